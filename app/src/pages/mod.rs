@@ -1,0 +1,4 @@
+//! One page per file: its server functions and components, top to bottom.
+
+pub mod not_found;
+pub mod status;

@@ -1,0 +1,96 @@
+//! The status page: protected domains, their primaries and their delivery
+//! queues, counted by status.
+
+use leptos::prelude::*;
+
+use crate::backend::{DomainOverview, Overview, QueueCounts};
+
+/// The overview, from the backend.
+#[server]
+pub async fn get_overview() -> Result<Overview, ServerFnError> {
+    let backend = crate::backend::backend()?;
+    backend
+        .overview()
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+#[component]
+pub fn StatusPage() -> impl IntoView {
+    let overview = Resource::new(|| (), |_| get_overview());
+    // Effects run only in the browser: marks the page as hydrated (e2e tests).
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <h1 id="title" data-hydrated=move || hydrated.get().then_some("true")>"Mail flow"</h1>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            <ErrorBoundary fallback=|errors| view! {
+                <p class="error" role="alert">
+                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
+                </p>
+            }>
+                {move || overview.get().map(|r| r.map(|o| view! { <OverviewView o/> }))}
+            </ErrorBoundary>
+        </Transition>
+    }
+}
+
+#[component]
+fn OverviewView(o: Overview) -> impl IntoView {
+    let empty = o.domains.is_empty();
+    view! {
+        <p class="lede">
+            {format!("{} — {} messages in the archive", o.hostname, o.messages)}
+        </p>
+        <table class="queue" id="domains">
+            <thead>
+                <tr>
+                    <th scope="col">"Domain"</th>
+                    <th scope="col">"Primary server"</th>
+                    <th scope="col">"Users"</th>
+                    <th scope="col">"Queued"</th>
+                    <th scope="col">"Delayed"</th>
+                    <th scope="col">"Delivered"</th>
+                    <th scope="col">"Bounced"</th>
+                    <th scope="col">"Expired"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {o.domains.into_iter().map(|d| view! { <DomainRow d/> }).collect_view()}
+                <tr class="outbound">
+                    <th scope="row">"Outbound"</th>
+                    <td>"smarthost"</td>
+                    <td></td>
+                    <Counts q=o.outbound/>
+                </tr>
+            </tbody>
+        </table>
+        {empty.then(|| view! {
+            <p class="hint">"No protected domain yet: add one with " <code>"continuity domain add"</code> "."</p>
+        })}
+    }
+}
+
+#[component]
+fn DomainRow(d: DomainOverview) -> impl IntoView {
+    let name = d.name.clone();
+    view! {
+        <tr data-domain=name>
+            <th scope="row">{d.name}</th>
+            <td>{d.primary}</td>
+            <td class="num">{d.users}</td>
+            <Counts q=d.queue/>
+        </tr>
+    }
+}
+
+#[component]
+fn Counts(q: QueueCounts) -> impl IntoView {
+    view! {
+        <td class="num queued">{q.queued + q.delivering}</td>
+        <td class="num delayed">{q.delayed}</td>
+        <td class="num delivered">{q.delivered}</td>
+        <td class="num bounced">{q.bounced}</td>
+        <td class="num expired">{q.expired}</td>
+    }
+}

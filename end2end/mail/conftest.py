@@ -1,0 +1,149 @@
+"""Fixtures for the mail tests: real Postfix peers (scripts/peers) and a real
+`continuity` process on 127.0.0.1, configured with the same CLI a user has.
+
+Environment: CONTINUITY_BIN (default target/debug/continuity), PEERS_DIR."""
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("CONTINUITY_BIN", os.path.join(ROOT, "target", "debug", "continuity"))
+PEERS = os.path.join(ROOT, "scripts", "peers")
+PEER_USERS = "alice bob carol erin"
+
+
+def peers(cmd):
+    env = dict(os.environ, PEER_USERS=PEER_USERS)
+    return subprocess.run([PEERS, cmd], check=True, env=env, capture_output=True, text=True).stdout.strip()
+
+
+def wait_port(port, timeout=30, up=True):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            if up:
+                return
+        except OSError:
+            if not up:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"port {port} {'up' if up else 'down'}")
+
+
+def eventually(what, fn, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Continuity:
+    """A continuity process with its own data directory and SMTP port."""
+
+    def __init__(self, smtp_port, primary_port=2526, smarthost=None):
+        self.dir = tempfile.mkdtemp(prefix="continuity-e2e-")
+        self.smtp_port = smtp_port
+        self.log = open(os.path.join(self.dir, "continuity.log"), "wb")
+        self.env = dict(
+            os.environ,
+            CONTINUITY_SERVER_DATA_DIR=self.dir,
+            CONTINUITY_SERVER_HOSTNAME="mx.continuity.test",
+            CONTINUITY_SMTP_LISTEN=f"127.0.0.1:{smtp_port}",
+            CONTINUITY_WEB_LISTEN="127.0.0.1:0",
+            CONTINUITY_QUEUE_RETRY_INTERVALS='["1s"]',
+            CONTINUITY_QUEUE_POLL_INTERVAL="100ms",
+            CONTINUITY_LOG="info",
+        )
+        if smarthost:
+            self.env["CONTINUITY_OUTBOUND_SMARTHOST"] = smarthost
+            self.env["CONTINUITY_OUTBOUND_SMARTHOST_TLS"] = "none"
+        self.cli("domain", "add", "example.test", "--primary", f"127.0.0.1:{primary_port}", "--tls", "none")
+        # dave exists here but not at the primary: the primary answers 550 5.1.1
+        for u in ["alice", "bob", "carol", "erin", "dave"]:
+            self.cli("user", "add", f"{u}@example.test")
+        self.proc = None
+
+    def cli(self, *args):
+        return subprocess.run([BIN, *args], env=self.env, check=True, capture_output=True, text=True).stdout
+
+    def start(self):
+        self.proc = subprocess.Popen([BIN, "serve"], env=self.env, stdout=self.log, stderr=self.log)
+        wait_port(self.smtp_port)
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        wait_port(self.smtp_port, up=False)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def db(self):
+        con = sqlite3.connect(f"file:{self.dir}/continuity.db?mode=ro", uri=True, timeout=10)
+        return con
+
+    def query(self, sql, *args):
+        con = self.db()
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def statuses(self, subject):
+        return [r[0] for r in self.query(
+            "SELECT d.status FROM deliveries d JOIN messages m ON m.id = d.message_id "
+            "WHERE m.subject = ? ORDER BY d.id", subject)]
+
+
+def maildir(user):
+    return os.path.join(peers("dir"), "pf-primary", "mail", "example.test", user, "new")
+
+
+def sink_dir():
+    return os.path.join(peers("dir"), "pf-sink", "mail", "sink", "new")
+
+
+def files_containing(d, needle):
+    if not os.path.isdir(d):
+        return []
+    out = []
+    for name in os.listdir(d):
+        p = os.path.join(d, name)
+        try:
+            with open(p, "rb") as f:
+                if needle.encode() in f.read():
+                    out.append(p)
+        except FileNotFoundError:
+            pass
+    return out
+
+
+@pytest.fixture(scope="session")
+def postfix():
+    peers("start")
+    yield
+    peers("stop")
+
+
+@pytest.fixture(scope="session")
+def cty(postfix):
+    c = Continuity(smtp_port=int(os.environ.get("CONTINUITY_TEST_SMTP_PORT", "2625")), smarthost="127.0.0.1:2527")
+    c.start()
+    yield c
+    c.stop()

@@ -1,0 +1,638 @@
+//! Configuration: one TOML file plus `CONTINUITY_<SECTION>_<KEY>` environment
+//! overrides, parsed into [`RawConfig`] (strings as written) and then validated
+//! into the typed [`Config`] the rest of the server uses.
+//!
+//! Every field is documented where it is declared; [`EXAMPLE`] is the
+//! documented file `continuity config --example` prints, and a test checks
+//! that it parses to the defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Errors found while reading or validating the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid TOML in {origin}: {message}")]
+    Toml { origin: String, message: String },
+    #[error("invalid value for {key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+/// A value that may be written as one string or a list of strings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// The file as written: every field optional, strings not yet interpreted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub web: RawWeb,
+    #[serde(default)]
+    pub smtp: RawSmtp,
+    #[serde(default)]
+    pub queue: RawQueue,
+    #[serde(default)]
+    pub outbound: RawOutbound,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// Name used in the SMTP banner, EHLO, Received headers and DSNs.
+    pub hostname: Option<String>,
+    /// Directory for the SQLite database, generated certificates, etc.
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    /// Address of the web UI (webmail, Control Panel).
+    pub listen: Option<String>,
+    /// Directory holding the compiled site (pkg/ with JS, WASM and CSS).
+    pub site_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    /// Inbound SMTP listen addresses (one or a list).
+    pub listen: Option<OneOrMany>,
+    /// PEM certificate chain and key for STARTTLS. Without them STARTTLS is
+    /// not offered (unless `self_signed = true`).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Generate (once) and use a self-signed certificate under data_dir.
+    pub self_signed: Option<bool>,
+    /// Largest message accepted, e.g. "50MiB" (advertised with SIZE).
+    pub max_message_size: Option<String>,
+    /// Most recipients in one transaction (452 4.5.3 beyond).
+    pub max_recipients: Option<usize>,
+    /// Longest command line, in bytes (500 5.5.2 beyond).
+    pub max_line_length: Option<usize>,
+    /// Most simultaneous connections (421 4.7.0 beyond).
+    pub max_connections: Option<usize>,
+    /// Time allowed between two commands, e.g. "5m" (RFC 5321 §4.5.3.2.7).
+    pub idle_timeout: Option<String>,
+    /// Time allowed for a whole DATA phase, e.g. "10m".
+    pub data_timeout: Option<String>,
+    /// Errors tolerated in one session before it is closed (421).
+    pub max_errors: Option<u32>,
+    /// "reject" (default) or "normalize" messages with a bare LF or lone CR.
+    pub bare_newlines: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQueue {
+    /// Waits between delivery attempts; the last one repeats.
+    pub retry_intervals: Option<Vec<String>>,
+    /// How long a message is retried before it expires and bounces (RFC 5321
+    /// §4.5.4.1 asks for at least 4-5 days).
+    pub max_age: Option<String>,
+    /// Deliveries in flight at once (all primaries together).
+    pub concurrency: Option<usize>,
+    /// Deliveries in flight at once to one primary.
+    pub per_destination: Option<usize>,
+    /// Timeout of one SMTP command during delivery.
+    pub timeout: Option<String>,
+    /// How often the queue looks for due deliveries when nothing wakes it.
+    pub poll_interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutbound {
+    /// "host:port" of a smarthost for mail to domains we do not protect
+    /// (DSNs to remote senders). Without it such mail waits (Delayed).
+    pub smarthost: Option<String>,
+    /// TLS mode towards the smarthost: none, opportunistic, required, implicit.
+    pub smarthost_tls: Option<String>,
+}
+
+/// TLS mode towards a remote server (a primary or a smarthost).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain SMTP.
+    None,
+    /// STARTTLS when offered, certificate not verified (RFC 7435).
+    Opportunistic,
+    /// STARTTLS required and the certificate verified.
+    Required,
+    /// TLS from the first byte (port 465 style), certificate verified.
+    Implicit,
+}
+
+impl TlsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::None => "none",
+            TlsMode::Opportunistic => "opportunistic",
+            TlsMode::Required => "required",
+            TlsMode::Implicit => "implicit",
+        }
+    }
+}
+
+impl std::str::FromStr for TlsMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Ok(TlsMode::None),
+            "opportunistic" | "starttls" => Ok(TlsMode::Opportunistic),
+            "required" => Ok(TlsMode::Required),
+            "implicit" | "tls" => Ok(TlsMode::Implicit),
+            other => Err(format!(
+                "unknown TLS mode {other:?} (none, opportunistic, required, implicit)"
+            )),
+        }
+    }
+}
+
+/// What to do with a message containing a bare LF or a lone CR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BareNewlines {
+    /// Refuse it (550 5.6.0): nothing ambiguous is ever stored or relayed.
+    Reject,
+    /// Turn every bare LF and lone CR into CRLF, then accept.
+    Normalize,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub hostname: String,
+    pub data_dir: PathBuf,
+    pub web: WebConfig,
+    pub smtp: SmtpConfig,
+    pub queue: QueueConfig,
+    pub outbound: OutboundConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    pub listen: SocketAddr,
+    pub site_root: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub listen: Vec<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub self_signed: bool,
+    pub max_message_size: usize,
+    pub max_recipients: usize,
+    pub max_line_length: usize,
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+    pub data_timeout: Duration,
+    pub max_errors: u32,
+    pub bare_newlines: BareNewlines,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    pub retry_intervals: Vec<Duration>,
+    pub max_age: Duration,
+    pub concurrency: usize,
+    pub per_destination: usize,
+    pub timeout: Duration,
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboundConfig {
+    pub smarthost: Option<(String, u16)>,
+    pub smarthost_tls: TlsMode,
+}
+
+/// The documented configuration file, with every default spelled out.
+pub const EXAMPLE: &str = r#"# Continuity configuration. Every key is optional; shown are the defaults.
+# Any key can be overridden from the environment as CONTINUITY_<SECTION>_<KEY>,
+# e.g. CONTINUITY_SMTP_LISTEN=0.0.0.0:25 or CONTINUITY_SERVER_DATA_DIR=/var/lib/continuity.
+
+[server]
+# Name used in the SMTP banner, EHLO, Received headers and bounce messages.
+hostname = "continuity.localhost"
+# Directory for the SQLite database (WAL) and generated certificates.
+data_dir = "./data"
+
+[web]
+# Address of the web UI.
+listen = "127.0.0.1:8080"
+# The compiled site (cargo leptos build puts it in target/site).
+site_root = "target/site"
+
+[smtp]
+# Inbound SMTP listen address(es): the protected domains' MX points here.
+listen = ["127.0.0.1:2525"]
+# PEM certificate chain and private key for STARTTLS.
+# tls_cert = "/etc/continuity/cert.pem"
+# tls_key = "/etc/continuity/key.pem"
+# Generate and use a self-signed certificate (data_dir/tls/) when no
+# certificate is configured. Fine for a demo; use a real one in production.
+self_signed = false
+# Largest message accepted (advertised with SIZE; 552 5.3.4 beyond).
+max_message_size = "50MiB"
+# Most recipients in one transaction (452 4.5.3 beyond).
+max_recipients = 100
+# Longest command line in bytes (500 5.5.2 beyond).
+max_line_length = 4096
+# Most simultaneous SMTP connections (421 4.7.0 beyond).
+max_connections = 500
+# Time allowed between two commands.
+idle_timeout = "5m"
+# Time allowed for the whole DATA phase of one message.
+data_timeout = "10m"
+# Protocol errors tolerated in one session before it is closed.
+max_errors = 10
+# A bare LF or lone CR in DATA never ends a message (RFC 5321 §2.3.8).
+# "reject" refuses such a message; "normalize" turns them into CRLF.
+bare_newlines = "reject"
+
+[queue]
+# Waits between delivery attempts to a primary; the last one repeats.
+retry_intervals = ["1m", "5m", "15m", "30m", "1h", "2h", "4h"]
+# A message not delivered after this long expires and bounces (RFC 5321 §4.5.4.1).
+max_age = "5d"
+# Deliveries in flight at once, and at once to one destination.
+concurrency = 16
+per_destination = 4
+# Timeout of each SMTP command while delivering.
+timeout = "60s"
+# How often the queue looks for due deliveries when nothing wakes it.
+poll_interval = "1s"
+
+[outbound]
+# Smarthost for mail to domains not protected here (bounces to remote senders).
+# Without one, such mail waits as Delayed.
+# smarthost = "smtp.example.net:587"
+smarthost_tls = "required"
+"#;
+
+impl Config {
+    /// Load `path` (if any), apply `CONTINUITY_*` overrides from `env`, validate.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let (text, origin) = match path {
+            Some(p) => (
+                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?,
+                p.display().to_string(),
+            ),
+            None => (String::new(), "defaults".to_string()),
+        };
+        let mut table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Toml {
+                    origin: origin.clone(),
+                    message: e.to_string(),
+                })?;
+        apply_env(&mut table, env)?;
+        let raw: RawConfig =
+            RawConfig::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Toml {
+                origin,
+                message: e.to_string(),
+            })?;
+        raw.validate()
+    }
+}
+
+const SECTIONS: [&str; 5] = ["server", "web", "smtp", "queue", "outbound"];
+
+/// `CONTINUITY_SMTP_MAX_RECIPIENTS=50` sets `[smtp] max_recipients = 50`. The
+/// value is read as TOML when it parses as such (numbers, booleans, lists),
+/// else as a plain string.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("CONTINUITY_") else {
+            continue;
+        };
+        let rest = rest.to_ascii_lowercase();
+        let Some(section) = SECTIONS.iter().find(|s| rest.starts_with(&format!("{s}_"))) else {
+            continue; // other CONTINUITY_* variables (e.g. CONTINUITY_CONFIG) are not keys
+        };
+        let key = &rest[section.len() + 1..];
+        let parsed = format!("v = {value}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(toml::Value::String(value.clone()));
+        let entry = table
+            .entry(section.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match entry {
+            toml::Value::Table(t) => {
+                t.insert(key.to_string(), parsed);
+            }
+            _ => return Err(invalid(section, "must be a table")),
+        }
+    }
+    Ok(())
+}
+
+/// Parse "90s", "5m", "1h 30m", "5d".
+pub fn parse_duration(key: &str, s: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(s.trim()).map_err(|e| invalid(key, format!("{s:?}: {e}")))
+}
+
+/// Parse "50MiB", "10MB", "512KiB", "1048576".
+pub fn parse_size(key: &str, s: &str) -> Result<usize, ConfigError> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| invalid(key, format!("{s:?}: expected a size like \"50MiB\"")))?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        other => return Err(invalid(key, format!("{s:?}: unknown unit {other:?}"))),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| invalid(key, format!("{s:?}: too large")))
+}
+
+fn parse_addr(key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+    s.trim()
+        .parse()
+        .map_err(|_| invalid(key, format!("{s:?}: expected ip:port, e.g. 127.0.0.1:2525")))
+}
+
+/// Split "host:port" (or "[v6]:port"); the port is required.
+pub fn parse_host_port(key: &str, s: &str) -> Result<(String, u16), ConfigError> {
+    let s = s.trim();
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| invalid(key, format!("{s:?}: expected host:port")))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port
+        .parse()
+        .map_err(|_| invalid(key, format!("{s:?}: bad port")))?;
+    if host.is_empty() || port == 0 {
+        return Err(invalid(key, format!("{s:?}: expected host:port")));
+    }
+    Ok((host.to_string(), port))
+}
+
+fn positive(key: &str, v: usize) -> Result<usize, ConfigError> {
+    if v == 0 {
+        Err(invalid(key, "must be at least 1"))
+    } else {
+        Ok(v)
+    }
+}
+
+impl RawConfig {
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let s = self.server;
+        let hostname = s
+            .hostname
+            .unwrap_or_else(|| "continuity.localhost".to_string());
+        if hostname.is_empty()
+            || !hostname
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        {
+            return Err(invalid("server.hostname", "must be a DNS name"));
+        }
+        let data_dir = s.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+
+        let web = WebConfig {
+            listen: parse_addr(
+                "web.listen",
+                self.web.listen.as_deref().unwrap_or("127.0.0.1:8080"),
+            )?,
+            site_root: self
+                .web
+                .site_root
+                .unwrap_or_else(|| PathBuf::from("target/site")),
+        };
+
+        let m = self.smtp;
+        let listen = m
+            .listen
+            .map(OneOrMany::into_vec)
+            .unwrap_or_else(|| vec!["127.0.0.1:2525".to_string()])
+            .iter()
+            .map(|a| parse_addr("smtp.listen", a))
+            .collect::<Result<Vec<_>, _>>()?;
+        if m.tls_cert.is_some() != m.tls_key.is_some() {
+            return Err(invalid(
+                "smtp.tls_cert",
+                "tls_cert and tls_key must be given together",
+            ));
+        }
+        let max_message_size = parse_size(
+            "smtp.max_message_size",
+            m.max_message_size.as_deref().unwrap_or("50MiB"),
+        )?;
+        let max_line_length = m.max_line_length.unwrap_or(4096);
+        if max_line_length < 512 {
+            // RFC 5321 §4.5.3.1.4: a command line may be 512 octets.
+            return Err(invalid("smtp.max_line_length", "must be at least 512"));
+        }
+        let max_recipients = m.max_recipients.unwrap_or(100);
+        if max_recipients < 1 {
+            return Err(invalid("smtp.max_recipients", "must be at least 1"));
+        }
+        let bare_newlines = match m.bare_newlines.as_deref().unwrap_or("reject") {
+            "reject" => BareNewlines::Reject,
+            "normalize" => BareNewlines::Normalize,
+            other => {
+                return Err(invalid(
+                    "smtp.bare_newlines",
+                    format!("{other:?}: expected \"reject\" or \"normalize\""),
+                ))
+            }
+        };
+        let smtp = SmtpConfig {
+            listen,
+            tls_cert: m.tls_cert,
+            tls_key: m.tls_key,
+            self_signed: m.self_signed.unwrap_or(false),
+            max_message_size: positive("smtp.max_message_size", max_message_size)?,
+            max_recipients,
+            max_line_length,
+            max_connections: positive("smtp.max_connections", m.max_connections.unwrap_or(500))?,
+            idle_timeout: parse_duration(
+                "smtp.idle_timeout",
+                m.idle_timeout.as_deref().unwrap_or("5m"),
+            )?,
+            data_timeout: parse_duration(
+                "smtp.data_timeout",
+                m.data_timeout.as_deref().unwrap_or("10m"),
+            )?,
+            max_errors: m.max_errors.unwrap_or(10).max(1),
+            bare_newlines,
+        };
+
+        let q = self.queue;
+        let retry_intervals = match q.retry_intervals {
+            Some(list) => list
+                .iter()
+                .map(|s| parse_duration("queue.retry_intervals", s))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => ["1m", "5m", "15m", "30m", "1h", "2h", "4h"]
+                .iter()
+                .map(|s| parse_duration("queue.retry_intervals", s))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        if retry_intervals.is_empty() || retry_intervals.iter().any(|d| d.is_zero()) {
+            return Err(invalid(
+                "queue.retry_intervals",
+                "needs at least one non-zero interval",
+            ));
+        }
+        let queue = QueueConfig {
+            retry_intervals,
+            max_age: parse_duration("queue.max_age", q.max_age.as_deref().unwrap_or("5d"))?,
+            concurrency: positive("queue.concurrency", q.concurrency.unwrap_or(16))?,
+            per_destination: positive("queue.per_destination", q.per_destination.unwrap_or(4))?,
+            timeout: parse_duration("queue.timeout", q.timeout.as_deref().unwrap_or("60s"))?,
+            poll_interval: parse_duration(
+                "queue.poll_interval",
+                q.poll_interval.as_deref().unwrap_or("1s"),
+            )?,
+        };
+
+        let o = self.outbound;
+        let outbound = OutboundConfig {
+            smarthost: o
+                .smarthost
+                .as_deref()
+                .map(|s| parse_host_port("outbound.smarthost", s))
+                .transpose()?,
+            smarthost_tls: o
+                .smarthost_tls
+                .as_deref()
+                .unwrap_or("required")
+                .parse()
+                .map_err(|e| invalid("outbound.smarthost_tls", e))?,
+        };
+
+        Ok(Config {
+            hostname,
+            data_dir,
+            web,
+            smtp,
+            queue,
+            outbound,
+        })
+    }
+}
+
+impl Config {
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("continuity.db")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn example_parses_to_the_defaults() {
+        let t: toml::Table = EXAMPLE.parse().expect("example is TOML");
+        let from_example = RawConfig::deserialize(toml::Value::Table(t))
+            .expect("example has known keys")
+            .validate()
+            .expect("example validates");
+        let defaults = Config::load(None, Vec::new()).expect("defaults validate");
+        assert_eq!(format!("{from_example:?}"), format!("{defaults:?}"));
+        assert_eq!(defaults.smtp.max_message_size, 50 * 1024 * 1024);
+        assert_eq!(defaults.queue.max_age, Duration::from_secs(5 * 86400));
+    }
+
+    #[test]
+    fn env_overrides_file_values() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("CONTINUITY_SMTP_MAX_RECIPIENTS", "7"),
+                ("CONTINUITY_SMTP_LISTEN", "127.0.0.1:2600"),
+                ("CONTINUITY_SERVER_HOSTNAME", "mx.example.test"),
+                ("CONTINUITY_CONFIG", "ignored.toml"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(c.smtp.max_recipients, 7);
+        assert_eq!(c.smtp.listen, vec!["127.0.0.1:2600".parse().unwrap()]);
+        assert_eq!(c.hostname, "mx.example.test");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = Config::load(None, env(&[("CONTINUITY_SMTP_IDLE_TIMEOUT", "soon")])).unwrap_err();
+        assert!(e.to_string().contains("smtp.idle_timeout"), "{e}");
+        let e = Config::load(None, env(&[("CONTINUITY_SMTP_NO_SUCH_KEY", "1")])).unwrap_err();
+        assert!(e.to_string().contains("no_such_key"), "{e}");
+        let e =
+            Config::load(None, env(&[("CONTINUITY_OUTBOUND_SMARTHOST", "nohost")])).unwrap_err();
+        assert!(e.to_string().contains("outbound.smarthost"), "{e}");
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("k", "10MiB").unwrap(), 10 * 1024 * 1024);
+        assert_eq!(parse_size("k", "512").unwrap(), 512);
+        assert!(parse_size("k", "12 parsecs").is_err());
+        assert_eq!(parse_duration("k", "90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_host_port("k", "[::1]:25").unwrap(),
+            ("::1".to_string(), 25)
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! The Continuity server: everything with I/O.
+//!
+//! Code map (see ARCHITECTURE.md for the whole picture):
+//! - [`config`]: TOML + `CONTINUITY_*` environment, validated.
+//! - [`store`]: SQLite (the only SQL), group-committed writes.
+//! - [`directory`]: the in-memory recipient directory RCPT TO checks.
+//! - [`smtp`]: the inbound listener and its sans-IO session.
+//! - [`queue`]: delivery to the primaries (lettre), retries, DSNs.
+//! - [`web`]: actix-web + Leptos wiring and the UI's backend port.
+//! - [`tls`]: certificates for the listeners.
+//! - [`service`]: starting and stopping it all together; [`demo`]: demo data.
+
+// Leptos view types nest deeply when components are not type-erased.
+#![recursion_limit = "256"]
+
+pub mod config;
+pub mod demo;
+pub mod directory;
+pub mod queue;
+pub mod service;
+pub mod smtp;
+pub mod store;
+pub mod tls;
+pub mod web;

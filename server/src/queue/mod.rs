@@ -1,0 +1,334 @@
+//! The delivery queue: from the store to each domain's primary.
+//!
+//! A loop claims due deliveries (the claim is recorded before anything is
+//! sent), delivers each through a [`Deliverer`] with a global and a
+//! per-destination concurrency limit, and records the outcome (after). A
+//! temporary failure is retried on the configured schedule (RFC 5321
+//! §4.5.4.1) until `max_age`, then expires; a permanent one bounces. Both
+//! produce a DSN to the envelope sender, never to the null sender, in the
+//! same transaction as the final status.
+//!
+//! - [`transport`]: the `Deliverer` seam and the lettre implementation.
+//! - [`dsn`]: building RFC 3464 reports.
+
+pub mod dsn;
+pub mod transport;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{watch, Semaphore};
+
+use crate::config::{OutboundConfig, QueueConfig};
+use crate::directory::{Directory, RcptVerdict, RecipientPolicy};
+use crate::store::{now_ms, Claim, NewMessage, NewRecipient, Origin, Outcome, Store, Summary};
+pub use transport::{Attempt, Deliverer, LettreDeliverer, Route};
+
+pub struct Queue {
+    pub store: Store,
+    pub directory: Arc<Directory>,
+    pub deliverer: Arc<dyn Deliverer>,
+    pub cfg: QueueConfig,
+    pub outbound: OutboundConfig,
+    pub hostname: String,
+    per_route: Mutex<HashMap<Route, Arc<Semaphore>>>,
+}
+
+impl Queue {
+    pub fn new(
+        store: Store,
+        directory: Arc<Directory>,
+        deliverer: Arc<dyn Deliverer>,
+        cfg: QueueConfig,
+        outbound: OutboundConfig,
+        hostname: &str,
+    ) -> Arc<Queue> {
+        Arc::new(Queue {
+            store,
+            directory,
+            deliverer,
+            cfg,
+            outbound,
+            hostname: hostname.to_string(),
+            per_route: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Run until `shutdown` turns true; attempts under way are finished.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        match self.store.requeue_interrupted().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(count = n, "requeued deliveries interrupted by a restart"),
+            Err(e) => tracing::error!(error = %e, "cannot requeue interrupted deliveries"),
+        }
+        let slots = Arc::new(Semaphore::new(self.cfg.concurrency));
+        let wake = self.store.queue_wake.clone();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let free = slots.available_permits();
+            let claims = if free == 0 {
+                Vec::new()
+            } else {
+                match self.store.claim_due(free, now_ms()).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot claim deliveries");
+                        Vec::new()
+                    }
+                }
+            };
+            let idle = claims.is_empty();
+            for claim in claims {
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    break;
+                };
+                let me = self.clone();
+                tokio::spawn(async move {
+                    me.attempt(claim).await;
+                    drop(permit);
+                });
+            }
+            if idle {
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(self.cfg.poll_interval) => {}
+                    _ = shutdown.changed() => {}
+                }
+            } else if slots.available_permits() == 0 {
+                // Wait for a slot before claiming more.
+                if let Ok(p) = slots.acquire().await {
+                    drop(p);
+                }
+            }
+        }
+        let all = self.cfg.concurrency as u32;
+        let _ = tokio::time::timeout(Duration::from_secs(30), slots.acquire_many(all)).await;
+    }
+
+    async fn route_for(&self, claim: &Claim) -> Result<Option<Route>, String> {
+        match claim.domain {
+            Some(d) => match self.store.domain(d).await {
+                Ok(Some(dom)) => Ok(Some(Route {
+                    host: dom.primary_host,
+                    port: dom.primary_port,
+                    tls: dom.primary_tls,
+                })),
+                Ok(None) => Err(format!("domain {d} no longer exists")),
+                Err(e) => Err(e.to_string()),
+            },
+            None => Ok(self.outbound.smarthost.as_ref().map(|(h, p)| Route {
+                host: h.clone(),
+                port: *p,
+                tls: self.outbound.smarthost_tls,
+            })),
+        }
+    }
+
+    fn route_slots(&self, route: &Route) -> Arc<Semaphore> {
+        let mut map = match self.per_route.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        map.entry(route.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.per_destination)))
+            .clone()
+    }
+
+    /// One attempt for one claimed delivery, outcome recorded.
+    pub async fn attempt(&self, claim: Claim) {
+        let outcome = self.try_deliver(&claim).await;
+        // The outcome must be recorded: retry while the store is busy.
+        let mut wait = Duration::from_millis(100);
+        for _ in 0..8 {
+            match self
+                .store
+                .record_outcome(claim.delivery, outcome.clone())
+                .await
+            {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(delivery = %claim.delivery, error = %e, "cannot record outcome; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+            }
+        }
+    }
+
+    async fn try_deliver(&self, claim: &Claim) -> Outcome {
+        let now = now_ms();
+        let route = match self.route_for(claim).await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return self.temporary(
+                    claim,
+                    "no route: the recipient is outside the protected domains and no \
+                     [outbound] smarthost is configured"
+                        .into(),
+                    String::new(),
+                    None,
+                    now,
+                )
+            }
+            Err(e) => return self.temporary(claim, e, String::new(), None, now),
+        };
+        let raw = match self.store.raw_message(claim.message).await {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                return Outcome::Bounced {
+                    reply: "message body missing from the archive".into(),
+                    remote: String::new(),
+                    dsn: None,
+                }
+            }
+            Err(e) => return self.temporary(claim, e.to_string(), route.to_string(), None, now),
+        };
+        let mut message = received_header(claim, &self.hostname).into_bytes();
+        message.extend_from_slice(&raw);
+        let slots = self.route_slots(&route);
+        let _permit = slots.acquire().await;
+        let remote = route.to_string();
+        tracing::debug!(delivery = %claim.delivery, %remote, "delivering");
+        match self
+            .deliverer
+            .deliver(&route, &claim.mail_from, &claim.rcpt, &message)
+            .await
+        {
+            Attempt::Accepted(reply) => Outcome::Delivered { reply, remote },
+            Attempt::Temporary(reply) => self.temporary(claim, reply, remote, Some(&raw), now),
+            Attempt::Permanent(reply) => {
+                let dsn = self.dsn(claim, &reply, Some(&remote), "5.0.0", &raw);
+                Outcome::Bounced { reply, remote, dsn }
+            }
+        }
+    }
+
+    /// A temporary failure: retry later, or expire when too old.
+    fn temporary(
+        &self,
+        claim: &Claim,
+        reply: String,
+        remote: String,
+        raw: Option<&[u8]>,
+        now: i64,
+    ) -> Outcome {
+        let age = Duration::from_millis((now - claim.received_at).max(0) as u64);
+        if age >= self.cfg.max_age {
+            let reason = format!(
+                "message expired after {} in the queue; last error: {reply}",
+                humantime::format_duration(Duration::from_secs(age.as_secs()))
+            );
+            let dsn = self.dsn(
+                claim,
+                &reason,
+                (!remote.is_empty()).then_some(remote.as_str()),
+                "4.4.7",
+                raw.unwrap_or_default(),
+            );
+            return Outcome::Expired { reply: reason, dsn };
+        }
+        let i = (claim.attempts as usize).min(self.cfg.retry_intervals.len() - 1);
+        let wait = self.cfg.retry_intervals[i];
+        Outcome::Deferred {
+            reply,
+            remote,
+            next_attempt_at: now + wait.as_millis() as i64,
+        }
+    }
+
+    /// The DSN for a failed delivery; none for the null sender (RFC 5321
+    /// §4.5.5: never bounce a bounce).
+    fn dsn(
+        &self,
+        claim: &Claim,
+        diagnostic: &str,
+        remote: Option<&str>,
+        default_status: &str,
+        raw: &[u8],
+    ) -> Option<NewMessage> {
+        if claim.mail_from.is_empty() {
+            return None;
+        }
+        let bytes = dsn::build(&dsn::Failure {
+            reporting_mta: &self.hostname,
+            original_sender: &claim.mail_from,
+            rcpt: &claim.rcpt,
+            diagnostic,
+            status: dsn::status_of(diagnostic, default_status),
+            remote_mta: remote,
+            arrival: claim.received_at,
+            original: raw,
+        });
+        let (domain, user) = match self.directory.check(&claim.mail_from) {
+            RcptVerdict::Accept { domain, user } => (Some(domain), user),
+            RcptVerdict::UnknownUser | RcptVerdict::Disabled => {
+                // In a protected domain but unknown here: its primary decides.
+                let d = self
+                    .directory
+                    .current()
+                    .domains
+                    .get(
+                        &claim
+                            .mail_from
+                            .rsplit_once('@')
+                            .map(|(_, d)| d.to_ascii_lowercase())
+                            .unwrap_or_default(),
+                    )
+                    .map(|(id, _)| *id);
+                (d, None)
+            }
+            RcptVerdict::NotProtected => (None, None),
+        };
+        Some(NewMessage {
+            origin: Origin::Dsn,
+            mail_from: String::new(),
+            client_ip: None,
+            helo: None,
+            tls: false,
+            summary: Summary::parse(&bytes),
+            raw: bytes,
+            recipients: vec![NewRecipient {
+                rcpt: claim.mail_from.clone(),
+                domain,
+                user,
+            }],
+            in_reply_to: Some(claim.message),
+        })
+    }
+}
+
+/// Our trace header (RFC 5321 §4.4), prepended when relaying; the stored
+/// message stays byte-exact.
+pub fn received_header(claim: &Claim, hostname: &str) -> String {
+    let date = time::OffsetDateTime::from_unix_timestamp(claim.received_at / 1000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc2822)
+                .ok()
+        })
+        .unwrap_or_default();
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_control() && *c != '(' && *c != ')')
+            .take(100)
+            .collect()
+    };
+    match (&claim.helo, &claim.client_ip) {
+        (Some(helo), Some(ip)) => format!(
+            "Received: from {} ([{}])\r\n\tby {hostname} (Continuity) with {} id {}\r\n\tfor <{}>; {date}\r\n",
+            clean(helo),
+            clean(ip),
+            if claim.tls { "ESMTPS" } else { "ESMTP" },
+            claim.message,
+            clean(&claim.rcpt),
+        ),
+        _ => format!(
+            "Received: by {hostname} (Continuity) id {}\r\n\tfor <{}>; {date}\r\n",
+            claim.message,
+            clean(&claim.rcpt),
+        ),
+    }
+}

@@ -1,0 +1,167 @@
+//! Starting and stopping the whole service: store, directory, SMTP
+//! listeners, delivery queue and web, with one shutdown signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::queue::{Deliverer, LettreDeliverer, Queue};
+use crate::smtp::{self, SmtpContext};
+use crate::store::Store;
+use crate::web::{self, StoreBackend};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running service.
+pub struct Running {
+    pub store: Store,
+    pub directory: Arc<Directory>,
+    pub smtp_addrs: Vec<SocketAddr>,
+    pub web_addr: SocketAddr,
+    pub tls: bool,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    web: actix_web::dev::ServerHandle,
+}
+
+/// Options that tests and the demo change.
+#[derive(Default)]
+pub struct StartOptions {
+    /// Deliver with this instead of lettre.
+    pub deliverer: Option<Arc<dyn Deliverer>>,
+    /// Run without the delivery queue (e.g. to inspect what was stored).
+    pub no_queue: bool,
+}
+
+pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartError> {
+    let store = Store::open(&cfg.database_path()).await?;
+    let directory = Arc::new(Directory::default());
+    directory.refresh(&store).await;
+    directory.spawn_refresher(store.clone(), Duration::from_secs(5));
+
+    let tls = match (&cfg.smtp.tls_cert, &cfg.smtp.tls_key) {
+        (Some(c), Some(k)) => Some(crate::tls::server_config(c, k)?),
+        _ if cfg.smtp.self_signed => {
+            let (c, k) = crate::tls::ensure_self_signed(&cfg.data_dir, &cfg.hostname)?;
+            Some(crate::tls::server_config(&c, &k)?)
+        }
+        _ => None,
+    };
+    let has_tls = tls.is_some();
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let ctx = SmtpContext::new(
+        &cfg.hostname,
+        &cfg.smtp,
+        store.clone(),
+        directory.clone(),
+        tls,
+    );
+    let mut smtp_addrs = Vec::new();
+    for addr in &cfg.smtp.listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: *addr,
+                source,
+            })?;
+        smtp_addrs.push(listener.local_addr().map_err(|source| StartError::Bind {
+            addr: *addr,
+            source,
+        })?);
+        tasks.push(tokio::spawn(smtp::serve(
+            listener,
+            ctx.clone(),
+            shutdown_rx.clone(),
+            cfg.smtp.data_timeout.min(Duration::from_secs(60)),
+        )));
+    }
+
+    if !opts.no_queue {
+        let deliverer = opts.deliverer.unwrap_or_else(|| {
+            Arc::new(LettreDeliverer::new(
+                &cfg.hostname,
+                cfg.queue.timeout,
+                cfg.queue.per_destination,
+            ))
+        });
+        let queue = Queue::new(
+            store.clone(),
+            directory.clone(),
+            deliverer,
+            cfg.queue.clone(),
+            cfg.outbound.clone(),
+            &cfg.hostname,
+        );
+        tasks.push(tokio::spawn(queue.run(shutdown_rx.clone())));
+    }
+
+    let web_listener =
+        std::net::TcpListener::bind(cfg.web.listen).map_err(|source| StartError::Bind {
+            addr: cfg.web.listen,
+            source,
+        })?;
+    let web_addr = web_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: cfg.web.listen,
+            source,
+        })?;
+    let backend: app::backend::SharedBackend = Arc::new(StoreBackend {
+        store: store.clone(),
+        hostname: cfg.hostname.clone(),
+    });
+    let server = web::bind(web_listener, &cfg.web.site_root, backend).map_err(|source| {
+        StartError::Bind {
+            addr: cfg.web.listen,
+            source,
+        }
+    })?;
+    let web = server.handle();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "web server failed");
+        }
+    }));
+
+    Ok(Running {
+        store,
+        directory,
+        smtp_addrs,
+        web_addr,
+        tls: has_tls,
+        shutdown,
+        tasks,
+        web,
+    })
+}
+
+impl Running {
+    /// Stop accepting, let sessions in DATA finish, finish attempts under way.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        self.web.stop(true).await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let _ = self.store.flush().await;
+    }
+}

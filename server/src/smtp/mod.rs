@@ -1,0 +1,280 @@
+//! Inbound SMTP (RFC 5321) for the protected domains.
+//!
+//! - [`session`]: the sans-IO state machine (parsing with `smtp-proto`).
+//! - [`reply`]: replies as values.
+//! - this file: the listener (connection limit, TLS, graceful shutdown) and
+//!   the driver that moves bytes between a socket and a session, and hands
+//!   finished messages to the store. `250` is written only after
+//!   [`Store::ingest`] returned, i.e. after the group commit's fsync.
+
+pub mod reply;
+pub mod session;
+#[cfg(test)]
+mod session_tests;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tracing::Instrument;
+
+use crate::config::SmtpConfig;
+use crate::directory::Directory;
+use crate::store::{NewMessage, Origin, Store, Summary};
+use reply::Reply;
+use session::{Event, Session, SessionParams};
+
+/// What every connection shares.
+pub struct SmtpContext {
+    pub params: Arc<SessionParams>,
+    pub store: Store,
+    pub directory: Arc<Directory>,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub idle_timeout: Duration,
+    pub data_timeout: Duration,
+    pub max_connections: usize,
+    connections: Arc<Semaphore>,
+    next_id: AtomicU64,
+}
+
+impl SmtpContext {
+    pub fn new(
+        hostname: &str,
+        cfg: &SmtpConfig,
+        store: Store,
+        directory: Arc<Directory>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Arc<SmtpContext> {
+        Arc::new(SmtpContext {
+            params: Arc::new(SessionParams {
+                hostname: hostname.to_string(),
+                max_message_size: cfg.max_message_size,
+                max_recipients: cfg.max_recipients,
+                max_line_length: cfg.max_line_length,
+                max_errors: cfg.max_errors,
+                bare_newlines: cfg.bare_newlines,
+                tls_available: tls.is_some(),
+            }),
+            store,
+            directory,
+            tls: tls.map(tokio_rustls::TlsAcceptor::from),
+            idle_timeout: cfg.idle_timeout,
+            data_timeout: cfg.data_timeout,
+            max_connections: cfg.max_connections,
+            connections: Arc::new(Semaphore::new(cfg.max_connections)),
+            next_id: AtomicU64::new(1),
+        })
+    }
+}
+
+/// Accept connections until `shutdown` turns true, then wait (up to
+/// `grace`) for the sessions still receiving a message to finish.
+pub async fn serve(
+    listener: TcpListener,
+    ctx: Arc<SmtpContext>,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let id = ctx.next_id.fetch_add(1, Ordering::Relaxed);
+                let span = tracing::info_span!("conn", proto = "smtp", conn_id = id, %peer);
+                match ctx.connections.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let ctx = ctx.clone();
+                        let shutdown = shutdown.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = handle(stream, peer, &ctx, shutdown).await {
+                                tracing::debug!(error = %e, "connection ended with an error");
+                            }
+                            drop(permit);
+                        }.instrument(span));
+                    }
+                    Err(_) => {
+                        tokio::spawn(async move {
+                            let mut stream = stream;
+                            tracing::warn!("connection limit reached");
+                            let r = Reply::new(421, [4, 7, 0], "Too many connections, try again later");
+                            let _ = stream.write_all(&r.to_bytes()).await;
+                            let _ = stream.shutdown().await;
+                        }.instrument(span));
+                    }
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    // Every permit back means every session has ended.
+    let all = ctx.max_connections as u32;
+    let _ = tokio::time::timeout(grace, ctx.connections.acquire_many(all)).await;
+}
+
+enum Next {
+    Closed,
+    StartTls,
+}
+
+async fn handle(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    ctx: &SmtpContext,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let _ = tcp.set_nodelay(true);
+    let mut session = Session::new(
+        ctx.params.clone(),
+        ctx.directory.current(),
+        peer.ip().to_string(),
+        false,
+    );
+    tcp.write_all(&session.greeting().to_bytes()).await?;
+    match drive(&mut tcp, &mut session, ctx, &mut shutdown).await? {
+        Next::Closed => return Ok(()),
+        Next::StartTls => {}
+    }
+    let Some(acceptor) = &ctx.tls else {
+        return Ok(());
+    };
+    let mut tls = match tokio::time::timeout(ctx.idle_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::info!(error = %e, "TLS handshake failed");
+            return Ok(());
+        }
+        Err(_) => return Ok(()),
+    };
+    session.tls_established();
+    drive(&mut tls, &mut session, ctx, &mut shutdown).await?;
+    Ok(())
+}
+
+/// Move bytes between `stream` and `session` until the session closes or
+/// asks for TLS. Replies are batched and written when the session needs
+/// more input (RFC 2920 pipelining).
+async fn drive<S, P>(
+    stream: &mut S,
+    session: &mut Session<P>,
+    ctx: &SmtpContext,
+    shutdown: &mut watch::Receiver<bool>,
+) -> std::io::Result<Next>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    P: crate::directory::RecipientPolicy,
+{
+    let mut out = Vec::with_capacity(1024);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut data_started: Option<Instant> = None;
+    loop {
+        while let Some(event) = session.next_event() {
+            match event {
+                Event::Reply(r) => r.write_to(&mut out),
+                Event::Commit(env) => {
+                    let result = commit(ctx, session, env).await;
+                    session.committed(result).write_to(&mut out);
+                }
+                Event::StartTls(r) => {
+                    r.write_to(&mut out);
+                    stream.write_all(&out).await?;
+                    stream.flush().await?;
+                    return Ok(Next::StartTls);
+                }
+                Event::Close(r) => {
+                    r.write_to(&mut out);
+                    stream.write_all(&out).await?;
+                    let _ = stream.shutdown().await;
+                    record_rejections(ctx, session);
+                    return Ok(Next::Closed);
+                }
+            }
+        }
+        record_rejections(ctx, session);
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            stream.flush().await?;
+            out.clear();
+        }
+        let timeout = if session.in_data() {
+            let started = *data_started.get_or_insert_with(Instant::now);
+            ctx.data_timeout.saturating_sub(started.elapsed())
+        } else {
+            data_started = None;
+            ctx.idle_timeout
+        };
+        if *shutdown.borrow() && !session.in_data() {
+            stream
+                .write_all(&session.shutdown_reply().to_bytes())
+                .await?;
+            let _ = stream.shutdown().await;
+            return Ok(Next::Closed);
+        }
+        tokio::select! {
+            read = tokio::time::timeout(timeout, stream.read(&mut buf)) => match read {
+                Err(_) => {
+                    stream.write_all(&session.timeout_reply().to_bytes()).await?;
+                    let _ = stream.shutdown().await;
+                    return Ok(Next::Closed);
+                }
+                Ok(Ok(0)) => return Ok(Next::Closed),
+                Ok(Ok(n)) => session.feed(&buf[..n]),
+                Ok(Err(e)) => return Err(e),
+            },
+            // Checked again at the top of the loop.
+            _ = shutdown.changed(), if !session.in_data() => {}
+        }
+    }
+}
+
+fn record_rejections<P: crate::directory::RecipientPolicy>(
+    ctx: &SmtpContext,
+    session: &mut Session<P>,
+) {
+    for r in session.take_rejections() {
+        tracing::info!(rcpt = ?r.rcpt, reply = %r.reply, "rejected");
+        ctx.store.record_rejection(r);
+    }
+}
+
+async fn commit<P: crate::directory::RecipientPolicy>(
+    ctx: &SmtpContext,
+    session: &Session<P>,
+    env: session::Envelope,
+) -> Result<crate::store::MessageId, String> {
+    let summary = Summary::parse(&env.raw);
+    let size = env.raw.len();
+    let rcpts = env.recipients.len();
+    let msg = NewMessage {
+        origin: Origin::Smtp,
+        mail_from: env.mail_from,
+        client_ip: Some(session.client_ip().to_string()),
+        helo: env.helo,
+        tls: env.tls,
+        raw: env.raw,
+        summary,
+        recipients: env.recipients,
+        in_reply_to: None,
+    };
+    match ctx.store.ingest(msg).await {
+        Ok(id) => {
+            tracing::info!(message = %id, size, rcpts, "accepted");
+            Ok(id)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not store a message; answered 451");
+            Err(e.to_string())
+        }
+    }
+}

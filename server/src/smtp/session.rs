@@ -1,0 +1,590 @@
+//! The inbound SMTP session: a sans-IO state machine (RFC 5321).
+//!
+//! Bytes go in with [`Session::feed`]; [`Session::next_event`] hands out what
+//! the connection must do: write a reply, commit a message, start TLS, or
+//! close. The driver ([`super::conn`]) does the I/O and the store does the
+//! commit; nothing here waits, reads or writes. Commands are parsed by
+//! `smtp-proto`; DATA is read with its `DataReceiver`, which only ever ends a
+//! message on `<CRLF>.<CRLF>`.
+
+use std::sync::Arc;
+
+use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
+use smtp_proto::{Error as ProtoError, Request, MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8};
+
+use super::reply::Reply;
+use crate::config::BareNewlines;
+use crate::directory::{RcptVerdict, RecipientPolicy};
+use crate::store::{MessageId, NewRecipient, Rejection};
+
+/// The limits and identity a session runs with.
+#[derive(Debug, Clone)]
+pub struct SessionParams {
+    pub hostname: String,
+    pub max_message_size: usize,
+    pub max_recipients: usize,
+    pub max_line_length: usize,
+    pub max_errors: u32,
+    pub bare_newlines: BareNewlines,
+    /// STARTTLS can be offered (a certificate is configured).
+    pub tls_available: bool,
+}
+
+/// A message ready to be committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub mail_from: String,
+    pub recipients: Vec<NewRecipient>,
+    pub raw: Vec<u8>,
+    pub helo: Option<String>,
+    pub tls: bool,
+    pub smtputf8: bool,
+}
+
+/// What the connection must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Write this reply.
+    Reply(Reply),
+    /// Store this message durably, then call [`Session::committed`].
+    Commit(Envelope),
+    /// Write this reply, flush, then run the TLS handshake and call
+    /// [`Session::tls_established`].
+    StartTls(Reply),
+    /// Write this reply and close the connection.
+    Close(Reply),
+}
+
+struct Transaction {
+    mail_from: String,
+    recipients: Vec<NewRecipient>,
+    smtputf8: bool,
+}
+
+struct DataState {
+    receiver: DataReceiver,
+    buf: Vec<u8>,
+    /// Set once the message is over the size limit: the rest is only scanned
+    /// for its end, not kept.
+    discard: Option<DummyDataReceiver>,
+}
+
+enum State {
+    Command,
+    Data(Box<DataState>),
+    AwaitCommit,
+    Closed,
+}
+
+pub struct Session<P> {
+    params: Arc<SessionParams>,
+    policy: P,
+    client_ip: String,
+    state: State,
+    input: Vec<u8>,
+    /// Skipping the rest of an over-long command line.
+    skipping_line: bool,
+    helo: Option<String>,
+    esmtp: bool,
+    tls: bool,
+    txn: Option<Transaction>,
+    errors: u32,
+    rejections: Vec<Rejection>,
+}
+
+const OK: [u8; 3] = [2, 0, 0];
+
+impl<P: RecipientPolicy> Session<P> {
+    pub fn new(params: Arc<SessionParams>, policy: P, client_ip: String, tls: bool) -> Self {
+        Session {
+            params,
+            policy,
+            client_ip,
+            state: State::Command,
+            input: Vec::new(),
+            skipping_line: false,
+            helo: None,
+            esmtp: false,
+            tls,
+            txn: None,
+            errors: 0,
+            rejections: Vec::new(),
+        }
+    }
+
+    /// The 220 banner (RFC 5321 §4.3.1).
+    pub fn greeting(&self) -> Reply {
+        Reply::plain(220, format!("{} ESMTP Continuity", self.params.hostname))
+    }
+
+    /// RFC 5321 §4.5.3.2: a timeout closes with 421.
+    pub fn timeout_reply(&self) -> Reply {
+        Reply::new(
+            421,
+            [4, 4, 2],
+            format!(
+                "{} Timeout exceeded, closing connection",
+                self.params.hostname
+            ),
+        )
+    }
+
+    pub fn shutdown_reply(&self) -> Reply {
+        Reply::new(
+            421,
+            [4, 3, 2],
+            format!(
+                "{} Service shutting down, try again later",
+                self.params.hostname
+            ),
+        )
+    }
+
+    /// True while message data is being received (the DATA timeout applies,
+    /// and a graceful shutdown lets it finish).
+    pub fn in_data(&self) -> bool {
+        matches!(self.state, State::Data(_) | State::AwaitCommit)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    pub fn client_ip(&self) -> &str {
+        &self.client_ip
+    }
+
+    pub fn helo(&self) -> Option<&str> {
+        self.helo.as_deref()
+    }
+
+    /// Refused steps since the last call, for tracking.
+    pub fn take_rejections(&mut self) -> Vec<Rejection> {
+        std::mem::take(&mut self.rejections)
+    }
+
+    /// Bytes received from the client.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if !self.is_closed() {
+            self.input.extend_from_slice(bytes);
+        }
+    }
+
+    /// The next thing to do, or `None` when more input is needed.
+    pub fn next_event(&mut self) -> Option<Event> {
+        loop {
+            match self.state {
+                State::Closed | State::AwaitCommit => return None,
+                State::Data(_) => return self.data_event(),
+                State::Command => {}
+            }
+            let Some(pos) = self.input.iter().position(|&b| b == b'\n') else {
+                if self.input.len() > self.params.max_line_length {
+                    self.input.clear();
+                    self.skipping_line = true;
+                    return Some(self.error(Reply::new(500, [5, 5, 2], "Line too long")));
+                }
+                return None;
+            };
+            let line: Vec<u8> = self.input.drain(..=pos).collect();
+            if std::mem::take(&mut self.skipping_line) {
+                continue; // the tail of a line already answered
+            }
+            if line.len() > self.params.max_line_length {
+                return Some(self.error(Reply::new(500, [5, 5, 2], "Line too long")));
+            }
+            return Some(self.command(&line));
+        }
+    }
+
+    /// The store's answer for the message handed out with [`Event::Commit`].
+    pub fn committed(&mut self, result: Result<MessageId, String>) -> Reply {
+        self.state = State::Command;
+        self.txn = None;
+        match result {
+            Ok(id) => Reply::new(250, OK, format!("Ok: queued as {id}")),
+            // Nothing was stored: the client keeps the message and retries.
+            Err(_) => Reply::new(
+                451,
+                [4, 3, 0],
+                "Temporary failure storing the message, try again later",
+            ),
+        }
+    }
+
+    /// TLS is up: RFC 3207 §4.2, forget everything learnt before it.
+    pub fn tls_established(&mut self) {
+        self.tls = true;
+        self.helo = None;
+        self.esmtp = false;
+        self.txn = None;
+        self.input.clear();
+        self.skipping_line = false;
+        self.state = State::Command;
+    }
+
+    fn error(&mut self, reply: Reply) -> Event {
+        self.errors += 1;
+        if self.errors >= self.params.max_errors {
+            self.state = State::Closed;
+            return Event::Close(Reply::new(
+                421,
+                [4, 7, 0],
+                format!(
+                    "{} Too many errors, closing connection",
+                    self.params.hostname
+                ),
+            ));
+        }
+        Event::Reply(reply)
+    }
+
+    fn reject(&mut self, rcpt: Option<&str>, reply: Reply) -> Event {
+        self.rejections.push(Rejection {
+            client_ip: self.client_ip.clone(),
+            helo: self.helo.clone(),
+            mail_from: self.txn.as_ref().map(|t| t.mail_from.clone()),
+            rcpt: rcpt.map(str::to_string),
+            reply: reply.to_string(),
+        });
+        self.error(reply)
+    }
+
+    fn command(&mut self, line: &[u8]) -> Event {
+        let request = match Request::parse(&mut line.iter()) {
+            Ok(r) => r,
+            Err(e) => return self.parse_error(e),
+        };
+        match request {
+            Request::Ehlo { host } => self.hello(host.as_ref(), true),
+            Request::Helo { host } => self.hello(host.as_ref(), false),
+            Request::Mail { from } => {
+                let flags = from.flags;
+                let size = from.size;
+                self.mail(from.address.as_ref(), flags, size)
+            }
+            Request::Rcpt { to } => self.rcpt(to.address.as_ref()),
+            Request::Data => self.data(),
+            Request::Rset => {
+                self.txn = None;
+                Event::Reply(Reply::new(250, OK, "Ok"))
+            }
+            Request::Noop { .. } => Event::Reply(Reply::new(250, OK, "Ok")),
+            Request::Quit => {
+                self.state = State::Closed;
+                Event::Close(Reply::new(221, OK, "Bye"))
+            }
+            // RFC 5321 §3.5.3: do not confirm or deny addresses.
+            Request::Vrfy { .. } => Event::Reply(Reply::new(
+                252,
+                [2, 5, 0],
+                "Cannot VRFY user, but will accept message for delivery",
+            )),
+            Request::Help { .. } => Event::Reply(Reply::new(
+                214,
+                OK,
+                "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT STARTTLS",
+            )),
+            Request::StartTls => self.starttls(),
+            Request::Auth { .. } => self.error(Reply::new(
+                503,
+                [5, 5, 1],
+                "AUTH is not available on this port",
+            )),
+            Request::Lhlo { .. }
+            | Request::Expn { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. }
+            | Request::Burl { .. }
+            | Request::Bdat { .. } => {
+                self.error(Reply::new(502, [5, 5, 1], "Command not implemented"))
+            }
+        }
+    }
+
+    fn parse_error(&mut self, e: ProtoError) -> Event {
+        let reply = match e {
+            ProtoError::UnknownCommand => Reply::new(500, [5, 5, 1], "Command unrecognized"),
+            ProtoError::InvalidSenderAddress => {
+                Reply::new(501, [5, 1, 7], "Bad sender address syntax")
+            }
+            ProtoError::InvalidRecipientAddress => {
+                Reply::new(501, [5, 1, 3], "Bad recipient address syntax")
+            }
+            ProtoError::SyntaxError { syntax } => {
+                Reply::new(501, [5, 5, 4], format!("Syntax: {syntax}"))
+            }
+            ProtoError::InvalidParameter { param } => {
+                Reply::new(501, [5, 5, 4], format!("Invalid {param} parameter"))
+            }
+            // RFC 5321 §4.1.1.11
+            ProtoError::UnsupportedParameter { param } => {
+                let param: String = param
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic())
+                    .take(64)
+                    .collect();
+                Reply::new(555, [5, 5, 4], format!("Unsupported parameter {param}"))
+            }
+            ProtoError::ResponseTooLong => Reply::new(500, [5, 5, 2], "Line too long"),
+            ProtoError::NeedsMoreData { .. } | ProtoError::InvalidResponse { .. } => {
+                Reply::new(500, [5, 5, 2], "Syntax error")
+            }
+        };
+        self.error(reply)
+    }
+
+    fn hello(&mut self, host: &str, esmtp: bool) -> Event {
+        let host = host.trim();
+        if host.is_empty() {
+            return self.error(Reply::new(501, [5, 5, 4], "Syntax: EHLO hostname"));
+        }
+        // RFC 5321 §4.1.4: EHLO resets the transaction.
+        self.txn = None;
+        self.helo = Some(host.chars().filter(|c| !c.is_control()).take(255).collect());
+        self.esmtp = esmtp;
+        let first = format!("{} Hello {host}", self.params.hostname);
+        if !esmtp {
+            return Event::Reply(Reply::plain(250, first));
+        }
+        let mut lines = vec![
+            first,
+            "PIPELINING".to_string(),
+            format!("SIZE {}", self.params.max_message_size),
+            "8BITMIME".to_string(),
+            "SMTPUTF8".to_string(),
+            "ENHANCEDSTATUSCODES".to_string(),
+        ];
+        if self.params.tls_available && !self.tls {
+            lines.push("STARTTLS".to_string());
+        }
+        Event::Reply(Reply::multi(250, lines))
+    }
+
+    fn mail(&mut self, from: &str, flags: u64, size: usize) -> Event {
+        if self.helo.is_none() {
+            return self.error(Reply::new(503, [5, 5, 1], "Send HELO/EHLO first"));
+        }
+        if self.txn.is_some() {
+            return self.error(Reply::new(503, [5, 5, 1], "Nested MAIL command"));
+        }
+        if flags & MAIL_BODY_BINARYMIME != 0 {
+            return self.error(Reply::new(555, [5, 5, 4], "BINARYMIME is not supported"));
+        }
+        // RFC 1870 §6.2: refuse early when the declared size is too large.
+        if size > self.params.max_message_size {
+            return self.error(Reply::new(
+                552,
+                [5, 3, 4],
+                format!(
+                    "Message size exceeds the limit of {} bytes",
+                    self.params.max_message_size
+                ),
+            ));
+        }
+        if !from.is_empty() && (from.len() > 254 || !from.contains('@')) {
+            return self.error(Reply::new(501, [5, 1, 7], "Bad sender address syntax"));
+        }
+        self.txn = Some(Transaction {
+            mail_from: from.to_string(),
+            recipients: Vec::new(),
+            smtputf8: flags & MAIL_SMTPUTF8 != 0,
+        });
+        Event::Reply(Reply::new(250, [2, 1, 0], "Ok"))
+    }
+
+    fn rcpt(&mut self, to: &str) -> Event {
+        let Some(txn) = &self.txn else {
+            return self.error(Reply::new(503, [5, 5, 1], "Need MAIL command"));
+        };
+        if to.is_empty() || to.len() > 254 {
+            return self.error(Reply::new(501, [5, 1, 3], "Bad recipient address syntax"));
+        }
+        if txn
+            .recipients
+            .iter()
+            .any(|r| r.rcpt.eq_ignore_ascii_case(to))
+        {
+            return Event::Reply(Reply::new(250, [2, 1, 5], "Ok"));
+        }
+        // RFC 5321 §4.5.3.1.10
+        if txn.recipients.len() >= self.params.max_recipients {
+            return Event::Reply(Reply::new(452, [4, 5, 3], "Too many recipients"));
+        }
+        match self.policy.check(to) {
+            RcptVerdict::Accept { domain, user } => {
+                if let Some(txn) = &mut self.txn {
+                    txn.recipients.push(NewRecipient {
+                        rcpt: to.to_string(),
+                        domain: Some(domain),
+                        user,
+                    });
+                }
+                Event::Reply(Reply::new(250, [2, 1, 5], "Ok"))
+            }
+            // RFC 5321 §3.6.2: never an open relay.
+            RcptVerdict::NotProtected => self.reject(
+                Some(to),
+                Reply::new(550, [5, 7, 1], format!("<{to}>: Relay access denied")),
+            ),
+            RcptVerdict::UnknownUser => self.reject(
+                Some(to),
+                Reply::new(
+                    550,
+                    [5, 1, 1],
+                    format!("<{to}>: Recipient address rejected: User unknown"),
+                ),
+            ),
+            RcptVerdict::Disabled => self.reject(
+                Some(to),
+                Reply::new(
+                    550,
+                    [5, 2, 1],
+                    format!("<{to}>: Recipient address rejected: Mailbox disabled"),
+                ),
+            ),
+        }
+    }
+
+    fn data(&mut self) -> Event {
+        let Some(txn) = &self.txn else {
+            return self.error(Reply::new(503, [5, 5, 1], "Need MAIL command"));
+        };
+        if txn.recipients.is_empty() {
+            return self.error(Reply::new(554, [5, 5, 1], "No valid recipients"));
+        }
+        let mut receiver = DataReceiver::new();
+        let mut buf = Vec::with_capacity(16 * 1024);
+        // The DATA line's own CRLF precedes the first data line, so a first
+        // line "." ends the message and ".." is unstuffed (RFC 5321 §4.5.2).
+        // The receiver learns that from these two bytes; they are cut later.
+        receiver.ingest(&mut b"\r\n".iter(), &mut buf);
+        self.state = State::Data(Box::new(DataState {
+            receiver,
+            buf,
+            discard: None,
+        }));
+        Event::Reply(Reply::plain(354, "End data with <CR><LF>.<CR><LF>"))
+    }
+
+    fn data_event(&mut self) -> Option<Event> {
+        let State::Data(ds) = &mut self.state else {
+            return None;
+        };
+        let mut iter = self.input.iter();
+        let done = match &mut ds.discard {
+            Some(d) => d.ingest(&mut iter),
+            None => ds.receiver.ingest(&mut iter, &mut ds.buf),
+        };
+        let consumed = self.input.len() - iter.len();
+        self.input.drain(..consumed);
+        let limit = self.params.max_message_size;
+        if ds.discard.is_none() && ds.buf.len() > limit + 2 {
+            ds.discard = Some(DummyDataReceiver::new_data(&ds.receiver));
+            ds.buf = Vec::new();
+        }
+        if !done {
+            return None;
+        }
+        let State::Data(ds) = std::mem::replace(&mut self.state, State::Command) else {
+            return None;
+        };
+        let txn = self.txn.take();
+        if ds.discard.is_some() {
+            return Some(Event::Reply(Reply::new(
+                552,
+                [5, 3, 4],
+                format!("Message size exceeds the limit of {limit} bytes"),
+            )));
+        }
+        // The receiver keeps the CRLF before the final dot (it ends the last
+        // line) and drops ".<CR><LF>". It also ends on ".<CR><CR>...<LF>";
+        // such a terminator is no terminator (RFC 5321 §4.1.1.4), and what
+        // follows it may be a smuggled transaction: refuse and hang up.
+        let mut raw = ds.buf;
+        if !raw.ends_with(b"\r\n") {
+            self.state = State::Closed;
+            return Some(Event::Close(Reply::new(
+                554,
+                [5, 6, 0],
+                "Malformed end of data (CR after the final dot); closing connection",
+            )));
+        }
+        raw.drain(..2);
+        if has_bare_newline(&raw) {
+            match self.params.bare_newlines {
+                // RFC 5321 §2.3.8: CR and LF only ever appear together.
+                BareNewlines::Reject => {
+                    return Some(Event::Reply(Reply::new(
+                        550,
+                        [5, 6, 0],
+                        "Message refused: bare LF or CR in message data (RFC 5321 section 2.3.8)",
+                    )))
+                }
+                BareNewlines::Normalize => raw = normalize_newlines(&raw),
+            }
+        }
+        if raw.len() > limit {
+            return Some(Event::Reply(Reply::new(
+                552,
+                [5, 3, 4],
+                format!("Message size exceeds the limit of {limit} bytes"),
+            )));
+        }
+        let txn = txn?;
+        self.state = State::AwaitCommit;
+        Some(Event::Commit(Envelope {
+            mail_from: txn.mail_from,
+            recipients: txn.recipients,
+            raw,
+            helo: self.helo.clone(),
+            tls: self.tls,
+            smtputf8: txn.smtputf8,
+        }))
+    }
+
+    fn starttls(&mut self) -> Event {
+        if self.tls {
+            return self.error(Reply::new(503, [5, 5, 1], "TLS already active"));
+        }
+        if !self.params.tls_available {
+            return self.error(Reply::new(502, [5, 5, 1], "Command not implemented"));
+        }
+        // Anything pipelined after STARTTLS was sent in clear text and must
+        // not be acted upon once TLS is up (CVE-2011-0411).
+        self.input.clear();
+        Event::StartTls(Reply::new(220, OK, "Ready to start TLS"))
+    }
+}
+
+/// A LF not preceded by CR, or a CR not followed by LF.
+pub fn has_bare_newline(raw: &[u8]) -> bool {
+    raw.iter().enumerate().any(|(i, &b)| match b {
+        b'\n' => i == 0 || raw[i - 1] != b'\r',
+        b'\r' => raw.get(i + 1) != Some(&b'\n'),
+        _ => false,
+    })
+}
+
+/// Every bare LF and lone CR becomes CRLF.
+pub fn normalize_newlines(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 16);
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\r' if raw.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                i += 2;
+                continue;
+            }
+            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}

@@ -1,0 +1,181 @@
+//! The store: the only module with SQL.
+//!
+//! SQLite in WAL mode under the data directory, migrations from
+//! `migrations/` applied at open. Two paths into the database:
+//!
+//! - the **writer** ([`writer`]): one task that owns the write connection and
+//!   commits everything the hot paths produce (accepted messages, queue
+//!   claims and outcomes, rejection events) in group commits: all requests
+//!   waiting when a transaction starts share it and its single fsync.
+//!   A caller is answered only after the commit returned, which is what lets
+//!   SMTP say `250` only for durable mail.
+//! - a **read pool** plus rare administrative writes (domains, users), which
+//!   wait on SQLite's lock like any other writer.
+//!
+//! Sub-modules: [`types`] (ids and rows), [`summary`] (mail-parser),
+//! [`writer`] (group commit and the SQL of the hot paths), [`admin`]
+//! (domains, users, the recipient directory), [`reads`] (overviews, raw
+//! bodies, tracking).
+
+pub mod admin;
+pub mod reads;
+pub mod summary;
+pub mod types;
+pub mod writer;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+pub use types::*;
+
+/// Errors of the store. Callers show `Unavailable` as a temporary failure
+/// (e.g. SMTP 451) and never lose the data they were trying to write.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("the store is shutting down")]
+    Unavailable,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) read: SqlitePool,
+    writer: mpsc::Sender<writer::Request>,
+    /// Woken after each commit that queued deliveries.
+    pub queue_wake: Arc<Notify>,
+}
+
+/// Current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: every commit fsyncs the WAL. This is the durability contract.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+}
+
+impl Store {
+    /// Open (creating if needed) the database at `path`, apply migrations and
+    /// start the writer task.
+    pub async fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::DataDir(dir.display().to_string(), e))?;
+            }
+        }
+        let opts = options(path);
+        let write_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(opts.clone())
+            .await?;
+        sqlx::migrate!("../migrations").run(&write_pool).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.read_only(false))
+            .await?;
+        let queue_wake = Arc::new(Notify::new());
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(writer::run(write_pool, rx, queue_wake.clone()));
+        Ok(Store {
+            read,
+            writer: tx,
+            queue_wake,
+        })
+    }
+
+    /// Open from a `sqlite:` URL or a plain path.
+    pub async fn open_url(url: &str) -> Result<Store> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        let _ = SqliteConnectOptions::from_str(&format!("sqlite:{path}"))?;
+        Store::open(Path::new(path)).await
+    }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T>>) -> writer::Request,
+    ) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.writer
+            .send(make(tx))
+            .await
+            .map_err(|_| StoreError::Unavailable)?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// Store an accepted message, its deliveries and tracking events. Returns
+    /// only once all of it is committed to disk.
+    pub async fn ingest(&self, msg: NewMessage) -> Result<MessageId> {
+        self.call(|reply| writer::Request::Ingest(Box::new(msg), reply))
+            .await
+    }
+
+    /// Record a refused SMTP transaction step (relay attempt, unknown user).
+    /// Fire-and-forget: it rides along the next group commit.
+    pub fn record_rejection(&self, rejection: Rejection) {
+        let _ = self.writer.try_send(writer::Request::Reject(rejection));
+    }
+
+    /// Claim up to `limit` due deliveries: they are marked `delivering` and an
+    /// `attempt` event is recorded before anything is sent.
+    pub async fn claim_due(&self, limit: usize, now: i64) -> Result<Vec<Claim>> {
+        self.call(|reply| writer::Request::Claim { limit, now, reply })
+            .await
+    }
+
+    /// Record the result of an attempt (and, for a failure, the DSN to send),
+    /// atomically.
+    pub async fn record_outcome(&self, delivery: DeliveryId, outcome: Outcome) -> Result<()> {
+        self.call(|reply| writer::Request::Outcome {
+            delivery,
+            outcome: Box::new(outcome),
+            reply,
+        })
+        .await
+    }
+
+    /// After a crash, deliveries left `delivering` go back to the queue.
+    /// Returns how many were requeued.
+    pub async fn requeue_interrupted(&self) -> Result<u64> {
+        self.call(|reply| writer::Request::RequeueInterrupted { reply })
+            .await
+    }
+
+    /// Wait until everything sent to the writer so far is committed.
+    pub async fn flush(&self) -> Result<()> {
+        self.call(|reply| writer::Request::Flush { reply }).await
+    }
+}

@@ -1,0 +1,80 @@
+//! The parsed summary of a raw message (mail-parser). Pure: no I/O.
+
+use mail_parser::{Address, MessageParser};
+
+use super::Summary;
+
+fn addresses(a: Option<&Address<'_>>) -> String {
+    let Some(a) = a else { return String::new() };
+    let mut out = Vec::new();
+    for addr in a.iter() {
+        match (addr.name(), addr.address()) {
+            (Some(n), Some(e)) if !n.is_empty() => out.push(format!("{n} <{e}>")),
+            (_, Some(e)) => out.push(e.to_string()),
+            (Some(n), None) => out.push(n.to_string()),
+            (None, None) => {}
+        }
+    }
+    out.join(", ")
+}
+
+/// Cap a header value so a hostile message cannot bloat the summary rows.
+fn cap(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+impl Summary {
+    /// Parse what can be parsed; a message mail-parser cannot read still gets
+    /// an (empty) summary: it is stored and delivered all the same.
+    pub fn parse(raw: &[u8]) -> Summary {
+        let Some(m) = MessageParser::default().parse(raw) else {
+            return Summary::default();
+        };
+        Summary {
+            from: cap(addresses(m.from()), 1000),
+            to: cap(addresses(m.to()), 2000),
+            subject: cap(m.subject().unwrap_or_default().to_string(), 1000),
+            date: m.date().map(|d| d.to_timestamp()),
+            message_id: m.message_id().map(|s| cap(s.to_string(), 500)),
+            attachments: m.attachment_count() as u32,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_encoded_words_and_counts_attachments() {
+        let raw = b"From: =?UTF-8?Q?Ren=C3=A9e?= <renee@remote.test>\r\n\
+To: alice@example.test, Bob <bob@example.test>\r\n\
+Subject: =?ISO-8859-1?Q?caf=E9?=\r\n\
+Date: Sat, 28 Nov 2026 10:00:00 +0000\r\n\
+Message-ID: <abc@remote.test>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n\r\nxx\r\n--b--\r\n";
+        let s = Summary::parse(raw);
+        assert_eq!(s.from, "Renée <renee@remote.test>");
+        assert_eq!(s.to, "alice@example.test, Bob <bob@example.test>");
+        assert_eq!(s.subject, "café");
+        assert_eq!(s.date, Some(1_795_860_000));
+        assert_eq!(s.message_id.as_deref(), Some("abc@remote.test"));
+        assert_eq!(s.attachments, 1);
+    }
+
+    #[test]
+    fn garbage_gives_an_empty_summary() {
+        let s = Summary::parse(b"\xff\xfe not a message");
+        assert_eq!(s.attachments, 0);
+    }
+}

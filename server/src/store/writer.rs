@@ -1,0 +1,462 @@
+//! The writer task: group commit for every hot write.
+//!
+//! Requests queue on a channel. The task takes the first, then every other
+//! request already waiting (up to [`MAX_BATCH`]), applies each inside its own
+//! SAVEPOINT of one transaction, commits once (one WAL fsync with
+//! `synchronous = FULL`), and only then answers each caller. While one batch
+//! is being fsynced, the next fills up, so concurrent SMTP sessions share
+//! fsyncs instead of queueing behind each other's.
+
+use serde_json::json;
+use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use super::{
+    now_ms, Claim, DeliveryId, DomainId, MessageId, NewMessage, Outcome, Rejection, Result,
+    StoreError,
+};
+
+/// Most requests committed together.
+pub const MAX_BATCH: usize = 512;
+
+pub enum Request {
+    Ingest(Box<NewMessage>, oneshot::Sender<Result<MessageId>>),
+    Reject(Rejection),
+    Claim {
+        limit: usize,
+        now: i64,
+        reply: oneshot::Sender<Result<Vec<Claim>>>,
+    },
+    Outcome {
+        delivery: DeliveryId,
+        outcome: Box<Outcome>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    RequeueInterrupted {
+        reply: oneshot::Sender<Result<u64>>,
+    },
+    Flush {
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// A computed answer, held until the batch is committed.
+enum Answer {
+    Message(oneshot::Sender<Result<MessageId>>, Result<MessageId>),
+    Claims(oneshot::Sender<Result<Vec<Claim>>>, Result<Vec<Claim>>),
+    Unit(oneshot::Sender<Result<()>>, Result<()>),
+    Count(oneshot::Sender<Result<u64>>, Result<u64>),
+    None,
+}
+
+impl Answer {
+    /// The commit failed: nothing in the batch is durable.
+    fn fail(self) {
+        match self {
+            Answer::Message(tx, _) => drop(tx.send(Err(StoreError::Unavailable))),
+            Answer::Claims(tx, _) => drop(tx.send(Err(StoreError::Unavailable))),
+            Answer::Unit(tx, _) => drop(tx.send(Err(StoreError::Unavailable))),
+            Answer::Count(tx, _) => drop(tx.send(Err(StoreError::Unavailable))),
+            Answer::None => {}
+        }
+    }
+    fn send(self) {
+        match self {
+            Answer::Message(tx, r) => drop(tx.send(r)),
+            Answer::Claims(tx, r) => drop(tx.send(r)),
+            Answer::Unit(tx, r) => drop(tx.send(r)),
+            Answer::Count(tx, r) => drop(tx.send(r)),
+            Answer::None => {}
+        }
+    }
+}
+
+pub async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Request>, wake: Arc<Notify>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let wakes_queue = batch.iter().any(|r| {
+            matches!(
+                r,
+                Request::Ingest(..) | Request::Outcome { .. } | Request::RequeueInterrupted { .. }
+            )
+        });
+        match pool.acquire().await {
+            Ok(mut conn) => {
+                let answers = apply_batch(&mut conn, std::mem::take(&mut batch)).await;
+                match answers {
+                    Ok(answers) => answers.into_iter().for_each(Answer::send),
+                    Err((e, answers)) => {
+                        tracing::error!(error = %e, "group commit failed");
+                        answers.into_iter().for_each(Answer::fail);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "writer cannot get its connection");
+                batch.drain(..).for_each(|r| answer_unavailable(r));
+            }
+        }
+        if wakes_queue {
+            wake.notify_one();
+        }
+    }
+}
+
+fn answer_unavailable(r: Request) {
+    match r {
+        Request::Ingest(_, tx) => drop(tx.send(Err(StoreError::Unavailable))),
+        Request::Claim { reply, .. } => drop(reply.send(Err(StoreError::Unavailable))),
+        Request::Outcome { reply, .. } | Request::Flush { reply } => {
+            drop(reply.send(Err(StoreError::Unavailable)))
+        }
+        Request::RequeueInterrupted { reply } => drop(reply.send(Err(StoreError::Unavailable))),
+        Request::Reject(_) => {}
+    }
+}
+
+type BatchResult = std::result::Result<Vec<Answer>, (StoreError, Vec<Answer>)>;
+
+async fn apply_batch(conn: &mut SqliteConnection, batch: Vec<Request>) -> BatchResult {
+    let mut answers = Vec::with_capacity(batch.len());
+    let mut tx = match conn.begin().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            batch.into_iter().for_each(answer_unavailable);
+            return Err((e.into(), answers));
+        }
+    };
+    let now = now_ms();
+    for req in batch {
+        // Each request in its own savepoint: one bad request cannot spoil
+        // the others, and never leaves half of itself behind.
+        if let Err(e) = sqlx::query("SAVEPOINT req").execute(&mut *tx).await {
+            answer_unavailable(req);
+            return Err((e.into(), answers));
+        }
+        let answer = match req {
+            Request::Ingest(msg, reply) => Answer::Message(reply, ingest(&mut tx, &msg, now).await),
+            Request::Reject(r) => {
+                let _ = reject(&mut tx, &r, now).await;
+                Answer::None
+            }
+            Request::Claim { limit, now, reply } => {
+                Answer::Claims(reply, claim(&mut tx, limit, now).await)
+            }
+            Request::Outcome {
+                delivery,
+                outcome,
+                reply,
+            } => Answer::Unit(reply, outcome_apply(&mut tx, delivery, *outcome, now).await),
+            Request::RequeueInterrupted { reply } => {
+                Answer::Count(reply, requeue_interrupted(&mut tx, now).await)
+            }
+            Request::Flush { reply } => Answer::Unit(reply, Ok(())),
+        };
+        let failed = matches!(
+            &answer,
+            Answer::Message(_, Err(_))
+                | Answer::Claims(_, Err(_))
+                | Answer::Unit(_, Err(_))
+                | Answer::Count(_, Err(_))
+        );
+        let end = if failed {
+            "ROLLBACK TO req; RELEASE req"
+        } else {
+            "RELEASE req"
+        };
+        if let Err(e) = sqlx::raw_sql(end).execute(&mut *tx).await {
+            answers.push(answer);
+            return Err((e.into(), answers));
+        }
+        answers.push(answer);
+    }
+    match tx.commit().await {
+        Ok(()) => Ok(answers),
+        Err(e) => Err((e.into(), answers)),
+    }
+}
+
+async fn event(
+    conn: &mut SqliteConnection,
+    at: i64,
+    message: Option<MessageId>,
+    delivery: Option<DeliveryId>,
+    kind: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (at, message_id, delivery_id, kind, detail) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(at)
+    .bind(message.map(|m| m.0))
+    .bind(delivery.map(|d| d.0))
+    .bind(kind)
+    .bind(detail.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Insert a message, its raw bytes, one delivery per recipient and the
+/// tracking events `received` and `queued`.
+pub(super) async fn ingest(
+    conn: &mut SqliteConnection,
+    m: &NewMessage,
+    now: i64,
+) -> Result<MessageId> {
+    if m.recipients.is_empty() {
+        return Err(StoreError::Invalid("a message needs a recipient".into()));
+    }
+    let s = &m.summary;
+    let id: i64 = sqlx::query(
+        "INSERT INTO messages (received_at, origin, mail_from, client_ip, helo, tls, size, \
+         header_from, header_to, subject, sent_date, message_id_hdr, attachments) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(now)
+    .bind(m.origin.as_str())
+    .bind(&m.mail_from)
+    .bind(&m.client_ip)
+    .bind(&m.helo)
+    .bind(m.tls)
+    .bind(m.raw.len() as i64)
+    .bind(&s.from)
+    .bind(&s.to)
+    .bind(&s.subject)
+    .bind(s.date)
+    .bind(&s.message_id)
+    .bind(s.attachments as i64)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?;
+    let id = MessageId(id);
+    sqlx::query("INSERT INTO message_blobs (message_id, raw) VALUES (?, ?)")
+        .bind(id.0)
+        .bind(&m.raw)
+        .execute(&mut *conn)
+        .await?;
+    event(
+        conn,
+        now,
+        Some(id),
+        None,
+        "received",
+        json!({
+            "origin": m.origin.as_str(),
+            "mail_from": m.mail_from,
+            "client_ip": m.client_ip,
+            "helo": m.helo,
+            "tls": m.tls,
+            "size": m.raw.len(),
+            "recipients": m.recipients.len(),
+        }),
+    )
+    .await?;
+    for r in &m.recipients {
+        let did: i64 = sqlx::query(
+            "INSERT INTO deliveries (message_id, rcpt, domain_id, user_id, status, attempts, \
+             next_attempt_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?) RETURNING id",
+        )
+        .bind(id.0)
+        .bind(&r.rcpt)
+        .bind(r.domain.map(|d: DomainId| d.0))
+        .bind(r.user.map(|u| u.0))
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+        let route = if r.domain.is_some() {
+            "primary"
+        } else {
+            "outbound"
+        };
+        event(
+            conn,
+            now,
+            Some(id),
+            Some(DeliveryId(did)),
+            "queued",
+            json!({ "rcpt": r.rcpt, "route": route }),
+        )
+        .await?;
+    }
+    if let Some(orig) = m.in_reply_to {
+        event(
+            conn,
+            now,
+            Some(orig),
+            None,
+            "dsn",
+            json!({ "dsn_message": id.0, "to": m.recipients[0].rcpt }),
+        )
+        .await?;
+    }
+    Ok(id)
+}
+
+async fn reject(conn: &mut SqliteConnection, r: &Rejection, now: i64) -> Result<()> {
+    event(
+        conn,
+        now,
+        None,
+        None,
+        "rejected",
+        json!({
+            "client_ip": r.client_ip,
+            "helo": r.helo,
+            "mail_from": r.mail_from,
+            "rcpt": r.rcpt,
+            "reply": r.reply,
+        }),
+    )
+    .await
+}
+
+async fn claim(conn: &mut SqliteConnection, limit: usize, now: i64) -> Result<Vec<Claim>> {
+    let rows = sqlx::query(
+        "SELECT d.id, d.message_id, d.rcpt, d.domain_id, d.attempts, m.mail_from, m.received_at, \
+         m.client_ip, m.helo, m.tls \
+         FROM deliveries d JOIN messages m ON m.id = d.message_id \
+         WHERE d.status IN ('queued', 'delayed') AND d.next_attempt_at <= ? \
+         ORDER BY d.next_attempt_at, d.id LIMIT ?",
+    )
+    .bind(now)
+    .bind(limit as i64)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut claims = Vec::with_capacity(rows.len());
+    for row in rows {
+        let c = Claim {
+            delivery: DeliveryId(row.try_get(0)?),
+            message: MessageId(row.try_get(1)?),
+            rcpt: row.try_get(2)?,
+            domain: row.try_get::<Option<i64>, _>(3)?.map(DomainId),
+            attempts: row.try_get(4)?,
+            mail_from: row.try_get(5)?,
+            received_at: row.try_get(6)?,
+            client_ip: row.try_get(7)?,
+            helo: row.try_get(8)?,
+            tls: row.try_get(9)?,
+        };
+        // Recorded before anything is sent: after a crash we know an
+        // attempt was under way (see requeue_interrupted).
+        sqlx::query("UPDATE deliveries SET status = 'delivering', updated_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(c.delivery.0)
+            .execute(&mut *conn)
+            .await?;
+        event(
+            conn,
+            now,
+            Some(c.message),
+            Some(c.delivery),
+            "attempt",
+            json!({ "rcpt": c.rcpt, "attempt": c.attempts + 1 }),
+        )
+        .await?;
+        claims.push(c);
+    }
+    Ok(claims)
+}
+
+async fn outcome_apply(
+    conn: &mut SqliteConnection,
+    delivery: DeliveryId,
+    outcome: Outcome,
+    now: i64,
+) -> Result<()> {
+    let (status, reply, next, kind, detail, dsn) = match outcome {
+        Outcome::Delivered { reply, remote } => (
+            "delivered",
+            reply.clone(),
+            None,
+            "delivered",
+            json!({ "reply": reply, "remote": remote }),
+            None,
+        ),
+        Outcome::Deferred {
+            reply,
+            remote,
+            next_attempt_at,
+        } => (
+            "delayed",
+            reply.clone(),
+            Some(next_attempt_at),
+            "delayed",
+            json!({ "reply": reply, "remote": remote, "next_attempt_at": next_attempt_at }),
+            None,
+        ),
+        Outcome::Bounced { reply, remote, dsn } => (
+            "bounced",
+            reply.clone(),
+            None,
+            "bounced",
+            json!({ "reply": reply, "remote": remote, "dsn": dsn.is_some() }),
+            dsn,
+        ),
+        Outcome::Expired { reply, dsn } => (
+            "expired",
+            reply.clone(),
+            None,
+            "expired",
+            json!({ "reply": reply, "dsn": dsn.is_some() }),
+            dsn,
+        ),
+    };
+    let row = sqlx::query(
+        "UPDATE deliveries SET status = ?, attempts = attempts + 1, last_reply = ?, \
+         next_attempt_at = COALESCE(?, next_attempt_at), updated_at = ? \
+         WHERE id = ? AND status = 'delivering' RETURNING message_id",
+    )
+    .bind(status)
+    .bind(&reply)
+    .bind(next)
+    .bind(now)
+    .bind(delivery.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Err(StoreError::NotFound(format!(
+            "delivery {delivery} is not being delivered"
+        )));
+    };
+    let message = MessageId(row.try_get(0)?);
+    event(conn, now, Some(message), Some(delivery), kind, detail).await?;
+    if let Some(dsn) = dsn {
+        ingest(conn, &dsn, now).await?;
+    }
+    Ok(())
+}
+
+async fn requeue_interrupted(conn: &mut SqliteConnection, now: i64) -> Result<u64> {
+    let rows = sqlx::query(
+        "UPDATE deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ? \
+         WHERE status = 'delivering' RETURNING id, message_id",
+    )
+    .bind(now)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let n = rows.len() as u64;
+    for row in rows {
+        event(
+            conn,
+            now,
+            Some(MessageId(row.try_get(1)?)),
+            Some(DeliveryId(row.try_get(0)?)),
+            "requeued",
+            json!({ "reason": "attempt interrupted by a restart" }),
+        )
+        .await?;
+    }
+    Ok(n)
+}

@@ -1,0 +1,122 @@
+//! TLS material for the listeners: PEM files from the configuration, or a
+//! self-signed certificate generated once under the data directory (demo).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("{path} holds no certificate")]
+    NoCert { path: PathBuf },
+    #[error("invalid certificate or key: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("cannot generate a certificate: {0}")]
+    Generate(String),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A server configuration from a PEM certificate chain and private key.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let read_err = |path: &Path, e: &dyn std::fmt::Display| TlsError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| read_err(cert, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| read_err(cert, &e))?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCert {
+            path: cert.to_path_buf(),
+        });
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| read_err(key, &e))?;
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    Ok(Arc::new(config))
+}
+
+/// Paths of the self-signed pair under `data_dir/tls`, generated if missing.
+pub fn ensure_self_signed(data_dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), TlsError> {
+    let dir = data_dir.join("tls");
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    if cert.exists() && key.exists() {
+        return Ok((cert, key));
+    }
+    std::fs::create_dir_all(&dir).map_err(|source| TlsError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    let names = vec![
+        hostname.to_string(),
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+    ];
+    let ck =
+        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
+    write_private(&key, ck.signing_key.serialize_pem().as_bytes())?;
+    std::fs::write(&cert, ck.cert.pem()).map_err(|source| TlsError::Write {
+        path: cert.clone(),
+        source,
+    })?;
+    Ok((cert, key))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|source| TlsError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_signed_roundtrip() {
+        let dir = std::env::temp_dir().join(format!("continuity-tls-{}", std::process::id()));
+        let (c, k) = ensure_self_signed(&dir, "mx.example.test").expect("generated");
+        server_config(&c, &k).expect("loads");
+        // second call reuses the pair
+        let again = ensure_self_signed(&dir, "mx.example.test").expect("reused");
+        assert_eq!(again.0, c);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn missing_files_are_named() {
+        let e = server_config(
+            Path::new("/nonexistent/c.pem"),
+            Path::new("/nonexistent/k.pem"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/c.pem"), "{e}");
+    }
+}

@@ -1,0 +1,215 @@
+//! Helpers for the integration tests: a service on 127.0.0.1:0 in a fresh
+//! data directory, a raw SMTP client, and a scripted deliverer.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use server::config::Config;
+use server::queue::{Attempt, Deliverer, Route};
+use server::service::{self, Running, StartOptions};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+static N: AtomicU32 = AtomicU32::new(0);
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let d = std::env::temp_dir().join(format!(
+        "continuity-test-{tag}-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// A configuration for tests: loopback, ephemeral ports, fast retries.
+pub fn test_config(tag: &str) -> Config {
+    let dir = temp_dir(tag);
+    let env = vec![
+        (
+            "CONTINUITY_SERVER_DATA_DIR".to_string(),
+            dir.display().to_string(),
+        ),
+        (
+            "CONTINUITY_SERVER_HOSTNAME".to_string(),
+            "mx.continuity.test".to_string(),
+        ),
+        (
+            "CONTINUITY_SMTP_LISTEN".to_string(),
+            "127.0.0.1:0".to_string(),
+        ),
+        (
+            "CONTINUITY_WEB_LISTEN".to_string(),
+            "127.0.0.1:0".to_string(),
+        ),
+        (
+            "CONTINUITY_QUEUE_RETRY_INTERVALS".to_string(),
+            "[\"300ms\"]".to_string(),
+        ),
+        (
+            "CONTINUITY_QUEUE_POLL_INTERVAL".to_string(),
+            "50ms".to_string(),
+        ),
+        ("CONTINUITY_QUEUE_TIMEOUT".to_string(), "5s".to_string()),
+    ];
+    Config::load(None, env).expect("test config")
+}
+
+pub async fn start(cfg: &Config, deliverer: Option<Arc<dyn Deliverer>>) -> Running {
+    service::start(
+        cfg,
+        StartOptions {
+            deliverer,
+            no_queue: false,
+        },
+    )
+    .await
+    .expect("service starts")
+}
+
+/// Add example.test (primary given) with alice, bob, carol, and refresh the directory.
+pub async fn demo_domain(r: &Running, primary: &str, port: u16) {
+    r.store
+        .add_domain("example.test", primary, port, server::config::TlsMode::None)
+        .await
+        .expect("domain");
+    for u in ["alice", "bob", "carol"] {
+        r.store
+            .add_user(
+                &format!("{u}@example.test"),
+                u,
+                &[format!("{u}.alias@example.test")],
+                "local",
+            )
+            .await
+            .expect("user");
+    }
+    r.directory.refresh(&r.store).await;
+}
+
+/// A line-oriented SMTP client for scripted conversations.
+pub struct Client {
+    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Client {
+    pub async fn connect(addr: std::net::SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).await.expect("connect");
+        let (r, w) = s.into_split();
+        let mut c = Client {
+            reader: BufReader::new(r),
+            writer: w,
+        };
+        let greeting = c.reply().await;
+        assert!(greeting.starts_with("220 "), "{greeting}");
+        c
+    }
+
+    /// One whole reply (all continuation lines).
+    pub async fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(Duration::from_secs(10), self.reader.read_line(&mut line))
+                .await
+                .expect("reply in time")
+                .expect("read");
+            if n == 0 {
+                return all;
+            }
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return all;
+            }
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).await.expect("write");
+    }
+
+    /// Send a line, return the reply.
+    pub async fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes()).await;
+        self.reply().await
+    }
+
+    /// A whole transaction; returns the final reply.
+    pub async fn mail(&mut self, from: &str, to: &[&str], data: &[u8]) -> String {
+        let r = self.cmd(&format!("MAIL FROM:<{from}>")).await;
+        assert!(r.starts_with("250"), "{r}");
+        for t in to {
+            let r = self.cmd(&format!("RCPT TO:<{t}>")).await;
+            assert!(r.starts_with("250"), "{r}");
+        }
+        let r = self.cmd("DATA").await;
+        assert!(r.starts_with("354"), "{r}");
+        self.send(data).await;
+        self.send(b".\r\n").await;
+        self.reply().await
+    }
+}
+
+/// A deliverer that answers from a script and records what it was given.
+#[derive(Default)]
+pub struct ScriptedDeliverer {
+    pub script: Mutex<Vec<Attempt>>,
+    pub default: Mutex<Option<Attempt>>,
+    pub seen: Mutex<Vec<(Route, String, String, Vec<u8>)>>,
+}
+
+impl ScriptedDeliverer {
+    pub fn accepting() -> Arc<ScriptedDeliverer> {
+        let d = ScriptedDeliverer::default();
+        *d.default.lock().unwrap() = Some(Attempt::Accepted("250 2.0.0 Ok: queued".into()));
+        Arc::new(d)
+    }
+    pub fn seen(&self) -> Vec<(Route, String, String, Vec<u8>)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Deliverer for ScriptedDeliverer {
+    async fn deliver(&self, route: &Route, mail_from: &str, rcpt: &str, message: &[u8]) -> Attempt {
+        self.seen.lock().unwrap().push((
+            route.clone(),
+            mail_from.to_string(),
+            rcpt.to_string(),
+            message.to_vec(),
+        ));
+        let mut s = self.script.lock().unwrap();
+        if !s.is_empty() {
+            return s.remove(0);
+        }
+        self.default
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or(Attempt::Temporary("421 4.3.0 not scripted".into()))
+    }
+}
+
+/// Poll `f` until it is true (or fail after `secs`).
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < end {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
