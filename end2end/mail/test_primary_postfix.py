@@ -19,7 +19,8 @@ def test_smtplib_message_lands_in_the_primary_byte_for_byte(cty):
     t = tag()
     body = (
         f"From: Sender <s@remote.test>\r\nTo: alice@example.test\r\nSubject: smtplib {t}\r\n"
-        f"Message-ID: <{t}@remote.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"Message-ID: <{t}@remote.test>\r\nDate: Sat, 28 Nov 2026 10:00:00 +0000\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
         "Bonjour Alice,\r\n.a line starting with a dot\r\n\r\n-- \r\nS\r\n"
     )
     with smtplib.SMTP("127.0.0.1", cty.smtp_port, timeout=10) as s:

@@ -11,7 +11,6 @@ use common::*;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use server::queue::Attempt;
-use server::service::StartOptions;
 use server::store::{MessageId, Store};
 
 const MSG: &[u8] = b"From: Sender <s@remote.test>\r\nTo: alice@example.test\r\nSubject: spine test\r\nMessage-ID: <t1@remote.test>\r\n\r\nHello Alice,\r\n.leading dot kept\r\n\r\n";
@@ -298,15 +297,7 @@ async fn refused_recipients_are_tracked() {
 async fn lettre_delivers_to_a_real_primary_and_bounces_its_5xx() {
     // B: the "primary", holding mail (no queue); knows alice and carol, not bob.
     let cfg_b = test_config("primary");
-    let b = server::service::start(
-        &cfg_b,
-        StartOptions {
-            deliverer: None,
-            no_queue: true,
-        },
-    )
-    .await
-    .unwrap();
+    let b = start_holding(&cfg_b).await;
     b.store
         .add_domain(
             "example.test",
@@ -381,15 +372,7 @@ async fn lettre_delivers_to_a_real_primary_and_bounces_its_5xx() {
 async fn starttls_with_a_real_client() {
     let mut cfg = test_config("tls");
     cfg.smtp.self_signed = true;
-    let r = server::service::start(
-        &cfg,
-        StartOptions {
-            deliverer: None,
-            no_queue: true,
-        },
-    )
-    .await
-    .unwrap();
+    let r = start_holding(&cfg).await;
     demo_domain(&r, "127.0.0.1", 9).await;
     let addr = r.smtp_addrs[0];
     let tls = TlsParameters::builder("localhost".into())
@@ -422,15 +405,7 @@ async fn starttls_with_a_real_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sessions_share_group_commits_and_lose_nothing() {
     let cfg = test_config("concurrent");
-    let r = server::service::start(
-        &cfg,
-        StartOptions {
-            deliverer: None,
-            no_queue: true,
-        },
-    )
-    .await
-    .unwrap();
+    let r = start_holding(&cfg).await;
     demo_domain(&r, "127.0.0.1", 9).await;
     let addr = r.smtp_addrs[0];
     let mut tasks = Vec::new();
@@ -466,15 +441,7 @@ async fn concurrent_sessions_share_group_commits_and_lose_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queue_survives_a_restart() {
     let cfg = test_config("restart");
-    let r = server::service::start(
-        &cfg,
-        StartOptions {
-            deliverer: None,
-            no_queue: true,
-        },
-    )
-    .await
-    .unwrap();
+    let r = start_holding(&cfg).await;
     demo_domain(&r, "127.0.0.1", 9).await;
     let mut c = Client::connect(r.smtp_addrs[0]).await;
     c.cmd("EHLO c").await;

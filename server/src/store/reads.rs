@@ -1,19 +1,11 @@
 //! Read-side queries: queue overviews, raw messages, tracking events.
 
+use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
-use super::{DeliveryId, DomainId, MessageId, Result, Store};
+pub use app::backend::QueueCounts;
 
-/// Deliveries of one domain counted by status.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StatusCounts {
-    pub queued: i64,
-    pub delayed: i64,
-    pub delivering: i64,
-    pub delivered: i64,
-    pub bounced: i64,
-    pub expired: i64,
-}
+use super::{DeliveryId, DomainId, MessageId, Result, Store};
 
 /// One delivery row, for tests, the CLI and tracking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,15 +27,24 @@ pub struct EventRow {
     pub detail: String,
 }
 
+fn event_row(r: &SqliteRow) -> Result<EventRow> {
+    Ok(EventRow {
+        at: r.try_get(0)?,
+        delivery: r.try_get::<Option<i64>, _>(1)?.map(DeliveryId),
+        kind: r.try_get(2)?,
+        detail: r.try_get(3)?,
+    })
+}
+
 impl Store {
     /// Counts by status for every domain; `None` is the outbound route.
-    pub async fn queue_counts(&self) -> Result<Vec<(Option<DomainId>, StatusCounts)>> {
+    pub async fn queue_counts(&self) -> Result<Vec<(Option<DomainId>, QueueCounts)>> {
         let rows = sqlx::query(
             "SELECT domain_id, status, count(*) FROM deliveries GROUP BY domain_id, status",
         )
         .fetch_all(&self.read)
         .await?;
-        let mut out: Vec<(Option<DomainId>, StatusCounts)> = Vec::new();
+        let mut out: Vec<(Option<DomainId>, QueueCounts)> = Vec::new();
         for row in rows {
             let d: Option<i64> = row.try_get(0)?;
             let d = d.map(DomainId);
@@ -52,7 +53,7 @@ impl Store {
             let idx = match out.iter().position(|(k, _)| *k == d) {
                 Some(i) => i,
                 None => {
-                    out.push((d, StatusCounts::default()));
+                    out.push((d, QueueCounts::default()));
                     out.len() - 1
                 }
             };
@@ -109,16 +110,7 @@ impl Store {
         .bind(id.0)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(EventRow {
-                    at: r.try_get(0)?,
-                    delivery: r.try_get::<Option<i64>, _>(1)?.map(DeliveryId),
-                    kind: r.try_get(2)?,
-                    detail: r.try_get(3)?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_row).collect()
     }
 
     /// Rejected SMTP steps, newest first.
@@ -130,16 +122,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(EventRow {
-                    at: r.try_get(0)?,
-                    delivery: None,
-                    kind: r.try_get(2)?,
-                    detail: r.try_get(3)?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_row).collect()
     }
 
     /// Messages stored, and messages whose every delivery is final.

@@ -101,7 +101,7 @@ pub async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Request>, wake: Arc<No
             }
             Err(e) => {
                 tracing::error!(error = %e, "writer cannot get its connection");
-                batch.drain(..).for_each(|r| answer_unavailable(r));
+                batch.drain(..).for_each(answer_unavailable);
             }
         }
         if wakes_queue {

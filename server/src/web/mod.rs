@@ -6,29 +6,17 @@ use std::path::Path;
 
 use actix_files::Files;
 use actix_web::{web, App, HttpServer};
-use app::backend::{Backend, BackendError, DomainOverview, Overview, QueueCounts, SharedBackend};
+use app::backend::{Backend, BackendError, DomainOverview, Overview, SharedBackend};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_actix::{generate_route_list, LeptosRoutes};
 
-use crate::store::reads::StatusCounts;
 use crate::store::Store;
 
 /// The server's implementation of [`Backend`].
 pub struct StoreBackend {
     pub store: Store,
     pub hostname: String,
-}
-
-fn counts(c: &StatusCounts) -> QueueCounts {
-    QueueCounts {
-        queued: c.queued,
-        delayed: c.delayed,
-        delivering: c.delivering,
-        delivered: c.delivered,
-        bounced: c.bounced,
-        expired: c.expired,
-    }
 }
 
 fn unavailable(e: crate::store::StoreError) -> BackendError {
@@ -45,7 +33,7 @@ impl Backend for StoreBackend {
             queue
                 .iter()
                 .find(|(k, _)| *k == d)
-                .map(|(_, c)| counts(c))
+                .map(|(_, c)| c.clone())
                 .unwrap_or_default()
         };
         let mut out = Vec::with_capacity(domains.len());

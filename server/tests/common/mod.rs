@@ -74,6 +74,19 @@ pub async fn start(cfg: &Config, deliverer: Option<Arc<dyn Deliverer>>) -> Runni
     .expect("service starts")
 }
 
+/// A service that accepts and stores but does not deliver.
+pub async fn start_holding(cfg: &Config) -> Running {
+    service::start(
+        cfg,
+        StartOptions {
+            deliverer: None,
+            no_queue: true,
+        },
+    )
+    .await
+    .expect("service starts")
+}
+
 /// Add example.test (primary given) with alice, bob, carol, and refresh the directory.
 pub async fn demo_domain(r: &Running, primary: &str, port: u16) {
     r.store
@@ -158,12 +171,15 @@ impl Client {
     }
 }
 
+/// One delivery a scripted deliverer was asked for: route, sender, recipient, bytes.
+pub type Seen = (Route, String, String, Vec<u8>);
+
 /// A deliverer that answers from a script and records what it was given.
 #[derive(Default)]
 pub struct ScriptedDeliverer {
     pub script: Mutex<Vec<Attempt>>,
     pub default: Mutex<Option<Attempt>>,
-    pub seen: Mutex<Vec<(Route, String, String, Vec<u8>)>>,
+    pub seen: Mutex<Vec<Seen>>,
 }
 
 impl ScriptedDeliverer {
@@ -172,7 +188,7 @@ impl ScriptedDeliverer {
         *d.default.lock().unwrap() = Some(Attempt::Accepted("250 2.0.0 Ok: queued".into()));
         Arc::new(d)
     }
-    pub fn seen(&self) -> Vec<(Route, String, String, Vec<u8>)> {
+    pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
