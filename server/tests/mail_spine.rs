@@ -465,3 +465,59 @@ async fn the_queue_survives_a_restart() {
     assert!(ev.iter().any(|e| e.kind == "requeued"));
     r.stop().await;
 }
+
+/// A graceful stop lets a message already in DATA finish (and be stored),
+/// then closes the session with 421.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_message_in_data_finish() {
+    let cfg = test_config("shutdown");
+    let r = start_holding(&cfg).await;
+    demo_domain(&r, "127.0.0.1", 9).await;
+    let store = r.store.clone();
+    let mut c = Client::connect(r.smtp_addrs[0]).await;
+    c.cmd("EHLO c").await;
+    c.cmd("MAIL FROM:<s@remote.test>").await;
+    c.cmd("RCPT TO:<alice@example.test>").await;
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    c.send(b"Subject: in flight\r\n\r\nfirst half\r\n").await;
+    let stopping = tokio::spawn(r.stop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.send(b"second half\r\n.\r\n").await;
+    let reply = c.reply().await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let bye = c.cmd("NOOP").await;
+    assert!(bye.starts_with("421 4.3.2"), "{bye}");
+    stopping.await.unwrap();
+    assert_eq!(
+        store
+            .messages_with_subject("in flight")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_limit_and_idle_timeout() {
+    let mut cfg = test_config("limits");
+    cfg.smtp.max_connections = 2;
+    cfg.smtp.idle_timeout = Duration::from_millis(400);
+    let r = start_holding(&cfg).await;
+    let addr = r.smtp_addrs[0];
+    let _a = Client::connect(addr).await;
+    let _b = Client::connect(addr).await;
+    // the third is turned away at once
+    let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(s);
+    tokio::io::AsyncBufReadExt::read_line(&mut reader, &mut line)
+        .await
+        .unwrap();
+    assert!(line.starts_with("421 4.7.0"), "{line}");
+    // an idle session is closed with 421 4.4.2
+    let mut idle = _a;
+    let reply = idle.reply().await;
+    assert!(reply.starts_with("421 4.4.2"), "{reply}");
+    r.stop().await;
+}

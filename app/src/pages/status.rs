@@ -86,11 +86,20 @@ fn DomainRow(d: DomainOverview) -> impl IntoView {
 
 #[component]
 fn Counts(q: QueueCounts) -> impl IntoView {
+    // Zero counts are drawn quietly; only real numbers take the status colour.
+    let cell = |kind: &'static str, n: i64| {
+        let class = if n == 0 {
+            format!("num {kind} zero")
+        } else {
+            format!("num {kind}")
+        };
+        view! { <td class=class>{n}</td> }
+    };
     view! {
-        <td class="num queued">{q.queued + q.delivering}</td>
-        <td class="num delayed">{q.delayed}</td>
-        <td class="num delivered">{q.delivered}</td>
-        <td class="num bounced">{q.bounced}</td>
-        <td class="num expired">{q.expired}</td>
+        {cell("queued", q.queued + q.delivering)}
+        {cell("delayed", q.delayed)}
+        {cell("delivered", q.delivered)}
+        {cell("bounced", q.bounced)}
+        {cell("expired", q.expired)}
     }
 }
