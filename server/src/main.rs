@@ -14,7 +14,7 @@ use server::store::Store;
 /// Continuity: email continuity for protected domains — always in the
 /// inbound path, archiving, delivering to each domain's own server.
 #[derive(Parser)]
-#[command(name = "continuity", version, about, long_about = None)]
+#[command(name = "continuity", version)]
 struct Cli {
     /// Configuration file (TOML). Keys can also come from CONTINUITY_<SECTION>_<KEY>.
     #[arg(long, short, global = true, env = "CONTINUITY_CONFIG")]

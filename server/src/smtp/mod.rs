@@ -253,8 +253,20 @@ async fn commit<P: crate::directory::RecipientPolicy>(
     session: &Session<P>,
     env: session::Envelope,
 ) -> Result<crate::store::MessageId, String> {
-    let summary = Summary::parse(&env.raw);
     let size = env.raw.len();
+    // Parsing a large message takes a while: keep it off the async workers.
+    let (raw, summary) = if size > 256 * 1024 {
+        let raw = env.raw;
+        tokio::task::spawn_blocking(move || {
+            let s = Summary::parse(&raw);
+            (raw, s)
+        })
+        .await
+        .map_err(|e| format!("summary task failed: {e}"))? // only if the runtime is shutting down
+    } else {
+        let s = Summary::parse(&env.raw);
+        (env.raw, s)
+    };
     let rcpts = env.recipients.len();
     let msg = NewMessage {
         origin: Origin::Smtp,
@@ -262,7 +274,7 @@ async fn commit<P: crate::directory::RecipientPolicy>(
         client_ip: Some(session.client_ip().to_string()),
         helo: env.helo,
         tls: env.tls,
-        raw: env.raw,
+        raw,
         summary,
         recipients: env.recipients,
         in_reply_to: None,

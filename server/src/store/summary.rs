@@ -31,9 +31,14 @@ fn cap(mut s: String, max: usize) -> String {
 }
 
 impl Summary {
-    /// Parse what can be parsed; a message mail-parser cannot read still gets
-    /// an (empty) summary: it is stored and delivered all the same.
+    /// Parse what can be parsed; a message mail-parser cannot read (or that
+    /// makes it panic) still gets an (empty) summary: it is stored and
+    /// delivered all the same.
     pub fn parse(raw: &[u8]) -> Summary {
+        std::panic::catch_unwind(|| Summary::parse_inner(raw)).unwrap_or_default()
+    }
+
+    fn parse_inner(raw: &[u8]) -> Summary {
         let Some(m) = MessageParser::default().parse(raw) else {
             return Summary::default();
         };
