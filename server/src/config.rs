@@ -103,6 +103,10 @@ pub struct RawSmtp {
     pub max_line_length: Option<usize>,
     /// Most simultaneous connections (421 4.7.0 beyond).
     pub max_connections: Option<usize>,
+    /// Message data all sessions together may hold in memory, e.g. "1GiB".
+    /// A message that would exceed it is refused with 452 4.3.1 (the client
+    /// retries later): no exhaustion, no deadlock between sessions.
+    pub max_inflight_data: Option<String>,
     /// Time allowed between two commands, e.g. "5m" (RFC 5321 §4.5.3.2.7).
     pub idle_timeout: Option<String>,
     /// Time allowed for a whole DATA phase, e.g. "10m".
@@ -217,6 +221,7 @@ pub struct SmtpConfig {
     pub max_recipients: usize,
     pub max_line_length: usize,
     pub max_connections: usize,
+    pub max_inflight_data: usize,
     pub idle_timeout: Duration,
     pub data_timeout: Duration,
     pub max_errors: u32,
@@ -273,6 +278,9 @@ max_recipients = 100
 max_line_length = 4096
 # Most simultaneous SMTP connections (421 4.7.0 beyond).
 max_connections = 500
+# Message data all sessions may hold in memory at once (at least
+# max_message_size); beyond it a message is refused with 452 4.3.1.
+max_inflight_data = "1GiB"
 # Time allowed between two commands.
 idle_timeout = "5m"
 # Time allowed for the whole DATA phase of one message.
@@ -488,6 +496,16 @@ impl RawConfig {
                 ))
             }
         };
+        let max_inflight_data = parse_size(
+            "smtp.max_inflight_data",
+            m.max_inflight_data.as_deref().unwrap_or("1GiB"),
+        )?;
+        if max_inflight_data < max_message_size {
+            return Err(invalid(
+                "smtp.max_inflight_data",
+                "must be at least smtp.max_message_size",
+            ));
+        }
         let smtp = SmtpConfig {
             listen,
             tls_cert: m.tls_cert,
@@ -497,6 +515,7 @@ impl RawConfig {
             max_recipients,
             max_line_length,
             max_connections: positive("smtp.max_connections", m.max_connections.unwrap_or(500))?,
+            max_inflight_data,
             idle_timeout: parse_duration(
                 "smtp.idle_timeout",
                 m.idle_timeout.as_deref().unwrap_or("5m"),

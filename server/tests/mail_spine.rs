@@ -521,3 +521,40 @@ async fn connection_limit_and_idle_timeout() {
     assert!(reply.starts_with("421 4.4.2"), "{reply}");
     r.stop().await;
 }
+
+/// When all sessions together would hold more message data than allowed,
+/// the message that does not fit gets 452 4.3.1; the others go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inflight_data_budget_refuses_temporarily() {
+    let mut cfg = test_config("budget");
+    cfg.smtp.max_message_size = 64 * 1024;
+    cfg.smtp.max_inflight_data = 64 * 1024;
+    let r = start_holding(&cfg).await;
+    demo_domain(&r, "127.0.0.1", 9).await;
+    let addr = r.smtp_addrs[0];
+    let mut a = Client::connect(addr).await;
+    let mut b = Client::connect(addr).await;
+    for c in [&mut a, &mut b] {
+        c.cmd("EHLO c").await;
+        c.cmd("MAIL FROM:<s@remote.test>").await;
+        c.cmd("RCPT TO:<alice@example.test>").await;
+        assert!(c.cmd("DATA").await.starts_with("354"));
+    }
+    let chunk = format!("Subject: budget\r\n\r\n{}\r\n", "x".repeat(40 * 1024));
+    a.send(chunk.as_bytes()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.send(chunk.as_bytes()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.send(b".\r\n").await;
+    let rb = b.reply().await;
+    assert!(rb.starts_with("452 4.3.1"), "{rb}");
+    a.send(b".\r\n").await;
+    let ra = a.reply().await;
+    assert!(ra.starts_with("250 2.0.0"), "{ra}");
+    // the budget is free again: b's retry goes through
+    let retry = b
+        .mail("s@remote.test", &["alice@example.test"], chunk.as_bytes())
+        .await;
+    assert!(retry.starts_with("250 2.0.0"), "{retry}");
+    r.stop().await;
+}

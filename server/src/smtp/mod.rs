@@ -38,6 +38,8 @@ pub struct SmtpContext {
     pub data_timeout: Duration,
     pub max_connections: usize,
     connections: Arc<Semaphore>,
+    /// Message data held in memory by all sessions, in KiB permits.
+    data_budget: Arc<Semaphore>,
     next_id: AtomicU64,
 }
 
@@ -66,6 +68,7 @@ impl SmtpContext {
             data_timeout: cfg.data_timeout,
             max_connections: cfg.max_connections,
             connections: Arc::new(Semaphore::new(cfg.max_connections)),
+            data_budget: Arc::new(Semaphore::new(kib(cfg.max_inflight_data) as usize)),
             next_id: AtomicU64::new(1),
         })
     }
@@ -123,6 +126,10 @@ pub async fn serve(
     let _ = tokio::time::timeout(grace, ctx.connections.acquire_many(all)).await;
 }
 
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
+}
+
 enum Next {
     Closed,
     StartTls,
@@ -178,6 +185,9 @@ where
     let mut out = Vec::with_capacity(1024);
     let mut buf = vec![0u8; 64 * 1024];
     let mut data_started: Option<Instant> = None;
+    // Share of the in-flight data budget this session holds (KiB).
+    let mut held: Option<tokio::sync::OwnedSemaphorePermit> = None;
+    let mut held_kib = 0u32;
     loop {
         while let Some(event) = session.next_event() {
             match event {
@@ -206,6 +216,33 @@ where
             stream.write_all(&out).await?;
             stream.flush().await?;
             out.clear();
+        }
+        if session.in_data() {
+            let want = kib(session.buffered());
+            if want > held_kib {
+                match ctx
+                    .data_budget
+                    .clone()
+                    .try_acquire_many_owned(want - held_kib)
+                {
+                    Ok(p) => {
+                        match &mut held {
+                            Some(h) => h.merge(p),
+                            None => held = Some(p),
+                        }
+                        held_kib = want;
+                    }
+                    Err(_) => {
+                        tracing::warn!("in-flight data budget exhausted; message refused with 452");
+                        session.shed_data();
+                        held = None;
+                        held_kib = 0;
+                    }
+                }
+            }
+        } else if held.is_some() {
+            held = None;
+            held_kib = 0;
         }
         let timeout = if session.in_data() {
             let started = *data_started.get_or_insert_with(Instant::now);

@@ -67,6 +67,9 @@ struct DataState {
     /// Set once the message is over the size limit: the rest is only scanned
     /// for its end, not kept.
     discard: Option<DummyDataReceiver>,
+    /// Discarding because the server is short of memory, not because the
+    /// message is too big: the answer is temporary.
+    shed: bool,
 }
 
 enum State {
@@ -144,6 +147,26 @@ impl<P: RecipientPolicy> Session<P> {
     /// and a graceful shutdown lets it finish).
     pub fn in_data(&self) -> bool {
         matches!(self.state, State::Data(_) | State::AwaitCommit)
+    }
+
+    /// Message bytes this session holds in memory.
+    pub fn buffered(&self) -> usize {
+        match &self.state {
+            State::Data(ds) if ds.discard.is_none() => ds.buf.len() + self.input.len(),
+            _ => self.input.len(),
+        }
+    }
+
+    /// The server cannot hold this message: keep reading to its end, store
+    /// nothing, answer 452 4.3.1.
+    pub fn shed_data(&mut self) {
+        if let State::Data(ds) = &mut self.state {
+            if ds.discard.is_none() {
+                ds.discard = Some(DummyDataReceiver::new_data(&ds.receiver));
+                ds.buf = Vec::new();
+                ds.shed = true;
+            }
+        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -467,6 +490,7 @@ impl<P: RecipientPolicy> Session<P> {
             receiver,
             buf,
             discard: None,
+            shed: false,
         }));
         Event::Reply(Reply::plain(354, "End data with <CR><LF>.<CR><LF>"))
     }
@@ -494,6 +518,14 @@ impl<P: RecipientPolicy> Session<P> {
             return None;
         };
         let txn = self.txn.take();
+        if ds.shed {
+            // RFC 5321 §4.2.2 / RFC 3463: temporary, the client retries.
+            return Some(Event::Reply(Reply::new(
+                452,
+                [4, 3, 1],
+                "Insufficient system storage, try again later",
+            )));
+        }
         if ds.discard.is_some() {
             return Some(Event::Reply(Reply::new(
                 552,

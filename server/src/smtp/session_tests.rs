@@ -416,3 +416,19 @@ fn failed_commit_is_a_temporary_error() {
     assert_eq!(r.code, 451);
     h.expect("NOOP\r\n", &["250"]);
 }
+
+#[test]
+fn shedding_a_message_answers_452_and_stores_nothing() {
+    let mut h = ready();
+    h.expect(
+        "MAIL FROM:<s@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n",
+        &["250", "250", "354"],
+    );
+    assert!(h.send(b"Subject: x\r\n\r\nsome data\r\n").is_empty());
+    assert!(h.s.buffered() > 0);
+    h.s.shed_data();
+    assert_eq!(h.s.buffered(), 0);
+    h.expect("more data\r\n.\r\n", &["452 4.3.1"]);
+    assert!(h.committed.is_empty());
+    h.expect("NOOP\r\n", &["250"]);
+}
