@@ -43,7 +43,9 @@ def test_kill9_loses_nothing_and_delivers_once(postfix):
         ["smtp-source", "-s", "10", "-m", "1000", "-l", "2048", "-f", "s@remote.test",
          "-t", "erin@example.test", f"127.0.0.1:{c.smtp_port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(2.0)
+    # kill -9 in the middle of smtp-source's 1,000 messages
+    eventually("load under way", lambda: c.query("SELECT count(*) FROM messages")[0][0] >= 250, timeout=30)
+    assert source.poll() is None, "smtp-source was still running at the kill"
     c.kill9()
     stop.set()
     for t in threads:
