@@ -1,12 +1,14 @@
 //! Inbound SMTP (RFC 5321) for the protected domains.
 //!
 //! - [`session`]: the sans-IO state machine (parsing with `smtp-proto`).
+//! - [`data`]: reading one message after DATA (end, size, line endings).
 //! - [`reply`]: replies as values.
 //! - this file: the listener (connection limit, TLS, graceful shutdown) and
 //!   the driver that moves bytes between a socket and a session, and hands
 //!   finished messages to the store. `250` is written only after
 //!   [`Store::ingest`] returned, i.e. after the group commit's fsync.
 
+pub mod data;
 pub mod reply;
 pub mod session;
 #[cfg(test)]

@@ -2,16 +2,15 @@
 //!
 //! Bytes go in with [`Session::feed`]; [`Session::next_event`] hands out what
 //! the connection must do: write a reply, commit a message, start TLS, or
-//! close. The driver ([`super::conn`]) does the I/O and the store does the
+//! close. The driver (in [`super`]) does the I/O and the store does the
 //! commit; nothing here waits, reads or writes. Commands are parsed by
-//! `smtp-proto`; DATA is read with its `DataReceiver`, which only ever ends a
-//! message on `<CRLF>.<CRLF>`.
+//! `smtp-proto`; DATA is read by [`super::data::MessageReader`].
 
 use std::sync::Arc;
 
-use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
 use smtp_proto::{Error as ProtoError, Request, MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8};
 
+use super::data::{Finished, MessageReader};
 use super::reply::Reply;
 use crate::config::BareNewlines;
 use crate::directory::{RcptVerdict, RecipientPolicy};
@@ -61,20 +60,9 @@ struct Transaction {
     smtputf8: bool,
 }
 
-struct DataState {
-    receiver: DataReceiver,
-    buf: Vec<u8>,
-    /// Set once the message is over the size limit: the rest is only scanned
-    /// for its end, not kept.
-    discard: Option<DummyDataReceiver>,
-    /// Discarding because the server is short of memory, not because the
-    /// message is too big: the answer is temporary.
-    shed: bool,
-}
-
 enum State {
     Command,
-    Data(Box<DataState>),
+    Data(Box<MessageReader>),
     AwaitCommit,
     Closed,
 }
@@ -152,7 +140,7 @@ impl<P: RecipientPolicy> Session<P> {
     /// Message bytes this session holds in memory.
     pub fn buffered(&self) -> usize {
         match &self.state {
-            State::Data(ds) if ds.discard.is_none() => ds.buf.len() + self.input.len(),
+            State::Data(reader) => reader.buffered() + self.input.len(),
             _ => self.input.len(),
         }
     }
@@ -160,12 +148,8 @@ impl<P: RecipientPolicy> Session<P> {
     /// The server cannot hold this message: keep reading to its end, store
     /// nothing, answer 452 4.3.1.
     pub fn shed_data(&mut self) {
-        if let State::Data(ds) = &mut self.state {
-            if ds.discard.is_none() {
-                ds.discard = Some(DummyDataReceiver::new_data(&ds.receiver));
-                ds.buf = Vec::new();
-                ds.shed = true;
-            }
+        if let State::Data(reader) = &mut self.state {
+            reader.shed();
         }
     }
 
@@ -480,103 +464,43 @@ impl<P: RecipientPolicy> Session<P> {
         if txn.recipients.is_empty() {
             return self.error(Reply::new(554, [5, 5, 1], "No valid recipients"));
         }
-        let mut receiver = DataReceiver::new();
-        let mut buf = Vec::with_capacity(16 * 1024);
-        // The DATA line's own CRLF precedes the first data line, so a first
-        // line "." ends the message and ".." is unstuffed (RFC 5321 §4.5.2).
-        // The receiver learns that from these two bytes; they are cut later.
-        receiver.ingest(&mut b"\r\n".iter(), &mut buf);
-        self.state = State::Data(Box::new(DataState {
-            receiver,
-            buf,
-            discard: None,
-            shed: false,
-        }));
+        self.state = State::Data(Box::default());
         Event::Reply(Reply::plain(354, "End data with <CR><LF>.<CR><LF>"))
     }
 
     fn data_event(&mut self) -> Option<Event> {
-        let State::Data(ds) = &mut self.state else {
+        let State::Data(reader) = &mut self.state else {
             return None;
         };
-        let mut iter = self.input.iter();
-        let done = match &mut ds.discard {
-            Some(d) => d.ingest(&mut iter),
-            None => ds.receiver.ingest(&mut iter, &mut ds.buf),
-        };
-        let consumed = self.input.len() - iter.len();
-        self.input.drain(..consumed);
         let limit = self.params.max_message_size;
-        if ds.discard.is_none() && ds.buf.len() > limit + 2 {
-            ds.discard = Some(DummyDataReceiver::new_data(&ds.receiver));
-            ds.buf = Vec::new();
-        }
+        let (consumed, done) = reader.ingest(&self.input, limit);
+        self.input.drain(..consumed);
         if !done {
             return None;
         }
-        let State::Data(ds) = std::mem::replace(&mut self.state, State::Command) else {
+        let State::Data(reader) = std::mem::replace(&mut self.state, State::Command) else {
             return None;
         };
         let txn = self.txn.take();
-        if ds.shed {
-            // RFC 5321 §4.2.2 / RFC 3463: temporary, the client retries.
-            return Some(Event::Reply(Reply::new(
-                452,
-                [4, 3, 1],
-                "Insufficient system storage, try again later",
-            )));
-        }
-        if ds.discard.is_some() {
-            return Some(Event::Reply(Reply::new(
-                552,
-                [5, 3, 4],
-                format!("Message size exceeds the limit of {limit} bytes"),
-            )));
-        }
-        // The receiver keeps the CRLF before the final dot (it ends the last
-        // line) and drops ".<CR><LF>". It also ends on ".<CR><CR>...<LF>";
-        // such a terminator is no terminator (RFC 5321 §4.1.1.4), and what
-        // follows it may be a smuggled transaction: refuse and hang up.
-        let mut raw = ds.buf;
-        if !raw.ends_with(b"\r\n") {
-            self.state = State::Closed;
-            return Some(Event::Close(Reply::new(
-                554,
-                [5, 6, 0],
-                "Malformed end of data (CR after the final dot); closing connection",
-            )));
-        }
-        raw.drain(..2);
-        if has_bare_newline(&raw) {
-            match self.params.bare_newlines {
-                // RFC 5321 §2.3.8: CR and LF only ever appear together.
-                BareNewlines::Reject => {
-                    return Some(Event::Reply(Reply::new(
-                        550,
-                        [5, 6, 0],
-                        "Message refused: bare LF or CR in message data (RFC 5321 section 2.3.8)",
-                    )))
-                }
-                BareNewlines::Normalize => raw = normalize_newlines(&raw),
+        match reader.finish(limit, self.params.bare_newlines) {
+            Finished::Refused(reply) => Some(Event::Reply(reply)),
+            Finished::Malformed(reply) => {
+                self.state = State::Closed;
+                Some(Event::Close(reply))
+            }
+            Finished::Message(raw) => {
+                let txn = txn?;
+                self.state = State::AwaitCommit;
+                Some(Event::Commit(Envelope {
+                    mail_from: txn.mail_from,
+                    recipients: txn.recipients,
+                    raw,
+                    helo: self.helo.clone(),
+                    tls: self.tls,
+                    smtputf8: txn.smtputf8,
+                }))
             }
         }
-        if raw.len() > limit {
-            return Some(Event::Reply(Reply::new(
-                552,
-                [5, 3, 4],
-                format!("Message size exceeds the limit of {limit} bytes"),
-            )));
-        }
-        let txn = txn?;
-        self.state = State::AwaitCommit;
-        Some(Event::Commit(Envelope {
-            mail_from: txn.mail_from,
-            recipients: txn.recipients,
-            raw,
-            helo: self.helo.clone(),
-            tls: self.tls,
-            smtputf8: txn.smtputf8,
-        }))
     }
 
     fn starttls(&mut self) -> Event {
@@ -591,32 +515,4 @@ impl<P: RecipientPolicy> Session<P> {
         self.input.clear();
         Event::StartTls(Reply::new(220, OK, "Ready to start TLS"))
     }
-}
-
-/// A LF not preceded by CR, or a CR not followed by LF.
-pub fn has_bare_newline(raw: &[u8]) -> bool {
-    raw.iter().enumerate().any(|(i, &b)| match b {
-        b'\n' => i == 0 || raw[i - 1] != b'\r',
-        b'\r' => raw.get(i + 1) != Some(&b'\n'),
-        _ => false,
-    })
-}
-
-/// Every bare LF and lone CR becomes CRLF.
-pub fn normalize_newlines(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + 16);
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'\r' if raw.get(i + 1) == Some(&b'\n') => {
-                out.extend_from_slice(b"\r\n");
-                i += 2;
-                continue;
-            }
-            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
 }

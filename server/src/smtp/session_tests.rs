@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use super::session::{
-    has_bare_newline, normalize_newlines, Envelope, Event, Session, SessionParams,
-};
+use super::data::{has_bare_newline, normalize_newlines};
+use super::session::{Envelope, Event, Session, SessionParams};
 use crate::config::BareNewlines;
 use crate::store::admin::DirectorySnapshot;
 use crate::store::{DomainId, MessageId, UserId};

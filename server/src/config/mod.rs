@@ -2,9 +2,10 @@
 //! overrides, parsed into [`RawConfig`] (strings as written) and then validated
 //! into the typed [`Config`] the rest of the server uses.
 //!
-//! Every field is documented where it is declared; [`EXAMPLE`] is the
-//! documented file `continuity config --example` prints, and a test checks
-//! that it parses to the defaults.
+//! Every field is documented where it is declared; [`EXAMPLE`]
+//! (`example.toml` beside this file) is the documented file
+//! `continuity config --example` prints, and a test checks that it parses to
+//! exactly the defaults.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -245,71 +246,7 @@ pub struct OutboundConfig {
 }
 
 /// The documented configuration file, with every default spelled out.
-pub const EXAMPLE: &str = r#"# Continuity configuration. Every key is optional; shown are the defaults.
-# Any key can be overridden from the environment as CONTINUITY_<SECTION>_<KEY>,
-# e.g. CONTINUITY_SMTP_LISTEN=0.0.0.0:25 or CONTINUITY_SERVER_DATA_DIR=/var/lib/continuity.
-
-[server]
-# Name used in the SMTP banner, EHLO, Received headers and bounce messages.
-hostname = "continuity.localhost"
-# Directory for the SQLite database (WAL) and generated certificates.
-data_dir = "./data"
-
-[web]
-# Address of the web UI.
-listen = "127.0.0.1:8080"
-# The compiled site (cargo leptos build puts it in target/site).
-site_root = "target/site"
-
-[smtp]
-# Inbound SMTP listen address(es): the protected domains' MX points here.
-listen = ["127.0.0.1:2525"]
-# PEM certificate chain and private key for STARTTLS.
-# tls_cert = "/etc/continuity/cert.pem"
-# tls_key = "/etc/continuity/key.pem"
-# Generate and use a self-signed certificate (data_dir/tls/) when no
-# certificate is configured. Fine for a demo; use a real one in production.
-self_signed = false
-# Largest message accepted (advertised with SIZE; 552 5.3.4 beyond).
-max_message_size = "50MiB"
-# Most recipients in one transaction (452 4.5.3 beyond).
-max_recipients = 100
-# Longest command line in bytes (500 5.5.2 beyond).
-max_line_length = 4096
-# Most simultaneous SMTP connections (421 4.7.0 beyond).
-max_connections = 500
-# Message data all sessions may hold in memory at once (at least
-# max_message_size); beyond it a message is refused with 452 4.3.1.
-max_inflight_data = "1GiB"
-# Time allowed between two commands.
-idle_timeout = "5m"
-# Time allowed for the whole DATA phase of one message.
-data_timeout = "10m"
-# Protocol errors tolerated in one session before it is closed.
-max_errors = 10
-# A bare LF or lone CR in DATA never ends a message (RFC 5321 §2.3.8).
-# "reject" refuses such a message; "normalize" turns them into CRLF.
-bare_newlines = "reject"
-
-[queue]
-# Waits between delivery attempts to a primary; the last one repeats.
-retry_intervals = ["1m", "5m", "15m", "30m", "1h", "2h", "4h"]
-# A message not delivered after this long expires and bounces (RFC 5321 §4.5.4.1).
-max_age = "5d"
-# Deliveries in flight at once, and at once to one destination.
-concurrency = 16
-per_destination = 4
-# Timeout of each SMTP command while delivering.
-timeout = "60s"
-# How often the queue looks for due deliveries when nothing wakes it.
-poll_interval = "1s"
-
-[outbound]
-# Smarthost for mail to domains not protected here (bounces to remote senders).
-# Without one, such mail waits as Delayed.
-# smarthost = "smtp.example.net:587"
-smarthost_tls = "required"
-"#;
+pub const EXAMPLE: &str = include_str!("example.toml");
 
 impl Config {
     /// Load `path` (if any), apply `CONTINUITY_*` overrides from `env`, validate.
