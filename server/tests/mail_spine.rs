@@ -558,3 +558,32 @@ async fn inflight_data_budget_refuses_temporarily() {
     assert!(retry.starts_with("250 2.0.0"), "{retry}");
     r.stop().await;
 }
+
+/// Regression (found by CI): adding users while mail is being ingested made
+/// the read-then-write transaction fail with "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_writes_and_ingest_do_not_lock_each_other_out() {
+    let cfg = test_config("locks");
+    let r = start_holding(&cfg).await;
+    demo_domain(&r, "127.0.0.1", 9).await;
+    let addr = r.smtp_addrs[0];
+    let load = tokio::spawn(async move {
+        let mut c = Client::connect(addr).await;
+        c.cmd("EHLO c").await;
+        for i in 0..150 {
+            let body = format!("Subject: load {i}\r\n\r\nx\r\n");
+            let reply = c
+                .mail("s@remote.test", &["alice@example.test"], body.as_bytes())
+                .await;
+            assert!(reply.starts_with("250"), "{reply}");
+        }
+    });
+    for i in 0..60 {
+        r.store
+            .add_user(&format!("user{i}@example.test"), "", &[], "local")
+            .await
+            .expect("add_user while ingesting");
+    }
+    load.await.unwrap();
+    r.stop().await;
+}

@@ -174,7 +174,9 @@ impl Store {
             }
             all.push(a);
         }
-        let mut tx = self.read.begin().await?;
+        // IMMEDIATE: read-then-write must hold the write lock from the start
+        // (see store::writer), or a concurrent commit makes it fail.
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
         for a in &all {
             let taken: Option<i64> = sqlx::query_scalar(
                 "SELECT id FROM users WHERE address = ?1 \

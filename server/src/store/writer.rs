@@ -126,7 +126,10 @@ type BatchResult = std::result::Result<Vec<Answer>, (StoreError, Vec<Answer>)>;
 
 async fn apply_batch(conn: &mut SqliteConnection, batch: Vec<Request>) -> BatchResult {
     let mut answers = Vec::with_capacity(batch.len());
-    let mut tx = match conn.begin().await {
+    // IMMEDIATE: take the write lock up front. A deferred transaction that
+    // reads first cannot upgrade once another connection has written (WAL's
+    // SQLITE_BUSY_SNAPSHOT, which the busy timeout does not retry).
+    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
         Ok(tx) => tx,
         Err(e) => {
             batch.into_iter().for_each(answer_unavailable);
