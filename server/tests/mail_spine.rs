@@ -585,5 +585,28 @@ async fn admin_writes_and_ingest_do_not_lock_each_other_out() {
             .expect("add_user while ingesting");
     }
     load.await.unwrap();
+    // an address already taken is refused, and nothing of the new user stays
+    let e = r
+        .store
+        .add_user(
+            "fresh@example.test",
+            "",
+            &["alice@example.test".into()],
+            "local",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("alice@example.test already belongs"),
+        "{e}"
+    );
+    let again = r
+        .store
+        .add_user("fresh@example.test", "", &[], "local")
+        .await;
+    assert!(
+        again.is_ok(),
+        "the refused attempt left nothing behind: {again:?}"
+    );
     r.stop().await;
 }

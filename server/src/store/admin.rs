@@ -5,7 +5,16 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{now_ms, Domain, DomainId, Result, Store, StoreError, User, UserId};
+use super::{now_ms, writer, Domain, DomainId, Result, Store, StoreError, User, UserId};
+
+/// A user to insert: `addresses[0]` is the primary address, the rest aliases.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub domain: DomainId,
+    pub addresses: Vec<String>,
+    pub display_name: String,
+    pub source: String,
+}
 use crate::config::TlsMode;
 
 /// Everything RCPT TO needs, loaded in memory (see [`crate::directory`]).
@@ -174,45 +183,19 @@ impl Store {
             }
             all.push(a);
         }
-        // IMMEDIATE: read-then-write must hold the write lock from the start
-        // (see store::writer), or a concurrent commit makes it fail.
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        for a in &all {
-            let taken: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM users WHERE address = ?1 \
-                 UNION SELECT user_id FROM user_aliases WHERE address = ?1",
-            )
-            .bind(a)
-            .fetch_optional(&mut *tx)
+        // Through the writer: no lock contention with ingest, and the
+        // uniqueness check and inserts are one atomic step.
+        let new = NewUser {
+            domain: domain.id,
+            addresses: all.clone(),
+            display_name: display_name.to_string(),
+            source: source.to_string(),
+        };
+        let id = self
+            .call(|reply| writer::Request::AddUser(Box::new(new), reply))
             .await?;
-            if taken.is_some() {
-                return Err(StoreError::Invalid(format!(
-                    "{a} already belongs to a user"
-                )));
-            }
-        }
-        let id: i64 = sqlx::query(
-            "INSERT INTO users (domain_id, address, display_name, source, created_at) \
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(domain.id.0)
-        .bind(&address)
-        .bind(display_name)
-        .bind(source)
-        .bind(now_ms())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-        for a in &all[1..] {
-            sqlx::query("INSERT INTO user_aliases (address, user_id) VALUES (?, ?)")
-                .bind(a)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
         Ok(User {
-            id: UserId(id),
+            id,
             domain: domain.id,
             address,
             display_name: display_name.to_string(),

@@ -5,7 +5,7 @@
 //!
 //! - the **writer** ([`writer`]): one task that owns the write connection and
 //!   commits everything the hot paths produce (accepted messages, queue
-//!   claims and outcomes, rejection events) in group commits: all requests
+//!   claims and outcomes, rejection events, new users) in group commits: all requests
 //!   waiting when a transaction starts share it and its single fsync.
 //!   A caller is answered only after the commit returned, which is what lets
 //!   SMTP say `250` only for durable mail.

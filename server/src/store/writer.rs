@@ -12,9 +12,10 @@ use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::admin::NewUser;
 use super::{
     now_ms, Claim, DeliveryId, DomainId, MessageId, NewMessage, Outcome, Rejection, Result,
-    StoreError,
+    StoreError, UserId,
 };
 
 /// Most requests committed together.
@@ -39,6 +40,7 @@ pub enum Request {
     Flush {
         reply: oneshot::Sender<Result<()>>,
     },
+    AddUser(Box<NewUser>, oneshot::Sender<Result<UserId>>),
 }
 
 /// A computed answer, held until the batch is committed.
@@ -47,6 +49,7 @@ enum Answer {
     Claims(oneshot::Sender<Result<Vec<Claim>>>, Result<Vec<Claim>>),
     Unit(oneshot::Sender<Result<()>>, Result<()>),
     Count(oneshot::Sender<Result<u64>>, Result<u64>),
+    User(oneshot::Sender<Result<UserId>>, Result<UserId>),
     None,
 }
 
@@ -58,6 +61,7 @@ impl Answer {
             Answer::Claims(tx, _) => drop(tx.send(Err(StoreError::Unavailable))),
             Answer::Unit(tx, _) => drop(tx.send(Err(StoreError::Unavailable))),
             Answer::Count(tx, _) => drop(tx.send(Err(StoreError::Unavailable))),
+            Answer::User(tx, _) => drop(tx.send(Err(StoreError::Unavailable))),
             Answer::None => {}
         }
     }
@@ -67,6 +71,7 @@ impl Answer {
             Answer::Claims(tx, r) => drop(tx.send(r)),
             Answer::Unit(tx, r) => drop(tx.send(r)),
             Answer::Count(tx, r) => drop(tx.send(r)),
+            Answer::User(tx, r) => drop(tx.send(r)),
             Answer::None => {}
         }
     }
@@ -118,6 +123,7 @@ fn answer_unavailable(r: Request) {
             drop(reply.send(Err(StoreError::Unavailable)))
         }
         Request::RequeueInterrupted { reply } => drop(reply.send(Err(StoreError::Unavailable))),
+        Request::AddUser(_, reply) => drop(reply.send(Err(StoreError::Unavailable))),
         Request::Reject(_) => {}
     }
 }
@@ -162,10 +168,14 @@ async fn apply_batch(conn: &mut SqliteConnection, batch: Vec<Request>) -> BatchR
                 Answer::Count(reply, requeue_interrupted(&mut tx, now).await)
             }
             Request::Flush { reply } => Answer::Unit(reply, Ok(())),
+            Request::AddUser(user, reply) => {
+                Answer::User(reply, add_user(&mut tx, &user, now).await)
+            }
         };
         let failed = matches!(
             &answer,
             Answer::Message(_, Err(_))
+                | Answer::User(_, Err(_))
                 | Answer::Claims(_, Err(_))
                 | Answer::Unit(_, Err(_))
                 | Answer::Count(_, Err(_))
@@ -462,4 +472,45 @@ async fn requeue_interrupted(conn: &mut SqliteConnection, now: i64) -> Result<u6
         .await?;
     }
     Ok(n)
+}
+
+/// Insert a user and its aliases, refusing any address already taken.
+async fn add_user(conn: &mut SqliteConnection, u: &NewUser, now: i64) -> Result<UserId> {
+    let Some((primary, aliases)) = u.addresses.split_first() else {
+        return Err(StoreError::Invalid("a user needs an address".into()));
+    };
+    for a in &u.addresses {
+        let taken: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM users WHERE address = ?1 \
+             UNION SELECT user_id FROM user_aliases WHERE address = ?1",
+        )
+        .bind(a)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if taken.is_some() {
+            return Err(StoreError::Invalid(format!(
+                "{a} already belongs to a user"
+            )));
+        }
+    }
+    let id: i64 = sqlx::query(
+        "INSERT INTO users (domain_id, address, display_name, source, created_at) \
+         VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(u.domain.0)
+    .bind(primary)
+    .bind(&u.display_name)
+    .bind(&u.source)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?;
+    for a in aliases {
+        sqlx::query("INSERT INTO user_aliases (address, user_id) VALUES (?, ?)")
+            .bind(a)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(UserId(id))
 }

@@ -116,6 +116,7 @@ pub struct Client {
 impl Client {
     pub async fn connect(addr: std::net::SocketAddr) -> Client {
         let s = TcpStream::connect(addr).await.expect("connect");
+        s.set_nodelay(true).expect("nodelay"); // no Nagle delay between DATA and "."
         let (r, w) = s.into_split();
         let mut c = Client {
             reader: BufReader::new(r),
