@@ -1,0 +1,153 @@
+//! The listener under pressure: graceful shutdown, connection limit, idle
+//! timeout, the in-flight data budget, and admin writes racing ingest.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// A graceful stop lets a message already in DATA finish (and be stored),
+/// then closes the session with 421.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_message_in_data_finish() {
+    let cfg = test_config("shutdown");
+    let r = start_holding(&cfg).await;
+    demo_domain(&r, "127.0.0.1", 9).await;
+    let store = r.store.clone();
+    let mut c = Client::connect(r.smtp_addrs[0]).await;
+    c.cmd("EHLO c").await;
+    c.cmd("MAIL FROM:<s@remote.test>").await;
+    c.cmd("RCPT TO:<alice@example.test>").await;
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    c.send(b"Subject: in flight\r\n\r\nfirst half\r\n").await;
+    let stopping = tokio::spawn(r.stop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.send(b"second half\r\n.\r\n").await;
+    let reply = c.reply().await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let bye = c.cmd("NOOP").await;
+    assert!(bye.starts_with("421 4.3.2"), "{bye}");
+    stopping.await.unwrap();
+    assert_eq!(
+        store
+            .messages_with_subject("in flight")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_limit_and_idle_timeout() {
+    let mut cfg = test_config("limits");
+    cfg.smtp.max_connections = 2;
+    cfg.smtp.idle_timeout = Duration::from_millis(400);
+    let r = start_holding(&cfg).await;
+    let addr = r.smtp_addrs[0];
+    let _a = Client::connect(addr).await;
+    let _b = Client::connect(addr).await;
+    // the third is turned away at once
+    let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(s);
+    tokio::io::AsyncBufReadExt::read_line(&mut reader, &mut line)
+        .await
+        .unwrap();
+    assert!(line.starts_with("421 4.7.0"), "{line}");
+    // an idle session is closed with 421 4.4.2
+    let mut idle = _a;
+    let reply = idle.reply().await;
+    assert!(reply.starts_with("421 4.4.2"), "{reply}");
+    r.stop().await;
+}
+
+/// When all sessions together would hold more message data than allowed,
+/// the message that does not fit gets 452 4.3.1; the others go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inflight_data_budget_refuses_temporarily() {
+    let mut cfg = test_config("budget");
+    cfg.smtp.max_message_size = 64 * 1024;
+    cfg.smtp.max_inflight_data = 64 * 1024;
+    let r = start_holding(&cfg).await;
+    demo_domain(&r, "127.0.0.1", 9).await;
+    let addr = r.smtp_addrs[0];
+    let mut a = Client::connect(addr).await;
+    let mut b = Client::connect(addr).await;
+    for c in [&mut a, &mut b] {
+        c.cmd("EHLO c").await;
+        c.cmd("MAIL FROM:<s@remote.test>").await;
+        c.cmd("RCPT TO:<alice@example.test>").await;
+        assert!(c.cmd("DATA").await.starts_with("354"));
+    }
+    let chunk = format!("Subject: budget\r\n\r\n{}\r\n", "x".repeat(40 * 1024));
+    a.send(chunk.as_bytes()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.send(chunk.as_bytes()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.send(b".\r\n").await;
+    let rb = b.reply().await;
+    assert!(rb.starts_with("452 4.3.1"), "{rb}");
+    a.send(b".\r\n").await;
+    let ra = a.reply().await;
+    assert!(ra.starts_with("250 2.0.0"), "{ra}");
+    // the budget is free again: b's retry goes through
+    let retry = b
+        .mail("s@remote.test", &["alice@example.test"], chunk.as_bytes())
+        .await;
+    assert!(retry.starts_with("250 2.0.0"), "{retry}");
+    r.stop().await;
+}
+
+/// Regression (found by CI): adding users while mail is being ingested made
+/// the read-then-write transaction fail with "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_writes_and_ingest_do_not_lock_each_other_out() {
+    let cfg = test_config("locks");
+    let r = start_holding(&cfg).await;
+    demo_domain(&r, "127.0.0.1", 9).await;
+    let addr = r.smtp_addrs[0];
+    let load = tokio::spawn(async move {
+        let mut c = Client::connect(addr).await;
+        c.cmd("EHLO c").await;
+        for i in 0..150 {
+            let body = format!("Subject: load {i}\r\n\r\nx\r\n");
+            let reply = c
+                .mail("s@remote.test", &["alice@example.test"], body.as_bytes())
+                .await;
+            assert!(reply.starts_with("250"), "{reply}");
+        }
+    });
+    for i in 0..60 {
+        r.store
+            .add_user(&format!("user{i}@example.test"), "", &[], "local")
+            .await
+            .expect("add_user while ingesting");
+    }
+    load.await.unwrap();
+    // an address already taken is refused, and nothing of the new user stays
+    let e = r
+        .store
+        .add_user(
+            "fresh@example.test",
+            "",
+            &["alice@example.test".into()],
+            "local",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("alice@example.test already belongs"),
+        "{e}"
+    );
+    let again = r
+        .store
+        .add_user("fresh@example.test", "", &[], "local")
+        .await;
+    assert!(
+        again.is_ok(),
+        "the refused attempt left nothing behind: {again:?}"
+    );
+    r.stop().await;
+}
