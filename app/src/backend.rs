@@ -37,6 +37,168 @@ pub struct Overview {
     pub outbound: QueueCounts,
 }
 
+/// Why a password was refused (shown translated next to the form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PasswordProblem {
+    TooShort {
+        min: usize,
+    },
+    TooLong {
+        max: usize,
+    },
+    /// zxcvbn score below 3.
+    TooGuessable,
+    ContainsAddress,
+    Mismatch,
+    WrongCurrent,
+}
+
+impl PasswordProblem {
+    /// A short code for the URL of a form shown again after a refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PasswordProblem::TooShort { .. } => "short",
+            PasswordProblem::TooLong { .. } => "long",
+            PasswordProblem::TooGuessable => "guessable",
+            PasswordProblem::ContainsAddress => "address",
+            PasswordProblem::Mismatch => "mismatch",
+            PasswordProblem::WrongCurrent => "current",
+        }
+    }
+    pub fn from_code(code: &str) -> Option<PasswordProblem> {
+        Some(match code {
+            "short" => PasswordProblem::TooShort { min: 12 },
+            "long" => PasswordProblem::TooLong { max: 256 },
+            "guessable" => PasswordProblem::TooGuessable,
+            "address" => PasswordProblem::ContainsAddress,
+            "mismatch" => PasswordProblem::Mismatch,
+            "current" => PasswordProblem::WrongCurrent,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a set-password link cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkProblem {
+    /// Not a link we issued (or altered).
+    Invalid,
+    Expired,
+    /// Already used, or replaced by a newer link.
+    Used,
+}
+
+/// The logged-in user, as every page sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub address: String,
+    pub display_name: String,
+    pub domain: String,
+    /// "local" or "ldap" (LDAP-synced users log in with their emergency password).
+    pub source: String,
+    /// Token every state-changing form carries.
+    pub csrf: String,
+    /// Continuity is active for the user's domain (outage or drill).
+    pub continuity_active: bool,
+    /// "normal", "outage", "recovering" or "drill".
+    pub domain_state: String,
+    pub counts: FolderCounts,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderCounts {
+    pub inbox: i64,
+    pub inbox_unseen: i64,
+    pub sent: i64,
+}
+
+/// One line of a mailbox list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailSummary {
+    pub id: i64,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    /// Unix ms.
+    pub received_at: i64,
+    pub size: i64,
+    pub attachments: i64,
+    pub seen: bool,
+    pub during_outage: bool,
+}
+
+/// A page of a folder or of search results.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailPage {
+    pub items: Vec<MailSummary>,
+    /// Cursor of the next (older) page, if there is one.
+    pub next: Option<String>,
+}
+
+/// A search form's fields, as they travel in the URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchParams {
+    pub q: String,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    /// YYYY-MM-DD (inclusive), or empty.
+    pub since: String,
+    /// YYYY-MM-DD (inclusive), or empty.
+    pub until: String,
+    pub attachment: bool,
+    /// "", "inbox" or "sent".
+    pub folder: String,
+}
+
+impl SearchParams {
+    pub fn is_empty(&self) -> bool {
+        self.q.trim().is_empty()
+            && self.from.trim().is_empty()
+            && self.to.trim().is_empty()
+            && self.subject.trim().is_empty()
+            && self.since.trim().is_empty()
+            && self.until.trim().is_empty()
+            && !self.attachment
+    }
+}
+
+/// An attachment of a message being read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentInfo {
+    /// Position among the message's parts (what the download URL names).
+    pub part: u32,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+/// A message being read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailView {
+    pub id: i64,
+    /// "inbox" or "sent".
+    pub folder: String,
+    pub from: String,
+    pub to: String,
+    pub cc: String,
+    pub reply_to: String,
+    pub subject: String,
+    /// The Date header (Unix ms), if any.
+    pub date: Option<i64>,
+    pub received_at: i64,
+    pub during_outage: bool,
+    pub seen: bool,
+    /// The plain-text body (converted from HTML when there is no text part).
+    pub text: String,
+    /// There is an HTML body (shown in a sandboxed frame).
+    pub has_html: bool,
+    /// Remote images / styles held back until the user allows them.
+    pub remote_blocked: usize,
+    pub attachments: Vec<AttachmentInfo>,
+    pub size: i64,
+}
+
 /// An error the UI may show: its text is meant for people, never internals.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum BackendError {
@@ -44,6 +206,39 @@ pub enum BackendError {
     Unavailable,
     #[error("{0}")]
     Invalid(String),
+    #[error("not found")]
+    NotFound,
+    #[error("your session has ended; log in again")]
+    Unauthorized,
+}
+
+impl leptos::server_fn::error::FromServerFnError for BackendError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+    fn from_server_fn_error(e: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        // Transport and decoding failures: nothing the user can act on but retry.
+        let _ = e;
+        BackendError::Unavailable
+    }
+}
+
+impl BackendError {
+    /// The text shown to people, in their language.
+    pub fn message(&self, t: &crate::i18n::Strings) -> String {
+        match self {
+            BackendError::Unavailable => t.unavailable.to_string(),
+            BackendError::Invalid(m) => m.clone(),
+            BackendError::NotFound => t.not_found_text.to_string(),
+            BackendError::Unauthorized => t.session_expired.to_string(),
+        }
+    }
+}
+
+/// The session of a request, resolved by the server before any page or
+/// server function runs (absent: nobody is logged in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    pub user: i64,
+    pub csrf: String,
 }
 
 #[cfg(feature = "ssr")]
@@ -55,6 +250,30 @@ mod port {
     #[async_trait::async_trait]
     pub trait Backend: Send + Sync + 'static {
         async fn overview(&self) -> Result<Overview, BackendError>;
+        /// The logged-in user's identity, banner state and counts.
+        async fn viewer(&self, session: &SessionUser) -> Result<Viewer, BackendError>;
+        /// A page of a folder ("inbox" or "sent"), newest first.
+        async fn mail_list(
+            &self,
+            session: &SessionUser,
+            folder: &str,
+            cursor: Option<String>,
+        ) -> Result<MailPage, BackendError>;
+        /// Search the user's mail.
+        async fn mail_search(
+            &self,
+            session: &SessionUser,
+            params: &SearchParams,
+            cursor: Option<String>,
+        ) -> Result<MailPage, BackendError>;
+        /// Read one message (marks it read). `NotFound` if it is not the user's.
+        async fn mail_view(&self, session: &SessionUser, id: i64)
+            -> Result<MailView, BackendError>;
+        /// The address a set-password link is for, or why it cannot be used.
+        async fn password_link(
+            &self,
+            token: &str,
+        ) -> Result<Result<String, LinkProblem>, BackendError>;
     }
 
     /// The form in which the server provides the backend as context.
@@ -64,9 +283,26 @@ mod port {
 #[cfg(feature = "ssr")]
 pub use port::{Backend, SharedBackend};
 
+/// The logged-in user of this request, inside a server function (or
+/// `Unauthorized`).
+#[cfg(feature = "ssr")]
+pub fn session_user() -> Result<SessionUser, BackendError> {
+    leptos::prelude::use_context::<Option<SessionUser>>()
+        .flatten()
+        .ok_or(BackendError::Unauthorized)
+}
+
 /// The backend from context, inside a server function.
 #[cfg(feature = "ssr")]
 pub fn backend() -> Result<SharedBackend, leptos::prelude::ServerFnError> {
     leptos::prelude::use_context::<SharedBackend>()
         .ok_or_else(|| leptos::prelude::ServerFnError::new(BackendError::Unavailable.to_string()))
+}
+
+/// The backend and the logged-in user, inside a server function.
+#[cfg(feature = "ssr")]
+pub fn backend_for_user() -> Result<(SharedBackend, SessionUser), BackendError> {
+    let backend =
+        leptos::prelude::use_context::<SharedBackend>().ok_or(BackendError::Unavailable)?;
+    Ok((backend, session_user()?))
 }

@@ -9,20 +9,28 @@
 //! browser build (`hydrate`) compiles to WASM with none of that.
 
 pub mod backend;
+pub mod components;
+pub mod i18n;
+pub mod mail;
 pub mod pages;
 
+use i18n::{Lang, TzOffset};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment, WildcardSegment,
+    path, SsrMode, WildcardSegment,
 };
 
-/// The HTML document the server renders around [`App`].
+/// The HTML document the server renders around [`App`]. `<html lang>` and
+/// `data-tzo` carry the server's choice of language and time zone to the
+/// browser, which reads them back when it hydrates.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let lang = use_context::<Lang>().unwrap_or_default();
+    let tz = use_context::<TzOffset>().unwrap_or_default();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=lang.code() data-tzo=tz.0.to_string()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -37,32 +45,69 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Language and time zone: from the server's context, or (in the browser)
+/// from the attributes the server wrote on `<html>`.
+fn provide_locale() {
+    #[cfg(feature = "hydrate")]
+    {
+        let root = leptos::prelude::document().document_element();
+        let attr = |name: &str| root.as_ref().and_then(|r| r.get_attribute(name));
+        let lang = attr("lang")
+            .and_then(|l| Lang::from_code(&l))
+            .unwrap_or_default();
+        let tz = attr("data-tzo")
+            .and_then(|t| t.parse::<i32>().ok())
+            .unwrap_or(0);
+        provide_context(lang);
+        provide_context(TzOffset(tz));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        if use_context::<Lang>().is_none() {
+            provide_context(Lang::default());
+        }
+        if use_context::<TzOffset>().is_none() {
+            provide_context(TzOffset::default());
+        }
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_locale();
     view! {
         <Stylesheet id="leptos" href="/pkg/continuity.css"/>
         <Title text="Continuity"/>
         <Router>
-            <header class="topbar">
-                <a class="brand" href="/">"Continuity"</a>
-            </header>
-            <main>
-                <Routes fallback=pages::not_found::NotFound>
-                    // Async: the whole page is rendered before it is sent, so
-                    // it works with JavaScript off.
-                    <Route path=StaticSegment("") view=pages::status::StatusPage ssr=SsrMode::Async/>
-                    <Route path=WildcardSegment("any") view=pages::not_found::NotFound/>
-                </Routes>
-            </main>
+            // Async: the whole page is rendered before it is sent, so every
+            // page works with JavaScript off.
+            <Routes fallback=pages::not_found::NotFound>
+                <Route path=path!("") view=pages::login::Home ssr=SsrMode::Async/>
+                <Route path=path!("login") view=pages::login::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("set-password") view=pages::set_password::SetPasswordPage ssr=SsrMode::Async/>
+                <Route path=path!("mail/inbox") view=pages::mailbox::InboxPage ssr=SsrMode::Async/>
+                <Route path=path!("mail/sent") view=pages::mailbox::SentPage ssr=SsrMode::Async/>
+                <Route path=path!("mail/search") view=pages::mailbox::SearchPage ssr=SsrMode::Async/>
+                <Route path=path!("mail/m/:id") view=pages::message::MessagePage ssr=SsrMode::Async/>
+                <Route path=path!("settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
+                <Route path=path!("status") view=pages::status::StatusPage ssr=SsrMode::Async/>
+                <Route path=WildcardSegment("any") view=pages::not_found::NotFound/>
+            </Routes>
         </Router>
     }
 }
 
-/// The WASM entry point: hydrate the server-rendered page.
+/// The WASM entry point: hydrate the server-rendered page, and tell the
+/// server the browser's UTC offset (a cookie) so dates show in local time.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    use leptos::web_sys::js_sys;
     console_error_panic_hook::set_once();
+    let offset = -(js_sys::Date::new_0().get_timezone_offset() as i32);
+    let cookie = format!("tzo={offset}; path=/; max-age=31536000; samesite=lax");
+    let doc = leptos::prelude::document();
+    let _ = js_sys::Reflect::set(doc.as_ref(), &"cookie".into(), &cookie.into());
     leptos::mount::hydrate_body(App);
 }

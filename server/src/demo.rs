@@ -12,13 +12,37 @@ pub const DEMO_USERS: [(&str, &str, &str); 3] = [
     ("carol", "Carol Petit", "carol.petit"),
 ];
 
+/// The demo users' password (printed when the demo starts).
+pub const DEMO_PASSWORD: &str = "lantern-orchid-2026";
+
 /// Create the demo domain (primary `primary_host:primary_port`) and users,
-/// and put a few messages in the archive. Returns false when it existed.
+/// and put a few messages in the archive; give every demo user without a
+/// password [`DEMO_PASSWORD`]. Returns false when the domain existed.
 pub async fn ensure(
     store: &Store,
     primary_host: &str,
     primary_port: u16,
 ) -> Result<bool, StoreError> {
+    let created = create(store, primary_host, primary_port).await?;
+    for (user, _, _) in DEMO_USERS {
+        if let Some(a) = store
+            .account_by_address(&format!("{user}@{DEMO_DOMAIN}"))
+            .await?
+        {
+            if a.password_hash.is_none() {
+                let hash =
+                    tokio::task::spawn_blocking(|| crate::auth::password::hash(DEMO_PASSWORD))
+                        .await
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                store.set_password_hash(a.user, &hash).await?;
+            }
+        }
+    }
+    Ok(created)
+}
+
+async fn create(store: &Store, primary_host: &str, primary_port: u16) -> Result<bool, StoreError> {
     if store.domain_by_name(DEMO_DOMAIN).await?.is_some() {
         return Ok(false);
     }
@@ -58,6 +82,7 @@ pub async fn ensure(
             "Hello Carol,\r\n\r\nYour order #4521 is on its way.\r\n",
         ),
     ];
+    let mut messages: Vec<(String, Vec<u8>)> = Vec::new();
     for (user, subject, body) in samples {
         let rcpt = format!("{user}@{DEMO_DOMAIN}");
         let raw = format!(
@@ -67,6 +92,10 @@ pub async fn ensure(
             q_encode(subject)
         )
         .into_bytes();
+        messages.push((rcpt, raw));
+    }
+    messages.push((format!("alice@{DEMO_DOMAIN}"), NEWSLETTER.to_vec()));
+    for (rcpt, raw) in messages {
         let (domain, user_id) = match snap.check(&rcpt) {
             RcptVerdict::Accept { domain, user } => (Some(domain), user),
             _ => (None, None),
@@ -91,6 +120,42 @@ pub async fn ensure(
     }
     Ok(true)
 }
+
+/// An HTML message with everything the reader must handle safely: a
+/// script, an event handler, a remote tracking pixel, an inline (cid:)
+/// image and a PDF attachment with an accented name.
+const NEWSLETTER: &[u8] = b"From: =?UTF-8?Q?Caf=C3=A9_des_Arts?= <news@remote.test>\r\n\
+To: alice@example.test\r\n\
+Subject: =?UTF-8?Q?Programme_de_d=C3=A9cembre?=\r\n\
+Date: Sat, 28 Nov 2026 08:30:00 +0000\r\n\
+Message-ID: <demo-newsletter@remote.test>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+--outer\r\n\
+Content-Type: multipart/related; boundary=\"rel\"\r\n\r\n\
+--rel\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+Content-Transfer-Encoding: 8bit\r\n\r\n\
+<html><body><h2 style=\"color:#7a3b00\">Programme de d\xc3\xa9cembre</h2>\
+<p id=\"greeting\">Bonjour Alice, voici notre programme.</p>\
+<img src=\"cid:logo@remote.test\" alt=\"logo\" id=\"logo\">\
+<img src=\"https://tracker.remote.test/pixel.gif?u=alice\" width=\"1\" height=\"1\" alt=\"\">\
+<img src=\"x\" onerror=\"document.title='pwned'\">\
+<script>document.title='pwned'</script>\
+<p><a href=\"javascript:document.title='pwned'\">cliquez</a> \
+<a href=\"https://remote.test/programme\">le programme</a></p></body></html>\r\n\
+--rel\r\n\
+Content-Type: image/png\r\n\
+Content-ID: <logo@remote.test>\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n\
+iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==\r\n\
+--rel--\r\n\
+--outer\r\n\
+Content-Type: application/pdf; name=\"programme.pdf\"\r\n\
+Content-Disposition: attachment; filename*=UTF-8''programme%20d%C3%A9cembre.pdf\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n\
+JVBERi0xLjQKJSBkZW1vCg==\r\n\
+--outer--\r\n";
 
 /// RFC 2047 Q-encoding of a UTF-8 header text.
 fn q_encode(s: &str) -> String {

@@ -13,6 +13,7 @@
 // Leptos view types nest deeply when components are not type-erased.
 #![recursion_limit = "256"]
 
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod directory;

@@ -100,9 +100,19 @@ enum UserCmd {
         /// An alias address (repeatable)
         #[arg(long = "alias")]
         aliases: Vec<String>,
+        /// The user comes from the company directory (logs in with an
+        /// emergency password only).
+        #[arg(long)]
+        ldap: bool,
     },
     /// List the users of a domain.
     List { domain: String },
+    /// Mail the user a single-use link to set their (emergency) password,
+    /// through the normal path to their primary, and print the link.
+    Invite { address: String },
+    /// Set a user's password (read from standard input, not echoed on a
+    /// terminal). The password policy applies.
+    SetPassword { address: String },
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config> {
@@ -154,7 +164,9 @@ async fn main() -> Result<()> {
         Command::User(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;
             let store = Store::open(&cfg.database_path()).await?;
-            user_cmd(&store, cmd).await
+            let r = user_cmd(&cfg, &store, cmd).await;
+            store.flush().await?;
+            r
         }
     }
 }
@@ -207,7 +219,12 @@ async fn serve(cfg: Config, demo: Option<DemoArgs>, no_delivery: bool) -> Result
         println!(
             "    swaks --server {host} --port {port} --from you@remote.test --to alice@example.test"
         );
-        println!("  (webmail logins arrive with the webmail; this page shows the mail flow)");
+        println!(
+            "  webmail:   http://{}/  log in as alice@{} with password {}",
+            running.web_addr,
+            server::demo::DEMO_DOMAIN,
+            server::demo::DEMO_PASSWORD
+        );
     }
     println!("  stop:      Ctrl-C (or SIGTERM)");
     println!();
@@ -279,14 +296,84 @@ async fn domain_cmd(store: &Store, cmd: DomainCmd) -> Result<()> {
     Ok(())
 }
 
-async fn user_cmd(store: &Store, cmd: UserCmd) -> Result<()> {
+/// Read a password from standard input; on a terminal, without echo.
+fn read_password(prompt: &str) -> Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let tty = std::io::stdin().is_terminal();
+    if tty {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+        let _ = std::process::Command::new("stty").arg("-echo").status();
+    }
+    let mut line = String::new();
+    let r = std::io::stdin().lock().read_line(&mut line);
+    if tty {
+        let _ = std::process::Command::new("stty").arg("echo").status();
+        eprintln!();
+    }
+    r.context("cannot read the password")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn describe_password_error(e: server::auth::PasswordError) -> anyhow::Error {
+    use server::auth::PasswordError;
+    match e {
+        PasswordError::Policy(problems) => {
+            let t = app::i18n::Lang::En.t();
+            let list: Vec<&str> = problems.iter().map(|p| t.problem(p)).collect();
+            anyhow::anyhow!("password refused: {}", list.join(" "))
+        }
+        PasswordError::NoUser => anyhow::anyhow!("no such user"),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+async fn user_cmd(cfg: &Config, store: &Store, cmd: UserCmd) -> Result<()> {
     match cmd {
+        UserCmd::Invite { address } => {
+            let auth = server::auth::Auth::new(store.clone(), &cfg.web).await?;
+            let Some(account) = store.account_by_address(&address).await? else {
+                bail!("no such user: {address}");
+            };
+            if account.disabled {
+                bail!("{} is disabled", account.address);
+            }
+            let link = auth.issue_link(account.user).await?;
+            let days = cfg.web.password_link_ttl.as_secs().div_ceil(86_400);
+            let id =
+                server::auth::invite::send(store, &account, &link, &cfg.hostname, days).await?;
+            println!(
+                "invitation for {} queued for delivery (message {id})",
+                account.address
+            );
+            println!("{link}");
+        }
+        UserCmd::SetPassword { address } => {
+            let auth = server::auth::Auth::new(store.clone(), &cfg.web).await?;
+            let first = read_password("New password: ")?;
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                let again = read_password("Again: ")?;
+                if again != first {
+                    bail!("the two passwords are not the same");
+                }
+            }
+            let account = auth
+                .set_password(&address, &first)
+                .await
+                .map_err(describe_password_error)?;
+            println!(
+                "password set for {} (its sessions were ended)",
+                account.address
+            );
+        }
         UserCmd::Add {
             address,
             name,
             aliases,
+            ldap,
         } => {
-            let u = store.add_user(&address, &name, &aliases, "local").await?;
+            let source = if ldap { "ldap" } else { "local" };
+            let u = store.add_user(&address, &name, &aliases, source).await?;
             println!(
                 "added user {} (aliases: {})",
                 u.address,

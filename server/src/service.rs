@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::queue::{Deliverer, LettreDeliverer, Queue};
@@ -31,6 +32,7 @@ pub enum StartError {
 /// A running service.
 pub struct Running {
     pub store: Store,
+    pub auth: Arc<Auth>,
     pub directory: Arc<Directory>,
     pub smtp_addrs: Vec<SocketAddr>,
     pub web_addr: SocketAddr,
@@ -125,15 +127,36 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             addr: cfg.web.listen,
             source,
         })?;
+    let auth = Arc::new(Auth::new(store.clone(), &cfg.web).await?);
+    {
+        // expired sessions are removed every few minutes
+        let auth = auth.clone();
+        let mut stop = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(300));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => auth.purge_sessions().await,
+                    _ = stop.changed() => break,
+                }
+            }
+        }));
+    }
     let backend: app::backend::SharedBackend = Arc::new(StoreBackend {
         store: store.clone(),
+        auth: auth.clone(),
         hostname: cfg.hostname.clone(),
     });
-    let server = web::bind(web_listener, &cfg.web.site_root, backend).map_err(|source| {
-        StartError::Bind {
-            addr: cfg.web.listen,
-            source,
-        }
+    let server = web::bind(
+        web_listener,
+        &cfg.web.site_root,
+        store.clone(),
+        auth.clone(),
+        backend,
+    )
+    .map_err(|source| StartError::Bind {
+        addr: cfg.web.listen,
+        source,
     })?;
     let web = server.handle();
     tasks.push(tokio::spawn(async move {
@@ -144,6 +167,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
 
     Ok(Running {
         store,
+        auth,
         directory,
         smtp_addrs,
         web_addr,

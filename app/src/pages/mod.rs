@@ -1,4 +1,9 @@
-//! One page per file: its server functions and components, top to bottom.
+//! One file per page.
 
+pub mod login;
+pub mod mailbox;
+pub mod message;
 pub mod not_found;
+pub mod set_password;
+pub mod settings;
 pub mod status;

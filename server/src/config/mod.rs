@@ -83,6 +83,23 @@ pub struct RawWeb {
     pub listen: Option<String>,
     /// Directory holding the compiled site (pkg/ with JS, WASM and CSS).
     pub site_root: Option<PathBuf>,
+    /// The URL people reach the web UI at, e.g. "https://continuity.example.com".
+    /// Used in the links that are mailed (set your emergency password). An
+    /// https URL also makes the session cookie `Secure`.
+    pub public_url: Option<String>,
+    /// A session ends after this long without a request, e.g. "1h".
+    pub session_idle: Option<String>,
+    /// A session ends this long after login whatever happens, e.g. "12h".
+    pub session_lifetime: Option<String>,
+    /// How long a set-password link stays valid, e.g. "7d".
+    pub password_link_ttl: Option<String>,
+    /// Failed logins allowed per account within `login_window` before the
+    /// account is held back (the message never says whether it exists).
+    pub login_failures_per_account: Option<u32>,
+    /// Failed logins allowed per client IP within `login_window`.
+    pub login_failures_per_ip: Option<u32>,
+    /// The window of the login throttles, e.g. "15m".
+    pub login_window: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -210,6 +227,15 @@ pub struct Config {
 pub struct WebConfig {
     pub listen: SocketAddr,
     pub site_root: PathBuf,
+    /// Without a trailing slash.
+    pub public_url: String,
+    pub secure_cookies: bool,
+    pub session_idle: Duration,
+    pub session_lifetime: Duration,
+    pub password_link_ttl: Duration,
+    pub login_failures_per_account: u32,
+    pub login_failures_per_ip: u32,
+    pub login_window: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -385,15 +411,52 @@ impl RawConfig {
         }
         let data_dir = s.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
 
+        let w = self.web;
+        let listen = parse_addr(
+            "web.listen",
+            w.listen.as_deref().unwrap_or("127.0.0.1:8080"),
+        )?;
+        let public_url = w
+            .public_url
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://"))
+            || public_url
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid(
+                "web.public_url",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        let dur = |key: &str, v: Option<String>, default: &str| {
+            parse_duration(key, v.as_deref().unwrap_or(default))
+        };
+        let session_idle = dur("web.session_idle", w.session_idle, "1h")?;
+        let session_lifetime = dur("web.session_lifetime", w.session_lifetime, "12h")?;
+        if session_idle.is_zero() || session_lifetime < session_idle {
+            return Err(invalid(
+                "web.session_lifetime",
+                "must be at least web.session_idle, which must not be zero",
+            ));
+        }
+        let password_link_ttl = dur("web.password_link_ttl", w.password_link_ttl, "7d")?;
+        if password_link_ttl < Duration::from_secs(60) {
+            return Err(invalid("web.password_link_ttl", "must be at least 1m"));
+        }
         let web = WebConfig {
-            listen: parse_addr(
-                "web.listen",
-                self.web.listen.as_deref().unwrap_or("127.0.0.1:8080"),
-            )?,
-            site_root: self
-                .web
-                .site_root
-                .unwrap_or_else(|| PathBuf::from("target/site")),
+            listen,
+            site_root: w.site_root.unwrap_or_else(|| PathBuf::from("target/site")),
+            secure_cookies: public_url.starts_with("https://"),
+            public_url,
+            session_idle,
+            session_lifetime,
+            password_link_ttl,
+            login_failures_per_account: w.login_failures_per_account.unwrap_or(5).max(1),
+            login_failures_per_ip: w.login_failures_per_ip.unwrap_or(30).max(1),
+            login_window: dur("web.login_window", w.login_window, "15m")?,
         };
 
         let m = self.smtp;

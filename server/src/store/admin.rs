@@ -205,6 +205,29 @@ impl Store {
         })
     }
 
+    /// Disable or enable a user: a disabled user cannot log in and their
+    /// addresses are refused at RCPT; their archive stays.
+    pub async fn set_user_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let n = sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
+            .bind(disabled)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The users of a domain, with their aliases.
     pub async fn users(&self, domain: DomainId) -> Result<Vec<User>> {
         let rows = sqlx::query(

@@ -15,9 +15,13 @@
 //! Sub-modules: [`types`] (ids and rows), [`summary`] (mail-parser),
 //! [`writer`] (group commit and the SQL of the hot paths), [`admin`]
 //! (domains, users, the recipient directory), [`reads`] (overviews, raw
-//! bodies, tracking).
+//! bodies, tracking), [`accounts`] (password hashes, sessions, password
+//! links, server keys), [`mailbox`] (each user's folders, read state,
+//! full-text search).
 
+pub mod accounts;
 pub mod admin;
+pub mod mailbox;
 pub mod reads;
 pub mod summary;
 pub mod types;

@@ -1,6 +1,6 @@
 //! The parsed summary of a raw message (mail-parser). Pure: no I/O.
 
-use mail_parser::{Address, MessageParser};
+use mail_parser::{Address, MessageParser, MimeHeaders};
 
 use super::Summary;
 
@@ -30,6 +30,31 @@ fn cap(mut s: String, max: usize) -> String {
     s
 }
 
+/// Most text a message contributes to the search index.
+const TEXT_CAP: usize = 64 * 1024;
+
+/// The words search should find: the text bodies (HTML converted to text by
+/// mail-parser) and the attachments' file names.
+fn search_text(m: &mail_parser::Message<'_>) -> String {
+    let mut out = String::new();
+    for i in 0..m.text_body.len() {
+        if let Some(t) = m.body_text(i) {
+            out.push_str(&t);
+            out.push('\n');
+        }
+        if out.len() > TEXT_CAP {
+            break;
+        }
+    }
+    for a in m.attachments() {
+        if let Some(name) = a.attachment_name() {
+            out.push_str(name);
+            out.push('\n');
+        }
+    }
+    cap(out, TEXT_CAP)
+}
+
 impl Summary {
     /// Parse what can be parsed; a message mail-parser cannot read (or that
     /// makes it panic) still gets an (empty) summary: it is stored and
@@ -49,6 +74,7 @@ impl Summary {
             date: m.date().map(|d| d.to_timestamp()),
             message_id: m.message_id().map(|s| cap(s.to_string(), 500)),
             attachments: m.attachment_count() as u32,
+            text: search_text(&m),
         }
     }
 }
@@ -75,6 +101,8 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n\
         assert_eq!(s.date, Some(1_795_860_000));
         assert_eq!(s.message_id.as_deref(), Some("abc@remote.test"));
         assert_eq!(s.attachments, 1);
+        assert!(s.text.contains("hi"), "{:?}", s.text);
+        assert!(s.text.contains("a.pdf"), "{:?}", s.text);
     }
 
     #[test]

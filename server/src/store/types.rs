@@ -60,6 +60,8 @@ pub struct Summary {
     pub date: Option<i64>,
     pub message_id: Option<String>,
     pub attachments: u32,
+    /// Plain text of the body (and attachment names), capped, for search.
+    pub text: String,
 }
 
 /// A recipient accepted for a message.

@@ -302,6 +302,34 @@ pub(super) async fn ingest(
         )
         .await?;
     }
+    // The users' mailboxes (once per user, however many of their addresses
+    // were recipients), for domains that keep an archive.
+    for r in &m.recipients {
+        let (Some(user), Some(domain)) = (r.user, r.domain) else {
+            continue;
+        };
+        sqlx::query(
+            "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, during_outage) \
+             SELECT ?, ?, 'inbox', ?, state IN ('outage', 'drill') FROM domains \
+             WHERE id = ? AND continuity_enabled = 1",
+        )
+        .bind(user.0)
+        .bind(id.0)
+        .bind(now)
+        .bind(domain.0)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO messages_fts (rowid, sender, recipients, subject, body) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(id.0)
+    .bind(&s.from)
+    .bind(&s.to)
+    .bind(&s.subject)
+    .bind(&s.text)
+    .execute(&mut *conn)
+    .await?;
     if let Some(orig) = m.in_reply_to {
         event(
             conn,

@@ -1,63 +1,45 @@
 //! The web side: actix-web serving the Leptos app (SSR + hydration), its
-//! static files, and the implementation of the UI's backend port.
+//! static files, the webmail's form posts and downloads, and the
+//! implementation of the UI's backend port.
+//!
+//! - [`gate`]: middleware on every request (cross-site refusal, session,
+//!   language, security headers);
+//! - [`forms`]: login, logout, set/change password, read/unread, language,
+//!   and the downloads (raw .eml, attachments, inline images, the sanitized
+//!   HTML body for its sandboxed frame);
+//! - [`backend`]: [`StoreBackend`], what server functions call;
+//! - [`render`] and [`sanitize`]: reading a stored message (pure).
+
+pub mod backend;
+pub mod forms;
+pub mod gate;
+pub mod render;
+pub mod sanitize;
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use actix_files::Files;
-use actix_web::{web, App, HttpServer};
-use app::backend::{Backend, BackendError, DomainOverview, Overview, SharedBackend};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpMessage, HttpServer};
+use app::backend::{SessionUser, SharedBackend};
+use app::i18n::{Lang, TzOffset};
 use leptos::config::LeptosOptions;
-use leptos::prelude::provide_context;
+use leptos::prelude::{provide_context, use_context};
 use leptos_actix::{generate_route_list, LeptosRoutes};
 
+use crate::auth::Auth;
 use crate::store::Store;
+pub use backend::StoreBackend;
 
-/// The server's implementation of [`Backend`].
-pub struct StoreBackend {
+/// What every web worker shares.
+#[derive(Clone)]
+pub struct WebState {
     pub store: Store,
-    pub hostname: String,
-}
-
-fn unavailable(e: crate::store::StoreError) -> BackendError {
-    tracing::error!(error = %e, "backend query failed");
-    BackendError::Unavailable
-}
-
-#[async_trait::async_trait]
-impl Backend for StoreBackend {
-    async fn overview(&self) -> Result<Overview, BackendError> {
-        let domains = self.store.domains().await.map_err(unavailable)?;
-        let queue = self.store.queue_counts().await.map_err(unavailable)?;
-        let find = |d: Option<crate::store::DomainId>| {
-            queue
-                .iter()
-                .find(|(k, _)| *k == d)
-                .map(|(_, c)| c.clone())
-                .unwrap_or_default()
-        };
-        let mut out = Vec::with_capacity(domains.len());
-        for d in domains {
-            let users = self.store.users(d.id).await.map_err(unavailable)?.len() as i64;
-            out.push(DomainOverview {
-                primary: format!(
-                    "{}:{} ({})",
-                    d.primary_host,
-                    d.primary_port,
-                    d.primary_tls.as_str()
-                ),
-                name: d.name,
-                users,
-                queue: find(Some(d.id)),
-            });
-        }
-        Ok(Overview {
-            hostname: self.hostname.clone(),
-            messages: self.store.message_count().await.map_err(unavailable)?,
-            domains: out,
-            outbound: find(None),
-        })
-    }
+    pub auth: Arc<Auth>,
+    pub backend: SharedBackend,
+    pub options: LeptosOptions,
 }
 
 /// Leptos options built from our configuration (no Cargo.toml needed at run time).
@@ -70,34 +52,101 @@ pub fn leptos_options(site_root: &Path, addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
+/// The page's Content-Security-Policy: scripts only from us (the inline
+/// hydration script carries the per-response nonce), frames only ours (the
+/// message body), no plugins, no foreign form targets.
+fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'self'"
+    )
+}
+
+/// Context every page render and server function gets: the backend, the
+/// session resolved by [`gate::gate`], the language and time zone, and the
+/// CSP nonce (with its header).
+fn request_context(backend: SharedBackend) -> impl Fn() + Clone + Send + 'static {
+    move || {
+        provide_context(backend.clone());
+        let req = use_context::<leptos_actix::Request>();
+        let (user, lang, tz) = match &req {
+            Some(r) => {
+                let ext = r.extensions();
+                (
+                    ext.get::<Option<SessionUser>>().cloned().flatten(),
+                    ext.get::<Lang>().copied().unwrap_or_default(),
+                    ext.get::<TzOffset>().copied().unwrap_or_default(),
+                )
+            }
+            None => (None, Lang::default(), TzOffset::default()),
+        };
+        provide_context(user);
+        provide_context(lang);
+        provide_context(tz);
+        // leptos_actix provides a nonce for page renders; the header must carry it
+        if leptos::nonce::use_nonce().is_none() {
+            leptos::nonce::provide_nonce();
+        }
+        if let (Some(nonce), Some(res)) = (
+            leptos::nonce::use_nonce(),
+            use_context::<leptos_actix::ResponseOptions>(),
+        ) {
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&page_csp(&nonce)) {
+                res.insert_header(actix_web::http::header::CONTENT_SECURITY_POLICY, v);
+            }
+        }
+    }
+}
+
+/// Register every route (also used by the in-process tests).
+pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let routes = generate_route_list(app::App);
+        let site_root = state.options.site_root.to_string();
+        let opts = state.options.clone();
+        cfg.app_data(web::Data::new(state.clone()))
+            .app_data(web::Data::new(state.options.clone()))
+            .app_data(web::FormConfig::default().limit(64 * 1024))
+            .service(Files::new("/pkg", format!("{site_root}/pkg")))
+            .service(Files::new("/assets", &site_root))
+            .route("/auth/login", web::post().to(forms::login))
+            .route("/auth/logout", web::post().to(forms::logout))
+            .route("/auth/set-password", web::post().to(forms::set_password))
+            .route("/settings/password", web::post().to(forms::change_password))
+            .route("/lang/{code}", web::get().to(forms::set_lang))
+            .route("/mail/m/{id}/seen", web::post().to(forms::set_seen))
+            .route("/mail/m/{id}/raw", web::get().to(forms::raw))
+            .route("/mail/m/{id}/body", web::get().to(forms::body))
+            .route("/mail/m/{id}/part/{n}", web::get().to(forms::part))
+            .route("/mail/m/{id}/cid/{cid}", web::get().to(forms::cid));
+        cfg.leptos_routes_with_context(routes, request_context(state.backend.clone()), move || {
+            app::shell(opts.clone())
+        });
+    }
+}
+
 /// Bind the web listener (so a taken port fails at start, not later).
 pub fn bind(
     listener: std::net::TcpListener,
     site_root: &Path,
+    store: Store,
+    auth: Arc<Auth>,
     backend: SharedBackend,
 ) -> std::io::Result<actix_web::dev::Server> {
     let addr = listener.local_addr()?;
     let options = leptos_options(site_root, addr);
+    let state = WebState {
+        store,
+        auth,
+        backend,
+        options,
+    };
     let server = HttpServer::new(move || {
-        let routes = generate_route_list(app::App);
-        let site_root = options.site_root.to_string();
-        let backend = backend.clone();
-        let opts = options.clone();
         App::new()
-            .wrap(
-                actix_web::middleware::DefaultHeaders::new()
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("Referrer-Policy", "no-referrer"))
-                    .add(("X-Frame-Options", "DENY")),
-            )
-            .service(Files::new("/pkg", format!("{site_root}/pkg")))
-            .service(Files::new("/assets", &site_root))
-            .leptos_routes_with_context(
-                routes,
-                move || provide_context(backend.clone()),
-                move || app::shell(opts.clone()),
-            )
-            .app_data(web::Data::new(options.clone()))
+            .wrap(from_fn(gate::gate))
+            .configure(configure(state.clone()))
     })
     .workers(2)
     .disable_signals()

@@ -1,0 +1,163 @@
+//! The frame around every logged-in page: top bar (who, language, log out),
+//! the continuity banner, the folder navigation with counts, and the skip
+//! link. Not logged in: a redirect to the login page (works without
+//! JavaScript: the server answers with a 302).
+
+use leptos::prelude::*;
+use leptos_router::components::{Redirect, A};
+use leptos_router::hooks::use_location;
+
+use crate::backend::{BackendError, Viewer};
+use crate::i18n::Lang;
+use crate::mail::get_viewer;
+
+/// The language of this page.
+pub fn use_lang() -> Lang {
+    use_context::<Lang>().unwrap_or_default()
+}
+
+/// Percent-encode for a query value.
+pub fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The current path and query (to come back to after a login or a switch).
+fn here() -> String {
+    let loc = use_location();
+    let path = loc.pathname.get_untracked();
+    let search = loc.search.get_untracked();
+    if search.is_empty() {
+        path
+    } else {
+        format!("{path}?{search}")
+    }
+}
+
+/// A link that switches the language (served by the server, full reload).
+#[component]
+pub fn LangSwitch() -> impl IntoView {
+    let lang = use_lang();
+    let other = lang.other();
+    let href = format!("/lang/{}?next={}", other.code(), enc(&here()));
+    view! {
+        <a class="lang" href=href rel="external" hreflang=other.code() lang=other.code()>
+            {lang.t().switch_to}
+        </a>
+    }
+}
+
+/// A translated error box.
+#[component]
+pub fn ErrorBox(error: BackendError) -> impl IntoView {
+    let t = use_lang().t();
+    view! {
+        <div class="alert error" role="alert">
+            <strong>{t.error_title}</strong>
+            " — "
+            {error.message(t)}
+        </div>
+    }
+}
+
+/// The logged-in frame. `children` is rendered with the [`Viewer`] in context.
+#[component]
+pub fn MailShell(children: ChildrenFn) -> impl IntoView {
+    let viewer = Resource::new(|| (), |_| get_viewer());
+    let lang = use_lang();
+    let login = format!("/login?expired=1&next={}", enc(&here()));
+    let children = StoredValue::new(children);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"…"</p> }>
+            {move || {
+                let login = login.clone();
+                Suspend::new(async move {
+                    match viewer.await {
+                        Ok(Some(v)) => {
+                            provide_context(v.clone());
+                            view! {
+                                <TopBar v=v.clone()/>
+                                <Banner v=v.clone()/>
+                                <div class="layout">
+                                    <Nav v=v.clone()/>
+                                    <main id="content" tabindex="-1">
+                                        {children.with_value(|c| c())}
+                                    </main>
+                                </div>
+                            }
+                                .into_any()
+                        }
+                        Ok(None) | Err(BackendError::Unauthorized) => {
+                            view! {
+                                <p class="alert">{lang.t().session_expired}</p>
+                                <Redirect path=login/>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => view! { <main><ErrorBox error=e/></main> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn TopBar(v: Viewer) -> impl IntoView {
+    let t = use_lang().t();
+    let name = if v.display_name.is_empty() {
+        v.address.clone()
+    } else {
+        format!("{} <{}>", v.display_name, v.address)
+    };
+    view! {
+        <a class="skip" href="#content">{t.skip_to_content}</a>
+        <header class="topbar">
+            <A href="/mail/inbox" attr:class="brand">"Continuity"</A>
+            <span class="who" title=v.address.clone()>{name}</span>
+            <LangSwitch/>
+            <form method="post" action="/auth/logout" class="logout">
+                <input type="hidden" name="csrf" value=v.csrf.clone()/>
+                <button type="submit">{t.log_out}</button>
+            </form>
+        </header>
+    }
+}
+
+#[component]
+fn Banner(v: Viewer) -> impl IntoView {
+    let t = use_lang().t();
+    let (class, text) = match v.domain_state.as_str() {
+        "outage" => ("banner outage", Some(t.banner_outage)),
+        "drill" => ("banner drill", Some(t.banner_drill)),
+        "recovering" => ("banner recovering", Some(t.banner_recovering)),
+        _ => ("banner", None),
+    };
+    text.map(|text| view! { <div class=class role="status" id="continuity-banner">{text}</div> })
+}
+
+#[component]
+fn Nav(v: Viewer) -> impl IntoView {
+    let t = use_lang().t();
+    let unseen = v.counts.inbox_unseen;
+    view! {
+        <nav class="folders" aria-label="folders">
+            <A href="/mail/inbox">
+                {t.inbox}
+                {(unseen > 0).then(|| view! {
+                    <span class="count" title=t.unread>{unseen}</span>
+                })}
+            </A>
+            <A href="/mail/sent">{t.sent}</A>
+            <A href="/mail/search">{t.search}</A>
+            <A href="/settings">{t.settings}</A>
+        </nav>
+    }
+}

@@ -1,0 +1,50 @@
+//! The webmail's server functions: who is logged in, folder pages, search,
+//! reading a message, checking a set-password link. Each one resolves the
+//! session first; the backend only ever reads that user's mail.
+
+use leptos::prelude::*;
+
+use crate::backend::{BackendError, LinkProblem, MailPage, MailView, SearchParams, Viewer};
+
+/// The logged-in user, or `None` (not an error: the login page asks too).
+#[server]
+pub async fn get_viewer() -> Result<Option<Viewer>, BackendError> {
+    let backend =
+        use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
+    let Ok(session) = crate::backend::session_user() else {
+        return Ok(None);
+    };
+    match backend.viewer(&session).await {
+        Ok(v) => Ok(Some(v)),
+        Err(BackendError::Unauthorized) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[server]
+pub async fn list_mail(folder: String, cursor: Option<String>) -> Result<MailPage, BackendError> {
+    let (backend, session) = crate::backend::backend_for_user()?;
+    backend.mail_list(&session, &folder, cursor).await
+}
+
+#[server]
+pub async fn search_mail(
+    params: SearchParams,
+    cursor: Option<String>,
+) -> Result<MailPage, BackendError> {
+    let (backend, session) = crate::backend::backend_for_user()?;
+    backend.mail_search(&session, &params, cursor).await
+}
+
+#[server]
+pub async fn read_mail(id: i64) -> Result<MailView, BackendError> {
+    let (backend, session) = crate::backend::backend_for_user()?;
+    backend.mail_view(&session, id).await
+}
+
+#[server]
+pub async fn check_link(token: String) -> Result<Result<String, LinkProblem>, BackendError> {
+    let backend =
+        use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
+    backend.password_link(&token).await
+}

@@ -1,0 +1,216 @@
+//! Folders (`/mail/inbox`, `/mail/sent`) and search (`/mail/search`):
+//! newest first, 50 per page, keyset paging through `?before=`.
+
+use leptos::prelude::*;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::use_query_map;
+
+use crate::backend::{MailPage, MailSummary, SearchParams};
+use crate::components::shell::{enc, use_lang, ErrorBox, MailShell};
+use crate::i18n::{short_date, TzOffset};
+use crate::mail::{list_mail, search_mail};
+
+#[component]
+pub fn InboxPage() -> impl IntoView {
+    view! { <MailShell><FolderList folder="inbox"/></MailShell> }
+}
+
+#[component]
+pub fn SentPage() -> impl IntoView {
+    view! { <MailShell><FolderList folder="sent"/></MailShell> }
+}
+
+#[component]
+pub fn SearchPage() -> impl IntoView {
+    view! { <MailShell><SearchBody/></MailShell> }
+}
+
+fn now_ms() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        leptos::web_sys::js_sys::Date::now() as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
+#[component]
+fn FolderList(folder: &'static str) -> impl IntoView {
+    let t = use_lang().t();
+    let q = use_query_map();
+    let list = Resource::new(
+        move || q.with(|q| q.get("before")),
+        move |before| list_mail(folder.to_string(), before),
+    );
+    let title = if folder == "sent" { t.sent } else { t.inbox };
+    let base = format!("/mail/{folder}");
+    // Effects run only in the browser: marks the page as hydrated (e2e tests).
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <h1 data-hydrated=move || hydrated.get().then_some("true")>{title}</h1>
+        <Transition fallback=|| view! { <p class="loading">"…"</p> }>
+            {move || {
+                let base = base.clone();
+                Suspend::new(async move {
+                    match list.await {
+                        Ok(page) => view! { <MailTable page base empty=t.empty_folder/> }.into_any(),
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}
+
+/// The list of messages and the pager.
+#[component]
+fn MailTable(page: MailPage, base: String, empty: &'static str) -> impl IntoView {
+    let lang = use_lang();
+    let t = lang.t();
+    let tz = use_context::<TzOffset>().unwrap_or_default();
+    let now = now_ms();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let older = page
+        .next
+        .clone()
+        .map(|c| format!("{base}{sep}before={}", enc(&c)));
+    if page.items.is_empty() {
+        return view! { <p class="empty" id="mail-empty">{empty}</p> }.into_any();
+    }
+    let rows = page
+        .items
+        .into_iter()
+        .map(|m: MailSummary| {
+            let href = format!("/mail/m/{}", m.id);
+            let class = if m.seen { "mail" } else { "mail unread" };
+            let subject = if m.subject.trim().is_empty() {
+                t.no_subject.to_string()
+            } else {
+                m.subject.clone()
+            };
+            let who = if base.starts_with("/mail/sent") { m.to.clone() } else { m.from.clone() };
+            view! {
+                <li class=class>
+                    <A href=href>
+                        <span class="who">{who}</span>
+                        <span class="subject">{subject}</span>
+                        <span class="marks">
+                            {(m.attachments > 0).then(|| view! {
+                                <span class="clip" title=t.attachments aria-label=t.attachments>"📎"</span>
+                            })}
+                            {m.during_outage.then(|| view! {
+                                <span class="via" title=t.via_continuity>{t.via_continuity}</span>
+                            })}
+                        </span>
+                        <time class="when">{short_date(m.received_at, now, tz, lang)}</time>
+                    </A>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <ul class="maillist" id="mail-list">{rows}</ul>
+        <nav class="pager">
+            {older.map(|href| view! { <A href=href attr:class="older" attr:id="older">{t.older}" →"</A> })}
+        </nav>
+    }
+    .into_any()
+}
+
+fn params_from_query(q: &leptos_router::params::ParamsMap) -> SearchParams {
+    let g = |k: &str| q.get(k).unwrap_or_default();
+    SearchParams {
+        q: g("q"),
+        from: g("from"),
+        to: g("to"),
+        subject: g("subject"),
+        since: g("since"),
+        until: g("until"),
+        attachment: matches!(g("attachment").as_str(), "1" | "on" | "true"),
+        folder: g("folder"),
+    }
+}
+
+fn params_query(p: &SearchParams) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in [
+        ("q", &p.q),
+        ("from", &p.from),
+        ("to", &p.to),
+        ("subject", &p.subject),
+        ("since", &p.since),
+        ("until", &p.until),
+        ("folder", &p.folder),
+    ] {
+        if !v.is_empty() {
+            parts.push(format!("{k}={}", enc(v)));
+        }
+    }
+    if p.attachment {
+        parts.push("attachment=1".into());
+    }
+    parts.join("&")
+}
+
+#[component]
+fn SearchBody() -> impl IntoView {
+    let t = use_lang().t();
+    let q = use_query_map();
+    let params = move || q.with(params_from_query);
+    let results = Resource::new(
+        move || (params(), q.with(|q| q.get("before"))),
+        |(p, before)| async move {
+            if p.is_empty() {
+                Ok(None)
+            } else {
+                search_mail(p, before).await.map(Some)
+            }
+        },
+    );
+    let p0 = q.with_untracked(params_from_query);
+    view! {
+        <h1>{t.search}</h1>
+        <Form method="GET" action="/mail/search" attr:class="search" attr:role="search">
+            <label class="wide">
+                {t.search_words}
+                <input type="search" name="q" value=p0.q.clone() id="search-q"/>
+            </label>
+            <label>{t.from}<input type="text" name="from" value=p0.from.clone()/></label>
+            <label>{t.to}<input type="text" name="to" value=p0.to.clone()/></label>
+            <label>{t.subject}<input type="text" name="subject" value=p0.subject.clone()/></label>
+            <label>{t.since}<input type="date" name="since" value=p0.since.clone()/></label>
+            <label>{t.until}<input type="date" name="until" value=p0.until.clone()/></label>
+            <label>
+                {t.folder}
+                <select name="folder">
+                    <option value="" selected=p0.folder.is_empty()>{t.all_folders}</option>
+                    <option value="inbox" selected=p0.folder == "inbox">{t.inbox}</option>
+                    <option value="sent" selected=p0.folder == "sent">{t.sent}</option>
+                </select>
+            </label>
+            <label class="check">
+                <input type="checkbox" name="attachment" value="1" checked=p0.attachment/>
+                {t.has_attachment}
+            </label>
+            <button type="submit" class="primary">{t.search}</button>
+        </Form>
+        <Transition fallback=|| view! { <p class="loading">"…"</p> }>
+            {move || Suspend::new(async move {
+                match results.await {
+                    Ok(Some(page)) => {
+                        let base = format!("/mail/search?{}", params_query(&params()));
+                        view! { <MailTable page base empty=t.no_results/> }.into_any()
+                    }
+                    Ok(None) => ().into_any(),
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

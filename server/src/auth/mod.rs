@@ -1,0 +1,394 @@
+//! Authentication: who is logged in, and how they got there.
+//!
+//! - [`password`]: argon2id hashing and the password policy (zxcvbn);
+//! - [`token`]: random secrets, constant-time comparison, signed
+//!   set-password links;
+//! - [`throttle`]: failed-login limits per account and per IP;
+//! - [`Auth`] (here): login, server-side sessions (idle and absolute
+//!   timeouts, id rotated at every login, CSRF token per session), logout,
+//!   issuing and redeeming set-password links, changing a password.
+//!
+//! Nothing here logs a password, a token or a session id.
+
+pub mod invite;
+pub mod password;
+pub mod throttle;
+pub mod token;
+
+use std::time::{Duration, Instant};
+
+use app::backend::{LinkProblem, PasswordProblem};
+
+use crate::config::WebConfig;
+use crate::store::accounts::Account;
+use crate::store::{now_ms, Store, StoreError, UserId};
+use throttle::Throttle;
+use token::{LinkClaims, LinkSigner};
+
+/// A request's logged-in user, resolved from its session cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authed {
+    pub user: UserId,
+    /// The session's CSRF token: every state-changing form must carry it.
+    pub csrf: String,
+}
+
+/// A session just created by a login.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The cookie value (only its hash is stored).
+    pub cookie: String,
+    pub user: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoginError {
+    /// Wrong address or password, unknown or disabled account, no password
+    /// set: one message for all, so nobody learns which.
+    #[error("invalid address or password")]
+    Invalid,
+    #[error("too many failed attempts; wait a few minutes")]
+    Throttled,
+    #[error("the service is temporarily unavailable")]
+    Unavailable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("the link cannot be used: {0:?}")]
+    Link(LinkProblem),
+    #[error("the password does not meet the policy: {0:?}")]
+    Policy(Vec<PasswordProblem>),
+    #[error("no such user")]
+    NoUser,
+    #[error("the service is temporarily unavailable")]
+    Unavailable,
+}
+
+fn unavailable<E: std::fmt::Display>(e: E) -> PasswordError {
+    tracing::error!(error = %e, "password operation failed");
+    PasswordError::Unavailable
+}
+
+/// The login and session service shared by the web and (later) IMAP.
+pub struct Auth {
+    store: Store,
+    signer: LinkSigner,
+    throttle: Throttle,
+    pub session_idle: Duration,
+    pub session_lifetime: Duration,
+    pub link_ttl: Duration,
+    pub public_url: String,
+    pub secure_cookies: bool,
+}
+
+/// Sessions are "touched" (last_seen written) at most this often.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+fn ms(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
+}
+
+impl Auth {
+    /// Load (or create, the first time) the link-signing key.
+    pub async fn new(store: Store, web: &WebConfig) -> Result<Auth, StoreError> {
+        let key = store
+            .server_key("link-signing", || token::random_bytes::<32>().to_vec())
+            .await?;
+        Ok(Auth {
+            signer: LinkSigner::new(&key),
+            throttle: Throttle::new(
+                web.login_failures_per_account,
+                web.login_failures_per_ip,
+                web.login_window,
+            ),
+            store,
+            session_idle: web.session_idle,
+            session_lifetime: web.session_lifetime,
+            link_ttl: web.password_link_ttl,
+            public_url: web.public_url.clone(),
+            secure_cookies: web.secure_cookies,
+        })
+    }
+
+    /// The session cookie's name: the `__Host-` prefix (Secure, Path=/, no
+    /// Domain, enforced by browsers) whenever the site is served over https.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-continuity"
+        } else {
+            "continuity"
+        }
+    }
+
+    /// Check an address and password; on success start a new session (a new
+    /// random id: a session id known before login is never reused).
+    pub async fn login(
+        &self,
+        address: &str,
+        password: &str,
+        ip: &str,
+    ) -> Result<NewSession, LoginError> {
+        let address = address.trim();
+        if !self.throttle.allowed(address, ip, Instant::now()) {
+            tracing::warn!(%ip, "login throttled");
+            return Err(LoginError::Throttled);
+        }
+        let account = self.store.account_by_address(address).await.map_err(|e| {
+            tracing::error!(error = %e, "login lookup failed");
+            LoginError::Unavailable
+        })?;
+        let hash = account
+            .as_ref()
+            .filter(|a| !a.disabled)
+            .and_then(|a| a.password_hash.clone());
+        let pw = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || match hash {
+            Some(h) => password::verify(&h, &pw),
+            None => {
+                password::dummy_verify(&pw);
+                false
+            }
+        })
+        .await
+        .unwrap_or(false);
+        let Some(account) = account.filter(|_| ok) else {
+            self.throttle.failed(address, ip, Instant::now());
+            tracing::info!(%ip, "login failed");
+            return Err(LoginError::Invalid);
+        };
+        self.throttle.succeeded(address);
+        let cookie = token::random_token();
+        let csrf = token::random_token();
+        let expires = now_ms() + ms(self.session_lifetime);
+        self.store
+            .insert_session(
+                &token::sha256(cookie.as_bytes()),
+                account.user,
+                &csrf,
+                expires,
+                Some(ip),
+            )
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "session insert failed");
+                LoginError::Unavailable
+            })?;
+        tracing::info!(user = %account.user, %ip, "login");
+        Ok(NewSession {
+            cookie,
+            user: account.user,
+        })
+    }
+
+    /// The live session a cookie names, if any (idle and absolute timeouts
+    /// applied; an expired one is deleted).
+    pub async fn session(&self, cookie: &str) -> Option<Authed> {
+        if cookie.is_empty() || cookie.len() > 100 {
+            return None;
+        }
+        let id = token::sha256(cookie.as_bytes());
+        let row = match self.store.session(&id).await {
+            Ok(r) => r?,
+            Err(e) => {
+                tracing::error!(error = %e, "session lookup failed");
+                return None;
+            }
+        };
+        let now = now_ms();
+        if now >= row.expires_at || now - row.last_seen >= ms(self.session_idle) {
+            let _ = self.store.delete_session(&id).await;
+            return None;
+        }
+        if now - row.last_seen >= TOUCH_EVERY_MS {
+            let _ = self.store.touch_session(&id, now).await;
+        }
+        Some(Authed {
+            user: row.user,
+            csrf: row.csrf,
+        })
+    }
+
+    pub async fn logout(&self, cookie: &str) {
+        let _ = self
+            .store
+            .delete_session(&token::sha256(cookie.as_bytes()))
+            .await;
+    }
+
+    /// Drop expired sessions (run periodically).
+    pub async fn purge_sessions(&self) {
+        match self
+            .store
+            .purge_sessions(now_ms(), ms(self.session_idle))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(sessions = n, "expired sessions removed"),
+            Err(e) => tracing::warn!(error = %e, "session purge failed"),
+        }
+    }
+
+    /// Issue a set-password link for a user (it supersedes older ones).
+    pub async fn issue_link(&self, user: UserId) -> Result<String, StoreError> {
+        let secret = token::random_bytes::<{ token::SECRET_LEN }>();
+        let expires_at = now_ms() + ms(self.link_ttl);
+        let id = self
+            .store
+            .insert_password_token(user, &token::sha256(&secret), expires_at)
+            .await?;
+        let t = self.signer.sign(&LinkClaims {
+            id,
+            expires_at,
+            secret,
+        });
+        Ok(format!("{}/set-password?t={t}", self.public_url))
+    }
+
+    /// Whose link is this, and can it still be used?
+    pub async fn check_link(&self, token: &str) -> Result<Account, PasswordError> {
+        let (_, account) = self.open_link(token).await?;
+        Ok(account)
+    }
+
+    async fn open_link(&self, token: &str) -> Result<(LinkClaims, Account), PasswordError> {
+        let claims = self
+            .signer
+            .open(token)
+            .ok_or(PasswordError::Link(LinkProblem::Invalid))?;
+        let row = self
+            .store
+            .password_token(claims.id)
+            .await
+            .map_err(unavailable)?
+            .ok_or(PasswordError::Link(LinkProblem::Invalid))?;
+        if !token::same(&row.secret_hash, &token::sha256(&claims.secret))
+            || row.expires_at != claims.expires_at
+        {
+            return Err(PasswordError::Link(LinkProblem::Invalid));
+        }
+        if row.used_at.is_some() || row.superseded {
+            return Err(PasswordError::Link(LinkProblem::Used));
+        }
+        if now_ms() >= row.expires_at {
+            return Err(PasswordError::Link(LinkProblem::Expired));
+        }
+        let account = self
+            .store
+            .account(row.user)
+            .await
+            .map_err(unavailable)?
+            .filter(|a| !a.disabled)
+            .ok_or(PasswordError::Link(LinkProblem::Invalid))?;
+        Ok((claims, account))
+    }
+
+    /// Hash a new password after checking the policy and the confirmation.
+    async fn policy_hash(
+        account: &Account,
+        new: &str,
+        confirm: &str,
+    ) -> Result<String, PasswordError> {
+        let mut problems = password::check_policy(new, &account.address, &account.display_name);
+        if new != confirm {
+            problems.push(PasswordProblem::Mismatch);
+        }
+        if !problems.is_empty() {
+            return Err(PasswordError::Policy(problems));
+        }
+        let pw = new.to_string();
+        tokio::task::spawn_blocking(move || password::hash(&pw))
+            .await
+            .map_err(unavailable)?
+            .map_err(unavailable)
+    }
+
+    /// Set the password from a link: the link is spent and every session of
+    /// the user ends.
+    pub async fn redeem_link(
+        &self,
+        token: &str,
+        new: &str,
+        confirm: &str,
+    ) -> Result<Account, PasswordError> {
+        let (claims, account) = self.open_link(token).await?;
+        let hash = Self::policy_hash(&account, new, confirm).await?;
+        if !self
+            .store
+            .redeem_password_token(claims.id, &hash)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(PasswordError::Link(LinkProblem::Used));
+        }
+        tracing::info!(user = %account.user, "password set from a link");
+        Ok(account)
+    }
+
+    /// Change a password knowing the current one. Other sessions end; the
+    /// caller starts a fresh one.
+    pub async fn change_password(
+        &self,
+        user: UserId,
+        current: &str,
+        new: &str,
+        confirm: &str,
+    ) -> Result<Account, PasswordError> {
+        let account = self
+            .store
+            .account(user)
+            .await
+            .map_err(unavailable)?
+            .ok_or(PasswordError::NoUser)?;
+        let hash = account.password_hash.clone();
+        let cur = current.to_string();
+        let ok = tokio::task::spawn_blocking(move || {
+            hash.map(|h| password::verify(&h, &cur)).unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false);
+        if !ok {
+            return Err(PasswordError::Policy(vec![PasswordProblem::WrongCurrent]));
+        }
+        let hash = Self::policy_hash(&account, new, confirm).await?;
+        self.store
+            .set_password_hash(user, &hash)
+            .await
+            .map_err(unavailable)?;
+        tracing::info!(user = %user, "password changed");
+        Ok(account)
+    }
+
+    /// Set a password directly (the CLI), with the same policy.
+    pub async fn set_password(&self, address: &str, new: &str) -> Result<Account, PasswordError> {
+        let account = self
+            .store
+            .account_by_address(address)
+            .await
+            .map_err(unavailable)?
+            .ok_or(PasswordError::NoUser)?;
+        let hash = Self::policy_hash(&account, new, new).await?;
+        self.store
+            .set_password_hash(account.user, &hash)
+            .await
+            .map_err(unavailable)?;
+        Ok(account)
+    }
+
+    /// A session for a user without a password check (used right after a
+    /// password change, which ended every older session).
+    pub async fn start_session(&self, user: UserId, ip: &str) -> Result<NewSession, StoreError> {
+        let cookie = token::random_token();
+        let csrf = token::random_token();
+        self.store
+            .insert_session(
+                &token::sha256(cookie.as_bytes()),
+                user,
+                &csrf,
+                now_ms() + ms(self.session_lifetime),
+                Some(ip),
+            )
+            .await?;
+        Ok(NewSession { cookie, user })
+    }
+}

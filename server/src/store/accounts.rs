@@ -1,0 +1,312 @@
+//! Logging in: users' password hashes, server-side sessions, single-use
+//! password links and the server's own keys. The crypto is in
+//! [`crate::auth`]; this module only keeps rows.
+
+use sqlx::Row;
+
+use super::admin::normalize_address;
+use super::{now_ms, DomainId, Result, Store, StoreError, UserId};
+
+/// A user as the login sees them: who, where, and the stored hash.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: UserId,
+    pub domain: DomainId,
+    pub domain_name: String,
+    pub address: String,
+    pub display_name: String,
+    pub source: String,
+    pub disabled: bool,
+    pub password_hash: Option<String>,
+    pub password_set_at: Option<i64>,
+    /// The domain's continuity state ('normal', 'outage', 'recovering', 'drill').
+    pub domain_state: String,
+    pub continuity_enabled: bool,
+}
+
+/// A live session (found by the hash of its cookie).
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub user: UserId,
+    pub csrf: String,
+    pub created_at: i64,
+    pub last_seen: i64,
+    pub expires_at: i64,
+}
+
+/// A password link as stored.
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub id: i64,
+    pub user: UserId,
+    pub secret_hash: Vec<u8>,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    /// A newer link was issued for the same user (this one is superseded).
+    pub superseded: bool,
+}
+
+const SELECT_ACCOUNT: &str = "SELECT u.id, u.domain_id, d.name, u.address, u.display_name, \
+     u.source, u.disabled, u.password_hash, u.password_set_at, d.state, d.continuity_enabled \
+     FROM users u JOIN domains d ON d.id = u.domain_id ";
+
+fn account_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Account> {
+    Ok(Account {
+        user: UserId(r.try_get(0)?),
+        domain: DomainId(r.try_get(1)?),
+        domain_name: r.try_get(2)?,
+        address: r.try_get(3)?,
+        display_name: r.try_get(4)?,
+        source: r.try_get(5)?,
+        disabled: r.try_get(6)?,
+        password_hash: r.try_get(7)?,
+        password_set_at: r.try_get(8)?,
+        domain_state: r.try_get(9)?,
+        continuity_enabled: r.try_get(10)?,
+    })
+}
+
+impl Store {
+    /// The account an address (primary or alias) logs in to.
+    pub async fn account_by_address(&self, address: &str) -> Result<Option<Account>> {
+        let Ok(address) = normalize_address(address) else {
+            return Ok(None);
+        };
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_ACCOUNT} WHERE u.address = ?1 OR u.id = \
+             (SELECT user_id FROM user_aliases WHERE address = ?1)"
+        )))
+        .bind(&address)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    pub async fn account(&self, user: UserId) -> Result<Option<Account>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_ACCOUNT} WHERE u.id = ?"
+        )))
+        .bind(user.0)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    /// Replace a user's password hash. Every session of the user ends and
+    /// every open password link is spent, in one transaction.
+    pub async fn set_password_hash(&self, user: UserId, hash: &str) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let n = sqlx::query("UPDATE users SET password_hash = ?, password_set_at = ? WHERE id = ?")
+            .bind(hash)
+            .bind(now)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE password_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL")
+            .bind(now)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Redeem a password link: mark it used and set the hash, atomically, so
+    /// that two concurrent redemptions cannot both succeed. Returns false if
+    /// the link was already used (or superseded) in the meantime.
+    pub async fn redeem_password_token(&self, token: i64, hash: &str) -> Result<bool> {
+        let now = now_ms();
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(
+            "UPDATE password_tokens SET used_at = ? \
+             WHERE id = ? AND used_at IS NULL AND expires_at > ? \
+             AND NOT EXISTS (SELECT 1 FROM password_tokens n \
+                             WHERE n.user_id = password_tokens.user_id AND n.id > password_tokens.id) \
+             RETURNING user_id",
+        )
+        .bind(now)
+        .bind(token)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let user: i64 = row.try_get(0)?;
+        sqlx::query("UPDATE users SET password_hash = ?, password_set_at = ? WHERE id = ?")
+            .bind(hash)
+            .bind(now)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE password_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL")
+            .bind(now)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Store a new password link. It supersedes the user's older links: only
+    /// the newest one can be redeemed.
+    pub async fn insert_password_token(
+        &self,
+        user: UserId,
+        secret_hash: &[u8],
+        expires_at: i64,
+    ) -> Result<i64> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "INSERT INTO password_tokens (user_id, secret_hash, created_at, expires_at) \
+             VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(user.0)
+        .bind(secret_hash)
+        .bind(now)
+        .bind(expires_at)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    pub async fn password_token(&self, id: i64) -> Result<Option<TokenRow>> {
+        let row = sqlx::query(
+            "SELECT t.id, t.user_id, t.secret_hash, t.expires_at, t.used_at, \
+             EXISTS (SELECT 1 FROM password_tokens n WHERE n.user_id = t.user_id AND n.id > t.id) \
+             FROM password_tokens t WHERE t.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            Ok(TokenRow {
+                id: r.try_get(0)?,
+                user: UserId(r.try_get(1)?),
+                secret_hash: r.try_get(2)?,
+                expires_at: r.try_get(3)?,
+                used_at: r.try_get(4)?,
+                superseded: r.try_get(5)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// A server key by name, created with `make` the first time it is asked
+    /// for (race-free: the first insert wins and everyone reads it back).
+    pub async fn server_key(&self, name: &str, make: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>> {
+        sqlx::query("INSERT OR IGNORE INTO server_keys (name, value) VALUES (?, ?)")
+            .bind(name)
+            .bind(make())
+            .execute(&self.read)
+            .await?;
+        let row = sqlx::query("SELECT value FROM server_keys WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    pub async fn insert_session(
+        &self,
+        id_hash: &[u8],
+        user: UserId,
+        csrf: &str,
+        expires_at: i64,
+        client_ip: Option<&str>,
+    ) -> Result<()> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf, created_at, last_seen, expires_at, client_ip) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id_hash)
+        .bind(user.0)
+        .bind(csrf)
+        .bind(now)
+        .bind(now)
+        .bind(expires_at)
+        .bind(client_ip)
+        .execute(&self.read)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, id_hash: &[u8]) -> Result<Option<SessionRow>> {
+        let row = sqlx::query(
+            "SELECT user_id, csrf, created_at, last_seen, expires_at FROM sessions WHERE id_hash = ?",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                user: UserId(r.try_get(0)?),
+                csrf: r.try_get(1)?,
+                created_at: r.try_get(2)?,
+                last_seen: r.try_get(3)?,
+                expires_at: r.try_get(4)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn touch_session(&self, id_hash: &[u8], now: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen = ? WHERE id_hash = ?")
+            .bind(now)
+            .bind(id_hash)
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id_hash: &[u8]) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+            .bind(id_hash)
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+
+    /// Remove sessions past their absolute or idle timeout.
+    pub async fn purge_sessions(&self, now: i64, idle_ms: i64) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen <= ?")
+                .bind(now)
+                .bind(now - idle_ms)
+                .execute(&self.read)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// Set a domain's continuity state (the monitor's job; also tests and
+    /// the CLI).
+    pub async fn set_domain_state(&self, domain: DomainId, state: &str) -> Result<()> {
+        if !matches!(state, "normal" | "outage" | "recovering" | "drill") {
+            return Err(StoreError::Invalid(format!(
+                "unknown domain state {state:?}"
+            )));
+        }
+        sqlx::query("UPDATE domains SET state = ?, state_since = ? WHERE id = ?")
+            .bind(state)
+            .bind(now_ms())
+            .bind(domain.0)
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+}

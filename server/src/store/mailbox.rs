@@ -1,0 +1,281 @@
+//! Each user's mailbox: listing (keyset paging, never OFFSET), counts, one
+//! entry with its raw message, read/unread, and full-text search (FTS5).
+//!
+//! Every query takes the user id and filters on it: an entry id that is not
+//! the caller's is simply not found. That is the authorization rule for mail.
+
+use sqlx::Row;
+
+use super::{MessageId, Result, Store, UserId};
+
+/// A mailbox folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folder {
+    Inbox,
+    Sent,
+}
+
+impl Folder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Folder::Inbox => "inbox",
+            Folder::Sent => "sent",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Folder> {
+        match s {
+            "inbox" => Some(Folder::Inbox),
+            "sent" => Some(Folder::Sent),
+            _ => None,
+        }
+    }
+}
+
+/// One line of a mailbox list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRow {
+    pub id: i64,
+    pub message: MessageId,
+    pub folder: Folder,
+    pub received_at: i64,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub size: i64,
+    pub attachments: i64,
+    pub seen: bool,
+    pub during_outage: bool,
+}
+
+/// Counts shown beside the folders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FolderCounts {
+    pub inbox: i64,
+    pub inbox_unseen: i64,
+    pub sent: i64,
+}
+
+/// What a search asks for. Empty fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// Words anywhere (sender, recipients, subject, body, attachment names).
+    pub text: String,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    /// Received at or after (Unix ms).
+    pub since: Option<i64>,
+    /// Received before (Unix ms).
+    pub until: Option<i64>,
+    pub has_attachment: bool,
+    pub folder: Option<Folder>,
+}
+
+impl SearchQuery {
+    /// The FTS5 MATCH expression, or None when no text criterion is given.
+    /// Every user word becomes a quoted prefix term, so nothing the user
+    /// types is FTS syntax.
+    pub fn fts_expression(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        let mut add = |column: Option<&str>, input: &str| {
+            for word in input.split_whitespace() {
+                let word: String = word
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect::<String>()
+                    .replace('"', "\"\"");
+                if word.trim_matches(|c: char| !c.is_alphanumeric()).is_empty() {
+                    continue;
+                }
+                let term = format!("\"{word}\"*");
+                parts.push(match column {
+                    Some(c) => format!("{c} : {term}"),
+                    None => term,
+                });
+            }
+        };
+        add(None, &self.text);
+        add(Some("sender"), &self.from);
+        add(Some("recipients"), &self.to);
+        add(Some("subject"), &self.subject);
+        (!parts.is_empty()).then(|| parts.join(" AND "))
+    }
+}
+
+const ENTRY_COLUMNS: &str = "mb.id, mb.message_id, mb.folder, mb.received_at, m.header_from, \
+     m.header_to, m.subject, m.size, m.attachments, mb.seen, mb.during_outage";
+
+impl EntryRow {
+    /// The cursor that continues a folder listing after this entry.
+    pub fn list_cursor(&self) -> (i64, i64) {
+        (self.received_at, self.id)
+    }
+    /// The cursor that continues a word search after this entry.
+    pub fn search_cursor(&self) -> (i64, i64) {
+        (self.message.0, self.id)
+    }
+}
+
+fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<EntryRow> {
+    let folder: String = r.try_get(2)?;
+    Ok(EntryRow {
+        id: r.try_get(0)?,
+        message: MessageId(r.try_get(1)?),
+        folder: Folder::parse(&folder).unwrap_or(Folder::Inbox),
+        received_at: r.try_get(3)?,
+        from: r.try_get(4)?,
+        to: r.try_get(5)?,
+        subject: r.try_get(6)?,
+        size: r.try_get(7)?,
+        attachments: r.try_get(8)?,
+        seen: r.try_get(9)?,
+        during_outage: r.try_get(10)?,
+    })
+}
+
+impl Store {
+    /// A page of a folder, newest first. `before` is the (received_at, id) of
+    /// the last entry of the previous page.
+    pub async fn mailbox_page(
+        &self,
+        user: UserId,
+        folder: Folder,
+        before: Option<(i64, i64)>,
+        limit: u32,
+    ) -> Result<Vec<EntryRow>> {
+        let (at, id) = before.unwrap_or((i64::MAX, i64::MAX));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ENTRY_COLUMNS} FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
+             WHERE mb.user_id = ? AND mb.folder = ? AND (mb.received_at, mb.id) < (?, ?) \
+             ORDER BY mb.received_at DESC, mb.id DESC LIMIT ?"
+        )))
+        .bind(user.0)
+        .bind(folder.as_str())
+        .bind(at)
+        .bind(id)
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    pub async fn folder_counts(&self, user: UserId) -> Result<FolderCounts> {
+        let r = sqlx::query(
+            "SELECT \
+             COALESCE(SUM(folder = 'inbox'), 0), \
+             COALESCE(SUM(folder = 'inbox' AND seen = 0), 0), \
+             COALESCE(SUM(folder = 'sent'), 0) \
+             FROM mailbox WHERE user_id = ?",
+        )
+        .bind(user.0)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(FolderCounts {
+            inbox: r.try_get(0)?,
+            inbox_unseen: r.try_get(1)?,
+            sent: r.try_get(2)?,
+        })
+    }
+
+    /// One of the user's entries (None if it is not theirs or does not exist).
+    pub async fn mailbox_entry(&self, user: UserId, entry: i64) -> Result<Option<EntryRow>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ENTRY_COLUMNS} FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
+             WHERE mb.user_id = ? AND mb.id = ?"
+        )))
+        .bind(user.0)
+        .bind(entry)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(entry_from_row).transpose()
+    }
+
+    /// The raw message of one of the user's entries.
+    pub async fn entry_raw(&self, user: UserId, entry: i64) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query(
+            "SELECT b.raw FROM mailbox mb JOIN message_blobs b ON b.message_id = mb.message_id \
+             WHERE mb.user_id = ? AND mb.id = ?",
+        )
+        .bind(user.0)
+        .bind(entry)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// Mark an entry read or unread. False if it is not the user's.
+    pub async fn set_seen(&self, user: UserId, entry: i64, seen: bool) -> Result<bool> {
+        let n =
+            sqlx::query("UPDATE mailbox SET seen = ? WHERE user_id = ? AND id = ? AND seen <> ?")
+                .bind(seen)
+                .bind(user.0)
+                .bind(entry)
+                .bind(seen)
+                .execute(&self.read)
+                .await?
+                .rows_affected();
+        if n > 0 {
+            return Ok(true);
+        }
+        Ok(self.mailbox_entry(user, entry).await?.is_some())
+    }
+
+    /// Search the user's mailbox, newest first. With words, the FTS index
+    /// drives the query in descending message order and `before` is the
+    /// (message id, entry id) of the last result of the previous page
+    /// ([`EntryRow::search_cursor`]); without, it is a filtered listing
+    /// keyed like [`Store::mailbox_page`] (received_at, id).
+    pub async fn search(
+        &self,
+        user: UserId,
+        q: &SearchQuery,
+        before: Option<(i64, i64)>,
+        limit: u32,
+    ) -> Result<Vec<EntryRow>> {
+        let mut filters = String::new();
+        if q.since.is_some() {
+            filters.push_str(" AND mb.received_at >= ?");
+        }
+        if q.until.is_some() {
+            filters.push_str(" AND mb.received_at < ?");
+        }
+        if q.has_attachment {
+            filters.push_str(" AND m.attachments > 0");
+        }
+        if q.folder.is_some() {
+            filters.push_str(" AND mb.folder = ?");
+        }
+        let (at, id) = before.unwrap_or((i64::MAX, i64::MAX));
+        let fts = q.fts_expression();
+        let sql = match fts {
+            Some(_) => format!(
+                "SELECT {ENTRY_COLUMNS} FROM messages_fts f \
+                 JOIN mailbox mb ON mb.message_id = f.rowid AND mb.user_id = ? \
+                 JOIN messages m ON m.id = f.rowid \
+                 WHERE messages_fts MATCH ? AND f.rowid <= ? AND (f.rowid < ? OR mb.id < ?) {filters} \
+                 ORDER BY f.rowid DESC, mb.id DESC LIMIT ?"
+            ),
+            None => format!(
+                "SELECT {ENTRY_COLUMNS} FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
+                 WHERE mb.user_id = ? AND (mb.received_at, mb.id) < (?, ?) {filters} \
+                 ORDER BY mb.received_at DESC, mb.id DESC LIMIT ?"
+            ),
+        };
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0);
+        query = match &fts {
+            Some(expr) => query.bind(expr.clone()).bind(at).bind(at).bind(id),
+            None => query.bind(at).bind(id),
+        };
+        if let Some(s) = q.since {
+            query = query.bind(s);
+        }
+        if let Some(u) = q.until {
+            query = query.bind(u);
+        }
+        if let Some(f) = q.folder {
+            query = query.bind(f.as_str());
+        }
+        let rows = query.bind(limit as i64).fetch_all(&self.read).await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+}

@@ -1,0 +1,522 @@
+//! The webmail's form posts and downloads: plain actix handlers, so every
+//! state-changing action works with JavaScript off (POST, then 303 to a page:
+//! Post/Redirect/Get) and every download streams the stored bytes with safe
+//! headers. Each handler checks the session itself, and each one that
+//! changes something checks the session's CSRF token.
+
+// Handlers return early with a ready response (`Err(HttpResponse)`): the
+// actix idiom, on a path that is not hot.
+#![allow(clippy::result_large_err)]
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use app::backend::{PasswordProblem, SessionUser};
+use app::i18n::Lang;
+use serde::Deserialize;
+
+use super::gate::{session_cookie, LANG_COOKIE};
+use super::render;
+use super::WebState;
+use crate::auth::{token, LoginError, PasswordError};
+use crate::store::UserId;
+
+/// A local path to go back to after a form ("/mail/inbox"), never another
+/// site ("//evil", "https://evil", "/\\evil").
+pub fn safe_next(next: Option<&str>, default: &str) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(|c| c.is_control()) =>
+        {
+            n.to_string()
+        }
+        _ => default.to_string(),
+    }
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn session_cookie_for<'a>(state: &WebState, value: String) -> Cookie<'a> {
+    let mut c = Cookie::new(state.auth.cookie_name(), value);
+    c.set_path("/");
+    c.set_http_only(true);
+    c.set_same_site(SameSite::Strict);
+    c.set_secure(state.auth.secure_cookies);
+    c.set_max_age(CookieDuration::seconds(
+        state.auth.session_lifetime.as_secs() as i64,
+    ));
+    c
+}
+
+fn removal_cookie<'a>(state: &WebState) -> Cookie<'a> {
+    let mut c = session_cookie_for(state, String::new());
+    c.make_removal();
+    c
+}
+
+/// The request's session, or a redirect to the login page.
+fn require_session(req: &HttpRequest) -> Result<SessionUser, HttpResponse> {
+    use actix_web::HttpMessage;
+    req.extensions()
+        .get::<Option<SessionUser>>()
+        .cloned()
+        .flatten()
+        .ok_or_else(|| {
+            let next = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            see_other(&format!("/login?expired=1&next={}", enc(next)))
+        })
+}
+
+/// Compare a form's CSRF token with the session's, in constant time.
+fn csrf_ok(session: &SessionUser, given: &str) -> bool {
+    token::same(session.csrf.as_bytes(), given.as_bytes())
+}
+
+fn forbidden_form(req: &HttpRequest) -> HttpResponse {
+    use actix_web::HttpMessage;
+    let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
+    HttpResponse::Forbidden()
+        .content_type("text/plain; charset=utf-8")
+        .body(lang.t().bad_form)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    address: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// POST /auth/login
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    let next = safe_next(form.next.as_deref(), "/mail/inbox");
+    let ip = client_ip(&req);
+    match state.auth.login(&form.address, &form.password, &ip).await {
+        Ok(session) => {
+            // The old session (if any) ends: its id is never carried over.
+            if let Some(old) = session_cookie(&req, &state) {
+                state.auth.logout(&old).await;
+            }
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, next))
+                .cookie(session_cookie_for(&state, session.cookie))
+                .finish()
+        }
+        Err(e) => {
+            let code = match e {
+                LoginError::Invalid => "invalid",
+                LoginError::Throttled => "throttled",
+                LoginError::Unavailable => "unavailable",
+            };
+            see_other(&format!(
+                "/login?error={code}&address={}&next={}",
+                enc(form.address.trim()),
+                enc(&next)
+            ))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// POST /auth/logout
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let session = match require_session(&req) {
+        Ok(s) => s,
+        Err(_) => return see_other("/login"),
+    };
+    if !csrf_ok(&session, &form.csrf) {
+        return forbidden_form(&req);
+    }
+    if let Some(c) = session_cookie(&req, &state) {
+        state.auth.logout(&c).await;
+    }
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/login?bye=1"))
+        .cookie(removal_cookie(&state))
+        .finish()
+}
+
+#[derive(Deserialize)]
+pub struct SetPasswordForm {
+    t: String,
+    password: String,
+    confirm: String,
+}
+
+fn problems_query(problems: &[PasswordProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| p.code())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// POST /auth/set-password (from the emailed link)
+pub async fn set_password(
+    state: web::Data<WebState>,
+    form: web::Form<SetPasswordForm>,
+) -> HttpResponse {
+    match state
+        .auth
+        .redeem_link(&form.t, &form.password, &form.confirm)
+        .await
+    {
+        Ok(account) => see_other(&format!("/login?set=1&address={}", enc(&account.address))),
+        Err(PasswordError::Policy(p)) => see_other(&format!(
+            "/set-password?t={}&e={}",
+            enc(&form.t),
+            problems_query(&p)
+        )),
+        Err(PasswordError::Link(_)) | Err(PasswordError::NoUser) => {
+            see_other(&format!("/set-password?t={}", enc(&form.t)))
+        }
+        Err(PasswordError::Unavailable) => {
+            see_other(&format!("/set-password?t={}&e=unavailable", enc(&form.t)))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ChangePasswordForm {
+    csrf: String,
+    current: String,
+    password: String,
+    confirm: String,
+}
+
+/// POST /settings/password
+pub async fn change_password(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    form: web::Form<ChangePasswordForm>,
+) -> HttpResponse {
+    let session = match require_session(&req) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&session, &form.csrf) {
+        return forbidden_form(&req);
+    }
+    match state
+        .auth
+        .change_password(
+            UserId(session.user),
+            &form.current,
+            &form.password,
+            &form.confirm,
+        )
+        .await
+    {
+        Ok(_) => {
+            // Every session ended with the change; this browser gets a new one.
+            match state
+                .auth
+                .start_session(UserId(session.user), &client_ip(&req))
+                .await
+            {
+                Ok(s) => HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, "/settings?changed=1"))
+                    .cookie(session_cookie_for(&state, s.cookie))
+                    .finish(),
+                Err(_) => see_other("/login"),
+            }
+        }
+        Err(PasswordError::Policy(p)) => see_other(&format!("/settings?e={}", problems_query(&p))),
+        Err(_) => see_other("/settings?e=unavailable"),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SeenForm {
+    csrf: String,
+    seen: String,
+    next: Option<String>,
+}
+
+/// POST /mail/m/{id}/seen
+pub async fn set_seen(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<i64>,
+    form: web::Form<SeenForm>,
+) -> HttpResponse {
+    let session = match require_session(&req) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&session, &form.csrf) {
+        return forbidden_form(&req);
+    }
+    let id = path.into_inner();
+    match state
+        .store
+        .set_seen(UserId(session.user), id, form.seen == "1")
+        .await
+    {
+        Ok(true) => see_other(&safe_next(form.next.as_deref(), "/mail/inbox")),
+        Ok(false) => not_found(),
+        Err(_) => HttpResponse::ServiceUnavailable().finish(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LangQuery {
+    next: Option<String>,
+}
+
+/// GET /lang/{code}: remember the language and go back.
+pub async fn set_lang(path: web::Path<String>, q: web::Query<LangQuery>) -> HttpResponse {
+    let next = safe_next(q.next.as_deref(), "/");
+    let Some(lang) = Lang::from_code(&path) else {
+        return not_found();
+    };
+    let mut c = Cookie::new(LANG_COOKIE, lang.code());
+    c.set_path("/");
+    c.set_same_site(SameSite::Lax);
+    c.set_max_age(CookieDuration::days(365));
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, next))
+        .cookie(c)
+        .finish()
+}
+
+fn not_found() -> HttpResponse {
+    HttpResponse::NotFound()
+        .content_type("text/plain; charset=utf-8")
+        .body("Not found")
+}
+
+/// The raw message of one of the session user's entries, or the response.
+async fn entry_raw(req: &HttpRequest, state: &WebState, id: i64) -> Result<Vec<u8>, HttpResponse> {
+    let session = require_session(req)?;
+    match state.store.entry_raw(UserId(session.user), id).await {
+        Ok(Some(raw)) => Ok(raw),
+        Ok(None) => Err(not_found()),
+        Err(e) => {
+            tracing::error!(error = %e, "reading a message failed");
+            Err(HttpResponse::ServiceUnavailable().finish())
+        }
+    }
+}
+
+/// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266).
+pub fn content_disposition(kind: &str, name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        enc(name)
+    )
+}
+
+/// GET /mail/m/{id}/raw: the original message.
+pub async fn raw(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<i64>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    match entry_raw(&req, &state, id).await {
+        Ok(raw) => HttpResponse::Ok()
+            .content_type("message/rfc822")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                content_disposition("attachment", &format!("message-{id}.eml")),
+            ))
+            .body(raw),
+        Err(r) => r,
+    }
+}
+
+/// GET /mail/m/{id}/part/{n}: one attachment, always as a download (never
+/// rendered by the browser in our origin).
+pub async fn part(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<(i64, u32)>,
+) -> HttpResponse {
+    let (id, n) = path.into_inner();
+    let raw = match entry_raw(&req, &state, id).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let Some((bytes, _ct, name)) = render::part(&raw, n) else {
+        return not_found();
+    };
+    HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            content_disposition("attachment", &name),
+        ))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox",
+        ))
+        .body(bytes)
+}
+
+/// GET /mail/m/{id}/cid/{cid}: an inline image referenced by the HTML body.
+pub async fn cid(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<(i64, String)>,
+) -> HttpResponse {
+    let (id, cid) = path.into_inner();
+    let raw = match entry_raw(&req, &state, id).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    match render::part_by_cid(&raw, &cid) {
+        Some((bytes, ct)) => HttpResponse::Ok()
+            .content_type(ct)
+            .insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox",
+            ))
+            .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
+            .body(bytes),
+        None => not_found(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct BodyQuery {
+    remote: Option<String>,
+}
+
+/// GET /mail/m/{id}/body: the sanitized HTML body, as its own document for
+/// a sandboxed frame. Its CSP forbids every script and, unless the user
+/// asked for remote content, every load from elsewhere.
+pub async fn body(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<i64>,
+    q: web::Query<BodyQuery>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    let raw = match entry_raw(&req, &state, id).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let allow_remote = q.remote.as_deref() == Some("1");
+    let cid_base = format!("/mail/m/{id}/cid/");
+    let html =
+        tokio::task::spawn_blocking(move || render::html_body(&raw, &cid_base, allow_remote))
+            .await
+            .ok()
+            .flatten();
+    let Some(s) = html else {
+        return not_found();
+    };
+    let remote = if allow_remote { " https: http:" } else { "" };
+    let csp = format!(
+        "default-src 'none'; img-src 'self' data:{remote}; style-src 'unsafe-inline'{remote}; \
+         font-src{}; base-uri 'none'; form-action 'none'; frame-ancestors 'self'; \
+         sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox",
+        if allow_remote { " https:" } else { " 'none'" }
+    );
+    let doc = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">\
+         <meta name=\"referrer\" content=\"no-referrer\">\
+         <style>body{{font-family:system-ui,sans-serif;margin:0;padding:12px;\
+         overflow-wrap:anywhere;color:#1b1f24;background:#fff}}img{{max-width:100%;height:auto}}\
+         table{{max-width:100%}}</style></head><body>{}</body></html>",
+        s.html
+    );
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp))
+        .body(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_never_leaves_the_site() {
+        assert_eq!(safe_next(Some("/mail/m/3"), "/"), "/mail/m/3");
+        for bad in [
+            "//evil.test",
+            "https://evil.test",
+            "/\\evil.test",
+            "evil",
+            "/a\r\nSet-Cookie: x",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad), "/d"), "/d", "{bad:?}");
+        }
+        assert_eq!(safe_next(None, "/d"), "/d");
+    }
+
+    #[test]
+    fn content_disposition_is_safe_and_keeps_unicode() {
+        assert_eq!(
+            content_disposition("attachment", "rapport été \"x\".pdf"),
+            "attachment; filename=\"rapport _t_ _x_.pdf\"; filename*=UTF-8''rapport%20%C3%A9t%C3%A9%20%22x%22.pdf"
+        );
+    }
+
+    #[test]
+    fn link_problem_is_exhaustive() {
+        use app::backend::LinkProblem;
+        // the set-password page shows a message for each
+        for p in [
+            LinkProblem::Invalid,
+            LinkProblem::Expired,
+            LinkProblem::Used,
+        ] {
+            assert!(!Lang::Fr.t().link_problem(p).is_empty());
+        }
+    }
+}
