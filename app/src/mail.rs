@@ -21,6 +21,13 @@ pub async fn get_viewer() -> Result<Option<Viewer>, BackendError> {
     }
 }
 
+/// The folder counts (refreshed on every navigation: reading changes them).
+#[server]
+pub async fn get_counts() -> Result<crate::backend::FolderCounts, BackendError> {
+    let (backend, session) = crate::backend::backend_for_user()?;
+    Ok(backend.viewer(&session).await?.counts)
+}
+
 #[server]
 pub async fn list_mail(folder: String, cursor: Option<String>) -> Result<MailPage, BackendError> {
     let (backend, session) = crate::backend::backend_for_user()?;

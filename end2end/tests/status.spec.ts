@@ -3,14 +3,14 @@ import { test, expect } from "@playwright/test";
 test("the status page hydrates and shows the demo domain's queue", async ({ page }) => {
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
-  await page.goto("/");
+  await page.goto("/status");
   await expect(page).toHaveTitle("Continuity");
   // data-hydrated is set by an Effect, which only runs once the WASM hydrated the page
   await page.locator("#title[data-hydrated]").waitFor();
   const row = page.locator('tr[data-domain="example.test"]');
   await expect(row).toBeVisible();
   await expect(row.locator("td").first()).toHaveText("127.0.0.1:2526 (opportunistic)");
-  // three demo users, three demo messages (queued or delayed: the demo primary is down)
+  // three demo users, four demo messages (queued or delayed: the demo primary is down)
   await expect(row.locator("td").nth(1)).toHaveText("3");
   await page.screenshot({ path: "test-results/status.png", fullPage: true });
   expect(errors).toEqual([]);
@@ -19,7 +19,7 @@ test("the status page hydrates and shows the demo domain's queue", async ({ page
 test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
   test("the status page is complete from the server alone", async ({ page }) => {
-    await page.goto("/");
+    await page.goto("/status");
     await expect(page.locator('tr[data-domain="example.test"] th')).toHaveText("example.test");
     await expect(page.locator("#title")).not.toHaveAttribute("data-hydrated", "true");
   });
@@ -28,5 +28,5 @@ test.describe("without JavaScript", () => {
 test("an unknown page says so", async ({ page }) => {
   const resp = await page.goto("/no/such/page");
   expect(resp?.status()).toBe(404);
-  await expect(page.locator(".notfound")).toHaveText("Page not found.");
+  await expect(page.locator(".notfound")).toHaveText("There is nothing at this address.");
 });

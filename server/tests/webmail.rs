@@ -370,6 +370,23 @@ async fn cross_site_posts_and_missing_csrf_tokens_are_refused() {
         .set_form([("address", "alice@example.test"), ("password", PW)])
         .to_request();
     assert_eq!(test::call_service(&svc, req).await.status(), 403);
+    // a hidden origin ("null") falls back to Sec-Fetch-Site
+    let req = TestRequest::post()
+        .uri("/auth/login")
+        .peer_addr(peer())
+        .insert_header(("origin", "null"))
+        .insert_header(("sec-fetch-site", "cross-site"))
+        .set_form([("address", "alice@example.test"), ("password", PW)])
+        .to_request();
+    assert_eq!(test::call_service(&svc, req).await.status(), 403);
+    let req = TestRequest::post()
+        .uri("/auth/login")
+        .peer_addr(peer())
+        .insert_header(("origin", "null"))
+        .insert_header(("sec-fetch-site", "same-origin"))
+        .set_form([("address", "alice@example.test"), ("password", PW)])
+        .to_request();
+    assert_eq!(test::call_service(&svc, req).await.status(), 303);
     // same origin passes
     let req = TestRequest::post()
         .uri("/auth/login")

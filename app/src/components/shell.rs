@@ -9,7 +9,7 @@ use leptos_router::hooks::use_location;
 
 use crate::backend::{BackendError, Viewer};
 use crate::i18n::Lang;
-use crate::mail::get_viewer;
+use crate::mail::{get_counts, get_viewer};
 
 /// The language of this page.
 pub fn use_lang() -> Lang {
@@ -146,14 +146,26 @@ fn Banner(v: Viewer) -> impl IntoView {
 #[component]
 fn Nav(v: Viewer) -> impl IntoView {
     let t = use_lang().t();
-    let unseen = v.counts.inbox_unseen;
+    let location = use_location();
+    // Reading a message changes the counts: fetch them again on every move.
+    let counts = Resource::new(move || location.pathname.get(), |_| get_counts());
+    let first = v.counts.inbox_unseen;
+    let unseen = move || {
+        counts
+            .get()
+            .and_then(|r| r.ok())
+            .map(|c| c.inbox_unseen)
+            .unwrap_or(first)
+    };
     view! {
         <nav class="folders" aria-label="folders">
             <A href="/mail/inbox">
                 {t.inbox}
-                {(unseen > 0).then(|| view! {
-                    <span class="count" title=t.unread>{unseen}</span>
-                })}
+                <Transition>
+                    {move || (unseen() > 0).then(|| view! {
+                        <span class="count" title=t.unread id="unseen-count">{unseen()}</span>
+                    })}
+                </Transition>
             </A>
             <A href="/mail/sent">{t.sent}</A>
             <A href="/mail/search">{t.search}</A>

@@ -94,15 +94,21 @@ fn MailTable(page: MailPage, base: String, empty: &'static str) -> impl IntoView
             } else {
                 m.subject.clone()
             };
-            let who = if base.starts_with("/mail/sent") { m.to.clone() } else { m.from.clone() };
+            let who = if base.starts_with("/mail/sent") { &m.to } else { &m.from };
+            let who_full = who.clone();
+            let who = short_name(who);
             view! {
                 <li class=class>
                     <A href=href>
-                        <span class="who">{who}</span>
+                        <span class="who" title=who_full>{who}</span>
                         <span class="subject">{subject}</span>
                         <span class="marks">
                             {(m.attachments > 0).then(|| view! {
-                                <span class="clip" title=t.attachments aria-label=t.attachments>"📎"</span>
+                                <svg class="clip" viewBox="0 0 24 24" width="16" height="16" role="img" aria-label=t.attachments>
+                                    <title>{t.attachments}</title>
+                                    <path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"
+                                        d="M21 11.5l-8.5 8.5a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3L15 7.5"/>
+                                </svg>
                             })}
                             {m.during_outage.then(|| view! {
                                 <span class="via" title=t.via_continuity>{t.via_continuity}</span>
@@ -121,6 +127,17 @@ fn MailTable(page: MailPage, base: String, empty: &'static str) -> impl IntoView
         </nav>
     }
     .into_any()
+}
+
+/// "Name <addr>, Other <b>" -> "Name, Other" (the addresses stay in the title).
+fn short_name(list: &str) -> String {
+    list.split(", ")
+        .map(|a| match a.rfind(" <") {
+            Some(i) if a.ends_with('>') && i > 0 => a[..i].trim_matches('"').to_string(),
+            _ => a.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn params_from_query(q: &leptos_router::params::ParamsMap) -> SearchParams {

@@ -29,13 +29,17 @@ pub const TZ_COOKIE: &str = "tzo";
 /// Does a cross-site signal say this request comes from elsewhere?
 fn cross_site(req: &ServiceRequest) -> bool {
     let headers = req.headers();
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
+    // "null" is what a browser sends when it hides the origin (privacy
+    // settings): fall through to Sec-Fetch-Site then.
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("\u{0}"))
+        .filter(|o| *o != "null");
+    if let Some(origin) = origin {
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("");
-        // "null" (sandboxed or privacy-redirected origins) is not ours either.
         let origin_host = origin
             .strip_prefix("https://")
             .or_else(|| origin.strip_prefix("http://"))
@@ -111,9 +115,11 @@ pub async fn gate(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // same-origin: our own requests carry their Origin (checked above);
+    // nothing leaks to other sites.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(
         header::X_FRAME_OPTIONS,

@@ -87,6 +87,16 @@ fn render_inner(raw: &[u8]) -> Option<Rendered> {
         .iter()
         .enumerate()
         .filter(|(i, _)| m.attachments.contains(&(*i as u32)))
+        // inline images the HTML shows (cid:) are not listed as attachments
+        .filter(|(_, p)| {
+            let cid = p
+                .content_id()
+                .map(|c| c.trim_matches(|c| c == '<' || c == '>'));
+            match (cid, html.as_deref()) {
+                (Some(cid), Some(h)) if !cid.is_empty() => !h.contains(&format!("cid:{cid}")),
+                _ => true,
+            }
+        })
         .map(|(i, p)| AttachmentInfo {
             part: i as u32,
             name: part_name(p, i as u32),
@@ -244,6 +254,10 @@ JVBERi0xLjQK\r\n\
             .expect("pdf listed");
         assert_eq!(pdf.name, "rapport été.pdf");
         assert_eq!(pdf.size, 9);
+        assert!(
+            r.attachments.iter().all(|a| a.content_type != "image/png"),
+            "the inline logo is shown, not listed"
+        );
         let (bytes, ct, name) = part(MIXED, pdf.part).expect("part");
         assert_eq!(bytes, b"%PDF-1.4\n");
         assert_eq!(ct, "application/pdf");
