@@ -58,6 +58,8 @@ CREATE TABLE mailbox (
 );
 CREATE INDEX mailbox_list ON mailbox(user_id, folder, received_at DESC, id DESC);
 CREATE INDEX mailbox_message ON mailbox(message_id);
+-- searches across folders (dates, attachments) list by time without a sort
+CREATE INDEX mailbox_by_time ON mailbox(user_id, received_at DESC, id DESC);
 
 -- Mail already archived before this migration.
 INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at)

@@ -110,9 +110,9 @@ impl EntryRow {
     pub fn list_cursor(&self) -> (i64, i64) {
         (self.received_at, self.id)
     }
-    /// The cursor that continues a word search after this entry.
+    /// The cursor that continues a word search after this entry's message.
     pub fn search_cursor(&self) -> (i64, i64) {
-        (self.message.0, self.id)
+        (self.message.0, 0)
     }
 }
 
@@ -222,8 +222,10 @@ impl Store {
 
     /// Search the user's mailbox, newest first. With words, the FTS index
     /// drives the query in descending message order and `before` is the
-    /// (message id, entry id) of the last result of the previous page
-    /// ([`EntryRow::search_cursor`]); without, it is a filtered listing
+    /// message id of the last result of the previous page
+    /// ([`EntryRow::search_cursor`]; a page may hold one more entry than
+    /// `limit` so a message's entries stay together); without, it is a
+    /// filtered listing
     /// keyed like [`Store::mailbox_page`] (received_at, id).
     pub async fn search(
         &self,
@@ -248,12 +250,17 @@ impl Store {
         let (at, id) = before.unwrap_or((i64::MAX, i64::MAX));
         let fts = q.fts_expression();
         let sql = match fts {
+            // The FTS index drives, newest message first, and stops at the
+            // limit. `f.rowid + 0` keeps SQLite from deriving a range on
+            // mailbox.message_id from `f.rowid < ?` (which made it scan the
+            // user's whole mailbox for every match); ordering by the FTS
+            // rowid alone lets FTS5 return rows already in order.
             Some(_) => format!(
                 "SELECT {ENTRY_COLUMNS} FROM messages_fts f \
-                 JOIN mailbox mb ON mb.message_id = f.rowid AND mb.user_id = ? \
-                 JOIN messages m ON m.id = f.rowid \
-                 WHERE messages_fts MATCH ? AND f.rowid <= ? AND (f.rowid < ? OR mb.id < ?) {filters} \
-                 ORDER BY f.rowid DESC, mb.id DESC LIMIT ?"
+                 JOIN mailbox mb ON mb.message_id = f.rowid + 0 \
+                 JOIN messages m ON m.id = f.rowid + 0 \
+                 WHERE mb.user_id = ? AND messages_fts MATCH ? AND f.rowid < ? {filters} \
+                 ORDER BY f.rowid DESC LIMIT ?"
             ),
             None => format!(
                 "SELECT {ENTRY_COLUMNS} FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
@@ -263,7 +270,7 @@ impl Store {
         };
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0);
         query = match &fts {
-            Some(expr) => query.bind(expr.clone()).bind(at).bind(at).bind(id),
+            Some(expr) => query.bind(expr.clone()).bind(at),
             None => query.bind(at).bind(id),
         };
         if let Some(s) = q.since {
@@ -275,7 +282,26 @@ impl Store {
         if let Some(f) = q.folder {
             query = query.bind(f.as_str());
         }
-        let rows = query.bind(limit as i64).fetch_all(&self.read).await?;
-        rows.iter().map(entry_from_row).collect()
+        if fts.is_none() {
+            let rows = query.bind(limit as i64).fetch_all(&self.read).await?;
+            return rows.iter().map(entry_from_row).collect();
+        }
+        // A message can have two entries for one user (inbox and sent): a
+        // page never splits them, so the next page starts at the next
+        // message and nothing is skipped or repeated.
+        let rows = query.bind(limit as i64 + 2).fetch_all(&self.read).await?;
+        let mut out: Vec<EntryRow> = rows.iter().map(entry_from_row).collect::<Result<_>>()?;
+        if out.len() > limit as usize {
+            let last = out[limit as usize - 1].message;
+            let keep = out
+                .iter()
+                .enumerate()
+                .skip(limit as usize)
+                .find(|(_, e)| e.message != last)
+                .map(|(i, _)| i)
+                .unwrap_or(out.len());
+            out.truncate(keep);
+        }
+        Ok(out)
     }
 }

@@ -58,7 +58,7 @@ fn parse_cursor(c: Option<String>) -> Result<Option<(i64, i64)>, BackendError> {
 }
 
 fn page(rows: Vec<EntryRow>, cursor: impl Fn(&EntryRow) -> (i64, i64)) -> MailPage {
-    let next = (rows.len() == PAGE_SIZE as usize)
+    let next = (rows.len() >= PAGE_SIZE as usize)
         .then(|| {
             rows.last().map(|r| {
                 let (a, b) = cursor(r);
