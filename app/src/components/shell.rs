@@ -67,10 +67,23 @@ pub fn ErrorBox(error: BackendError) -> impl IntoView {
     }
 }
 
+/// Bumped by a page that changed the counts (reading marks a message
+/// read); the folder counts are fetched again.
+#[derive(Clone, Copy)]
+pub struct CountsVersion(pub RwSignal<u32>);
+
+/// Tell the folder counts to refresh.
+pub fn refresh_counts() {
+    if let Some(v) = use_context::<CountsVersion>() {
+        v.0.update(|n| *n += 1);
+    }
+}
+
 /// The logged-in frame. `children` is rendered with the [`Viewer`] in context.
 #[component]
 pub fn MailShell(children: ChildrenFn) -> impl IntoView {
     let viewer = Resource::new(|| (), |_| get_viewer());
+    provide_context(CountsVersion(RwSignal::new(0)));
     let lang = use_lang();
     let login = format!("/login?expired=1&next={}", enc(&here()));
     let children = StoredValue::new(children);
@@ -148,7 +161,11 @@ fn Nav(v: Viewer) -> impl IntoView {
     let t = use_lang().t();
     let location = use_location();
     // Reading a message changes the counts: fetch them again on every move.
-    let counts = Resource::new(move || location.pathname.get(), |_| get_counts());
+    let version = use_context::<CountsVersion>().map(|v| v.0);
+    let counts = Resource::new(
+        move || (location.pathname.get(), version.map(|v| v.get())),
+        |_| get_counts(),
+    );
     let first = v.counts.inbox_unseen;
     let unseen = move || {
         counts

@@ -79,6 +79,8 @@ fn Message(m: MailView, remote: bool) -> impl IntoView {
         format!("/mail/m/{id}/body")
     };
     let date = m.date.unwrap_or(m.received_at);
+    // it was just marked read: the folder counts change (browser only)
+    Effect::new(move |_| crate::components::shell::refresh_counts());
     view! {
         <article class="message" id="message">
             <p class="back"><A href=back.0>"← "{t.back_to}" "{back.1}</A></p>
