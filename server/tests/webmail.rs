@@ -859,3 +859,122 @@ async fn sessions_end_after_the_idle_timeout() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert!(auth.session(&sess.cookie).await.is_none());
 }
+
+#[actix_web::test]
+async fn sessions_end_at_the_absolute_limit_even_when_active() {
+    let s = setup("absolute").await;
+    let dir = common::temp_dir("abs-cfg");
+    let mut wc = web_config(&dir);
+    wc.session_lifetime = Duration::from_millis(150);
+    let auth = Auth::new(s.store.clone(), &wc).await.expect("auth");
+    let sess = auth
+        .login("alice@example.test", PW, "127.0.0.1")
+        .await
+        .expect("login");
+    for _ in 0..3 {
+        assert!(auth.session(&sess.cookie).await.is_some());
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert!(auth.session(&sess.cookie).await.is_none());
+}
+
+#[actix_web::test]
+async fn during_an_outage_the_banner_shows_and_new_mail_is_marked() {
+    let s = setup("outage").await;
+    let svc = app(&s).await;
+    let domain = s
+        .store
+        .domain_by_name("example.test")
+        .await
+        .expect("q")
+        .expect("domain");
+    s.store
+        .set_domain_state(domain.id, "outage")
+        .await
+        .expect("state");
+    ingest(
+        &s.store,
+        "alice@example.test",
+        b"From: x@remote.test\r\nTo: alice@example.test\r\nSubject: Held for you\r\n\r\nhello\r\n",
+    )
+    .await;
+    let (alice, _) = session_of(&s, &svc, "alice@example.test").await;
+    let c = actix_web::cookie::Cookie::new("continuity", alice);
+    let req = TestRequest::get()
+        .uri("/mail/inbox")
+        .cookie(c.clone())
+        .to_request();
+    let page = body_text(test::call_service(&svc, req).await).await;
+    assert!(page.contains("id=\"continuity-banner\""), "banner shown");
+    assert!(page.contains("Continuity Service is active"));
+    // the new message carries the mark, the one from before does not
+    let held = page.find("Held for you").expect("listed");
+    let hostile = page.find("Hostile").expect("listed");
+    let marks = page.matches("via Continuity").count();
+    assert!(marks >= 1, "{marks}");
+    assert!(held < hostile, "newest first");
+    let alice_user = s
+        .store
+        .account_by_address("alice@example.test")
+        .await
+        .expect("q")
+        .expect("a")
+        .user;
+    let rows = s
+        .store
+        .mailbox_page(alice_user, server::store::mailbox::Folder::Inbox, None, 10)
+        .await
+        .expect("page");
+    assert!(rows[0].during_outage && !rows[1].during_outage);
+    // back to normal: no banner
+    s.store
+        .set_domain_state(domain.id, "normal")
+        .await
+        .expect("state");
+    let req = TestRequest::get()
+        .uri("/mail/inbox")
+        .cookie(c)
+        .insert_header(("accept-language", "fr"))
+        .to_request();
+    let page = body_text(test::call_service(&svc, req).await).await;
+    assert!(!page.contains("id=\"continuity-banner\""));
+    assert!(page.contains("Boîte de réception"));
+}
+
+#[actix_web::test]
+async fn the_invitation_goes_through_the_normal_path_to_the_primary() {
+    let s = setup("invite").await;
+    let bob = s
+        .store
+        .account_by_address("bob@example.test")
+        .await
+        .expect("q")
+        .expect("bob");
+    let link = s.auth.issue_link(bob.user).await.expect("link");
+    let id = server::auth::invite::send(&s.store, &bob, &link, "mx.continuity.test", 7)
+        .await
+        .expect("queued");
+    let deliveries = s.store.deliveries_of(id).await.expect("deliveries");
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].rcpt, "bob@example.test");
+    assert_eq!(deliveries[0].status, "queued", "waiting for bob's primary");
+    let raw = s.store.raw_message(id).await.expect("q").expect("raw");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(
+        text.contains("To: \"Bob\" <bob@example.test>")
+            || text.contains("To: Bob <bob@example.test>"),
+        "{text}"
+    );
+    // the body is encoded by mail-builder; the decoded text carries the link
+    let r = server::web::render::render(&raw);
+    assert!(r.text.contains(&link), "{}", r.text);
+    assert!(r.text.contains("mot de passe d'urgence") && r.text.contains("emergency password"));
+    // and it is in bob's inbox here too
+    let rows = s
+        .store
+        .mailbox_page(bob.user, server::store::mailbox::Folder::Inbox, None, 10)
+        .await
+        .expect("page");
+    assert!(rows.iter().any(|e| e.message == id));
+}
