@@ -68,6 +68,8 @@ class Continuity:
             self.env["CONTINUITY_OUTBOUND_SMARTHOST"] = smarthost
             self.env["CONTINUITY_OUTBOUND_SMARTHOST_TLS"] = "none"
         self.cli("domain", "add", "example.test", "--primary", f"127.0.0.1:{primary_port}", "--tls", "none")
+        # probe often so outages and recoveries are seen within the tests' waits
+        self.cli("domain", "monitoring", "example.test", "--interval", "1s", "--timeout", "3s")
         # dave exists here but not at the primary: the primary answers 550 5.1.1
         for u in ["alice", "bob", "carol", "erin", "dave"]:
             self.cli("user", "add", f"{u}@example.test")

@@ -46,13 +46,18 @@ async fn create(store: &Store, primary_host: &str, primary_port: u16) -> Result<
     if store.domain_by_name(DEMO_DOMAIN).await?.is_some() {
         return Ok(false);
     }
-    store
+    let domain = store
         .add_domain(
             DEMO_DOMAIN,
             primary_host,
             primary_port,
             TlsMode::Opportunistic,
         )
+        .await?;
+    // probe every 5 s: an unreachable demo primary shows continuity active
+    // within seconds
+    store
+        .set_monitoring(domain.id, 5_000, 4_000, 2, 2, None)
         .await?;
     for (user, name, alias) in DEMO_USERS {
         store

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod directory;
+pub mod monitor;
 pub mod queue;
 pub mod service;
 pub mod smtp;

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::directory::Directory;
+use crate::monitor::Monitor;
 use crate::queue::{Deliverer, LettreDeliverer, Queue};
 use crate::smtp::{self, SmtpContext};
 use crate::store::Store;
@@ -49,6 +50,8 @@ pub struct StartOptions {
     pub deliverer: Option<Arc<dyn Deliverer>>,
     /// Run without the delivery queue (e.g. to inspect what was stored).
     pub no_queue: bool,
+    /// Run without the outage monitor (the domains keep their stored state).
+    pub no_monitor: bool,
 }
 
 pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartError> {
@@ -113,6 +116,11 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             cfg.outbound.clone(),
             &cfg.hostname,
         );
+        if !opts.no_monitor {
+            let (monitor, signals) = Monitor::new(store.clone(), &cfg.hostname);
+            let _ = queue.signals.set(signals);
+            tasks.push(tokio::spawn(monitor.run(shutdown_rx.clone())));
+        }
         tasks.push(tokio::spawn(queue.run(shutdown_rx.clone())));
     }
 

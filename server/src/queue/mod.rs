@@ -33,6 +33,9 @@ pub struct Queue {
     pub outbound: OutboundConfig,
     pub hostname: String,
     per_route: Mutex<HashMap<Route, Arc<Semaphore>>>,
+    /// Where temporary failures to a primary are reported (the monitor's
+    /// passive signal).
+    pub signals: std::sync::OnceLock<tokio::sync::mpsc::Sender<(crate::store::DomainId, String)>>,
 }
 
 impl Queue {
@@ -52,6 +55,7 @@ impl Queue {
             outbound,
             hostname: hostname.to_string(),
             per_route: Mutex::new(HashMap::new()),
+            signals: std::sync::OnceLock::new(),
         })
     }
 
@@ -198,7 +202,12 @@ impl Queue {
             .await
         {
             Attempt::Accepted(reply) => Outcome::Delivered { reply, remote },
-            Attempt::Temporary(reply) => self.temporary(claim, reply, remote, Some(&raw), now),
+            Attempt::Temporary(reply) => {
+                if let (Some(domain), Some(tx)) = (claim.domain, self.signals.get()) {
+                    let _ = tx.try_send((domain, reply.clone()));
+                }
+                self.temporary(claim, reply, remote, Some(&raw), now)
+            }
             Attempt::Permanent(reply) => {
                 let dsn = self.dsn(claim, &reply, Some(&remote), "5.0.0", &raw);
                 Outcome::Bounced { reply, remote, dsn }

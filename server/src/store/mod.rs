@@ -21,6 +21,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod continuity;
 pub mod mailbox;
 pub mod reads;
 pub mod summary;

@@ -362,12 +362,16 @@ async fn reject(conn: &mut SqliteConnection, r: &Rejection, now: i64) -> Result<
     .await
 }
 
+/// Due deliveries, oldest first. Deliveries to a primary in an outage are
+/// held (the monitor's probe decides when it is back, not per-message
+/// retries hammering a dead server).
 async fn claim(conn: &mut SqliteConnection, limit: usize, now: i64) -> Result<Vec<Claim>> {
     let rows = sqlx::query(
         "SELECT d.id, d.message_id, d.rcpt, d.domain_id, d.attempts, m.mail_from, m.received_at, \
          m.client_ip, m.helo, m.tls \
          FROM deliveries d JOIN messages m ON m.id = d.message_id \
          WHERE d.status IN ('queued', 'delayed') AND d.next_attempt_at <= ? \
+         AND NOT EXISTS (SELECT 1 FROM domains x WHERE x.id = d.domain_id AND x.state = 'outage') \
          ORDER BY d.next_attempt_at, d.id LIMIT ?",
     )
     .bind(now)

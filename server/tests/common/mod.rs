@@ -68,6 +68,8 @@ pub async fn start(cfg: &Config, deliverer: Option<Arc<dyn Deliverer>>) -> Runni
         StartOptions {
             deliverer,
             no_queue: false,
+            // the monitor has its own tests; here delivery follows the queue alone
+            no_monitor: true,
         },
     )
     .await
@@ -81,6 +83,7 @@ pub async fn start_holding(cfg: &Config) -> Running {
         StartOptions {
             deliverer: None,
             no_queue: true,
+            no_monitor: true,
         },
     )
     .await

@@ -1,0 +1,299 @@
+//! The outage monitor against a scripted primary on 127.0.0.1 that can be
+//! healthy, refuse mail (452 at RCPT), freeze (accept TCP, never greet) or
+//! be gone: detection, recovery, hysteresis, manual override, drills, and
+//! delivery held during an outage.
+
+mod common;
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use server::config::TlsMode;
+use server::monitor::state::Input;
+use server::monitor::{self, Monitor};
+use server::store::{DomainId, NewMessage, NewRecipient, Origin, Store, Summary};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+const HEALTHY: u8 = 0;
+const DISK_FULL: u8 = 1;
+const FROZEN: u8 = 2;
+const REFUSING: u8 = 3;
+
+/// A tiny SMTP server whose behaviour the test switches.
+async fn fake_primary(mode: Arc<AtomicU8>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            let mode = mode.clone();
+            tokio::spawn(async move {
+                let m = mode.load(Ordering::SeqCst);
+                let (r, mut w) = sock.into_split();
+                if m == FROZEN {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    return;
+                }
+                if m == REFUSING {
+                    let _ = w.write_all(b"421 4.3.2 service not available\r\n").await;
+                    return;
+                }
+                let _ = w.write_all(b"220 primary.test ESMTP\r\n").await;
+                let mut lines = BufReader::new(r).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-primary.test\r\n250 8BITMIME\r\n",
+                        "HELO" => b"250 primary.test\r\n",
+                        "MAIL" => b"250 2.1.0 ok\r\n",
+                        "RCPT" if m == DISK_FULL => b"452 4.3.1 insufficient system storage\r\n",
+                        "RCPT" => b"250 2.1.5 ok\r\n",
+                        "RSET" => b"250 2.0.0 ok\r\n",
+                        "QUIT" => {
+                            let _ = w.write_all(b"221 2.0.0 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"502 5.5.2 no\r\n",
+                    };
+                    if w.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+async fn setup(tag: &str, port: u16) -> (Store, DomainId) {
+    let dir = common::temp_dir(tag);
+    let store = Store::open(&dir.join("continuity.db"))
+        .await
+        .expect("store");
+    let d = store
+        .add_domain("example.test", "127.0.0.1", port, TlsMode::None)
+        .await
+        .expect("domain");
+    store
+        .add_user("alice@example.test", "Alice", &[], "local")
+        .await
+        .expect("alice");
+    store
+        .set_monitoring(d.id, 1000, 1000, 2, 2, None)
+        .await
+        .expect("monitoring");
+    (store, d.id)
+}
+
+async fn state(store: &Store, d: DomainId) -> String {
+    store
+        .monitored_domain(d)
+        .await
+        .expect("q")
+        .expect("domain")
+        .state
+}
+
+async fn wait_state(store: &Store, d: DomainId, want: &str, secs: u64) -> Duration {
+    let t0 = std::time::Instant::now();
+    loop {
+        if state(store, d).await == want {
+            return t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "not {want} after {secs} s (is {})",
+            state(store, d).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn start_monitor(store: &Store) -> tokio::sync::watch::Sender<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let (m, _signals) = Monitor::new(store.clone(), "mx.continuity.test");
+    tokio::spawn(m.run(rx));
+    tx
+}
+
+#[tokio::test]
+async fn a_primary_refusing_mail_or_frozen_starts_continuity_and_its_return_ends_it() {
+    let mode = Arc::new(AtomicU8::new(HEALTHY));
+    let port = fake_primary(mode.clone()).await;
+    let (store, d) = setup("monitor-detect", port).await;
+    let stop = start_monitor(&store);
+
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        state(&store, d).await,
+        "normal",
+        "a healthy primary stays normal"
+    );
+
+    // up but refusing mail (disk full): caught at RCPT
+    mode.store(DISK_FULL, Ordering::SeqCst);
+    let took = wait_state(&store, d, "outage", 10).await;
+    assert!(took < Duration::from_secs(10));
+    let tl = store.timeline(d, 10).await.expect("timeline");
+    assert!(tl[0].reason.contains("452"), "{:?}", tl[0]);
+
+    // back: recovering, then normal once nothing is held
+    mode.store(HEALTHY, Ordering::SeqCst);
+    wait_state(&store, d, "normal", 10).await;
+    let tl = store.timeline(d, 10).await.expect("timeline");
+    let path: Vec<_> = tl.iter().rev().map(|t| t.to.as_str()).collect();
+    assert_eq!(path, ["outage", "recovering", "normal"]);
+
+    // frozen: TCP accepted, no banner (SIGSTOP-like)
+    mode.store(FROZEN, Ordering::SeqCst);
+    wait_state(&store, d, "outage", 10).await;
+    let tl = store.timeline(d, 1).await.expect("timeline");
+    assert!(
+        tl[0].reason.contains("no complete answer") || tl[0].reason.contains("timeout"),
+        "{:?}",
+        tl[0]
+    );
+    mode.store(HEALTHY, Ordering::SeqCst);
+    wait_state(&store, d, "normal", 10).await;
+
+    // 421 at the banner
+    mode.store(REFUSING, Ordering::SeqCst);
+    wait_state(&store, d, "outage", 10).await;
+    mode.store(HEALTHY, Ordering::SeqCst);
+    wait_state(&store, d, "normal", 10).await;
+    let _ = stop.send(true);
+}
+
+#[tokio::test]
+async fn a_dead_primary_holds_delivery_until_it_is_back() {
+    let mode = Arc::new(AtomicU8::new(HEALTHY));
+    let port = fake_primary(mode.clone()).await;
+    // a port nobody listens on: connection refused
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let (store, d) = setup("monitor-hold", dead).await;
+    let stop = start_monitor(&store);
+    wait_state(&store, d, "outage", 10).await;
+    let tl = store.timeline(d, 1).await.expect("timeline");
+    assert!(
+        tl[0].reason.to_lowercase().contains("refused") || tl[0].reason.contains("connect"),
+        "{:?}",
+        tl[0]
+    );
+
+    // mail arriving now is held: never claimed for delivery
+    let snap = store.directory_snapshot().await.expect("snap");
+    use server::directory::RecipientPolicy;
+    let (domain, user) = match snap.check("alice@example.test") {
+        server::directory::RcptVerdict::Accept { domain, user } => (domain, user),
+        other => panic!("{other:?}"),
+    };
+    let raw =
+        b"From: a@remote.test\r\nTo: alice@example.test\r\nSubject: held\r\n\r\nx\r\n".to_vec();
+    let id = store
+        .ingest(NewMessage {
+            origin: Origin::Smtp,
+            mail_from: "a@remote.test".into(),
+            client_ip: None,
+            helo: None,
+            tls: false,
+            summary: Summary::parse(&raw),
+            raw,
+            recipients: vec![NewRecipient {
+                rcpt: "alice@example.test".into(),
+                domain: Some(domain),
+                user,
+            }],
+            in_reply_to: None,
+        })
+        .await
+        .expect("ingest");
+    let now = server::store::now_ms() + 60_000;
+    assert!(
+        store.claim_due(10, now).await.expect("claim").is_empty(),
+        "held"
+    );
+    // it is marked in the user's mailbox as received during the outage
+    let alice = store
+        .account_by_address("alice@example.test")
+        .await
+        .expect("q")
+        .expect("a")
+        .user;
+    let rows = store
+        .mailbox_page(alice, server::store::mailbox::Folder::Inbox, None, 5)
+        .await
+        .expect("page");
+    assert!(rows.iter().any(|e| e.message == id && e.during_outage));
+
+    // the primary comes back (at a new address: set_primary)
+    store
+        .set_primary(d, "127.0.0.1", port, TlsMode::None)
+        .await
+        .expect("primary");
+    wait_state(&store, d, "recovering", 10).await;
+    let claims = store
+        .claim_due(10, server::store::now_ms() + 1)
+        .await
+        .expect("claim");
+    assert_eq!(claims.len(), 1, "released for delivery at once");
+    assert_eq!(claims[0].message, id);
+    let _ = stop.send(true);
+}
+
+#[tokio::test]
+async fn admins_start_end_and_rehearse_continuity() {
+    let mode = Arc::new(AtomicU8::new(HEALTHY));
+    let port = fake_primary(mode.clone()).await;
+    let (store, d) = setup("monitor-manual", port).await;
+    let stop = start_monitor(&store);
+
+    let m = monitor::command(&store, d, Input::ActivateNow { by: "ops".into() })
+        .await
+        .expect("activate");
+    assert_eq!(m.as_str(), "outage");
+    // healthy probes do not end a manual outage
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(state(&store, d).await, "outage");
+    // activating again is "nothing to do", not a second timeline entry
+    assert!(
+        monitor::command(&store, d, Input::ActivateNow { by: "ops".into() })
+            .await
+            .is_err()
+    );
+    monitor::command(&store, d, Input::End { by: "ops".into() })
+        .await
+        .expect("end");
+    wait_state(&store, d, "normal", 10).await;
+    let tl = store.timeline(d, 10).await.expect("timeline");
+    assert!(tl.iter().any(|t| t.reason == "activated by ops"));
+    assert!(tl.iter().any(|t| t.reason == "ended by ops"));
+
+    // a drill shows continuity and rolls back by itself
+    let until = server::store::now_ms() + 1500;
+    monitor::command(
+        &store,
+        d,
+        Input::StartDrill {
+            by: "ops".into(),
+            until_ms: until,
+        },
+    )
+    .await
+    .expect("drill");
+    assert_eq!(state(&store, d).await, "drill");
+    wait_state(&store, d, "normal", 10).await;
+    let tl = store.timeline(d, 1).await.expect("timeline");
+    assert_eq!(tl[0].reason, "drill time is over");
+    // nothing to end when normal: a clear error, nothing changed
+    let e = monitor::command(&store, d, Input::End { by: "ops".into() }).await;
+    assert!(e.is_err());
+    assert_eq!(state(&store, d).await, "normal");
+    let _ = stop.send(true);
+}
