@@ -199,6 +199,55 @@ pub struct MailView {
     pub size: i64,
 }
 
+/// A Control Panel administrator, as the admin pages see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminViewer {
+    pub address: String,
+    pub display_name: String,
+    pub operator: bool,
+    pub csrf: String,
+    /// The domains this administrator may manage, by name.
+    pub domains: Vec<String>,
+}
+
+/// A user listed in a domain's Continuity Service users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContinuityUser {
+    pub id: i64,
+    pub address: String,
+    pub display_name: String,
+}
+
+/// One audit line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// Security settings > Continuity Service, for one domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContinuityView {
+    pub domain: String,
+    pub enabled: bool,
+    /// "all" or "selected".
+    pub scope: String,
+    pub users: Vec<ContinuityUser>,
+    /// "normal", "outage", "recovering" or "drill".
+    pub state: String,
+    pub audit: Vec<AuditEntry>,
+}
+
+/// An address suggested while typing (user or alias).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suggestion {
+    pub address: String,
+    pub display_name: String,
+}
+
 /// An error the UI may show: its text is meant for people, never internals.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum BackendError {
@@ -241,6 +290,14 @@ pub struct SessionUser {
     pub csrf: String,
 }
 
+/// The administrator session of a request (the Control Panel), resolved by
+/// the server like [`SessionUser`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSession {
+    pub admin: i64,
+    pub csrf: String,
+}
+
 #[cfg(feature = "ssr")]
 mod port {
     use super::*;
@@ -274,6 +331,22 @@ mod port {
             &self,
             token: &str,
         ) -> Result<Result<String, LinkProblem>, BackendError>;
+        /// The logged-in administrator and their domains.
+        async fn admin_viewer(&self, session: &AdminSession) -> Result<AdminViewer, BackendError>;
+        /// A domain's Continuity Service settings (`NotFound` if the
+        /// administrator may not manage it).
+        async fn continuity_view(
+            &self,
+            session: &AdminSession,
+            domain: &str,
+        ) -> Result<ContinuityView, BackendError>;
+        /// Users and aliases of the domain containing `fragment` (3+ chars).
+        async fn suggest_users(
+            &self,
+            session: &AdminSession,
+            domain: &str,
+            fragment: &str,
+        ) -> Result<Vec<Suggestion>, BackendError>;
     }
 
     /// The form in which the server provides the backend as context.
@@ -282,6 +355,15 @@ mod port {
 
 #[cfg(feature = "ssr")]
 pub use port::{Backend, SharedBackend};
+
+/// The administrator of this request, inside a server function (or
+/// `Unauthorized`).
+#[cfg(feature = "ssr")]
+pub fn admin_session() -> Result<AdminSession, BackendError> {
+    leptos::prelude::use_context::<Option<AdminSession>>()
+        .flatten()
+        .ok_or(BackendError::Unauthorized)
+}
 
 /// The logged-in user of this request, inside a server function (or
 /// `Unauthorized`).

@@ -8,6 +8,7 @@
 //! SMTP — those live in the `server` crate, which implements the port. The
 //! browser build (`hydrate`) compiles to WASM with none of that.
 
+pub mod admin;
 pub mod backend;
 pub mod components;
 pub mod i18n;
@@ -92,6 +93,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("mail/m/:id") view=pages::message::MessagePage ssr=SsrMode::Async/>
                 <Route path=path!("settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("status") view=pages::status::StatusPage ssr=SsrMode::Async/>
+                <Route path=path!("admin") view=pages::admin::AdminHome ssr=SsrMode::Async/>
+                <Route path=path!("admin/d/:domain/continuity") view=pages::admin::ContinuityPage ssr=SsrMode::Async/>
                 <Route path=WildcardSegment("any") view=pages::not_found::NotFound/>
             </Routes>
         </Router>

@@ -12,6 +12,10 @@ pub const DEMO_USERS: [(&str, &str, &str); 3] = [
     ("carol", "Carol Petit", "carol.petit"),
 ];
 
+/// Control Panel logins of the demo: (address, operator?).
+pub const DEMO_ADMINS: [(&str, bool); 2] =
+    [("ops@continuity.test", true), ("admin@example.test", false)];
+
 /// The demo users' password (printed when the demo starts).
 pub const DEMO_PASSWORD: &str = "lantern-orchid-2026";
 
@@ -24,6 +28,22 @@ pub async fn ensure(
     primary_port: u16,
 ) -> Result<bool, StoreError> {
     let created = create(store, primary_host, primary_port).await?;
+    // Control Panel logins: an operator and the demo domain's admin
+    for (address, operator) in DEMO_ADMINS {
+        if store.admin_by_address(address).await?.is_none() {
+            let hash = tokio::task::spawn_blocking(|| crate::auth::password::hash(DEMO_PASSWORD))
+                .await
+                .map_err(|e| StoreError::Invalid(e.to_string()))?
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let domains = match store.domain_by_name(DEMO_DOMAIN).await? {
+                Some(d) if !operator => vec![d.id],
+                _ => Vec::new(),
+            };
+            store
+                .add_admin(address, "", operator, &domains, &hash)
+                .await?;
+        }
+    }
     for (user, _, _) in DEMO_USERS {
         if let Some(a) = store
             .account_by_address(&format!("{user}@{DEMO_DOMAIN}"))

@@ -38,6 +38,9 @@ enum Command {
     /// Manage protected domains.
     #[command(subcommand)]
     Domain(DomainCmd),
+    /// Manage Control Panel administrators.
+    #[command(subcommand)]
+    Admin(AdminCmd),
     /// Manage users of protected domains.
     #[command(subcommand)]
     User(UserCmd),
@@ -123,6 +126,26 @@ enum DomainCmd {
 }
 
 #[derive(Subcommand)]
+enum AdminCmd {
+    /// Add an administrator: an operator (all domains) or the admin of the
+    /// given domains. The password is read from standard input.
+    Add {
+        /// Login address, e.g. ops@provider.example
+        address: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Operator: manages every domain
+        #[arg(long, conflicts_with = "domains")]
+        operator: bool,
+        /// A domain this admin manages (repeatable)
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+    },
+    /// List administrators and their domains.
+    List,
+}
+
+#[derive(Subcommand)]
 enum UserCmd {
     /// Add a user (its domain must be protected).
     Add {
@@ -195,6 +218,11 @@ async fn main() -> Result<()> {
             let store = Store::open(&cfg.database_path()).await?;
             domain_cmd(&store, cmd).await
         }
+        Command::Admin(cmd) => {
+            let cfg = load_config(cli.config.as_ref())?;
+            let store = Store::open(&cfg.database_path()).await?;
+            admin_cmd(&store, cmd).await
+        }
         Command::User(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;
             let store = Store::open(&cfg.database_path()).await?;
@@ -258,6 +286,10 @@ async fn serve(cfg: Config, demo: Option<DemoArgs>, no_delivery: bool) -> Result
             running.web_addr,
             server::demo::DEMO_DOMAIN,
             server::demo::DEMO_PASSWORD
+        );
+        println!(
+            "  Control Panel: http://{}/login as admin@example.test (the domain's admin) or ops@continuity.test (operator), same password",
+            running.web_addr
         );
     }
     println!("  stop:      Ctrl-C (or SIGTERM)");
@@ -437,6 +469,65 @@ async fn domain_cmd(store: &Store, cmd: DomainCmd) -> Result<()> {
                     d.primary_host,
                     d.primary_port,
                     d.primary_tls.as_str()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn admin_cmd(store: &Store, cmd: AdminCmd) -> Result<()> {
+    match cmd {
+        AdminCmd::Add {
+            address,
+            name,
+            operator,
+            domains,
+        } => {
+            if !operator && domains.is_empty() {
+                bail!("give --operator or at least one --domain");
+            }
+            let mut ids = Vec::new();
+            for d in &domains {
+                ids.push(find_domain(store, d).await?.id);
+            }
+            let first = read_password("Password: ")?;
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                let again = read_password("Again: ")?;
+                if again != first {
+                    bail!("the two passwords are not the same");
+                }
+            }
+            let problems = server::auth::password::check_policy(&first, &address, &name);
+            if !problems.is_empty() {
+                let t = app::i18n::Lang::En.t();
+                let list: Vec<&str> = problems.iter().map(|p| t.problem(p)).collect();
+                bail!("password refused: {}", list.join(" "));
+            }
+            let hash = tokio::task::spawn_blocking(move || server::auth::password::hash(&first))
+                .await?
+                .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+            store
+                .add_admin(&address, &name, operator, &ids, &hash)
+                .await?;
+            println!(
+                "added {} {address}{}",
+                if operator { "operator" } else { "domain admin" },
+                if operator {
+                    String::new()
+                } else {
+                    format!(" for {}", domains.join(", "))
+                }
+            );
+        }
+        AdminCmd::List => {
+            for (a, domains) in store.admins().await? {
+                println!(
+                    "{}\t{}\t{}{}",
+                    a.address,
+                    a.role,
+                    domains.join(","),
+                    if a.disabled { "\tdisabled" } else { "" }
                 );
             }
         }

@@ -39,6 +39,8 @@ pub struct NewSession {
     /// The cookie value (only its hash is stored).
     pub cookie: String,
     pub user: UserId,
+    /// An administrator's session (Control Panel): `user` is the admin id.
+    pub admin: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -134,6 +136,44 @@ impl Auth {
             tracing::warn!(%ip, "login throttled");
             return Err(LoginError::Throttled);
         }
+        // An administrator's address logs in to the Control Panel.
+        let admin = self.store.admin_by_address(address).await.map_err(|e| {
+            tracing::error!(error = %e, "login lookup failed");
+            LoginError::Unavailable
+        })?;
+        if let Some(admin) = admin.filter(|a| !a.disabled) {
+            if let Some(h) = admin.password_hash.clone() {
+                let pw = password.to_string();
+                let ok = tokio::task::spawn_blocking(move || password::verify(&h, &pw))
+                    .await
+                    .unwrap_or(false);
+                if ok {
+                    self.throttle.succeeded(address);
+                    let cookie = token::random_token();
+                    let csrf = token::random_token();
+                    let expires = now_ms() + ms(self.session_lifetime);
+                    self.store
+                        .insert_admin_session(
+                            &token::sha256(cookie.as_bytes()),
+                            admin.id,
+                            &csrf,
+                            expires,
+                            Some(ip),
+                        )
+                        .await
+                        .map_err(|e| {
+                            tracing::error!(error = %e, "session insert failed");
+                            LoginError::Unavailable
+                        })?;
+                    tracing::info!(admin = admin.id, %ip, "administrator login");
+                    return Ok(NewSession {
+                        cookie,
+                        user: UserId(admin.id),
+                        admin: true,
+                    });
+                }
+            }
+        }
         let account = self.store.account_by_address(address).await.map_err(|e| {
             tracing::error!(error = %e, "login lookup failed");
             LoginError::Unavailable
@@ -178,6 +218,7 @@ impl Auth {
         Ok(NewSession {
             cookie,
             user: account.user,
+            admin: false,
         })
     }
 
@@ -389,6 +430,54 @@ impl Auth {
                 Some(ip),
             )
             .await?;
-        Ok(NewSession { cookie, user })
+        Ok(NewSession {
+            cookie,
+            user,
+            admin: false,
+        })
+    }
+
+    /// The administrator session's cookie name.
+    pub fn admin_cookie_name(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-continuity-admin"
+        } else {
+            "continuity-admin"
+        }
+    }
+
+    /// The live administrator session a cookie names (same timeouts as
+    /// users'); `user` in the answer is the admin id.
+    pub async fn admin_session(&self, cookie: &str) -> Option<Authed> {
+        if cookie.is_empty() || cookie.len() > 100 {
+            return None;
+        }
+        let id = token::sha256(cookie.as_bytes());
+        let row = match self.store.admin_session(&id).await {
+            Ok(r) => r?,
+            Err(e) => {
+                tracing::error!(error = %e, "session lookup failed");
+                return None;
+            }
+        };
+        let now = now_ms();
+        if now >= row.expires_at || now - row.last_seen >= ms(self.session_idle) {
+            let _ = self.store.delete_admin_session(&id).await;
+            return None;
+        }
+        if now - row.last_seen >= TOUCH_EVERY_MS {
+            let _ = self.store.touch_admin_session(&id, now).await;
+        }
+        Some(Authed {
+            user: row.user,
+            csrf: row.csrf,
+        })
+    }
+
+    pub async fn admin_logout(&self, cookie: &str) {
+        let _ = self
+            .store
+            .delete_admin_session(&token::sha256(cookie.as_bytes()))
+            .await;
     }
 }

@@ -22,6 +22,9 @@ pub struct Account {
     /// The domain's continuity state ('normal', 'outage', 'recovering', 'drill').
     pub domain_state: String,
     pub continuity_enabled: bool,
+    /// Continuity applies to this user: the domain has it on, for all
+    /// users or with this user selected.
+    pub covered: bool,
 }
 
 /// A live session (found by the hash of its cookie).
@@ -47,7 +50,9 @@ pub struct TokenRow {
 }
 
 const SELECT_ACCOUNT: &str = "SELECT u.id, u.domain_id, d.name, u.address, u.display_name, \
-     u.source, u.disabled, u.password_hash, u.password_set_at, d.state, d.continuity_enabled \
+     u.source, u.disabled, u.password_hash, u.password_set_at, d.state, d.continuity_enabled, \
+     d.continuity_enabled AND (d.continuity_scope = 'all' OR EXISTS (SELECT 1 FROM continuity_users c \
+       WHERE c.domain_id = d.id AND c.user_id = u.id)) \
      FROM users u JOIN domains d ON d.id = u.domain_id ";
 
 fn account_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Account> {
@@ -63,6 +68,7 @@ fn account_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Account> {
         password_set_at: r.try_get(8)?,
         domain_state: r.try_get(9)?,
         continuity_enabled: r.try_get(10)?,
+        covered: r.try_get(11)?,
     })
 }
 

@@ -22,6 +22,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod continuity;
+pub mod control;
 pub mod mailbox;
 pub mod reads;
 pub mod summary;

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use app::backend::{
-    Backend, BackendError, DomainOverview, FolderCounts, LinkProblem, MailPage, MailSummary,
-    MailView, Overview, SearchParams, SessionUser, Viewer,
+    AdminSession, AdminViewer, AuditEntry, Backend, BackendError, ContinuityUser, ContinuityView,
+    DomainOverview, FolderCounts, LinkProblem, MailPage, MailSummary, MailView, Overview,
+    SearchParams, SessionUser, Suggestion, Viewer,
 };
 
 use crate::auth::{Auth, PasswordError};
@@ -91,6 +92,28 @@ pub fn parse_day(s: &str) -> Result<Option<i64>, BackendError> {
     Ok(Some(date.midnight().assume_utc().unix_timestamp() * 1000))
 }
 
+/// The administrator behind a session and a domain they may manage. A
+/// domain they may not manage is "not found", like one that does not exist.
+pub async fn admin_domain(
+    store: &Store,
+    session: &AdminSession,
+    domain: &str,
+) -> Result<(crate::store::control::AdminRow, crate::store::DomainId), BackendError> {
+    let admin = store
+        .admin(session.admin)
+        .await
+        .map_err(unavailable)?
+        .filter(|a| !a.disabled)
+        .ok_or(BackendError::Unauthorized)?;
+    let domains = store.admin_domains(&admin).await.map_err(unavailable)?;
+    let id = domains
+        .iter()
+        .find(|(_, n)| n.eq_ignore_ascii_case(domain.trim()))
+        .map(|(id, _)| *id)
+        .ok_or(BackendError::NotFound)?;
+    Ok((admin, id))
+}
+
 impl StoreBackend {
     fn search_query(p: &SearchParams) -> Result<SearchQuery, BackendError> {
         let until = parse_day(&p.until)?.map(|t| t + 86_400_000);
@@ -155,14 +178,19 @@ impl Backend for StoreBackend {
         }
         let c = self.store.folder_counts(user).await.map_err(unavailable)?;
         Ok(Viewer {
-            continuity_active: account.continuity_enabled
+            continuity_active: account.covered
                 && matches!(account.domain_state.as_str(), "outage" | "drill"),
             address: account.address,
             display_name: account.display_name,
             domain: account.domain_name,
             source: account.source,
             csrf: session.csrf.clone(),
-            domain_state: account.domain_state,
+            // users continuity does not cover see no banner: their mail waits
+            domain_state: if account.covered {
+                account.domain_state
+            } else {
+                "normal".into()
+            },
             counts: FolderCounts {
                 inbox: c.inbox,
                 inbox_unseen: c.inbox_unseen,
@@ -261,6 +289,89 @@ impl Backend for StoreBackend {
             attachments: r.attachments,
             size: entry.size,
         })
+    }
+
+    async fn admin_viewer(&self, session: &AdminSession) -> Result<AdminViewer, BackendError> {
+        let admin = self
+            .store
+            .admin(session.admin)
+            .await
+            .map_err(unavailable)?
+            .filter(|a| !a.disabled)
+            .ok_or(BackendError::Unauthorized)?;
+        let domains = self
+            .store
+            .admin_domains(&admin)
+            .await
+            .map_err(unavailable)?;
+        Ok(AdminViewer {
+            operator: admin.is_operator(),
+            address: admin.address,
+            display_name: admin.display_name,
+            csrf: session.csrf.clone(),
+            domains: domains.into_iter().map(|(_, n)| n).collect(),
+        })
+    }
+
+    async fn continuity_view(
+        &self,
+        session: &AdminSession,
+        domain: &str,
+    ) -> Result<ContinuityView, BackendError> {
+        let (_, id) = admin_domain(&self.store, session, domain).await?;
+        let s = self
+            .store
+            .continuity_settings(id)
+            .await
+            .map_err(unavailable)?
+            .ok_or(BackendError::NotFound)?;
+        let audit = self.store.audit_log(id, 20).await.map_err(unavailable)?;
+        Ok(ContinuityView {
+            domain: s.name,
+            enabled: s.enabled,
+            scope: s.scope,
+            users: s
+                .users
+                .into_iter()
+                .map(|(id, address, display_name)| ContinuityUser {
+                    id: id.0,
+                    address,
+                    display_name,
+                })
+                .collect(),
+            state: s.state,
+            audit: audit
+                .into_iter()
+                .map(|a| AuditEntry {
+                    at: a.at,
+                    actor: a.actor,
+                    action: a.action,
+                    before: a.before.unwrap_or_default(),
+                    after: a.after.unwrap_or_default(),
+                })
+                .collect(),
+        })
+    }
+
+    async fn suggest_users(
+        &self,
+        session: &AdminSession,
+        domain: &str,
+        fragment: &str,
+    ) -> Result<Vec<Suggestion>, BackendError> {
+        let (_, id) = admin_domain(&self.store, session, domain).await?;
+        let fragment: String = fragment.chars().take(100).collect();
+        Ok(self
+            .store
+            .suggest_users(id, &fragment, "", 10)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(|(address, display_name)| Suggestion {
+                address,
+                display_name,
+            })
+            .collect())
     }
 
     async fn password_link(

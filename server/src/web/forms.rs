@@ -37,13 +37,13 @@ pub fn safe_next(next: Option<&str>, default: &str) -> String {
     }
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location.to_string()))
         .finish()
 }
 
-fn enc(s: &str) -> String {
+pub fn enc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
@@ -55,14 +55,19 @@ fn enc(s: &str) -> String {
     out
 }
 
-fn client_ip(req: &HttpRequest) -> String {
+pub fn client_ip(req: &HttpRequest) -> String {
     req.peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_else(|| "unknown".into())
 }
 
 fn session_cookie_for<'a>(state: &WebState, value: String) -> Cookie<'a> {
-    let mut c = Cookie::new(state.auth.cookie_name(), value);
+    named_cookie(state, state.auth.cookie_name(), value)
+}
+
+/// A session cookie: HttpOnly, SameSite=Strict, Path=/, Secure behind https.
+pub fn named_cookie<'a>(state: &WebState, name: &'static str, value: String) -> Cookie<'a> {
+    let mut c = Cookie::new(name, value);
     c.set_path("/");
     c.set_http_only(true);
     c.set_same_site(SameSite::Strict);
@@ -101,7 +106,7 @@ fn csrf_ok(session: &SessionUser, given: &str) -> bool {
     token::same(session.csrf.as_bytes(), given.as_bytes())
 }
 
-fn forbidden_form(req: &HttpRequest) -> HttpResponse {
+pub fn forbidden_form(req: &HttpRequest) -> HttpResponse {
     use actix_web::HttpMessage;
     let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
     HttpResponse::Forbidden()
@@ -125,6 +130,24 @@ pub async fn login(
     let next = safe_next(form.next.as_deref(), "/mail/inbox");
     let ip = client_ip(&req);
     match state.auth.login(&form.address, &form.password, &ip).await {
+        Ok(session) if session.admin => {
+            if let Some(old) = req.cookie(state.auth.admin_cookie_name()) {
+                state.auth.admin_logout(old.value()).await;
+            }
+            let next = if next.starts_with("/admin") {
+                next
+            } else {
+                "/admin".into()
+            };
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, next))
+                .cookie(named_cookie(
+                    &state,
+                    state.auth.admin_cookie_name(),
+                    session.cookie,
+                ))
+                .finish()
+        }
         Ok(session) => {
             // The old session (if any) ends: its id is never carried over.
             if let Some(old) = session_cookie(&req, &state) {
@@ -321,7 +344,7 @@ pub async fn set_lang(path: web::Path<String>, q: web::Query<LangQuery>) -> Http
         .finish()
 }
 
-fn not_found() -> HttpResponse {
+pub fn not_found() -> HttpResponse {
     HttpResponse::NotFound()
         .content_type("text/plain; charset=utf-8")
         .body("Not found")

@@ -14,7 +14,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use app::backend::SessionUser;
+use app::backend::{AdminSession, SessionUser};
 use app::i18n::Lang;
 
 use super::WebState;
@@ -101,11 +101,20 @@ pub async fn gate(
             None => None,
         };
         let user = session.map(|Authed { user, csrf }| SessionUser { user: user.0, csrf });
+        let admin = match http.cookie(state.auth.admin_cookie_name()) {
+            Some(c) => state.auth.admin_session(c.value()).await,
+            None => None,
+        }
+        .map(|Authed { user, csrf }| AdminSession {
+            admin: user.0,
+            csrf,
+        });
         // computed before borrowing the extensions: reading cookies borrows them too
         let lang = choose_lang(&http);
         let tz = app::i18n::TzOffset(tz_offset(&http));
         let mut ext = req.extensions_mut();
         ext.insert(user);
+        ext.insert(admin);
         ext.insert(lang);
         ext.insert(tz);
     }

@@ -7,9 +7,12 @@
 //! - [`forms`]: login, logout, set/change password, read/unread, language,
 //!   and the downloads (raw .eml, attachments, inline images, the sanitized
 //!   HTML body for its sandboxed frame);
+//! - [`admin_forms`]: the Control Panel's changes (Continuity Service on/off,
+//!   scope, selected users), each checked for role, domain and CSRF;
 //! - [`backend`]: [`StoreBackend`], what server functions call;
 //! - [`render`] and [`sanitize`]: reading a stored message (pure).
 
+pub mod admin_forms;
 pub mod backend;
 pub mod forms;
 pub mod gate;
@@ -23,7 +26,7 @@ use std::sync::Arc;
 use actix_files::Files;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpMessage, HttpServer};
-use app::backend::{SessionUser, SharedBackend};
+use app::backend::{AdminSession, SessionUser, SharedBackend};
 use app::i18n::{Lang, TzOffset};
 use leptos::config::LeptosOptions;
 use leptos::prelude::{provide_context, use_context};
@@ -71,18 +74,20 @@ fn request_context(backend: SharedBackend) -> impl Fn() + Clone + Send + 'static
     move || {
         provide_context(backend.clone());
         let req = use_context::<leptos_actix::Request>();
-        let (user, lang, tz) = match &req {
+        let (user, admin, lang, tz) = match &req {
             Some(r) => {
                 let ext = r.extensions();
                 (
                     ext.get::<Option<SessionUser>>().cloned().flatten(),
+                    ext.get::<Option<AdminSession>>().cloned().flatten(),
                     ext.get::<Lang>().copied().unwrap_or_default(),
                     ext.get::<TzOffset>().copied().unwrap_or_default(),
                 )
             }
-            None => (None, Lang::default(), TzOffset::default()),
+            None => (None, None, Lang::default(), TzOffset::default()),
         };
         provide_context(user);
+        provide_context(admin);
         provide_context(lang);
         provide_context(tz);
         // leptos_actix provides a nonce for page renders; the header must carry it
@@ -120,7 +125,24 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/mail/m/{id}/raw", web::get().to(forms::raw))
             .route("/mail/m/{id}/body", web::get().to(forms::body))
             .route("/mail/m/{id}/part/{n}", web::get().to(forms::part))
-            .route("/mail/m/{id}/cid/{cid}", web::get().to(forms::cid));
+            .route("/mail/m/{id}/cid/{cid}", web::get().to(forms::cid))
+            .route("/admin/logout", web::post().to(admin_forms::logout))
+            .route(
+                "/admin/d/{domain}/continuity/enabled",
+                web::post().to(admin_forms::set_enabled),
+            )
+            .route(
+                "/admin/d/{domain}/continuity/scope",
+                web::post().to(admin_forms::set_scope),
+            )
+            .route(
+                "/admin/d/{domain}/continuity/users/add",
+                web::post().to(admin_forms::add_user),
+            )
+            .route(
+                "/admin/d/{domain}/continuity/users/{user}/remove",
+                web::post().to(admin_forms::remove_user),
+            );
         cfg.leptos_routes_with_context(routes, request_context(state.backend.clone()), move || {
             app::shell(opts.clone())
         });

@@ -1,0 +1,38 @@
+//! The Control Panel's server functions: the administrator, a domain's
+//! Continuity Service settings, and user suggestions while typing. Changes
+//! are plain form posts (see the server's `web::admin_forms`).
+
+use leptos::prelude::*;
+
+use crate::backend::{AdminViewer, BackendError, ContinuityView, Suggestion};
+
+/// The logged-in administrator, or `None`.
+#[server]
+pub async fn get_admin() -> Result<Option<AdminViewer>, BackendError> {
+    let backend =
+        use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
+    let Ok(session) = crate::backend::admin_session() else {
+        return Ok(None);
+    };
+    match backend.admin_viewer(&session).await {
+        Ok(v) => Ok(Some(v)),
+        Err(BackendError::Unauthorized) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[server]
+pub async fn get_continuity(domain: String) -> Result<ContinuityView, BackendError> {
+    let backend =
+        use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
+    let session = crate::backend::admin_session()?;
+    backend.continuity_view(&session, &domain).await
+}
+
+#[server]
+pub async fn suggest(domain: String, fragment: String) -> Result<Vec<Suggestion>, BackendError> {
+    let backend =
+        use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
+    let session = crate::backend::admin_session()?;
+    backend.suggest_users(&session, &domain, &fragment).await
+}

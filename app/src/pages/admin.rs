@@ -1,0 +1,379 @@
+//! The Control Panel: `/admin` (the scope selection: which domain to
+//! manage) and `/admin/d/:domain/continuity` (Security settings >
+//! Continuity Service), following the seed manual's procedures word for
+//! word in French. Changes are plain form posts; confirmation steps are
+//! pages of their own (`?confirm=`), so everything works without
+//! JavaScript; hydrated, the user suggestions appear as you type.
+
+use leptos::prelude::*;
+use leptos_router::components::{Redirect, A};
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::admin::{get_admin, get_continuity, suggest};
+use crate::backend::{AdminViewer, BackendError, ContinuityView};
+use crate::components::shell::{enc, use_lang, ErrorBox, LangSwitch};
+use crate::i18n::{long_date, TzOffset};
+
+/// The frame of every admin page; `children` see the [`AdminViewer`].
+#[component]
+fn AdminShell(children: ChildrenFn) -> impl IntoView {
+    let admin = Resource::new(|| (), |_| get_admin());
+    let children = StoredValue::new(children);
+    let lang = use_lang();
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"…"</p> }>
+            {move || Suspend::new(async move {
+                match admin.await {
+                    Ok(Some(a)) => {
+                        provide_context(a.clone());
+                        view! {
+                            <AdminTopBar a=a.clone()/>
+                            <main id="content" class="admin">{children.with_value(|c| c())}</main>
+                        }.into_any()
+                    }
+                    Ok(None) | Err(BackendError::Unauthorized) => view! {
+                        <p class="alert">{lang.t().session_expired}</p>
+                        <Redirect path="/login?expired=1&next=/admin"/>
+                    }.into_any(),
+                    Err(e) => view! { <main><ErrorBox error=e/></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn AdminTopBar(a: AdminViewer) -> impl IntoView {
+    let lang = use_lang();
+    let (t, at) = (lang.t(), lang.a());
+    let role = if a.operator {
+        at.operator
+    } else {
+        at.domain_admin
+    };
+    view! {
+        <a class="skip" href="#content">{t.skip_to_content}</a>
+        <header class="topbar admin">
+            <A href="/admin" attr:class="brand">"Continuity · "{at.control_panel}</A>
+            <form method="get" action="/admin" class="scope-select">
+                <label>
+                    {at.scope_selection}" "
+                    <select name="domain" id="scope-selection">
+                        {a.domains.iter().map(|d| view! { <option value=d.clone()>{d.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <button type="submit">"OK"</button>
+            </form>
+            <span class="who">{a.address.clone()}" ("{role}")"</span>
+            <LangSwitch/>
+            <form method="post" action="/admin/logout" class="logout">
+                <input type="hidden" name="csrf" value=a.csrf.clone()/>
+                <button type="submit">{t.log_out}</button>
+            </form>
+        </header>
+    }
+}
+
+/// `/admin`: the scope selection (`?domain=` goes to that domain).
+#[component]
+pub fn AdminHome() -> impl IntoView {
+    view! { <AdminShell><AdminHomeBody/></AdminShell> }
+}
+
+#[component]
+fn AdminHomeBody() -> impl IntoView {
+    let at = use_lang().a();
+    let q = use_query_map();
+    let a = use_context::<AdminViewer>();
+    let chosen = q
+        .with_untracked(|q| q.get("domain"))
+        .filter(|d| !d.is_empty());
+    if let Some(d) = chosen {
+        return view! { <Redirect path=format!("/admin/d/{}/continuity", enc(&d))/> }.into_any();
+    }
+    let domains = a.map(|a| a.domains).unwrap_or_default();
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <h1 data-hydrated=move || hydrated.get().then_some("true")>{at.control_panel}</h1>
+        <h2>{at.scope_selection}</h2>
+        {if domains.is_empty() {
+            view! { <p class="empty">{at.no_domains}</p> }.into_any()
+        } else {
+            view! {
+                <p class="lede">{at.choose_domain}</p>
+                <ul class="domains" id="domains">
+                    {domains.into_iter().map(|d| view! {
+                        <li><A href=format!("/admin/d/{}/continuity", enc(&d))>{d.clone()}</A></li>
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+        }}
+    }
+    .into_any()
+}
+
+/// `/admin/d/:domain/continuity`
+#[component]
+pub fn ContinuityPage() -> impl IntoView {
+    view! { <AdminShell><ContinuityBody/></AdminShell> }
+}
+
+#[component]
+fn ContinuityBody() -> impl IntoView {
+    let params = use_params_map();
+    let domain = move || params.with(|p| p.get("domain")).unwrap_or_default();
+    let q = use_query_map();
+    // refetch after every form post (the query string changes)
+    let view_res = Resource::new(
+        move || (domain(), q.with(|q| q.to_query_string())),
+        |(d, _)| get_continuity(d),
+    );
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"…"</p> }>
+            {move || Suspend::new(async move {
+                match view_res.await {
+                    Ok(v) => view! { <Continuity v hydrated/> }.into_any(),
+                    Err(e) => {
+                        #[cfg(feature = "ssr")]
+                        if e == BackendError::NotFound {
+                            if let Some(r) = use_context::<leptos_actix::ResponseOptions>() {
+                                r.set_status(actix_web::http::StatusCode::NOT_FOUND);
+                            }
+                        }
+                        view! { <ErrorBox error=e/> }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
+    let lang = use_lang();
+    let at = lang.a();
+    let tz = use_context::<TzOffset>().unwrap_or_default();
+    let csrf = use_context::<AdminViewer>()
+        .map(|a| a.csrf)
+        .unwrap_or_default();
+    let q = use_query_map();
+    let get = move |k: &str| q.with_untracked(|q| q.get(k)).unwrap_or_default();
+    let base = format!("/admin/d/{}/continuity", enc(&v.domain));
+    let confirm = get("confirm");
+    let done = get("done");
+    let added = get("added");
+    let error = match get("e").as_str() {
+        "short" => Some(at.e_short),
+        "address" => Some(at.e_address),
+        "unknown" => Some(at.e_unknown),
+        "other" => Some(at.e_other),
+        "duplicate" => Some(at.e_duplicate),
+        "deactivated" => Some(at.e_deactivated),
+        "scope" => Some(at.e_scope),
+        _ => None,
+    };
+    let notice = match done.as_str() {
+        "activated" => Some(at.done_activated.to_string()),
+        "deactivated" => Some(at.done_deactivated.to_string()),
+        "scope" => Some(if v.scope == "all" {
+            at.applies_to_all.to_string()
+        } else {
+            at.done_scope.to_string()
+        }),
+        "removed" => Some(at.done_removed.to_string()),
+        _ if !added.is_empty() => Some(format!("{} {added}", at.done_added)),
+        _ => None,
+    };
+    let show_add = get("add") == "1" || error.is_some();
+    let typed = get("q");
+
+    // the confirmation steps
+    let confirm_box = match confirm.as_str() {
+        "activate" | "deactivate" => {
+            let on = confirm == "activate";
+            Some(view! {
+                <div class="confirm" role="alertdialog" aria-labelledby="confirm-text" id="confirm-box">
+                    <p id="confirm-text">{if on { at.confirm_activate } else { at.confirm_deactivate }}</p>
+                    <form method="post" action=format!("{base}/enabled")>
+                        <input type="hidden" name="csrf" value=csrf.clone()/>
+                        <input type="hidden" name="enabled" value=if on { "1" } else { "0" }/>
+                        <input type="hidden" name="confirm" value="1"/>
+                        <button type="submit" class="primary">{at.confirm}</button>
+                        " "
+                        <a href=base.clone() rel="external">{at.cancel}</a>
+                    </form>
+                </div>
+            }.into_any())
+        }
+        "all" => Some(view! {
+            <div class="confirm warning" role="alertdialog" aria-labelledby="confirm-text" id="confirm-box">
+                <p id="confirm-text"><strong>{at.important}</strong>" "{at.switch_warning}</p>
+                <form method="post" action=format!("{base}/scope")>
+                    <input type="hidden" name="csrf" value=csrf.clone()/>
+                    <input type="hidden" name="scope" value="all"/>
+                    <input type="hidden" name="confirm" value="1"/>
+                    <button type="submit" class="primary">{at.confirm}</button>
+                    " "
+                    <a href=base.clone() rel="external">{at.cancel}</a>
+                </form>
+            </div>
+        }.into_any()),
+        _ => None,
+    };
+
+    let domain = v.domain.clone();
+    let users = v.users.clone();
+    view! {
+        <nav class="crumbs" aria-label="breadcrumb">
+            <A href="/admin">{at.control_panel}</A>" › "{v.domain.clone()}" › "{at.security_settings}" › "{at.continuity_service}
+        </nav>
+        <h1 data-hydrated=move || hydrated.get().then_some("true")>
+            {at.security_settings}" > "{at.continuity_service}
+        </h1>
+        {notice.map(|n| view! { <p class="alert notice" role="status" id="notice">{n}</p> })}
+        {confirm_box}
+        <section class="card" id="service">
+            <p id="service-status">{if v.enabled { at.status_on } else { at.status_off }}</p>
+            <form method="post" action=format!("{base}/enabled")>
+                <input type="hidden" name="csrf" value=csrf.clone()/>
+                <input type="hidden" name="enabled" value=if v.enabled { "0" } else { "1" }/>
+                <button type="submit" class=if v.enabled { "" } else { "primary" } id="toggle-service">
+                    {if v.enabled { at.deactivate } else { at.activate }}
+                </button>
+            </form>
+            <div class="important">
+                <p><strong>{at.important}</strong>" "{at.standby_text}</p>
+                <p class="muted">{at.archive_text}</p>
+            </div>
+        </section>
+        {v.enabled.then(|| view! {
+            <section class="card" id="scope">
+                <form method="post" action=format!("{base}/scope") class="scope">
+                    <input type="hidden" name="csrf" value=csrf.clone()/>
+                    <label class="check">
+                        <input type="radio" name="scope" value="all" checked=v.scope == "all"/>
+                        {at.all_users}
+                    </label>
+                    <label class="check">
+                        <input type="radio" name="scope" value="selected" checked=v.scope == "selected"/>
+                        {at.selected_users_only}
+                    </label>
+                    <button type="submit">{at.save}</button>
+                </form>
+                {(v.scope == "all").then(|| view! { <p class="muted">{at.applies_to_all}</p> })}
+            </section>
+        })}
+        {(v.enabled && v.scope == "selected").then(|| view! {
+            <section class="card" id="continuity-users">
+                <h2>{at.continuity_users}</h2>
+                {if show_add {
+                    view! { <AddUser domain=domain.clone() base=base.clone() csrf=csrf.clone() typed=typed.clone() error/> }.into_any()
+                } else {
+                    view! {
+                        <p><a href=format!("{base}?add=1") class="button" id="open-add">{at.add}</a></p>
+                    }.into_any()
+                }}
+                {if users.is_empty() {
+                    view! { <p class="empty">{at.no_selected_users}</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="users" id="users-table">
+                            <thead><tr><th>{at.user}</th><th>{at.remove_user}</th></tr></thead>
+                            <tbody>
+                                {users.iter().map(|u| view! {
+                                    <tr>
+                                        <td>{u.address.clone()}{(!u.display_name.is_empty()).then(|| view! { <span class="muted">" — "{u.display_name.clone()}</span> })}</td>
+                                        <td>
+                                            <form method="post" action=format!("{base}/users/{}/remove", u.id)>
+                                                <input type="hidden" name="csrf" value=csrf.clone()/>
+                                                <button type="submit" class="cross" title=at.remove_user
+                                                    aria-label=format!("{} {}", at.remove_user, u.address)>"✕"</button>
+                                            </form>
+                                        </td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
+            </section>
+        })}
+        <section class="card" id="audit">
+            <h2>{at.audit}</h2>
+            <ul class="audit">
+                {v.audit.iter().map(|e| view! {
+                    <li>
+                        <time>{long_date(e.at, tz, lang)}</time>" · "{e.actor.clone()}" · "{e.action.clone()}
+                        {(!e.before.is_empty() || !e.after.is_empty()).then(|| view! {
+                            <span class="muted">" ("{e.before.clone()}" → "{e.after.clone()}")"</span>
+                        })}
+                    </li>
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+/// The extended view opened by **Ajouter**: type at least three characters,
+/// pick a suggestion, **Ajouter**.
+#[component]
+fn AddUser(
+    domain: String,
+    base: String,
+    csrf: String,
+    typed: String,
+    error: Option<&'static str>,
+) -> impl IntoView {
+    let at = use_lang().a();
+    let text = RwSignal::new(typed.clone());
+    let d = domain.clone();
+    let suggestions = Resource::new(
+        move || text.get(),
+        move |fragment| {
+            let d = d.clone();
+            async move {
+                if fragment.trim().chars().count() < 3 {
+                    Ok(Vec::new())
+                } else {
+                    suggest(d, fragment).await
+                }
+            }
+        },
+    );
+    view! {
+        <form method="post" action=format!("{base}/users/add") class="add-user" id="add-user">
+            <input type="hidden" name="csrf" value=csrf/>
+            <label>
+                {at.select_user}
+                <input type="text" name="address" id="select-user" autocomplete="off"
+                    value=typed minlength="3" required
+                    on:input=move |ev| text.set(event_target_value(&ev))
+                    prop:value=move || text.get()/>
+            </label>
+            <p class="muted">{at.autocomplete_hint}</p>
+            {error.map(|e| view! { <p class="alert error" role="alert" id="add-error">{e}</p> })}
+            <Transition>
+                {move || suggestions.get().and_then(|r| r.ok()).filter(|s| !s.is_empty()).map(|list| view! {
+                    <ul class="suggestions" id="suggestions" role="listbox">
+                        {list.into_iter().map(|s| {
+                            let a = s.address.clone();
+                            view! {
+                                <li role="option">
+                                    <button type="button" class="suggestion"
+                                        on:click=move |_| text.set(a.clone())>
+                                        {s.address.clone()}
+                                        {(!s.display_name.is_empty()).then(|| view! { <span class="muted">" — "{s.display_name.clone()}</span> })}
+                                    </button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                })}
+            </Transition>
+            <button type="submit" class="primary" id="add-submit">{at.add}</button>
+        </form>
+    }
+}

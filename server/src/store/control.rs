@@ -1,0 +1,598 @@
+//! The Control Panel's rows: administrators and their domains, their
+//! sessions, each domain's Continuity Service settings (on/off, scope,
+//! selected users) and the audit trail. Every change made here writes its
+//! audit row in the same transaction.
+
+use sqlx::Row;
+
+use super::accounts::SessionRow;
+use super::admin::normalize_address;
+use super::{now_ms, DomainId, Result, Store, StoreError, UserId};
+
+/// An administrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminRow {
+    pub id: i64,
+    pub address: String,
+    pub display_name: String,
+    /// "operator" or "domain_admin".
+    pub role: String,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+}
+
+impl AdminRow {
+    pub fn is_operator(&self) -> bool {
+        self.role == "operator"
+    }
+}
+
+/// A domain's Continuity Service settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContinuitySettings {
+    pub domain: DomainId,
+    pub name: String,
+    pub enabled: bool,
+    /// "all" or "selected".
+    pub scope: String,
+    /// The selected users (address, display name), by address.
+    pub users: Vec<(UserId, String, String)>,
+    pub state: String,
+}
+
+/// One audit row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Why a Continuity Service change was refused (nothing was changed).
+#[derive(Debug, thiserror::Error)]
+pub enum ScopeError {
+    #[error("switching to all users removes the {0} selected users: confirm first")]
+    NeedsConfirmation(usize),
+    #[error("{0} is not a user of this domain")]
+    Unknown(String),
+    #[error("{0} belongs to another domain")]
+    OtherDomain(String),
+    #[error("{0} is already in the list")]
+    Duplicate(String),
+    #[error("{0} is not an email address")]
+    NotAnAddress(String),
+    #[error("the Continuity Service is deactivated for this domain")]
+    Deactivated,
+    #[error("the domain uses \"all users\": choose \"selected users only\" first")]
+    ScopeIsAll,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ScopeError {
+    fn from(e: sqlx::Error) -> Self {
+        ScopeError::Store(StoreError::Db(e))
+    }
+}
+
+async fn audit(
+    conn: &mut sqlx::SqliteConnection,
+    actor: &str,
+    domain: Option<DomainId>,
+    action: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit (at, actor, domain_id, action, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(now_ms())
+    .bind(actor)
+    .bind(domain.map(|d| d.0))
+    .bind(action)
+    .bind(before)
+    .bind(after)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn admin_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<AdminRow> {
+    Ok(AdminRow {
+        id: r.try_get(0)?,
+        address: r.try_get(1)?,
+        display_name: r.try_get(2)?,
+        role: r.try_get(3)?,
+        password_hash: r.try_get(4)?,
+        disabled: r.try_get(5)?,
+    })
+}
+
+const SELECT_ADMIN: &str =
+    "SELECT id, address, display_name, role, password_hash, disabled FROM admins ";
+
+impl Store {
+    /// Add an administrator: an operator, or a domain admin of `domains`.
+    pub async fn add_admin(
+        &self,
+        address: &str,
+        display_name: &str,
+        operator: bool,
+        domains: &[DomainId],
+        password_hash: &str,
+    ) -> Result<i64> {
+        let address = normalize_address(address)?;
+        if !operator && domains.is_empty() {
+            return Err(StoreError::Invalid(
+                "a domain admin needs at least one domain (--domain)".into(),
+            ));
+        }
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM admins WHERE address = ?")
+            .bind(&address)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Err(StoreError::Invalid(format!(
+                "administrator {address} already exists"
+            )));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO admins (address, display_name, role, password_hash, created_at) \
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&address)
+        .bind(display_name)
+        .bind(if operator { "operator" } else { "domain_admin" })
+        .bind(password_hash)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        for d in domains {
+            sqlx::query("INSERT INTO admin_domains (admin_id, domain_id) VALUES (?, ?)")
+                .bind(id)
+                .bind(d.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit(
+            &mut tx,
+            "the command line",
+            None,
+            "admin.add",
+            None,
+            Some(&format!(
+                "{address} ({})",
+                if operator { "operator" } else { "domain admin" }
+            )),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn admin_by_address(&self, address: &str) -> Result<Option<AdminRow>> {
+        let Ok(address) = normalize_address(address) else {
+            return Ok(None);
+        };
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_ADMIN} WHERE address = ?"
+        )))
+        .bind(address)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(admin_from_row).transpose()
+    }
+
+    pub async fn admin(&self, id: i64) -> Result<Option<AdminRow>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT_ADMIN} WHERE id = ?")))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(admin_from_row).transpose()
+    }
+
+    pub async fn admins(&self) -> Result<Vec<(AdminRow, Vec<String>)>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_ADMIN} ORDER BY address"
+        )))
+        .fetch_all(&self.read)
+        .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let a = admin_from_row(&r)?;
+            let domains = sqlx::query_scalar(
+                "SELECT d.name FROM admin_domains x JOIN domains d ON d.id = x.domain_id \
+                 WHERE x.admin_id = ? ORDER BY d.name",
+            )
+            .bind(a.id)
+            .fetch_all(&self.read)
+            .await?;
+            out.push((a, domains));
+        }
+        Ok(out)
+    }
+
+    /// The domains an administrator may manage (all, for an operator).
+    pub async fn admin_domains(&self, admin: &AdminRow) -> Result<Vec<(DomainId, String)>> {
+        let rows = if admin.is_operator() {
+            sqlx::query("SELECT id, name FROM domains ORDER BY name")
+                .fetch_all(&self.read)
+                .await?
+        } else {
+            sqlx::query(
+                "SELECT d.id, d.name FROM admin_domains x JOIN domains d ON d.id = x.domain_id \
+                 WHERE x.admin_id = ? ORDER BY d.name",
+            )
+            .bind(admin.id)
+            .fetch_all(&self.read)
+            .await?
+        };
+        rows.iter()
+            .map(|r| Ok((DomainId(r.try_get(0)?), r.try_get(1)?)))
+            .collect()
+    }
+
+    pub async fn insert_admin_session(
+        &self,
+        id_hash: &[u8],
+        admin: i64,
+        csrf: &str,
+        expires_at: i64,
+        client_ip: Option<&str>,
+    ) -> Result<()> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO admin_sessions (id_hash, admin_id, csrf, created_at, last_seen, expires_at, client_ip) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id_hash)
+        .bind(admin)
+        .bind(csrf)
+        .bind(now)
+        .bind(now)
+        .bind(expires_at)
+        .bind(client_ip)
+        .execute(&self.read)
+        .await?;
+        Ok(())
+    }
+
+    /// An admin session; `user` carries the admin id.
+    pub async fn admin_session(&self, id_hash: &[u8]) -> Result<Option<SessionRow>> {
+        let row = sqlx::query(
+            "SELECT admin_id, csrf, created_at, last_seen, expires_at FROM admin_sessions \
+             WHERE id_hash = ?",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                user: UserId(r.try_get(0)?),
+                csrf: r.try_get(1)?,
+                created_at: r.try_get(2)?,
+                last_seen: r.try_get(3)?,
+                expires_at: r.try_get(4)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn touch_admin_session(&self, id_hash: &[u8], now: i64) -> Result<()> {
+        sqlx::query("UPDATE admin_sessions SET last_seen = ? WHERE id_hash = ?")
+            .bind(now)
+            .bind(id_hash)
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_admin_session(&self, id_hash: &[u8]) -> Result<()> {
+        sqlx::query("DELETE FROM admin_sessions WHERE id_hash = ?")
+            .bind(id_hash)
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn continuity_settings(
+        &self,
+        domain: DomainId,
+    ) -> Result<Option<ContinuitySettings>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, name, continuity_enabled, continuity_scope, state FROM domains WHERE id = ?",
+        )
+        .bind(domain.0)
+        .fetch_optional(&self.read)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let users = sqlx::query(
+            "SELECT u.id, u.address, u.display_name FROM continuity_users c \
+             JOIN users u ON u.id = c.user_id WHERE c.domain_id = ? ORDER BY u.address",
+        )
+        .bind(domain.0)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| Ok((UserId(r.try_get(0)?), r.try_get(1)?, r.try_get(2)?)))
+        .collect::<Result<Vec<_>>>()?;
+        Ok(Some(ContinuitySettings {
+            domain: DomainId(row.try_get(0)?),
+            name: row.try_get(1)?,
+            enabled: row.try_get(2)?,
+            scope: row.try_get(3)?,
+            users,
+            state: row.try_get(4)?,
+        }))
+    }
+
+    /// Activate or deactivate the Continuity Service of a domain.
+    pub async fn set_continuity_enabled(
+        &self,
+        domain: DomainId,
+        enabled: bool,
+        actor: &str,
+    ) -> Result<bool> {
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let before: Option<bool> =
+            sqlx::query_scalar("SELECT continuity_enabled FROM domains WHERE id = ?")
+                .bind(domain.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(before) = before else {
+            return Err(StoreError::NotFound(format!("domain {domain}")));
+        };
+        if before == enabled {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE domains SET continuity_enabled = ? WHERE id = ?")
+            .bind(enabled)
+            .bind(domain.0)
+            .execute(&mut *tx)
+            .await?;
+        let s = |b: bool| if b { "activated" } else { "deactivated" };
+        audit(
+            &mut tx,
+            actor,
+            Some(domain),
+            "continuity.enabled",
+            Some(s(before)),
+            Some(s(enabled)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Change the scope. Switching from "selected" to "all" while users are
+    /// selected needs `confirmed`, and then removes them.
+    pub async fn set_continuity_scope(
+        &self,
+        domain: DomainId,
+        scope: &str,
+        confirmed: bool,
+        actor: &str,
+    ) -> Result<bool, ScopeError> {
+        if !matches!(scope, "all" | "selected") {
+            return Err(StoreError::Invalid(format!("unknown scope {scope:?}")).into());
+        }
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let before: Option<String> =
+            sqlx::query_scalar("SELECT continuity_scope FROM domains WHERE id = ?")
+                .bind(domain.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(before) = before else {
+            return Err(StoreError::NotFound(format!("domain {domain}")).into());
+        };
+        if before == scope {
+            return Ok(false);
+        }
+        let listed: Vec<String> = sqlx::query_scalar(
+            "SELECT u.address FROM continuity_users c JOIN users u ON u.id = c.user_id \
+             WHERE c.domain_id = ? ORDER BY u.address",
+        )
+        .bind(domain.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        if scope == "all" && !listed.is_empty() {
+            if !confirmed {
+                return Err(ScopeError::NeedsConfirmation(listed.len()));
+            }
+            sqlx::query("DELETE FROM continuity_users WHERE domain_id = ?")
+                .bind(domain.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE domains SET continuity_scope = ? WHERE id = ?")
+            .bind(scope)
+            .bind(domain.0)
+            .execute(&mut *tx)
+            .await?;
+        let before_text = if listed.is_empty() {
+            before
+        } else {
+            format!("{before}: {}", listed.join(", "))
+        };
+        audit(
+            &mut tx,
+            actor,
+            Some(domain),
+            "continuity.scope",
+            Some(&before_text),
+            Some(scope),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Add a user (by address or alias) to the selected users.
+    pub async fn add_continuity_user(
+        &self,
+        domain: DomainId,
+        address: &str,
+        actor: &str,
+    ) -> Result<String, ScopeError> {
+        let wanted = address.trim();
+        let addr =
+            normalize_address(wanted).map_err(|_| ScopeError::NotAnAddress(wanted.into()))?;
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let d =
+            sqlx::query("SELECT continuity_enabled, continuity_scope FROM domains WHERE id = ?")
+                .bind(domain.0)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("domain {domain}")))?;
+        let enabled: bool = d.try_get(0)?;
+        let scope: String = d.try_get(1)?;
+        if !enabled {
+            return Err(ScopeError::Deactivated);
+        }
+        if scope != "selected" {
+            return Err(ScopeError::ScopeIsAll);
+        }
+        let user = sqlx::query(
+            "SELECT u.id, u.domain_id, u.address FROM users u WHERE u.address = ?1 \
+             UNION ALL SELECT u.id, u.domain_id, u.address FROM user_aliases a \
+             JOIN users u ON u.id = a.user_id WHERE a.address = ?1 LIMIT 1",
+        )
+        .bind(&addr)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(user) = user else {
+            return Err(ScopeError::Unknown(addr));
+        };
+        let (uid, udomain, primary): (i64, i64, String) =
+            (user.try_get(0)?, user.try_get(1)?, user.try_get(2)?);
+        if udomain != domain.0 {
+            return Err(ScopeError::OtherDomain(addr));
+        }
+        let n = sqlx::query(
+            "INSERT OR IGNORE INTO continuity_users (domain_id, user_id, added_at) VALUES (?, ?, ?)",
+        )
+        .bind(domain.0)
+        .bind(uid)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(ScopeError::Duplicate(primary));
+        }
+        audit(
+            &mut tx,
+            actor,
+            Some(domain),
+            "continuity.user.add",
+            None,
+            Some(&primary),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(primary)
+    }
+
+    /// Remove a user from the selected users. False if it was not listed.
+    pub async fn remove_continuity_user(
+        &self,
+        domain: DomainId,
+        user: UserId,
+        actor: &str,
+    ) -> Result<bool> {
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let addr: Option<String> = sqlx::query_scalar(
+            "SELECT u.address FROM continuity_users c JOIN users u ON u.id = c.user_id \
+             WHERE c.domain_id = ? AND c.user_id = ?",
+        )
+        .bind(domain.0)
+        .bind(user.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(addr) = addr else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM continuity_users WHERE domain_id = ? AND user_id = ?")
+            .bind(domain.0)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            actor,
+            Some(domain),
+            "continuity.user.remove",
+            Some(&addr),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Addresses (primary or alias) of the domain's enabled users containing
+    /// `fragment` (at least three characters), in order, after `after`.
+    pub async fn suggest_users(
+        &self,
+        domain: DomainId,
+        fragment: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>> {
+        let f = fragment.trim().to_lowercase();
+        if f.chars().count() < 3 {
+            return Ok(Vec::new());
+        }
+        let pattern = format!(
+            "%{}%",
+            f.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows = sqlx::query(
+            "SELECT address, display_name FROM ( \
+               SELECT u.address AS address, u.display_name AS display_name FROM users u \
+               WHERE u.domain_id = ?1 AND u.disabled = 0 \
+               UNION SELECT a.address, u.display_name FROM user_aliases a JOIN users u ON u.id = a.user_id \
+               WHERE u.domain_id = ?1 AND u.disabled = 0) \
+             WHERE (lower(address) LIKE ?2 ESCAPE '\\' OR lower(display_name) LIKE ?2 ESCAPE '\\') \
+             AND address > ?3 ORDER BY address LIMIT ?4",
+        )
+        .bind(domain.0)
+        .bind(&pattern)
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    pub async fn audit_log(&self, domain: DomainId, limit: u32) -> Result<Vec<AuditRow>> {
+        let rows = sqlx::query(
+            "SELECT at, actor, action, before, after FROM audit WHERE domain_id = ? \
+             ORDER BY at DESC, id DESC LIMIT ?",
+        )
+        .bind(domain.0)
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRow {
+                    at: r.try_get(0)?,
+                    actor: r.try_get(1)?,
+                    action: r.try_get(2)?,
+                    before: r.try_get(3)?,
+                    after: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+}

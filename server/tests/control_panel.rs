@@ -1,0 +1,590 @@
+//! The Control Panel: the Continuity Service scope rules against the store,
+//! and the admin routes in process — roles and domains tried, not assumed.
+
+mod common;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::test::{self, TestRequest};
+use actix_web::App;
+use server::auth::Auth;
+use server::config::TlsMode;
+use server::store::control::ScopeError;
+use server::store::{DomainId, Store};
+use server::web::{self, gate, StoreBackend, WebState};
+
+const PW: &str = "velvet-harbor-Quokka-87";
+
+struct Setup {
+    store: Store,
+    auth: Arc<Auth>,
+    example: DomainId,
+    other: DomainId,
+}
+
+async fn setup(tag: &str) -> Setup {
+    let dir = common::temp_dir(tag);
+    let store = Store::open(&dir.join("continuity.db"))
+        .await
+        .expect("store");
+    let example = store
+        .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
+        .await
+        .expect("domain")
+        .id;
+    let other = store
+        .add_domain("other.test", "127.0.0.1", 2527, TlsMode::None)
+        .await
+        .expect("domain")
+        .id;
+    for (a, aliases) in [
+        (
+            "alice@example.test",
+            vec!["a.martin@example.test".to_string()],
+        ),
+        ("bob@example.test", vec![]),
+        ("carol@example.test", vec![]),
+        ("dave@other.test", vec![]),
+    ] {
+        store.add_user(a, "", &aliases, "ldap").await.expect("user");
+    }
+    let env = vec![(
+        "CONTINUITY_SERVER_DATA_DIR".to_string(),
+        dir.display().to_string(),
+    )];
+    let wc = server::config::Config::load(None, env).expect("config").web;
+    let auth = Arc::new(Auth::new(store.clone(), &wc).await.expect("auth"));
+    let hash = server::auth::password::hash(PW).expect("hash");
+    store
+        .add_admin("ops@provider.test", "Ops", true, &[], &hash)
+        .await
+        .expect("operator");
+    store
+        .add_admin("admin@example.test", "", false, &[example], &hash)
+        .await
+        .expect("domain admin");
+    auth.set_password("alice@example.test", PW)
+        .await
+        .expect("alice pw");
+    Setup {
+        store,
+        auth,
+        example,
+        other,
+    }
+}
+
+#[tokio::test]
+async fn scope_rules_switching_confirmation_removal_and_re_adding() {
+    let s = setup("cp-scope").await;
+    let st = &s.store;
+    let d = s.example;
+    let covered = |addr: &'static str| {
+        let st = st.clone();
+        async move {
+            st.account_by_address(addr)
+                .await
+                .expect("q")
+                .expect("user")
+                .covered
+        }
+    };
+    assert!(covered("alice@example.test").await, "all users by default");
+
+    // adding needs "selected users only"
+    assert!(matches!(
+        st.add_continuity_user(d, "alice@example.test", "t").await,
+        Err(ScopeError::ScopeIsAll)
+    ));
+    assert!(st
+        .set_continuity_scope(d, "selected", false, "admin@example.test")
+        .await
+        .expect("scope"));
+    assert!(!covered("alice@example.test").await, "nobody selected yet");
+
+    // by alias: the user is added under their primary address
+    assert_eq!(
+        st.add_continuity_user(d, "A.Martin@example.test", "admin@example.test")
+            .await
+            .expect("add"),
+        "alice@example.test"
+    );
+    assert_eq!(
+        st.add_continuity_user(d, "bob@example.test", "admin@example.test")
+            .await
+            .expect("add"),
+        "bob@example.test"
+    );
+    assert!(covered("alice@example.test").await && !covered("carol@example.test").await);
+    assert!(matches!(
+        st.add_continuity_user(d, "alice@example.test", "x").await,
+        Err(ScopeError::Duplicate(_))
+    ));
+    assert!(matches!(
+        st.add_continuity_user(d, "nobody@example.test", "x").await,
+        Err(ScopeError::Unknown(_))
+    ));
+    assert!(matches!(
+        st.add_continuity_user(d, "dave@other.test", "x").await,
+        Err(ScopeError::OtherDomain(_))
+    ));
+    assert!(matches!(
+        st.add_continuity_user(d, "ali", "x").await,
+        Err(ScopeError::NotAnAddress(_))
+    ));
+    let listed = |st: Store| async move {
+        st.continuity_settings(d)
+            .await
+            .expect("q")
+            .expect("settings")
+            .users
+            .into_iter()
+            .map(|(_, a, _)| a)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(st.clone()).await,
+        ["alice@example.test", "bob@example.test"]
+    );
+
+    // switching to all users with users listed: warning first, nothing changed
+    assert!(matches!(
+        st.set_continuity_scope(d, "all", false, "admin@example.test")
+            .await,
+        Err(ScopeError::NeedsConfirmation(2))
+    ));
+    assert_eq!(listed(st.clone()).await.len(), 2);
+    assert_eq!(
+        st.continuity_settings(d)
+            .await
+            .expect("q")
+            .expect("s")
+            .scope,
+        "selected"
+    );
+    // Confirmer: the listed users are removed, every user is covered
+    assert!(st
+        .set_continuity_scope(d, "all", true, "admin@example.test")
+        .await
+        .expect("confirmed"));
+    assert!(listed(st.clone()).await.is_empty());
+    assert!(covered("carol@example.test").await);
+    // back to selected: the list starts empty, users can be added again
+    st.set_continuity_scope(d, "selected", false, "admin@example.test")
+        .await
+        .expect("scope");
+    st.add_continuity_user(d, "bob@example.test", "admin@example.test")
+        .await
+        .expect("re-add");
+    let bob = st
+        .account_by_address("bob@example.test")
+        .await
+        .expect("q")
+        .expect("bob")
+        .user;
+    assert!(st
+        .remove_continuity_user(d, bob, "admin@example.test")
+        .await
+        .expect("remove"));
+    assert!(!st
+        .remove_continuity_user(d, bob, "admin@example.test")
+        .await
+        .expect("again"));
+
+    // deactivated: nobody covered, and adding is refused
+    assert!(st
+        .set_continuity_enabled(d, false, "admin@example.test")
+        .await
+        .expect("off"));
+    assert!(matches!(
+        st.add_continuity_user(d, "bob@example.test", "x").await,
+        Err(ScopeError::Deactivated)
+    ));
+    assert!(!covered("alice@example.test").await);
+
+    // every change is in the audit trail, with who and before/after
+    let audit = st.audit_log(d, 50).await.expect("audit");
+    let actions: Vec<_> = audit.iter().rev().map(|a| a.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "continuity.scope",
+            "continuity.user.add",
+            "continuity.user.add",
+            "continuity.scope",
+            "continuity.scope",
+            "continuity.user.add",
+            "continuity.user.remove",
+            "continuity.enabled"
+        ]
+    );
+    let confirm = &audit[audit.len() - 4];
+    assert_eq!(
+        confirm.before.as_deref(),
+        Some("selected: alice@example.test, bob@example.test")
+    );
+    assert_eq!(confirm.after.as_deref(), Some("all"));
+    assert!(audit.iter().all(|a| a.actor == "admin@example.test"));
+    assert!(st.audit_log(s.other, 50).await.expect("audit").is_empty());
+}
+
+#[tokio::test]
+async fn suggestions_need_three_characters_and_stay_in_the_domain() {
+    let s = setup("cp-suggest").await;
+    let st = &s.store;
+    let names = |v: Vec<(String, String)>| v.into_iter().map(|(a, _)| a).collect::<Vec<_>>();
+    assert!(st
+        .suggest_users(s.example, "al", "", 10)
+        .await
+        .expect("q")
+        .is_empty());
+    assert_eq!(
+        names(st.suggest_users(s.example, "mar", "", 10).await.expect("q")),
+        ["a.martin@example.test"]
+    );
+    assert_eq!(
+        names(
+            st.suggest_users(s.example, "ple.te", "", 2)
+                .await
+                .expect("q")
+        ),
+        ["a.martin@example.test", "alice@example.test"],
+        "paged"
+    );
+    assert_eq!(
+        names(
+            st.suggest_users(s.example, "ple.te", "alice@example.test", 10)
+                .await
+                .expect("q")
+        ),
+        ["bob@example.test", "carol@example.test"],
+        "next page"
+    );
+    assert!(
+        st.suggest_users(s.example, "dave", "", 10)
+            .await
+            .expect("q")
+            .is_empty(),
+        "other domain"
+    );
+    // LIKE wildcards are literal
+    assert!(st
+        .suggest_users(s.example, "%%%", "", 10)
+        .await
+        .expect("q")
+        .is_empty());
+    assert!(st
+        .suggest_users(s.example, "___", "", 10)
+        .await
+        .expect("q")
+        .is_empty());
+}
+
+async fn app(
+    s: &Setup,
+) -> impl Service<
+    actix_http::Request,
+    Response = ServiceResponse<impl MessageBody>,
+    Error = actix_web::Error,
+> {
+    let backend: app::backend::SharedBackend = Arc::new(StoreBackend {
+        store: s.store.clone(),
+        auth: s.auth.clone(),
+        hostname: "mx.continuity.test".into(),
+    });
+    let state = WebState {
+        store: s.store.clone(),
+        auth: s.auth.clone(),
+        backend,
+        options: web::leptos_options(
+            std::path::Path::new("target/site"),
+            "127.0.0.1:8080".parse().expect("addr"),
+        ),
+    };
+    test::init_service(
+        App::new()
+            .wrap(from_fn(gate::gate))
+            .configure(web::configure(state)),
+    )
+    .await
+}
+
+fn location<B>(r: &ServiceResponse<B>) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+#[actix_web::test]
+async fn admins_reach_their_domains_only_and_users_never_reach_the_admin_area() {
+    let s = setup("cp-authz").await;
+    let svc = app(&s).await;
+    let login = |addr: &'static str| {
+        TestRequest::post()
+            .uri("/auth/login")
+            .peer_addr("127.0.0.1:1".parse().expect("addr"))
+            .set_form([("address", addr), ("password", PW)])
+            .to_request()
+    };
+    let r = test::call_service(&svc, login("admin@example.test")).await;
+    assert_eq!(
+        location(&r),
+        "/admin",
+        "administrators land in the Control Panel"
+    );
+    let cookie = r
+        .response()
+        .cookies()
+        .find(|c| c.name() == "continuity-admin")
+        .expect("admin cookie")
+        .into_owned();
+    assert_eq!(cookie.http_only(), Some(true));
+    let session = s.auth.admin_session(cookie.value()).await.expect("session");
+    let csrf = session.csrf.clone();
+
+    let get = |path: &str, c: &actix_web::cookie::Cookie<'static>| {
+        TestRequest::get()
+            .uri(path)
+            .cookie(c.clone())
+            .insert_header(("accept", "text/html"))
+            .to_request()
+    };
+    let r = test::call_service(&svc, get("/admin/d/example.test/continuity", &cookie)).await;
+    assert_eq!(r.status(), 200);
+    let page = String::from_utf8_lossy(&test::read_body(r).await).into_owned();
+    assert!(page.contains("Continuity Service"));
+    // the French UI has the seed's words
+    let req = TestRequest::get()
+        .uri("/admin/d/example.test/continuity")
+        .cookie(cookie.clone())
+        .insert_header(("accept-language", "fr"))
+        .to_request();
+    let page = String::from_utf8_lossy(&test::read_body(test::call_service(&svc, req).await).await)
+        .into_owned();
+    for words in [
+        "Paramètres de sécurité",
+        "Tous les utilisateurs",
+        "Utilisateurs sélectionnés uniquement",
+        "Désactiver le Continuity Service",
+    ] {
+        assert!(page.contains(words), "{words}");
+    }
+
+    // another domain: not found, for pages and for every change
+    let r = test::call_service(&svc, get("/admin/d/other.test/continuity", &cookie)).await;
+    assert_eq!(r.status(), 404);
+    for (path, form) in [
+        (
+            "/admin/d/other.test/continuity/enabled",
+            vec![("csrf", csrf.as_str()), ("enabled", "0"), ("confirm", "1")],
+        ),
+        (
+            "/admin/d/other.test/continuity/scope",
+            vec![("csrf", csrf.as_str()), ("scope", "selected")],
+        ),
+        (
+            "/admin/d/other.test/continuity/users/add",
+            vec![("csrf", csrf.as_str()), ("address", "dave@other.test")],
+        ),
+        (
+            "/admin/d/other.test/continuity/users/4/remove",
+            vec![("csrf", csrf.as_str())],
+        ),
+    ] {
+        let req = TestRequest::post()
+            .uri(path)
+            .cookie(cookie.clone())
+            .set_form(&form)
+            .to_request();
+        assert_eq!(test::call_service(&svc, req).await.status(), 404, "{path}");
+    }
+    let other = s
+        .store
+        .continuity_settings(s.other)
+        .await
+        .expect("q")
+        .expect("s");
+    assert!(other.enabled && other.scope == "all", "nothing changed");
+
+    // its own domain, without or with a wrong CSRF token: refused
+    for bad in ["", "x"] {
+        let req = TestRequest::post()
+            .uri("/admin/d/example.test/continuity/scope")
+            .cookie(cookie.clone())
+            .set_form([("csrf", bad), ("scope", "selected")])
+            .to_request();
+        assert_eq!(test::call_service(&svc, req).await.status(), 403);
+    }
+    // with it: the flow of the seed (select, add, switch back with Confirmer)
+    let post = |path: &str, form: Vec<(&str, &str)>| {
+        TestRequest::post()
+            .uri(path)
+            .cookie(cookie.clone())
+            .set_form(&form)
+            .to_request()
+    };
+    let r = test::call_service(
+        &svc,
+        post(
+            "/admin/d/example.test/continuity/scope",
+            vec![("csrf", &csrf), ("scope", "selected")],
+        ),
+    )
+    .await;
+    assert_eq!(location(&r), "/admin/d/example.test/continuity?done=scope");
+    let r = test::call_service(
+        &svc,
+        post(
+            "/admin/d/example.test/continuity/users/add",
+            vec![("csrf", &csrf), ("address", "al")],
+        ),
+    )
+    .await;
+    assert!(location(&r).contains("e=short"), "{}", location(&r));
+    let r = test::call_service(
+        &svc,
+        post(
+            "/admin/d/example.test/continuity/users/add",
+            vec![("csrf", &csrf), ("address", "dave@other.test")],
+        ),
+    )
+    .await;
+    assert!(location(&r).contains("e=other"), "{}", location(&r));
+    let r = test::call_service(
+        &svc,
+        post(
+            "/admin/d/example.test/continuity/users/add",
+            vec![("csrf", &csrf), ("address", "bob@example.test")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        location(&r),
+        "/admin/d/example.test/continuity?added=bob@example.test"
+    );
+    let r = test::call_service(
+        &svc,
+        post(
+            "/admin/d/example.test/continuity/scope",
+            vec![("csrf", &csrf), ("scope", "all")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        location(&r),
+        "/admin/d/example.test/continuity?confirm=all",
+        "the warning first"
+    );
+    assert_eq!(
+        s.store
+            .continuity_settings(s.example)
+            .await
+            .expect("q")
+            .expect("s")
+            .users
+            .len(),
+        1
+    );
+    let r = test::call_service(
+        &svc,
+        post(
+            "/admin/d/example.test/continuity/scope",
+            vec![("csrf", &csrf), ("scope", "all"), ("confirm", "1")],
+        ),
+    )
+    .await;
+    assert_eq!(location(&r), "/admin/d/example.test/continuity?done=scope");
+    assert!(s
+        .store
+        .continuity_settings(s.example)
+        .await
+        .expect("q")
+        .expect("s")
+        .users
+        .is_empty());
+    // deactivation asks for confirmation first
+    let r = test::call_service(
+        &svc,
+        post(
+            "/admin/d/example.test/continuity/enabled",
+            vec![("csrf", &csrf), ("enabled", "0")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        location(&r),
+        "/admin/d/example.test/continuity?confirm=deactivate"
+    );
+    assert!(
+        s.store
+            .continuity_settings(s.example)
+            .await
+            .expect("q")
+            .expect("s")
+            .enabled
+    );
+
+    // the operator reaches every domain
+    let r = test::call_service(&svc, login("ops@provider.test")).await;
+    let ops = r
+        .response()
+        .cookies()
+        .find(|c| c.name() == "continuity-admin")
+        .expect("cookie")
+        .into_owned();
+    assert_eq!(
+        test::call_service(&svc, get("/admin/d/other.test/continuity", &ops))
+            .await
+            .status(),
+        200
+    );
+
+    // a mail user never reaches the admin area, and their cookie is not an admin's
+    let r = test::call_service(&svc, login("alice@example.test")).await;
+    assert_eq!(location(&r), "/mail/inbox");
+    let user = r
+        .response()
+        .cookies()
+        .find(|c| c.name() == "continuity")
+        .expect("cookie")
+        .into_owned();
+    let r = test::call_service(&svc, get("/admin/d/example.test/continuity", &user)).await;
+    assert!(r.status().is_redirection());
+    assert!(location(&r).starts_with("/login"));
+    let forged = actix_web::cookie::Cookie::new("continuity-admin", user.value().to_string());
+    let r = test::call_service(&svc, get("/admin", &forged)).await;
+    assert!(
+        location(&r).starts_with("/login"),
+        "a user session id is not an admin session"
+    );
+    let session_csrf = s
+        .auth
+        .session(user.value())
+        .await
+        .expect("user session")
+        .csrf;
+    let req = TestRequest::post()
+        .uri("/admin/d/example.test/continuity/enabled")
+        .cookie(user.clone())
+        .set_form([
+            ("csrf", session_csrf.as_str()),
+            ("enabled", "0"),
+            ("confirm", "1"),
+        ])
+        .to_request();
+    let r = test::call_service(&svc, req).await;
+    assert!(location(&r).starts_with("/login"));
+    assert!(
+        s.store
+            .continuity_settings(s.example)
+            .await
+            .expect("q")
+            .expect("s")
+            .enabled
+    );
+}
