@@ -150,6 +150,8 @@ async fn search_finds_words_senders_subjects_and_respects_owners() {
         ),
     )
     .await;
+    // strictly between the two batches (a commit can share t_mid's millisecond)
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let t_mid = server::store::now_ms();
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     deliver(
