@@ -54,3 +54,7 @@ CREATE TABLE audit (
     after     TEXT
 );
 CREATE INDEX audit_domain ON audit(domain_id, at);
+
+-- "Activer le mot de passe d'urgence": covered directory users are invited
+-- to set an emergency password.
+ALTER TABLE domains ADD COLUMN emergency_password INTEGER NOT NULL DEFAULT 0;

@@ -239,6 +239,47 @@ pub struct ContinuityView {
     /// "normal", "outage", "recovering" or "drill".
     pub state: String,
     pub audit: Vec<AuditEntry>,
+    /// "Activer le mot de passe d'urgence" is on.
+    pub emergency_enabled: bool,
+    /// Covered users and their emergency password.
+    pub emergency: Vec<EmergencyUser>,
+    pub primary: PrimaryView,
+    /// The continuity state's recent changes, newest first.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// A covered user's emergency password status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmergencyUser {
+    pub id: i64,
+    pub address: String,
+    pub display_name: String,
+    /// "local" or "ldap".
+    pub source: String,
+    /// "set", "invited" or "none".
+    pub status: String,
+}
+
+/// The domain's primary server and how it is watched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrimaryView {
+    pub host: String,
+    pub port: u16,
+    pub tls: String,
+    pub interval_s: i64,
+    pub timeout_s: i64,
+    pub fail_after: u32,
+    pub recover_after: u32,
+    pub probe_rcpt: String,
+}
+
+/// One change of the continuity state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: i64,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
 }
 
 /// An address suggested while typing (user or alias).

@@ -168,7 +168,7 @@ test.describe("without JavaScript", () => {
     await expect(page.locator("#mail-text")).toContainText("Your order #4521 is on its way.");
     await page.getByRole("button", { name: "Mark as unread" }).click();
     await expect(page).toHaveURL(/\/mail\/inbox$/);
-    await expect(page.locator("#mail-list li.unread")).toHaveCount(1);
+    await expect(page.locator("#mail-list li.unread", { hasText: "Your order has shipped" })).toHaveCount(1);
     await page.goto("/mail/search?q=order");
     await expect(page.locator("#mail-list")).toContainText("Your order has shipped");
     await page.getByRole("button", { name: "Log out" }).click();

@@ -161,6 +161,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         store.clone(),
         auth.clone(),
         backend,
+        &cfg.hostname,
     )
     .map_err(|source| StartError::Bind {
         addr: cfg.web.listen,

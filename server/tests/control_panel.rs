@@ -303,6 +303,7 @@ async fn app(
             std::path::Path::new("target/site"),
             "127.0.0.1:8080".parse().expect("addr"),
         ),
+        hostname: "mx.continuity.test".into(),
     };
     test::init_service(
         App::new()
@@ -587,4 +588,184 @@ async fn admins_reach_their_domains_only_and_users_never_reach_the_admin_area() 
             .expect("s")
             .enabled
     );
+}
+
+#[actix_web::test]
+async fn emergency_password_invites_resend_reset_and_primary_settings() {
+    let s = setup("cp-emergency").await;
+    let svc = app(&s).await;
+    let req = TestRequest::post()
+        .uri("/auth/login")
+        .peer_addr("127.0.0.1:1".parse().expect("addr"))
+        .set_form([("address", "admin@example.test"), ("password", PW)])
+        .to_request();
+    let r = test::call_service(&svc, req).await;
+    let cookie = r
+        .response()
+        .cookies()
+        .find(|c| c.name() == "continuity-admin")
+        .expect("cookie")
+        .into_owned();
+    let csrf = s.auth.admin_session(cookie.value()).await.expect("s").csrf;
+    let post = |path: &str, form: Vec<(&str, &str)>| {
+        TestRequest::post()
+            .uri(path)
+            .cookie(cookie.clone())
+            .set_form(&form)
+            .to_request()
+    };
+    let status = |st: Store| async move {
+        st.emergency_status(DomainId(1))
+            .await
+            .expect("status")
+            .into_iter()
+            .map(|e| (e.address, e.status))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        status(s.store.clone()).await,
+        [
+            ("alice@example.test".to_string(), "set".to_string()),
+            ("bob@example.test".into(), "none".into()),
+            ("carol@example.test".into(), "none".into())
+        ]
+    );
+    // Activer le mot de passe d'urgence: bob and carol are invited (mail queued for the primary)
+    let before = s.store.message_count().await.expect("count");
+    let r = test::call_service(
+        &svc,
+        post(
+            "/admin/d/example.test/continuity/emergency",
+            vec![("csrf", &csrf), ("enabled", "1")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        location(&r),
+        "/admin/d/example.test/continuity?done=emergency-on&sent=2"
+    );
+    assert_eq!(s.store.message_count().await.expect("count"), before + 2);
+    assert!(s.store.emergency_enabled(s.example).await.expect("q"));
+    let st = status(s.store.clone()).await;
+    assert_eq!(st[1].1, "invited");
+    assert_eq!(st[2].1, "invited");
+    // reset alice: her password stops working, she is invited again
+    let alice = s
+        .store
+        .account_by_address("alice@example.test")
+        .await
+        .expect("q")
+        .expect("a")
+        .user;
+    let r = test::call_service(
+        &svc,
+        post(
+            &format!(
+                "/admin/d/example.test/continuity/emergency/{}/reset",
+                alice.0
+            ),
+            vec![("csrf", &csrf)],
+        ),
+    )
+    .await;
+    assert_eq!(location(&r), "/admin/d/example.test/continuity?done=reset");
+    assert!(s
+        .auth
+        .login("alice@example.test", PW, "127.0.0.2")
+        .await
+        .is_err());
+    assert_eq!(status(s.store.clone()).await[0].1, "invited");
+    // another domain's user through this domain's URL: not found
+    let dave = s
+        .store
+        .account_by_address("dave@other.test")
+        .await
+        .expect("q")
+        .expect("d")
+        .user;
+    let r = test::call_service(
+        &svc,
+        post(
+            &format!(
+                "/admin/d/example.test/continuity/emergency/{}/resend",
+                dave.0
+            ),
+            vec![("csrf", &csrf)],
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+
+    // primary settings: a bad value is refused with nothing changed
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+        .to_string();
+    let form = |host: &str, action: &str| -> Vec<(String, String)> {
+        [
+            ("csrf", csrf.as_str()),
+            ("host", host),
+            ("port", dead.as_str()),
+            ("tls", "none"),
+            ("interval", "10"),
+            ("timeout", "2"),
+            ("fail_after", "3"),
+            ("recover_after", "2"),
+            ("probe_rcpt", ""),
+            ("action", action),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+    };
+    let send = |f: Vec<(String, String)>| {
+        TestRequest::post()
+            .uri("/admin/d/example.test/continuity/primary")
+            .cookie(cookie.clone())
+            .set_form(&f)
+            .to_request()
+    };
+    let r = test::call_service(&svc, send(form("bad host!", "save"))).await;
+    assert!(
+        location(&r).contains("e=primary&field=host"),
+        "{}",
+        location(&r)
+    );
+    let r = test::call_service(&svc, send(form("127.0.0.1", "test"))).await;
+    assert!(location(&r).contains("tested=fail"), "{}", location(&r));
+    assert_eq!(
+        s.store
+            .monitored_domain(s.example)
+            .await
+            .expect("q")
+            .expect("d")
+            .primary_port,
+        2526,
+        "a test saves nothing"
+    );
+    let r = test::call_service(&svc, send(form("127.0.0.1", "save"))).await;
+    assert_eq!(
+        location(&r),
+        "/admin/d/example.test/continuity?done=primary"
+    );
+    let m = s
+        .store
+        .monitored_domain(s.example)
+        .await
+        .expect("q")
+        .expect("d");
+    assert_eq!((m.probe_interval_ms, m.fail_after), (10_000, 3));
+    assert_eq!(m.primary_port.to_string(), dead);
+    let audit = s.store.audit_log(s.example, 20).await.expect("audit");
+    let actions: Vec<_> = audit.iter().map(|a| a.action.as_str()).collect();
+    for a in [
+        "primary",
+        "emergency_password.reset",
+        "emergency_password.invite",
+        "emergency_password",
+    ] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
 }

@@ -165,6 +165,7 @@ async fn app(
             std::path::Path::new("target/site"),
             "127.0.0.1:8080".parse().expect("addr"),
         ),
+        hostname: "mx.continuity.test".into(),
     };
     test::init_service(
         App::new()

@@ -175,7 +175,24 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
         "scope" => Some(at.e_scope),
         _ => None,
     };
+    let sent = get("sent");
+    let tested = get("tested");
+    let tested_reply = get("reply");
+    let bad_field = get("field");
     let notice = match done.as_str() {
+        "emergency-on" => Some(format!(
+            "{} {}",
+            at.done_emergency_on,
+            if sent.is_empty() {
+                "0".into()
+            } else {
+                sent.clone()
+            }
+        )),
+        "emergency-off" => Some(at.done_emergency_off.to_string()),
+        "resend" => Some(at.done_resend.to_string()),
+        "reset" => Some(at.done_reset.to_string()),
+        "primary" => Some(at.done_primary.to_string()),
         "activated" => Some(at.done_activated.to_string()),
         "deactivated" => Some(at.done_deactivated.to_string()),
         "scope" => Some(if v.scope == "all" {
@@ -301,6 +318,85 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
                 }}
             </section>
         })}
+        <section class="card" id="emergency">
+            <h2>{at.emergency_password}</h2>
+            <p class="muted">{at.emergency_text}</p>
+            <form method="post" action=format!("{base}/emergency")>
+                <input type="hidden" name="csrf" value=csrf.clone()/>
+                <input type="hidden" name="enabled" value=if v.emergency_enabled { "0" } else { "1" }/>
+                <button type="submit" class=if v.emergency_enabled { "" } else { "primary" } id="toggle-emergency">
+                    {if v.emergency_enabled { at.emergency_deactivate } else { at.emergency_activate }}
+                </button>
+            </form>
+            {(!v.emergency.is_empty()).then(|| view! {
+                <table class="users" id="emergency-table">
+                    <thead><tr><th>{at.user}</th><th>{at.state}</th><th></th></tr></thead>
+                    <tbody>
+                        {v.emergency.iter().map(|u| {
+                            let status = match u.status.as_str() { "set" => at.status_set, "invited" => at.status_invited, _ => at.status_none };
+                            let source = if u.source == "ldap" { at.source_ldap } else { at.source_local };
+                            view! {
+                                <tr data-user=u.address.clone()>
+                                    <td>{u.address.clone()}<span class="muted">" ("{source}")"</span></td>
+                                    <td class=format!("status {}", u.status)>{status}</td>
+                                    <td class="actions">
+                                        <form method="post" action=format!("{base}/emergency/{}/resend", u.id)>
+                                            <input type="hidden" name="csrf" value=csrf.clone()/>
+                                            <button type="submit" aria-label=format!("{} {}", at.resend, u.address)>{at.resend}</button>
+                                        </form>
+                                        {(u.status == "set").then(|| view! {
+                                            <form method="post" action=format!("{base}/emergency/{}/reset", u.id)>
+                                                <input type="hidden" name="csrf" value=csrf.clone()/>
+                                                <button type="submit" aria-label=format!("{} {}", at.reset, u.address)>{at.reset}</button>
+                                            </form>
+                                        })}
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            })}
+        </section>
+        <section class="card" id="primary">
+            <h2>{at.primary_server}</h2>
+            <p id="domain-state" class=format!("state {}", v.state)>
+                <strong>{at.state}" : "</strong>
+                {match v.state.as_str() { "outage" => at.state_outage, "recovering" => at.state_recovering, "drill" => at.state_drill, _ => at.state_normal }}
+            </p>
+            {(tested == "ok").then(|| view! { <p class="alert notice" id="tested">{at.tested_ok}" "{tested_reply.clone()}</p> })}
+            {(tested == "fail").then(|| view! { <p class="alert error" id="tested">{at.tested_fail}" "{tested_reply.clone()}</p> })}
+            {(get("e") == "primary").then(|| view! { <p class="alert error" role="alert">{at.e_primary}" "{bad_field.clone()}</p> })}
+            <form method="post" action=format!("{base}/primary") class="primary-form">
+                <input type="hidden" name="csrf" value=csrf.clone()/>
+                <label>{at.host}<input type="text" name="host" value=v.primary.host.clone() required/></label>
+                <label>{at.port}<input type="number" name="port" min="1" max="65535" value=v.primary.port.to_string() required/></label>
+                <label>{at.tls_mode}
+                    <select name="tls">
+                        {["none", "opportunistic", "required", "implicit"].into_iter().map(|m| view! {
+                            <option value=m selected=v.primary.tls == m>{m}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>{at.probe_interval}<input type="number" name="interval" min="1" max="3600" value=v.primary.interval_s.to_string()/></label>
+                <label>{at.probe_timeout}<input type="number" name="timeout" min="1" max="300" value=v.primary.timeout_s.to_string()/></label>
+                <label>{at.fail_after}<input type="number" name="fail_after" min="1" max="100" value=v.primary.fail_after.to_string()/></label>
+                <label>{at.recover_after}<input type="number" name="recover_after" min="1" max="100" value=v.primary.recover_after.to_string()/></label>
+                <label class="wide">{at.probe_rcpt}<input type="text" name="probe_rcpt" value=v.primary.probe_rcpt.clone()/></label>
+                <div class="buttons">
+                    <button type="submit" name="action" value="save" class="primary">{at.save}</button>
+                    <button type="submit" name="action" value="test" id="test-connection">{at.test_connection}</button>
+                </div>
+            </form>
+            {(!v.timeline.is_empty()).then(|| view! {
+                <h3>{at.timeline}</h3>
+                <ul class="audit" id="timeline">
+                    {v.timeline.iter().map(|t| view! {
+                        <li><time>{long_date(t.at, tz, lang)}</time>" · "{t.from.clone()}" → "{t.to.clone()}" · "{t.reason.clone()}</li>
+                    }).collect_view()}
+                </ul>
+            })}
+        </section>
         <section class="card" id="audit">
             <h2>{at.audit}</h2>
             <ul class="audit">

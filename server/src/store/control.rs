@@ -596,3 +596,170 @@ impl Store {
             .collect()
     }
 }
+
+/// A covered user's emergency password, as the Control Panel lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmergencyRow {
+    pub user: UserId,
+    pub address: String,
+    pub display_name: String,
+    /// "local" or "ldap".
+    pub source: String,
+    /// "set", "invited" (an open link) or "none".
+    pub status: String,
+}
+
+impl Store {
+    pub async fn emergency_enabled(&self, domain: DomainId) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar("SELECT emergency_password FROM domains WHERE id = ?")
+                .bind(domain.0)
+                .fetch_optional(&self.read)
+                .await?
+                .unwrap_or(false),
+        )
+    }
+
+    pub async fn set_emergency_enabled(
+        &self,
+        domain: DomainId,
+        enabled: bool,
+        actor: &str,
+    ) -> Result<bool> {
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let n = sqlx::query(
+            "UPDATE domains SET emergency_password = ? WHERE id = ? AND emergency_password <> ?",
+        )
+        .bind(enabled)
+        .bind(domain.0)
+        .bind(enabled)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            let s = |b: bool| if b { "activated" } else { "deactivated" };
+            audit(
+                &mut tx,
+                actor,
+                Some(domain),
+                "emergency_password",
+                Some(s(!enabled)),
+                Some(s(enabled)),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    /// The covered, enabled users of a domain with their emergency-password
+    /// status (directory users first: they need one).
+    pub async fn emergency_status(&self, domain: DomainId) -> Result<Vec<EmergencyRow>> {
+        let now = now_ms();
+        let rows = sqlx::query(
+            "SELECT u.id, u.address, u.display_name, u.source, \
+               CASE WHEN u.password_hash IS NOT NULL THEN 'set' \
+                    WHEN EXISTS (SELECT 1 FROM password_tokens t WHERE t.user_id = u.id \
+                                 AND t.used_at IS NULL AND t.expires_at > ?2) THEN 'invited' \
+                    ELSE 'none' END \
+             FROM users u JOIN domains d ON d.id = u.domain_id \
+             WHERE u.domain_id = ?1 AND u.disabled = 0 AND d.continuity_enabled = 1 \
+               AND (d.continuity_scope = 'all' OR EXISTS (SELECT 1 FROM continuity_users c \
+                    WHERE c.domain_id = d.id AND c.user_id = u.id)) \
+             ORDER BY u.source = 'local', u.address",
+        )
+        .bind(domain.0)
+        .bind(now)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EmergencyRow {
+                    user: UserId(r.try_get(0)?),
+                    address: r.try_get(1)?,
+                    display_name: r.try_get(2)?,
+                    source: r.try_get(3)?,
+                    status: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Reset a user's (emergency) password: it no longer works, their
+    /// sessions end, open links are spent. Audited.
+    pub async fn reset_password(
+        &self,
+        domain: DomainId,
+        user: UserId,
+        actor: &str,
+    ) -> Result<bool> {
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let addr: Option<String> =
+            sqlx::query_scalar("SELECT address FROM users WHERE id = ? AND domain_id = ?")
+                .bind(user.0)
+                .bind(domain.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(addr) = addr else {
+            return Ok(false);
+        };
+        sqlx::query("UPDATE users SET password_hash = NULL, password_set_at = NULL WHERE id = ?")
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE password_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL")
+            .bind(now_ms())
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            actor,
+            Some(domain),
+            "emergency_password.reset",
+            Some(&addr),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Record that an invitation was sent (the mail itself is in the queue).
+    pub async fn audit_invitation(
+        &self,
+        domain: DomainId,
+        address: &str,
+        actor: &str,
+    ) -> Result<()> {
+        let mut conn = self.read.acquire().await?;
+        audit(
+            &mut conn,
+            actor,
+            Some(domain),
+            "emergency_password.invite",
+            None,
+            Some(address),
+        )
+        .await
+    }
+}
+
+impl Store {
+    /// An audit row for a change made through other store calls.
+    pub async fn audit_change(
+        &self,
+        domain: DomainId,
+        actor: &str,
+        action: &str,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> Result<()> {
+        let mut conn = self.read.acquire().await?;
+        audit(&mut conn, actor, Some(domain), action, before, after).await
+    }
+}

@@ -228,3 +228,262 @@ pub async fn logout(
         .cookie(gone)
         .finish()
 }
+
+/// Mail a set-password link to one user (through the normal path to their
+/// primary) and audit it.
+async fn invite(state: &WebState, domain: DomainId, user: UserId, actor: &str) -> bool {
+    let Ok(Some(account)) = state.store.account(user).await else {
+        return false;
+    };
+    if account.domain != domain || account.disabled {
+        return false;
+    }
+    let link = match state.auth.issue_link(user).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot issue a password link");
+            return false;
+        }
+    };
+    let days = state.auth.link_ttl.as_secs().div_ceil(86_400);
+    match crate::auth::invite::send(&state.store, &account, &link, &state.hostname, days).await {
+        Ok(_) => {
+            let _ = state
+                .store
+                .audit_invitation(domain, &account.address, actor)
+                .await;
+            true
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot queue an invitation");
+            false
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EmergencyForm {
+    csrf: String,
+    enabled: String,
+}
+
+/// POST /admin/d/{domain}/continuity/emergency: activating it invites every
+/// covered directory user who has no emergency password and no open link.
+pub async fn set_emergency(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<String>,
+    form: web::Form<EmergencyForm>,
+) -> HttpResponse {
+    let domain = path.into_inner();
+    let (id, actor) = match guard(&req, &state, &domain, &form.csrf).await {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    let enable = form.enabled == "1";
+    if let Err(e) = state.store.set_emergency_enabled(id, enable, &actor).await {
+        tracing::error!(error = %e, "emergency password switch failed");
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    if !enable {
+        return see_other(&format!("{}?done=emergency-off", page(&domain)));
+    }
+    let users = match state.store.emergency_status(id).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot list users");
+            return HttpResponse::ServiceUnavailable().finish();
+        }
+    };
+    let mut sent = 0;
+    for u in users
+        .iter()
+        .filter(|u| u.source == "ldap" && u.status == "none")
+    {
+        if invite(&state, id, u.user, &actor).await {
+            sent += 1;
+        }
+    }
+    see_other(&format!("{}?done=emergency-on&sent={sent}", page(&domain)))
+}
+
+/// POST /admin/d/{domain}/continuity/emergency/{user}/{resend|reset}
+pub async fn emergency_user(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<(String, i64, String)>,
+    form: web::Form<CsrfOnly>,
+) -> HttpResponse {
+    let (domain, user, action) = path.into_inner();
+    let (id, actor) = match guard(&req, &state, &domain, &form.csrf).await {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    let user = UserId(user);
+    match action.as_str() {
+        "resend" => {}
+        "reset" => match state.store.reset_password(id, user, &actor).await {
+            Ok(true) => {}
+            Ok(false) => return not_found(),
+            Err(e) => {
+                tracing::error!(error = %e, "reset failed");
+                return HttpResponse::ServiceUnavailable().finish();
+            }
+        },
+        _ => return not_found(),
+    }
+    if invite(&state, id, user, &actor).await {
+        see_other(&format!("{}?done={action}", page(&domain)))
+    } else {
+        not_found()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PrimaryForm {
+    csrf: String,
+    host: String,
+    port: String,
+    tls: String,
+    interval: String,
+    timeout: String,
+    fail_after: String,
+    recover_after: String,
+    probe_rcpt: String,
+    /// "test": try the connection with these values, save nothing.
+    action: Option<String>,
+}
+
+/// POST /admin/d/{domain}/continuity/primary: save the primary and its
+/// monitoring, or test the connection with the values typed.
+pub async fn set_primary(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<String>,
+    form: web::Form<PrimaryForm>,
+) -> HttpResponse {
+    let domain = path.into_inner();
+    let (id, actor) = match guard(&req, &state, &domain, &form.csrf).await {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    let bad = |what: &str| see_other(&format!("{}?e=primary&field={what}", page(&domain)));
+    let host = form.host.trim();
+    if host.is_empty()
+        || host.len() > 253
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+    {
+        return bad("host");
+    }
+    let Ok(port) = form.port.trim().parse::<u16>() else {
+        return bad("port");
+    };
+    if port == 0 {
+        return bad("port");
+    }
+    let Ok(tls) = form.tls.parse::<crate::config::TlsMode>() else {
+        return bad("tls");
+    };
+    let num = |s: &str, lo: i64, hi: i64| {
+        s.trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|v| (lo..=hi).contains(v))
+    };
+    let (Some(interval), Some(timeout), Some(fail_after), Some(recover_after)) = (
+        num(&form.interval, 1, 3600),
+        num(&form.timeout, 1, 300),
+        num(&form.fail_after, 1, 100),
+        num(&form.recover_after, 1, 100),
+    ) else {
+        return bad("monitoring");
+    };
+    let rcpt = form.probe_rcpt.trim();
+    let rcpt = if rcpt.is_empty() {
+        None
+    } else if crate::store::admin::normalize_address(rcpt).is_ok() {
+        Some(rcpt)
+    } else {
+        return bad("probe_rcpt");
+    };
+    if form.action.as_deref() == Some("test") {
+        let target = crate::monitor::probe::ProbeTarget {
+            host: host.to_string(),
+            port,
+            tls,
+            rcpt: rcpt
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("postmaster@{domain}")),
+        };
+        let r = crate::monitor::probe::probe(
+            &target,
+            &state.hostname,
+            std::time::Duration::from_secs(timeout as u64),
+        )
+        .await;
+        let (ok, text) = match r {
+            Ok(reply) => ("ok", reply),
+            Err(why) => ("fail", why),
+        };
+        let text: String = text.chars().take(300).collect();
+        return see_other(&format!(
+            "{}?tested={ok}&reply={}",
+            page(&domain),
+            enc(&text)
+        ));
+    }
+    let before = state.store.monitored_domain(id).await.ok().flatten();
+    if let Err(e) = state.store.set_primary(id, host, port, tls).await {
+        tracing::error!(error = %e, "saving the primary failed");
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    if let Err(e) = state
+        .store
+        .set_monitoring(
+            id,
+            interval * 1000,
+            timeout * 1000,
+            fail_after as u32,
+            recover_after as u32,
+            rcpt,
+        )
+        .await
+    {
+        tracing::error!(error = %e, "saving the monitoring failed");
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    let describe = |h: &str, p: u16, t: &str, i: i64, f: u32, r: u32| {
+        format!("{h}:{p} {t}, every {i} s, outage after {f}, recovery after {r}")
+    };
+    let _ = state
+        .store
+        .audit_change(
+            id,
+            &actor,
+            "primary",
+            before
+                .map(|b| {
+                    describe(
+                        &b.primary_host,
+                        b.primary_port,
+                        &b.primary_tls,
+                        b.probe_interval_ms / 1000,
+                        b.fail_after,
+                        b.recover_after,
+                    )
+                })
+                .as_deref(),
+            Some(&describe(
+                host,
+                port,
+                tls.as_str(),
+                interval,
+                fail_after as u32,
+                recover_after as u32,
+            )),
+        )
+        .await;
+    see_other(&format!("{}?done=primary", page(&domain)))
+}

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use app::backend::{
     AdminSession, AdminViewer, AuditEntry, Backend, BackendError, ContinuityUser, ContinuityView,
-    DomainOverview, FolderCounts, LinkProblem, MailPage, MailSummary, MailView, Overview,
-    SearchParams, SessionUser, Suggestion, Viewer,
+    DomainOverview, EmergencyUser, FolderCounts, LinkProblem, MailPage, MailSummary, MailView,
+    Overview, PrimaryView, SearchParams, SessionUser, Suggestion, TimelineEntry, Viewer,
 };
 
 use crate::auth::{Auth, PasswordError};
@@ -326,7 +326,50 @@ impl Backend for StoreBackend {
             .map_err(unavailable)?
             .ok_or(BackendError::NotFound)?;
         let audit = self.store.audit_log(id, 20).await.map_err(unavailable)?;
+        let emergency = self.store.emergency_status(id).await.map_err(unavailable)?;
+        let emergency_enabled = self
+            .store
+            .emergency_enabled(id)
+            .await
+            .map_err(unavailable)?;
+        let m = self
+            .store
+            .monitored_domain(id)
+            .await
+            .map_err(unavailable)?
+            .ok_or(BackendError::NotFound)?;
+        let timeline = self.store.timeline(id, 10).await.map_err(unavailable)?;
         Ok(ContinuityView {
+            emergency_enabled,
+            emergency: emergency
+                .into_iter()
+                .map(|e| EmergencyUser {
+                    id: e.user.0,
+                    address: e.address,
+                    display_name: e.display_name,
+                    source: e.source,
+                    status: e.status,
+                })
+                .collect(),
+            primary: PrimaryView {
+                host: m.primary_host,
+                port: m.primary_port,
+                tls: m.primary_tls,
+                interval_s: m.probe_interval_ms / 1000,
+                timeout_s: m.probe_timeout_ms / 1000,
+                fail_after: m.fail_after,
+                recover_after: m.recover_after,
+                probe_rcpt: m.probe_rcpt,
+            },
+            timeline: timeline
+                .into_iter()
+                .map(|t| TimelineEntry {
+                    at: t.at,
+                    from: t.from,
+                    to: t.to,
+                    reason: t.reason,
+                })
+                .collect(),
             domain: s.name,
             enabled: s.enabled,
             scope: s.scope,

@@ -43,6 +43,8 @@ pub struct WebState {
     pub auth: Arc<Auth>,
     pub backend: SharedBackend,
     pub options: LeptosOptions,
+    /// Our name (EHLO of the connection test, sender of invitations).
+    pub hostname: String,
 }
 
 /// Leptos options built from our configuration (no Cargo.toml needed at run time).
@@ -142,6 +144,18 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route(
                 "/admin/d/{domain}/continuity/users/{user}/remove",
                 web::post().to(admin_forms::remove_user),
+            )
+            .route(
+                "/admin/d/{domain}/continuity/emergency",
+                web::post().to(admin_forms::set_emergency),
+            )
+            .route(
+                "/admin/d/{domain}/continuity/emergency/{user}/{action}",
+                web::post().to(admin_forms::emergency_user),
+            )
+            .route(
+                "/admin/d/{domain}/continuity/primary",
+                web::post().to(admin_forms::set_primary),
             );
         cfg.leptos_routes_with_context(routes, request_context(state.backend.clone()), move || {
             app::shell(opts.clone())
@@ -156,6 +170,7 @@ pub fn bind(
     store: Store,
     auth: Arc<Auth>,
     backend: SharedBackend,
+    hostname: &str,
 ) -> std::io::Result<actix_web::dev::Server> {
     let addr = listener.local_addr()?;
     let options = leptos_options(site_root, addr);
@@ -164,6 +179,7 @@ pub fn bind(
         auth,
         backend,
         options,
+        hostname: hostname.to_string(),
     };
     let server = HttpServer::new(move || {
         App::new()
