@@ -513,6 +513,12 @@ pub struct AdminStrings {
     pub state_outage: &'static str,
     pub state_recovering: &'static str,
     pub state_drill: &'static str,
+    pub activate_now: &'static str,
+    pub end_continuity: &'static str,
+    pub start_drill: &'static str,
+    pub drill_minutes: &'static str,
+    pub done_state: &'static str,
+    pub e_state: &'static str,
 }
 
 pub static ADMIN_EN: AdminStrings = AdminStrings {
@@ -595,6 +601,12 @@ pub static ADMIN_EN: AdminStrings = AdminStrings {
     state_outage: "outage: the Continuity Service is active",
     state_recovering: "recovering: held mail is being delivered",
     state_drill: "drill: users see the Continuity Service",
+    activate_now: "Activate now (maintenance)",
+    end_continuity: "End continuity",
+    start_drill: "Start a drill",
+    drill_minutes: "Drill length (minutes)",
+    done_state: "Continuity state:",
+    e_state: "Nothing to do in the current state.",
 };
 
 pub static ADMIN_FR: AdminStrings = AdminStrings {
@@ -677,6 +689,12 @@ pub static ADMIN_FR: AdminStrings = AdminStrings {
     state_outage: "panne : le Continuity Service est actif",
     state_recovering: "reprise : les courriels conservés sont distribués",
     state_drill: "exercice : les utilisateurs voient le Continuity Service",
+    activate_now: "Activer maintenant (maintenance)",
+    end_continuity: "Terminer la continuité",
+    start_drill: "Lancer un exercice",
+    drill_minutes: "Durée de l'exercice (minutes)",
+    done_state: "État de la continuité :",
+    e_state: "Rien à faire dans l'état actuel.",
 };
 
 impl Lang {

@@ -769,3 +769,60 @@ async fn emergency_password_invites_resend_reset_and_primary_settings() {
         assert!(actions.contains(&a), "{a} in {actions:?}");
     }
 }
+
+#[actix_web::test]
+async fn admins_start_end_and_rehearse_continuity_from_the_control_panel() {
+    let s = setup("cp-state").await;
+    let svc = app(&s).await;
+    let req = TestRequest::post()
+        .uri("/auth/login")
+        .peer_addr("127.0.0.1:1".parse().expect("addr"))
+        .set_form([("address", "admin@example.test"), ("password", PW)])
+        .to_request();
+    let r = test::call_service(&svc, req).await;
+    let cookie = r
+        .response()
+        .cookies()
+        .find(|c| c.name() == "continuity-admin")
+        .expect("cookie")
+        .into_owned();
+    let csrf = s.auth.admin_session(cookie.value()).await.expect("s").csrf;
+    let act = |action: &str, domain: &str| {
+        TestRequest::post()
+            .uri(&format!("/admin/d/{domain}/continuity/state"))
+            .cookie(cookie.clone())
+            .set_form([
+                ("csrf", csrf.as_str()),
+                ("action", action),
+                ("minutes", "5"),
+            ])
+            .to_request()
+    };
+    let state = |st: Store, d: DomainId| async move {
+        st.monitored_domain(d).await.expect("q").expect("d").state
+    };
+    let r = test::call_service(&svc, act("activate", "example.test")).await;
+    assert_eq!(
+        location(&r),
+        "/admin/d/example.test/continuity?done=state-outage"
+    );
+    assert_eq!(state(s.store.clone(), s.example).await, "outage");
+    let r = test::call_service(&svc, act("activate", "example.test")).await;
+    assert_eq!(location(&r), "/admin/d/example.test/continuity?e=state");
+    let r = test::call_service(&svc, act("end", "example.test")).await;
+    assert_eq!(
+        location(&r),
+        "/admin/d/example.test/continuity?done=state-recovering"
+    );
+    // not this admin's domain
+    assert_eq!(
+        test::call_service(&svc, act("activate", "other.test"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(state(s.store.clone(), s.other).await, "normal");
+    let tl = s.store.timeline(s.example, 5).await.expect("timeline");
+    assert_eq!(tl[0].reason, "ended by admin@example.test");
+    assert_eq!(tl[1].reason, "activated by admin@example.test");
+}

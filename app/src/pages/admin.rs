@@ -193,6 +193,7 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
         "resend" => Some(at.done_resend.to_string()),
         "reset" => Some(at.done_reset.to_string()),
         "primary" => Some(at.done_primary.to_string()),
+        d if d.starts_with("state-") => Some(format!("{} {}", at.done_state, &d[6..])),
         "activated" => Some(at.done_activated.to_string()),
         "deactivated" => Some(at.done_deactivated.to_string()),
         "scope" => Some(if v.scope == "all" {
@@ -364,6 +365,31 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
                 <strong>{at.state}" : "</strong>
                 {match v.state.as_str() { "outage" => at.state_outage, "recovering" => at.state_recovering, "drill" => at.state_drill, _ => at.state_normal }}
             </p>
+            <div class="state-actions">
+                {(v.state == "normal" || v.state == "recovering").then(|| view! {
+                    <form method="post" action=format!("{base}/state")>
+                        <input type="hidden" name="csrf" value=csrf.clone()/>
+                        <input type="hidden" name="action" value="activate"/>
+                        <button type="submit" id="activate-now">{at.activate_now}</button>
+                    </form>
+                })}
+                {(v.state == "outage" || v.state == "drill").then(|| view! {
+                    <form method="post" action=format!("{base}/state")>
+                        <input type="hidden" name="csrf" value=csrf.clone()/>
+                        <input type="hidden" name="action" value="end"/>
+                        <button type="submit" id="end-continuity">{at.end_continuity}</button>
+                    </form>
+                })}
+                {(v.state == "normal").then(|| view! {
+                    <form method="post" action=format!("{base}/state") class="drill">
+                        <input type="hidden" name="csrf" value=csrf.clone()/>
+                        <input type="hidden" name="action" value="drill"/>
+                        <label>{at.drill_minutes}<input type="number" name="minutes" min="1" max="1440" value="30"/></label>
+                        <button type="submit" id="start-drill">{at.start_drill}</button>
+                    </form>
+                })}
+            </div>
+            {(get("e") == "state").then(|| view! { <p class="alert error" role="alert">{at.e_state}</p> })}
             {(tested == "ok").then(|| view! { <p class="alert notice" id="tested">{at.tested_ok}" "{tested_reply.clone()}</p> })}
             {(tested == "fail").then(|| view! { <p class="alert error" id="tested">{at.tested_fail}" "{tested_reply.clone()}</p> })}
             {(get("e") == "primary").then(|| view! { <p class="alert error" role="alert">{at.e_primary}" "{bad_field.clone()}</p> })}

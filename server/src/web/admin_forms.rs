@@ -487,3 +487,55 @@ pub async fn set_primary(
         .await;
     see_other(&format!("{}?done=primary", page(&domain)))
 }
+
+#[derive(Deserialize)]
+pub struct StateForm {
+    csrf: String,
+    /// "activate", "end" or "drill"
+    action: String,
+    /// drill length in minutes
+    minutes: Option<String>,
+}
+
+/// POST /admin/d/{domain}/continuity/state: start continuity now, end it,
+/// or run a drill (the same machine as the monitor's; see `monitor::command`).
+pub async fn change_state(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<String>,
+    form: web::Form<StateForm>,
+) -> HttpResponse {
+    use crate::monitor::state::Input;
+    let domain = path.into_inner();
+    let (id, actor) = match guard(&req, &state, &domain, &form.csrf).await {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    let input = match form.action.as_str() {
+        "activate" => Input::ActivateNow { by: actor },
+        "end" => Input::End { by: actor },
+        "drill" => {
+            let minutes = form
+                .minutes
+                .as_deref()
+                .and_then(|m| m.trim().parse::<i64>().ok())
+                .filter(|m| (1..=24 * 60).contains(m))
+                .unwrap_or(30);
+            Input::StartDrill {
+                by: actor,
+                until_ms: crate::store::now_ms() + minutes * 60_000,
+            }
+        }
+        _ => return HttpResponse::BadRequest().body("unknown action"),
+    };
+    match crate::monitor::command(&state.store, id, input).await {
+        Ok(mode) => see_other(&format!("{}?done=state-{}", page(&domain), mode.as_str())),
+        Err(crate::store::StoreError::Invalid(_)) => {
+            see_other(&format!("{}?e=state", page(&domain)))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "state change failed");
+            HttpResponse::ServiceUnavailable().finish()
+        }
+    }
+}

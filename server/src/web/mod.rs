@@ -156,6 +156,10 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route(
                 "/admin/d/{domain}/continuity/primary",
                 web::post().to(admin_forms::set_primary),
+            )
+            .route(
+                "/admin/d/{domain}/continuity/state",
+                web::post().to(admin_forms::change_state),
             );
         cfg.leptos_routes_with_context(routes, request_context(state.backend.clone()), move || {
             app::shell(opts.clone())
