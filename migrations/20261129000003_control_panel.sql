@@ -58,3 +58,14 @@ CREATE INDEX audit_domain ON audit(domain_id, at);
 -- "Activer le mot de passe d'urgence": covered directory users are invited
 -- to set an emergency password.
 ALTER TABLE domains ADD COLUMN emergency_password INTEGER NOT NULL DEFAULT 0;
+
+-- Tokens of the JSON admin API (/api/admin): only SHA-256 kept.
+CREATE TABLE api_tokens (
+    id         INTEGER PRIMARY KEY,
+    admin_id   INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+    name       TEXT    NOT NULL,
+    token_hash BLOB    NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    last_used  INTEGER,
+    revoked_at INTEGER
+);

@@ -44,6 +44,9 @@ enum Command {
     /// Manage users of protected domains.
     #[command(subcommand)]
     User(UserCmd),
+    /// The Continuity Service settings of a domain (as in the Control Panel).
+    #[command(subcommand)]
+    Service(ServiceCmd),
 }
 
 #[derive(Args)]
@@ -143,6 +146,45 @@ enum AdminCmd {
     },
     /// List administrators and their domains.
     List,
+    /// Tokens of the JSON admin API (/api/admin).
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a token acting as this administrator; it is printed once.
+    Create {
+        address: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens (never the tokens themselves).
+    List,
+    /// Revoke a token by its id.
+    Revoke { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum ServiceCmd {
+    /// Show the domain's Continuity Service settings.
+    Show { domain: String },
+    /// Activate the Continuity Service for the domain.
+    On { domain: String },
+    /// Deactivate it (the archive is kept until it expires).
+    Off { domain: String },
+    /// "all" or "selected" users; switching to all while users are
+    /// selected removes them and needs --confirm.
+    Scope {
+        domain: String,
+        scope: String,
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// Add a user (address or alias) to the selected users.
+    Add { domain: String, address: String },
+    /// Remove a user from the selected users.
+    Remove { domain: String, address: String },
 }
 
 #[derive(Subcommand)]
@@ -217,6 +259,11 @@ async fn main() -> Result<()> {
             let cfg = load_config(cli.config.as_ref())?;
             let store = Store::open(&cfg.database_path()).await?;
             domain_cmd(&store, cmd).await
+        }
+        Command::Service(cmd) => {
+            let cfg = load_config(cli.config.as_ref())?;
+            let store = Store::open(&cfg.database_path()).await?;
+            service_cmd(&store, cmd).await
         }
         Command::Admin(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;
@@ -476,6 +523,84 @@ async fn domain_cmd(store: &Store, cmd: DomainCmd) -> Result<()> {
     Ok(())
 }
 
+async fn service_cmd(store: &Store, cmd: ServiceCmd) -> Result<()> {
+    const ACTOR: &str = "the command line";
+    let show = |s: server::store::control::ContinuitySettings| {
+        println!(
+            "{}: Continuity Service {}, scope {}, state {}",
+            s.name,
+            if s.enabled {
+                "activated"
+            } else {
+                "deactivated"
+            },
+            s.scope,
+            s.state
+        );
+        for (_, a, n) in s.users {
+            println!("  {a}\t{n}");
+        }
+    };
+    let settings = |d: server::store::DomainId| async move {
+        store
+            .continuity_settings(d)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no such domain"))
+    };
+    match cmd {
+        ServiceCmd::Show { domain } => {
+            let d = find_domain(store, &domain).await?;
+            show(settings(d.id).await?);
+        }
+        ServiceCmd::On { domain } => {
+            let d = find_domain(store, &domain).await?;
+            store.set_continuity_enabled(d.id, true, ACTOR).await?;
+            show(settings(d.id).await?);
+        }
+        ServiceCmd::Off { domain } => {
+            let d = find_domain(store, &domain).await?;
+            store.set_continuity_enabled(d.id, false, ACTOR).await?;
+            show(settings(d.id).await?);
+        }
+        ServiceCmd::Scope {
+            domain,
+            scope,
+            confirm,
+        } => {
+            let d = find_domain(store, &domain).await?;
+            match store
+                .set_continuity_scope(d.id, &scope, confirm, ACTOR)
+                .await
+            {
+                Ok(_) => show(settings(d.id).await?),
+                Err(e) => bail!("{e}"),
+            }
+        }
+        ServiceCmd::Add { domain, address } => {
+            let d = find_domain(store, &domain).await?;
+            match store.add_continuity_user(d.id, &address, ACTOR).await {
+                Ok(a) => println!("added {a}"),
+                Err(e) => bail!("{e}"),
+            }
+        }
+        ServiceCmd::Remove { domain, address } => {
+            let d = find_domain(store, &domain).await?;
+            let Some(a) = store
+                .account_by_address(&address)
+                .await?
+                .filter(|a| a.domain == d.id)
+            else {
+                bail!("{address} is not a user of {}", d.name);
+            };
+            if !store.remove_continuity_user(d.id, a.user, ACTOR).await? {
+                bail!("{} is not in the list", a.address);
+            }
+            println!("removed {}", a.address);
+        }
+    }
+    Ok(())
+}
+
 async fn admin_cmd(store: &Store, cmd: AdminCmd) -> Result<()> {
     match cmd {
         AdminCmd::Add {
@@ -519,6 +644,44 @@ async fn admin_cmd(store: &Store, cmd: AdminCmd) -> Result<()> {
                     format!(" for {}", domains.join(", "))
                 }
             );
+        }
+        AdminCmd::Token(TokenCmd::Create { address, name }) => {
+            let Some(admin) = store.admin_by_address(&address).await? else {
+                bail!("no such administrator: {address}");
+            };
+            if name.trim().is_empty() {
+                bail!("give the token a --name (who or what uses it)");
+            }
+            let token = format!("cty_{}", server::auth::token::random_token());
+            let id = store
+                .insert_api_token(
+                    admin.id,
+                    name.trim(),
+                    &server::auth::token::sha256(token.as_bytes()),
+                )
+                .await?;
+            println!(
+                "token {id} for {} ({}): keep it now, it is not shown again",
+                admin.address, admin.role
+            );
+            println!("{token}");
+        }
+        AdminCmd::Token(TokenCmd::List) => {
+            for t in store.api_tokens().await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    t.id,
+                    t.admin,
+                    t.name,
+                    if t.revoked { "revoked" } else { "active" }
+                );
+            }
+        }
+        AdminCmd::Token(TokenCmd::Revoke { id }) => {
+            if !store.revoke_api_token(id).await? {
+                bail!("no active token {id}");
+            }
+            println!("token {id} revoked");
         }
         AdminCmd::List => {
             for (a, domains) in store.admins().await? {

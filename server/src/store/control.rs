@@ -763,3 +763,108 @@ impl Store {
         audit(&mut conn, actor, Some(domain), action, before, after).await
     }
 }
+
+/// An API token as listed (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTokenRow {
+    pub id: i64,
+    pub admin: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used: Option<i64>,
+    pub revoked: bool,
+}
+
+impl Store {
+    /// Store a new API token's hash for an administrator.
+    pub async fn insert_api_token(&self, admin: i64, name: &str, token_hash: &[u8]) -> Result<i64> {
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO api_tokens (admin_id, name, token_hash, created_at) VALUES (?, ?, ?, ?) \
+             RETURNING id",
+        )
+        .bind(admin)
+        .bind(name)
+        .bind(token_hash)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        audit(
+            &mut tx,
+            "the command line",
+            None,
+            "api_token.create",
+            None,
+            Some(name),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn revoke_api_token(&self, id: i64) -> Result<bool> {
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let n =
+            sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(now_ms())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if n > 0 {
+            audit(
+                &mut tx,
+                "the command line",
+                None,
+                "api_token.revoke",
+                Some(&id.to_string()),
+                None,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    pub async fn api_tokens(&self) -> Result<Vec<ApiTokenRow>> {
+        let rows = sqlx::query(
+            "SELECT t.id, a.address, t.name, t.created_at, t.last_used, t.revoked_at IS NOT NULL \
+             FROM api_tokens t JOIN admins a ON a.id = t.admin_id ORDER BY t.id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiTokenRow {
+                    id: r.try_get(0)?,
+                    admin: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    created_at: r.try_get(3)?,
+                    last_used: r.try_get(4)?,
+                    revoked: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The administrator (and token name) a live token belongs to.
+    pub async fn api_token_admin(&self, token_hash: &[u8]) -> Result<Option<(AdminRow, String)>> {
+        let row = sqlx::query(
+            "SELECT t.admin_id, t.name, t.id FROM api_tokens t JOIN admins a ON a.id = t.admin_id \
+             WHERE t.token_hash = ? AND t.revoked_at IS NULL AND a.disabled = 0",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let admin_id: i64 = row.try_get(0)?;
+        let name: String = row.try_get(1)?;
+        let id: i64 = row.try_get(2)?;
+        sqlx::query("UPDATE api_tokens SET last_used = ? WHERE id = ?")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.read)
+            .await?;
+        Ok(self.admin(admin_id).await?.map(|a| (a, name)))
+    }
+}

@@ -9,10 +9,12 @@
 //!   HTML body for its sandboxed frame);
 //! - [`admin_forms`]: the Control Panel's changes (Continuity Service on/off,
 //!   scope, selected users), each checked for role, domain and CSRF;
+//! - [`api`]: the JSON admin API under /api/admin (bearer tokens);
 //! - [`backend`]: [`StoreBackend`], what server functions call;
 //! - [`render`] and [`sanitize`]: reading a stored message (pure).
 
 pub mod admin_forms;
+pub mod api;
 pub mod backend;
 pub mod forms;
 pub mod gate;
@@ -118,6 +120,7 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(web::FormConfig::default().limit(64 * 1024))
             .service(Files::new("/pkg", format!("{site_root}/pkg")))
             .service(Files::new("/assets", &site_root))
+            .configure(api::configure)
             .route("/auth/login", web::post().to(forms::login))
             .route("/auth/logout", web::post().to(forms::logout))
             .route("/auth/set-password", web::post().to(forms::set_password))
