@@ -219,6 +219,17 @@ async fn a_dead_primary_holds_delivery_until_it_is_back() {
         store.claim_due(10, now).await.expect("claim").is_empty(),
         "held"
     );
+    // tracked as held, marked via Continuity
+    let d0 = store.deliveries_of(id).await.expect("deliveries");
+    assert!(d0[0].via_continuity);
+    let kinds: Vec<String> = store
+        .events_of(id)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["received", "queued", "held"]);
     // it is marked in the user's mailbox as received during the outage
     let alice = store
         .account_by_address("alice@example.test")
@@ -244,6 +255,30 @@ async fn a_dead_primary_holds_delivery_until_it_is_back() {
         .expect("claim");
     assert_eq!(claims.len(), 1, "released for delivery at once");
     assert_eq!(claims[0].message, id);
+    let kinds: Vec<String> = store
+        .events_of(id)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.contains(&"released".to_string()), "{kinds:?}");
+    // delivered after the outage, it stays "via Continuity"
+    store
+        .record_outcome(
+            claims[0].delivery,
+            server::store::Outcome::Delivered {
+                reply: "250 ok".into(),
+                remote: "primary".into(),
+            },
+        )
+        .await
+        .expect("outcome");
+    let d1 = store.deliveries_of(id).await.expect("deliveries");
+    assert_eq!(
+        (d1[0].status.as_str(), d1[0].via_continuity),
+        ("delivered", true)
+    );
     let _ = stop.send(true);
 }
 

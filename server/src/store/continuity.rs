@@ -115,7 +115,37 @@ impl Store {
         .bind(reason)
         .execute(&mut *tx)
         .await?;
+        if to == "outage" {
+            // everything waiting for this primary is now held (and tracked so)
+            sqlx::query(
+                "INSERT INTO events (at, message_id, delivery_id, kind, detail) \
+                 SELECT ?, message_id, id, 'held', json_object('reason', ?) FROM deliveries \
+                 WHERE domain_id = ? AND status IN ('queued', 'delayed')",
+            )
+            .bind(now)
+            .bind(reason)
+            .bind(domain.0)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE deliveries SET via_continuity = 1 \
+                 WHERE domain_id = ? AND status IN ('queued', 'delayed')",
+            )
+            .bind(domain.0)
+            .execute(&mut *tx)
+            .await?;
+        }
         if to == "recovering" {
+            sqlx::query(
+                "INSERT INTO events (at, message_id, delivery_id, kind, detail) \
+                 SELECT ?, message_id, id, 'released', json_object('reason', ?) FROM deliveries \
+                 WHERE domain_id = ? AND status IN ('queued', 'delayed') AND via_continuity = 1",
+            )
+            .bind(now)
+            .bind(reason)
+            .bind(domain.0)
+            .execute(&mut *tx)
+            .await?;
             // oldest first: their order is kept by (next_attempt_at, id)
             sqlx::query(
                 "UPDATE deliveries SET next_attempt_at = ? \

@@ -16,6 +16,8 @@ pub struct DeliveryRow {
     pub status: String,
     pub attempts: i64,
     pub last_reply: Option<String>,
+    /// Held during an outage of its primary (stays true once delivered).
+    pub via_continuity: bool,
 }
 
 /// One tracking event.
@@ -83,7 +85,7 @@ impl Store {
 
     pub async fn deliveries_of(&self, id: MessageId) -> Result<Vec<DeliveryRow>> {
         let rows = sqlx::query(
-            "SELECT id, message_id, rcpt, status, attempts, last_reply FROM deliveries \
+            "SELECT id, message_id, rcpt, status, attempts, last_reply, via_continuity FROM deliveries \
              WHERE message_id = ? ORDER BY id",
         )
         .bind(id.0)
@@ -96,6 +98,7 @@ impl Store {
                     message: MessageId(r.try_get(1)?),
                     rcpt: r.try_get(2)?,
                     status: r.try_get(3)?,
+                    via_continuity: r.try_get(6)?,
                     attempts: r.try_get(4)?,
                     last_reply: r.try_get(5)?,
                 })

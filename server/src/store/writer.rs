@@ -292,6 +292,22 @@ pub(super) async fn ingest(
         } else {
             "outbound"
         };
+        // arriving while the primary is in an outage: held from the start
+        let held = match r.domain {
+            Some(d) => {
+                sqlx::query(
+                    "UPDATE deliveries SET via_continuity = 1 WHERE id = ? \
+                     AND EXISTS (SELECT 1 FROM domains WHERE id = ? AND state = 'outage')",
+                )
+                .bind(did)
+                .bind(d.0)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+                    > 0
+            }
+            None => false,
+        };
         event(
             conn,
             now,
@@ -301,6 +317,17 @@ pub(super) async fn ingest(
             json!({ "rcpt": r.rcpt, "route": route }),
         )
         .await?;
+        if held {
+            event(
+                conn,
+                now,
+                Some(id),
+                Some(DeliveryId(did)),
+                "held",
+                json!({ "reason": "the primary is in an outage: kept in the continuity mailbox" }),
+            )
+            .await?;
+        }
     }
     // The users' mailboxes (once per user, however many of their addresses
     // were recipients), for domains that keep an archive.
