@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use app::backend::{LinkProblem, PasswordProblem};
 
 use crate::config::WebConfig;
-use crate::store::accounts::Account;
+use crate::store::accounts::{Account, SessionKind};
 use crate::store::{now_ms, Store, StoreError, UserId};
 use throttle::Throttle;
 use token::{LinkClaims, LinkSigner};
@@ -149,17 +149,8 @@ impl Auth {
                     .unwrap_or(false);
                 if ok {
                     self.throttle.succeeded(address);
-                    let cookie = token::random_token();
-                    let csrf = token::random_token();
-                    let expires = now_ms() + ms(self.session_lifetime);
-                    self.store
-                        .insert_admin_session(
-                            &token::sha256(cookie.as_bytes()),
-                            admin.id,
-                            &csrf,
-                            expires,
-                            Some(ip),
-                        )
+                    let cookie = self
+                        .create(SessionKind::Admin, admin.id, ip)
                         .await
                         .map_err(|e| {
                             tracing::error!(error = %e, "session insert failed");
@@ -198,17 +189,8 @@ impl Auth {
             return Err(LoginError::Invalid);
         };
         self.throttle.succeeded(address);
-        let cookie = token::random_token();
-        let csrf = token::random_token();
-        let expires = now_ms() + ms(self.session_lifetime);
-        self.store
-            .insert_session(
-                &token::sha256(cookie.as_bytes()),
-                account.user,
-                &csrf,
-                expires,
-                Some(ip),
-            )
+        let cookie = self
+            .create(SessionKind::User, account.user.0, ip)
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "session insert failed");
@@ -222,14 +204,33 @@ impl Auth {
         })
     }
 
-    /// The live session a cookie names, if any (idle and absolute timeouts
-    /// applied; an expired one is deleted).
-    pub async fn session(&self, cookie: &str) -> Option<Authed> {
+    /// A new session (random id and CSRF token; only the id's hash is
+    /// stored); returns the cookie value.
+    async fn create(&self, kind: SessionKind, owner: i64, ip: &str) -> Result<String, StoreError> {
+        let cookie = token::random_token();
+        let csrf = token::random_token();
+        self.store
+            .insert_session(
+                kind,
+                &token::sha256(cookie.as_bytes()),
+                owner,
+                &csrf,
+                now_ms() + ms(self.session_lifetime),
+                Some(ip),
+            )
+            .await?;
+        Ok(cookie)
+    }
+
+    /// The live session a cookie names, if any: idle and absolute timeouts
+    /// applied (an expired one is deleted), last use recorded at most once
+    /// a minute.
+    async fn lookup(&self, kind: SessionKind, cookie: &str) -> Option<Authed> {
         if cookie.is_empty() || cookie.len() > 100 {
             return None;
         }
         let id = token::sha256(cookie.as_bytes());
-        let row = match self.store.session(&id).await {
+        let row = match self.store.session(kind, &id).await {
             Ok(r) => r?,
             Err(e) => {
                 tracing::error!(error = %e, "session lookup failed");
@@ -238,11 +239,11 @@ impl Auth {
         };
         let now = now_ms();
         if now >= row.expires_at || now - row.last_seen >= ms(self.session_idle) {
-            let _ = self.store.delete_session(&id).await;
+            let _ = self.store.delete_session(kind, &id).await;
             return None;
         }
         if now - row.last_seen >= TOUCH_EVERY_MS {
-            let _ = self.store.touch_session(&id, now).await;
+            let _ = self.store.touch_session(kind, &id, now).await;
         }
         Some(Authed {
             user: row.user,
@@ -250,10 +251,15 @@ impl Auth {
         })
     }
 
+    /// A mail user's live session.
+    pub async fn session(&self, cookie: &str) -> Option<Authed> {
+        self.lookup(SessionKind::User, cookie).await
+    }
+
     pub async fn logout(&self, cookie: &str) {
         let _ = self
             .store
-            .delete_session(&token::sha256(cookie.as_bytes()))
+            .delete_session(SessionKind::User, &token::sha256(cookie.as_bytes()))
             .await;
     }
 
@@ -419,17 +425,7 @@ impl Auth {
     /// A session for a user without a password check (used right after a
     /// password change, which ended every older session).
     pub async fn start_session(&self, user: UserId, ip: &str) -> Result<NewSession, StoreError> {
-        let cookie = token::random_token();
-        let csrf = token::random_token();
-        self.store
-            .insert_session(
-                &token::sha256(cookie.as_bytes()),
-                user,
-                &csrf,
-                now_ms() + ms(self.session_lifetime),
-                Some(ip),
-            )
-            .await?;
+        let cookie = self.create(SessionKind::User, user.0, ip).await?;
         Ok(NewSession {
             cookie,
             user,
@@ -446,38 +442,16 @@ impl Auth {
         }
     }
 
-    /// The live administrator session a cookie names (same timeouts as
-    /// users'); `user` in the answer is the admin id.
+    /// An administrator's live session (same rules as users'); `user` in
+    /// the answer is the admin id.
     pub async fn admin_session(&self, cookie: &str) -> Option<Authed> {
-        if cookie.is_empty() || cookie.len() > 100 {
-            return None;
-        }
-        let id = token::sha256(cookie.as_bytes());
-        let row = match self.store.admin_session(&id).await {
-            Ok(r) => r?,
-            Err(e) => {
-                tracing::error!(error = %e, "session lookup failed");
-                return None;
-            }
-        };
-        let now = now_ms();
-        if now >= row.expires_at || now - row.last_seen >= ms(self.session_idle) {
-            let _ = self.store.delete_admin_session(&id).await;
-            return None;
-        }
-        if now - row.last_seen >= TOUCH_EVERY_MS {
-            let _ = self.store.touch_admin_session(&id, now).await;
-        }
-        Some(Authed {
-            user: row.user,
-            csrf: row.csrf,
-        })
+        self.lookup(SessionKind::Admin, cookie).await
     }
 
     pub async fn admin_logout(&self, cookie: &str) {
         let _ = self
             .store
-            .delete_admin_session(&token::sha256(cookie.as_bytes()))
+            .delete_session(SessionKind::Admin, &token::sha256(cookie.as_bytes()))
             .await;
     }
 }

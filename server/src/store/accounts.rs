@@ -37,6 +37,29 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
+/// Whose sessions: mail users' (webmail) or administrators' (Control Panel).
+/// Two tables, one code path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    User,
+    Admin,
+}
+
+impl SessionKind {
+    fn table(self) -> &'static str {
+        match self {
+            SessionKind::User => "sessions",
+            SessionKind::Admin => "admin_sessions",
+        }
+    }
+    fn owner(self) -> &'static str {
+        match self {
+            SessionKind::User => "user_id",
+            SessionKind::Admin => "admin_id",
+        }
+    }
+}
+
 /// A password link as stored.
 #[derive(Debug, Clone)]
 pub struct TokenRow {
@@ -228,36 +251,45 @@ impl Store {
 
     pub async fn insert_session(
         &self,
+        kind: SessionKind,
         id_hash: &[u8],
-        user: UserId,
+        owner: i64,
         csrf: &str,
         expires_at: i64,
         client_ip: Option<&str>,
     ) -> Result<()> {
         let now = now_ms();
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, csrf, created_at, last_seen, expires_at, client_ip) \
+        let sql = format!(
+            "INSERT INTO {} (id_hash, {}, csrf, created_at, last_seen, expires_at, client_ip) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id_hash)
-        .bind(user.0)
-        .bind(csrf)
-        .bind(now)
-        .bind(now)
-        .bind(expires_at)
-        .bind(client_ip)
-        .execute(&self.read)
-        .await?;
+            kind.table(),
+            kind.owner()
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id_hash)
+            .bind(owner)
+            .bind(csrf)
+            .bind(now)
+            .bind(now)
+            .bind(expires_at)
+            .bind(client_ip)
+            .execute(&self.read)
+            .await?;
         Ok(())
     }
 
-    pub async fn session(&self, id_hash: &[u8]) -> Result<Option<SessionRow>> {
-        let row = sqlx::query(
-            "SELECT user_id, csrf, created_at, last_seen, expires_at FROM sessions WHERE id_hash = ?",
-        )
-        .bind(id_hash)
-        .fetch_optional(&self.read)
-        .await?;
+    /// A session by the hash of its cookie; `user` is the owner's id (a
+    /// user's, or an administrator's for [`SessionKind::Admin`]).
+    pub async fn session(&self, kind: SessionKind, id_hash: &[u8]) -> Result<Option<SessionRow>> {
+        let sql = format!(
+            "SELECT {}, csrf, created_at, last_seen, expires_at FROM {} WHERE id_hash = ?",
+            kind.owner(),
+            kind.table()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id_hash)
+            .fetch_optional(&self.read)
+            .await?;
         row.map(|r| {
             Ok(SessionRow {
                 user: UserId(r.try_get(0)?),
@@ -270,8 +302,12 @@ impl Store {
         .transpose()
     }
 
-    pub async fn touch_session(&self, id_hash: &[u8], now: i64) -> Result<()> {
-        sqlx::query("UPDATE sessions SET last_seen = ? WHERE id_hash = ?")
+    pub async fn touch_session(&self, kind: SessionKind, id_hash: &[u8], now: i64) -> Result<()> {
+        let sql = format!(
+            "UPDATE {} SET last_seen = ? WHERE id_hash = ?",
+            kind.table()
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now)
             .bind(id_hash)
             .execute(&self.read)
@@ -279,8 +315,9 @@ impl Store {
         Ok(())
     }
 
-    pub async fn delete_session(&self, id_hash: &[u8]) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+    pub async fn delete_session(&self, kind: SessionKind, id_hash: &[u8]) -> Result<()> {
+        let sql = format!("DELETE FROM {} WHERE id_hash = ?", kind.table());
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id_hash)
             .execute(&self.read)
             .await?;
@@ -289,14 +326,20 @@ impl Store {
 
     /// Remove sessions past their absolute or idle timeout.
     pub async fn purge_sessions(&self, now: i64, idle_ms: i64) -> Result<u64> {
-        Ok(
-            sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen <= ?")
+        let mut n = 0;
+        for kind in [SessionKind::User, SessionKind::Admin] {
+            let sql = format!(
+                "DELETE FROM {} WHERE expires_at <= ? OR last_seen <= ?",
+                kind.table()
+            );
+            n += sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(now)
                 .bind(now - idle_ms)
                 .execute(&self.read)
                 .await?
-                .rows_affected(),
-        )
+                .rows_affected();
+        }
+        Ok(n)
     }
 
     /// Set a domain's continuity state (the monitor's job; also tests and

@@ -5,7 +5,6 @@
 
 use sqlx::Row;
 
-use super::accounts::SessionRow;
 use super::admin::normalize_address;
 use super::{now_ms, DomainId, Result, Store, StoreError, UserId};
 
@@ -233,69 +232,6 @@ impl Store {
         rows.iter()
             .map(|r| Ok((DomainId(r.try_get(0)?), r.try_get(1)?)))
             .collect()
-    }
-
-    pub async fn insert_admin_session(
-        &self,
-        id_hash: &[u8],
-        admin: i64,
-        csrf: &str,
-        expires_at: i64,
-        client_ip: Option<&str>,
-    ) -> Result<()> {
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO admin_sessions (id_hash, admin_id, csrf, created_at, last_seen, expires_at, client_ip) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id_hash)
-        .bind(admin)
-        .bind(csrf)
-        .bind(now)
-        .bind(now)
-        .bind(expires_at)
-        .bind(client_ip)
-        .execute(&self.read)
-        .await?;
-        Ok(())
-    }
-
-    /// An admin session; `user` carries the admin id.
-    pub async fn admin_session(&self, id_hash: &[u8]) -> Result<Option<SessionRow>> {
-        let row = sqlx::query(
-            "SELECT admin_id, csrf, created_at, last_seen, expires_at FROM admin_sessions \
-             WHERE id_hash = ?",
-        )
-        .bind(id_hash)
-        .fetch_optional(&self.read)
-        .await?;
-        row.map(|r| {
-            Ok(SessionRow {
-                user: UserId(r.try_get(0)?),
-                csrf: r.try_get(1)?,
-                created_at: r.try_get(2)?,
-                last_seen: r.try_get(3)?,
-                expires_at: r.try_get(4)?,
-            })
-        })
-        .transpose()
-    }
-
-    pub async fn touch_admin_session(&self, id_hash: &[u8], now: i64) -> Result<()> {
-        sqlx::query("UPDATE admin_sessions SET last_seen = ? WHERE id_hash = ?")
-            .bind(now)
-            .bind(id_hash)
-            .execute(&self.read)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn delete_admin_session(&self, id_hash: &[u8]) -> Result<()> {
-        sqlx::query("DELETE FROM admin_sessions WHERE id_hash = ?")
-            .bind(id_hash)
-            .execute(&self.read)
-            .await?;
-        Ok(())
     }
 
     pub async fn continuity_settings(
