@@ -7,14 +7,11 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
-use actix_web::middleware::from_fn;
 use actix_web::test::{self, TestRequest};
-use actix_web::App;
 use server::auth::Auth;
 use server::config::TlsMode;
 use server::store::control::ScopeError;
 use server::store::{DomainId, Store};
-use server::web::{self, gate, StoreBackend, WebState};
 
 const PW: &str = "velvet-harbor-Quokka-87";
 
@@ -290,27 +287,7 @@ async fn app(
     Response = ServiceResponse<impl MessageBody>,
     Error = actix_web::Error,
 > {
-    let backend: app::backend::SharedBackend = Arc::new(StoreBackend {
-        store: s.store.clone(),
-        auth: s.auth.clone(),
-        hostname: "mx.continuity.test".into(),
-    });
-    let state = WebState {
-        store: s.store.clone(),
-        auth: s.auth.clone(),
-        backend,
-        options: web::leptos_options(
-            std::path::Path::new("target/site"),
-            "127.0.0.1:8080".parse().expect("addr"),
-        ),
-        hostname: "mx.continuity.test".into(),
-    };
-    test::init_service(
-        App::new()
-            .wrap(from_fn(gate::gate))
-            .configure(web::configure(state)),
-    )
-    .await
+    common::web_app(&s.store, &s.auth).await
 }
 
 fn location<B>(r: &ServiceResponse<B>) -> String {

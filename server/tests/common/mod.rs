@@ -233,3 +233,37 @@ where
     }
     panic!("timed out waiting for: {what}");
 }
+
+/// The real web routes and middleware, in process (actix's test service),
+/// over a store and its auth service.
+pub async fn web_app(
+    store: &server::store::Store,
+    auth: &Arc<server::auth::Auth>,
+) -> impl actix_web::dev::Service<
+    actix_http::Request,
+    Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+    Error = actix_web::Error,
+> {
+    use server::web::{self, gate, StoreBackend, WebState};
+    let backend: app::backend::SharedBackend = Arc::new(StoreBackend {
+        store: store.clone(),
+        auth: auth.clone(),
+        hostname: "mx.continuity.test".into(),
+    });
+    let state = WebState {
+        store: store.clone(),
+        auth: auth.clone(),
+        backend,
+        options: web::leptos_options(
+            std::path::Path::new("target/site"),
+            "127.0.0.1:8080".parse().expect("addr"),
+        ),
+        hostname: "mx.continuity.test".into(),
+    };
+    actix_web::test::init_service(
+        actix_web::App::new()
+            .wrap(actix_web::middleware::from_fn(gate::gate))
+            .configure(web::configure(state)),
+    )
+    .await
+}
