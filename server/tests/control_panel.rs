@@ -1023,3 +1023,41 @@ async fn the_admin_api_does_what_the_panel_does_with_tokens_and_refuses_the_rest
     let r = test::call_service(&svc, call(Method::GET, "/api/admin/domains", None, token)).await;
     assert_eq!(r.status(), 401);
 }
+
+#[actix_web::test]
+async fn the_status_page_names_every_domain_so_only_operators_see_it() {
+    let s = setup("cp-status").await;
+    let svc = app(&s).await;
+    let cookie_of = |addr: &'static str| {
+        let req = TestRequest::post()
+            .uri("/auth/login")
+            .peer_addr("127.0.0.1:1".parse().expect("addr"))
+            .set_form([("address", addr), ("password", PW)])
+            .to_request();
+        req
+    };
+    let r = test::call_service(&svc, cookie_of("admin@example.test")).await;
+    let domain_admin = r.response().cookies().next().expect("cookie").into_owned();
+    let r = test::call_service(&svc, cookie_of("ops@provider.test")).await;
+    let operator = r.response().cookies().next().expect("cookie").into_owned();
+    let page = |c: Option<actix_web::cookie::Cookie<'static>>| {
+        let mut r = TestRequest::get()
+            .uri("/status")
+            .insert_header(("accept", "text/html"));
+        if let Some(c) = c {
+            r = r.cookie(c);
+        }
+        r.to_request()
+    };
+    let r = test::call_service(&svc, page(None)).await;
+    assert!(location(&r).starts_with("/login"), "{}", location(&r));
+    let body = test::read_body(test::call_service(&svc, page(Some(domain_admin))).await).await;
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        !body.contains("other.test"),
+        "a domain admin does not see other domains"
+    );
+    let body = test::read_body(test::call_service(&svc, page(Some(operator))).await).await;
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("other.test") && body.contains("example.test"));
+}

@@ -1,18 +1,24 @@
-//! The status page: protected domains, their primaries and their delivery
-//! queues, counted by status.
+//! The status page (operators only): protected domains, their primaries
+//! and their delivery queues, counted by status.
 
 use leptos::prelude::*;
 
-use crate::backend::{DomainOverview, Overview, QueueCounts};
+use leptos_router::components::Redirect;
 
-/// The overview, from the backend.
+use crate::backend::{BackendError, DomainOverview, Overview, QueueCounts};
+use crate::components::shell::ErrorBox;
+
+/// The overview, from the backend: for operators only (it names every
+/// domain).
 #[server]
-pub async fn get_overview() -> Result<Overview, ServerFnError> {
-    let backend = crate::backend::backend()?;
-    backend
-        .overview()
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+pub async fn get_overview() -> Result<Overview, BackendError> {
+    let backend =
+        use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
+    let session = crate::backend::admin_session()?;
+    if !backend.admin_viewer(&session).await?.operator {
+        return Err(BackendError::NotFound);
+    }
+    backend.overview().await
 }
 
 #[component]
@@ -24,13 +30,15 @@ pub fn StatusPage() -> impl IntoView {
     view! {
         <h1 id="title" data-hydrated=move || hydrated.get().then_some("true")>"Mail flow"</h1>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            <ErrorBoundary fallback=|errors| view! {
-                <p class="error" role="alert">
-                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
-                </p>
-            }>
-                {move || overview.get().map(|r| r.map(|o| view! { <OverviewView o/> }))}
-            </ErrorBoundary>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(o) => view! { <OverviewView o/> }.into_any(),
+                    Err(BackendError::Unauthorized) => {
+                        view! { <Redirect path="/login?expired=1&next=/status"/> }.into_any()
+                    }
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                }
+            })}
         </Transition>
     }
 }

@@ -134,7 +134,7 @@ pub async fn login(
             if let Some(old) = req.cookie(state.auth.admin_cookie_name()) {
                 state.auth.admin_logout(old.value()).await;
             }
-            let next = if next.starts_with("/admin") {
+            let next = if next.starts_with("/admin") || next == "/status" {
                 next
             } else {
                 "/admin".into()
