@@ -1029,12 +1029,11 @@ async fn the_status_page_names_every_domain_so_only_operators_see_it() {
     let s = setup("cp-status").await;
     let svc = app(&s).await;
     let cookie_of = |addr: &'static str| {
-        let req = TestRequest::post()
+        TestRequest::post()
             .uri("/auth/login")
             .peer_addr("127.0.0.1:1".parse().expect("addr"))
             .set_form([("address", addr), ("password", PW)])
-            .to_request();
-        req
+            .to_request()
     };
     let r = test::call_service(&svc, cookie_of("admin@example.test")).await;
     let domain_admin = r.response().cookies().next().expect("cookie").into_owned();
