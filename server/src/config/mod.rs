@@ -151,6 +151,10 @@ pub struct RawQueue {
     pub timeout: Option<String>,
     /// How often the queue looks for due deliveries when nothing wakes it.
     pub poll_interval: Option<String>,
+    /// Messages per second handed to one primary while it recovers from an
+    /// outage (the held backlog), so a server just back is not flooded.
+    /// 0: no limit.
+    pub recovery_rate: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -261,6 +265,7 @@ pub struct QueueConfig {
     pub max_age: Duration,
     pub concurrency: usize,
     pub per_destination: usize,
+    pub recovery_rate: u32,
     pub timeout: Duration,
     pub poll_interval: Duration,
 }
@@ -550,6 +555,7 @@ impl RawConfig {
             max_age: parse_duration("queue.max_age", q.max_age.as_deref().unwrap_or("5d"))?,
             concurrency: positive("queue.concurrency", q.concurrency.unwrap_or(16))?,
             per_destination: positive("queue.per_destination", q.per_destination.unwrap_or(4))?,
+            recovery_rate: q.recovery_rate.unwrap_or(20),
             timeout: parse_duration("queue.timeout", q.timeout.as_deref().unwrap_or("60s"))?,
             poll_interval: parse_duration(
                 "queue.poll_interval",

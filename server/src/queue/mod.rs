@@ -36,6 +36,17 @@ pub struct Queue {
     /// Where temporary failures to a primary are reported (the monitor's
     /// passive signal).
     pub signals: std::sync::OnceLock<tokio::sync::mpsc::Sender<(crate::store::DomainId, String)>>,
+    /// Next free slot (µs) per recovering primary: the recovery rate.
+    pacer: Mutex<HashMap<crate::store::DomainId, i64>>,
+}
+
+/// Pace deliveries to `rate` per second: given the next free slot and the
+/// time now (µs), how long to wait before sending (µs); advances the slot.
+pub fn pace(next: &mut i64, now_us: i64, rate: u32) -> i64 {
+    let step = 1_000_000 / i64::from(rate.max(1));
+    let slot = (*next).max(now_us);
+    *next = slot + step;
+    slot - now_us
 }
 
 impl Queue {
@@ -56,6 +67,7 @@ impl Queue {
             hostname: hostname.to_string(),
             per_route: Mutex::new(HashMap::new()),
             signals: std::sync::OnceLock::new(),
+            pacer: Mutex::new(HashMap::new()),
         })
     }
 
@@ -192,6 +204,22 @@ impl Queue {
         };
         let mut message = received_header(claim, &self.hostname).into_bytes();
         message.extend_from_slice(&raw);
+        // A primary back from an outage gets its held backlog at a measured
+        // rate (oldest first, by the claim order), not all at once.
+        if let (Some(domain), rate) = (claim.domain, self.cfg.recovery_rate) {
+            if rate > 0
+                && matches!(self.store.domain_state(domain).await, Ok(Some(s)) if s == "recovering")
+            {
+                let wait = {
+                    let mut pacer = self.pacer.lock().unwrap_or_else(|p| p.into_inner());
+                    let next = pacer.entry(domain).or_insert(0);
+                    pace(next, now_ms() * 1000, rate)
+                };
+                if wait > 0 {
+                    tokio::time::sleep(Duration::from_micros(wait as u64)).await;
+                }
+            }
+        }
         let slots = self.route_slots(&route);
         let _permit = slots.acquire().await;
         let remote = route.to_string();
@@ -339,5 +367,25 @@ pub fn received_header(claim: &Claim, hostname: &str) -> String {
             claim.message,
             clean(&claim.rcpt),
         ),
+    }
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::pace;
+
+    #[test]
+    fn recovery_is_paced_to_the_configured_rate() {
+        let mut next = 0;
+        let t0 = 1_000_000_000;
+        // 20 per second: one every 50 ms, the first at once
+        let waits: Vec<i64> = (0..5).map(|_| pace(&mut next, t0, 20)).collect();
+        assert_eq!(waits, [0, 50_000, 100_000, 150_000, 200_000]);
+        // after a quiet spell, no debt is carried over
+        assert_eq!(pace(&mut next, t0 + 10_000_000, 20), 0);
+        // a rate of 1,000 per second is one message per millisecond
+        let mut n = 0;
+        assert_eq!(pace(&mut n, 5, 1_000), 0);
+        assert_eq!(pace(&mut n, 5, 1_000), 1_000);
     }
 }

@@ -196,6 +196,14 @@ impl Store {
             .collect()
     }
 
+    /// A domain's continuity state ('normal', 'outage', 'recovering', 'drill').
+    pub async fn domain_state(&self, domain: DomainId) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT state FROM domains WHERE id = ?")
+            .bind(domain.0)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
     /// Deliveries to the domain's primary not yet delivered (held or in
     /// flight).
     pub async fn pending_for_domain(&self, domain: DomainId) -> Result<i64> {
