@@ -10,7 +10,9 @@ CREATE TABLE admins (
     role          TEXT    NOT NULL CHECK (role IN ('operator', 'domain_admin')),
     password_hash TEXT,
     disabled      INTEGER NOT NULL DEFAULT 0,
-    created_at    INTEGER NOT NULL
+    created_at    INTEGER NOT NULL,
+    -- where outage alerts go (outside the domains they manage, ideally)
+    recovery_address TEXT
 );
 
 CREATE TABLE admin_domains (

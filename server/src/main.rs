@@ -146,6 +146,12 @@ enum AdminCmd {
     },
     /// List administrators and their domains.
     List,
+    /// Where an administrator receives outage alerts (outside the domains
+    /// they manage); without an address, no alerts.
+    Recovery {
+        address: String,
+        recovery_address: Option<String>,
+    },
     /// Tokens of the JSON admin API (/api/admin).
     #[command(subcommand)]
     Token(TokenCmd),
@@ -258,7 +264,7 @@ async fn main() -> Result<()> {
         Command::Domain(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;
             let store = Store::open(&cfg.database_path()).await?;
-            domain_cmd(&store, cmd).await
+            domain_cmd(&store, &cfg.hostname, cmd).await
         }
         Command::Service(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;
@@ -376,7 +382,7 @@ async fn find_domain(store: &Store, name: &str) -> Result<server::store::Domain>
     }
 }
 
-async fn domain_cmd(store: &Store, cmd: DomainCmd) -> Result<()> {
+async fn domain_cmd(store: &Store, hostname: &str, cmd: DomainCmd) -> Result<()> {
     match cmd {
         DomainCmd::Add { name, primary, tls } => {
             let (host, port) = config::parse_host_port("--primary", &primary)?;
@@ -442,6 +448,7 @@ async fn domain_cmd(store: &Store, cmd: DomainCmd) -> Result<()> {
             let d = find_domain(store, &name).await?;
             let mode = server::monitor::command(
                 store,
+                hostname,
                 d.id,
                 server::monitor::state::Input::ActivateNow {
                     by: "the command line".into(),
@@ -458,6 +465,7 @@ async fn domain_cmd(store: &Store, cmd: DomainCmd) -> Result<()> {
             let d = find_domain(store, &name).await?;
             let mode = server::monitor::command(
                 store,
+                hostname,
                 d.id,
                 server::monitor::state::Input::End {
                     by: "the command line".into(),
@@ -472,6 +480,7 @@ async fn domain_cmd(store: &Store, cmd: DomainCmd) -> Result<()> {
             let until = server::store::now_ms() + dur.as_millis() as i64;
             let mode = server::monitor::command(
                 store,
+                hostname,
                 d.id,
                 server::monitor::state::Input::StartDrill {
                     by: "the command line".into(),
@@ -682,6 +691,21 @@ async fn admin_cmd(store: &Store, cmd: AdminCmd) -> Result<()> {
                 bail!("no active token {id}");
             }
             println!("token {id} revoked");
+        }
+        AdminCmd::Recovery {
+            address,
+            recovery_address,
+        } => {
+            let Some(admin) = store.admin_by_address(&address).await? else {
+                bail!("no such administrator: {address}");
+            };
+            store
+                .set_admin_recovery(admin.id, recovery_address.as_deref())
+                .await?;
+            match recovery_address {
+                Some(r) => println!("outage alerts for {} go to {r}", admin.address),
+                None => println!("no outage alerts for {}", admin.address),
+            }
         }
         AdminCmd::List => {
             for (a, domains) in store.admins().await? {

@@ -289,31 +289,85 @@ async fn admins_start_end_and_rehearse_continuity() {
     let (store, d) = setup("monitor-manual", port).await;
     let stop = start_monitor(&store);
 
-    let m = monitor::command(&store, d, Input::ActivateNow { by: "ops".into() })
+    // an operator and a domain admin with recovery addresses; one of them
+    // inside the failing domain (skipped: it would wait behind the primary)
+    let hash = server::auth::password::hash("velvet-harbor-Quokka-87").expect("hash");
+    let ops = store
+        .add_admin("ops@provider.test", "", true, &[], &hash)
         .await
-        .expect("activate");
+        .expect("ops");
+    store
+        .set_admin_recovery(ops, Some("ops-pager@elsewhere.test"))
+        .await
+        .expect("recovery");
+    let adm = store
+        .add_admin("it@example.test", "", false, &[d], &hash)
+        .await
+        .expect("admin");
+    store
+        .set_admin_recovery(adm, Some("alice@example.test"))
+        .await
+        .expect("recovery");
+    let m = monitor::command(
+        &store,
+        "mx.continuity.test",
+        d,
+        Input::ActivateNow { by: "ops".into() },
+    )
+    .await
+    .expect("activate");
     assert_eq!(m.as_str(), "outage");
     // healthy probes do not end a manual outage
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert_eq!(state(&store, d).await, "outage");
     // activating again is "nothing to do", not a second timeline entry
-    assert!(
-        monitor::command(&store, d, Input::ActivateNow { by: "ops".into() })
-            .await
-            .is_err()
-    );
-    monitor::command(&store, d, Input::End { by: "ops".into() })
-        .await
-        .expect("end");
+    assert!(monitor::command(
+        &store,
+        "mx.continuity.test",
+        d,
+        Input::ActivateNow { by: "ops".into() }
+    )
+    .await
+    .is_err());
+    monitor::command(
+        &store,
+        "mx.continuity.test",
+        d,
+        Input::End { by: "ops".into() },
+    )
+    .await
+    .expect("end");
     wait_state(&store, d, "normal", 10).await;
     let tl = store.timeline(d, 10).await.expect("timeline");
     assert!(tl.iter().any(|t| t.reason == "activated by ops"));
     assert!(tl.iter().any(|t| t.reason == "ended by ops"));
 
+    // the outage and its end were announced to the recovery address outside the domain
+    let started = store
+        .messages_with_subject(
+            "[Continuity] example.test: outage, the Continuity Service is active",
+        )
+        .await
+        .expect("q");
+    assert_eq!(started.len(), 1);
+    let to = store.deliveries_of(started[0]).await.expect("deliveries");
+    assert_eq!(
+        to.iter().map(|d| d.rcpt.as_str()).collect::<Vec<_>>(),
+        ["ops-pager@elsewhere.test"]
+    );
+    let ended = store
+        .messages_with_subject(
+            "[Continuity] example.test: the primary is back, held mail delivered",
+        )
+        .await
+        .expect("q");
+    assert_eq!(ended.len(), 1);
+
     // a drill shows continuity and rolls back by itself
     let until = server::store::now_ms() + 1500;
     monitor::command(
         &store,
+        "mx.continuity.test",
         d,
         Input::StartDrill {
             by: "ops".into(),
@@ -327,7 +381,13 @@ async fn admins_start_end_and_rehearse_continuity() {
     let tl = store.timeline(d, 1).await.expect("timeline");
     assert_eq!(tl[0].reason, "drill time is over");
     // nothing to end when normal: a clear error, nothing changed
-    let e = monitor::command(&store, d, Input::End { by: "ops".into() }).await;
+    let e = monitor::command(
+        &store,
+        "mx.continuity.test",
+        d,
+        Input::End { by: "ops".into() },
+    )
+    .await;
     assert!(e.is_err());
     assert_eq!(state(&store, d).await, "normal");
     let _ = stop.send(true);

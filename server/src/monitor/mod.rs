@@ -5,12 +5,15 @@
 //!
 //! - [`state`]: the pure state machine (thresholds, hysteresis, manual
 //!   override, drills);
-//! - [`probe`]: the SMTP probe (connect, banner, EHLO, MAIL, RCPT, RSET, QUIT).
+//! - [`probe`]: the SMTP probe (connect, banner, EHLO, MAIL, RCPT, RSET, QUIT);
+//! - [`alerts`]: mail to the administrators' recovery addresses when an
+//!   outage starts and ends.
 //!
 //! Admin commands (CLI now, Control Panel later) go through [`command`],
 //! which applies the same machine to the stored state; the loop notices
 //! the change on its next pass.
 
+pub mod alerts;
 pub mod probe;
 pub mod state;
 
@@ -42,6 +45,7 @@ fn machine_of(d: &Monitored) -> Machine {
 /// Persist a transition the machine produced for `d` (compare-and-set).
 async fn record(
     store: &Store,
+    hostname: &str,
     d: &Monitored,
     m: &Machine,
     t: &state::Transition,
@@ -58,13 +62,21 @@ async fn record(
         .await?;
     if ok {
         tracing::warn!(domain = %d.name, from = t.from.as_str(), to = t.to.as_str(), reason = %t.reason, "continuity state changed");
+        if let Err(e) = alerts::announce(store, hostname, d, t).await {
+            tracing::error!(error = %e, domain = %d.name, "cannot queue the outage alert");
+        }
     }
     Ok(ok)
 }
 
 /// Apply an admin command to a domain now. Returns the new mode, or an
 /// error saying why nothing changed.
-pub async fn command(store: &Store, domain: DomainId, input: Input) -> Result<Mode, StoreError> {
+pub async fn command(
+    store: &Store,
+    hostname: &str,
+    domain: DomainId,
+    input: Input,
+) -> Result<Mode, StoreError> {
     let d = store
         .monitored_domain(domain)
         .await?
@@ -73,7 +85,7 @@ pub async fn command(store: &Store, domain: DomainId, input: Input) -> Result<Mo
     let was_manual = m.is_manual();
     match m.feed(input.clone()) {
         Some(t) => {
-            if !record(store, &d, &m, &t).await? {
+            if !record(store, hostname, &d, &m, &t).await? {
                 return Err(StoreError::Invalid(
                     "the state changed meanwhile; try again".into(),
                 ));
@@ -164,13 +176,14 @@ impl Monitor {
                     w.machine = stored;
                 }
                 if let Some(t) = w.machine.feed(Input::Tick { now_ms: now }) {
-                    let _ = record(&self.store, d, &w.machine, &t).await;
+                    let _ = record(&self.store, &self.hostname, d, &w.machine, &t).await;
                 }
                 if w.machine.mode == Mode::Recovering {
                     match self.store.pending_for_domain(d.id).await {
                         Ok(0) => {
                             if let Some(t) = w.machine.feed(Input::Flushed) {
-                                let _ = record(&self.store, d, &w.machine, &t).await;
+                                let _ =
+                                    record(&self.store, &self.hostname, d, &w.machine, &t).await;
                             }
                         }
                         Ok(_) => {}
@@ -209,7 +222,10 @@ impl Monitor {
         if let Some(t) = w.machine.feed(input) {
             match self.store.monitored_domain(domain).await {
                 Ok(Some(d)) => {
-                    if !matches!(record(&self.store, &d, &w.machine, &t).await, Ok(true)) {
+                    if !matches!(
+                        record(&self.store, &self.hostname, &d, &w.machine, &t).await,
+                        Ok(true)
+                    ) {
                         // someone else changed it: start again from what is stored
                         w.machine = machine_of(&d);
                     }

@@ -804,3 +804,31 @@ impl Store {
         Ok(self.admin(admin_id).await?.map(|a| (a, name)))
     }
 }
+
+impl Store {
+    /// Where an administrator receives outage alerts (None: no alerts).
+    pub async fn set_admin_recovery(&self, admin: i64, address: Option<&str>) -> Result<()> {
+        let address = address.map(normalize_address).transpose()?;
+        sqlx::query("UPDATE admins SET recovery_address = ? WHERE id = ?")
+            .bind(address)
+            .bind(admin)
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+
+    /// The recovery addresses of everyone who manages the domain: its
+    /// domain admins and the operators.
+    pub async fn alert_recipients(&self, domain: DomainId) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT a.recovery_address FROM admins a \
+             WHERE a.disabled = 0 AND a.recovery_address IS NOT NULL \
+             AND (a.role = 'operator' OR EXISTS (SELECT 1 FROM admin_domains x \
+                  WHERE x.admin_id = a.id AND x.domain_id = ?)) \
+             ORDER BY 1",
+        )
+        .bind(domain.0)
+        .fetch_all(&self.read)
+        .await?)
+    }
+}

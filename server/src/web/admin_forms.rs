@@ -528,7 +528,7 @@ pub async fn change_state(
         }
         _ => return HttpResponse::BadRequest().body("unknown action"),
     };
-    match crate::monitor::command(&state.store, id, input).await {
+    match crate::monitor::command(&state.store, &state.hostname, id, input).await {
         Ok(mode) => see_other(&format!("{}?done=state-{}", page(&domain), mode.as_str())),
         Err(crate::store::StoreError::Invalid(_)) => {
             see_other(&format!("{}?e=state", page(&domain)))

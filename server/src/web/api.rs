@@ -357,7 +357,7 @@ pub async fn change_state(
             )
         }
     };
-    match crate::monitor::command(&state.store, id, input).await {
+    match crate::monitor::command(&state.store, &state.hostname, id, input).await {
         Ok(mode) => HttpResponse::Ok().json(json!({ "state": mode.as_str() })),
         Err(crate::store::StoreError::Invalid(m)) => error(StatusCode::CONFLICT, "no_change", &m),
         Err(e) => unavailable(e),
