@@ -144,16 +144,44 @@ fn TopBar(v: Viewer) -> impl IntoView {
     }
 }
 
+/// The continuity banner. In the browser it asks again every 20 seconds, so
+/// it appears (or goes) while the page is open, without a reload.
 #[component]
 fn Banner(v: Viewer) -> impl IntoView {
     let t = use_lang().t();
-    let (class, text) = match v.domain_state.as_str() {
-        "outage" => ("banner outage", Some(t.banner_outage)),
-        "drill" => ("banner drill", Some(t.banner_drill)),
-        "recovering" => ("banner recovering", Some(t.banner_recovering)),
-        _ => ("banner", None),
+    let tick = RwSignal::new(0u32);
+    #[cfg(feature = "hydrate")]
+    {
+        if let Ok(handle) = set_interval_with_handle(
+            move || tick.update(|n| *n += 1),
+            std::time::Duration::from_secs(20),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    let state = Resource::new(move || tick.get(), |_| get_viewer());
+    let first = v.domain_state.clone();
+    let current = move || {
+        state
+            .get()
+            .and_then(|r| r.ok())
+            .flatten()
+            .map(|v| v.domain_state)
+            .unwrap_or_else(|| first.clone())
     };
-    text.map(|text| view! { <div class=class role="status" id="continuity-banner">{text}</div> })
+    view! {
+        <Transition>
+            {move || {
+                let (class, text) = match current().as_str() {
+                    "outage" => ("banner outage", Some(t.banner_outage)),
+                    "drill" => ("banner drill", Some(t.banner_drill)),
+                    "recovering" => ("banner recovering", Some(t.banner_recovering)),
+                    _ => ("banner", None),
+                };
+                text.map(|text| view! { <div class=class role="status" id="continuity-banner">{text}</div> })
+            }}
+        </Transition>
+    }
 }
 
 #[component]
