@@ -21,6 +21,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod admins;
 pub mod continuity;
 pub mod control;
 pub mod mailbox;

@@ -23,7 +23,8 @@ use serde_json::json;
 
 use super::WebState;
 use crate::auth::token;
-use crate::store::control::{AdminRow, ScopeError};
+use crate::store::admins::AdminRow;
+use crate::store::control::ScopeError;
 use crate::store::DomainId;
 
 fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {

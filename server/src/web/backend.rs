@@ -98,7 +98,7 @@ pub async fn admin_domain(
     store: &Store,
     session: &AdminSession,
     domain: &str,
-) -> Result<(crate::store::control::AdminRow, crate::store::DomainId), BackendError> {
+) -> Result<(crate::store::admins::AdminRow, crate::store::DomainId), BackendError> {
     let admin = store
         .admin(session.admin)
         .await

@@ -2,6 +2,8 @@
 //! data directory, a raw SMTP client, and a scripted deliverer.
 #![allow(dead_code)]
 
+pub mod control;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,234 @@
+//! `continuity`: the one binary. Commands parse arguments, load the
+//! configuration and call into the `server` library; errors end here as
+//! `anyhow` reports. Here: the command table, `serve`/`demo`; the other
+//! commands in [`domains`], [`admins`] (and `service`), [`users`].
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use server::config::{self, Config};
+use server::service::{self, StartOptions};
+use server::store::Store;
+
+mod admins;
+mod domains;
+mod users;
+
+use admins::{admin_cmd, service_cmd, AdminCmd, ServiceCmd};
+use domains::{domain_cmd, DomainCmd};
+use users::{user_cmd, UserCmd};
+
+/// Continuity: email continuity for protected domains — always in the
+/// inbound path, archiving, delivering to each domain's own server.
+#[derive(Parser)]
+#[command(name = "continuity", version)]
+struct Cli {
+    /// Configuration file (TOML). Keys can also come from CONTINUITY_<SECTION>_<KEY>.
+    #[arg(long, short, global = true, env = "CONTINUITY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: inbound SMTP, delivery queue and web.
+    Serve(ServeArgs),
+    /// Run the service with the demo domain (created if missing) and a self-signed certificate.
+    Demo(DemoArgs),
+    /// Print or check the configuration.
+    Config {
+        /// Print a documented example configuration with every default.
+        #[arg(long)]
+        example: bool,
+    },
+    /// Manage protected domains.
+    #[command(subcommand)]
+    Domain(DomainCmd),
+    /// Manage Control Panel administrators.
+    #[command(subcommand)]
+    Admin(AdminCmd),
+    /// Manage users of protected domains.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// The Continuity Service settings of a domain (as in the Control Panel).
+    #[command(subcommand)]
+    Service(ServiceCmd),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Also create the demo domain and users if they are missing.
+    #[arg(long)]
+    demo: bool,
+    /// Accept and archive mail but do not deliver it (maintenance, benchmarks):
+    /// it waits in the queue until a run without this flag.
+    #[arg(long)]
+    no_delivery: bool,
+    #[command(flatten)]
+    demo_args: DemoArgs,
+}
+
+#[derive(Args, Clone)]
+struct DemoArgs {
+    /// The demo domain's primary server (host:port). Leave it unreachable to see mail held.
+    #[arg(long, default_value = "127.0.0.1:2526")]
+    demo_primary: String,
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config> {
+    Config::load(path.map(|p| p.as_path()), std::env::vars()).context("invalid configuration")
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("CONTINUITY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config { example } => {
+            if example {
+                print!("{}", config::EXAMPLE);
+            } else {
+                let c = load_config(cli.config.as_ref())?;
+                println!("configuration is valid: {c:#?}");
+            }
+            Ok(())
+        }
+        Command::Serve(args) => {
+            init_logging();
+            let mut cfg = load_config(cli.config.as_ref())?;
+            if args.demo {
+                cfg.smtp.self_signed = true;
+            }
+            serve(cfg, args.demo.then_some(args.demo_args), args.no_delivery).await
+        }
+        Command::Demo(args) => {
+            init_logging();
+            let mut cfg = load_config(cli.config.as_ref())?;
+            cfg.smtp.self_signed = true;
+            serve(cfg, Some(args), false).await
+        }
+        Command::Domain(cmd) => {
+            let cfg = load_config(cli.config.as_ref())?;
+            let store = Store::open(&cfg.database_path()).await?;
+            domain_cmd(&store, &cfg.hostname, cmd).await
+        }
+        Command::Service(cmd) => {
+            let cfg = load_config(cli.config.as_ref())?;
+            let store = Store::open(&cfg.database_path()).await?;
+            service_cmd(&store, cmd).await
+        }
+        Command::Admin(cmd) => {
+            let cfg = load_config(cli.config.as_ref())?;
+            let store = Store::open(&cfg.database_path()).await?;
+            admin_cmd(&store, cmd).await
+        }
+        Command::User(cmd) => {
+            let cfg = load_config(cli.config.as_ref())?;
+            let store = Store::open(&cfg.database_path()).await?;
+            let r = user_cmd(&cfg, &store, cmd).await;
+            store.flush().await?;
+            r
+        }
+    }
+}
+
+async fn serve(cfg: Config, demo: Option<DemoArgs>, no_delivery: bool) -> Result<()> {
+    if demo.is_some() {
+        let store = Store::open(&cfg.database_path()).await?;
+        let d = demo.clone().unwrap_or(DemoArgs {
+            demo_primary: "127.0.0.1:2526".into(),
+        });
+        let (host, port) = config::parse_host_port("--demo-primary", &d.demo_primary)?;
+        server::demo::ensure(&store, &host, port).await?;
+        store.flush().await?;
+    }
+    let opts = StartOptions {
+        no_queue: no_delivery,
+        ..StartOptions::default()
+    };
+    let running = service::start(&cfg, opts)
+        .await
+        .context("cannot start the service")?;
+    println!();
+    println!("Continuity is running.");
+    println!("  web:       http://{}/", running.web_addr);
+    for a in &running.smtp_addrs {
+        println!(
+            "  SMTP:      {a}{}",
+            if running.tls { " (STARTTLS)" } else { "" }
+        );
+    }
+    println!("  data:      {}", cfg.data_dir.display());
+    if no_delivery {
+        println!("  delivery:  paused (--no-delivery): mail is archived and waits in the queue");
+    }
+    if demo.is_some() {
+        let smtp = running
+            .smtp_addrs
+            .first()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let (host, port) = smtp.rsplit_once(':').unwrap_or(("127.0.0.1", "2525"));
+        println!("  demo domain {} with users:", server::demo::DEMO_DOMAIN);
+        for (u, name, alias) in server::demo::DEMO_USERS {
+            println!(
+                "    {u}@{d} ({name}; alias {alias}@{d})",
+                d = server::demo::DEMO_DOMAIN
+            );
+        }
+        println!("  send a test message:");
+        println!(
+            "    swaks --server {host} --port {port} --from you@remote.test --to alice@example.test"
+        );
+        println!(
+            "  webmail:   http://{}/  log in as alice@{} with password {}",
+            running.web_addr,
+            server::demo::DEMO_DOMAIN,
+            server::demo::DEMO_PASSWORD
+        );
+        println!(
+            "  Control Panel: http://{}/login as admin@example.test (the domain's admin) or ops@continuity.test (operator), same password",
+            running.web_addr
+        );
+    }
+    println!("  stop:      Ctrl-C (or SIGTERM)");
+    println!();
+    wait_for_signal().await;
+    tracing::info!("shutting down: finishing sessions in DATA and attempts under way");
+    running.stop().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

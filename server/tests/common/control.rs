@@ -1,0 +1,90 @@
+//! Shared by the Control Panel tests: two domains (example.test with
+//! alice, bob, carol; other.test with dave), an operator, a domain admin of
+//! example.test, and the web app over them.
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use server::auth::Auth;
+use server::config::TlsMode;
+use server::store::{DomainId, Store};
+
+pub const PW: &str = "velvet-harbor-Quokka-87";
+
+pub struct Setup {
+    pub store: Store,
+    pub auth: Arc<Auth>,
+    pub example: DomainId,
+    pub other: DomainId,
+}
+
+pub async fn setup(tag: &str) -> Setup {
+    let dir = super::temp_dir(tag);
+    let store = Store::open(&dir.join("continuity.db"))
+        .await
+        .expect("store");
+    let example = store
+        .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
+        .await
+        .expect("domain")
+        .id;
+    let other = store
+        .add_domain("other.test", "127.0.0.1", 2527, TlsMode::None)
+        .await
+        .expect("domain")
+        .id;
+    for (a, aliases) in [
+        (
+            "alice@example.test",
+            vec!["a.martin@example.test".to_string()],
+        ),
+        ("bob@example.test", vec![]),
+        ("carol@example.test", vec![]),
+        ("dave@other.test", vec![]),
+    ] {
+        store.add_user(a, "", &aliases, "ldap").await.expect("user");
+    }
+    let env = vec![(
+        "CONTINUITY_SERVER_DATA_DIR".to_string(),
+        dir.display().to_string(),
+    )];
+    let wc = server::config::Config::load(None, env).expect("config").web;
+    let auth = Arc::new(Auth::new(store.clone(), &wc).await.expect("auth"));
+    let hash = server::auth::password::hash(PW).expect("hash");
+    store
+        .add_admin("ops@provider.test", "Ops", true, &[], &hash)
+        .await
+        .expect("operator");
+    store
+        .add_admin("admin@example.test", "", false, &[example], &hash)
+        .await
+        .expect("domain admin");
+    auth.set_password("alice@example.test", PW)
+        .await
+        .expect("alice pw");
+    Setup {
+        store,
+        auth,
+        example,
+        other,
+    }
+}
+
+pub async fn app(
+    s: &Setup,
+) -> impl Service<
+    actix_http::Request,
+    Response = ServiceResponse<impl MessageBody>,
+    Error = actix_web::Error,
+> {
+    super::web_app(&s.store, &s.auth).await
+}
+
+pub fn location<B>(r: &ServiceResponse<B>) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
