@@ -246,6 +246,41 @@ pub struct ContinuityView {
     pub primary: PrimaryView,
     /// The continuity state's recent changes, newest first.
     pub timeline: Vec<TimelineEntry>,
+    /// What waits for the primary now.
+    pub held: HeldView,
+    /// The reconciliation report of the last outage, if any.
+    pub report: Option<OutageReport>,
+}
+
+/// Deliveries to the primary not yet done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldView {
+    pub waiting: i64,
+    /// … of which kept during an outage.
+    pub via_continuity: i64,
+    /// Arrival of the oldest (Unix ms).
+    pub oldest: Option<i64>,
+}
+
+/// The reconciliation report of one outage: per user, the mail held, how
+/// much reached the primary since, what still waits, and what they sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutageReport {
+    /// Unix ms.
+    pub start: i64,
+    /// None while the outage or its delivery backlog lasts.
+    pub end: Option<i64>,
+    pub lines: Vec<ReportLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportLine {
+    pub address: String,
+    pub held: i64,
+    pub delivered: i64,
+    pub pending: i64,
+    pub failed: i64,
+    pub sent: i64,
 }
 
 /// A covered user's emergency password status.
@@ -367,6 +402,12 @@ mod port {
         /// Read one message (marks it read). `NotFound` if it is not the user's.
         async fn mail_view(&self, session: &SessionUser, id: i64)
             -> Result<MailView, BackendError>;
+        /// The user's own line of the last outage's reconciliation report
+        /// (None if their domain never had one).
+        async fn my_report(
+            &self,
+            session: &SessionUser,
+        ) -> Result<Option<OutageReport>, BackendError>;
         /// The address a set-password link is for, or why it cannot be used.
         async fn password_link(
             &self,

@@ -55,3 +55,10 @@ pub async fn check_link(token: String) -> Result<Result<String, LinkProblem>, Ba
         use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
     backend.password_link(&token).await
 }
+
+/// The user's line of the last outage's reconciliation report.
+#[server]
+pub async fn my_report() -> Result<Option<crate::backend::OutageReport>, BackendError> {
+    let (backend, session) = crate::backend::backend_for_user()?;
+    backend.my_report(&session).await
+}

@@ -279,6 +279,19 @@ async fn a_dead_primary_holds_delivery_until_it_is_back() {
         (d1[0].status.as_str(), d1[0].via_continuity),
         ("delivered", true)
     );
+    // nothing left: the monitor ends the recovery, closing the episode
+    wait_state(&store, d, "normal", 10).await;
+    let ep = store.last_outage(d).await.expect("q").expect("episode");
+    assert!(ep.end.is_some_and(|e| e >= ep.start));
+    let rows = store
+        .reconciliation(d, ep.start, ep.end, None)
+        .await
+        .expect("report");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].held, rows[0].delivered, rows[0].pending),
+        (1, 1, 0)
+    );
     let _ = stop.send(true);
 }
 

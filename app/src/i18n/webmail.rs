@@ -85,6 +85,14 @@ pub struct Strings {
     pub local_user_note: &'static str,
     pub skip_to_content: &'static str,
     pub bad_form: &'static str,
+    pub my_report_title: &'static str,
+    pub my_report_window: &'static str,
+    pub my_report_ongoing: &'static str,
+    pub my_held: &'static str,
+    pub my_delivered: &'static str,
+    pub my_pending: &'static str,
+    pub my_failed: &'static str,
+    pub my_sent: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -171,6 +179,14 @@ pub static EN: Strings = Strings {
     local_user_note: "Your password is kept by Continuity.",
     skip_to_content: "Skip to content",
     bad_form: "The form has expired. Reload the page and try again.",
+    my_report_title: "Your mail during the last outage",
+    my_report_window: "Outage from",
+    my_report_ongoing: "still going on",
+    my_held: "Received while your server was down",
+    my_delivered: "Delivered to your server since",
+    my_pending: "Still waiting for your server",
+    my_failed: "Could not be delivered",
+    my_sent: "Sent from here",
 };
 
 pub static FR: Strings = Strings {
@@ -257,6 +273,14 @@ pub static FR: Strings = Strings {
     local_user_note: "Votre mot de passe est conservé par Continuity.",
     skip_to_content: "Aller au contenu",
     bad_form: "Le formulaire a expiré. Rechargez la page et réessayez.",
+    my_report_title: "Vos e-mails pendant la dernière panne",
+    my_report_window: "Panne du",
+    my_report_ongoing: "toujours en cours",
+    my_held: "Reçus pendant la panne de votre serveur",
+    my_delivered: "Remis à votre serveur depuis",
+    my_pending: "En attente de votre serveur",
+    my_failed: "Non distribuables",
+    my_sent: "Envoyés depuis ici",
 };
 
 impl Strings {

@@ -414,6 +414,45 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
                     <button type="submit" name="action" value="test" id="test-connection">{at.test_connection}</button>
                 </div>
             </form>
+            <h3>{at.held_title}</h3>
+            {if v.held.waiting == 0 {
+                view! { <p id="held-queue" data-waiting="0">{at.held_none}</p> }.into_any()
+            } else {
+                view! {
+                    <p id="held-queue" data-waiting=v.held.waiting.to_string()>
+                        {at.held_waiting}" "<strong>{v.held.waiting}</strong>
+                        " ("{at.held_via}" "{v.held.via_continuity}")"
+                        {v.held.oldest.map(|o| format!(" · {} {}", at.held_oldest, long_date(o, tz, lang)))}
+                    </p>
+                }.into_any()
+            }}
+            {v.report.clone().map(|r| view! {
+                <h3>{at.report_title}</h3>
+                <p class="muted">
+                    {at.report_from}" "{long_date(r.start, tz, lang)}" "{at.report_to}" "
+                    {r.end.map(|e| long_date(e, tz, lang)).unwrap_or_else(|| at.report_ongoing.to_string())}
+                </p>
+                {if r.lines.is_empty() {
+                    view! { <p id="report-empty">{at.report_empty}</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="users" id="report">
+                            <thead><tr>
+                                <th>{at.r_user}</th><th>{at.r_held}</th><th>{at.r_delivered}</th>
+                                <th>{at.r_pending}</th><th>{at.r_failed}</th><th>{at.r_sent}</th>
+                            </tr></thead>
+                            <tbody>
+                                {r.lines.into_iter().map(|l| view! {
+                                    <tr data-user=l.address.clone()>
+                                        <td>{l.address.clone()}</td><td>{l.held}</td><td>{l.delivered}</td>
+                                        <td>{l.pending}</td><td>{l.failed}</td><td>{l.sent}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
+            })}
             {(!v.timeline.is_empty()).then(|| view! {
                 <h3>{at.timeline}</h3>
                 <ul class="audit" id="timeline">

@@ -4,8 +4,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::backend::Viewer;
+use crate::backend::{OutageReport, Viewer};
 use crate::components::shell::{use_lang, MailShell};
+use crate::i18n::{long_date, TzOffset};
+use crate::mail::my_report;
 use crate::pages::set_password::{problems_from_query, PolicyList};
 
 #[component]
@@ -55,6 +57,48 @@ fn SettingsBody() -> impl IntoView {
                     <button type="submit" class="primary">{t.save_password}</button>
                 </form>
             </section>
+            <MyReport/>
         }
     })
+}
+
+/// The user's own line of the last outage's reconciliation report.
+#[component]
+fn MyReport() -> impl IntoView {
+    let report = Resource::new(|| (), |_| my_report());
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                report.await.ok().flatten().map(|r| view! { <ReportCard r/> })
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ReportCard(r: OutageReport) -> impl IntoView {
+    let lang = use_lang();
+    let t = lang.t();
+    let tz = use_context::<TzOffset>().unwrap_or_default();
+    let line = r.lines.into_iter().next();
+    let n = |f: fn(&crate::backend::ReportLine) -> i64| line.as_ref().map(f).unwrap_or(0);
+    view! {
+        <section class="card" id="my-report">
+            <h2>{t.my_report_title}</h2>
+            <p class="muted">
+                {t.my_report_window}" "{long_date(r.start, tz, lang)}
+                {match r.end {
+                    Some(end) => format!(" → {}", long_date(end, tz, lang)),
+                    None => format!(" · {}", t.my_report_ongoing),
+                }}
+            </p>
+            <dl class="report">
+                <dt>{t.my_held}</dt><dd data-count="held">{n(|l| l.held)}</dd>
+                <dt>{t.my_delivered}</dt><dd data-count="delivered">{n(|l| l.delivered)}</dd>
+                <dt>{t.my_pending}</dt><dd data-count="pending">{n(|l| l.pending)}</dd>
+                <dt>{t.my_failed}</dt><dd data-count="failed">{n(|l| l.failed)}</dd>
+                <dt>{t.my_sent}</dt><dd data-count="sent">{n(|l| l.sent)}</dd>
+            </dl>
+        </section>
+    }
 }

@@ -32,6 +32,15 @@ pub enum DomainCmd {
     List,
     /// Show a domain's continuity state, held mail and timeline.
     Status { name: String },
+    /// The reconciliation report: per user, the mail held during the last
+    /// outage, how much of it reached the primary since, what still waits,
+    /// and what they sent meanwhile.
+    Report {
+        name: String,
+        /// Instead of the last outage, everything held in this past span, e.g. 24h
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Start continuity now (maintenance, or a failure the probe cannot
     /// see): delivery to the primary is held until `domain end`.
     Activate { name: String },
@@ -64,6 +73,17 @@ pub enum DomainCmd {
         #[arg(long)]
         probe_rcpt: Option<String>,
     },
+}
+
+/// Unix ms as an RFC 3339 UTC time, to the second.
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
 }
 
 pub async fn find_domain(store: &Store, name: &str) -> Result<server::store::Domain> {
@@ -124,16 +144,58 @@ pub async fn domain_cmd(store: &Store, hostname: &str, cmd: DomainCmd) -> Result
                 m.fail_after,
                 m.recover_after
             );
+            let q = store.held_queue(d.id).await?;
             println!(
-                "  not yet delivered to the primary: {}",
-                store.pending_for_domain(d.id).await?
+                "  not yet delivered to the primary: {} ({} held via Continuity){}",
+                q.waiting,
+                q.via_continuity,
+                q.oldest
+                    .map(|t| format!(", oldest received {}", rfc3339(t)))
+                    .unwrap_or_default()
             );
             for t in store.timeline(d.id, 20).await? {
-                let at = time::OffsetDateTime::from_unix_timestamp(t.at / 1000)
-                    .map(|t| t.to_string())
-                    .unwrap_or_default();
-                println!("  {at}  {} -> {}  {}", t.from, t.to, t.reason);
+                println!("  {}  {} -> {}  {}", rfc3339(t.at), t.from, t.to, t.reason);
             }
+        }
+        DomainCmd::Report { name, since } => {
+            let d = find_domain(store, &name).await?;
+            let (from, to) = match since {
+                Some(s) => {
+                    let span = config::parse_duration("--since", &s)?;
+                    (server::store::now_ms() - span.as_millis() as i64, None)
+                }
+                None => match store.last_outage(d.id).await? {
+                    Some(e) => (e.start, e.end),
+                    None => bail!(
+                        "{}: no outage on record (use --since to pick a span)",
+                        d.name
+                    ),
+                },
+            };
+            println!(
+                "{}: mail held from {} to {}",
+                d.name,
+                rfc3339(from),
+                to.map(rfc3339).unwrap_or_else(|| "now".into())
+            );
+            println!("user\theld\tdelivered\tpending\tfailed\tsent");
+            let rows = store.reconciliation(d.id, from, to, None).await?;
+            let mut total = server::store::report::ReportRow::default();
+            for r in &rows {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    r.address, r.held, r.delivered, r.pending, r.failed, r.sent
+                );
+                total.held += r.held;
+                total.delivered += r.delivered;
+                total.pending += r.pending;
+                total.failed += r.failed;
+                total.sent += r.sent;
+            }
+            println!(
+                "total\t{}\t{}\t{}\t{}\t{}",
+                total.held, total.delivered, total.pending, total.failed, total.sent
+            );
         }
         DomainCmd::Activate { name } => {
             let d = find_domain(store, &name).await?;

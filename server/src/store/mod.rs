@@ -26,6 +26,7 @@ pub mod continuity;
 pub mod control;
 pub mod mailbox;
 pub mod reads;
+pub mod report;
 pub mod summary;
 pub mod types;
 pub mod writer;

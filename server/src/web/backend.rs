@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use app::backend::{
     AdminSession, AdminViewer, AuditEntry, Backend, BackendError, ContinuityUser, ContinuityView,
-    DomainOverview, EmergencyUser, FolderCounts, LinkProblem, MailPage, MailSummary, MailView,
-    Overview, PrimaryView, SearchParams, SessionUser, Suggestion, TimelineEntry, Viewer,
+    DomainOverview, EmergencyUser, FolderCounts, HeldView, LinkProblem, MailPage, MailSummary,
+    MailView, OutageReport, Overview, PrimaryView, ReportLine, SearchParams, SessionUser,
+    Suggestion, TimelineEntry, Viewer,
 };
 
 use crate::auth::{Auth, PasswordError};
 use crate::store::mailbox::{EntryRow, Folder, SearchQuery};
-use crate::store::{Store, UserId};
+use crate::store::{DomainId, Store, UserId};
 
 use super::render;
 
@@ -291,6 +292,18 @@ impl Backend for StoreBackend {
         })
     }
 
+    async fn my_report(&self, session: &SessionUser) -> Result<Option<OutageReport>, BackendError> {
+        let user = UserId(session.user);
+        let account = self
+            .store
+            .account(user)
+            .await
+            .map_err(unavailable)?
+            .filter(|a| !a.disabled)
+            .ok_or(BackendError::Unauthorized)?;
+        report(&self.store, account.domain, Some(user)).await
+    }
+
     async fn admin_viewer(&self, session: &AdminSession) -> Result<AdminViewer, BackendError> {
         let admin = self
             .store
@@ -339,7 +352,15 @@ impl Backend for StoreBackend {
             .map_err(unavailable)?
             .ok_or(BackendError::NotFound)?;
         let timeline = self.store.timeline(id, 10).await.map_err(unavailable)?;
+        let held = self.store.held_queue(id).await.map_err(unavailable)?;
+        let report = report(&self.store, id, None).await?;
         Ok(ContinuityView {
+            held: HeldView {
+                waiting: held.waiting,
+                via_continuity: held.via_continuity,
+                oldest: held.oldest,
+            },
+            report,
             emergency_enabled,
             emergency: emergency
                 .into_iter()
@@ -428,6 +449,36 @@ impl Backend for StoreBackend {
             Err(_) => Ok(Err(LinkProblem::Invalid)),
         }
     }
+}
+
+/// The last outage's reconciliation report for a domain, or one user of it.
+async fn report(
+    store: &Store,
+    domain: DomainId,
+    user: Option<UserId>,
+) -> Result<Option<OutageReport>, BackendError> {
+    let Some(e) = store.last_outage(domain).await.map_err(unavailable)? else {
+        return Ok(None);
+    };
+    let rows = store
+        .reconciliation(domain, e.start, e.end, user)
+        .await
+        .map_err(unavailable)?;
+    Ok(Some(OutageReport {
+        start: e.start,
+        end: e.end,
+        lines: rows
+            .into_iter()
+            .map(|r| ReportLine {
+                address: r.address,
+                held: r.held,
+                delivered: r.delivered,
+                pending: r.pending,
+                failed: r.failed,
+                sent: r.sent,
+            })
+            .collect(),
+    }))
 }
 
 #[cfg(test)]
