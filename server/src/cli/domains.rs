@@ -54,6 +54,16 @@ pub enum DomainCmd {
         #[arg(long = "for", default_value = "30m")]
         duration: String,
     },
+    /// Post every change of the continuity state to a URL (signed JSON,
+    /// retried): prints the signing secret once.
+    Webhook {
+        name: String,
+        /// https://… (http:// for a receiver on a private network)
+        url: Option<String>,
+        /// Remove the webhook
+        #[arg(long, conflicts_with = "url")]
+        off: bool,
+    },
     /// Change how the primary is watched.
     Monitoring {
         name: String,
@@ -155,6 +165,39 @@ pub async fn domain_cmd(store: &Store, hostname: &str, cmd: DomainCmd) -> Result
             );
             for t in store.timeline(d.id, 20).await? {
                 println!("  {}  {} -> {}  {}", rfc3339(t.at), t.from, t.to, t.reason);
+            }
+        }
+        DomainCmd::Webhook { name, url, off } => {
+            let d = find_domain(store, &name).await?;
+            match (url, off) {
+                (Some(url), false) => {
+                    let secret = store
+                        .set_webhook(d.id, Some(&url))
+                        .await?
+                        .unwrap_or_default();
+                    println!("{}: state changes are posted to {url}", d.name);
+                    println!("signing secret (shown once; keep it in the receiver): {secret}");
+                    println!(
+                        "each POST carries Continuity-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>"
+                    );
+                }
+                (None, true) => {
+                    store.set_webhook(d.id, None).await?;
+                    println!("{}: webhook removed", d.name);
+                }
+                _ => {
+                    match store.webhook_url(d.id).await? {
+                        Some(u) => println!("{}: webhook {u}", d.name),
+                        None => println!("{}: no webhook", d.name),
+                    }
+                    for (id, status, attempts, err, body) in store.webhook_log(d.id, 10).await? {
+                        println!(
+                            "  #{id} {status} after {attempts} attempt(s){}  {body}",
+                            err.map(|e| format!(" (last error: {e})"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
             }
         }
         DomainCmd::Report { name, since } => {

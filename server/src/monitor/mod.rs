@@ -7,7 +7,8 @@
 //!   override, drills);
 //! - [`probe`]: the SMTP probe (connect, banner, EHLO, MAIL, RCPT, RSET, QUIT);
 //! - [`alerts`]: mail to the administrators' recovery addresses when an
-//!   outage starts and ends.
+//!   outage starts and ends;
+//! - [`webhook`]: the signed JSON POST of every state change, retried.
 //!
 //! Admin commands (CLI now, Control Panel later) go through [`command`],
 //! which applies the same machine to the stored state; the loop notices
@@ -16,6 +17,7 @@
 pub mod alerts;
 pub mod probe;
 pub mod state;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -64,6 +66,9 @@ async fn record(
         tracing::warn!(domain = %d.name, from = t.from.as_str(), to = t.to.as_str(), reason = %t.reason, "continuity state changed");
         if let Err(e) = alerts::announce(store, hostname, d, t).await {
             tracing::error!(error = %e, domain = %d.name, "cannot queue the outage alert");
+        }
+        if let Err(e) = store.queue_webhook(d, t).await {
+            tracing::error!(error = %e, domain = %d.name, "cannot queue the outage webhook");
         }
     }
     Ok(ok)

@@ -1,0 +1,461 @@
+//! Outage webhooks: at every change of a domain's continuity state, a JSON
+//! document is POSTed to the domain's webhook URL, signed with its secret.
+//!
+//! The notification is stored first (`webhook_outbox`), then a sender task
+//! posts it and retries with back-off (10 s, 30 s, 1 min, 5 min, 15 min,
+//! then hourly) until the receiver answers 2xx; after a day it is given up
+//! and logged. Receivers deduplicate by the `id` (also sent as
+//! `Continuity-Webhook-Id`).
+//!
+//! Signature (`Continuity-Signature: t=<unix seconds>,v1=<hex>`): the
+//! HMAC-SHA256, keyed with the secret, of `"<t>.<body>"`; receivers check
+//! it, and that `t` is recent, before trusting the body.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::Uri;
+use hyper_util::rt::TokioIo;
+use ring::hmac;
+use rustls_pki_types::ServerName;
+use sqlx::Row;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::state::{Mode, Transition};
+use crate::store::continuity::Monitored;
+use crate::store::{now_ms, DomainId, Result, Store, StoreError};
+
+/// Waits between attempts; the last one repeats until [`GIVE_UP_AFTER`].
+const BACKOFF: [Duration; 6] = [
+    Duration::from_secs(10),
+    Duration::from_secs(30),
+    Duration::from_secs(60),
+    Duration::from_secs(300),
+    Duration::from_secs(900),
+    Duration::from_secs(3600),
+];
+const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// One attempt: connect, TLS, request and answer.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The event name of a transition.
+pub fn event(t: &Transition) -> &'static str {
+    match (t.from, t.to) {
+        (_, Mode::Outage) => "outage.started",
+        (_, Mode::Recovering) => "outage.recovering",
+        (Mode::Drill, Mode::Normal) => "drill.ended",
+        (_, Mode::Normal) => "outage.ended",
+        (_, Mode::Drill) => "drill.started",
+    }
+}
+
+/// Check a URL for a webhook: absolute http(s) with a host, no user info.
+pub fn check_url(url: &str) -> std::result::Result<Uri, String> {
+    let uri: Uri = url.trim().parse().map_err(|e| format!("not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("https") | Some("http") => {}
+        _ => return Err("the URL must start with https:// (or http://)".into()),
+    }
+    let Some(auth) = uri.authority() else {
+        return Err("the URL has no host".into());
+    };
+    if auth.as_str().contains('@') {
+        return Err("the URL must not carry a user or password".into());
+    }
+    if auth.host().is_empty() {
+        return Err("the URL has no host".into());
+    }
+    Ok(uri)
+}
+
+/// `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+pub fn signature(secret: &str, unix: i64, body: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let mut ctx = hmac::Context::with_key(&key);
+    ctx.update(unix.to_string().as_bytes());
+    ctx.update(b".");
+    ctx.update(body.as_bytes());
+    let tag = ctx.sign();
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={unix},v1={hex}")
+}
+
+impl Store {
+    /// Set (or with None remove) a domain's webhook; returns the new secret.
+    pub async fn set_webhook(&self, domain: DomainId, url: Option<&str>) -> Result<Option<String>> {
+        let (url, secret) = match url {
+            Some(u) => {
+                let uri = check_url(u).map_err(StoreError::Invalid)?;
+                let secret = crate::auth::token::random_token();
+                (Some(uri.to_string()), Some(secret))
+            }
+            None => (None, None),
+        };
+        sqlx::query("UPDATE domains SET webhook_url = ?, webhook_secret = ? WHERE id = ?")
+            .bind(&url)
+            .bind(&secret)
+            .bind(domain.0)
+            .execute(&self.read)
+            .await?;
+        Ok(secret)
+    }
+
+    /// The domain's webhook URL, if any (the secret is never read back).
+    pub async fn webhook_url(&self, domain: DomainId) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT webhook_url FROM domains WHERE id = ?")
+                .bind(domain.0)
+                .fetch_optional(&self.read)
+                .await?
+                .flatten(),
+        )
+    }
+
+    /// Store the notification of a transition, if the domain has a webhook.
+    pub async fn queue_webhook(&self, d: &Monitored, t: &Transition) -> Result<bool> {
+        let Some(url) = self.webhook_url(d.id).await? else {
+            return Ok(false);
+        };
+        let now = now_ms();
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let id = sqlx::query(
+            "INSERT INTO webhook_outbox (domain_id, url, body, created_at, next_attempt_at) \
+             VALUES (?, ?, '', ?, ?)",
+        )
+        .bind(d.id.0)
+        .bind(&url)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .last_insert_rowid();
+        let at = time::OffsetDateTime::from_unix_timestamp(now / 1000)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default();
+        let body = serde_json::json!({
+            "id": id,
+            "event": event(t),
+            "domain": d.name,
+            "from": t.from.as_str(),
+            "to": t.to.as_str(),
+            "reason": t.reason,
+            "at": at,
+            "primary": format!("{}:{}", d.primary_host, d.primary_port),
+        })
+        .to_string();
+        sqlx::query("UPDATE webhook_outbox SET body = ? WHERE id = ?")
+            .bind(&body)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Notifications due now: (id, url, body, secret, attempts, created_at).
+    async fn due_webhooks(&self, now: i64) -> Result<Vec<Due>> {
+        let rows = sqlx::query(
+            "SELECT w.id, w.url, w.body, COALESCE(d.webhook_secret, ''), w.attempts, w.created_at \
+             FROM webhook_outbox w JOIN domains d ON d.id = w.domain_id \
+             WHERE w.status = 'pending' AND w.next_attempt_at <= ? \
+             ORDER BY w.next_attempt_at, w.id LIMIT 20",
+        )
+        .bind(now)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Due {
+                    id: r.try_get(0)?,
+                    url: r.try_get(1)?,
+                    body: r.try_get(2)?,
+                    secret: r.try_get(3)?,
+                    attempts: r.try_get(4)?,
+                    created_at: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn webhook_done(
+        &self,
+        id: i64,
+        status: &str,
+        next: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE webhook_outbox SET attempts = attempts + 1, status = ?, \
+             next_attempt_at = COALESCE(?, next_attempt_at), last_error = COALESCE(?, last_error), \
+             done_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? END WHERE id = ?",
+        )
+        .bind(status)
+        .bind(next)
+        .bind(error)
+        .bind(status)
+        .bind(now)
+        .bind(id)
+        .execute(&self.read)
+        .await?;
+        Ok(())
+    }
+
+    /// The webhook notifications of a domain, newest first:
+    /// (id, status, attempts, last error, body).
+    pub async fn webhook_log(
+        &self,
+        domain: DomainId,
+        limit: u32,
+    ) -> Result<Vec<(i64, String, i64, Option<String>, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, status, attempts, last_error, body FROM webhook_outbox \
+             WHERE domain_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(domain.0)
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                ))
+            })
+            .collect()
+    }
+}
+
+struct Due {
+    id: i64,
+    url: String,
+    body: String,
+    secret: String,
+    attempts: i64,
+    created_at: i64,
+}
+
+/// The sender: posts what is due, records the outcome, retries later.
+pub struct Sender {
+    store: Store,
+    tls: Arc<rustls::ClientConfig>,
+    backoff: Vec<Duration>,
+}
+
+impl Sender {
+    pub fn new(store: Store) -> Sender {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+            .unwrap_or_else(|_| {
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth()
+            });
+        Sender {
+            store,
+            tls: Arc::new(tls),
+            backoff: BACKOFF.to_vec(),
+        }
+    }
+
+    /// Other waits between attempts (tests).
+    pub fn with_backoff(mut self, backoff: Vec<Duration>) -> Sender {
+        if !backoff.is_empty() {
+            self.backoff = backoff;
+        }
+        self
+    }
+
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match self.store.due_webhooks(now_ms()).await {
+                Ok(due) => {
+                    for d in due {
+                        self.attempt(d).await;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read the webhook outbox"),
+            }
+            let tick = self.backoff[0].min(Duration::from_secs(1));
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(tick) => {}
+            }
+        }
+    }
+
+    async fn attempt(&self, d: Due) {
+        let result = tokio::time::timeout(TIMEOUT, self.post(&d))
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {} s", TIMEOUT.as_secs())));
+        let outcome = match result {
+            Ok(()) => {
+                tracing::info!(id = d.id, url = %d.url, "webhook delivered");
+                self.store.webhook_done(d.id, "delivered", None, None).await
+            }
+            Err(why) => {
+                let now = now_ms();
+                let age = Duration::from_millis((now - d.created_at).max(0) as u64);
+                let wait = self.backoff[(d.attempts as usize).min(self.backoff.len() - 1)];
+                if age + wait > GIVE_UP_AFTER {
+                    tracing::error!(id = d.id, url = %d.url, error = %why, "webhook given up after a day");
+                    self.store
+                        .webhook_done(d.id, "failed", None, Some(&why))
+                        .await
+                } else {
+                    tracing::warn!(id = d.id, url = %d.url, error = %why, retry_in = ?wait, "webhook not delivered");
+                    self.store
+                        .webhook_done(
+                            d.id,
+                            "pending",
+                            Some(now + wait.as_millis() as i64),
+                            Some(&why),
+                        )
+                        .await
+                }
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, id = d.id, "cannot record a webhook attempt");
+        }
+    }
+
+    /// One POST; Ok on a 2xx answer.
+    async fn post(&self, d: &Due) -> std::result::Result<(), String> {
+        let uri = check_url(&d.url)?;
+        let https = uri.scheme_str() == Some("https");
+        let host = uri.host().unwrap_or_default().to_string();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let tcp = TcpStream::connect((bare.as_str(), port))
+            .await
+            .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+        let _ = tcp.set_nodelay(true);
+        let unix = now_ms() / 1000;
+        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+        let req = hyper::Request::post(path)
+            .header(hyper::header::HOST, authority)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::USER_AGENT, "Continuity-Webhook/1")
+            .header("Continuity-Webhook-Id", d.id.to_string())
+            .header("Continuity-Signature", signature(&d.secret, unix, &d.body))
+            .body(Full::new(Bytes::from(d.body.clone())))
+            .map_err(|e| e.to_string())?;
+        let status = if https {
+            let name = ServerName::try_from(bare.clone())
+                .map_err(|_| format!("not a valid TLS name: {bare}"))?;
+            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS with {host}: {e}"))?;
+            send(TokioIo::new(tls), req).await?
+        } else {
+            send(TokioIo::new(tcp), req).await?
+        };
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("answered {status}"))
+        }
+    }
+}
+
+async fn send<T>(
+    io: T,
+    req: hyper::Request<Full<Bytes>>,
+) -> std::result::Result<hyper::StatusCode, String>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| e.to_string())?;
+    let driver = tokio::spawn(conn);
+    let res = sender.send_request(req).await.map_err(|e| e.to_string());
+    let out = match res {
+        Ok(r) => {
+            let status = r.status();
+            // read (and drop) a bounded answer so the connection ends cleanly
+            let _ = tokio::time::timeout(Duration::from_secs(2), r.into_body().collect()).await;
+            Ok(status)
+        }
+        Err(e) => Err(e),
+    };
+    driver.abort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(check_url("https://hooks.example.com/continuity?x=1").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/hook").is_ok());
+        for bad in [
+            "ftp://x/",
+            "hooks.example.com/x",
+            "https://user:pw@hooks.example.com/",
+            "",
+            "javascript:alert(1)",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_time_dot_body() {
+        // RFC 4231 style check against ring computed independently
+        let s = signature("key", 1_700_000_000, "{}");
+        assert!(s.starts_with("t=1700000000,v1="));
+        let hex = s.rsplit_once("v1=").map(|(_, h)| h).unwrap_or("");
+        assert_eq!(hex.len(), 64);
+        let key = hmac::Key::new(hmac::HMAC_SHA256, b"key");
+        let tag = hmac::sign(&key, b"1700000000.{}");
+        let want: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, want);
+        assert_ne!(signature("other", 1_700_000_000, "{}"), s);
+        assert_ne!(signature("key", 1_700_000_001, "{}"), s);
+    }
+
+    #[test]
+    fn events_are_named() {
+        let t = |from, to| Transition {
+            from,
+            to,
+            reason: String::new(),
+        };
+        assert_eq!(event(&t(Mode::Normal, Mode::Outage)), "outage.started");
+        assert_eq!(
+            event(&t(Mode::Outage, Mode::Recovering)),
+            "outage.recovering"
+        );
+        assert_eq!(event(&t(Mode::Recovering, Mode::Normal)), "outage.ended");
+        assert_eq!(event(&t(Mode::Normal, Mode::Drill)), "drill.started");
+        assert_eq!(event(&t(Mode::Drill, Mode::Normal)), "drill.ended");
+    }
+}
