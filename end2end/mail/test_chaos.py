@@ -1,0 +1,155 @@
+"""Chaos: 500 messages at a steady rate while the real Postfix primary is
+stopped, made to defer (452, then 450), and frozen with SIGSTOP (TCP still
+accepted, no banner), each restored in turn, twice over.
+
+Asserts: every message is in Postfix's Maildir exactly once (by Message-ID),
+continuity became active within 30 s of each failure (the state timeline),
+nothing was lost or left waiting, and the reconciliation report agrees."""
+import email
+import os
+import smtplib
+import subprocess
+import threading
+import time
+import uuid
+
+from conftest import Continuity, eventually, maildir, peers
+
+USERS = ["alice", "bob", "carol", "erin"]
+TOTAL = 500
+RATE = 5.0  # messages per second, steady
+FAILURES = [  # (start, stop) commands of the script; each episode twice
+    (("outage",), ("recover",)),
+    (("defer", "452"), ("undefer",)),
+    (("freeze",), ("thaw",)),
+    (("outage",), ("recover",)),
+    (("defer", "450"), ("undefer",)),
+    (("freeze",), ("thaw",)),
+]
+FAIL_FOR = 10.0  # seconds each failure lasts
+
+
+def peer(*args):
+    env = dict(os.environ, PEER_USERS=" ".join(USERS))
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "peers")
+    subprocess.run([script, *args], check=True, env=env, capture_output=True)
+
+
+def maildir_ids(run):
+    """Message-ID -> how many copies, over all users' Maildirs (new + cur)."""
+    counts = {}
+    for u in USERS:
+        base = os.path.dirname(maildir(u))
+        for sub in ("new", "cur"):
+            d = os.path.join(base, sub)
+            if not os.path.isdir(d):
+                continue
+            for name in os.listdir(d):
+                with open(os.path.join(d, name), "rb") as f:
+                    mid = email.message_from_bytes(f.read()).get("Message-ID", "")
+                if run in mid:
+                    counts[mid] = counts.get(mid, 0) + 1
+    return counts
+
+
+def state(c):
+    return c.query("SELECT state FROM domains WHERE name = 'example.test'")[0][0]
+
+
+def test_chaos_every_message_exactly_once(postfix):
+    run = uuid.uuid4().hex[:10]
+    c = Continuity(smtp_port=int(os.environ.get("CONTINUITY_CHAOS_SMTP_PORT", "2629")))
+    c.start()
+    sent, errors = [], []
+    failures_at = []
+
+    def sender():
+        t0 = time.time()
+        s = None
+        for i in range(TOTAL):
+            # steady rate, whatever the primary does
+            delay = t0 + i / RATE - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            rcpt = f"{USERS[i % len(USERS)]}@example.test"
+            mid = f"<chaos-{run}-{i}@remote.test>"
+            msg = (f"From: s@remote.test\r\nTo: {rcpt}\r\nSubject: chaos {i}\r\n"
+                   f"Message-ID: {mid}\r\n\r\nmessage {i} of the chaos run\r\n")
+            for attempt in range(3):
+                try:
+                    if s is None:
+                        s = smtplib.SMTP("127.0.0.1", c.smtp_port, timeout=30)
+                        s.ehlo("chaos.remote.test")
+                    s.sendmail("s@remote.test", [rcpt], msg)
+                    sent.append((mid, rcpt))
+                    break
+                except (smtplib.SMTPException, OSError) as e:
+                    s = None
+                    if attempt == 2:
+                        errors.append((mid, repr(e)))
+        if s is not None:
+            s.quit()
+
+    try:
+        th = threading.Thread(target=sender)
+        th.start()
+        time.sleep(5)
+        for start, stop in FAILURES:
+            failures_at.append(int(time.time() * 1000))
+            peer(*start)
+            time.sleep(FAIL_FOR)
+            peer(*stop)
+            # back to normal (held mail delivered) before the next failure
+            eventually("recovered", lambda: state(c) == "normal", timeout=60)
+            time.sleep(2)
+        th.join(timeout=300)
+        assert not th.is_alive(), "the sender finished"
+        assert not errors, f"Continuity refused mail: {errors[:3]}"
+        assert len(sent) == TOTAL
+
+        # every message in the primary's Maildir, exactly once
+        ids = {mid for mid, _ in sent}
+        eventually("all delivered", lambda: set(maildir_ids(run)) >= ids, timeout=120)
+        time.sleep(2)
+        counts = maildir_ids(run)
+        assert set(counts) == ids, f"missing: {sorted(ids - set(counts))[:5]}"
+        doubles = {m: n for m, n in counts.items() if n != 1}
+        assert not doubles, f"delivered more than once: {doubles}"
+
+        # active within 30 s of each failure, from the state timeline
+        outages = [at for (at,) in c.query(
+            "SELECT at FROM domain_timeline t JOIN domains d ON d.id = t.domain_id "
+            "WHERE d.name = 'example.test' AND t.to_state = 'outage' ORDER BY at")]
+        detect = []
+        for f in failures_at:
+            after = [o for o in outages if o >= f]
+            assert after, f"no outage after the failure at {f}"
+            detect.append((after[0] - f) / 1000)
+        assert all(d <= 30 for d in detect), detect
+        print(f"\ncontinuity active after each failure (s): {detect}")
+        assert state(c) == "normal"
+
+        # nothing waits, nothing failed; the report agrees with the tracking
+        left = c.query("SELECT COUNT(*) FROM deliveries WHERE status != 'delivered'")[0][0]
+        assert left == 0
+        report = c.cli("domain", "report", "example.test", "--since", "1h")
+        lines = [line.split("\t") for line in report.splitlines()[2:]]
+        total = [r for r in lines if r[0] == "total"][0]
+        held, delivered, pending, failed = map(int, total[1:5])
+        tracked = c.query(
+            "SELECT COUNT(DISTINCT delivery_id) FROM events WHERE kind = 'held'")[0][0]
+        via = c.query("SELECT COUNT(*) FROM deliveries WHERE via_continuity = 1 "
+                      "AND status = 'delivered'")[0][0]
+        assert held > 0, report
+        assert (held, delivered, pending, failed) == (tracked, via, 0, 0), report
+        for r in lines:
+            if r[0] != "total":
+                assert r[1] == r[2], f"held = delivered for {r[0]}: {report}"
+        print(report)
+    finally:
+        for cmd in (("thaw",), ("undefer",), ("recover",)):
+            try:
+                peer(*cmd)
+            except subprocess.CalledProcessError:
+                pass
+        c.stop()
