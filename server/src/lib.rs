@@ -8,11 +8,13 @@
 //! - [`queue`]: delivery to the primaries (lettre), retries, DSNs.
 //! - [`web`]: actix-web + Leptos wiring and the UI's backend port.
 //! - [`tls`]: certificates for the listeners.
+//! - [`archive`]: the daily retention purge.
 //! - [`service`]: starting and stopping it all together; [`demo`]: demo data.
 
 // Leptos view types nest deeply when components are not type-erased.
 #![recursion_limit = "256"]
 
+pub mod archive;
 pub mod auth;
 pub mod config;
 pub mod demo;

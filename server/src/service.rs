@@ -122,6 +122,10 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             tasks.push(tokio::spawn(monitor.run(shutdown_rx.clone())));
         }
         tasks.push(tokio::spawn(queue.run(shutdown_rx.clone())));
+        tasks.push(tokio::spawn(crate::archive::run(
+            store.clone(),
+            shutdown_rx.clone(),
+        )));
         let hooks = crate::monitor::webhook::Sender::new(store.clone());
         tasks.push(tokio::spawn(hooks.run(shutdown_rx.clone())));
     }

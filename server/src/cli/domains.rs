@@ -64,6 +64,9 @@ pub enum DomainCmd {
         #[arg(long, conflicts_with = "url")]
         off: bool,
     },
+    /// How many days the domain's archive and tracking are kept (90 by
+    /// default); without DAYS, show it.
+    Retention { name: String, days: Option<i64> },
     /// Change how the primary is watched.
     Monitoring {
         name: String,
@@ -199,6 +202,17 @@ pub async fn domain_cmd(store: &Store, hostname: &str, cmd: DomainCmd) -> Result
                     }
                 }
             }
+        }
+        DomainCmd::Retention { name, days } => {
+            let d = find_domain(store, &name).await?;
+            if let Some(days) = days {
+                store.set_retention(d.id, days).await?;
+            }
+            println!(
+                "{}: archive and tracking kept {} days",
+                d.name,
+                store.retention(d.id).await?
+            );
         }
         DomainCmd::Report { name, since } => {
             let d = find_domain(store, &name).await?;

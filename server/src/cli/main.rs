@@ -13,10 +13,12 @@ use server::service::{self, StartOptions};
 use server::store::Store;
 
 mod admins;
+mod archive;
 mod domains;
 mod users;
 
 use admins::{admin_cmd, service_cmd, AdminCmd, ServiceCmd};
+use archive::{archive_cmd, ArchiveCmd};
 use domains::{domain_cmd, DomainCmd};
 use users::{user_cmd, UserCmd};
 
@@ -56,6 +58,9 @@ enum Command {
     /// The Continuity Service settings of a domain (as in the Control Panel).
     #[command(subcommand)]
     Service(ServiceCmd),
+    /// The archive: retention purge.
+    #[command(subcommand)]
+    Archive(ArchiveCmd),
 }
 
 #[derive(Args)]
@@ -128,6 +133,11 @@ async fn main() -> Result<()> {
             let cfg = load_config(cli.config.as_ref())?;
             let store = Store::open(&cfg.database_path()).await?;
             service_cmd(&store, cmd).await
+        }
+        Command::Archive(cmd) => {
+            let cfg = load_config(cli.config.as_ref())?;
+            let store = Store::open(&cfg.database_path()).await?;
+            archive_cmd(&store, cmd).await
         }
         Command::Admin(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;

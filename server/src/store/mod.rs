@@ -27,6 +27,7 @@ pub mod control;
 pub mod mailbox;
 pub mod reads;
 pub mod report;
+pub mod retention;
 pub mod summary;
 pub mod types;
 pub mod writer;

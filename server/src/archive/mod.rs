@@ -1,0 +1,56 @@
+//! The three-month archive's upkeep: the daily purge of what is past its
+//! domain's retention (see [`crate::store::retention`]).
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::store::retention::Purged;
+use crate::store::{now_ms, Result, Store};
+
+/// Messages per batch: each batch is one short transaction.
+pub const BATCH: u32 = 500;
+
+/// Purge everything past retention at `now`, batch after batch, pausing
+/// between batches so ingest keeps its pace. Logged with counts.
+pub async fn purge(store: &Store, now: i64, batch: u32, pause: Duration) -> Result<Purged> {
+    let t0 = Instant::now();
+    let mut total = Purged::default();
+    loop {
+        let p = store.purge_batch(now, batch).await?;
+        if p == Purged::default() {
+            break;
+        }
+        total.messages += p.messages;
+        total.bodies += p.bodies;
+        total.events += p.events;
+        tokio::time::sleep(pause).await;
+    }
+    let took = t0.elapsed().as_millis() as i64;
+    store.log_purge(now_ms(), total, took).await?;
+    tracing::info!(
+        messages = total.messages,
+        bodies = total.bodies,
+        refused_events = total.events,
+        took_ms = took,
+        "archive purge done"
+    );
+    Ok(total)
+}
+
+/// Runs the purge a minute after start, then every day.
+pub async fn run(store: Store, mut shutdown: watch::Receiver<bool>) {
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        if let Err(e) = purge(&store, now_ms(), BATCH, Duration::from_millis(20)).await {
+            tracing::error!(error = %e, "archive purge failed; trying again in an hour");
+            wait = Duration::from_secs(3600);
+            continue;
+        }
+        wait = Duration::from_secs(24 * 3600);
+    }
+}
