@@ -250,6 +250,21 @@ pub struct ContinuityView {
     pub held: HeldView,
     /// The reconciliation report of the last outage, if any.
     pub report: Option<OutageReport>,
+    /// Where state changes are posted (`continuity domain webhook`).
+    pub webhook: Option<String>,
+    /// The latest webhook notifications, newest first.
+    pub webhook_log: Vec<WebhookEntry>,
+}
+
+/// One webhook notification and how its delivery went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEntry {
+    pub id: i64,
+    pub event: String,
+    /// "pending", "delivered" or "failed".
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: String,
 }
 
 /// Deliveries to the primary not yet done.

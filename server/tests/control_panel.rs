@@ -557,6 +557,10 @@ async fn the_status_page_names_every_domain_so_only_operators_see_it() {
 async fn the_held_queue_and_the_reconciliation_report_are_shown_to_whom_they_concern() {
     let s = setup("cp-report").await;
     let svc = app(&s).await;
+    s.store
+        .set_webhook(s.example, Some("https://hooks.example.com/continuity"))
+        .await
+        .expect("webhook");
     server::monitor::command(
         &s.store,
         "mx",
@@ -632,6 +636,12 @@ async fn the_held_queue_and_the_reconciliation_report_are_shown_to_whom_they_con
         "{page}"
     );
     assert!(page.contains("Last outage: reconciliation"));
+    // the webhook and its notification (no sender runs here: still to send)
+    assert!(page.contains("<code>https://hooks.example.com/continuity</code>"));
+    assert!(
+        page.contains("outage.started · retrying (0 attempts)"),
+        "{page}"
+    );
     for (who, held) in [("alice@example.test", 2), ("bob@example.test", 1)] {
         let row = format!(
             r#"<tr data-user="{who}"><td>{who}</td><td>{held}</td><td>0</td><td>{held}</td>"#

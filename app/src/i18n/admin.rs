@@ -104,6 +104,13 @@ pub struct AdminStrings {
     pub r_failed: &'static str,
     pub r_sent: &'static str,
     pub report_empty: &'static str,
+    pub webhook_title: &'static str,
+    pub webhook_none: &'static str,
+    pub webhook_to: &'static str,
+    pub wh_delivered: &'static str,
+    pub wh_pending: &'static str,
+    pub wh_failed: &'static str,
+    pub wh_attempts: &'static str,
 }
 
 pub static ADMIN_EN: AdminStrings = AdminStrings {
@@ -208,6 +215,13 @@ pub static ADMIN_EN: AdminStrings = AdminStrings {
     r_failed: "Failed",
     r_sent: "Sent during the outage",
     report_empty: "No mail was held during this outage.",
+    webhook_title: "Webhook",
+    webhook_none: "No webhook: set one with `continuity domain webhook DOMAIN URL`.",
+    webhook_to: "State changes are posted to",
+    wh_delivered: "delivered",
+    wh_pending: "retrying",
+    wh_failed: "given up",
+    wh_attempts: "attempts",
 };
 
 pub static ADMIN_FR: AdminStrings = AdminStrings {
@@ -312,6 +326,13 @@ pub static ADMIN_FR: AdminStrings = AdminStrings {
     r_failed: "En échec",
     r_sent: "Envoyés pendant la panne",
     report_empty: "Aucun courriel n'a été conservé pendant cette panne.",
+    webhook_title: "Webhook",
+    webhook_none: "Aucun webhook : définissez-en un avec `continuity domain webhook DOMAINE URL`.",
+    webhook_to: "Les changements d'état sont envoyés à",
+    wh_delivered: "remis",
+    wh_pending: "nouvel essai prévu",
+    wh_failed: "abandonné",
+    wh_attempts: "tentatives",
 };
 
 impl Lang {

@@ -453,6 +453,24 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
                     }.into_any()
                 }}
             })}
+            <h3>{at.webhook_title}</h3>
+            {match v.webhook.clone() {
+                None => view! { <p class="muted" id="webhook">{at.webhook_none}</p> }.into_any(),
+                Some(url) => view! {
+                    <p id="webhook">{at.webhook_to}" "<code>{url}</code></p>
+                    <ul class="audit" id="webhook-log">
+                        {v.webhook_log.iter().map(|w| {
+                            let status = match w.status.as_str() { "delivered" => at.wh_delivered, "failed" => at.wh_failed, _ => at.wh_pending };
+                            view! {
+                                <li class=format!("webhook {}", w.status)>
+                                    "#"{w.id}" · "{w.event.clone()}" · "{status}" ("{w.attempts}" "{at.wh_attempts}")"
+                                    {(!w.last_error.is_empty()).then(|| view! { <span class="muted">" · "{w.last_error.clone()}</span> })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
             {(!v.timeline.is_empty()).then(|| view! {
                 <h3>{at.timeline}</h3>
                 <ul class="audit" id="timeline">

@@ -8,7 +8,7 @@ use app::backend::{
     AdminSession, AdminViewer, AuditEntry, Backend, BackendError, ContinuityUser, ContinuityView,
     DomainOverview, EmergencyUser, FolderCounts, HeldView, LinkProblem, MailPage, MailSummary,
     MailView, OutageReport, Overview, PrimaryView, ReportLine, SearchParams, SessionUser,
-    Suggestion, TimelineEntry, Viewer,
+    Suggestion, TimelineEntry, Viewer, WebhookEntry,
 };
 
 use crate::auth::{Auth, PasswordError};
@@ -354,7 +354,27 @@ impl Backend for StoreBackend {
         let timeline = self.store.timeline(id, 10).await.map_err(unavailable)?;
         let held = self.store.held_queue(id).await.map_err(unavailable)?;
         let report = report(&self.store, id, None).await?;
+        let webhook = self.store.webhook_url(id).await.map_err(unavailable)?;
+        let webhook_log = self
+            .store
+            .webhook_log(id, 5)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(|(id, status, attempts, err, body)| WebhookEntry {
+                id,
+                event: serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["event"].as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                status,
+                attempts,
+                last_error: err.unwrap_or_default(),
+            })
+            .collect();
         Ok(ContinuityView {
+            webhook,
+            webhook_log,
             held: HeldView {
                 waiting: held.waiting,
                 via_continuity: held.via_continuity,
