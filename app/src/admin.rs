@@ -4,7 +4,10 @@
 
 use leptos::prelude::*;
 
-use crate::backend::{AdminViewer, BackendError, ContinuityView, Suggestion};
+use crate::backend::{
+    AdminViewer, BackendError, ContinuityView, MessageTrack, Suggestion, TrackingPage,
+    TrackingQuery,
+};
 
 /// The logged-in administrator, or `None`.
 #[server]
@@ -35,4 +38,20 @@ pub async fn suggest(domain: String, fragment: String) -> Result<Vec<Suggestion>
         use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
     let session = crate::backend::admin_session()?;
     backend.suggest_users(&session, &domain, &fragment).await
+}
+
+#[server]
+pub async fn get_tracking(q: TrackingQuery) -> Result<TrackingPage, BackendError> {
+    let backend =
+        use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
+    let session = crate::backend::admin_session()?;
+    backend.admin_tracking(&session, &q).await
+}
+
+#[server]
+pub async fn get_message_track(id: i64) -> Result<MessageTrack, BackendError> {
+    let backend =
+        use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
+    let session = crate::backend::admin_session()?;
+    backend.admin_message_track(&session, id).await
 }

@@ -332,6 +332,93 @@ pub struct TimelineEntry {
     pub reason: String,
 }
 
+/// Live Tracking filters, as they appear in the URL (all text: the server
+/// validates them and says which one is wrong).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrackingQuery {
+    /// YYYY-MM-DD, from the start of that day (UTC).
+    pub since: String,
+    /// YYYY-MM-DD, to the end of that day (UTC).
+    pub until: String,
+    /// "", "in" or "out".
+    pub direction: String,
+    pub sender: String,
+    pub recipient: String,
+    pub subject: String,
+    /// "", "queued", "delivered", "delayed", "bounced", "expired", "rejected".
+    pub status: String,
+    /// "", "yes" or "no".
+    pub via: String,
+    /// A domain name, or "" for all the viewer's domains.
+    pub domain: String,
+    /// "" (newest first) or "oldest".
+    pub order: String,
+    /// Where the page starts (from the previous page's `next`).
+    pub after: String,
+}
+
+/// A page of Live Tracking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackingPage {
+    pub rows: Vec<TrackingLine>,
+    /// The `after` of the next page, if there is one.
+    pub next: Option<String>,
+    /// The domains the viewer may filter on.
+    pub domains: Vec<String>,
+}
+
+/// One delivery (or refused transaction) in Live Tracking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackingLine {
+    pub id: i64,
+    pub refused: bool,
+    pub message: Option<i64>,
+    /// Unix ms.
+    pub at: i64,
+    pub inbound: bool,
+    pub mail_from: String,
+    pub rcpt: String,
+    pub subject: String,
+    /// queued, delivering, delivered, delayed, bounced, expired, rejected.
+    pub status: String,
+    pub via_continuity: bool,
+    pub attempts: i64,
+    pub last_reply: String,
+    pub client_ip: String,
+}
+
+/// A message's whole story: how it arrived, each recipient's delivery,
+/// every event in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageTrack {
+    pub id: i64,
+    pub subject: String,
+    pub from: String,
+    pub mail_from: String,
+    pub received_at: i64,
+    pub client_ip: String,
+    pub helo: String,
+    pub tls: bool,
+    pub size: i64,
+    /// The body is still in the archive (download, redelivery).
+    pub archived: bool,
+    pub deliveries: Vec<TrackingLine>,
+    pub events: Vec<TrackEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackEvent {
+    pub at: i64,
+    /// received, queued, attempt, delivered, delayed, bounced, expired,
+    /// requeued, dsn, held, released.
+    pub kind: String,
+    /// The recipient it concerns, if one.
+    pub rcpt: String,
+    /// The remote reply, the reason, who asked: human-readable.
+    pub detail: String,
+}
+
 /// An address suggested while typing (user or alias).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suggestion {
@@ -437,6 +524,24 @@ mod port {
             session: &AdminSession,
             domain: &str,
         ) -> Result<ContinuityView, BackendError>;
+        /// A page of Live Tracking within the administrator's domains.
+        async fn admin_tracking(
+            &self,
+            session: &AdminSession,
+            q: &TrackingQuery,
+        ) -> Result<TrackingPage, BackendError>;
+        /// One message's story (`NotFound` outside the administrator's domains).
+        async fn admin_message_track(
+            &self,
+            session: &AdminSession,
+            id: i64,
+        ) -> Result<MessageTrack, BackendError>;
+        /// A page of the user's own tracking.
+        async fn my_tracking(
+            &self,
+            session: &SessionUser,
+            q: &TrackingQuery,
+        ) -> Result<TrackingPage, BackendError>;
         /// Users and aliases of the domain containing `fragment` (3+ chars).
         async fn suggest_users(
             &self,

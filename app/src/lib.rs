@@ -91,10 +91,13 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("mail/sent") view=pages::mailbox::SentPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/search") view=pages::mailbox::SearchPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/m/:id") view=pages::message::MessagePage ssr=SsrMode::Async/>
+                <Route path=path!("mail/tracking") view=pages::tracking::MyTrackingPage ssr=SsrMode::Async/>
                 <Route path=path!("settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("status") view=pages::status::StatusPage ssr=SsrMode::Async/>
                 <Route path=path!("admin") view=pages::admin::AdminHome ssr=SsrMode::Async/>
                 <Route path=path!("admin/d/:domain/continuity") view=pages::admin::ContinuityPage ssr=SsrMode::Async/>
+                <Route path=path!("admin/tracking") view=pages::tracking::AdminTrackingPage ssr=SsrMode::Async/>
+                <Route path=path!("admin/tracking/m/:id") view=pages::tracking::MessageTrackPage ssr=SsrMode::Async/>
                 <Route path=WildcardSegment("any") view=pages::not_found::NotFound/>
             </Routes>
         </Router>

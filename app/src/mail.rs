@@ -62,3 +62,12 @@ pub async fn my_report() -> Result<Option<crate::backend::OutageReport>, Backend
     let (backend, session) = crate::backend::backend_for_user()?;
     backend.my_report(&session).await
 }
+
+/// The user's own Live Tracking.
+#[server]
+pub async fn my_tracking(
+    q: crate::backend::TrackingQuery,
+) -> Result<crate::backend::TrackingPage, BackendError> {
+    let (backend, session) = crate::backend::backend_for_user()?;
+    backend.my_tracking(&session, &q).await
+}

@@ -213,6 +213,7 @@ fn Nav(v: Viewer) -> impl IntoView {
                 </Transition>
             </A>
             <A href="/mail/sent">{t.sent}</A>
+            <A href="/mail/tracking">{use_lang().tr().my_title}</A>
             <A href="/mail/search">{t.search}</A>
             <A href="/settings">{t.settings}</A>
         </nav>

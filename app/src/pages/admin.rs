@@ -16,7 +16,7 @@ use crate::i18n::{long_date, TzOffset};
 
 /// The frame of every admin page; `children` see the [`AdminViewer`].
 #[component]
-fn AdminShell(children: ChildrenFn) -> impl IntoView {
+pub(crate) fn AdminShell(children: ChildrenFn) -> impl IntoView {
     let admin = Resource::new(|| (), |_| get_admin());
     let children = StoredValue::new(children);
     let lang = use_lang();
@@ -64,6 +64,7 @@ fn AdminTopBar(a: AdminViewer) -> impl IntoView {
                 </label>
                 <button type="submit">"OK"</button>
             </form>
+            <A href="/admin/tracking" attr:class="nav-link" attr:id="nav-tracking">{lang.tr().title}</A>
             <span class="who">{a.address.clone()}" ("{role}")"</span>
             <LangSwitch/>
             <form method="post" action="/admin/logout" class="logout">

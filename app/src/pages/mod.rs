@@ -8,3 +8,4 @@ pub mod not_found;
 pub mod set_password;
 pub mod settings;
 pub mod status;
+pub mod tracking;

@@ -1,5 +1,8 @@
 //! The three-month archive's upkeep: the daily purge of what is past its
-//! domain's retention (see [`crate::store::retention`]).
+//! domain's retention (see [`crate::store::retention`]), and [`io`]:
+//! import from mbox / Maildir / .eml and export as mbox.
+
+pub mod io;
 
 use std::time::{Duration, Instant};
 

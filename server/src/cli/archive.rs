@@ -1,5 +1,5 @@
-//! `continuity archive …`: the archive's retention purge (and, later,
-//! import and export).
+//! `continuity archive …`: the archive's retention purge, import into a
+//! user's archive (mbox, Maildir, .eml) and export as mbox.
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -18,6 +18,30 @@ pub enum ArchiveCmd {
     },
     /// The latest purges and what they removed.
     History,
+    /// Import mail into a user's archive: mbox files, Maildirs (with
+    /// subfolders), folders of .eml files, single .eml files. Messages the
+    /// user already has (same Message-ID or content) are skipped.
+    Import {
+        /// The user's address
+        address: String,
+        /// What to import
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+    },
+    /// Export a user's archive as an mbox (mboxrd) file.
+    Export {
+        address: String,
+        /// The file to write (standard output if not given)
+        #[arg(long, short)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+async fn user_of(store: &Store, address: &str) -> Result<server::store::UserId> {
+    match store.account_by_address(address).await? {
+        Some(a) => Ok(a.user),
+        None => anyhow::bail!("no such user: {address}"),
+    }
 }
 
 fn describe(p: &Purged) -> String {
@@ -42,6 +66,54 @@ pub async fn archive_cmd(store: &Store, cmd: ArchiveCmd) -> Result<()> {
             )
             .await?;
             println!("purged {}", describe(&p));
+        }
+        ArchiveCmd::Import { address, paths } => {
+            let user = user_of(store, &address).await?;
+            let mut total = server::archive::io::ImportSummary::default();
+            for p in &paths {
+                let s = server::archive::io::import(store, user, p)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                println!(
+                    "{}: {} added, {} already there, {} unreadable",
+                    p.display(),
+                    s.added,
+                    s.duplicates,
+                    s.failed
+                );
+                total.added += s.added;
+                total.duplicates += s.duplicates;
+                total.failed += s.failed;
+            }
+            if paths.len() > 1 {
+                println!(
+                    "in all: {} added, {} already there, {} unreadable",
+                    total.added, total.duplicates, total.failed
+                );
+            }
+            if total.failed > 0 {
+                anyhow::bail!("{} item(s) could not be read", total.failed);
+            }
+        }
+        ArchiveCmd::Export { address, out } => {
+            let user = user_of(store, &address).await?;
+            let n = match out {
+                Some(path) => {
+                    // written aside, then renamed: a failed export leaves no half file
+                    let tmp = path.with_extension("partial");
+                    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+                    let n = server::archive::io::export(store, user, &mut f).await?;
+                    drop(f);
+                    std::fs::rename(&tmp, &path)?;
+                    eprintln!("{n} messages written to {}", path.display());
+                    n
+                }
+                None => {
+                    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+                    server::archive::io::export(store, user, &mut w).await?
+                }
+            };
+            let _ = n;
         }
         ArchiveCmd::History => {
             for (at, p, took) in store.purge_history(20).await? {

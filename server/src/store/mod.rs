@@ -22,6 +22,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod admins;
+pub mod archive_io;
 pub mod continuity;
 pub mod control;
 pub mod mailbox;
@@ -29,6 +30,7 @@ pub mod reads;
 pub mod report;
 pub mod retention;
 pub mod summary;
+pub mod tracking;
 pub mod types;
 pub mod writer;
 

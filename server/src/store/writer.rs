@@ -276,12 +276,14 @@ pub(super) async fn ingest(
     for r in &m.recipients {
         let did: i64 = sqlx::query(
             "INSERT INTO deliveries (message_id, rcpt, domain_id, user_id, status, attempts, \
-             next_attempt_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?) RETURNING id",
+             next_attempt_at, updated_at, received_at) \
+             VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?) RETURNING id",
         )
         .bind(id.0)
         .bind(&r.rcpt)
         .bind(r.domain.map(|d: DomainId| d.0))
         .bind(r.user.map(|u| u.0))
+        .bind(now)
         .bind(now)
         .bind(now)
         .fetch_one(&mut *conn)

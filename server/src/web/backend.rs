@@ -7,8 +7,8 @@ use std::sync::Arc;
 use app::backend::{
     AdminSession, AdminViewer, AuditEntry, Backend, BackendError, ContinuityUser, ContinuityView,
     DomainOverview, EmergencyUser, FolderCounts, HeldView, LinkProblem, MailPage, MailSummary,
-    MailView, OutageReport, Overview, PrimaryView, ReportLine, SearchParams, SessionUser,
-    Suggestion, TimelineEntry, Viewer, WebhookEntry,
+    MailView, MessageTrack, OutageReport, Overview, PrimaryView, ReportLine, SearchParams,
+    SessionUser, Suggestion, TimelineEntry, TrackingPage, TrackingQuery, Viewer, WebhookEntry,
 };
 
 use crate::auth::{Auth, PasswordError};
@@ -27,7 +27,7 @@ pub struct StoreBackend {
 /// Messages per page of a list.
 pub const PAGE_SIZE: u32 = 50;
 
-fn unavailable(e: crate::store::StoreError) -> BackendError {
+pub(crate) fn unavailable(e: crate::store::StoreError) -> BackendError {
     tracing::error!(error = %e, "backend query failed");
     BackendError::Unavailable
 }
@@ -435,6 +435,48 @@ impl Backend for StoreBackend {
                 })
                 .collect(),
         })
+    }
+
+    async fn admin_tracking(
+        &self,
+        session: &AdminSession,
+        q: &TrackingQuery,
+    ) -> Result<TrackingPage, BackendError> {
+        let (scope, domains) = super::tracking::admin_scope(&self.store, session).await?;
+        super::tracking::page(&self.store, &scope, &domains, q).await
+    }
+
+    async fn admin_message_track(
+        &self,
+        session: &AdminSession,
+        id: i64,
+    ) -> Result<MessageTrack, BackendError> {
+        let (scope, _) = super::tracking::admin_scope(&self.store, session).await?;
+        super::tracking::message_track(&self.store, &scope, id).await
+    }
+
+    async fn my_tracking(
+        &self,
+        session: &SessionUser,
+        q: &TrackingQuery,
+    ) -> Result<TrackingPage, BackendError> {
+        let user = UserId(session.user);
+        let account = self
+            .store
+            .account(user)
+            .await
+            .map_err(unavailable)?
+            .filter(|a| !a.disabled)
+            .ok_or(BackendError::Unauthorized)?;
+        let mut page = super::tracking::page(
+            &self.store,
+            &crate::store::tracking::Scope::User(user),
+            &[(account.domain, account.domain_name)],
+            q,
+        )
+        .await?;
+        page.domains.clear();
+        Ok(page)
     }
 
     async fn suggest_users(

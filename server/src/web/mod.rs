@@ -11,6 +11,8 @@
 //!   scope, selected users), each checked for role, domain and CSRF;
 //! - [`api`]: the JSON admin API under /api/admin (bearer tokens);
 //! - [`backend`]: [`StoreBackend`], what server functions call;
+//! - [`tracking`]: Live Tracking's filters and scopes, the CSV export,
+//!   .eml download and redelivery;
 //! - [`render`] and [`sanitize`]: reading a stored message (pure).
 
 pub mod admin_forms;
@@ -20,6 +22,7 @@ pub mod forms;
 pub mod gate;
 pub mod render;
 pub mod sanitize;
+pub mod tracking;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -132,6 +135,12 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/mail/m/{id}/part/{n}", web::get().to(forms::part))
             .route("/mail/m/{id}/cid/{cid}", web::get().to(forms::cid))
             .route("/admin/logout", web::post().to(admin_forms::logout))
+            .route("/admin/tracking.csv", web::get().to(tracking::export_csv))
+            .route("/admin/tracking/m/{id}/raw", web::get().to(tracking::raw))
+            .route(
+                "/admin/tracking/d/{id}/redeliver",
+                web::post().to(tracking::redeliver),
+            )
             .route(
                 "/admin/d/{domain}/continuity/enabled",
                 web::post().to(admin_forms::set_enabled),

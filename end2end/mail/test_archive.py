@@ -1,0 +1,63 @@
+"""Archive import and export with the real CLI and an mbox written by
+Python's own mailbox module (an independent mbox writer): importing twice
+adds nothing the second time, and the export reads back in Python with the
+same messages."""
+import email
+import mailbox
+import os
+import re
+import subprocess
+import tempfile
+from email.message import EmailMessage
+
+from conftest import BIN, Continuity
+
+
+def make_mbox(path, n):
+    box = mailbox.mbox(path)
+    for i in range(n):
+        m = EmailMessage()
+        m["From"] = f"Sender {i} <s{i}@remote.test>"
+        m["To"] = "carol@example.test"
+        m["Subject"] = f"Archived message {i} — café"
+        if i % 5:
+            m["Message-ID"] = f"<arch-{i}@remote.test>"
+        body = f"line one of {i}\nFrom the start, this line needs quoting\n"
+        if i == 3:
+            m.set_content(body)
+            m.add_attachment(b"%PDF-1.4 fake", maintype="application", subtype="pdf", filename="report.pdf")
+        else:
+            m.set_content(body)
+        box.add(mailbox.mboxMessage(m))
+    box.flush()
+    box.close()
+
+
+def test_import_twice_then_export_round_trips():
+    c = Continuity(smtp_port=0)  # never started: the CLI works on its data alone
+    d = tempfile.mkdtemp(prefix="continuity-archive-")
+    src = os.path.join(d, "carol.mbox")
+    make_mbox(src, 25)
+    out = c.cli("archive", "import", "carol@example.test", src)
+    assert re.search(r": 25 added, 0 already there, 0 unreadable", out), out
+    out = c.cli("archive", "import", "carol@example.test", src)
+    assert re.search(r": 0 added, 25 already there, 0 unreadable", out), out
+
+    exported = os.path.join(d, "export.mbox")
+    c.cli("archive", "export", "carol@example.test", "--out", exported)
+    box = mailbox.mbox(exported)
+    got = sorted(str(m["Subject"]) for m in box)
+    want = sorted(f"Archived message {i} — café" for i in range(25))
+    assert [str(email.header.make_header(email.header.decode_header(s))) for s in got] == want
+    bodies = [m for m in box if "arch-3@" in str(m["Message-ID"])]
+    assert bodies and any(p.get_filename() == "report.pdf" for p in bodies[0].walk())
+    for m in box:
+        text = m.get_payload(0).get_payload(decode=True) if m.is_multipart() else m.get_payload(decode=True)
+        assert b"From the start" in text, text
+    # and the export imports back as duplicates only
+    out = c.cli("archive", "import", "carol@example.test", exported)
+    assert re.search(r": 0 added, 25 already there", out), out
+    # a user that does not exist is a clear error
+    r = subprocess.run([BIN, "archive", "import", "nobody@example.test", src],
+                       env=c.env, capture_output=True, text=True)
+    assert r.returncode != 0 and "no such user" in r.stderr

@@ -1,0 +1,171 @@
+//! Importing mail into a user's archive (from mbox, Maildir, .eml) and
+//! reading it back for export. Imported mail goes straight into the user's
+//! mailbox and the search index: it never passed through Continuity, so it
+//! has no delivery and nothing is sent to the primary. A message the user
+//! already has (same Message-ID, or same content) is skipped, so an import
+//! can be run again safely.
+
+use sqlx::Row;
+
+use super::{now_ms, MessageId, Result, Store, Summary, UserId};
+
+/// One message to import.
+pub struct Import<'a> {
+    pub raw: &'a [u8],
+    /// When it arrived, if the source says (mbox "From " line, Maildir
+    /// file time); else the Date: header; else now.
+    pub received_at: Option<i64>,
+    /// Where it came from, for the tracking event.
+    pub source: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    Added(MessageId),
+    /// The user already has it.
+    Duplicate,
+}
+
+/// The content as compared for duplicates: an mbox separator's trailing
+/// blank line is not part of the message.
+pub fn normalized(raw: &[u8]) -> &[u8] {
+    let mut end = raw.len();
+    while end > 0 && matches!(raw[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    &raw[..end]
+}
+
+impl Store {
+    /// Import one message into `user`'s archive (Inbox, or Sent when it is
+    /// from one of the user's addresses).
+    pub async fn import_message(&self, user: UserId, m: &Import<'_>) -> Result<Imported> {
+        let raw = m.raw;
+        let sha = crate::auth::token::sha256(normalized(raw));
+        let summary = Summary::parse(raw);
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let dup: Option<i64> = sqlx::query_scalar(
+            "SELECT m.id FROM messages m JOIN mailbox mb ON mb.message_id = m.id \
+             WHERE mb.user_id = ? AND (m.content_sha256 = ? \
+                   OR (? IS NOT NULL AND m.message_id_hdr = ?)) LIMIT 1",
+        )
+        .bind(user.0)
+        .bind(&sha)
+        .bind(&summary.message_id)
+        .bind(&summary.message_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if dup.is_some() {
+            return Ok(Imported::Duplicate);
+        }
+        let now = now_ms();
+        let at = m
+            .received_at
+            .or(summary.date.map(|d| d * 1000))
+            .unwrap_or(now)
+            .min(now);
+        let (address, aliases): (String, Vec<String>) = {
+            let a: String = sqlx::query_scalar("SELECT address FROM users WHERE id = ?")
+                .bind(user.0)
+                .fetch_one(&mut *tx)
+                .await?;
+            let al: Vec<String> =
+                sqlx::query_scalar("SELECT address FROM user_aliases WHERE user_id = ?")
+                    .bind(user.0)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            (a, al)
+        };
+        let from_addr = summary
+            .from
+            .rsplit_once('<')
+            .map(|(_, a)| a.trim_end_matches('>').to_string())
+            .unwrap_or_else(|| summary.from.clone())
+            .to_ascii_lowercase();
+        let folder = if from_addr == address.to_ascii_lowercase()
+            || aliases.iter().any(|a| a.eq_ignore_ascii_case(&from_addr))
+        {
+            "sent"
+        } else {
+            "inbox"
+        };
+        let id: i64 = sqlx::query(
+            "INSERT INTO messages (received_at, origin, mail_from, size, header_from, header_to, \
+             subject, sent_date, message_id_hdr, attachments, content_sha256) \
+             VALUES (?, 'import', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(at)
+        .bind(&from_addr)
+        .bind(raw.len() as i64)
+        .bind(&summary.from)
+        .bind(&summary.to)
+        .bind(&summary.subject)
+        .bind(summary.date)
+        .bind(&summary.message_id)
+        .bind(summary.attachments as i64)
+        .bind(&sha)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        sqlx::query("INSERT INTO message_blobs (message_id, raw) VALUES (?, ?)")
+            .bind(id)
+            .bind(raw)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO events (at, message_id, kind, detail) \
+             VALUES (?, ?, 'received', json_object('origin', 'import', 'source', ?, 'size', ?))",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(m.source)
+        .bind(raw.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen) VALUES (?, ?, ?, ?, 1)",
+        )
+        .bind(user.0)
+        .bind(id)
+        .bind(folder)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO messages_fts (rowid, sender, recipients, subject, body) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(&summary.from)
+        .bind(&summary.to)
+        .bind(&summary.subject)
+        .bind(&summary.text)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Imported::Added(MessageId(id)))
+    }
+
+    /// A user's archived messages in arrival order, `batch` at a time after
+    /// `after` (a mailbox id): (mailbox id, received_at, envelope sender, raw).
+    pub async fn export_batch(
+        &self,
+        user: UserId,
+        after: i64,
+        batch: u32,
+    ) -> Result<Vec<(i64, i64, String, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "SELECT mb.id, mb.received_at, m.mail_from, b.raw FROM mailbox mb \
+             JOIN messages m ON m.id = mb.message_id \
+             JOIN message_blobs b ON b.message_id = mb.message_id \
+             WHERE mb.user_id = ? AND mb.id > ? ORDER BY mb.id LIMIT ?",
+        )
+        .bind(user.0)
+        .bind(after)
+        .bind(batch as i64)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect()
+    }
+}

@@ -1,0 +1,823 @@
+//! Email Live Tracking: every delivery (one per recipient) and every refused
+//! SMTP transaction, filtered, in time order, a page at a time (keyset on
+//! (time, kind, id): never OFFSET), within what the viewer may see.
+//!
+//! Each filter has an index already in time order (see the tracking
+//! migration), so a page costs the rows it shows, not the table.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::{DeliveryId, DomainId, MessageId, Result, Store, StoreError, UserId};
+
+/// Who is looking: what they may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// An operator: everything.
+    All,
+    /// A domain administrator: their domains' mail and refusals.
+    Domains(Vec<(DomainId, String)>),
+    /// A user: their own mail.
+    User(UserId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// To a protected domain's primary.
+    Inbound,
+    /// Out of the protected domains (bounces, alerts, relayed mail).
+    Outbound,
+}
+
+/// Shown statuses. `Queued` includes deliveries in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Queued,
+    Delivered,
+    Delayed,
+    Bounced,
+    Expired,
+    Rejected,
+}
+
+impl Status {
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "queued" => Status::Queued,
+            "delivered" => Status::Delivered,
+            "delayed" => Status::Delayed,
+            "bounced" => Status::Bounced,
+            "expired" => Status::Expired,
+            "rejected" => Status::Rejected,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Received at or after / before (Unix ms).
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub direction: Option<Direction>,
+    /// An address (exact), or any other text (contained).
+    pub sender: String,
+    pub recipient: String,
+    /// Words of the subject (prefix match, all of them).
+    pub subject: String,
+    pub status: Option<Status>,
+    pub via_continuity: Option<bool>,
+    pub domain: Option<DomainId>,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
+}
+
+/// Where a page starts: after this (time, kind, id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub at: i64,
+    /// 1 for a delivery, 0 for a refusal.
+    pub kind: u8,
+    pub id: i64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        format!("{}.{}.{}", self.at, self.kind, self.id)
+    }
+    pub fn parse(s: &str) -> Option<Cursor> {
+        let mut it = s.split('.');
+        let c = Cursor {
+            at: it.next()?.parse().ok()?,
+            kind: it.next()?.parse().ok().filter(|k: &u8| *k <= 1)?,
+            id: it.next()?.parse().ok()?,
+        };
+        it.next().is_none().then_some(c)
+    }
+}
+
+/// One line of Live Tracking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackRow {
+    /// A delivery id, or a refusal's event id.
+    pub id: i64,
+    pub refused: bool,
+    pub message: Option<MessageId>,
+    pub at: i64,
+    pub inbound: bool,
+    pub mail_from: String,
+    pub rcpt: String,
+    pub subject: String,
+    /// queued, delivering, delivered, delayed, bounced, expired, rejected.
+    pub status: String,
+    pub via_continuity: bool,
+    pub attempts: i64,
+    pub last_reply: String,
+    pub client_ip: String,
+}
+
+impl TrackRow {
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            at: self.at,
+            kind: if self.refused { 0 } else { 1 },
+            id: self.id,
+        }
+    }
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// `LIKE` pattern containing `s` (with `\` as the escape).
+fn contains(s: &str) -> String {
+    let mut p = String::from("%");
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// An exact address (local@domain), compared case-insensitively.
+fn is_address(s: &str) -> bool {
+    s.split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !s.contains(' '))
+}
+
+/// FTS5 query: each word a quoted prefix term, in the subject column.
+fn subject_match(s: &str) -> Option<String> {
+    let terms: Vec<String> = s
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(8)
+        .map(|w| format!("subject : \"{}\"*", w.replace('"', "")))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" AND "))
+}
+
+/// The cursor condition on (time column, id column) for one side whose
+/// kind is `mine`.
+fn keyset(
+    sql: &mut String,
+    binds: &mut Vec<Bind>,
+    c: &Cursor,
+    mine: u8,
+    at: &str,
+    id: &str,
+    asc: bool,
+) {
+    let (lt, le) = if asc { (">", ">=") } else { ("<", "<=") };
+    // in the page's order, at one instant, deliveries (1) come before
+    // refusals (0) when newest first, and after them when oldest first
+    let before_me = if asc { c.kind < mine } else { c.kind > mine };
+    if c.kind == mine {
+        sql.push_str(&format!(" AND ({at} {lt} ? OR ({at} = ? AND {id} {lt} ?))"));
+        binds.extend([Bind::Int(c.at), Bind::Int(c.at), Bind::Int(c.id)]);
+    } else if before_me {
+        sql.push_str(&format!(" AND {at} {le} ?"));
+        binds.push(Bind::Int(c.at));
+    } else {
+        sql.push_str(&format!(" AND {at} {lt} ?"));
+        binds.push(Bind::Int(c.at));
+    }
+}
+
+fn delivery_row(r: &SqliteRow) -> Result<TrackRow> {
+    Ok(TrackRow {
+        id: r.try_get(0)?,
+        refused: false,
+        message: Some(MessageId(r.try_get(1)?)),
+        at: r.try_get(2)?,
+        mail_from: r.try_get(3)?,
+        rcpt: r.try_get(4)?,
+        subject: r.try_get(5)?,
+        status: r.try_get(6)?,
+        via_continuity: r.try_get(7)?,
+        attempts: r.try_get(8)?,
+        last_reply: r.try_get(9)?,
+        inbound: r.try_get::<Option<i64>, _>(10)?.is_some(),
+        client_ip: r.try_get::<Option<String>, _>(11)?.unwrap_or_default(),
+    })
+}
+
+fn refusal_row(r: &SqliteRow) -> Result<TrackRow> {
+    Ok(TrackRow {
+        id: r.try_get(0)?,
+        refused: true,
+        message: None,
+        at: r.try_get(1)?,
+        mail_from: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+        rcpt: r.try_get::<Option<String>, _>(3)?.unwrap_or_default(),
+        subject: String::new(),
+        status: "rejected".into(),
+        via_continuity: false,
+        attempts: 0,
+        last_reply: r.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
+        inbound: true,
+        client_ip: r.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
+    })
+}
+
+async fn fetch(
+    store: &Store,
+    sql: String,
+    binds: Vec<Bind>,
+    row: fn(&SqliteRow) -> Result<TrackRow>,
+) -> Result<Vec<TrackRow>> {
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        q = match b {
+            Bind::Int(i) => q.bind(i),
+            Bind::Text(t) => q.bind(t),
+        };
+    }
+    q.fetch_all(&store.read).await?.iter().map(row).collect()
+}
+
+impl Store {
+    /// A page of Live Tracking: up to `limit` rows after `after`.
+    pub async fn tracking(
+        &self,
+        scope: &Scope,
+        f: &Filter,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Vec<TrackRow>> {
+        if let Scope::Domains(list) = scope {
+            if list.is_empty() {
+                return Ok(Vec::new());
+            }
+            if let Some(d) = f.domain {
+                if !list.iter().any(|(id, _)| *id == d) {
+                    return Err(StoreError::NotFound(format!("domain {d}")));
+                }
+            }
+        }
+        let limit = limit.clamp(1, 1000);
+        let asc = f.oldest_first;
+        let mut rows = Vec::new();
+        if f.status != Some(Status::Rejected) {
+            rows.extend(self.deliveries_page(scope, f, after, limit, asc).await?);
+        }
+        let refusals_apply = matches!(f.status, None | Some(Status::Rejected))
+            && f.direction != Some(Direction::Outbound)
+            && f.via_continuity != Some(true)
+            && f.subject.trim().is_empty()
+            && !matches!(scope, Scope::User(_));
+        if refusals_apply {
+            // the domains whose refusals the viewer may see (None: all)
+            let domains: Option<Vec<String>> = match (scope, f.domain) {
+                (Scope::Domains(list), d) => Some(
+                    list.iter()
+                        .filter(|(id, _)| d.is_none_or(|d| d == *id))
+                        .map(|(_, n)| n.clone())
+                        .collect(),
+                ),
+                (_, Some(d)) => Some(
+                    sqlx::query_scalar("SELECT name FROM domains WHERE id = ?")
+                        .bind(d.0)
+                        .fetch_optional(&self.read)
+                        .await?
+                        .into_iter()
+                        .collect(),
+                ),
+                _ => None,
+            };
+            match domains {
+                None => {
+                    let (sql, binds) = refusals_sql(f, None, after, limit, asc);
+                    rows.extend(fetch(self, sql, binds, refusal_row).await?);
+                }
+                Some(names) => {
+                    for name in names {
+                        let (sql, binds) = refusals_sql(f, Some(&name), after, limit, asc);
+                        rows.extend(fetch(self, sql, binds, refusal_row).await?);
+                    }
+                }
+            }
+        }
+        // merge the two sides in the page's order
+        rows.sort_by(|a, b| {
+            let ka = (a.at, !a.refused, a.id);
+            let kb = (b.at, !b.refused, b.id);
+            if asc {
+                ka.cmp(&kb)
+            } else {
+                kb.cmp(&ka)
+            }
+        });
+        rows.truncate(limit as usize);
+        Ok(rows)
+    }
+
+    async fn deliveries_page(
+        &self,
+        scope: &Scope,
+        f: &Filter,
+        after: Option<Cursor>,
+        limit: u32,
+        asc: bool,
+    ) -> Result<Vec<TrackRow>> {
+        let source = match subject_match(&f.subject) {
+            Some(m) => Some(Source::Subject(m)),
+            None if is_address(f.sender.trim()) => {
+                Some(Source::Sender(f.sender.trim().to_ascii_lowercase()))
+            }
+            None => None,
+        };
+        if let Some(source) = source {
+            return self.driven(scope, f, after, limit, asc, source).await;
+        }
+        // several domains: one walk of each domain's index, merged
+        if let (Scope::Domains(list), None) = (scope, f.domain) {
+            if list.len() > 1 {
+                let mut rows = Vec::new();
+                for (d, _) in list {
+                    let one = Filter {
+                        domain: Some(*d),
+                        ..f.clone()
+                    };
+                    let (sql, binds) = deliveries_sql(scope, &one, after, limit, asc, None);
+                    rows.extend(fetch(self, sql, binds, delivery_row).await?);
+                }
+                return Ok(rows);
+            }
+        }
+        let (sql, binds) = deliveries_sql(scope, f, after, limit, asc, None);
+        fetch(self, sql, binds, delivery_row).await
+    }
+
+    /// Deliveries of the messages a source names, chunk by chunk in time
+    /// order, until the page is full or the source is exhausted.
+    async fn driven(
+        &self,
+        scope: &Scope,
+        f: &Filter,
+        after: Option<Cursor>,
+        limit: u32,
+        asc: bool,
+        source: Source,
+    ) -> Result<Vec<TrackRow>> {
+        let (lt, le, dir) = if asc {
+            (">", ">=", "ASC")
+        } else {
+            ("<", "<=", "DESC")
+        };
+        // (time, id) of the last message seen; inclusive for the first chunk
+        let mut bound: Option<(i64, i64)> = None;
+        let mut first = true;
+        let start_at = after.map(|c| c.at).or(if asc { f.since } else { f.until });
+        let mut rows = Vec::new();
+        loop {
+            let chunk: Vec<(i64, i64)> = match &source {
+                Source::Subject(m) => {
+                    // message ids grow with arrival time: the index's own order
+                    let (cond, b) = match (bound, first, start_at) {
+                        (Some((_, id)), _, _) => (format!("AND rowid {lt} ?"), Some(id)),
+                        (None, true, Some(at)) => (
+                            format!(
+                                "AND rowid {le} COALESCE((SELECT {} FROM messages WHERE received_at {le} ?), {})",
+                                if asc { "MIN(id)" } else { "MAX(id)" },
+                                if asc { "9223372036854775807" } else { "0" }
+                            ),
+                            Some(at),
+                        ),
+                        _ => (String::new(), None),
+                    };
+                    let sql = format!(
+                        "SELECT rowid, (SELECT received_at FROM messages m WHERE m.id = messages_fts.rowid) \
+                         FROM messages_fts WHERE messages_fts MATCH ? {cond} \
+                         ORDER BY rowid {dir} LIMIT {CHUNK}"
+                    );
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(m.as_str());
+                    if let Some(b) = b {
+                        q = q.bind(b);
+                    }
+                    q.fetch_all(&self.read).await?
+                }
+                Source::Sender(addr) => {
+                    let (cond, binds): (String, Vec<i64>) = match (bound, start_at) {
+                        (Some((at, id)), _) => (
+                            format!("AND (received_at {lt} ? OR (received_at = ? AND id {lt} ?))"),
+                            vec![at, at, id],
+                        ),
+                        (None, Some(at)) => (format!("AND received_at {le} ?"), vec![at]),
+                        (None, None) => (String::new(), vec![]),
+                    };
+                    let sql = format!(
+                        "SELECT id, received_at FROM messages INDEXED BY messages_sender \
+                         WHERE lower(mail_from) = ? {cond} \
+                         ORDER BY received_at {dir}, id {dir} LIMIT {CHUNK}"
+                    );
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(addr.as_str());
+                    for b in binds {
+                        q = q.bind(b);
+                    }
+                    q.fetch_all(&self.read).await?
+                }
+            };
+            first = false;
+            let Some(last) = chunk.last().copied() else {
+                break;
+            };
+            bound = Some((last.1, last.0));
+            let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+            let want = limit - rows.len() as u32;
+            let (sql, binds) = deliveries_sql(scope, f, after, want, asc, Some(&ids));
+            rows.extend(fetch(self, sql, binds, delivery_row).await?);
+            let past_window = if asc {
+                f.until.is_some_and(|u| last.1 >= u)
+            } else {
+                f.since.is_some_and(|s| last.1 < s)
+            };
+            if rows.len() >= limit as usize || (chunk.len() as i64) < CHUNK || past_window {
+                break;
+            }
+        }
+        Ok(rows)
+    }
+
+    /// One delivery as Live Tracking shows it, if the scope may see it.
+    pub async fn tracked_delivery(
+        &self,
+        scope: &Scope,
+        id: DeliveryId,
+    ) -> Result<Option<TrackRow>> {
+        let (mut sql, mut binds) = (String::from(DELIVERY_SELECT), Vec::new());
+        sql.push_str(" WHERE d.id = ?");
+        binds.push(Bind::Int(id.0));
+        scope_deliveries(&mut sql, &mut binds, scope);
+        Ok(fetch(self, sql, binds, delivery_row)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// May the scope see this message (one of its deliveries)?
+    pub async fn may_see_message(&self, scope: &Scope, m: MessageId) -> Result<bool> {
+        let (mut sql, mut binds) = (
+            String::from("SELECT d.id FROM deliveries d WHERE d.message_id = ?"),
+            vec![Bind::Int(m.0)],
+        );
+        scope_deliveries(&mut sql, &mut binds, scope);
+        sql.push_str(" LIMIT 1");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = match b {
+                Bind::Int(i) => q.bind(i),
+                Bind::Text(t) => q.bind(t),
+            };
+        }
+        Ok(q.fetch_optional(&self.read).await?.is_some())
+    }
+
+    /// Deliver a message to its primary again from the archive (an
+    /// administrator's request): a final delivery goes back to the queue.
+    pub async fn redeliver(&self, id: DeliveryId, by: &str) -> Result<()> {
+        let now = super::now_ms();
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let row: Option<(i64, String, i64)> = sqlx::query_as(
+            "SELECT d.message_id, d.status, EXISTS (SELECT 1 FROM message_blobs b \
+             WHERE b.message_id = d.message_id) FROM deliveries d WHERE d.id = ?",
+        )
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((message, status, has_body)) = row else {
+            return Err(StoreError::NotFound(format!("delivery {}", id.0)));
+        };
+        if has_body == 0 {
+            return Err(StoreError::Invalid(
+                "the message is no longer in the archive".into(),
+            ));
+        }
+        if !matches!(status.as_str(), "delivered" | "bounced" | "expired") {
+            return Err(StoreError::Invalid(format!(
+                "the message is still {status}: it will be delivered anyway"
+            )));
+        }
+        sqlx::query(
+            "UPDATE deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ? \
+             WHERE id = ?",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO events (at, message_id, delivery_id, kind, detail) \
+             VALUES (?, ?, ?, 'requeued', json_object('by', ?, 'was', ?))",
+        )
+        .bind(now)
+        .bind(message)
+        .bind(id.0)
+        .bind(by)
+        .bind(&status)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.queue_wake.notify_one();
+        Ok(())
+    }
+}
+
+/// What Live Tracking shows of a message itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageInfo {
+    pub subject: String,
+    pub header_from: String,
+    pub mail_from: String,
+    pub received_at: i64,
+    pub client_ip: String,
+    pub helo: String,
+    pub tls: bool,
+    pub size: i64,
+    /// The body is still in the archive.
+    pub archived: bool,
+}
+
+impl Store {
+    pub async fn message_info(&self, m: MessageId) -> Result<Option<MessageInfo>> {
+        let r = sqlx::query(
+            "SELECT subject, header_from, mail_from, received_at, COALESCE(client_ip, ''), \
+             COALESCE(helo, ''), tls, size, \
+             EXISTS (SELECT 1 FROM message_blobs b WHERE b.message_id = m.id) \
+             FROM messages m WHERE id = ?",
+        )
+        .bind(m.0)
+        .fetch_optional(&self.read)
+        .await?;
+        r.map(|r| {
+            Ok(MessageInfo {
+                subject: r.try_get(0)?,
+                header_from: r.try_get(1)?,
+                mail_from: r.try_get(2)?,
+                received_at: r.try_get(3)?,
+                client_ip: r.try_get(4)?,
+                helo: r.try_get(5)?,
+                tls: r.try_get(6)?,
+                size: r.try_get(7)?,
+                archived: r.try_get(8)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// A message's deliveries the scope may see.
+    pub async fn message_deliveries(&self, scope: &Scope, m: MessageId) -> Result<Vec<TrackRow>> {
+        let (mut sql, mut binds) = (String::from(DELIVERY_SELECT), Vec::new());
+        sql.push_str(" WHERE d.message_id = ?");
+        binds.push(Bind::Int(m.0));
+        scope_deliveries(&mut sql, &mut binds, scope);
+        sql.push_str(" ORDER BY d.id");
+        fetch(self, sql, binds, delivery_row).await
+    }
+}
+
+const DELIVERY_SELECT: &str = "SELECT d.id, d.message_id, d.received_at, m.mail_from, d.rcpt, \
+     m.subject, d.status, d.via_continuity, d.attempts, COALESCE(d.last_reply, ''), d.domain_id, \
+     m.client_ip FROM deliveries d JOIN messages m ON m.id = d.message_id";
+
+/// The same, walking the given index of `deliveries` (each filter has one
+/// in time order; SQLite is told which, so a page never depends on the
+/// planner's guess).
+fn select_using(index: &str) -> String {
+    DELIVERY_SELECT.replace(
+        "FROM deliveries d ",
+        &format!("FROM deliveries d INDEXED BY {index} "),
+    )
+}
+
+/// The index for a query without a message list.
+fn index_for(scope: &Scope, f: &Filter) -> &'static str {
+    if matches!(scope, Scope::User(_)) {
+        "tracking_user"
+    } else if is_address(f.recipient.trim()) {
+        "tracking_rcpt"
+    } else if f.domain.is_some() || matches!(scope, Scope::Domains(l) if l.len() == 1) {
+        "tracking_domain"
+    } else if f.status.is_some() {
+        "tracking_status"
+    } else {
+        "tracking_time"
+    }
+}
+
+/// Where candidate messages come from when a filter names them: the
+/// subject's words (full-text index) or the sender's address (its index),
+/// newest (or oldest) first, a chunk at a time.
+enum Source {
+    Subject(String),
+    Sender(String),
+}
+
+const CHUNK: i64 = 1000;
+
+fn scope_deliveries(sql: &mut String, binds: &mut Vec<Bind>, scope: &Scope) {
+    match scope {
+        Scope::All => {}
+        Scope::Domains(list) => {
+            let marks = vec!["?"; list.len()].join(",");
+            sql.push_str(&format!(" AND d.domain_id IN ({marks})"));
+            binds.extend(list.iter().map(|(d, _)| Bind::Int(d.0)));
+        }
+        Scope::User(u) => {
+            sql.push_str(" AND d.user_id = ?");
+            binds.push(Bind::Int(u.0));
+        }
+    }
+}
+
+fn deliveries_sql(
+    scope: &Scope,
+    f: &Filter,
+    after: Option<Cursor>,
+    limit: u32,
+    asc: bool,
+    messages: Option<&[i64]>,
+) -> (String, Vec<Bind>) {
+    let mut binds = Vec::new();
+    let mut sql = match messages {
+        Some(ids) => {
+            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            format!(
+                "{} WHERE d.message_id IN ({list})",
+                select_using("deliveries_message")
+            )
+        }
+        None => format!("{} WHERE 1", select_using(index_for(scope, f))),
+    };
+    scope_deliveries(&mut sql, &mut binds, scope);
+    if let Some(s) = f.since {
+        sql.push_str(" AND d.received_at >= ?");
+        binds.push(Bind::Int(s));
+    }
+    if let Some(u) = f.until {
+        sql.push_str(" AND d.received_at < ?");
+        binds.push(Bind::Int(u));
+    }
+    match f.direction {
+        Some(Direction::Inbound) => sql.push_str(" AND d.domain_id IS NOT NULL"),
+        Some(Direction::Outbound) => sql.push_str(" AND d.domain_id IS NULL"),
+        None => {}
+    }
+    if let Some(d) = f.domain {
+        sql.push_str(" AND d.domain_id = ?");
+        binds.push(Bind::Int(d.0));
+    }
+    match f.status {
+        Some(Status::Queued) => sql.push_str(" AND d.status IN ('queued', 'delivering')"),
+        Some(Status::Delivered) => sql.push_str(" AND d.status = 'delivered'"),
+        Some(Status::Delayed) => sql.push_str(" AND d.status = 'delayed'"),
+        Some(Status::Bounced) => sql.push_str(" AND d.status = 'bounced'"),
+        Some(Status::Expired) => sql.push_str(" AND d.status = 'expired'"),
+        Some(Status::Rejected) | None => {}
+    }
+    if let Some(v) = f.via_continuity {
+        sql.push_str(" AND d.via_continuity = ?");
+        binds.push(Bind::Int(v as i64));
+    }
+    let sender = f.sender.trim();
+    if is_address(sender) {
+        sql.push_str(" AND lower(m.mail_from) = ?");
+        binds.push(Bind::Text(sender.to_ascii_lowercase()));
+    } else if !sender.is_empty() {
+        // a correlated test: a join condition here makes SQLite build a
+        // Bloom filter over every message before the first row
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM messages ms WHERE ms.id = d.message_id \
+             AND (ms.mail_from LIKE ? ESCAPE '\\' OR ms.header_from LIKE ? ESCAPE '\\'))",
+        );
+        binds.push(Bind::Text(contains(sender)));
+        binds.push(Bind::Text(contains(sender)));
+    }
+    let rcpt = f.recipient.trim();
+    if is_address(rcpt) {
+        sql.push_str(" AND lower(d.rcpt) = ?");
+        binds.push(Bind::Text(rcpt.to_ascii_lowercase()));
+    } else if !rcpt.is_empty() {
+        sql.push_str(" AND d.rcpt LIKE ? ESCAPE '\\'");
+        binds.push(Bind::Text(contains(rcpt)));
+    }
+    if messages.is_none() {
+        if let Some(m) = subject_match(&f.subject) {
+            sql.push_str(
+                " AND d.message_id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)",
+            );
+            binds.push(Bind::Text(m));
+        }
+    }
+    if let Some(c) = after {
+        keyset(&mut sql, &mut binds, &c, 1, "d.received_at", "d.id", asc);
+    }
+    let dir = if asc { "ASC" } else { "DESC" };
+    sql.push_str(&format!(
+        " ORDER BY d.received_at {dir}, d.id {dir} LIMIT ?"
+    ));
+    binds.push(Bind::Int(limit as i64));
+    (sql, binds)
+}
+
+/// The refused recipient's domain, as its index has it.
+const RCPT_DOMAIN: &str = "lower(substr(json_extract(e.detail, '$.rcpt'), \
+     instr(json_extract(e.detail, '$.rcpt'), '@') + 1))";
+
+/// Refused transactions; `domain`: only those to this domain (one walk of
+/// its index; several domains are merged by the caller).
+fn refusals_sql(
+    f: &Filter,
+    domain: Option<&str>,
+    after: Option<Cursor>,
+    limit: u32,
+    asc: bool,
+) -> (String, Vec<Bind>) {
+    let sender = f.sender.trim();
+    let rcpt = f.recipient.trim();
+    let index = if is_address(rcpt) {
+        "events_rejected_rcpt"
+    } else if is_address(sender) {
+        "events_rejected_sender"
+    } else if domain.is_some() {
+        "events_rejected_domain"
+    } else {
+        "events_rejected"
+    };
+    let mut sql = format!(
+        "SELECT e.id, e.at, json_extract(e.detail, '$.mail_from'), \
+         json_extract(e.detail, '$.rcpt'), json_extract(e.detail, '$.reply'), \
+         json_extract(e.detail, '$.client_ip') FROM events e INDEXED BY {index} \
+         WHERE e.kind = 'rejected'"
+    );
+    let mut binds = Vec::new();
+    if let Some(d) = domain {
+        sql.push_str(&format!(" AND {RCPT_DOMAIN} = ?"));
+        binds.push(Bind::Text(d.to_ascii_lowercase()));
+    }
+    if let Some(s) = f.since {
+        sql.push_str(" AND e.at >= ?");
+        binds.push(Bind::Int(s));
+    }
+    if let Some(u) = f.until {
+        sql.push_str(" AND e.at < ?");
+        binds.push(Bind::Int(u));
+    }
+    if is_address(sender) {
+        sql.push_str(" AND lower(json_extract(e.detail, '$.mail_from')) = ?");
+        binds.push(Bind::Text(sender.to_ascii_lowercase()));
+    } else if !sender.is_empty() {
+        sql.push_str(" AND json_extract(e.detail, '$.mail_from') LIKE ? ESCAPE '\\'");
+        binds.push(Bind::Text(contains(sender)));
+    }
+    if is_address(rcpt) {
+        sql.push_str(" AND lower(json_extract(e.detail, '$.rcpt')) = ?");
+        binds.push(Bind::Text(rcpt.to_ascii_lowercase()));
+    } else if !rcpt.is_empty() {
+        sql.push_str(" AND json_extract(e.detail, '$.rcpt') LIKE ? ESCAPE '\\'");
+        binds.push(Bind::Text(contains(rcpt)));
+    }
+    if let Some(c) = after {
+        keyset(&mut sql, &mut binds, &c, 0, "e.at", "e.id", asc);
+    }
+    let dir = if asc { "ASC" } else { "DESC" };
+    sql.push_str(&format!(" ORDER BY e.at {dir}, e.id {dir} LIMIT ?"));
+    binds.push(Bind::Int(limit as i64));
+    (sql, binds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = Cursor {
+            at: 1_700_000_000_000,
+            kind: 1,
+            id: 42,
+        };
+        assert_eq!(Cursor::parse(&c.encode()), Some(c));
+        for bad in ["", "1.2", "1.2.3.4", "a.1.2", "1.7.2", "1.1.x"] {
+            assert_eq!(Cursor::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_text_is_quoted_never_sql_or_fts_syntax() {
+        assert_eq!(contains("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(
+            subject_match("invoice \"NEAR\" OR*"),
+            Some("subject : \"invoice\"* AND subject : \"NEAR\"* AND subject : \"OR\"*".into())
+        );
+        assert_eq!(subject_match(" ,; "), None);
+        assert!(is_address("bob@example.com"));
+        assert!(!is_address("@example.com"));
+        assert!(!is_address("bob"));
+    }
+}
