@@ -186,6 +186,15 @@ async fn filters_scopes_and_pages() {
     };
     assert_eq!(all(f).await.len(), 2);
     let f = Filter {
+        sender: "chef@".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        rcpts(&all(f).await),
+        ["Bob@Example.test:bounced"],
+        "sender text, contained"
+    );
+    let f = Filter {
         subject: "quarter".into(),
         ..Default::default()
     };

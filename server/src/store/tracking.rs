@@ -689,11 +689,11 @@ fn deliveries_sql(
         sql.push_str(" AND lower(m.mail_from) = ?");
         binds.push(Bind::Text(sender.to_ascii_lowercase()));
     } else if !sender.is_empty() {
-        // a correlated test: a join condition here makes SQLite build a
-        // Bloom filter over every message before the first row
+        // a correlated scalar subquery: SQLite turns a join condition (or an
+        // EXISTS) into a Bloom filter built over every message first
         sql.push_str(
-            " AND EXISTS (SELECT 1 FROM messages ms WHERE ms.id = d.message_id \
-             AND (ms.mail_from LIKE ? ESCAPE '\\' OR ms.header_from LIKE ? ESCAPE '\\'))",
+            " AND (SELECT ms.mail_from LIKE ? ESCAPE '\\' OR ms.header_from LIKE ? ESCAPE '\\' \
+             FROM messages ms WHERE ms.id = d.message_id)",
         );
         binds.push(Bind::Text(contains(sender)));
         binds.push(Bind::Text(contains(sender)));
