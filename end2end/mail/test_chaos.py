@@ -18,11 +18,15 @@ from conftest import Continuity, eventually, maildir, peers
 USERS = ["alice", "bob", "carol", "erin"]
 TOTAL = 500
 RATE = 5.0  # messages per second, steady
-FAILURES = [  # (start, stop) commands of the script; each episode twice
-    (("outage",), ("recover",)),
+# (start, stop) commands of the script; each episode twice. The stop drains
+# the sessions under way first: a server killed between a message's final
+# dot and its 250 makes any SMTP client send it twice (RFC 1047), which is
+# not what this test is about (see ARCHITECTURE.md, "Exactly once").
+FAILURES = [
+    (("drain-outage",), ("recover",)),
     (("defer", "452"), ("undefer",)),
     (("freeze",), ("thaw",)),
-    (("outage",), ("recover",)),
+    (("drain-outage",), ("recover",)),
     (("defer", "450"), ("undefer",)),
     (("freeze",), ("thaw",)),
 ]

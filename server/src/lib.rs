@@ -4,6 +4,7 @@
 //! - [`config`]: TOML + `CONTINUITY_*` environment, validated.
 //! - [`store`]: SQLite (the only SQL), group-committed writes.
 //! - [`directory`]: the in-memory recipient directory RCPT TO checks.
+//! - [`dirsync`]: users from LDAP / Active Directory (or a CSV file).
 //! - [`smtp`]: the inbound listener and its sans-IO session.
 //! - [`queue`]: delivery to the primaries (lettre), retries, DSNs.
 //! - [`web`]: actix-web + Leptos wiring and the UI's backend port.
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod directory;
+pub mod dirsync;
 pub mod monitor;
 pub mod queue;
 pub mod service;

@@ -126,6 +126,10 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             store.clone(),
             shutdown_rx.clone(),
         )));
+        tasks.push(tokio::spawn(crate::dirsync::run_schedule(
+            store.clone(),
+            shutdown_rx.clone(),
+        )));
         let hooks = crate::monitor::webhook::Sender::new(store.clone());
         tasks.push(tokio::spawn(hooks.run(shutdown_rx.clone())));
     }

@@ -14,11 +14,13 @@ use server::store::Store;
 
 mod admins;
 mod archive;
+mod directory;
 mod domains;
 mod users;
 
 use admins::{admin_cmd, service_cmd, AdminCmd, ServiceCmd};
 use archive::{archive_cmd, ArchiveCmd};
+use directory::{directory_cmd, DirectoryCmd};
 use domains::{domain_cmd, DomainCmd};
 use users::{user_cmd, UserCmd};
 
@@ -58,9 +60,12 @@ enum Command {
     /// The Continuity Service settings of a domain (as in the Control Panel).
     #[command(subcommand)]
     Service(ServiceCmd),
-    /// The archive: retention purge.
+    /// The archive: retention purge, import and export.
     #[command(subcommand)]
     Archive(ArchiveCmd),
+    /// A domain's users from LDAP / Active Directory, or a CSV file.
+    #[command(subcommand)]
+    Directory(DirectoryCmd),
 }
 
 #[derive(Args)]
@@ -133,6 +138,11 @@ async fn main() -> Result<()> {
             let cfg = load_config(cli.config.as_ref())?;
             let store = Store::open(&cfg.database_path()).await?;
             service_cmd(&store, cmd).await
+        }
+        Command::Directory(cmd) => {
+            let cfg = load_config(cli.config.as_ref())?;
+            let store = Store::open(&cfg.database_path()).await?;
+            directory_cmd(&store, cmd).await
         }
         Command::Archive(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;

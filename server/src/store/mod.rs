@@ -25,6 +25,7 @@ pub mod admins;
 pub mod archive_io;
 pub mod continuity;
 pub mod control;
+pub mod directories;
 pub mod mailbox;
 pub mod reads;
 pub mod report;
