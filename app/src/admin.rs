@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 
 use crate::backend::{
-    AdminViewer, BackendError, ContinuityView, MessageTrack, Suggestion, TrackingPage,
-    TrackingQuery,
+    AdminViewer, BackendError, ContinuityView, DirectoryView, MessageTrack, Suggestion,
+    TrackingPage, TrackingQuery,
 };
 
 /// The logged-in administrator, or `None`.
@@ -54,4 +54,12 @@ pub async fn get_message_track(id: i64) -> Result<MessageTrack, BackendError> {
         use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
     let session = crate::backend::admin_session()?;
     backend.admin_message_track(&session, id).await
+}
+
+#[server]
+pub async fn get_directory(domain: String) -> Result<DirectoryView, BackendError> {
+    let backend =
+        use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
+    let session = crate::backend::admin_session()?;
+    backend.directory_view(&session, &domain).await
 }

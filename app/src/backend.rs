@@ -419,6 +419,33 @@ pub struct TrackEvent {
     pub detail: String,
 }
 
+/// A domain's directory sync: settings and the last run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryView {
+    pub domain: String,
+    pub configured: bool,
+    pub url: String,
+    pub starttls: bool,
+    pub ca_file: String,
+    pub bind_dn: String,
+    pub bind_password_file: String,
+    pub base_dn: String,
+    pub user_filter: String,
+    pub group_dn: String,
+    /// "openldap" or "ad".
+    pub flavor: String,
+    pub interval_min: i64,
+    pub max_disable_pct: u32,
+    pub last_at: Option<i64>,
+    pub last_ok: bool,
+    pub last_result: String,
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+    pub disabled: Vec<String>,
+    pub enabled: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
 /// An address suggested while typing (user or alias).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suggestion {
@@ -524,6 +551,12 @@ mod port {
             session: &AdminSession,
             domain: &str,
         ) -> Result<ContinuityView, BackendError>;
+        /// A domain's directory sync settings and last run.
+        async fn directory_view(
+            &self,
+            session: &AdminSession,
+            domain: &str,
+        ) -> Result<DirectoryView, BackendError>;
         /// A page of Live Tracking within the administrator's domains.
         async fn admin_tracking(
             &self,

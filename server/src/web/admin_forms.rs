@@ -26,7 +26,7 @@ fn page(domain: &str) -> String {
 
 /// The administrator, the domain they may manage, and the actor name for
 /// the audit trail; or the response to give.
-async fn guard(
+pub(crate) async fn guard(
     req: &HttpRequest,
     state: &WebState,
     domain: &str,

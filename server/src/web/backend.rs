@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use app::backend::{
     AdminSession, AdminViewer, AuditEntry, Backend, BackendError, ContinuityUser, ContinuityView,
-    DomainOverview, EmergencyUser, FolderCounts, HeldView, LinkProblem, MailPage, MailSummary,
-    MailView, MessageTrack, OutageReport, Overview, PrimaryView, ReportLine, SearchParams,
-    SessionUser, Suggestion, TimelineEntry, TrackingPage, TrackingQuery, Viewer, WebhookEntry,
+    DirectoryView, DomainOverview, EmergencyUser, FolderCounts, HeldView, LinkProblem, MailPage,
+    MailSummary, MailView, MessageTrack, OutageReport, Overview, PrimaryView, ReportLine,
+    SearchParams, SessionUser, Suggestion, TimelineEntry, TrackingPage, TrackingQuery, Viewer,
+    WebhookEntry,
 };
 
 use crate::auth::{Auth, PasswordError};
@@ -435,6 +436,64 @@ impl Backend for StoreBackend {
                 })
                 .collect(),
         })
+    }
+
+    async fn directory_view(
+        &self,
+        session: &AdminSession,
+        domain: &str,
+    ) -> Result<DirectoryView, BackendError> {
+        let (_, id) = admin_domain(&self.store, session, domain).await?;
+        let name = self
+            .store
+            .domain(id)
+            .await
+            .map_err(unavailable)?
+            .map(|d| d.name)
+            .unwrap_or_default();
+        let mut v = DirectoryView {
+            domain: name,
+            interval_min: 60,
+            max_disable_pct: 20,
+            user_filter: "(mail=*)".into(),
+            flavor: "openldap".into(),
+            ..Default::default()
+        };
+        if let Some(c) = self.store.directory(id).await.map_err(unavailable)? {
+            v.configured = true;
+            v.url = c.url;
+            v.starttls = c.starttls;
+            v.ca_file = c.ca_file.unwrap_or_default();
+            v.bind_dn = c.bind_dn;
+            v.bind_password_file = c.bind_password_file.unwrap_or_default();
+            v.base_dn = c.base_dn;
+            v.user_filter = c.user_filter;
+            v.group_dn = c.group_dn.unwrap_or_default();
+            v.flavor = c.flavor;
+            v.interval_min = c.interval_s / 60;
+            v.max_disable_pct = c.max_disable_pct;
+        }
+        if let Some(st) = self.store.sync_status(id).await.map_err(unavailable)? {
+            v.last_at = st.at;
+            v.last_ok = st.ok;
+            v.last_result = st.result;
+            let d: serde_json::Value = serde_json::from_str(&st.diff).unwrap_or_default();
+            let list = |k: &str| -> Vec<String> {
+                d[k].as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            v.added = list("added");
+            v.updated = list("updated");
+            v.disabled = list("disabled");
+            v.enabled = list("enabled");
+            v.warnings = list("warnings");
+        }
+        Ok(v)
     }
 
     async fn admin_tracking(

@@ -9,6 +9,8 @@
 //!   HTML body for its sandboxed frame);
 //! - [`admin_forms`]: the Control Panel's changes (Continuity Service on/off,
 //!   scope, selected users), each checked for role, domain and CSRF;
+//! - [`directory_forms`]: the Control Panel's directory sync (settings,
+//!   test, sync now);
 //! - [`api`]: the JSON admin API under /api/admin (bearer tokens);
 //! - [`backend`]: [`StoreBackend`], what server functions call;
 //! - [`tracking`]: Live Tracking's filters and scopes, the CSV export,
@@ -18,6 +20,7 @@
 pub mod admin_forms;
 pub mod api;
 pub mod backend;
+pub mod directory_forms;
 pub mod forms;
 pub mod gate;
 pub mod render;
@@ -135,6 +138,18 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/mail/m/{id}/part/{n}", web::get().to(forms::part))
             .route("/mail/m/{id}/cid/{cid}", web::get().to(forms::cid))
             .route("/admin/logout", web::post().to(admin_forms::logout))
+            .route(
+                "/admin/d/{domain}/directory/settings",
+                web::post().to(directory_forms::settings),
+            )
+            .route(
+                "/admin/d/{domain}/directory/test",
+                web::post().to(directory_forms::test),
+            )
+            .route(
+                "/admin/d/{domain}/directory/sync",
+                web::post().to(directory_forms::sync),
+            )
             .route("/admin/tracking.csv", web::get().to(tracking::export_csv))
             .route("/admin/tracking/m/{id}/raw", web::get().to(tracking::raw))
             .route(

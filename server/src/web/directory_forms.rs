@@ -1,0 +1,193 @@
+//! The Control Panel's directory sync: save the settings, test them (bind
+//! and count), sync now. Plain form posts, each checked for the
+//! administrator, their domain and CSRF (the shared guard); changes are
+//! audited.
+
+#![allow(clippy::result_large_err)]
+
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::admin_forms::guard;
+use super::forms::{enc, see_other};
+use super::WebState;
+use crate::store::directories::DirectoryConfig;
+
+fn page(domain: &str) -> String {
+    format!("/admin/d/{}/directory", enc(domain))
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    csrf: String,
+    url: String,
+    starttls: Option<String>,
+    #[serde(default)]
+    ca_file: String,
+    #[serde(default)]
+    bind_dn: String,
+    #[serde(default)]
+    bind_password_file: String,
+    base_dn: String,
+    user_filter: String,
+    #[serde(default)]
+    group_dn: String,
+    flavor: String,
+    interval_min: String,
+    max_disable_pct: String,
+}
+
+/// POST /admin/d/{domain}/directory/settings
+pub async fn settings(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<String>,
+    form: web::Form<SettingsForm>,
+) -> HttpResponse {
+    let domain = path.into_inner();
+    let (id, actor) = match guard(&req, &state, &domain, &form.csrf).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let bad = |why: &str| see_other(&format!("{}?e=settings&why={}", page(&domain), enc(why)));
+    let Ok(interval) = form.interval_min.trim().parse::<i64>() else {
+        return bad("the interval is a number of minutes");
+    };
+    let Ok(guard_pct) = form.max_disable_pct.trim().parse::<u32>() else {
+        return bad("the guard is a percentage");
+    };
+    let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let before = state.store.directory(id).await.ok().flatten();
+    // Files on the server are an operator's business: a domain admin who
+    // could name any file as the "bind password" would send it to a
+    // directory of their choosing. Theirs keep what the operator set.
+    let operator = match req
+        .extensions()
+        .get::<Option<app::backend::AdminSession>>()
+        .cloned()
+        .flatten()
+    {
+        Some(session) => state
+            .store
+            .admin(session.admin)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|a| a.is_operator()),
+        None => false,
+    };
+    let (ca_file, password_file) = if operator {
+        (opt(&form.ca_file), opt(&form.bind_password_file))
+    } else {
+        (
+            before.as_ref().and_then(|b| b.ca_file.clone()),
+            before.as_ref().and_then(|b| b.bind_password_file.clone()),
+        )
+    };
+    if let Some(f) = &password_file {
+        if std::fs::metadata(f).is_err() {
+            return bad(&format!("the service cannot read {f}"));
+        }
+    }
+    let c = DirectoryConfig {
+        domain: id,
+        url: form.url.trim().to_string(),
+        starttls: form.starttls.is_some(),
+        ca_file,
+        bind_dn: form.bind_dn.trim().to_string(),
+        bind_password_file: password_file,
+        base_dn: form.base_dn.trim().to_string(),
+        user_filter: form.user_filter.trim().to_string(),
+        group_dn: opt(&form.group_dn),
+        flavor: form.flavor.trim().to_string(),
+        interval_s: interval.saturating_mul(60),
+        max_disable_pct: guard_pct,
+    };
+    match state.store.set_directory(&c).await {
+        Ok(()) => {}
+        Err(crate::store::StoreError::Invalid(why)) => return bad(&why),
+        Err(e) => {
+            tracing::error!(error = %e, "saving the directory settings failed");
+            return HttpResponse::ServiceUnavailable().finish();
+        }
+    }
+    let describe = |c: &DirectoryConfig| {
+        format!(
+            "{} base {} filter {}{}",
+            c.url,
+            c.base_dn,
+            c.user_filter,
+            c.group_dn
+                .as_ref()
+                .map(|g| format!(" group {g}"))
+                .unwrap_or_default()
+        )
+    };
+    let _ = state
+        .store
+        .audit_change(
+            id,
+            &actor,
+            "directory settings",
+            before.as_ref().map(describe).as_deref(),
+            Some(&describe(&c)),
+        )
+        .await;
+    see_other(&format!("{}?done=settings", page(&domain)))
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// POST /admin/d/{domain}/directory/test: bind and count, nothing changed.
+pub async fn test(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let domain = path.into_inner();
+    let (id, _) = match guard(&req, &state, &domain, &form.csrf).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Ok(Some(c)) = state.store.directory(id).await else {
+        return see_other(&format!("{}?e=unset", page(&domain)));
+    };
+    match crate::dirsync::test(&c).await {
+        Ok(n) => see_other(&format!("{}?tested=ok&n={n}", page(&domain))),
+        Err(e) => see_other(&format!(
+            "{}?tested=fail&why={}",
+            page(&domain),
+            enc(&e.to_string())
+        )),
+    }
+}
+
+/// POST /admin/d/{domain}/directory/sync: a run now (recorded as any run).
+pub async fn sync(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let domain = path.into_inner();
+    let (id, actor) = match guard(&req, &state, &domain, &form.csrf).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Ok(Some(c)) = state.store.directory(id).await else {
+        return see_other(&format!("{}?e=unset", page(&domain)));
+    };
+    let r = crate::dirsync::sync(&state.store, &c, false, false, |_| {}).await;
+    let _ = state
+        .store
+        .audit_change(id, &actor, "directory sync", None, None)
+        .await;
+    match r {
+        Ok(_) => see_other(&format!("{}?done=sync", page(&domain))),
+        Err(_) => see_other(&format!("{}?e=sync", page(&domain))),
+    }
+}
