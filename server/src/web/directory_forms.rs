@@ -61,12 +61,12 @@ pub async fn settings(
     // Files on the server are an operator's business: a domain admin who
     // could name any file as the "bind password" would send it to a
     // directory of their choosing. Theirs keep what the operator set.
-    let operator = match req
+    let session = req
         .extensions()
         .get::<Option<app::backend::AdminSession>>()
         .cloned()
-        .flatten()
-    {
+        .flatten();
+    let operator = match session {
         Some(session) => state
             .store
             .admin(session.admin)
