@@ -446,6 +446,26 @@ pub struct DirectoryView {
     pub warnings: Vec<String>,
 }
 
+/// The compose form: a new message, a reply, a reply to all, a forward or
+/// a draft.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComposeView {
+    /// The user's address and aliases (the only possible senders).
+    pub from_options: Vec<String>,
+    pub from: String,
+    pub to: String,
+    pub cc: String,
+    pub bcc: String,
+    pub subject: String,
+    pub body: String,
+    /// The mailbox entry replied to or forwarded.
+    pub reference: Option<i64>,
+    /// "new", "reply", "replyall" or "forward".
+    pub mode: String,
+    /// The draft being edited (0: none yet).
+    pub draft: i64,
+}
+
 /// An address suggested while typing (user or alias).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suggestion {
@@ -537,6 +557,14 @@ mod port {
             &self,
             session: &SessionUser,
         ) -> Result<Option<OutageReport>, BackendError>;
+        /// What the compose form starts from.
+        async fn compose_view(
+            &self,
+            session: &SessionUser,
+            mode: &str,
+            reference: Option<i64>,
+            draft: Option<i64>,
+        ) -> Result<ComposeView, BackendError>;
         /// The address a set-password link is for, or why it cannot be used.
         async fn password_link(
             &self,

@@ -91,6 +91,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("mail/sent") view=pages::mailbox::SentPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/search") view=pages::mailbox::SearchPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/m/:id") view=pages::message::MessagePage ssr=SsrMode::Async/>
+                <Route path=path!("mail/compose") view=pages::compose::ComposePage ssr=SsrMode::Async/>
                 <Route path=path!("mail/tracking") view=pages::tracking::MyTrackingPage ssr=SsrMode::Async/>
                 <Route path=path!("settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("status") view=pages::status::StatusPage ssr=SsrMode::Async/>

@@ -71,3 +71,16 @@ pub async fn my_tracking(
     let (backend, session) = crate::backend::backend_for_user()?;
     backend.my_tracking(&session, &q).await
 }
+
+/// What the compose form starts from.
+#[server]
+pub async fn get_compose(
+    mode: String,
+    reference: Option<i64>,
+    draft: Option<i64>,
+) -> Result<crate::backend::ComposeView, BackendError> {
+    let (backend, session) = crate::backend::backend_for_user()?;
+    backend
+        .compose_view(&session, &mode, reference, draft)
+        .await
+}

@@ -1,6 +1,7 @@
 //! The Continuity server: everything with I/O.
 //!
 //! Code map (see ARCHITECTURE.md for the whole picture):
+//! - [`compose`]: checking and building what the webmail sends.
 //! - [`config`]: TOML + `CONTINUITY_*` environment, validated.
 //! - [`store`]: SQLite (the only SQL), group-committed writes.
 //! - [`directory`]: the in-memory recipient directory RCPT TO checks.
@@ -17,6 +18,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod compose;
 pub mod config;
 pub mod demo;
 pub mod directory;

@@ -52,8 +52,10 @@ fn FolderList(folder: &'static str) -> impl IntoView {
     // Effects run only in the browser: marks the page as hydrated (e2e tests).
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    let sent = folder == "sent" && q.with_untracked(|q| q.get("sent")).as_deref() == Some("1");
     view! {
         <h1 data-hydrated=move || hydrated.get().then_some("true")>{title}</h1>
+        {sent.then(|| view! { <p class="alert notice" role="status" id="sent-notice">{t.c_sent}</p> })}
         <Transition fallback=|| view! { <p class="loading">"…"</p> }>
             {move || {
                 let base = base.clone();

@@ -94,6 +94,9 @@ fn Message(m: MailView, remote: bool) -> impl IntoView {
                 {header(t.date, long_date(date, tz, lang))}
             </dl>
             <div class="actions">
+                <A href=format!("/mail/compose?mode=reply&ref={id}") attr:id="reply">{t.reply}</A>
+                <A href=format!("/mail/compose?mode=replyall&ref={id}") attr:id="reply-all">{t.reply_all}</A>
+                <A href=format!("/mail/compose?mode=forward&ref={id}") attr:id="forward">{t.forward}</A>
                 <form method="post" action=format!("/mail/m/{id}/seen")>
                     <input type="hidden" name="csrf" value=csrf/>
                     <input type="hidden" name="seen" value="0"/>

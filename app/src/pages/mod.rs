@@ -1,6 +1,7 @@
 //! One file per page.
 
 pub mod admin;
+pub mod compose;
 pub mod directory;
 pub mod login;
 pub mod mailbox;

@@ -26,6 +26,7 @@ pub mod archive_io;
 pub mod continuity;
 pub mod control;
 pub mod directories;
+pub mod drafts;
 pub mod mailbox;
 pub mod reads;
 pub mod report;

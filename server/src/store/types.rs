@@ -38,6 +38,8 @@ pub enum Origin {
     Smtp,
     Dsn,
     Demo,
+    /// Written and sent in the webmail.
+    Webmail,
 }
 
 impl Origin {
@@ -46,6 +48,7 @@ impl Origin {
             Origin::Smtp => "smtp",
             Origin::Dsn => "dsn",
             Origin::Demo => "demo",
+            Origin::Webmail => "webmail",
         }
     }
 }

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use app::backend::{
-    AdminSession, AdminViewer, AuditEntry, Backend, BackendError, ContinuityUser, ContinuityView,
-    DirectoryView, DomainOverview, EmergencyUser, FolderCounts, HeldView, LinkProblem, MailPage,
-    MailSummary, MailView, MessageTrack, OutageReport, Overview, PrimaryView, ReportLine,
-    SearchParams, SessionUser, Suggestion, TimelineEntry, TrackingPage, TrackingQuery, Viewer,
-    WebhookEntry,
+    AdminSession, AdminViewer, AuditEntry, Backend, BackendError, ComposeView, ContinuityUser,
+    ContinuityView, DirectoryView, DomainOverview, EmergencyUser, FolderCounts, HeldView,
+    LinkProblem, MailPage, MailSummary, MailView, MessageTrack, OutageReport, Overview,
+    PrimaryView, ReportLine, SearchParams, SessionUser, Suggestion, TimelineEntry, TrackingPage,
+    TrackingQuery, Viewer, WebhookEntry,
 };
 
 use crate::auth::{Auth, PasswordError};
@@ -303,6 +303,16 @@ impl Backend for StoreBackend {
             .filter(|a| !a.disabled)
             .ok_or(BackendError::Unauthorized)?;
         report(&self.store, account.domain, Some(user)).await
+    }
+
+    async fn compose_view(
+        &self,
+        session: &SessionUser,
+        mode: &str,
+        reference: Option<i64>,
+        draft: Option<i64>,
+    ) -> Result<ComposeView, BackendError> {
+        super::compose_web::view(&self.store, UserId(session.user), mode, reference, draft).await
     }
 
     async fn admin_viewer(&self, session: &AdminSession) -> Result<AdminViewer, BackendError> {

@@ -85,7 +85,7 @@ fn removal_cookie<'a>(state: &WebState) -> Cookie<'a> {
 }
 
 /// The request's session, or a redirect to the login page.
-fn require_session(req: &HttpRequest) -> Result<SessionUser, HttpResponse> {
+pub(crate) fn require_session(req: &HttpRequest) -> Result<SessionUser, HttpResponse> {
     use actix_web::HttpMessage;
     req.extensions()
         .get::<Option<SessionUser>>()
@@ -102,7 +102,7 @@ fn require_session(req: &HttpRequest) -> Result<SessionUser, HttpResponse> {
 }
 
 /// Compare a form's CSRF token with the session's, in constant time.
-fn csrf_ok(session: &SessionUser, given: &str) -> bool {
+pub(crate) fn csrf_ok(session: &SessionUser, given: &str) -> bool {
     token::same(session.csrf.as_bytes(), given.as_bytes())
 }
 

@@ -1,0 +1,163 @@
+//! Drafts and the Sent folder of the webmail's compose.
+
+use sqlx::Row;
+
+use super::{now_ms, MessageId, Result, Store, UserId};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DraftRow {
+    pub id: i64,
+    pub from: String,
+    pub to: String,
+    pub cc: String,
+    pub bcc: String,
+    pub subject: String,
+    pub body: String,
+    pub ref_entry: Option<i64>,
+    pub mode: String,
+}
+
+/// Longest text kept in a draft field (the body: 1 MiB).
+const FIELD_MAX: usize = 10_000;
+const BODY_MAX: usize = 1 << 20;
+
+fn cap(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+impl Store {
+    /// Save a draft (a new one when `d.id` is 0, else that one if it is the
+    /// user's). Returns its id.
+    pub async fn save_draft(&self, user: UserId, d: &DraftRow) -> Result<i64> {
+        let mode = match d.mode.as_str() {
+            "reply" | "replyall" | "forward" => d.mode.as_str(),
+            _ => "new",
+        };
+        let now = now_ms();
+        let f = |s: &str| cap(s, FIELD_MAX);
+        if d.id > 0 {
+            let n = sqlx::query(
+                "UPDATE drafts SET from_addr = ?, to_addrs = ?, cc_addrs = ?, bcc_addrs = ?, \
+                 subject = ?, body = ?, ref_entry = ?, mode = ?, updated_at = ? \
+                 WHERE id = ? AND user_id = ?",
+            )
+            .bind(f(&d.from))
+            .bind(f(&d.to))
+            .bind(f(&d.cc))
+            .bind(f(&d.bcc))
+            .bind(f(&d.subject))
+            .bind(cap(&d.body, BODY_MAX))
+            .bind(d.ref_entry)
+            .bind(mode)
+            .bind(now)
+            .bind(d.id)
+            .bind(user.0)
+            .execute(&self.read)
+            .await?
+            .rows_affected();
+            if n == 1 {
+                return Ok(d.id);
+            }
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO drafts (user_id, from_addr, to_addrs, cc_addrs, bcc_addrs, subject, \
+             body, ref_entry, mode, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(user.0)
+        .bind(f(&d.from))
+        .bind(f(&d.to))
+        .bind(f(&d.cc))
+        .bind(f(&d.bcc))
+        .bind(f(&d.subject))
+        .bind(cap(&d.body, BODY_MAX))
+        .bind(d.ref_entry)
+        .bind(mode)
+        .bind(now)
+        .fetch_one(&self.read)
+        .await?
+        .try_get(0)?;
+        Ok(id)
+    }
+
+    /// One of the user's drafts.
+    pub async fn draft(&self, user: UserId, id: i64) -> Result<Option<DraftRow>> {
+        let r = sqlx::query(
+            "SELECT id, from_addr, to_addrs, cc_addrs, bcc_addrs, subject, body, ref_entry, mode \
+             FROM drafts WHERE id = ? AND user_id = ?",
+        )
+        .bind(id)
+        .bind(user.0)
+        .fetch_optional(&self.read)
+        .await?;
+        r.map(|r| {
+            Ok(DraftRow {
+                id: r.try_get(0)?,
+                from: r.try_get(1)?,
+                to: r.try_get(2)?,
+                cc: r.try_get(3)?,
+                bcc: r.try_get(4)?,
+                subject: r.try_get(5)?,
+                body: r.try_get(6)?,
+                ref_entry: r.try_get(7)?,
+                mode: r.try_get(8)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn delete_draft(&self, user: UserId, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM drafts WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user.0)
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+
+    /// File a sent message in the user's Sent folder (read).
+    pub async fn file_sent(&self, user: UserId, message: MessageId) -> Result<()> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, seen) \
+             VALUES (?, ?, 'sent', ?, 1)",
+        )
+        .bind(user.0)
+        .bind(message.0)
+        .bind(now_ms())
+        .execute(&self.read)
+        .await?;
+        Ok(())
+    }
+
+    /// Messages the user sent from the webmail in the last `window_ms`.
+    pub async fn sent_recently(&self, user: UserId, window_ms: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
+             WHERE mb.user_id = ? AND mb.folder = 'sent' AND m.origin = 'webmail' \
+             AND mb.received_at > ?",
+        )
+        .bind(user.0)
+        .bind(now_ms() - window_ms)
+        .fetch_one(&self.read)
+        .await?)
+    }
+
+    /// The user's address and aliases (who they may send as).
+    pub async fn own_addresses(&self, user: UserId) -> Result<Vec<String>> {
+        let mut out: Vec<String> = sqlx::query_scalar("SELECT address FROM users WHERE id = ?")
+            .bind(user.0)
+            .fetch_all(&self.read)
+            .await?;
+        let aliases: Vec<String> = sqlx::query_scalar(
+            "SELECT address FROM user_aliases WHERE user_id = ? ORDER BY address",
+        )
+        .bind(user.0)
+        .fetch_all(&self.read)
+        .await?;
+        out.extend(aliases);
+        Ok(out)
+    }
+}
