@@ -83,7 +83,7 @@ test("the webmail banner follows the domain's state while the page is open", asy
     expect(cli("domain", "status", "example.test")).toContain("example.test: normal");
   } finally {
     // and down again: the banner comes back by itself
-    cli("domain", "set-primary", "example.test", "--primary", "127.0.0.1:2526", "--tls", "none");
+    cli("domain", "set-primary", "example.test", "--primary", "127.0.0.1:2526", "--tls", "opportunistic");
     primary.close();
   }
   await expect(banner).toHaveClass(/outage/, { timeout: 60_000 });
