@@ -464,6 +464,8 @@ pub struct ComposeView {
     pub mode: String,
     /// The draft being edited (0: none yet).
     pub draft: i64,
+    /// A forward's attachments, carried along ("name (size)").
+    pub forwarded: Vec<String>,
 }
 
 /// An address suggested while typing (user or alias).

@@ -23,6 +23,44 @@ pub struct Draft {
     /// The Message-ID replied to (threading), if a reply.
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
+    /// Files carried along (a forward's original attachments).
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file in a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attachment {
+    pub content_type: String,
+    pub name: String,
+    pub data: Vec<u8>,
+}
+
+/// The attachments of a raw message (for a forward).
+pub fn attachments_of(raw: &[u8]) -> Vec<Attachment> {
+    use mail_parser::MimeHeaders;
+    let Some(m) = mail_parser::MessageParser::default().parse(raw) else {
+        return Vec::new();
+    };
+    m.attachments()
+        .map(|a| Attachment {
+            content_type: a
+                .content_type()
+                .map(|c| match c.subtype() {
+                    Some(sub) => format!("{}/{sub}", c.ctype()),
+                    None => c.ctype().to_string(),
+                })
+                .filter(|c| c.chars().all(|ch| ch.is_ascii_graphic()))
+                .unwrap_or_else(|| "application/octet-stream".into()),
+            name: a
+                .attachment_name()
+                .unwrap_or("attachment")
+                .chars()
+                .filter(|c| !c.is_control() && !matches!(c, '/' | '\\'))
+                .take(200)
+                .collect(),
+            data: a.contents().to_vec(),
+        })
+        .collect()
 }
 
 /// A message ready to queue.
@@ -174,6 +212,14 @@ pub fn build(
         .collect();
     if !refs.is_empty() {
         b = b.references(refs);
+    }
+    let mut size: usize = d.body.len();
+    for a in &d.attachments {
+        size = size.saturating_add(a.data.len() * 4 / 3);
+        if size > max_size {
+            return Err(ComposeError::TooLarge(size, max_size));
+        }
+        b = b.attachment(a.content_type.clone(), a.name.clone(), a.data.clone());
     }
     let raw = b.write_to_vec().unwrap_or_default();
     if raw.len() > max_size {
@@ -380,6 +426,27 @@ mod tests {
         assert!(matches!(
             build(&big, &own(), "", "mx.test", 5, 1000),
             Err(ComposeError::TooLarge(_, 1000))
+        ));
+    }
+
+    #[test]
+    fn forwarded_attachments_travel_byte_for_byte() {
+        let pdf = b"%PDF-1.4\n\x00\x01binary".to_vec();
+        let mut d = draft("bob@example.test", "Fwd: report");
+        d.attachments = vec![Attachment {
+            content_type: "application/pdf".into(),
+            name: "report.pdf".into(),
+            data: pdf.clone(),
+        }];
+        let b = build(&d, &own(), "", "mx.test", 5, 1 << 20).expect("built");
+        let back = attachments_of(&b.raw);
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].name, "report.pdf");
+        assert_eq!(back[0].content_type, "application/pdf");
+        assert_eq!(back[0].data, pdf);
+        assert!(matches!(
+            build(&d, &own(), "", "mx.test", 5, 10),
+            Err(ComposeError::TooLarge(..))
         ));
     }
 

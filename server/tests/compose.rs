@@ -291,6 +291,82 @@ async fn compose_send_reply_and_refusals() {
         "{text}"
     );
 
+    // a forward carries the original's attachments, byte for byte
+    let with_file = "From: x@remote.test\r\nTo: alice@example.test\r\nSubject: Report\r\n\
+        MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+        --b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n\
+        --b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"q3.pdf\"\r\n\
+        Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKAAECAw==\r\n--b--\r\n";
+    let fwd_msg = s
+        .store
+        .ingest(NewMessage {
+            origin: Origin::Smtp,
+            mail_from: "x@remote.test".into(),
+            client_ip: None,
+            helo: None,
+            tls: false,
+            summary: Summary::parse(with_file.as_bytes()),
+            raw: with_file.as_bytes().to_vec(),
+            recipients: vec![NewRecipient {
+                rcpt: "alice@example.test".into(),
+                domain: Some(domain),
+                user,
+            }],
+            in_reply_to: None,
+        })
+        .await
+        .expect("ingest");
+    let fwd_entry = s
+        .store
+        .mailbox_page(alice, Folder::Inbox, None, 10)
+        .await
+        .expect("inbox")
+        .into_iter()
+        .find(|e| e.message == fwd_msg)
+        .expect("entry")
+        .id
+        .to_string();
+    let p = body(
+        test::call_service(
+            &svc,
+            page(&format!("/mail/compose?mode=forward&ref={fwd_entry}")),
+        )
+        .await,
+    )
+    .await;
+    assert!(p.contains(r#"value="Fwd: Report""#), "{p}");
+    assert!(p.contains("q3.pdf (13 bytes)"), "{p}");
+    let r = test::call_service(
+        &svc,
+        send(vec![
+            ("csrf", &csrf),
+            ("action", "send"),
+            ("from", "alice@example.test"),
+            ("to", "bob@example.test"),
+            ("subject", "Fwd: Report"),
+            ("body", "FYI"),
+            ("mode", "forward"),
+            ("reference", &fwd_entry),
+        ]),
+    )
+    .await;
+    assert_eq!(location(&r), "/mail/sent?sent=1");
+    let sent = s
+        .store
+        .mailbox_page(alice, Folder::Sent, None, 10)
+        .await
+        .expect("sent");
+    let raw = s
+        .store
+        .raw_message(sent[0].message)
+        .await
+        .expect("q")
+        .expect("raw");
+    let files = server::compose::attachments_of(&raw);
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].name, "q3.pdf");
+    assert_eq!(files[0].data, b"%PDF-1.4\n\x00\x01\x02\x03");
+
     // another user's message cannot be replied to (not found), nor used for threading
     let p = body(test::call_service(&svc, page("/mail/compose?mode=reply&ref=999999")).await).await;
     assert!(p.contains("There is nothing at this address"), "{p}");

@@ -86,6 +86,12 @@ fn ComposeForm(v: ComposeView) -> impl IntoView {
             <p class="muted" id="compose-hint">{t.c_hint}</p>
             <label>{t.c_subject}<input type="text" name="subject" id="compose-subject" value=v.subject.clone() maxlength="400"/></label>
             <label>{t.c_body}<textarea name="body" id="compose-body" rows="16">{v.body.clone()}</textarea></label>
+            {(!v.forwarded.is_empty()).then(|| view! {
+                <div id="forwarded">
+                    <p class="muted">{t.attachments}</p>
+                    <ul>{v.forwarded.iter().map(|a| view! { <li>{a.clone()}</li> }).collect_view()}</ul>
+                </div>
+            })}
             <div class="buttons">
                 <button type="submit" name="action" value="send" class="primary" id="compose-send">{t.c_send}</button>
                 <button type="submit" name="action" value="save" id="compose-save">{t.c_save}</button>

@@ -36,6 +36,7 @@ struct Original {
     text: String,
     message_id: Option<String>,
     references: Vec<String>,
+    attachments: Vec<compose::Attachment>,
 }
 
 async fn original(store: &Store, user: UserId, entry: i64) -> Result<Original, BackendError> {
@@ -63,6 +64,7 @@ async fn original(store: &Store, user: UserId, entry: i64) -> Result<Original, B
             .and_then(|m| m.date().map(|d| d.to_rfc822()))
             .unwrap_or_default();
         Original {
+            attachments: compose::attachments_of(&raw),
             from: r.from,
             reply_to: r.reply_to,
             to: r.to,
@@ -163,6 +165,11 @@ pub async fn view(
                 o.text
             );
             v.mode = "forward".into();
+            v.forwarded = o
+                .attachments
+                .iter()
+                .map(|a| format!("{} ({} bytes)", a.name, a.data.len()))
+                .collect();
         }
         _ => return Err(BackendError::Invalid("unknown compose mode".into())),
     }
@@ -265,19 +272,24 @@ pub async fn send(
         Ok(o) => o,
         Err(_) => return HttpResponse::ServiceUnavailable().finish(),
     };
-    // threading comes from the user's own archived message, not the form
-    let (in_reply_to, references) = match (reference, form.mode.as_str()) {
+    // threading and forwarded files come from the user's own archived
+    // message, not from the form
+    let (in_reply_to, references, attachments) = match (reference, form.mode.as_str()) {
         (Some(entry), "reply" | "replyall") => match original(store, user, entry).await {
             Ok(o) => {
                 let mut refs = o.references.clone();
                 if let Some(id) = &o.message_id {
                     refs.push(id.clone());
                 }
-                (o.message_id, refs)
+                (o.message_id, refs, Vec::new())
             }
-            Err(_) => (None, Vec::new()),
+            Err(_) => (None, Vec::new(), Vec::new()),
         },
-        _ => (None, Vec::new()),
+        (Some(entry), "forward") => match original(store, user, entry).await {
+            Ok(o) => (None, Vec::new(), o.attachments),
+            Err(_) => (None, Vec::new(), Vec::new()),
+        },
+        _ => (None, Vec::new(), Vec::new()),
     };
     let d = Draft {
         from: form.from.clone(),
@@ -288,6 +300,7 @@ pub async fn send(
         body: form.body.clone(),
         in_reply_to,
         references,
+        attachments,
     };
     let built = match compose::build(
         &d,
