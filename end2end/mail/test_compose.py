@@ -1,8 +1,8 @@
 """Sending from the webmail against real peers: a reply to an outside
 sender goes out through the Postfix smarthost (bytes and threading headers
 checked there), a message to a colleague reaches their primary's Maildir,
-and what is sent while the primary is down arrives there exactly once
-after it is back."""
+and what is sent while the primary is down arrives there — and in the
+sender's own mailbox on her primary — exactly once after it is back."""
 import email
 import http.client
 import os
@@ -91,13 +91,18 @@ def test_webmail_mail_reaches_the_smarthost_and_the_primary_once(postfix):
             assert loc == "/mail/sent?sent=1"
             eventually("held", lambda: c.query(
                 "SELECT COUNT(*) FROM deliveries d JOIN messages m ON m.id = d.message_id "
-                "WHERE m.subject = ? AND d.status IN ('queued', 'delayed')", f"Held note {run}")[0][0] == 1)
+                "WHERE m.subject = ? AND d.status IN ('queued', 'delayed')", f"Held note {run}")[0][0] == 2)
         finally:
             peers("recover")
         eventually("delivered to bob's primary",
                    lambda: files_containing(maildir("bob"), f"Held note {run}"), timeout=60)
+        eventually("the sender's own copy at her primary",
+                   lambda: files_containing(maildir("alice"), f"Held note {run}"), timeout=60)
         time.sleep(2)
         assert len(files_containing(maildir("bob"), f"Held note {run}")) == 1
+        # the sender's own copy: at her own primary too, exactly once
+        assert len(files_containing(maildir("alice"), f"Held note {run}")) == 1
+        assert len(files_containing(maildir("alice"), f"Re: Budget 2027 {run}")) == 1
         # and both are in alice's Sent
         _, sent = w.request("GET", "/mail/sent")
         assert f"Held note {run}" in sent and f"Re: Budget 2027 {run}" in sent

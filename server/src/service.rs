@@ -172,6 +172,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         auth.clone(),
         backend,
         &cfg.hostname,
+        cfg.web.copy_sent_to_primary,
     )
     .map_err(|source| StartError::Bind {
         addr: cfg.web.listen,

@@ -209,10 +209,21 @@ async fn compose_send_reply_and_refusals() {
     assert_eq!(
         rcpts,
         [
+            ("alice@example.test".to_string(), true),
             ("bob@example.test".to_string(), true),
             ("carol@remote.test".to_string(), true),
             ("dave@other.test".to_string(), true)
-        ]
+        ],
+        "with the sender's own copy for her primary"
+    );
+    let own_inbox = s
+        .store
+        .mailbox_page(alice, Folder::Inbox, None, 10)
+        .await
+        .expect("inbox");
+    assert!(
+        !own_inbox.iter().any(|e| e.message == sent[0].message),
+        "in Sent, not a second time in her Inbox"
     );
     // bob has it in his continuity mailbox at once
     let bob = s

@@ -93,6 +93,9 @@ pub struct RawWeb {
     pub session_lifetime: Option<String>,
     /// How long a set-password link stays valid, e.g. "7d".
     pub password_link_ttl: Option<String>,
+    /// Mail sent from the webmail also goes to the sender's own mailbox on
+    /// their primary (once it is up), so their own server has it too.
+    pub copy_sent_to_primary: Option<bool>,
     /// Failed logins allowed per account within `login_window` before the
     /// account is held back (the message never says whether it exists).
     pub login_failures_per_account: Option<u32>,
@@ -237,6 +240,7 @@ pub struct WebConfig {
     pub session_idle: Duration,
     pub session_lifetime: Duration,
     pub password_link_ttl: Duration,
+    pub copy_sent_to_primary: bool,
     pub login_failures_per_account: u32,
     pub login_failures_per_ip: u32,
     pub login_window: Duration,
@@ -459,6 +463,7 @@ impl RawConfig {
             session_idle,
             session_lifetime,
             password_link_ttl,
+            copy_sent_to_primary: w.copy_sent_to_primary.unwrap_or(true),
             login_failures_per_account: w.login_failures_per_account.unwrap_or(5).max(1),
             login_failures_per_ip: w.login_failures_per_ip.unwrap_or(30).max(1),
             login_window: dur("web.login_window", w.login_window, "15m")?,

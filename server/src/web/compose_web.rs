@@ -6,7 +6,9 @@
 //! Sent mail goes through the same path as inbound mail: archived, tracked,
 //! filed in the sender's Sent; recipients in protected domains get it in
 //! their continuity mailbox and, in turn, at their primary; others go out
-//! through the outbound route (the smarthost).
+//! through the outbound route (the smarthost); and, unless
+//! `web.copy_sent_to_primary` is off, the sender's own primary gets a copy
+//! (held during an outage, delivered once).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use app::backend::{BackendError, ComposeView};
@@ -349,6 +351,20 @@ pub async fn send(
             },
         })
         .collect();
+    // the sender's own copy, for their own server (no second entry in their
+    // continuity mailbox: it is in Sent)
+    let mut recipients = recipients;
+    if state.copy_sent
+        && !recipients
+            .iter()
+            .any(|r| r.rcpt.eq_ignore_ascii_case(&account.address))
+    {
+        recipients.push(NewRecipient {
+            rcpt: account.address.to_ascii_lowercase(),
+            domain: Some(account.domain),
+            user: None,
+        });
+    }
     let id = match store
         .ingest(NewMessage {
             origin: Origin::Webmail,

@@ -55,6 +55,8 @@ pub struct WebState {
     pub options: LeptosOptions,
     /// Our name (EHLO of the connection test, sender of invitations).
     pub hostname: String,
+    /// Webmail mail also goes to the sender's own mailbox on their primary.
+    pub copy_sent: bool,
 }
 
 /// Leptos options built from our configuration (no Cargo.toml needed at run time).
@@ -205,6 +207,7 @@ pub fn bind(
     auth: Arc<Auth>,
     backend: SharedBackend,
     hostname: &str,
+    copy_sent: bool,
 ) -> std::io::Result<actix_web::dev::Server> {
     let addr = listener.local_addr()?;
     let options = leptos_options(site_root, addr);
@@ -214,6 +217,7 @@ pub fn bind(
         backend,
         options,
         hostname: hostname.to_string(),
+        copy_sent,
     };
     let server = HttpServer::new(move || {
         App::new()

@@ -261,6 +261,7 @@ pub async fn web_app(
             "127.0.0.1:8080".parse().expect("addr"),
         ),
         hostname: "mx.continuity.test".into(),
+        copy_sent: true,
     };
     actix_web::test::init_service(
         actix_web::App::new()
