@@ -466,6 +466,8 @@ pub struct ComposeView {
     pub draft: i64,
     /// A forward's attachments, carried along ("name (size)").
     pub forwarded: Vec<String>,
+    /// Suggested recipients (correspondents, colleagues).
+    pub contacts: Vec<String>,
 }
 
 /// An address suggested while typing (user or alias).

@@ -99,6 +99,16 @@ async fn compose_send_reply_and_refusals() {
         "{p}"
     );
     assert!(p.contains(r#"<option value="a.martin@example.test">"#));
+    // suggestions: who she corresponds with and her colleagues, not herself
+    let contacts = p.split(r#"<datalist id="contacts">"#).nth(1).unwrap_or("");
+    let contacts = contacts.split("</datalist>").next().unwrap_or("");
+    assert!(contacts.contains(r#"value="x@remote.test""#), "{contacts}");
+    assert!(contacts.contains(r#"value="bob@example.test""#));
+    assert!(!contacts.contains("alice@example.test"));
+    assert!(
+        !contacts.contains("dave@other.test"),
+        "another domain's users are not listed"
+    );
 
     // forged CSRF: refused
     let r = test::call_service(

@@ -68,7 +68,11 @@ fn ComposeForm(v: ComposeView) -> impl IntoView {
     view! {
         {error.map(|e| view! { <p class="alert error" role="alert" id="compose-error">{e}</p> })}
         {saved.then(|| view! { <p class="alert notice" role="status" id="draft-saved">{t.c_saved}</p> })}
-        <form method="post" action="/mail/send" class="card compose stack" id="compose">
+        <form method="post" action="/mail/send" class="card compose stack" id="compose" novalidate>
+            // suggestions while typing, from the browser itself (no script needed)
+            <datalist id="contacts">
+                {v.contacts.iter().map(|a| view! { <option value=a.clone()></option> }).collect_view()}
+            </datalist>
             <input type="hidden" name="csrf" value=csrf/>
             <input type="hidden" name="reference" value=v.reference.map(|r| r.to_string()).unwrap_or_default()/>
             <input type="hidden" name="mode" value=v.mode.clone()/>
@@ -80,9 +84,9 @@ fn ComposeForm(v: ComposeView) -> impl IntoView {
                     }).collect_view()}
                 </select>
             </label>
-            <label>{t.c_to}<input type="text" name="to" id="compose-to" value=v.to.clone() autocomplete="email" aria-describedby="compose-hint"/></label>
-            <label>{t.c_cc}<input type="text" name="cc" id="compose-cc" value=v.cc.clone()/></label>
-            <label>{t.c_bcc}<input type="text" name="bcc" id="compose-bcc" value=v.bcc.clone()/></label>
+            <label>{t.c_to}<input type="text" list="contacts" name="to" id="compose-to" value=v.to.clone() autocomplete="email" aria-describedby="compose-hint"/></label>
+            <label>{t.c_cc}<input type="text" list="contacts" name="cc" id="compose-cc" value=v.cc.clone()/></label>
+            <label>{t.c_bcc}<input type="text" list="contacts" name="bcc" id="compose-bcc" value=v.bcc.clone()/></label>
             <p class="muted" id="compose-hint">{t.c_hint}</p>
             <label>{t.c_subject}<input type="text" name="subject" id="compose-subject" value=v.subject.clone() maxlength="400"/></label>
             <label>{t.c_body}<textarea name="body" id="compose-body" rows="16">{v.body.clone()}</textarea></label>

@@ -145,6 +145,54 @@ impl Store {
         .await?)
     }
 
+    /// Addresses the user corresponds with (the senders of their recent
+    /// mail and the recipients of what they sent, most frequent first) and
+    /// their colleagues, for the compose form's suggestions.
+    pub async fn contacts(&self, user: UserId, limit: usize) -> Result<Vec<String>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT mb.folder, CASE mb.folder WHEN 'sent' THEN m.header_to ELSE m.header_from END \
+             FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
+             WHERE mb.user_id = ? ORDER BY mb.received_at DESC LIMIT 1000",
+        )
+        .bind(user.0)
+        .fetch_all(&self.read)
+        .await?;
+        let mut count: std::collections::HashMap<String, usize> = Default::default();
+        for (_, list) in &rows {
+            for part in list.split(',') {
+                let part = part.trim();
+                let addr = match (part.rfind('<'), part.rfind('>')) {
+                    (Some(a), Some(b)) if a < b => &part[a + 1..b],
+                    _ => part,
+                };
+                let addr = addr.trim().to_ascii_lowercase();
+                if crate::compose::valid_address(&addr) {
+                    *count.entry(addr).or_default() += 1;
+                }
+            }
+        }
+        let mut out: Vec<(String, usize)> = count.into_iter().collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut out: Vec<String> = out.into_iter().map(|(a, _)| a).collect();
+        let colleagues: Vec<String> = sqlx::query_scalar(
+            "SELECT address FROM users WHERE disabled = 0 AND id != ? \
+             AND domain_id = (SELECT domain_id FROM users WHERE id = ?) ORDER BY address LIMIT 500",
+        )
+        .bind(user.0)
+        .bind(user.0)
+        .fetch_all(&self.read)
+        .await?;
+        for c in colleagues {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        let own = self.own_addresses(user).await?;
+        out.retain(|a| !own.iter().any(|o| o.eq_ignore_ascii_case(a)));
+        out.truncate(limit);
+        Ok(out)
+    }
+
     /// The user's address and aliases (who they may send as).
     pub async fn own_addresses(&self, user: UserId) -> Result<Vec<String>> {
         let mut out: Vec<String> = sqlx::query_scalar("SELECT address FROM users WHERE id = ?")

@@ -100,7 +100,9 @@ pub async fn view(
     draft: Option<i64>,
 ) -> Result<ComposeView, BackendError> {
     let own = store.own_addresses(user).await.map_err(unavailable)?;
+    let contacts = store.contacts(user, 300).await.map_err(unavailable)?;
     let mut v = ComposeView {
+        contacts,
         from: own.first().cloned().unwrap_or_default(),
         from_options: own.clone(),
         mode: "new".into(),
