@@ -5,11 +5,10 @@
 use std::sync::Arc;
 
 use app::backend::{
-    AdminSession, AdminViewer, AuditEntry, Backend, BackendError, ComposeView, ContinuityUser,
-    ContinuityView, DirectoryView, DomainOverview, EmergencyUser, FolderCounts, HeldView,
-    LinkProblem, MailPage, MailSummary, MailView, MessageTrack, OutageReport, Overview,
-    PrimaryView, ReportLine, SearchParams, SessionUser, Suggestion, TimelineEntry, TrackingPage,
-    TrackingQuery, Viewer, WebhookEntry,
+    AdminSession, AdminViewer, Backend, BackendError, ComposeView, ContinuityView, DirectoryView,
+    DomainOverview, FolderCounts, LinkProblem, MailPage, MailSummary, MailView, MessageTrack,
+    OutageReport, Overview, ReportLine, SearchParams, SessionUser, Suggestion, TrackingPage,
+    TrackingQuery, Viewer,
 };
 
 use crate::auth::{Auth, PasswordError};
@@ -342,110 +341,7 @@ impl Backend for StoreBackend {
         session: &AdminSession,
         domain: &str,
     ) -> Result<ContinuityView, BackendError> {
-        let (_, id) = admin_domain(&self.store, session, domain).await?;
-        let s = self
-            .store
-            .continuity_settings(id)
-            .await
-            .map_err(unavailable)?
-            .ok_or(BackendError::NotFound)?;
-        let audit = self.store.audit_log(id, 20).await.map_err(unavailable)?;
-        let emergency = self.store.emergency_status(id).await.map_err(unavailable)?;
-        let emergency_enabled = self
-            .store
-            .emergency_enabled(id)
-            .await
-            .map_err(unavailable)?;
-        let m = self
-            .store
-            .monitored_domain(id)
-            .await
-            .map_err(unavailable)?
-            .ok_or(BackendError::NotFound)?;
-        let timeline = self.store.timeline(id, 10).await.map_err(unavailable)?;
-        let held = self.store.held_queue(id).await.map_err(unavailable)?;
-        let report = report(&self.store, id, None).await?;
-        let webhook = self.store.webhook_url(id).await.map_err(unavailable)?;
-        let webhook_log = self
-            .store
-            .webhook_log(id, 5)
-            .await
-            .map_err(unavailable)?
-            .into_iter()
-            .map(|(id, status, attempts, err, body)| WebhookEntry {
-                id,
-                event: serde_json::from_str::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v["event"].as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                status,
-                attempts,
-                last_error: err.unwrap_or_default(),
-            })
-            .collect();
-        Ok(ContinuityView {
-            webhook,
-            webhook_log,
-            held: HeldView {
-                waiting: held.waiting,
-                via_continuity: held.via_continuity,
-                oldest: held.oldest,
-            },
-            report,
-            emergency_enabled,
-            emergency: emergency
-                .into_iter()
-                .map(|e| EmergencyUser {
-                    id: e.user.0,
-                    address: e.address,
-                    display_name: e.display_name,
-                    source: e.source,
-                    status: e.status,
-                })
-                .collect(),
-            primary: PrimaryView {
-                host: m.primary_host,
-                port: m.primary_port,
-                tls: m.primary_tls,
-                interval_s: m.probe_interval_ms / 1000,
-                timeout_s: m.probe_timeout_ms / 1000,
-                fail_after: m.fail_after,
-                recover_after: m.recover_after,
-                probe_rcpt: m.probe_rcpt,
-            },
-            timeline: timeline
-                .into_iter()
-                .map(|t| TimelineEntry {
-                    at: t.at,
-                    from: t.from,
-                    to: t.to,
-                    reason: t.reason,
-                })
-                .collect(),
-            domain: s.name,
-            enabled: s.enabled,
-            scope: s.scope,
-            users: s
-                .users
-                .into_iter()
-                .map(|(id, address, display_name)| ContinuityUser {
-                    id: id.0,
-                    address,
-                    display_name,
-                })
-                .collect(),
-            state: s.state,
-            audit: audit
-                .into_iter()
-                .map(|a| AuditEntry {
-                    at: a.at,
-                    actor: a.actor,
-                    action: a.action,
-                    before: a.before.unwrap_or_default(),
-                    after: a.after.unwrap_or_default(),
-                })
-                .collect(),
-        })
+        super::admin_views::continuity_view(&self.store, session, domain).await
     }
 
     async fn directory_view(
@@ -453,57 +349,7 @@ impl Backend for StoreBackend {
         session: &AdminSession,
         domain: &str,
     ) -> Result<DirectoryView, BackendError> {
-        let (_, id) = admin_domain(&self.store, session, domain).await?;
-        let name = self
-            .store
-            .domain(id)
-            .await
-            .map_err(unavailable)?
-            .map(|d| d.name)
-            .unwrap_or_default();
-        let mut v = DirectoryView {
-            domain: name,
-            interval_min: 60,
-            max_disable_pct: 20,
-            user_filter: "(mail=*)".into(),
-            flavor: "openldap".into(),
-            ..Default::default()
-        };
-        if let Some(c) = self.store.directory(id).await.map_err(unavailable)? {
-            v.configured = true;
-            v.url = c.url;
-            v.starttls = c.starttls;
-            v.ca_file = c.ca_file.unwrap_or_default();
-            v.bind_dn = c.bind_dn;
-            v.bind_password_file = c.bind_password_file.unwrap_or_default();
-            v.base_dn = c.base_dn;
-            v.user_filter = c.user_filter;
-            v.group_dn = c.group_dn.unwrap_or_default();
-            v.flavor = c.flavor;
-            v.interval_min = c.interval_s / 60;
-            v.max_disable_pct = c.max_disable_pct;
-        }
-        if let Some(st) = self.store.sync_status(id).await.map_err(unavailable)? {
-            v.last_at = st.at;
-            v.last_ok = st.ok;
-            v.last_result = st.result;
-            let d: serde_json::Value = serde_json::from_str(&st.diff).unwrap_or_default();
-            let list = |k: &str| -> Vec<String> {
-                d[k].as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            v.added = list("added");
-            v.updated = list("updated");
-            v.disabled = list("disabled");
-            v.enabled = list("enabled");
-            v.warnings = list("warnings");
-        }
-        Ok(v)
+        super::admin_views::directory_view(&self.store, session, domain).await
     }
 
     async fn admin_tracking(
@@ -583,7 +429,7 @@ impl Backend for StoreBackend {
 }
 
 /// The last outage's reconciliation report for a domain, or one user of it.
-async fn report(
+pub(crate) async fn report(
     store: &Store,
     domain: DomainId,
     user: Option<UserId>,

@@ -19,6 +19,7 @@
 //! - [`render`] and [`sanitize`]: reading a stored message (pure).
 
 pub mod admin_forms;
+pub mod admin_views;
 pub mod api;
 pub mod backend;
 pub mod compose_web;
