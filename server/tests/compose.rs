@@ -6,7 +6,7 @@
 mod common;
 
 use actix_web::test::{self, TestRequest};
-use common::control::{app, location, setup, PW};
+use common::control::{app, location, login, setup};
 use server::directory::{RcptVerdict, RecipientPolicy};
 use server::store::mailbox::Folder;
 use server::store::{NewMessage, NewRecipient, Origin, Summary, UserId};
@@ -53,18 +53,7 @@ async fn compose_send_reply_and_refusals() {
         .id;
 
     let svc = app(&s).await;
-    let req = TestRequest::post()
-        .uri("/auth/login")
-        .peer_addr("127.0.0.1:1".parse().expect("addr"))
-        .set_form([("address", "alice@example.test"), ("password", PW)])
-        .to_request();
-    let r = test::call_service(&svc, req).await;
-    let cookie = r
-        .response()
-        .cookies()
-        .find(|c| c.name() == "continuity")
-        .expect("cookie")
-        .into_owned();
+    let cookie = login(&svc, "alice@example.test", "continuity").await;
     let csrf = s.auth.session(cookie.value()).await.expect("session").csrf;
     let page = |path: &str| {
         TestRequest::get()

@@ -7,24 +7,13 @@
 mod common;
 
 use actix_web::test::{self, TestRequest};
-use common::control::{app, location, setup, PW};
+use common::control::{app, location, login, setup};
 
 #[actix_web::test]
 async fn directory_settings_test_and_sync_from_the_control_panel() {
     let s = setup("directory-web").await;
     let svc = app(&s).await;
-    let req = TestRequest::post()
-        .uri("/auth/login")
-        .peer_addr("127.0.0.1:1".parse().expect("addr"))
-        .set_form([("address", "admin@example.test"), ("password", PW)])
-        .to_request();
-    let r = test::call_service(&svc, req).await;
-    let cookie = r
-        .response()
-        .cookies()
-        .find(|c| c.name() == "continuity-admin")
-        .expect("cookie")
-        .into_owned();
+    let cookie = login(&svc, "admin@example.test", "continuity-admin").await;
     let csrf = s.auth.admin_session(cookie.value()).await.expect("s").csrf;
     let dir = common::temp_dir("directory-web-secret");
     let secret = dir.join("bind.secret");
@@ -112,18 +101,7 @@ async fn directory_settings_test_and_sync_from_the_control_panel() {
     // a domain admin cannot name files on the server (the bind password
     // would be any file they like, sent to a directory they choose)
     assert_eq!(c.bind_password_file, None);
-    let req = TestRequest::post()
-        .uri("/auth/login")
-        .peer_addr("127.0.0.1:1".parse().expect("addr"))
-        .set_form([("address", "ops@provider.test"), ("password", PW)])
-        .to_request();
-    let r = test::call_service(&svc, req).await;
-    let ops = r
-        .response()
-        .cookies()
-        .find(|c| c.name() == "continuity-admin")
-        .expect("cookie")
-        .into_owned();
+    let ops = login(&svc, "ops@provider.test", "continuity-admin").await;
     let ops_csrf = s.auth.admin_session(ops.value()).await.expect("s").csrf;
     let url = format!("ldap://127.0.0.1:{dead}");
     let r = test::call_service(

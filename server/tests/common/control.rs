@@ -88,3 +88,23 @@ pub fn location<B>(r: &ServiceResponse<B>) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+/// Log in through the real form and return the session cookie (`name`:
+/// "continuity" for users, "continuity-admin" for administrators).
+pub async fn login<S, B>(svc: &S, address: &str, name: &str) -> actix_web::cookie::Cookie<'static>
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let req = actix_web::test::TestRequest::post()
+        .uri("/auth/login")
+        .peer_addr("127.0.0.1:1".parse().expect("addr"))
+        .set_form([("address", address), ("password", PW)])
+        .to_request();
+    let r = actix_web::test::call_service(svc, req).await;
+    r.response()
+        .cookies()
+        .find(|c| c.name() == name)
+        .expect("session cookie")
+        .into_owned()
+}
