@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod control;
+pub mod mailuser;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

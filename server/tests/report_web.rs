@@ -1,0 +1,133 @@
+//! The outage's aftermath on the web: the held queue, the webhook and the
+//! reconciliation report in the Control Panel, and each user's own line of
+//! the report on their Settings page (never anyone else's).
+
+mod common;
+
+use actix_web::test::{self, TestRequest};
+use common::control::{app, setup, PW};
+
+/// Mail held during an outage shows in the Control Panel (held queue and
+/// reconciliation report) and, for each user, only their own line.
+#[actix_web::test]
+async fn the_held_queue_and_the_reconciliation_report_are_shown_to_whom_they_concern() {
+    let s = setup("cp-report").await;
+    let svc = app(&s).await;
+    s.store
+        .set_webhook(s.example, Some("https://hooks.example.com/continuity"))
+        .await
+        .expect("webhook");
+    server::monitor::command(
+        &s.store,
+        "mx",
+        s.example,
+        server::monitor::state::Input::ActivateNow { by: "ops".into() },
+    )
+    .await
+    .expect("activate");
+    let snap = s.store.directory_snapshot().await.expect("snapshot");
+    for (i, rcpt) in [
+        "alice@example.test",
+        "alice@example.test",
+        "bob@example.test",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        use server::directory::{RcptVerdict, RecipientPolicy};
+        let RcptVerdict::Accept { domain, user } = snap.check(rcpt) else {
+            panic!("{rcpt}");
+        };
+        let raw = format!("From: x@remote.test\r\nTo: {rcpt}\r\nSubject: n{i}\r\n\r\nx\r\n");
+        s.store
+            .ingest(server::store::NewMessage {
+                origin: server::store::Origin::Smtp,
+                mail_from: "x@remote.test".into(),
+                client_ip: None,
+                helo: None,
+                tls: false,
+                summary: server::store::Summary::parse(raw.as_bytes()),
+                raw: raw.into_bytes(),
+                recipients: vec![server::store::NewRecipient {
+                    rcpt: rcpt.into(),
+                    domain: Some(domain),
+                    user,
+                }],
+                in_reply_to: None,
+            })
+            .await
+            .expect("ingest");
+    }
+    let login = |addr: &'static str| {
+        TestRequest::post()
+            .uri("/auth/login")
+            .peer_addr("127.0.0.1:1".parse().expect("addr"))
+            .set_form([("address", addr), ("password", PW)])
+            .to_request()
+    };
+    let get = |path: &str, c: &actix_web::cookie::Cookie<'static>| {
+        TestRequest::get()
+            .uri(path)
+            .cookie(c.clone())
+            .insert_header(("accept", "text/html"))
+            .insert_header(("accept-language", "en"))
+            .to_request()
+    };
+    let r = test::call_service(&svc, login("admin@example.test")).await;
+    let admin = r
+        .response()
+        .cookies()
+        .find(|c| c.name() == "continuity-admin")
+        .expect("admin cookie")
+        .into_owned();
+    let page = String::from_utf8_lossy(
+        &test::read_body(
+            test::call_service(&svc, get("/admin/d/example.test/continuity", &admin)).await,
+        )
+        .await,
+    )
+    .replace("<!>", ""); // hydration markers
+    assert!(
+        page.contains(r#"id="held-queue" data-waiting="3""#),
+        "{page}"
+    );
+    assert!(page.contains("Last outage: reconciliation"));
+    // the webhook and its notification (no sender runs here: still to send)
+    assert!(page.contains("<code>https://hooks.example.com/continuity</code>"));
+    assert!(
+        page.contains("outage.started · retrying (0 attempts)"),
+        "{page}"
+    );
+    for (who, held) in [("alice@example.test", 2), ("bob@example.test", 1)] {
+        let row = format!(
+            r#"<tr data-user="{who}"><td>{who}</td><td>{held}</td><td>0</td><td>{held}</td>"#
+        );
+        assert!(page.contains(&row), "{row} in the report: {page}");
+    }
+
+    // alice sees her own line, and nobody else's
+    let r = test::call_service(&svc, login("alice@example.test")).await;
+    let alice = r
+        .response()
+        .cookies()
+        .find(|c| c.name() == "continuity")
+        .expect("user cookie")
+        .into_owned();
+    let page = String::from_utf8_lossy(
+        &test::read_body(test::call_service(&svc, get("/settings", &alice)).await).await,
+    )
+    .replace("<!>", "");
+    assert!(page.contains(r#"id="my-report""#), "{page}");
+    assert!(page.contains(r#"data-count="held">2<"#), "{page}");
+    assert!(page.contains(r#"data-count="pending">2<"#));
+    assert!(!page.contains("bob@example.test"));
+    // and no Control Panel
+    assert_eq!(
+        test::call_service(&svc, get("/admin/d/example.test/continuity", &alice))
+            .await
+            .status()
+            .as_u16()
+            / 100,
+        3
+    );
+}
