@@ -8,6 +8,8 @@
 //! - [`dirsync`]: users from LDAP / Active Directory (or a CSV file).
 //! - [`smtp`]: the inbound listener and its sans-IO session.
 //! - [`queue`]: delivery to the primaries (lettre), retries, DSNs.
+//! - [`relay`]: what users and primaries send through us (local or
+//!   outbound, DKIM, Sent).
 //! - [`web`]: actix-web + Leptos wiring and the UI's backend port.
 //! - [`tls`]: certificates for the listeners.
 //! - [`archive`]: the daily retention purge.
@@ -25,6 +27,7 @@ pub mod directory;
 pub mod dirsync;
 pub mod monitor;
 pub mod queue;
+pub mod relay;
 pub mod service;
 pub mod smtp;
 pub mod store;

@@ -12,7 +12,7 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::monitor::Monitor;
-use crate::queue::{Deliverer, LettreDeliverer, Queue};
+use crate::queue::{Deliverer, LettreDeliverer, Outbound, Queue};
 use crate::smtp::{self, SmtpContext};
 use crate::store::Store;
 use crate::web::{self, StoreBackend};
@@ -23,6 +23,10 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error("outbound delivery: {0}")]
+    Outbound(String),
+    #[error("the submission listener needs a certificate ([smtp] tls_cert and tls_key, or self_signed): AUTH is only offered over TLS")]
+    SubmissionWithoutTls,
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -36,6 +40,8 @@ pub struct Running {
     pub auth: Arc<Auth>,
     pub directory: Arc<Directory>,
     pub smtp_addrs: Vec<SocketAddr>,
+    /// Submission listeners: STARTTLS ones, then implicit-TLS ones.
+    pub submission_addrs: Vec<SocketAddr>,
     pub web_addr: SocketAddr,
     pub tls: bool,
     shutdown: watch::Sender<bool>,
@@ -52,6 +58,8 @@ pub struct StartOptions {
     pub no_queue: bool,
     /// Run without the outage monitor (the domains keep their stored state).
     pub no_monitor: bool,
+    /// Route outbound mail like this instead of as configured (e.g. a fake DNS).
+    pub outbound: Option<crate::queue::Outbound>,
 }
 
 pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartError> {
@@ -73,31 +81,70 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
+    let auth = Arc::new(Auth::new(store.clone(), &cfg.web).await?);
     let ctx = SmtpContext::new(
         &cfg.hostname,
         &cfg.smtp,
         store.clone(),
         directory.clone(),
-        tls,
+        tls.clone(),
     );
+    let grace = cfg.smtp.data_timeout.min(Duration::from_secs(60));
     let mut smtp_addrs = Vec::new();
     for addr in &cfg.smtp.listen {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: *addr,
-                source,
-            })?;
-        smtp_addrs.push(listener.local_addr().map_err(|source| StartError::Bind {
-            addr: *addr,
-            source,
-        })?);
+        let listener = bind(*addr).await?;
+        smtp_addrs.push(local_addr(&listener, *addr)?);
         tasks.push(tokio::spawn(smtp::serve(
             listener,
             ctx.clone(),
             shutdown_rx.clone(),
-            cfg.smtp.data_timeout.min(Duration::from_secs(60)),
+            grace,
         )));
+    }
+
+    let mut submission_addrs = Vec::new();
+    if cfg.submission.enabled() {
+        if tls.is_none() && !cfg.submission.allow_plaintext_auth {
+            return Err(StartError::SubmissionWithoutTls);
+        }
+        let relay = crate::relay::RelayOptions {
+            copy_sent_to_primary: cfg.web.copy_sent_to_primary,
+            ..Default::default()
+        };
+        let listeners = cfg
+            .submission
+            .listen
+            .iter()
+            .map(|a| (*a, false))
+            .chain(cfg.submission.tls_listen.iter().map(|a| (*a, true)));
+        for (addr, implicit_tls) in listeners {
+            if implicit_tls && tls.is_none() {
+                return Err(StartError::SubmissionWithoutTls);
+            }
+            let sub = SmtpContext::submission(
+                &cfg.hostname,
+                &cfg.smtp,
+                store.clone(),
+                directory.clone(),
+                tls.clone(),
+                smtp::session::SubmissionMode {
+                    allow_plaintext_auth: cfg.submission.allow_plaintext_auth,
+                },
+                smtp::submission::SubmissionContext {
+                    auth: auth.clone(),
+                    relay: relay.clone(),
+                    implicit_tls,
+                },
+            );
+            let listener = bind(addr).await?;
+            submission_addrs.push(local_addr(&listener, addr)?);
+            tasks.push(tokio::spawn(smtp::serve(
+                listener,
+                sub,
+                shutdown_rx.clone(),
+                grace,
+            )));
+        }
     }
 
     if !opts.no_queue {
@@ -108,12 +155,17 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
                 cfg.queue.per_destination,
             ))
         });
+        let outbound = match opts.outbound {
+            Some(o) => o,
+            None => Outbound::from_config(&cfg.outbound, cfg.queue.timeout)
+                .map_err(StartError::Outbound)?,
+        };
         let queue = Queue::new(
             store.clone(),
             directory.clone(),
             deliverer,
             cfg.queue.clone(),
-            cfg.outbound.clone(),
+            outbound,
             &cfg.hostname,
         );
         if !opts.no_monitor {
@@ -145,7 +197,6 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             addr: cfg.web.listen,
             source,
         })?;
-    let auth = Arc::new(Auth::new(store.clone(), &cfg.web).await?);
     {
         // expired sessions are removed every few minutes
         let auth = auth.clone();
@@ -190,12 +241,24 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         auth,
         directory,
         smtp_addrs,
+        submission_addrs,
         web_addr,
         tls: has_tls,
         shutdown,
         tasks,
         web,
     })
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+fn local_addr(l: &tokio::net::TcpListener, addr: SocketAddr) -> Result<SocketAddr, StartError> {
+    l.local_addr()
+        .map_err(|source| StartError::Bind { addr, source })
 }
 
 impl Running {

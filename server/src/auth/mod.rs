@@ -123,6 +123,106 @@ impl Auth {
         }
     }
 
+    /// Check a mail user's address (or alias) and password, with the same
+    /// throttles as the web login, for a protocol that keeps no web session
+    /// (SMTP submission, IMAP). `proto` names it in the logs.
+    pub async fn verify_user(
+        &self,
+        address: &str,
+        password: &str,
+        ip: &str,
+        proto: &'static str,
+    ) -> Result<Account, LoginError> {
+        let address = address.trim();
+        if !self.throttle.allowed(address, ip, Instant::now()) {
+            tracing::warn!(%ip, proto, "login throttled");
+            return Err(LoginError::Throttled);
+        }
+        let account = self.check_user(address, password, ip).await?;
+        tracing::info!(user = %account.user, %ip, proto, "login");
+        Ok(account)
+    }
+
+    /// A domain's own server relaying through submission: its name and the
+    /// relay secret `continuity domain relay --secret` printed (only the
+    /// SHA-256 is kept; compared in constant time). Throttled like logins.
+    pub async fn verify_relay_secret(
+        &self,
+        domain: &str,
+        secret: &str,
+        ip: &str,
+    ) -> Result<crate::store::Domain, LoginError> {
+        let key = format!("relay:{}", domain.trim().to_ascii_lowercase());
+        if !self.throttle.allowed(&key, ip, Instant::now()) {
+            tracing::warn!(%ip, "relay login throttled");
+            return Err(LoginError::Throttled);
+        }
+        let unavailable = |e: StoreError| {
+            tracing::error!(error = %e, "relay login lookup failed");
+            LoginError::Unavailable
+        };
+        let found = match self
+            .store
+            .domain_by_name(domain)
+            .await
+            .map_err(unavailable)?
+        {
+            Some(d) => self
+                .store
+                .relay_secret_hash(d.id)
+                .await
+                .map_err(unavailable)?
+                .map(|h| (d, h)),
+            None => None,
+        };
+        let given = token::sha256(secret.as_bytes());
+        match found {
+            Some((d, hash)) if token::same(&hash, &given) => {
+                self.throttle.succeeded(&key);
+                Ok(d)
+            }
+            _ => {
+                self.throttle.failed(&key, ip, Instant::now());
+                tracing::info!(%ip, "relay login failed");
+                Err(LoginError::Invalid)
+            }
+        }
+    }
+
+    /// The password check of a user login (throttle already passed).
+    async fn check_user(
+        &self,
+        address: &str,
+        password: &str,
+        ip: &str,
+    ) -> Result<Account, LoginError> {
+        let account = self.store.account_by_address(address).await.map_err(|e| {
+            tracing::error!(error = %e, "login lookup failed");
+            LoginError::Unavailable
+        })?;
+        let hash = account
+            .as_ref()
+            .filter(|a| !a.disabled)
+            .and_then(|a| a.password_hash.clone());
+        let pw = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || match hash {
+            Some(h) => password::verify(&h, &pw),
+            None => {
+                password::dummy_verify(&pw);
+                false
+            }
+        })
+        .await
+        .unwrap_or(false);
+        let Some(account) = account.filter(|_| ok) else {
+            self.throttle.failed(address, ip, Instant::now());
+            tracing::info!(%ip, "login failed");
+            return Err(LoginError::Invalid);
+        };
+        self.throttle.succeeded(address);
+        Ok(account)
+    }
+
     /// Check an address and password; on success start a new session (a new
     /// random id: a session id known before login is never reused).
     pub async fn login(
@@ -165,30 +265,7 @@ impl Auth {
                 }
             }
         }
-        let account = self.store.account_by_address(address).await.map_err(|e| {
-            tracing::error!(error = %e, "login lookup failed");
-            LoginError::Unavailable
-        })?;
-        let hash = account
-            .as_ref()
-            .filter(|a| !a.disabled)
-            .and_then(|a| a.password_hash.clone());
-        let pw = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || match hash {
-            Some(h) => password::verify(&h, &pw),
-            None => {
-                password::dummy_verify(&pw);
-                false
-            }
-        })
-        .await
-        .unwrap_or(false);
-        let Some(account) = account.filter(|_| ok) else {
-            self.throttle.failed(address, ip, Instant::now());
-            tracing::info!(%ip, "login failed");
-            return Err(LoginError::Invalid);
-        };
-        self.throttle.succeeded(address);
+        let account = self.check_user(address, password, ip).await?;
         let cookie = self
             .create(SessionKind::User, account.user.0, ip)
             .await

@@ -67,6 +67,45 @@ pub enum DomainCmd {
     /// How many days the domain's archive and tracking are kept (90 by
     /// default); without DAYS, show it.
     Retention { name: String, days: Option<i64> },
+    /// Make a DKIM key for the domain (it signs what is sent through
+    /// Continuity from now on) and print the DNS record to publish.
+    DkimKeygen {
+        name: String,
+        /// The key's selector (default cty<YYYYMM>)
+        #[arg(long)]
+        selector: Option<String>,
+        /// rsa (every verifier checks it) or ed25519 (RFC 8463)
+        #[arg(long, default_value = "rsa")]
+        algorithm: server::relay::dkim::Algorithm,
+        /// RSA key size
+        #[arg(long, default_value_t = 2048)]
+        bits: usize,
+    },
+    /// Show the domain's DKIM keys and their DNS records; turn signing off
+    /// or on again (with the newest key, or --selector).
+    Dkim {
+        name: String,
+        #[arg(long, conflicts_with = "off")]
+        on: bool,
+        #[arg(long)]
+        off: bool,
+        #[arg(long, requires = "on")]
+        selector: Option<String>,
+    },
+    /// Let the domain's own server relay its outbound mail through the
+    /// submission listener: from its networks and/or with credentials.
+    Relay {
+        name: String,
+        /// An address or network it relays from (repeat; replaces the list)
+        #[arg(long = "allow-ip")]
+        allow_ip: Vec<String>,
+        /// Make new credentials (user: the domain; the password is shown once)
+        #[arg(long)]
+        secret: bool,
+        /// Remove its networks and credentials
+        #[arg(long, conflicts_with_all = ["allow_ip", "secret"])]
+        off: bool,
+    },
     /// Change how the primary is watched.
     Monitoring {
         name: String,
@@ -203,6 +242,24 @@ pub async fn domain_cmd(store: &Store, hostname: &str, cmd: DomainCmd) -> Result
                 }
             }
         }
+        DomainCmd::DkimKeygen {
+            name,
+            selector,
+            algorithm,
+            bits,
+        } => super::relay::dkim_keygen(store, &name, selector, algorithm, bits).await?,
+        DomainCmd::Dkim {
+            name,
+            on,
+            off,
+            selector,
+        } => super::relay::dkim_show(store, &name, on, off, selector).await?,
+        DomainCmd::Relay {
+            name,
+            allow_ip,
+            secret,
+            off,
+        } => super::relay::relay(store, &name, allow_ip, secret, off).await?,
         DomainCmd::Retention { name, days } => {
             let d = find_domain(store, &name).await?;
             if let Some(days) = days {

@@ -16,6 +16,7 @@ mod admins;
 mod archive;
 mod directory;
 mod domains;
+mod relay;
 mod users;
 
 use admins::{admin_cmd, service_cmd, AdminCmd, ServiceCmd};

@@ -13,6 +13,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod outbound;
+mod submission;
+pub use outbound::{OutboundConfig, RawOutbound, SmarthostAuth};
+pub use submission::{RawSubmission, SubmissionConfig};
+
 /// Errors found while reading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -65,6 +70,8 @@ pub struct RawConfig {
     pub queue: RawQueue,
     #[serde(default)]
     pub outbound: RawOutbound,
+    #[serde(default)]
+    pub submission: RawSubmission,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,16 +167,6 @@ pub struct RawQueue {
     pub recovery_rate: Option<u32>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawOutbound {
-    /// "host:port" of a smarthost for mail to domains we do not protect
-    /// (DSNs to remote senders). Without it such mail waits (Delayed).
-    pub smarthost: Option<String>,
-    /// TLS mode towards the smarthost: none, opportunistic, required, implicit.
-    pub smarthost_tls: Option<String>,
-}
-
 /// TLS mode towards a remote server (a primary or a smarthost).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -228,6 +225,7 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub queue: QueueConfig,
     pub outbound: OutboundConfig,
+    pub submission: SubmissionConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -274,12 +272,6 @@ pub struct QueueConfig {
     pub poll_interval: Duration,
 }
 
-#[derive(Debug, Clone)]
-pub struct OutboundConfig {
-    pub smarthost: Option<(String, u16)>,
-    pub smarthost_tls: TlsMode,
-}
-
 /// The documented configuration file, with every default spelled out.
 pub const EXAMPLE: &str = include_str!("example.toml");
 
@@ -315,7 +307,7 @@ impl Config {
     }
 }
 
-const SECTIONS: [&str; 5] = ["server", "web", "smtp", "queue", "outbound"];
+const SECTIONS: [&str; 6] = ["server", "web", "smtp", "queue", "outbound", "submission"];
 
 /// `CONTINUITY_SMTP_MAX_RECIPIENTS=50` sets `[smtp] max_recipients = 50`. The
 /// value is read as TOML when it parses as such (numbers, booleans, lists),
@@ -568,20 +560,8 @@ impl RawConfig {
             )?,
         };
 
-        let o = self.outbound;
-        let outbound = OutboundConfig {
-            smarthost: o
-                .smarthost
-                .as_deref()
-                .map(|s| parse_host_port("outbound.smarthost", s))
-                .transpose()?,
-            smarthost_tls: o
-                .smarthost_tls
-                .as_deref()
-                .unwrap_or("required")
-                .parse()
-                .map_err(|e| invalid("outbound.smarthost_tls", e))?,
-        };
+        let outbound = self.outbound.validate()?;
+        let submission = self.submission.validate()?;
 
         Ok(Config {
             hostname,
@@ -590,6 +570,7 @@ impl RawConfig {
             smtp,
             queue,
             outbound,
+            submission,
         })
     }
 }

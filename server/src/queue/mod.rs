@@ -8,10 +8,17 @@
 //! produce a DSN to the envelope sender, never to the null sender, in the
 //! same transaction as the final status.
 //!
+//! Mail for a protected domain goes to its primary; other mail (written in
+//! the webmail or submitted, DSNs to remote senders) through the smarthost
+//! when one is configured, else straight to the recipient domain's MX
+//! hosts, each tried in turn until one answers (RFC 5321 §5.1).
+//!
 //! - [`transport`]: the `Deliverer` seam and the lettre implementation.
+//! - [`mx`]: MX resolution (hickory-resolver), null MX, implicit MX.
 //! - [`dsn`]: building RFC 3464 reports.
 
 pub mod dsn;
+pub mod mx;
 pub mod transport;
 
 use std::collections::HashMap;
@@ -20,17 +27,17 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Semaphore};
 
-use crate::config::{OutboundConfig, QueueConfig};
+use crate::config::{OutboundConfig, QueueConfig, TlsMode};
 use crate::directory::{Directory, RcptVerdict, RecipientPolicy};
 use crate::store::{now_ms, Claim, NewMessage, NewRecipient, Origin, Outcome, Store, Summary};
-pub use transport::{Attempt, Deliverer, LettreDeliverer, Route};
+pub use transport::{Attempt, Deliverer, LettreDeliverer, Route, RouteAuth};
 
 pub struct Queue {
     pub store: Store,
     pub directory: Arc<Directory>,
     pub deliverer: Arc<dyn Deliverer>,
     pub cfg: QueueConfig,
-    pub outbound: OutboundConfig,
+    pub outbound: Outbound,
     pub hostname: String,
     per_route: Mutex<HashMap<Route, Arc<Semaphore>>>,
     /// Where temporary failures to a primary are reported (the monitor's
@@ -38,6 +45,90 @@ pub struct Queue {
     pub signals: std::sync::OnceLock<tokio::sync::mpsc::Sender<(crate::store::DomainId, String)>>,
     /// Next free slot (µs) per recovering primary: the recovery rate.
     pacer: Mutex<HashMap<crate::store::DomainId, i64>>,
+}
+
+/// How mail for domains we do not protect leaves.
+#[derive(Clone, Default)]
+pub struct Outbound {
+    /// Everything through this smarthost.
+    pub smarthost: Option<Route>,
+    /// Without a smarthost: straight to each domain's MX.
+    pub direct: Option<Direct>,
+}
+
+/// Direct delivery to MX hosts.
+#[derive(Clone)]
+pub struct Direct {
+    pub dns: Arc<dyn mx::Dns>,
+    pub port: u16,
+    pub tls: TlsMode,
+}
+
+/// Most MX addresses tried for one attempt.
+const MAX_HOPS: usize = 5;
+
+/// RFC 5321 §6.3: a message that went through this many relays is looping.
+const MAX_RECEIVED: usize = 50;
+
+impl Outbound {
+    /// From the configuration: the smarthost's password and CA files are
+    /// read now, and the DNS resolver set up.
+    pub fn from_config(cfg: &OutboundConfig, timeout: Duration) -> Result<Outbound, String> {
+        if let Some((host, port)) = &cfg.smarthost {
+            let mut route = Route::new(host.clone(), *port, cfg.smarthost_tls);
+            if let Some(a) = &cfg.smarthost_auth {
+                let text = std::fs::read_to_string(&a.password_file).map_err(|e| {
+                    format!(
+                        "cannot read outbound.smarthost_password_file {}: {e}",
+                        a.password_file.display()
+                    )
+                })?;
+                let password = text.lines().next().unwrap_or_default().to_string();
+                if password.is_empty() {
+                    return Err(format!(
+                        "outbound.smarthost_password_file {} is empty",
+                        a.password_file.display()
+                    ));
+                }
+                route.auth = Some(Arc::new(RouteAuth {
+                    user: a.user.clone(),
+                    password,
+                }));
+            }
+            if let Some(ca) = &cfg.smarthost_ca {
+                let pem = std::fs::read(ca).map_err(|e| {
+                    format!("cannot read outbound.smarthost_ca {}: {e}", ca.display())
+                })?;
+                route.ca = Some(Arc::new(pem));
+            }
+            return Ok(Outbound {
+                smarthost: Some(route),
+                direct: None,
+            });
+        }
+        if !cfg.direct {
+            return Ok(Outbound::default());
+        }
+        let dns = mx::HickoryDns::new(&cfg.nameservers, timeout.min(Duration::from_secs(10)))?;
+        Ok(Outbound {
+            smarthost: None,
+            direct: Some(Direct {
+                dns: Arc::new(dns),
+                port: cfg.mx_port,
+                tls: cfg.direct_tls,
+            }),
+        })
+    }
+}
+
+/// Where one claimed delivery can go.
+enum Routes {
+    /// These, in order, until one answers for good.
+    Try(Vec<Route>),
+    /// Nowhere, for good: bounce with this text.
+    Refused(String),
+    /// Nowhere now (DNS trouble, nothing configured): retry later.
+    Later(String),
 }
 
 /// Pace deliveries to `rate` per second: given the next free slot and the
@@ -55,7 +146,7 @@ impl Queue {
         directory: Arc<Directory>,
         deliverer: Arc<dyn Deliverer>,
         cfg: QueueConfig,
-        outbound: OutboundConfig,
+        outbound: Outbound,
         hostname: &str,
     ) -> Arc<Queue> {
         Arc::new(Queue {
@@ -124,22 +215,44 @@ impl Queue {
         let _ = tokio::time::timeout(Duration::from_secs(30), slots.acquire_many(all)).await;
     }
 
-    async fn route_for(&self, claim: &Claim) -> Result<Option<Route>, String> {
-        match claim.domain {
-            Some(d) => match self.store.domain(d).await {
-                Ok(Some(dom)) => Ok(Some(Route {
-                    host: dom.primary_host,
-                    port: dom.primary_port,
-                    tls: dom.primary_tls,
-                })),
-                Ok(None) => Err(format!("domain {d} no longer exists")),
-                Err(e) => Err(e.to_string()),
-            },
-            None => Ok(self.outbound.smarthost.as_ref().map(|(h, p)| Route {
-                host: h.clone(),
-                port: *p,
-                tls: self.outbound.smarthost_tls,
-            })),
+    async fn routes_for(&self, claim: &Claim) -> Routes {
+        if let Some(d) = claim.domain {
+            return match self.store.domain(d).await {
+                Ok(Some(dom)) => Routes::Try(vec![Route::new(
+                    dom.primary_host,
+                    dom.primary_port,
+                    dom.primary_tls,
+                )]),
+                Ok(None) => Routes::Later(format!("domain {d} no longer exists")),
+                Err(e) => Routes::Later(e.to_string()),
+            };
+        }
+        if let Some(route) = &self.outbound.smarthost {
+            return Routes::Try(vec![route.clone()]);
+        }
+        let Some(direct) = &self.outbound.direct else {
+            return Routes::Later(
+                "no route: the recipient is outside the protected domains, no \
+                 [outbound] smarthost is configured and direct delivery is off"
+                    .into(),
+            );
+        };
+        let domain = claim
+            .rcpt
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or_default();
+        match mx::hops(&*direct.dns, domain, MAX_HOPS, &mut mx::random_shuffle).await {
+            Ok(hops) => Routes::Try(
+                hops.into_iter()
+                    .map(|h| Route {
+                        tls_name: Some(h.host),
+                        ..Route::new(h.ip.to_string(), direct.port, direct.tls)
+                    })
+                    .collect(),
+            ),
+            Err(mx::NoHop::Permanent(why)) => Routes::Refused(why),
+            Err(mx::NoHop::Temporary(why)) => Routes::Later(why),
         }
     }
 
@@ -176,21 +289,29 @@ impl Queue {
 
     async fn try_deliver(&self, claim: &Claim) -> Outcome {
         let now = now_ms();
-        let route = match self.route_for(claim).await {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                return self.temporary(
-                    claim,
-                    "no route: the recipient is outside the protected domains and no \
-                     [outbound] smarthost is configured"
-                        .into(),
-                    String::new(),
-                    None,
-                    now,
-                )
+        let routes = match self.routes_for(claim).await {
+            Routes::Try(r) if !r.is_empty() => r,
+            Routes::Try(_) => {
+                return self.temporary(claim, "no route".into(), String::new(), None, now)
             }
-            Err(e) => return self.temporary(claim, e, String::new(), None, now),
+            Routes::Later(why) => return self.temporary(claim, why, String::new(), None, now),
+            Routes::Refused(why) => {
+                let raw = self.store.raw_message(claim.message).await.ok().flatten();
+                let dsn = self.dsn(
+                    claim,
+                    &why,
+                    None,
+                    "5.1.2",
+                    raw.as_deref().unwrap_or_default(),
+                );
+                return Outcome::Bounced {
+                    reply: why,
+                    remote: String::new(),
+                    dsn,
+                };
+            }
         };
+        let first = routes[0].to_string();
         let raw = match self.store.raw_message(claim.message).await {
             Ok(Some(raw)) => raw,
             Ok(None) => {
@@ -200,8 +321,19 @@ impl Queue {
                     dsn: None,
                 }
             }
-            Err(e) => return self.temporary(claim, e.to_string(), route.to_string(), None, now),
+            Err(e) => return self.temporary(claim, e.to_string(), first, None, now),
         };
+        if count_received(&raw) >= MAX_RECEIVED {
+            let why = format!(
+                "554 5.4.6 mail loop: the message went through {MAX_RECEIVED} or more relays"
+            );
+            let dsn = self.dsn(claim, &why, None, "5.4.6", &raw);
+            return Outcome::Bounced {
+                reply: why,
+                remote: String::new(),
+                dsn,
+            };
+        }
         let mut message = received_header(claim, &self.hostname).into_bytes();
         message.extend_from_slice(&raw);
         // A primary back from an outage gets its held backlog at a measured
@@ -220,27 +352,31 @@ impl Queue {
                 }
             }
         }
-        let slots = self.route_slots(&route);
-        let _permit = slots.acquire().await;
-        let remote = route.to_string();
-        tracing::debug!(delivery = %claim.delivery, %remote, "delivering");
-        match self
-            .deliverer
-            .deliver(&route, &claim.mail_from, &claim.rcpt, &message)
-            .await
-        {
-            Attempt::Accepted(reply) => Outcome::Delivered { reply, remote },
-            Attempt::Temporary(reply) => {
-                if let (Some(domain), Some(tx)) = (claim.domain, self.signals.get()) {
-                    let _ = tx.try_send((domain, reply.clone()));
+        // RFC 5321 §5.1: on a temporary failure, the next host is tried
+        let mut last = (String::new(), first);
+        for route in &routes {
+            let slots = self.route_slots(route);
+            let _permit = slots.acquire().await;
+            let remote = route.to_string();
+            tracing::debug!(delivery = %claim.delivery, %remote, "delivering");
+            match self
+                .deliverer
+                .deliver(route, &claim.mail_from, &claim.rcpt, &message)
+                .await
+            {
+                Attempt::Accepted(reply) => return Outcome::Delivered { reply, remote },
+                Attempt::Temporary(reply) => last = (reply, remote),
+                Attempt::Permanent(reply) => {
+                    let dsn = self.dsn(claim, &reply, Some(&remote), "5.0.0", &raw);
+                    return Outcome::Bounced { reply, remote, dsn };
                 }
-                self.temporary(claim, reply, remote, Some(&raw), now)
-            }
-            Attempt::Permanent(reply) => {
-                let dsn = self.dsn(claim, &reply, Some(&remote), "5.0.0", &raw);
-                Outcome::Bounced { reply, remote, dsn }
             }
         }
+        let (reply, remote) = last;
+        if let (Some(domain), Some(tx)) = (claim.domain, self.signals.get()) {
+            let _ = tx.try_send((domain, reply.clone()));
+        }
+        self.temporary(claim, reply, remote, Some(&raw), now)
     }
 
     /// A temporary failure: retry later, or expire when too old.
@@ -335,6 +471,18 @@ impl Queue {
             in_reply_to: Some(claim.message),
         })
     }
+}
+
+/// `Received:` header fields in a message's header (loop detection).
+fn count_received(raw: &[u8]) -> usize {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    raw[..end]
+        .split(|&b| b == b'\n')
+        .filter(|l| l.len() >= 9 && l[..9].eq_ignore_ascii_case(b"received:"))
+        .count()
 }
 
 /// Our trace header (RFC 5321 §4.4), prepended when relaying; the stored

@@ -9,24 +9,64 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lettre::address::{Address, Envelope};
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::config::TlsMode;
 
-/// Where to deliver: a primary, or the outbound smarthost.
+/// Where to deliver: a primary, the outbound smarthost, or one address of
+/// a recipient domain's MX host.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Route {
+    /// A name or an address to connect to.
     pub host: String,
     pub port: u16,
     pub tls: TlsMode,
+    /// The name the server's certificate must carry when `host` is an
+    /// address (an MX host's name); `None`: `host` itself.
+    pub tls_name: Option<String>,
+    /// SMTP AUTH (a smarthost's).
+    pub auth: Option<Arc<RouteAuth>>,
+    /// PEM of a private CA the server's certificate is checked against.
+    pub ca: Option<Arc<Vec<u8>>>,
+}
+
+impl Route {
+    /// A plain route to `host:port`.
+    pub fn new(host: impl Into<String>, port: u16, tls: TlsMode) -> Route {
+        Route {
+            host: host.into(),
+            port,
+            tls,
+            tls_name: None,
+            auth: None,
+            ca: None,
+        }
+    }
+}
+
+/// Credentials at a smarthost; never printed.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RouteAuth {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RouteAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RouteAuth({}, <password>)", self.user)
+    }
 }
 
 impl std::fmt::Display for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
+        match &self.tls_name {
+            Some(name) if name != &self.host => write!(f, "{name}[{}]:{}", self.host, self.port),
+            _ => write!(f, "{}:{}", self.host, self.port),
+        }
     }
 }
 
@@ -72,8 +112,14 @@ impl LettreDeliverer {
         if let Some(t) = map.get(route) {
             return Ok(t.clone());
         }
+        let name = route.tls_name.clone().unwrap_or_else(|| route.host.clone());
         let params = |verify: bool| {
-            let b = TlsParameters::builder(route.host.clone());
+            let mut b = TlsParameters::builder(name.clone());
+            if let Some(pem) = &route.ca {
+                let cert = Certificate::from_pem(pem)
+                    .map_err(|e| format!("CA certificate for {route}: {e}"))?;
+                b = b.add_root_certificate(cert);
+            }
             let b = if verify {
                 b
             } else {
@@ -90,7 +136,7 @@ impl LettreDeliverer {
             TlsMode::Required => Tls::Required(params(true)?),
             TlsMode::Implicit => Tls::Wrapper(params(true)?),
         };
-        let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(route.host.clone())
+        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(route.host.clone())
             .port(route.port)
             .tls(tls)
             .timeout(Some(self.timeout))
@@ -99,8 +145,14 @@ impl LettreDeliverer {
                 PoolConfig::new()
                     .max_size(self.per_destination)
                     .idle_timeout(Duration::from_secs(30)),
-            )
-            .build();
+            );
+        if let Some(auth) = &route.auth {
+            // only over TLS: the configuration refuses AUTH without it
+            b = b
+                .credentials(Credentials::new(auth.user.clone(), auth.password.clone()))
+                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+        }
+        let t = b.build();
         let t = Arc::new(t);
         map.insert(route.clone(), t.clone());
         Ok(t)

@@ -3,6 +3,8 @@
 //! - [`session`]: the sans-IO state machine (parsing with `smtp-proto`).
 //! - [`data`]: reading one message after DATA (end, size, line endings).
 //! - [`reply`]: replies as values.
+//! - [`sasl`], [`submission`]: AUTH and the submission listener's rules
+//!   (RFC 6409), for users' mail apps and the domains' own servers.
 //! - this file: the listener (connection limit, TLS, graceful shutdown) and
 //!   the driver that moves bytes between a socket and a session, and hands
 //!   finished messages to the store. `250` is written only after
@@ -10,9 +12,13 @@
 
 pub mod data;
 pub mod reply;
+pub mod sasl;
 pub mod session;
 #[cfg(test)]
 mod session_tests;
+pub mod submission;
+#[cfg(test)]
+mod submission_tests;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +45,8 @@ pub struct SmtpContext {
     pub idle_timeout: Duration,
     pub data_timeout: Duration,
     pub max_connections: usize,
+    /// A submission listener (AUTH, relay) instead of the inbound MX.
+    pub submission: Option<submission::SubmissionContext>,
     connections: Arc<Semaphore>,
     /// Message data held in memory by all sessions, in KiB permits.
     data_budget: Arc<Semaphore>,
@@ -62,6 +70,7 @@ impl SmtpContext {
                 max_errors: cfg.max_errors,
                 bare_newlines: cfg.bare_newlines,
                 tls_available: tls.is_some(),
+                submission: None,
             }),
             store,
             directory,
@@ -69,10 +78,34 @@ impl SmtpContext {
             idle_timeout: cfg.idle_timeout,
             data_timeout: cfg.data_timeout,
             max_connections: cfg.max_connections,
+            submission: None,
             connections: Arc::new(Semaphore::new(cfg.max_connections)),
             data_budget: Arc::new(Semaphore::new(kib(cfg.max_inflight_data) as usize)),
             next_id: AtomicU64::new(1),
         })
+    }
+}
+
+impl SmtpContext {
+    /// The same listener as a submission port (RFC 6409).
+    pub fn submission(
+        hostname: &str,
+        cfg: &SmtpConfig,
+        store: Store,
+        directory: Arc<Directory>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        mode: session::SubmissionMode,
+        sub: submission::SubmissionContext,
+    ) -> Arc<SmtpContext> {
+        let base = SmtpContext::new(hostname, cfg, store, directory, tls);
+        let Ok(mut ctx) = Arc::try_unwrap(base) else {
+            unreachable!("a new context has one owner")
+        };
+        let mut params = (*ctx.params).clone();
+        params.submission = Some(mode);
+        ctx.params = Arc::new(params);
+        ctx.submission = Some(sub);
+        Arc::new(ctx)
     }
 }
 
@@ -150,6 +183,29 @@ async fn handle(
         peer.ip().to_string(),
         false,
     );
+    if ctx.submission.is_some() {
+        if let Some(p) = submission::network_principal(&ctx.store, peer.ip()).await {
+            session.set_network_principal(p);
+        }
+    }
+    if ctx.submission.as_ref().is_some_and(|s| s.implicit_tls) {
+        // RFC 8314: TLS from the first byte, then the greeting
+        let Some(acceptor) = &ctx.tls else {
+            return Ok(());
+        };
+        let mut tls = match tokio::time::timeout(ctx.idle_timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::info!(error = %e, "TLS handshake failed");
+                return Ok(());
+            }
+            Err(_) => return Ok(()),
+        };
+        session.tls_established();
+        tls.write_all(&session.greeting().to_bytes()).await?;
+        drive(&mut tls, &mut session, ctx, &mut shutdown).await?;
+        return Ok(());
+    }
     tcp.write_all(&session.greeting().to_bytes()).await?;
     match drive(&mut tcp, &mut session, ctx, &mut shutdown).await? {
         Next::Closed => return Ok(()),
@@ -194,9 +250,49 @@ where
         while let Some(event) = session.next_event() {
             match event {
                 Event::Reply(r) => r.write_to(&mut out),
-                Event::Commit(env) => {
-                    let result = commit(ctx, session, env).await;
-                    session.committed(result).write_to(&mut out);
+                Event::Commit(env) => match &ctx.submission {
+                    Some(sub) => {
+                        let snap = ctx.directory.current();
+                        let ip = session.client_ip().to_string();
+                        let r = submission::commit(
+                            &ctx.store,
+                            &snap,
+                            &sub.relay,
+                            &ctx.params.hostname,
+                            env,
+                            &ip,
+                        )
+                        .await;
+                        let reply = match r {
+                            Ok(id) => {
+                                tracing::info!(message = %id, "submitted");
+                                session.committed(Ok(id))
+                            }
+                            Err(reply) => session.commit_refused(reply),
+                        };
+                        reply.write_to(&mut out);
+                    }
+                    None => {
+                        let result = commit(ctx, session, env).await;
+                        session.committed(result).write_to(&mut out);
+                    }
+                },
+                Event::Authenticate { user, password } => {
+                    let reply = match &ctx.submission {
+                        Some(sub) => {
+                            let ip = session.client_ip().to_string();
+                            let r =
+                                submission::verify(&ctx.store, &sub.auth, &user, &password, &ip)
+                                    .await;
+                            session.authenticated(r)
+                        }
+                        None => session.authenticated(Err(Reply::new(
+                            503,
+                            [5, 5, 1],
+                            "AUTH is not available on this port",
+                        ))),
+                    };
+                    reply.write_to(&mut out);
                 }
                 Event::StartTls(r) => {
                     r.write_to(&mut out);

@@ -27,6 +27,32 @@ pub struct SessionParams {
     pub bare_newlines: BareNewlines,
     /// STARTTLS can be offered (a certificate is configured).
     pub tls_available: bool,
+    /// A submission listener (RFC 6409): AUTH, relaying for the
+    /// authenticated; `None` for the inbound MX listener.
+    pub submission: Option<SubmissionMode>,
+}
+
+/// How a submission listener authenticates.
+#[derive(Debug, Clone, Default)]
+pub struct SubmissionMode {
+    /// AUTH before TLS (loopback tests only).
+    pub allow_plaintext_auth: bool,
+}
+
+/// Who a submission session acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A user, who may send as their address and aliases.
+    User {
+        id: crate::store::UserId,
+        addresses: Vec<String>,
+    },
+    /// A protected domain's own server (its credentials or networks): may
+    /// send as any address of the domain, and bounces (`<>`).
+    Primary {
+        domain: crate::store::DomainId,
+        name: String,
+    },
 }
 
 /// A message ready to be committed.
@@ -38,6 +64,8 @@ pub struct Envelope {
     pub helo: Option<String>,
     pub tls: bool,
     pub smtputf8: bool,
+    /// Who sent it (submission listener only).
+    pub principal: Option<Principal>,
 }
 
 /// What the connection must do next.
@@ -52,35 +80,45 @@ pub enum Event {
     StartTls(Reply),
     /// Write this reply and close the connection.
     Close(Reply),
+    /// Check these credentials, then call [`Session::authenticated`].
+    Authenticate { user: String, password: String },
 }
 
-struct Transaction {
-    mail_from: String,
-    recipients: Vec<NewRecipient>,
+pub(super) struct Transaction {
+    pub(super) mail_from: String,
+    pub(super) recipients: Vec<NewRecipient>,
     smtputf8: bool,
 }
 
-enum State {
+pub(super) enum State {
     Command,
+    /// An AUTH exchange waiting for the client's next line.
+    Auth(super::sasl::Exchange),
+    /// Credentials handed out, waiting for [`Session::authenticated`].
+    AwaitAuth,
     Data(Box<MessageReader>),
     AwaitCommit,
     Closed,
 }
 
 pub struct Session<P> {
-    params: Arc<SessionParams>,
+    pub(super) params: Arc<SessionParams>,
     policy: P,
     client_ip: String,
-    state: State,
-    input: Vec<u8>,
+    pub(super) state: State,
+    pub(super) input: Vec<u8>,
     /// Skipping the rest of an over-long command line.
     skipping_line: bool,
-    helo: Option<String>,
+    pub(super) helo: Option<String>,
     esmtp: bool,
-    tls: bool,
-    txn: Option<Transaction>,
+    pub(super) tls: bool,
+    pub(super) txn: Option<Transaction>,
     errors: u32,
     rejections: Vec<Rejection>,
+    /// Submission: who the session acts for (AUTH, or the client's network).
+    pub(super) principal: Option<Principal>,
+    /// Submission: the principal came from AUTH (not the network).
+    pub(super) authenticated: bool,
 }
 
 const OK: [u8; 3] = [2, 0, 0];
@@ -100,7 +138,14 @@ impl<P: RecipientPolicy> Session<P> {
             txn: None,
             errors: 0,
             rejections: Vec::new(),
+            principal: None,
+            authenticated: false,
         }
+    }
+
+    /// Submission: the client's address is one of a domain's relay networks.
+    pub fn set_network_principal(&mut self, p: Principal) {
+        self.principal = Some(p);
     }
 
     /// The 220 banner (RFC 5321 §4.3.1).
@@ -185,9 +230,9 @@ impl<P: RecipientPolicy> Session<P> {
     pub fn next_event(&mut self) -> Option<Event> {
         loop {
             match self.state {
-                State::Closed | State::AwaitCommit => return None,
+                State::Closed | State::AwaitCommit | State::AwaitAuth => return None,
                 State::Data(_) => return self.data_event(),
-                State::Command => {}
+                State::Command | State::Auth(_) => {}
             }
             let Some(pos) = self.input.iter().position(|&b| b == b'\n') else {
                 if self.input.len() > self.params.max_line_length {
@@ -202,7 +247,13 @@ impl<P: RecipientPolicy> Session<P> {
                 continue; // the tail of a line already answered
             }
             if line.len() > self.params.max_line_length {
+                if matches!(self.state, State::Auth(_)) {
+                    self.state = State::Command;
+                }
                 return Some(self.error(Reply::new(500, [5, 5, 2], "Line too long")));
+            }
+            if let State::Auth(_) = self.state {
+                return Some(self.auth_line(&line));
             }
             return Some(self.command(&line));
         }
@@ -223,6 +274,13 @@ impl<P: RecipientPolicy> Session<P> {
         }
     }
 
+    /// The message handed out with [`Event::Commit`] was refused: answer this.
+    pub fn commit_refused(&mut self, reply: Reply) -> Reply {
+        self.state = State::Command;
+        self.txn = None;
+        reply
+    }
+
     /// TLS is up: RFC 3207 §4.2, forget everything learnt before it.
     pub fn tls_established(&mut self) {
         self.tls = true;
@@ -232,9 +290,13 @@ impl<P: RecipientPolicy> Session<P> {
         self.input.clear();
         self.skipping_line = false;
         self.state = State::Command;
+        if self.authenticated {
+            self.principal = None;
+            self.authenticated = false;
+        }
     }
 
-    fn error(&mut self, reply: Reply) -> Event {
+    pub(super) fn error(&mut self, reply: Reply) -> Event {
         self.errors += 1;
         if self.errors >= self.params.max_errors {
             self.state = State::Closed;
@@ -297,11 +359,10 @@ impl<P: RecipientPolicy> Session<P> {
                 "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT STARTTLS",
             )),
             Request::StartTls => self.starttls(),
-            Request::Auth { .. } => self.error(Reply::new(
-                503,
-                [5, 5, 1],
-                "AUTH is not available on this port",
-            )),
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(mechanism, initial_response.as_ref()),
             Request::Lhlo { .. }
             | Request::Expn { .. }
             | Request::Etrn { .. }
@@ -369,6 +430,9 @@ impl<P: RecipientPolicy> Session<P> {
         if self.params.tls_available && !self.tls {
             lines.push("STARTTLS".to_string());
         }
+        if self.auth_offered() {
+            lines.push("AUTH PLAIN LOGIN".to_string());
+        }
         Event::Reply(Reply::multi(250, lines))
     }
 
@@ -396,6 +460,11 @@ impl<P: RecipientPolicy> Session<P> {
         if !from.is_empty() && (from.len() > 254 || !from.contains('@')) {
             return self.error(Reply::new(501, [5, 1, 7], "Bad sender address syntax"));
         }
+        if self.params.submission.is_some() {
+            if let Err(reply) = self.may_send_as(from) {
+                return self.error(reply);
+            }
+        }
         self.txn = Some(Transaction {
             mail_from: from.to_string(),
             recipients: Vec::new(),
@@ -421,6 +490,10 @@ impl<P: RecipientPolicy> Session<P> {
         // RFC 5321 §4.5.3.1.10
         if txn.recipients.len() >= self.params.max_recipients {
             return Event::Reply(Reply::new(452, [4, 5, 3], "Too many recipients"));
+        }
+        if self.params.submission.is_some() {
+            // an authenticated sender may write to anyone (MAIL checked who)
+            return self.submission_rcpt(to);
         }
         match self.policy.check(to) {
             RcptVerdict::Accept { domain, user } => {
@@ -498,12 +571,16 @@ impl<P: RecipientPolicy> Session<P> {
                     helo: self.helo.clone(),
                     tls: self.tls,
                     smtputf8: txn.smtputf8,
+                    principal: self.principal.clone(),
                 }))
             }
         }
     }
 
     fn starttls(&mut self) -> Event {
+        if self.txn.is_some() {
+            return self.error(Reply::new(503, [5, 5, 1], "STARTTLS inside a transaction"));
+        }
         if self.tls {
             return self.error(Reply::new(503, [5, 5, 1], "TLS already active"));
         }

@@ -9,7 +9,7 @@ use crate::config::BareNewlines;
 use crate::store::admin::DirectorySnapshot;
 use crate::store::{DomainId, MessageId, UserId};
 
-fn directory() -> DirectorySnapshot {
+pub(super) fn directory() -> DirectorySnapshot {
     let mut s = DirectorySnapshot::default();
     s.domains.insert("example.test".into(), (DomainId(1), true));
     for (i, u) in ["alice", "bob", "carol"].iter().enumerate() {
@@ -21,7 +21,7 @@ fn directory() -> DirectorySnapshot {
     s
 }
 
-fn params() -> SessionParams {
+pub(super) fn params() -> SessionParams {
     SessionParams {
         hostname: "mx.test".into(),
         max_message_size: 1000,
@@ -30,28 +30,35 @@ fn params() -> SessionParams {
         max_errors: 10,
         bare_newlines: BareNewlines::Reject,
         tls_available: true,
+        submission: None,
     }
 }
 
-struct Harness {
-    s: Session<DirectorySnapshot>,
-    committed: Vec<Envelope>,
-    starttls: bool,
-    closed: bool,
+pub(super) struct Harness {
+    pub(super) s: Session<DirectorySnapshot>,
+    pub(super) committed: Vec<Envelope>,
+    pub(super) starttls: bool,
+    pub(super) closed: bool,
+    /// How AUTH credentials are judged: the valid (user, password, principal).
+    pub(super) accounts: Vec<(String, String, super::session::Principal)>,
+    /// Credentials the session asked to check.
+    pub(super) asked: Vec<(String, String)>,
 }
 
 impl Harness {
-    fn new(p: SessionParams) -> Harness {
+    pub(super) fn new(p: SessionParams) -> Harness {
         Harness {
             s: Session::new(Arc::new(p), directory(), "192.0.2.1".into(), false),
             committed: Vec::new(),
             starttls: false,
             closed: false,
+            accounts: Vec::new(),
+            asked: Vec::new(),
         }
     }
 
     /// Feed `input`, run every event, return the replies as text.
-    fn send(&mut self, input: &[u8]) -> Vec<String> {
+    pub(super) fn send(&mut self, input: &[u8]) -> Vec<String> {
         self.s.feed(input);
         let mut out = Vec::new();
         while let Some(ev) = self.s.next_event() {
@@ -71,13 +78,30 @@ impl Harness {
                     self.closed = true;
                     out.push(String::from_utf8(r.to_bytes()).unwrap());
                 }
+                Event::Authenticate { user, password } => {
+                    let verdict = self
+                        .accounts
+                        .iter()
+                        .find(|(u, p, _)| *u == user && *p == password)
+                        .map(|(_, _, who)| who.clone())
+                        .ok_or_else(|| {
+                            super::reply::Reply::new(
+                                535,
+                                [5, 7, 8],
+                                "Authentication credentials invalid",
+                            )
+                        });
+                    self.asked.push((user, password));
+                    let r = self.s.authenticated(verdict);
+                    out.push(String::from_utf8(r.to_bytes()).unwrap());
+                }
             }
         }
         out
     }
 
     /// Send and check each reply starts with the expected prefix.
-    fn expect(&mut self, input: &str, expected: &[&str]) {
+    pub(super) fn expect(&mut self, input: &str, expected: &[&str]) {
         let got = self.send(input.as_bytes());
         assert_eq!(got.len(), expected.len(), "for {input:?}: got {got:?}");
         for (g, e) in got.iter().zip(expected) {

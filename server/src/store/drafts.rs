@@ -132,11 +132,11 @@ impl Store {
         Ok(())
     }
 
-    /// Messages the user sent from the webmail in the last `window_ms`.
+    /// Messages the user sent (webmail and submission) in the last `window_ms`.
     pub async fn sent_recently(&self, user: UserId, window_ms: i64) -> Result<i64> {
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
-             WHERE mb.user_id = ? AND mb.folder = 'sent' AND m.origin = 'webmail' \
+             WHERE mb.user_id = ? AND mb.folder = 'sent' AND m.origin IN ('webmail', 'submission') \
              AND mb.received_at > ?",
         )
         .bind(user.0)

@@ -29,6 +29,7 @@ pub mod directories;
 pub mod drafts;
 pub mod mailbox;
 pub mod reads;
+pub mod relay;
 pub mod report;
 pub mod retention;
 pub mod summary;

@@ -40,6 +40,9 @@ pub enum Origin {
     Demo,
     /// Written and sent in the webmail.
     Webmail,
+    /// Sent through the submission listener (a user's mail app, or a
+    /// domain's own server relaying).
+    Submission,
 }
 
 impl Origin {
@@ -49,6 +52,7 @@ impl Origin {
             Origin::Dsn => "dsn",
             Origin::Demo => "demo",
             Origin::Webmail => "webmail",
+            Origin::Submission => "submission",
         }
     }
 }

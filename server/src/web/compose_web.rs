@@ -18,9 +18,9 @@ use super::backend::unavailable;
 use super::forms::{client_ip, csrf_ok, enc, forbidden_form, require_session, see_other};
 use super::WebState;
 use crate::compose::{self, ComposeError, Draft};
-use crate::directory::{RcptVerdict, RecipientPolicy};
+use crate::relay::{self, Outgoing, RelayError, RelayOptions, Sender};
 use crate::store::drafts::DraftRow;
-use crate::store::{NewMessage, NewRecipient, Origin, Store, Summary, UserId};
+use crate::store::{Origin, Store, UserId};
 
 /// Abuse limits of the webmail (per user).
 pub const MAX_RECIPIENTS: usize = 100;
@@ -328,68 +328,29 @@ pub async fn send(
         Ok(s) => s,
         Err(_) => return HttpResponse::ServiceUnavailable().finish(),
     };
-    let recipients: Vec<NewRecipient> = built
-        .rcpts
-        .iter()
-        .map(|r| match snap.check(r) {
-            RcptVerdict::Accept { domain, user } => NewRecipient {
-                rcpt: r.clone(),
-                domain: Some(domain),
-                user,
-            },
-            // a protected domain's address unknown here: its primary decides
-            RcptVerdict::UnknownUser | RcptVerdict::Disabled => NewRecipient {
-                rcpt: r.clone(),
-                domain: snap
-                    .domains
-                    .get(r.rsplit_once('@').map(|(_, d)| d).unwrap_or_default())
-                    .map(|(id, _)| *id),
-                user: None,
-            },
-            RcptVerdict::NotProtected => NewRecipient {
-                rcpt: r.clone(),
-                domain: None,
-                user: None,
-            },
-        })
-        .collect();
-    // the sender's own copy, for their own server (no second entry in their
-    // continuity mailbox: it is in Sent)
-    let mut recipients = recipients;
-    if state.copy_sent
-        && !recipients
-            .iter()
-            .any(|r| r.rcpt.eq_ignore_ascii_case(&account.address))
-    {
-        recipients.push(NewRecipient {
-            rcpt: account.address.to_ascii_lowercase(),
-            domain: Some(account.domain),
-            user: None,
-        });
-    }
-    let id = match store
-        .ingest(NewMessage {
-            origin: Origin::Webmail,
-            mail_from: built.mail_from.clone(),
-            client_ip: Some(client_ip(&req)),
-            helo: Some("webmail".into()),
-            tls: false,
-            summary: Summary::parse(&built.raw),
-            raw: built.raw,
-            recipients,
-            in_reply_to: None,
-        })
-        .await
-    {
+    let opts = RelayOptions {
+        copy_sent_to_primary: state.copy_sent,
+        max_per_hour: MAX_PER_HOUR,
+    };
+    let outgoing = Outgoing {
+        origin: Origin::Webmail,
+        sender: Sender::User(user),
+        mail_from: built.mail_from.clone(),
+        rcpts: built.rcpts.clone(),
+        raw: built.raw,
+        client_ip: Some(client_ip(&req)),
+        helo: Some("webmail".into()),
+        tls: false,
+    };
+    let id = match relay::send(store, &snap, &opts, outgoing).await {
         Ok(id) => id,
+        Err(RelayError::RateLimited(_)) => return keep("rate", MAX_PER_HOUR.to_string()).await,
+        Err(RelayError::Disabled) => return forbidden_form(&req),
         Err(e) => {
             tracing::error!(error = %e, "cannot store a message sent from the webmail");
             return keep("unavailable", String::new()).await;
         }
     };
-    if let Err(e) = store.file_sent(user, id).await {
-        tracing::error!(error = %e, "cannot file a sent message in Sent");
-    }
     if draft_id > 0 {
         let _ = store.delete_draft(user, draft_id).await;
     }

@@ -1,0 +1,53 @@
+//! `[submission]`: the authenticated SMTP submission listener (RFC 6409) —
+//! users' mail apps send through it during an outage, and a domain's own
+//! server may relay its outbound mail through it. Off unless given an
+//! address. It uses the `[smtp]` certificate and limits.
+
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+use super::{parse_addr, ConfigError, OneOrMany};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubmission {
+    /// Addresses with STARTTLS (port 587 style), one or a list.
+    pub listen: Option<OneOrMany>,
+    /// Addresses with TLS from the first byte (port 465 style, RFC 8314).
+    pub tls_listen: Option<OneOrMany>,
+    /// Allow AUTH before TLS. Only for tests on loopback: a password would
+    /// otherwise cross the network in clear text.
+    pub allow_plaintext_auth: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SubmissionConfig {
+    pub listen: Vec<SocketAddr>,
+    pub tls_listen: Vec<SocketAddr>,
+    pub allow_plaintext_auth: bool,
+}
+
+impl SubmissionConfig {
+    pub fn enabled(&self) -> bool {
+        !self.listen.is_empty() || !self.tls_listen.is_empty()
+    }
+}
+
+fn addrs(key: &str, v: Option<OneOrMany>) -> Result<Vec<SocketAddr>, ConfigError> {
+    v.map(OneOrMany::into_vec)
+        .unwrap_or_default()
+        .iter()
+        .map(|a| parse_addr(key, a))
+        .collect()
+}
+
+impl RawSubmission {
+    pub fn validate(self) -> Result<SubmissionConfig, ConfigError> {
+        Ok(SubmissionConfig {
+            listen: addrs("submission.listen", self.listen)?,
+            tls_listen: addrs("submission.tls_listen", self.tls_listen)?,
+            allow_plaintext_auth: self.allow_plaintext_auth.unwrap_or(false),
+        })
+    }
+}
