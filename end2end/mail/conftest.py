@@ -144,6 +144,14 @@ def postfix():
 
 
 @pytest.fixture(scope="session")
+def authrelay(postfix):
+    """A smarthost that wants AUTH (Postfix + Dovecot SASL, private CA)."""
+    peers("auth-start")
+    yield
+    peers("auth-stop")
+
+
+@pytest.fixture(scope="session")
 def cty(postfix):
     c = Continuity(smtp_port=int(os.environ.get("CONTINUITY_TEST_SMTP_PORT", "2625")), smarthost="127.0.0.1:2527")
     c.start()
