@@ -42,23 +42,41 @@ pub fn attachments_of(raw: &[u8]) -> Vec<Attachment> {
         return Vec::new();
     };
     m.attachments()
-        .map(|a| Attachment {
-            content_type: a
+        .enumerate()
+        .map(|(i, a)| {
+            let content_type = a
                 .content_type()
                 .map(|c| match c.subtype() {
                     Some(sub) => format!("{}/{sub}", c.ctype()),
                     None => c.ctype().to_string(),
                 })
                 .filter(|c| c.chars().all(|ch| ch.is_ascii_graphic()))
-                .unwrap_or_else(|| "application/octet-stream".into()),
-            name: a
+                .unwrap_or_else(|| "application/octet-stream".into());
+            let name: String = a
                 .attachment_name()
-                .unwrap_or("attachment")
+                .unwrap_or_default()
                 .chars()
                 .filter(|c| !c.is_control() && !matches!(c, '/' | '\\'))
                 .take(200)
-                .collect(),
-            data: a.contents().to_vec(),
+                .collect();
+            // an inline part (an image in an HTML message) has no name: one
+            // from its type, e.g. image-1.png
+            let name = if name.trim().is_empty() {
+                let (kind, sub) = content_type.split_once('/').unwrap_or(("file", "bin"));
+                let ext = if sub.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    sub
+                } else {
+                    "bin"
+                };
+                format!("{kind}-{}.{ext}", i + 1)
+            } else {
+                name
+            };
+            Attachment {
+                content_type,
+                name,
+                data: a.contents().to_vec(),
+            }
         })
         .collect()
 }

@@ -74,6 +74,22 @@ async fn create(store: &Store, primary_host: &str, primary_port: u16) -> Result<
             TlsMode::Opportunistic,
         )
         .await?;
+    // mail the demo sends is DKIM-signed (selector "demo")
+    let key = tokio::task::spawn_blocking(|| {
+        crate::relay::dkim::generate(crate::relay::dkim::Algorithm::RsaSha256, 2048)
+    })
+    .await
+    .map_err(|e| StoreError::Invalid(e.to_string()))?
+    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    store
+        .add_dkim_key(
+            domain.id,
+            "demo",
+            "rsa-sha256",
+            &key.private_der,
+            &key.public_b64,
+        )
+        .await?;
     // probe every 5 s: an unreachable demo primary shows continuity active
     // within seconds
     store

@@ -345,7 +345,7 @@ async fn compose_send_reply_and_refusals() {
     )
     .await;
     assert!(p.contains(r#"value="Fwd: Report""#), "{p}");
-    assert!(p.contains("q3.pdf (13 bytes)"), "{p}");
+    assert!(p.contains("q3.pdf (13 B)"), "{p}");
     let r = test::call_service(
         &svc,
         send(vec![

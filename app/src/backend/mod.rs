@@ -220,10 +220,23 @@ pub struct ComposeView {
     pub mode: String,
     /// The draft being edited (0: none yet).
     pub draft: i64,
-    /// A forward's attachments, carried along ("name (size)").
-    pub forwarded: Vec<String>,
+    /// A forward's original attachments, kept unless unticked (`id`: their
+    /// position in the original). Empty once the draft holds them.
+    pub forwarded: Vec<ComposeFile>,
+    /// Files attached to the draft (uploaded, or kept from a forward).
+    pub files: Vec<ComposeFile>,
+    /// Most bytes all attached files may take.
+    pub files_budget: i64,
     /// Suggested recipients (correspondents, colleagues).
     pub contacts: Vec<String>,
+}
+
+/// A file of a message being written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComposeFile {
+    pub id: i64,
+    pub name: String,
+    pub size: i64,
 }
 
 /// An address suggested while typing (user or alias).

@@ -15,6 +15,17 @@ pub struct DraftRow {
     pub body: String,
     pub ref_entry: Option<i64>,
     pub mode: String,
+    /// A forward's kept attachments are already among the draft's own.
+    pub forward_done: bool,
+}
+
+/// A file attached to a draft (without its bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftFile {
+    pub id: i64,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
 }
 
 /// Longest text kept in a draft field (the body: 1 MiB).
@@ -86,8 +97,8 @@ impl Store {
     /// One of the user's drafts.
     pub async fn draft(&self, user: UserId, id: i64) -> Result<Option<DraftRow>> {
         let r = sqlx::query(
-            "SELECT id, from_addr, to_addrs, cc_addrs, bcc_addrs, subject, body, ref_entry, mode \
-             FROM drafts WHERE id = ? AND user_id = ?",
+            "SELECT id, from_addr, to_addrs, cc_addrs, bcc_addrs, subject, body, ref_entry, mode, \
+             forward_done FROM drafts WHERE id = ? AND user_id = ?",
         )
         .bind(id)
         .bind(user.0)
@@ -104,6 +115,7 @@ impl Store {
                 body: r.try_get(6)?,
                 ref_entry: r.try_get(7)?,
                 mode: r.try_get(8)?,
+                forward_done: r.try_get(9)?,
             })
         })
         .transpose()
@@ -112,6 +124,107 @@ impl Store {
     pub async fn delete_draft(&self, user: UserId, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM drafts WHERE id = ? AND user_id = ?")
             .bind(id)
+            .bind(user.0)
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+
+    /// Attach a file to one of the user's drafts. Returns its id, or `None`
+    /// when the draft is not theirs.
+    pub async fn add_draft_file(
+        &self,
+        user: UserId,
+        draft: i64,
+        name: &str,
+        content_type: &str,
+        data: &[u8],
+    ) -> Result<Option<i64>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO draft_attachments (draft_id, user_id, name, content_type, size, data, created_at) \
+             SELECT id, user_id, ?, ?, ?, ?, ? FROM drafts WHERE id = ? AND user_id = ? RETURNING id",
+        )
+        .bind(name)
+        .bind(content_type)
+        .bind(data.len() as i64)
+        .bind(data)
+        .bind(now_ms())
+        .bind(draft)
+        .bind(user.0)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(id)
+    }
+
+    /// The files of one of the user's drafts, in the order attached.
+    pub async fn draft_files(&self, user: UserId, draft: i64) -> Result<Vec<DraftFile>> {
+        let rows = sqlx::query(
+            "SELECT id, name, content_type, size FROM draft_attachments \
+             WHERE draft_id = ? AND user_id = ? ORDER BY id",
+        )
+        .bind(draft)
+        .bind(user.0)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DraftFile {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    content_type: r.try_get(2)?,
+                    size: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The files of one of the user's drafts with their bytes.
+    pub async fn draft_file_data(
+        &self,
+        user: UserId,
+        draft: i64,
+    ) -> Result<Vec<(DraftFile, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "SELECT id, name, content_type, size, data FROM draft_attachments \
+             WHERE draft_id = ? AND user_id = ? ORDER BY id",
+        )
+        .bind(draft)
+        .bind(user.0)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    DraftFile {
+                        id: r.try_get(0)?,
+                        name: r.try_get(1)?,
+                        content_type: r.try_get(2)?,
+                        size: r.try_get(3)?,
+                    },
+                    r.try_get(4)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Remove a file from one of the user's drafts; false if not theirs.
+    pub async fn remove_draft_file(&self, user: UserId, draft: i64, file: i64) -> Result<bool> {
+        let n = sqlx::query(
+            "DELETE FROM draft_attachments WHERE id = ? AND draft_id = ? AND user_id = ?",
+        )
+        .bind(file)
+        .bind(draft)
+        .bind(user.0)
+        .execute(&self.read)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// A forward's kept attachments have been copied into the draft.
+    pub async fn mark_forward_done(&self, user: UserId, draft: i64) -> Result<()> {
+        sqlx::query("UPDATE drafts SET forward_done = 1 WHERE id = ? AND user_id = ?")
+            .bind(draft)
             .bind(user.0)
             .execute(&self.read)
             .await?;

@@ -10,22 +10,24 @@
 //! `web.copy_sent_to_primary` is off, the sender's own primary gets a copy
 //! (held during an outage, delivered once).
 
-use actix_web::{web, HttpRequest, HttpResponse};
-use app::backend::{BackendError, ComposeView};
-use serde::Deserialize;
-
 use super::backend::unavailable;
+use super::compose_form;
 use super::forms::{client_ip, csrf_ok, enc, forbidden_form, require_session, see_other};
 use super::WebState;
 use crate::compose::{self, ComposeError, Draft};
 use crate::relay::{self, Outgoing, RelayError, RelayOptions, Sender};
 use crate::store::drafts::DraftRow;
 use crate::store::{Origin, Store, UserId};
+use actix_web::{web, HttpRequest, HttpResponse};
+use app::backend::{BackendError, ComposeFile, ComposeView};
 
 /// Abuse limits of the webmail (per user).
 pub const MAX_RECIPIENTS: usize = 100;
 pub const MAX_PER_HOUR: i64 = 200;
 pub const MAX_SIZE: usize = 25 * 1024 * 1024;
+/// Files of one message together: base64 makes them a third larger, so
+/// this much fits in [`MAX_SIZE`] with the text.
+pub const FILES_BUDGET: usize = MAX_SIZE / 4 * 3 - 512 * 1024;
 
 /// The original message of a reply or forward (the user's own entry).
 struct Original {
@@ -91,6 +93,36 @@ fn others(list: &str, skip: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// A forward's original attachments as the form lists them.
+fn forwarded_files(list: &[compose::Attachment]) -> Vec<ComposeFile> {
+    list.iter()
+        .enumerate()
+        .map(|(i, a)| ComposeFile {
+            id: i as i64,
+            name: a.name.clone(),
+            size: a.data.len() as i64,
+        })
+        .collect()
+}
+
+async fn files_of(
+    store: &Store,
+    user: UserId,
+    draft: i64,
+) -> Result<Vec<ComposeFile>, BackendError> {
+    Ok(store
+        .draft_files(user, draft)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|f| ComposeFile {
+            id: f.id,
+            name: f.name,
+            size: f.size,
+        })
+        .collect())
+}
+
 /// What the compose form shows.
 pub async fn view(
     store: &Store,
@@ -103,6 +135,7 @@ pub async fn view(
     let contacts = store.contacts(user, 300).await.map_err(unavailable)?;
     let mut v = ComposeView {
         contacts,
+        files_budget: FILES_BUDGET as i64,
         from: own.first().cloned().unwrap_or_default(),
         from_options: own.clone(),
         mode: "new".into(),
@@ -125,6 +158,12 @@ pub async fn view(
         v.body = d.body;
         v.reference = d.ref_entry;
         v.mode = d.mode;
+        v.files = files_of(store, user, d.id).await?;
+        if v.mode == "forward" && !d.forward_done {
+            if let Some(entry) = v.reference {
+                v.forwarded = forwarded_files(&original(store, user, entry).await?.attachments);
+            }
+        }
         return Ok(v);
     }
     let Some(entry) = reference else {
@@ -169,40 +208,11 @@ pub async fn view(
                 o.text
             );
             v.mode = "forward".into();
-            v.forwarded = o
-                .attachments
-                .iter()
-                .map(|a| format!("{} ({} bytes)", a.name, a.data.len()))
-                .collect();
+            v.forwarded = forwarded_files(&o.attachments);
         }
         _ => return Err(BackendError::Invalid("unknown compose mode".into())),
     }
     Ok(v)
-}
-
-#[derive(Deserialize)]
-pub struct SendForm {
-    csrf: String,
-    #[serde(default)]
-    action: String,
-    #[serde(default)]
-    from: String,
-    #[serde(default)]
-    to: String,
-    #[serde(default)]
-    cc: String,
-    #[serde(default)]
-    bcc: String,
-    #[serde(default)]
-    subject: String,
-    #[serde(default)]
-    body: String,
-    #[serde(default)]
-    reference: String,
-    #[serde(default)]
-    mode: String,
-    #[serde(default)]
-    draft: String,
 }
 
 fn code(e: &ComposeError) -> &'static str {
@@ -216,51 +226,156 @@ fn code(e: &ComposeError) -> &'static str {
     }
 }
 
-/// POST /mail/send
+/// The enhanced page (uploads, autosave) asks for JSON instead of a redirect.
+fn wants_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// Where the form goes after an action that keeps the draft open: back to
+/// it (with a notice or an error), or, for the enhanced page, the draft as
+/// JSON.
+async fn back_to_draft(
+    store: &Store,
+    user: UserId,
+    json: bool,
+    draft: i64,
+    notice: &str,
+    error: Option<(&'static str, String)>,
+) -> HttpResponse {
+    if json {
+        let files = files_of(store, user, draft).await.unwrap_or_default();
+        return HttpResponse::Ok().json(serde_json::json!({
+            "draft": draft,
+            "files": files.iter().map(|f| serde_json::json!({"id": f.id, "name": f.name, "size": f.size})).collect::<Vec<_>>(),
+            "error": error.as_ref().map(|(c, _)| *c),
+            "detail": error.as_ref().map(|(_, d)| d.clone()).unwrap_or_default(),
+            "saved_at": crate::store::now_ms(),
+        }));
+    }
+    let mut loc = format!("/mail/compose?draft={draft}");
+    if !notice.is_empty() {
+        loc.push_str(&format!("&{notice}=1"));
+    }
+    if let Some((code, detail)) = error {
+        loc.push_str(&format!("&e={code}&why={}", enc(&detail)));
+    }
+    see_other(&loc)
+}
+
+/// POST /mail/send — every button of the compose form, one handler. The
+/// form comes urlencoded, or multipart with files. Whatever happens, what
+/// was typed and attached is first kept as a draft; then:
+/// `action=send` builds and sends it (the draft goes once sent), `save`
+/// and `attach` come back to it, `remove-<id>` drops one of its files; the
+/// enhanced page posts `upload` and `autosave` and gets JSON.
 pub async fn send(
     req: HttpRequest,
     state: web::Data<WebState>,
-    form: web::Form<SendForm>,
+    payload: web::Payload,
 ) -> HttpResponse {
     let session = match require_session(&req) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !csrf_ok(&session, &form.csrf) {
+    let json = wants_json(&req);
+    let posted = match compose_form::read(&req, payload, FILES_BUDGET).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(error = %e, "unreadable compose form");
+            return HttpResponse::BadRequest()
+                .content_type("text/plain; charset=utf-8")
+                .body(e.to_string());
+        }
+    };
+    if !csrf_ok(&session, &posted.get("csrf")) {
         return forbidden_form(&req);
     }
     let user = UserId(session.user);
     let store = &state.store;
-    let reference: Option<i64> = form.reference.trim().parse().ok();
-    let draft_row = DraftRow {
-        id: form.draft.trim().parse().unwrap_or(0),
-        from: form.from.clone(),
-        to: form.to.clone(),
-        cc: form.cc.clone(),
-        bcc: form.bcc.clone(),
-        subject: form.subject.clone(),
-        body: form.body.clone(),
+    let action = posted.get("action");
+    let mode = posted.get("mode");
+    let reference: Option<i64> = posted.get("reference").trim().parse().ok();
+    let row = DraftRow {
+        id: posted.get("draft").trim().parse().unwrap_or(0),
+        from: posted.get("from"),
+        to: posted.get("to"),
+        cc: posted.get("cc"),
+        bcc: posted.get("bcc"),
+        subject: posted.get("subject"),
+        body: posted.get("body"),
         ref_entry: reference,
-        mode: form.mode.clone(),
+        mode: mode.clone(),
+        forward_done: false,
     };
-    // whatever happens next, what was typed is kept until it is sent
-    let draft_id = draft_row.id;
-    let draft_ref = &draft_row;
-    let keep = |why: &'static str, detail: String| async move {
-        match store.save_draft(user, draft_ref).await {
-            Ok(id) => see_other(&format!(
-                "/mail/compose?draft={id}&e={why}&why={}",
-                enc(&detail)
-            )),
-            Err(_) => HttpResponse::ServiceUnavailable().finish(),
+    // 1. keep everything as a draft first: nothing typed or attached is lost
+    let Ok(draft) = store.save_draft(user, &row).await else {
+        return HttpResponse::ServiceUnavailable().finish();
+    };
+    let Ok(Some(saved)) = store.draft(user, draft).await else {
+        return HttpResponse::ServiceUnavailable().finish();
+    };
+    // a forward's original files: those still ticked join the draft, once
+    if mode == "forward" && !saved.forward_done {
+        if let Some(entry) = reference {
+            if let Ok(o) = original(store, user, entry).await {
+                let listed = posted.get("fwd_listed") == "1";
+                let keep = posted.all("keep_fwd");
+                for (i, a) in o.attachments.iter().enumerate() {
+                    if listed && !keep.contains(&i.to_string()) {
+                        continue;
+                    }
+                    if store
+                        .add_draft_file(user, draft, &a.name, &a.content_type, &a.data)
+                        .await
+                        .is_err()
+                    {
+                        return HttpResponse::ServiceUnavailable().finish();
+                    }
+                }
+            }
+            let _ = store.mark_forward_done(user, draft).await;
         }
-    };
-    if form.action == "save" {
-        return match store.save_draft(user, &draft_row).await {
-            Ok(id) => see_other(&format!("/mail/compose?draft={id}&saved=1")),
-            Err(_) => HttpResponse::ServiceUnavailable().finish(),
-        };
     }
+    // 2. new files, within the budget
+    let Ok(files) = store.draft_files(user, draft).await else {
+        return HttpResponse::ServiceUnavailable().finish();
+    };
+    let have: usize = files.iter().map(|f| f.size.max(0) as usize).sum();
+    let adding: usize = posted.uploads.iter().map(|u| u.data.len()).sum();
+    let mut error = None;
+    if posted.files_refused || have + adding > FILES_BUDGET {
+        error = Some(("files", FILES_BUDGET.to_string()));
+    } else if files.len() + posted.uploads.len() > compose_form::MAX_FILES {
+        error = Some(("nfiles", compose_form::MAX_FILES.to_string()));
+    } else {
+        for u in &posted.uploads {
+            if store
+                .add_draft_file(user, draft, &u.name, &u.content_type, &u.data)
+                .await
+                .is_err()
+            {
+                return HttpResponse::ServiceUnavailable().finish();
+            }
+        }
+    }
+    if let Some(file) = action
+        .strip_prefix("remove-")
+        .and_then(|id| id.parse::<i64>().ok())
+    {
+        let _ = store.remove_draft_file(user, draft, file).await;
+        return back_to_draft(store, user, json, draft, "", error).await;
+    }
+    if error.is_some() || action != "send" {
+        let notice = if action == "save" { "saved" } else { "" };
+        return back_to_draft(store, user, json, draft, notice, error).await;
+    }
+    // 3. send
+    let fail = |code: &'static str, detail: String| {
+        back_to_draft(store, user, json, draft, "", Some((code, detail)))
+    };
     let Ok(Some(account)) = store.account(user).await else {
         return HttpResponse::ServiceUnavailable().finish();
     };
@@ -268,7 +383,7 @@ pub async fn send(
         return forbidden_form(&req);
     }
     match store.sent_recently(user, 3_600_000).await {
-        Ok(n) if n >= MAX_PER_HOUR => return keep("rate", MAX_PER_HOUR.to_string()).await,
+        Ok(n) if n >= MAX_PER_HOUR => return fail("rate", MAX_PER_HOUR.to_string()).await,
         Ok(_) => {}
         Err(_) => return HttpResponse::ServiceUnavailable().finish(),
     }
@@ -276,32 +391,38 @@ pub async fn send(
         Ok(o) => o,
         Err(_) => return HttpResponse::ServiceUnavailable().finish(),
     };
-    // threading and forwarded files come from the user's own archived
-    // message, not from the form
-    let (in_reply_to, references, attachments) = match (reference, form.mode.as_str()) {
+    // threading comes from the user's own archived message, not from the form
+    let (in_reply_to, references) = match (reference, mode.as_str()) {
         (Some(entry), "reply" | "replyall") => match original(store, user, entry).await {
             Ok(o) => {
                 let mut refs = o.references.clone();
                 if let Some(id) = &o.message_id {
                     refs.push(id.clone());
                 }
-                (o.message_id, refs, Vec::new())
+                (o.message_id, refs)
             }
-            Err(_) => (None, Vec::new(), Vec::new()),
+            Err(_) => (None, Vec::new()),
         },
-        (Some(entry), "forward") => match original(store, user, entry).await {
-            Ok(o) => (None, Vec::new(), o.attachments),
-            Err(_) => (None, Vec::new(), Vec::new()),
-        },
-        _ => (None, Vec::new(), Vec::new()),
+        _ => (None, Vec::new()),
+    };
+    let attachments = match store.draft_file_data(user, draft).await {
+        Ok(list) => list
+            .into_iter()
+            .map(|(f, data)| compose::Attachment {
+                content_type: f.content_type,
+                name: f.name,
+                data,
+            })
+            .collect(),
+        Err(_) => return HttpResponse::ServiceUnavailable().finish(),
     };
     let d = Draft {
-        from: form.from.clone(),
-        to: form.to.clone(),
-        cc: form.cc.clone(),
-        bcc: form.bcc.clone(),
-        subject: form.subject.clone(),
-        body: form.body.clone(),
+        from: row.from.clone(),
+        to: row.to.clone(),
+        cc: row.cc.clone(),
+        bcc: row.bcc.clone(),
+        subject: row.subject.clone(),
+        body: row.body.clone(),
         in_reply_to,
         references,
         attachments,
@@ -321,7 +442,7 @@ pub async fn send(
                 ComposeError::TooMany(_, max) => max.to_string(),
                 _ => String::new(),
             };
-            return keep(code(&e), detail).await;
+            return fail(code(&e), detail).await;
         }
     };
     let snap = match store.directory_snapshot().await {
@@ -344,16 +465,17 @@ pub async fn send(
     };
     let id = match relay::send(store, &snap, &opts, outgoing).await {
         Ok(id) => id,
-        Err(RelayError::RateLimited(_)) => return keep("rate", MAX_PER_HOUR.to_string()).await,
+        Err(RelayError::RateLimited(_)) => return fail("rate", MAX_PER_HOUR.to_string()).await,
         Err(RelayError::Disabled) => return forbidden_form(&req),
         Err(e) => {
             tracing::error!(error = %e, "cannot store a message sent from the webmail");
-            return keep("unavailable", String::new()).await;
+            return fail("unavailable", String::new()).await;
         }
     };
-    if draft_id > 0 {
-        let _ = store.delete_draft(user, draft_id).await;
-    }
+    let _ = store.delete_draft(user, draft).await;
     tracing::info!(user = %user, message = %id, rcpts = built.rcpts.len(), "sent from the webmail");
+    if json {
+        return HttpResponse::Ok().json(serde_json::json!({"sent": id.0}));
+    }
     see_other("/mail/sent?sent=1")
 }

@@ -13,7 +13,9 @@
 //!   test, sync now);
 //! - [`api`]: the JSON admin API under /api/admin (bearer tokens);
 //! - [`backend`]: [`StoreBackend`], what server functions call;
-//! - [`compose_web`]: the compose form's starting point and `POST /mail/send`;
+//! - [`compose_web`]: the compose form's starting point and `POST /mail/send`
+//!   (send, drafts, attachments); [`compose_form`] reads that form
+//!   (urlencoded or multipart, with limits);
 //! - [`tracking`]: Live Tracking's filters and scopes, the CSV export,
 //!   .eml download and redelivery;
 //! - [`render`] and [`sanitize`]: reading a stored message (pure).
@@ -22,6 +24,7 @@ pub mod admin_forms;
 pub mod admin_views;
 pub mod api;
 pub mod backend;
+pub mod compose_form;
 pub mod compose_web;
 pub mod directory_forms;
 pub mod forms;
@@ -138,7 +141,12 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/settings/password", web::post().to(forms::change_password))
             .route("/lang/{code}", web::get().to(forms::set_lang))
             .route("/mail/m/{id}/seen", web::post().to(forms::set_seen))
-            .route("/mail/send", web::post().to(compose_web::send))
+            .service(
+                web::resource("/mail/send")
+                    // the body may be long (1 MiB) when posted without files
+                    .app_data(web::FormConfig::default().limit(2 * 1024 * 1024))
+                    .route(web::post().to(compose_web::send)),
+            )
             .route("/mail/m/{id}/raw", web::get().to(forms::raw))
             .route("/mail/m/{id}/body", web::get().to(forms::body))
             .route("/mail/m/{id}/part/{n}", web::get().to(forms::part))
