@@ -7,6 +7,7 @@
 //! - [`directory`]: the in-memory recipient directory RCPT TO checks.
 //! - [`dirsync`]: users from LDAP / Active Directory (or a CSV file).
 //! - [`smtp`]: the inbound listener and its sans-IO session.
+//! - [`imap`]: IMAP access to the continuity mailbox (imap-next).
 //! - [`queue`]: delivery to the primaries (lettre), retries, DSNs.
 //! - [`relay`]: what users and primaries send through us (local or
 //!   outbound, DKIM, Sent).
@@ -25,6 +26,7 @@ pub mod config;
 pub mod demo;
 pub mod directory;
 pub mod dirsync;
+pub mod imap;
 pub mod monitor;
 pub mod queue;
 pub mod relay;

@@ -25,6 +25,8 @@ pub enum StartError {
     Tls(#[from] crate::tls::TlsError),
     #[error("outbound delivery: {0}")]
     Outbound(String),
+    #[error("the IMAP listener needs a certificate ([smtp] tls_cert and tls_key, or self_signed): LOGIN is only allowed over TLS")]
+    ImapWithoutTls,
     #[error("the submission listener needs a certificate ([smtp] tls_cert and tls_key, or self_signed): AUTH is only offered over TLS")]
     SubmissionWithoutTls,
     #[error("cannot listen on {addr}: {source}")]
@@ -42,6 +44,8 @@ pub struct Running {
     pub smtp_addrs: Vec<SocketAddr>,
     /// Submission listeners: STARTTLS ones, then implicit-TLS ones.
     pub submission_addrs: Vec<SocketAddr>,
+    /// IMAP listeners: STARTTLS ones, then implicit-TLS ones.
+    pub imap_addrs: Vec<SocketAddr>,
     pub web_addr: SocketAddr,
     pub tls: bool,
     shutdown: watch::Sender<bool>,
@@ -147,6 +151,36 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         }
     }
 
+    let mut imap_addrs = Vec::new();
+    if cfg.imap.enabled() {
+        if tls.is_none() && (!cfg.imap.allow_plaintext_auth || !cfg.imap.tls_listen.is_empty()) {
+            return Err(StartError::ImapWithoutTls);
+        }
+        let ictx = crate::imap::ImapContext::new(
+            store.clone(),
+            auth.clone(),
+            &cfg.hostname,
+            &cfg.imap,
+            tls.clone(),
+        );
+        let listeners = cfg
+            .imap
+            .listen
+            .iter()
+            .map(|a| (*a, false))
+            .chain(cfg.imap.tls_listen.iter().map(|a| (*a, true)));
+        for (addr, implicit_tls) in listeners {
+            let listener = bind(addr).await?;
+            imap_addrs.push(local_addr(&listener, addr)?);
+            tasks.push(tokio::spawn(crate::imap::serve(
+                listener,
+                ictx.clone(),
+                implicit_tls,
+                shutdown_rx.clone(),
+            )));
+        }
+    }
+
     if !opts.no_queue {
         let deliverer = opts.deliverer.unwrap_or_else(|| {
             Arc::new(LettreDeliverer::new(
@@ -242,6 +276,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         directory,
         smtp_addrs,
         submission_addrs,
+        imap_addrs,
         web_addr,
         tls: has_tls,
         shutdown,

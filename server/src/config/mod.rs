@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod imap;
 mod outbound;
 mod submission;
+pub use imap::{ImapConfig, RawImap};
 pub use outbound::{OutboundConfig, RawOutbound, SmarthostAuth};
 pub use submission::{RawSubmission, SubmissionConfig};
 
@@ -72,6 +74,8 @@ pub struct RawConfig {
     pub outbound: RawOutbound,
     #[serde(default)]
     pub submission: RawSubmission,
+    #[serde(default)]
+    pub imap: RawImap,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -226,6 +230,7 @@ pub struct Config {
     pub queue: QueueConfig,
     pub outbound: OutboundConfig,
     pub submission: SubmissionConfig,
+    pub imap: ImapConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -307,7 +312,15 @@ impl Config {
     }
 }
 
-const SECTIONS: [&str; 6] = ["server", "web", "smtp", "queue", "outbound", "submission"];
+const SECTIONS: [&str; 7] = [
+    "server",
+    "web",
+    "smtp",
+    "queue",
+    "outbound",
+    "submission",
+    "imap",
+];
 
 /// `CONTINUITY_SMTP_MAX_RECIPIENTS=50` sets `[smtp] max_recipients = 50`. The
 /// value is read as TOML when it parses as such (numbers, booleans, lists),
@@ -562,6 +575,7 @@ impl RawConfig {
 
         let outbound = self.outbound.validate()?;
         let submission = self.submission.validate()?;
+        let imap = self.imap.validate()?;
 
         Ok(Config {
             hostname,
@@ -571,6 +585,7 @@ impl RawConfig {
             queue,
             outbound,
             submission,
+            imap,
         })
     }
 }

@@ -36,6 +36,86 @@ pub fn normalized(raw: &[u8]) -> &[u8] {
     &raw[..end]
 }
 
+/// A message written straight into a user's archive (no delivery).
+pub(super) struct Archived<'a> {
+    pub raw: &'a [u8],
+    pub summary: &'a Summary,
+    pub sha: &'a [u8],
+    pub mail_from: &'a str,
+    /// "inbox" or "sent".
+    pub folder: &'a str,
+    pub at: i64,
+    pub seen: bool,
+    /// For the tracking event ("mbox", "imap append", …).
+    pub source: &'a str,
+}
+
+/// Insert the message, its body, its tracking event, the user's mailbox
+/// row and the search row. Returns the message and the mailbox row (the
+/// IMAP UID).
+pub(super) async fn archive_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user: UserId,
+    a: &Archived<'_>,
+) -> Result<(MessageId, i64)> {
+    let (raw, summary) = (a.raw, a.summary);
+    let id: i64 = sqlx::query(
+        "INSERT INTO messages (received_at, origin, mail_from, size, header_from, header_to, \
+             subject, sent_date, message_id_hdr, attachments, content_sha256) \
+             VALUES (?, 'import', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(a.at)
+    .bind(a.mail_from)
+    .bind(raw.len() as i64)
+    .bind(&summary.from)
+    .bind(&summary.to)
+    .bind(&summary.subject)
+    .bind(summary.date)
+    .bind(&summary.message_id)
+    .bind(summary.attachments as i64)
+    .bind(a.sha)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?;
+    sqlx::query("INSERT INTO message_blobs (message_id, raw) VALUES (?, ?)")
+        .bind(id)
+        .bind(raw)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO events (at, message_id, kind, detail) \
+             VALUES (?, ?, 'received', json_object('origin', 'import', 'source', ?, 'size', ?))",
+    )
+    .bind(now_ms())
+    .bind(id)
+    .bind(a.source)
+    .bind(raw.len() as i64)
+    .execute(&mut **tx)
+    .await?;
+    let entry: i64 = sqlx::query_scalar(
+        "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen) \
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(user.0)
+    .bind(id)
+    .bind(a.folder)
+    .bind(a.at)
+    .bind(a.seen)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+            "INSERT INTO messages_fts (rowid, sender, recipients, subject, body) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(&summary.from)
+        .bind(&summary.to)
+        .bind(&summary.subject)
+        .bind(&summary.text)
+        .execute(&mut **tx)
+        .await?;
+    Ok((MessageId(id), entry))
+}
+
 impl Store {
     /// Import one message into `user`'s archive (Inbox, or Sent when it is
     /// from one of the user's addresses).
@@ -89,60 +169,24 @@ impl Store {
         } else {
             "inbox"
         };
-        let id: i64 = sqlx::query(
-            "INSERT INTO messages (received_at, origin, mail_from, size, header_from, header_to, \
-             subject, sent_date, message_id_hdr, attachments, content_sha256) \
-             VALUES (?, 'import', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        let (id, _) = archive_in(
+            &mut tx,
+            user,
+            &Archived {
+                raw,
+                summary: &summary,
+                sha: &sha,
+                mail_from: &from_addr,
+                folder,
+                at,
+                seen: true,
+                source: m.source,
+            },
         )
-        .bind(at)
-        .bind(&from_addr)
-        .bind(raw.len() as i64)
-        .bind(&summary.from)
-        .bind(&summary.to)
-        .bind(&summary.subject)
-        .bind(summary.date)
-        .bind(&summary.message_id)
-        .bind(summary.attachments as i64)
-        .bind(&sha)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-        sqlx::query("INSERT INTO message_blobs (message_id, raw) VALUES (?, ?)")
-            .bind(id)
-            .bind(raw)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO events (at, message_id, kind, detail) \
-             VALUES (?, ?, 'received', json_object('origin', 'import', 'source', ?, 'size', ?))",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(m.source)
-        .bind(raw.len() as i64)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen) VALUES (?, ?, ?, ?, 1)",
-        )
-        .bind(user.0)
-        .bind(id)
-        .bind(folder)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO messages_fts (rowid, sender, recipients, subject, body) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(&summary.from)
-        .bind(&summary.to)
-        .bind(&summary.subject)
-        .bind(&summary.text)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Imported::Added(MessageId(id)))
+        self.mailbox_changed(user);
+        Ok(Imported::Added(id))
     }
 
     /// A user's archived messages in arrival order, `batch` at a time after

@@ -242,6 +242,7 @@ impl Store {
         .bind(now_ms())
         .execute(&self.read)
         .await?;
+        self.mailbox_changed(user);
         Ok(())
     }
 

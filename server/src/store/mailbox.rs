@@ -215,6 +215,7 @@ impl Store {
                 .await?
                 .rows_affected();
         if n > 0 {
+            self.mailbox_changed(user);
             return Ok(true);
         }
         Ok(self.mailbox_entry(user, entry).await?.is_some())

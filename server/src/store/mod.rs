@@ -27,6 +27,7 @@ pub mod continuity;
 pub mod control;
 pub mod directories;
 pub mod drafts;
+pub mod imap;
 pub mod mailbox;
 pub mod reads;
 pub mod relay;
@@ -76,6 +77,9 @@ pub struct Store {
     writer: mpsc::Sender<writer::Request>,
     /// Woken after each commit that queued deliveries.
     pub queue_wake: Arc<Notify>,
+    /// A user whose mailbox changed (new mail, flags, expunged): IMAP
+    /// sessions (IDLE) look again.
+    mailbox_events: tokio::sync::broadcast::Sender<UserId>,
 }
 
 /// Current time in Unix milliseconds.
@@ -125,10 +129,12 @@ impl Store {
         let queue_wake = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(writer::run(write_pool, rx, queue_wake.clone()));
+        let (mailbox_events, _) = tokio::sync::broadcast::channel(1024);
         Ok(Store {
             read,
             writer: tx,
             queue_wake,
+            mailbox_events,
         })
     }
 
@@ -157,8 +163,24 @@ impl Store {
     /// Store an accepted message, its deliveries and tracking events. Returns
     /// only once all of it is committed to disk.
     pub async fn ingest(&self, msg: NewMessage) -> Result<MessageId> {
-        self.call(|reply| writer::Request::Ingest(Box::new(msg), reply))
-            .await
+        let users: Vec<UserId> = msg.recipients.iter().filter_map(|r| r.user).collect();
+        let id = self
+            .call(|reply| writer::Request::Ingest(Box::new(msg), reply))
+            .await?;
+        for u in users {
+            self.mailbox_changed(u);
+        }
+        Ok(id)
+    }
+
+    /// Tell the user's IMAP sessions their mailbox changed.
+    pub fn mailbox_changed(&self, user: UserId) {
+        let _ = self.mailbox_events.send(user);
+    }
+
+    /// Changes to any user's mailbox, as they happen.
+    pub fn mailbox_events(&self) -> tokio::sync::broadcast::Receiver<UserId> {
+        self.mailbox_events.subscribe()
     }
 
     /// Record a refused SMTP transaction step (relay attempt, unknown user).
@@ -177,12 +199,22 @@ impl Store {
     /// Record the result of an attempt (and, for a failure, the DSN to send),
     /// atomically.
     pub async fn record_outcome(&self, delivery: DeliveryId, outcome: Outcome) -> Result<()> {
+        let dsn_users: Vec<UserId> = match &outcome {
+            Outcome::Bounced { dsn: Some(m), .. } | Outcome::Expired { dsn: Some(m), .. } => {
+                m.recipients.iter().filter_map(|r| r.user).collect()
+            }
+            _ => Vec::new(),
+        };
         self.call(|reply| writer::Request::Outcome {
             delivery,
             outcome: Box::new(outcome),
             reply,
         })
-        .await
+        .await?;
+        for u in dsn_users {
+            self.mailbox_changed(u);
+        }
+        Ok(())
     }
 
     /// After a crash, deliveries left `delivering` go back to the queue.

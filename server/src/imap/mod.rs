@@ -1,0 +1,488 @@
+//! IMAP access to the continuity mailbox (RFC 3501; IMAP4rev1 with IDLE,
+//! UIDPLUS, MOVE, UNSELECT, LITERAL+, SASL-IR, SPECIAL-USE): users' desktop
+//! and phone mail apps keep working during an outage, with the same
+//! address and (emergency) password as the webmail.
+//!
+//! - [`session`]: the state machine and the mailbox-level commands;
+//!   [`selected_cmds`]: FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE;
+//!   [`selected`]: the selected mailbox (sequence numbers, changes);
+//!   [`fetch`], [`mime`]: FETCH items, ENVELOPE, BODYSTRUCTURE, sections;
+//!   [`search`]: SEARCH keys.
+//! - this file: listeners (STARTTLS and implicit TLS), limits (connections,
+//!   sessions per user, login and idle timeouts, literal size) and the
+//!   driver between a socket and imap-next's sans-IO server: the wire
+//!   format is the library's, the semantics ours. IDLE listens to the
+//!   store's mailbox events, so new mail shows at once.
+
+pub mod fetch;
+pub mod mime;
+pub mod search;
+pub mod selected;
+pub mod selected_cmds;
+pub mod session;
+#[cfg(test)]
+mod session_tests;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use imap_next::imap_types::auth::{AuthMechanism, AuthenticateData};
+use imap_next::imap_types::core::Tag;
+use imap_next::imap_types::response::{CommandContinuationRequest, Response};
+use imap_next::server::{Event, Options, ResponseHandle, Server};
+use imap_next::{Interrupt, Io, State};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tracing::Instrument;
+
+use crate::auth::Auth;
+use crate::config::ImapConfig;
+use crate::store::{Store, UserId};
+use session::{bad, bye, no, ok, untagged_bad, After, Outcome, Session};
+
+/// What every IMAP connection shares.
+pub struct ImapContext {
+    pub store: Store,
+    pub auth: Arc<Auth>,
+    pub hostname: String,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub tls_available: bool,
+    pub allow_plaintext_auth: bool,
+    pub login_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_literal_size: u32,
+    pub max_connections: usize,
+    max_sessions_per_user: usize,
+    connections: Arc<Semaphore>,
+    sessions: Arc<Mutex<HashMap<UserId, usize>>>,
+    next_id: AtomicU64,
+}
+
+/// One of a user's session slots, given back when dropped.
+pub struct Slot {
+    user: UserId,
+    sessions: Arc<Mutex<HashMap<UserId, usize>>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.user);
+            }
+        }
+    }
+}
+
+impl ImapContext {
+    pub fn new(
+        store: Store,
+        auth: Arc<Auth>,
+        hostname: &str,
+        cfg: &ImapConfig,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Arc<ImapContext> {
+        Arc::new(ImapContext {
+            store,
+            auth,
+            hostname: hostname.to_string(),
+            tls_available: tls.is_some(),
+            tls: tls.map(tokio_rustls::TlsAcceptor::from),
+            allow_plaintext_auth: cfg.allow_plaintext_auth,
+            login_timeout: cfg.login_timeout,
+            idle_timeout: cfg.idle_timeout,
+            max_literal_size: u32::try_from(cfg.max_literal_size).unwrap_or(u32::MAX / 2),
+            max_connections: cfg.max_connections,
+            max_sessions_per_user: cfg.max_sessions_per_user,
+            connections: Arc::new(Semaphore::new(cfg.max_connections)),
+            sessions: Arc::new(Mutex::new(HashMap::new())),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// A session slot for `user`, unless they have the most already.
+    pub fn take_slot(&self, user: UserId) -> Option<Slot> {
+        let mut map = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(user).or_insert(0);
+        if *n >= self.max_sessions_per_user {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            user,
+            sessions: self.sessions.clone(),
+        })
+    }
+}
+
+/// Accept connections until `shutdown`; `implicit_tls`: TLS from the first
+/// byte (port 993 style).
+pub async fn serve(
+    listener: TcpListener,
+    ctx: Arc<ImapContext>,
+    implicit_tls: bool,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (tcp, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let id = ctx.next_id.fetch_add(1, Ordering::Relaxed);
+                let span = tracing::info_span!("conn", proto = "imap", conn_id = id, %peer);
+                let ctx = ctx.clone();
+                let stop = shutdown.clone();
+                tokio::spawn(async move {
+                    let Ok(permit) = ctx.connections.clone().try_acquire_owned() else {
+                        tracing::warn!("IMAP connection limit reached");
+                        let mut tcp = tcp;
+                        let _ = tcp.write_all(b"* BYE Too many connections, try again later\r\n").await;
+                        return;
+                    };
+                    if let Err(e) = connection(tcp, peer, &ctx, implicit_tls, stop).await {
+                        tracing::debug!(error = %e, "IMAP connection ended with an error");
+                    }
+                    drop(permit);
+                }.instrument(span));
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    ctx: &Arc<ImapContext>,
+    implicit_tls: bool,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let _ = tcp.set_nodelay(true);
+    let ip = peer.ip().to_string();
+    if implicit_tls {
+        let Some(acceptor) = &ctx.tls else {
+            return Ok(());
+        };
+        let Ok(Ok(mut tls)) = tokio::time::timeout(ctx.login_timeout, acceptor.accept(tcp)).await
+        else {
+            return Ok(());
+        };
+        let mut session = Session::new(ctx.clone(), true, ip);
+        drive(&mut tls, &mut session, ctx, &mut stop, true).await?;
+        return Ok(());
+    }
+    let mut tcp = tcp;
+    let mut session = Session::new(ctx.clone(), false, ip);
+    if drive(&mut tcp, &mut session, ctx, &mut stop, true).await? != Ended::StartTls {
+        return Ok(());
+    }
+    let Some(acceptor) = &ctx.tls else {
+        return Ok(());
+    };
+    let Ok(Ok(mut tls)) = tokio::time::timeout(ctx.login_timeout, acceptor.accept(tcp)).await
+    else {
+        return Ok(());
+    };
+    session.tls = true;
+    // a fresh parser: nothing sent before TLS is acted upon (RFC 3501 §6.2.1)
+    drive(&mut tls, &mut session, ctx, &mut stop, false).await?;
+    Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    Closed,
+    StartTls,
+}
+
+fn server_options(ctx: &ImapContext) -> Options {
+    let mut o = Options::default();
+    o.max_literal_size = ctx.max_literal_size;
+    o.max_command_size = ctx.max_literal_size.saturating_add(64 * 1024);
+    o
+}
+
+fn continuation(text: &str) -> CommandContinuationRequest<'static> {
+    CommandContinuationRequest::basic(None, text.to_string())
+        .unwrap_or_else(|_| CommandContinuationRequest::basic(None, "go on").expect("plain text"))
+}
+
+/// Where an AUTHENTICATE exchange stands.
+struct Authenticating {
+    tag: Tag<'static>,
+}
+
+/// RFC 4616: authzid NUL authcid NUL password; acting as another is refused.
+fn plain_credentials(data: &[u8]) -> Option<(String, String)> {
+    let mut parts = data.split(|&b| b == 0);
+    let (Some(authz), Some(user), Some(pass), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let authz = String::from_utf8(authz.to_vec()).ok()?;
+    let user = String::from_utf8(user.to_vec()).ok()?;
+    let pass = String::from_utf8(pass.to_vec()).ok()?;
+    if user.is_empty() || (!authz.is_empty() && !authz.eq_ignore_ascii_case(&user)) {
+        return None;
+    }
+    Some((user, pass))
+}
+
+/// Too many protocol errors in a row end the session.
+const MAX_ERRORS: u32 = 10;
+
+/// Move bytes between `stream` and imap-next's server for `session`, until
+/// the client logs out, the connection closes, a timeout passes, or STARTTLS
+/// is to begin. `greet`: send the greeting first (not after STARTTLS).
+pub async fn drive<S>(
+    stream: &mut S,
+    session: &mut Session,
+    ctx: &ImapContext,
+    stop: &mut watch::Receiver<bool>,
+    greet: bool,
+) -> std::io::Result<Ended>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut server = Server::new(server_options(ctx), session.greeting());
+    if !greet {
+        // drain the greeting the new parser would send: it was sent before TLS
+        loop {
+            match server.next() {
+                Ok(Event::GreetingSent { .. }) => break,
+                Err(Interrupt::Io(Io::Output(_))) => continue,
+                _ => break,
+            }
+        }
+    }
+    let mut events = ctx.store.mailbox_events();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut idling: Option<Tag<'static>> = None;
+    let mut authenticating: Option<Authenticating> = None;
+    // the response after which to start TLS, or to close
+    let mut pending: Option<(ResponseHandle, After)> = None;
+    let mut errors = 0u32;
+    loop {
+        let step = server.next();
+        match step {
+            Ok(Event::GreetingSent { .. }) => {}
+            Ok(Event::ResponseSent { handle, .. }) => {
+                if let Some((h, after)) = pending {
+                    if h == handle {
+                        stream.flush().await?;
+                        return Ok(match after {
+                            After::StartTls => Ended::StartTls,
+                            _ => Ended::Closed,
+                        });
+                    }
+                }
+            }
+            Ok(Event::CommandReceived { command }) => {
+                errors = 0;
+                let outcome = session.command(command).await;
+                pending = enqueue(&mut server, outcome).or(pending);
+            }
+            Ok(Event::CommandAuthenticateReceived {
+                command_authenticate,
+            }) => {
+                errors = 0;
+                let tag = command_authenticate.tag.clone();
+                if session.is_authenticated() {
+                    let _ = server.authenticate_finish(bad(&tag, "Already authenticated"));
+                } else if !session.login_allowed() {
+                    let _ = server.authenticate_finish(no(
+                        &tag,
+                        None,
+                        "AUTHENTICATE is disabled until STARTTLS",
+                    ));
+                } else if command_authenticate.mechanism != AuthMechanism::Plain {
+                    let _ = server.authenticate_finish(no(
+                        &tag,
+                        None,
+                        "Only AUTHENTICATE PLAIN is supported",
+                    ));
+                } else if let Some(initial) = command_authenticate.initial_response {
+                    let status = finish_plain(session, &tag, initial.declassify()).await;
+                    let _ = server.authenticate_finish(status);
+                } else {
+                    let _ = server.authenticate_continue(continuation(" "));
+                    authenticating = Some(Authenticating { tag });
+                }
+            }
+            Ok(Event::AuthenticateDataReceived { authenticate_data }) => {
+                let Some(a) = authenticating.take() else {
+                    continue;
+                };
+                let status = match authenticate_data {
+                    AuthenticateData::Cancel => bad(&a.tag, "AUTHENTICATE cancelled"),
+                    AuthenticateData::Continue(data) => {
+                        finish_plain(session, &a.tag, data.declassify()).await
+                    }
+                };
+                let _ = server.authenticate_finish(status);
+            }
+            Ok(Event::IdleCommandReceived { tag }) => {
+                if session.is_selected() {
+                    let _ = server.idle_accept(continuation("idling"));
+                    for r in session.changes().await {
+                        enqueue_one(&mut server, r);
+                    }
+                    idling = Some(tag);
+                } else {
+                    let _ = server.idle_reject(bad(&tag, "Select a mailbox first"));
+                }
+            }
+            Ok(Event::IdleDoneReceived) => {
+                if let Some(tag) = idling.take() {
+                    for r in session.changes().await {
+                        enqueue_one(&mut server, r);
+                    }
+                    server.enqueue_status(ok(&tag, None, "IDLE terminated"));
+                }
+            }
+            Err(Interrupt::Io(Io::Output(bytes))) => {
+                stream.write_all(&bytes).await?;
+                // replies go out before waiting for the client
+                stream.flush().await?;
+            }
+            Err(Interrupt::Io(Io::NeedMoreInput)) => {
+                let timeout = if session.is_authenticated() {
+                    ctx.idle_timeout
+                } else {
+                    ctx.login_timeout
+                };
+                tokio::select! {
+                    read = tokio::time::timeout(timeout, stream.read(&mut buf)) => match read {
+                        Err(_) => {
+                            server.enqueue_status(bye("Autologout: idle for too long"));
+                            flush_all(&mut server, stream).await?;
+                            return Ok(Ended::Closed);
+                        }
+                        Ok(Ok(0)) => return Ok(Ended::Closed),
+                        Ok(Ok(n)) => server.enqueue_input(&buf[..n]),
+                        Ok(Err(e)) => return Err(e),
+                    },
+                    ev = events.recv(), if idling.is_some() => {
+                        let mine = match ev {
+                            Ok(u) => Some(u) == session.user(),
+                            // missed some: look anyway
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                            Err(_) => false,
+                        };
+                        if mine {
+                            for r in session.changes().await {
+                                enqueue_one(&mut server, r);
+                            }
+                        }
+                    }
+                    _ = stop.changed() => {
+                        server.enqueue_status(bye("Server shutting down, try again later"));
+                        flush_all(&mut server, stream).await?;
+                        return Ok(Ended::Closed);
+                    }
+                }
+            }
+            Err(Interrupt::Error(e)) => {
+                errors += 1;
+                use imap_next::server::Error as E;
+                let fatal = matches!(e, E::CommandTooLong { .. });
+                let (text, discarded) = match &e {
+                    E::ExpectedCrlfGotLf { discarded_bytes } => {
+                        ("Lines must end with CRLF", discarded_bytes)
+                    }
+                    E::MalformedMessage { discarded_bytes } => {
+                        ("Command syntax error", discarded_bytes)
+                    }
+                    E::LiteralTooLong { discarded_bytes } => ("Literal too long", discarded_bytes),
+                    E::CommandTooLong { discarded_bytes } => ("Command too long", discarded_bytes),
+                };
+                // the tag, when the line has one, gets its BAD (RFC 3501 §7.1.3)
+                let tag = discarded
+                    .declassify()
+                    .split(|&b| b == b' ')
+                    .next()
+                    .and_then(|t| std::str::from_utf8(t).ok())
+                    .and_then(|t| Tag::try_from(t.to_string()).ok());
+                if !matches!(e, E::LiteralTooLong { .. }) {
+                    server.enqueue_status(match &tag {
+                        Some(t) if !fatal => bad(t, text),
+                        _ => untagged_bad(text),
+                    });
+                }
+                if fatal || errors >= MAX_ERRORS {
+                    server.enqueue_status(bye("Too many errors"));
+                    flush_all(&mut server, stream).await?;
+                    return Ok(Ended::Closed);
+                }
+            }
+        }
+    }
+}
+
+async fn finish_plain(
+    session: &mut Session,
+    tag: &Tag<'static>,
+    data: &[u8],
+) -> imap_next::imap_types::response::Status<'static> {
+    let Some((user, pass)) = plain_credentials(data) else {
+        return no(
+            tag,
+            session::code("AUTHENTICATIONFAILED"),
+            "Invalid credentials",
+        );
+    };
+    let outcome = session.login(tag, &user, &pass).await;
+    match outcome.responses.into_iter().next() {
+        Some(Response::Status(s)) => s,
+        _ => no(tag, None, "Authentication failed"),
+    }
+}
+
+fn enqueue_one(server: &mut Server, r: Response<'static>) -> Option<ResponseHandle> {
+    match r {
+        Response::Data(d) => Some(server.enqueue_data(d)),
+        Response::Status(s) => Some(server.enqueue_status(s)),
+        Response::CommandContinuationRequest(c) => Some(server.enqueue_continuation_request(c)),
+    }
+}
+
+/// Queue a command's responses; the handle of the last one when something
+/// must happen after it is sent.
+fn enqueue(server: &mut Server, outcome: Outcome) -> Option<(ResponseHandle, After)> {
+    let mut last = None;
+    for r in outcome.responses {
+        last = enqueue_one(server, r);
+    }
+    match (outcome.after, last) {
+        (After::Nothing, _) | (_, None) => None,
+        (after, Some(h)) => Some((h, after)),
+    }
+}
+
+/// Write whatever is queued (a BYE before closing).
+async fn flush_all<S: AsyncWrite + Unpin>(
+    server: &mut Server,
+    stream: &mut S,
+) -> std::io::Result<()> {
+    for _ in 0..64 {
+        match server.next() {
+            Err(Interrupt::Io(Io::Output(bytes))) => stream.write_all(&bytes).await?,
+            Ok(Event::ResponseSent { .. }) | Ok(Event::GreetingSent { .. }) => continue,
+            _ => break,
+        }
+    }
+    stream.flush().await
+}

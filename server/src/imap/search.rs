@@ -1,0 +1,261 @@
+//! SEARCH (RFC 3501 §6.4.4): a search key evaluated against one message.
+//! Flags, sizes, dates and sets come from the entry; header and text keys
+//! read the message (decoded with mail-parser; substrings, case-insensitive
+//! — RFC 3501 leaves matching to the server). Pure.
+
+use chrono::NaiveDate;
+use imap_next::imap_types::core::AString;
+use imap_next::imap_types::search::SearchKey;
+use mail_parser::{HeaderValue, Message, MessageParser};
+
+use super::selected::contains;
+use crate::store::imap::ImapEntry;
+
+/// Does the key need the message's bytes?
+pub fn needs_content(k: &SearchKey<'_>) -> bool {
+    use SearchKey::*;
+    match k {
+        And(list) => list.as_ref().iter().any(needs_content),
+        Not(k) => needs_content(k),
+        Or(a, b) => needs_content(a) || needs_content(b),
+        Bcc(_) | Body(_) | Cc(_) | From(_) | Header(..) | Subject(_) | Text(_) | To(_)
+        | SentBefore(_) | SentOn(_) | SentSince(_) => true,
+        _ => false,
+    }
+}
+
+/// What one message offers a search.
+pub struct Candidate<'a> {
+    pub seq: u32,
+    pub entry: &'a ImapEntry,
+    /// The message, parsed, when a key needs it.
+    pub message: Option<&'a Message<'a>>,
+    pub largest_seq: u32,
+    pub largest_uid: u32,
+}
+
+fn text_of(a: &AString<'_>) -> String {
+    String::from_utf8_lossy(a.as_ref()).to_lowercase()
+}
+
+fn has(hay: &str, needle: &str) -> bool {
+    needle.is_empty() || hay.to_lowercase().contains(needle)
+}
+
+fn header_text(v: &HeaderValue<'_>) -> String {
+    match v {
+        HeaderValue::Address(a) => a
+            .iter()
+            .map(|x| {
+                format!(
+                    "{} <{}>",
+                    x.name.as_deref().unwrap_or(""),
+                    x.address.as_deref().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        HeaderValue::Text(t) => t.to_string(),
+        HeaderValue::TextList(l) => l.join(" "),
+        HeaderValue::DateTime(d) => d.to_rfc822(),
+        HeaderValue::ContentType(c) => c.ctype().to_string(),
+        HeaderValue::Received(_) | HeaderValue::Empty => String::new(),
+    }
+}
+
+fn day(ms: i64) -> Option<NaiveDate> {
+    chrono::DateTime::from_timestamp(ms.div_euclid(1000), 0).map(|d| d.date_naive())
+}
+
+/// The Date: header's day, in its own time zone (RFC 3501: "disregarding
+/// time and timezone").
+fn sent_day(m: &Message<'_>) -> Option<NaiveDate> {
+    let d = m.date()?;
+    NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+}
+
+fn body_text(m: &Message<'_>) -> String {
+    let mut out = String::new();
+    for i in 0..m.text_body.len() {
+        if let Some(t) = m.body_text(i) {
+            out.push_str(&t);
+            out.push('\n');
+        }
+    }
+    if out.is_empty() {
+        for i in 0..m.html_body.len() {
+            if let Some(t) = m.body_html(i) {
+                out.push_str(&t);
+            }
+        }
+    }
+    out
+}
+
+pub fn matches(k: &SearchKey<'_>, c: &Candidate<'_>) -> bool {
+    use SearchKey::*;
+    let f = c.entry.flags;
+    let m = c.message;
+    let header = |name: &str, needle: &str| -> bool {
+        m.and_then(|m| m.header(name))
+            .map(|v| has(&header_text(v), needle))
+            .unwrap_or(false)
+    };
+    match k {
+        And(list) => list.as_ref().iter().all(|k| matches(k, c)),
+        SequenceSet(s) => contains(s, c.seq, c.largest_seq),
+        Uid(s) => contains(s, c.entry.uid, c.largest_uid),
+        All => true,
+        Answered => f.answered,
+        Unanswered => !f.answered,
+        Deleted => f.deleted,
+        Undeleted => !f.deleted,
+        Draft => f.draft,
+        Undraft => !f.draft,
+        Flagged => f.flagged,
+        Unflagged => !f.flagged,
+        Seen => f.seen,
+        Unseen => !f.seen,
+        // no \Recent here (RFC 9051 dropped it): NEW is UNSEEN
+        New => !f.seen,
+        Old => true,
+        Recent => false,
+        Keyword(_) => false,
+        Unkeyword(_) => true,
+        Larger(n) => c.entry.size > *n,
+        Smaller(n) => c.entry.size < *n,
+        Before(d) => day(c.entry.received_at).is_some_and(|x| x < *d.as_ref()),
+        On(d) => day(c.entry.received_at).is_some_and(|x| x == *d.as_ref()),
+        Since(d) => day(c.entry.received_at).is_some_and(|x| x >= *d.as_ref()),
+        SentBefore(d) => m.and_then(sent_day).is_some_and(|x| x < *d.as_ref()),
+        SentOn(d) => m.and_then(sent_day).is_some_and(|x| x == *d.as_ref()),
+        SentSince(d) => m.and_then(sent_day).is_some_and(|x| x >= *d.as_ref()),
+        From(s) => header("From", &text_of(s)),
+        To(s) => header("To", &text_of(s)),
+        Cc(s) => header("Cc", &text_of(s)),
+        Bcc(s) => header("Bcc", &text_of(s)),
+        Subject(s) => header("Subject", &text_of(s)),
+        Header(name, value) => {
+            let name = String::from_utf8_lossy(name.as_ref()).into_owned();
+            match m {
+                Some(m) => m.headers().iter().any(|h| {
+                    h.name().eq_ignore_ascii_case(&name)
+                        && has(&header_text(h.value()), &text_of(value))
+                }),
+                None => false,
+            }
+        }
+        Body(s) => m.is_some_and(|m| has(&body_text(m), &text_of(s))),
+        Text(s) => {
+            let needle = text_of(s);
+            m.is_some_and(|m| {
+                has(&body_text(m), &needle)
+                    || m.headers()
+                        .iter()
+                        .any(|h| has(&header_text(h.value()), &needle))
+            })
+        }
+        Not(k) => !matches(k, c),
+        Or(a, b) => matches(a, c) || matches(b, c),
+    }
+}
+
+/// Parse a message for [`matches`].
+pub fn parse(raw: &[u8]) -> Option<Message<'_>> {
+    MessageParser::default().parse(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::imap::Flags;
+    use crate::store::MessageId;
+    use imap_next::imap_types::core::Vec1;
+
+    const RAW: &[u8] = b"From: =?utf-8?q?Z=C3=B6e?= <zoe@example.test>\r\nTo: bob@example.test\r\n\
+Subject: Budget meeting\r\nDate: Tue, 01 Dec 2026 09:00:00 +0100\r\nX-Prio: high\r\n\r\nThe numbers are final.\r\n";
+
+    fn run(k: SearchKey<'_>, flags: Flags) -> bool {
+        let parsed = parse(RAW);
+        let entry = ImapEntry {
+            uid: 42,
+            message: MessageId(1),
+            flags,
+            received_at: 1_764_806_400_000, // 2025-12-04
+            size: RAW.len() as u32,
+        };
+        let c = Candidate {
+            seq: 3,
+            entry: &entry,
+            message: if needs_content(&k) {
+                parsed.as_ref()
+            } else {
+                None
+            },
+            largest_seq: 5,
+            largest_uid: 50,
+        };
+        matches(&k, &c)
+    }
+
+    fn a(s: &str) -> AString<'static> {
+        AString::try_from(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn keys() {
+        let none = Flags::default();
+        assert!(run(SearchKey::From(a("zöe")), none), "decoded names match");
+        assert!(run(SearchKey::From(a("ZOE@EXAMPLE")), none));
+        assert!(!run(SearchKey::From(a("bob")), none));
+        assert!(run(SearchKey::Subject(a("budget")), none));
+        assert!(run(SearchKey::Text(a("numbers are")), none));
+        assert!(
+            run(SearchKey::Text(a("budget")), none),
+            "TEXT looks in headers too"
+        );
+        assert!(!run(SearchKey::Body(a("budget")), none));
+        assert!(run(SearchKey::Header(a("x-prio"), a("HIGH")), none));
+        assert!(
+            run(SearchKey::Header(a("x-prio"), a("")), none),
+            "an empty value: the field exists"
+        );
+        assert!(run(SearchKey::Unseen, none));
+        assert!(!run(SearchKey::Seen, none));
+        assert!(run(SearchKey::Not(Box::new(SearchKey::Deleted)), none));
+        let d = |y, m, d| {
+            imap_next::imap_types::datetime::NaiveDate::try_from(
+                NaiveDate::from_ymd_opt(y, m, d).unwrap(),
+            )
+            .unwrap()
+        };
+        assert!(run(SearchKey::SentOn(d(2026, 12, 1)), none));
+        assert!(run(SearchKey::Since(d(2025, 12, 4)), none));
+        assert!(!run(SearchKey::Since(d(2025, 12, 5)), none));
+        assert!(run(SearchKey::Before(d(2025, 12, 5)), none));
+        assert!(run(SearchKey::Larger(10), none));
+        let seen = Flags {
+            seen: true,
+            flagged: true,
+            ..Default::default()
+        };
+        assert!(run(
+            SearchKey::And(Vec1::try_from(vec![SearchKey::Seen, SearchKey::Flagged]).unwrap()),
+            seen
+        ));
+        assert!(run(
+            SearchKey::Or(Box::new(SearchKey::Deleted), Box::new(SearchKey::Flagged)),
+            seen
+        ));
+        assert!(run(
+            SearchKey::Uid(imap_next::imap_types::sequence::SequenceSet::try_from("40:*").unwrap()),
+            none
+        ));
+        assert!(run(
+            SearchKey::SequenceSet(
+                imap_next::imap_types::sequence::SequenceSet::try_from("3").unwrap()
+            ),
+            none
+        ));
+    }
+}

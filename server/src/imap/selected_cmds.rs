@@ -1,0 +1,576 @@
+//! Selected-state commands (RFC 3501 §6.4, RFC 4315 UIDPLUS, RFC 6851
+//! MOVE, RFC 3691 UNSELECT): FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE,
+//! CLOSE, UNSELECT — each with its UID form.
+
+use std::num::NonZeroU32;
+
+use imap_next::imap_types::command::CommandBody;
+use imap_next::imap_types::core::{Tag, Vec1};
+use imap_next::imap_types::extensions::uidplus::{UidElement, UidSet};
+use imap_next::imap_types::fetch::{
+    MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName,
+};
+use imap_next::imap_types::flag::{Flag, StoreResponse, StoreType};
+use imap_next::imap_types::mailbox::Mailbox;
+use imap_next::imap_types::response::{Code, Data, Response};
+use imap_next::imap_types::search::SearchKey;
+use imap_next::imap_types::sequence::SequenceSet;
+
+use super::fetch;
+use super::search;
+use super::session::{bad, code, folder_of, no, ok, After, Outcome, Session, State};
+use crate::store::imap::{FlagOp, Flags, ImapEntry};
+
+fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+}
+
+/// UIDs as a UIDPLUS set (ranges of consecutive ones).
+fn uid_set(uids: &[u32]) -> Option<UidSet> {
+    let mut out: Vec<UidElement> = Vec::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        out.push(if start == end {
+            UidElement::Single(nz(start))
+        } else {
+            UidElement::Range(nz(start), nz(end))
+        });
+        i += 1;
+    }
+    Vec1::try_from(out).ok().map(UidSet)
+}
+
+fn flags_of(list: &[Flag<'_>]) -> Flags {
+    let mut f = Flags::default();
+    for flag in list {
+        match flag {
+            Flag::Seen => f.seen = true,
+            Flag::Answered => f.answered = true,
+            Flag::Flagged => f.flagged = true,
+            Flag::Deleted => f.deleted = true,
+            Flag::Draft => f.draft = true,
+            _ => {}
+        }
+    }
+    f
+}
+
+pub async fn run(s: &mut Session, tag: &Tag<'static>, body: CommandBody<'static>) -> Outcome {
+    match body {
+        CommandBody::Fetch {
+            sequence_set,
+            macro_or_item_names,
+            uid,
+            ..
+        } => fetch_cmd(s, tag, &sequence_set, macro_or_item_names, uid).await,
+        CommandBody::Store {
+            sequence_set,
+            kind,
+            response,
+            flags,
+            uid,
+            ..
+        } => store_cmd(s, tag, &sequence_set, kind, response, &flags, uid).await,
+        CommandBody::Search {
+            charset,
+            criteria,
+            uid,
+        } => {
+            if let Some(c) = charset {
+                let c = c.as_ref().to_ascii_uppercase();
+                if c != "UTF-8" && c != "US-ASCII" {
+                    return Outcome::one(no(
+                        tag,
+                        Some(Code::BadCharset {
+                            allowed: Vec::new(),
+                        }),
+                        "Only UTF-8 searches",
+                    ));
+                }
+            }
+            let key = if criteria.as_ref().len() == 1 {
+                criteria.as_ref()[0].clone()
+            } else {
+                SearchKey::And(criteria)
+            };
+            search_cmd(s, tag, &key, uid).await
+        }
+        CommandBody::Copy {
+            sequence_set,
+            mailbox,
+            uid,
+        } => copy_cmd(s, tag, &sequence_set, &mailbox, uid, false).await,
+        CommandBody::Move {
+            sequence_set,
+            mailbox,
+            uid,
+        } => copy_cmd(s, tag, &sequence_set, &mailbox, uid, true).await,
+        CommandBody::Expunge => expunge_cmd(s, tag, None).await,
+        CommandBody::ExpungeUid { sequence_set } => expunge_cmd(s, tag, Some(&sequence_set)).await,
+        CommandBody::Close => {
+            if let State::Selected(user, sel) = &s.state {
+                if !sel.read_only {
+                    let _ = s.ctx.store.imap_expunge(*user, sel.folder, None).await;
+                }
+                s.state = State::Authenticated(*user);
+            }
+            Outcome::one(ok(tag, None, "CLOSE completed"))
+        }
+        CommandBody::Unselect => {
+            if let State::Selected(user, _) = &s.state {
+                s.state = State::Authenticated(*user);
+            }
+            Outcome::one(ok(tag, None, "UNSELECT completed"))
+        }
+        other => Outcome::one(bad(tag, &format!("{} is not supported here", other.name()))),
+    }
+}
+
+fn item_names(m: MacroOrMessageDataItemNames<'static>) -> Vec<MessageDataItemName<'static>> {
+    match m {
+        MacroOrMessageDataItemNames::Macro(m) => m
+            .expand()
+            .into_iter()
+            .map(|n| imap_next::imap_types::ToStatic::to_static(&n))
+            .collect(),
+        MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
+    }
+}
+
+async fn fetch_cmd(
+    s: &mut Session,
+    tag: &Tag<'static>,
+    set: &SequenceSet,
+    names: MacroOrMessageDataItemNames<'static>,
+    uid: bool,
+) -> Outcome {
+    let State::Selected(user, sel) = &mut s.state else {
+        return Outcome::one(bad(tag, "Select a mailbox first"));
+    };
+    let user = *user;
+    let positions = match sel.resolve(set, uid) {
+        Ok(p) => p,
+        Err(e) => return Outcome::one(bad(tag, e)),
+    };
+    let mut names = item_names(names);
+    if uid && !names.iter().any(|n| matches!(n, MessageDataItemName::Uid)) {
+        // RFC 3501 §6.4.8: UID FETCH always returns the UID
+        names.insert(0, MessageDataItemName::Uid);
+    }
+    if names.iter().any(|n| {
+        matches!(
+            n,
+            MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. }
+        )
+    }) {
+        return Outcome::one(bad(tag, "BINARY and MODSEQ are not supported"));
+    }
+    let needs_raw = names.iter().any(|n| {
+        !matches!(
+            n,
+            MessageDataItemName::Flags
+                | MessageDataItemName::InternalDate
+                | MessageDataItemName::Rfc822Size
+                | MessageDataItemName::Uid
+        )
+    });
+    // reading a body without PEEK sets \Seen (RFC 3501 §6.4.5)
+    let marks_seen = !sel.read_only
+        && names.iter().any(|n| {
+            matches!(
+                n,
+                MessageDataItemName::BodyExt { peek: false, .. }
+                    | MessageDataItemName::Rfc822
+                    | MessageDataItemName::Rfc822Text
+            )
+        });
+    let store = s.ctx.store.clone();
+    let mut responses = Vec::with_capacity(positions.len() + 1);
+    let mut newly_seen = Vec::new();
+    for &i in &positions {
+        let entry: ImapEntry = sel.entries[i].clone();
+        let raw = if needs_raw {
+            match store.imap_raw(user, entry.uid).await {
+                Ok(Some(r)) => Some(r),
+                // gone meanwhile (another session expunged it): skip it
+                Ok(None) => continue,
+                Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+            }
+        } else {
+            None
+        };
+        let mut flags = entry.flags;
+        if marks_seen && !flags.seen {
+            flags.seen = true;
+            newly_seen.push(entry.uid);
+            sel.entries[i].flags.seen = true;
+        }
+        let names = names.clone();
+        let seq = i as u32 + 1;
+        let items = tokio::task::spawn_blocking(move || {
+            build_items(
+                &entry,
+                flags,
+                raw.as_deref(),
+                &names,
+                marks_seen && !entry.flags.seen,
+            )
+        })
+        .await
+        .unwrap_or_default();
+        if let Ok(items) = Vec1::try_from(items) {
+            responses.push(Response::Data(Data::Fetch {
+                seq: nz(seq),
+                items,
+            }));
+        }
+    }
+    if !newly_seen.is_empty() {
+        let folder = sel.folder;
+        if store
+            .imap_store_flags(
+                user,
+                folder,
+                &newly_seen,
+                FlagOp::Add,
+                Flags {
+                    seen: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .is_err()
+        {
+            return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
+        }
+    }
+    responses.push(Response::Status(ok(
+        tag,
+        None,
+        if uid {
+            "UID FETCH completed"
+        } else {
+            "FETCH completed"
+        },
+    )));
+    Outcome {
+        responses,
+        after: After::Nothing,
+    }
+}
+
+/// The items of one FETCH response.
+fn build_items(
+    entry: &ImapEntry,
+    flags: Flags,
+    raw: Option<&[u8]>,
+    names: &[MessageDataItemName<'static>],
+    seen_now: bool,
+) -> Vec<MessageDataItem<'static>> {
+    let tree = raw.map(super::mime::tree);
+    let mut out = Vec::with_capacity(names.len() + 1);
+    let mut flags_sent = false;
+    for n in names {
+        let item = match (n, raw, &tree) {
+            (MessageDataItemName::Uid, ..) => MessageDataItem::Uid(nz(entry.uid)),
+            (MessageDataItemName::Flags, ..) => {
+                flags_sent = true;
+                MessageDataItem::Flags(fetch::flags(flags))
+            }
+            (MessageDataItemName::InternalDate, ..) => {
+                match fetch::internal_date(entry.received_at) {
+                    Some(d) => MessageDataItem::InternalDate(d),
+                    None => continue,
+                }
+            }
+            (MessageDataItemName::Rfc822Size, ..) => MessageDataItem::Rfc822Size(entry.size),
+            (MessageDataItemName::Envelope, Some(raw), Some(t)) => {
+                MessageDataItem::Envelope(fetch::envelope(&raw[t.header.clone()]))
+            }
+            (MessageDataItemName::BodyStructure, Some(raw), Some(t)) => {
+                MessageDataItem::BodyStructure(fetch::structure(raw, t, true))
+            }
+            (MessageDataItemName::Body, Some(raw), Some(t)) => {
+                MessageDataItem::Body(fetch::structure(raw, t, false))
+            }
+            (
+                MessageDataItemName::BodyExt {
+                    section, partial, ..
+                },
+                Some(raw),
+                Some(t),
+            ) => fetch::body_ext(raw, t, section.as_ref(), *partial),
+            (MessageDataItemName::Rfc822, Some(raw), _) => {
+                MessageDataItem::Rfc822(fetch::nbytes(raw))
+            }
+            (MessageDataItemName::Rfc822Header, Some(raw), Some(t)) => {
+                MessageDataItem::Rfc822Header(fetch::nbytes(&raw[t.header.clone()]))
+            }
+            (MessageDataItemName::Rfc822Text, Some(raw), Some(t)) => {
+                MessageDataItem::Rfc822Text(fetch::nbytes(&raw[t.body.clone()]))
+            }
+            _ => continue,
+        };
+        out.push(item);
+    }
+    // RFC 3501 §6.4.5: a \Seen set by this FETCH is reported
+    if seen_now && !flags_sent {
+        out.push(MessageDataItem::Flags(fetch::flags(flags)));
+    }
+    out
+}
+
+async fn store_cmd(
+    s: &mut Session,
+    tag: &Tag<'static>,
+    set: &SequenceSet,
+    kind: StoreType,
+    response: StoreResponse,
+    flags: &[Flag<'static>],
+    uid: bool,
+) -> Outcome {
+    let State::Selected(user, sel) = &mut s.state else {
+        return Outcome::one(bad(tag, "Select a mailbox first"));
+    };
+    if sel.read_only {
+        return Outcome::one(no(tag, None, "The mailbox is read-only (EXAMINE)"));
+    }
+    let positions = match sel.resolve(set, uid) {
+        Ok(p) => p,
+        Err(e) => return Outcome::one(bad(tag, e)),
+    };
+    if flags
+        .iter()
+        .any(|f| matches!(f, Flag::Keyword(_) | Flag::Extension(_)))
+    {
+        return Outcome::one(no(tag, None, "[CANNOT] Only system flags can be stored"));
+    }
+    let op = match kind {
+        StoreType::Add => FlagOp::Add,
+        StoreType::Remove => FlagOp::Remove,
+        StoreType::Replace => FlagOp::Replace,
+    };
+    let uids: Vec<u32> = positions.iter().map(|&i| sel.entries[i].uid).collect();
+    let changed = match s
+        .ctx
+        .store
+        .imap_store_flags(*user, sel.folder, &uids, op, flags_of(flags))
+        .await
+    {
+        Ok(c) => c,
+        Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+    };
+    let mut responses = Vec::new();
+    for (u, f) in changed {
+        let Ok(i) = sel.entries.binary_search_by_key(&u, |e| e.uid) else {
+            continue;
+        };
+        sel.entries[i].flags = f;
+        if response == StoreResponse::Answer {
+            let mut items = vec![MessageDataItem::Flags(fetch::flags(f))];
+            if uid {
+                items.insert(0, MessageDataItem::Uid(nz(u)));
+            }
+            if let Ok(items) = Vec1::try_from(items) {
+                responses.push(Response::Data(Data::Fetch {
+                    seq: nz(i as u32 + 1),
+                    items,
+                }));
+            }
+        }
+    }
+    responses.push(Response::Status(ok(tag, None, "STORE completed")));
+    Outcome {
+        responses,
+        after: After::Nothing,
+    }
+}
+
+async fn search_cmd(
+    s: &mut Session,
+    tag: &Tag<'static>,
+    key: &SearchKey<'static>,
+    uid: bool,
+) -> Outcome {
+    let State::Selected(user, sel) = &s.state else {
+        return Outcome::one(bad(tag, "Select a mailbox first"));
+    };
+    let user = *user;
+    let entries = sel.entries.clone();
+    let content = search::needs_content(key);
+    let mut raws: Vec<Option<Vec<u8>>> = Vec::with_capacity(entries.len());
+    for e in &entries {
+        raws.push(if content {
+            match s.ctx.store.imap_raw(user, e.uid).await {
+                Ok(r) => r,
+                Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+            }
+        } else {
+            None
+        });
+    }
+    let key = key.clone();
+    let hits = tokio::task::spawn_blocking(move || {
+        let largest_uid = entries.last().map(|e| e.uid).unwrap_or(0);
+        let largest_seq = entries.len() as u32;
+        let mut out = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let parsed = raws[i].as_deref().and_then(search::parse);
+            let c = search::Candidate {
+                seq: i as u32 + 1,
+                entry: e,
+                message: parsed.as_ref(),
+                largest_seq,
+                largest_uid,
+            };
+            if search::matches(&key, &c) {
+                out.push(nz(if uid { e.uid } else { i as u32 + 1 }));
+            }
+        }
+        out
+    })
+    .await
+    .unwrap_or_default();
+    Outcome {
+        responses: vec![
+            Response::Data(Data::Search(hits)),
+            Response::Status(ok(tag, None, "SEARCH completed")),
+        ],
+        after: After::Nothing,
+    }
+}
+
+async fn copy_cmd(
+    s: &mut Session,
+    tag: &Tag<'static>,
+    set: &SequenceSet,
+    target: &Mailbox<'static>,
+    uid: bool,
+    moving: bool,
+) -> Outcome {
+    let State::Selected(user, sel) = &mut s.state else {
+        return Outcome::one(bad(tag, "Select a mailbox first"));
+    };
+    let user = *user;
+    let Some(to) = folder_of(target) else {
+        return Outcome::one(no(tag, Some(Code::TryCreate), "No such mailbox"));
+    };
+    if moving && sel.read_only {
+        return Outcome::one(no(tag, None, "The mailbox is read-only (EXAMINE)"));
+    }
+    let positions = match sel.resolve(set, uid) {
+        Ok(p) => p,
+        Err(e) => return Outcome::one(bad(tag, e)),
+    };
+    let uids: Vec<u32> = positions.iter().map(|&i| sel.entries[i].uid).collect();
+    let store = s.ctx.store.clone();
+    let from = sel.folder;
+    let pairs = if to == from {
+        // the same mailbox: nothing to copy (each message is there once)
+        uids.iter().map(|&u| (u, u)).collect()
+    } else {
+        match store.imap_copy(user, from, &uids, to).await {
+            Ok(p) => p,
+            Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+        }
+    };
+    let validity = store.imap_uid_validity().await.unwrap_or(1);
+    let copy_uid = match (
+        uid_set(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
+        uid_set(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()),
+    ) {
+        (Some(source), Some(destination)) if to != from => Some(Code::CopyUid {
+            uid_validity: nz(validity),
+            source,
+            destination,
+        }),
+        _ => None,
+    };
+    let mut responses = Vec::new();
+    if moving && to != from {
+        // RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs
+        if let Some(c) = copy_uid.clone() {
+            responses.push(Response::Status(super::session::untagged_ok(
+                Some(c),
+                "Moved",
+            )));
+        }
+        if store
+            .imap_store_flags(
+                user,
+                from,
+                &uids,
+                FlagOp::Add,
+                Flags {
+                    deleted: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .is_err()
+        {
+            return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
+        }
+        if store.imap_expunge(user, from, Some(&uids)).await.is_err() {
+            return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
+        }
+        responses.extend(s.changes().await);
+        responses.push(Response::Status(ok(tag, None, "MOVE completed")));
+    } else {
+        responses.push(Response::Status(ok(tag, copy_uid, "COPY completed")));
+    }
+    Outcome {
+        responses,
+        after: After::Nothing,
+    }
+}
+
+async fn expunge_cmd(s: &mut Session, tag: &Tag<'static>, only: Option<&SequenceSet>) -> Outcome {
+    let State::Selected(user, sel) = &s.state else {
+        return Outcome::one(bad(tag, "Select a mailbox first"));
+    };
+    if sel.read_only {
+        return Outcome::one(no(tag, None, "The mailbox is read-only (EXAMINE)"));
+    }
+    let user = *user;
+    let folder = sel.folder;
+    let only: Option<Vec<u32>> = match only {
+        Some(set) => match sel.resolve(set, true) {
+            Ok(p) => Some(p.iter().map(|&i| sel.entries[i].uid).collect()),
+            Err(e) => return Outcome::one(bad(tag, e)),
+        },
+        None => None,
+    };
+    if s.ctx
+        .store
+        .imap_expunge(user, folder, only.as_deref())
+        .await
+        .is_err()
+    {
+        return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
+    }
+    let mut responses = s.changes().await;
+    responses.push(Response::Status(ok(tag, None, "EXPUNGE completed")));
+    Outcome {
+        responses,
+        after: After::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uid_set;
+
+    #[test]
+    fn uid_sets_are_ranges() {
+        let s = uid_set(&[3, 4, 5, 9, 11, 12]).unwrap();
+        assert_eq!(format!("{:?}", s.0.as_ref().len()), "3");
+        assert!(uid_set(&[]).is_none());
+    }
+}

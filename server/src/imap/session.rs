@@ -1,0 +1,655 @@
+//! One IMAP session's state machine (RFC 3501 §3): not authenticated →
+//! authenticated → selected → logout. Commands come parsed by imap-next;
+//! each is answered with imap-types responses; the driver ([`super`]) does
+//! the I/O. Mailbox semantics are ours: INBOX and Sent (SPECIAL-USE
+//! `\Sent`), the webmail's mailbox rows and flags.
+//!
+//! Selected-state commands (FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE) are
+//! in [`super::selected_cmds`].
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use imap_next::imap_types::auth::AuthMechanism;
+use imap_next::imap_types::command::{Command, CommandBody};
+use imap_next::imap_types::core::{QuotedChar, Tag, Text, Vec1};
+use imap_next::imap_types::flag::{Flag, FlagNameAttribute, FlagPerm};
+use imap_next::imap_types::mailbox::{ListMailbox, Mailbox};
+use imap_next::imap_types::response::{
+    Capability, Code, Data, Greeting, GreetingKind, Response, Status,
+};
+use imap_next::imap_types::status::{StatusDataItem, StatusDataItemName};
+
+use super::selected::Selected;
+use super::ImapContext;
+use crate::auth::LoginError;
+use crate::store::imap::Flags;
+use crate::store::mailbox::Folder;
+use crate::store::UserId;
+
+pub enum State {
+    NotAuthenticated,
+    Authenticated(UserId),
+    Selected(UserId, Selected),
+    Logout,
+}
+
+/// What the driver does once the responses are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    Nothing,
+    /// Start TLS (after the tagged OK).
+    StartTls,
+    /// Close the connection (after BYE and the tagged OK).
+    Logout,
+}
+
+pub struct Outcome {
+    pub responses: Vec<Response<'static>>,
+    pub after: After,
+}
+
+impl Outcome {
+    pub fn one(status: Status<'static>) -> Outcome {
+        Outcome {
+            responses: vec![Response::Status(status)],
+            after: After::Nothing,
+        }
+    }
+}
+
+pub struct Session {
+    pub(super) ctx: Arc<ImapContext>,
+    pub(super) state: State,
+    pub(super) tls: bool,
+    pub(super) ip: String,
+    /// Holds one of the user's session slots while logged in.
+    slot: Option<super::Slot>,
+}
+
+fn text(s: &str) -> Text<'static> {
+    Text::try_from(s.to_string()).unwrap_or_else(|_| Text::try_from("OK").expect("plain text"))
+}
+
+pub fn ok(tag: &Tag<'static>, code: Option<Code<'static>>, t: &str) -> Status<'static> {
+    Status::ok(Some(tag.clone()), code, text(t)).unwrap_or_else(|_| unreachable_status())
+}
+
+pub fn no(tag: &Tag<'static>, code: Option<Code<'static>>, t: &str) -> Status<'static> {
+    Status::no(Some(tag.clone()), code, text(t)).unwrap_or_else(|_| unreachable_status())
+}
+
+pub fn bad(tag: &Tag<'static>, t: &str) -> Status<'static> {
+    Status::bad(Some(tag.clone()), None, text(t)).unwrap_or_else(|_| unreachable_status())
+}
+
+pub fn untagged_ok(code: Option<Code<'static>>, t: &str) -> Status<'static> {
+    Status::ok(None, code, text(t)).unwrap_or_else(|_| unreachable_status())
+}
+
+pub fn untagged_bad(t: &str) -> Status<'static> {
+    Status::bad(None, None, text(t)).unwrap_or_else(|_| unreachable_status())
+}
+
+pub fn bye(t: &str) -> Status<'static> {
+    Status::bye(None, text(t)).unwrap_or_else(|_| unreachable_status())
+}
+
+/// A status built from valid parts cannot fail; this keeps the types whole.
+fn unreachable_status() -> Status<'static> {
+    Status::bye(None, Text::try_from("internal error").expect("plain text")).expect("a bye")
+}
+
+/// A response code imap-types does not name (RFC 5530), from our constants.
+pub fn code(name: &'static str) -> Option<Code<'static>> {
+    Some(Code::Other(
+        imap_next::imap_types::response::CodeOther::unvalidated(name.as_bytes()),
+    ))
+}
+
+fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+}
+
+/// Our two folders by IMAP name ("INBOX" in any case, "Sent").
+pub fn folder_of(m: &Mailbox<'_>) -> Option<Folder> {
+    match m {
+        Mailbox::Inbox => Some(Folder::Inbox),
+        Mailbox::Other(o) => {
+            let name = String::from_utf8_lossy(o.as_ref());
+            if name.eq_ignore_ascii_case("inbox") {
+                Some(Folder::Inbox)
+            } else if name == "Sent" {
+                Some(Folder::Sent)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn mailbox_of(f: Folder) -> Mailbox<'static> {
+    match f {
+        Folder::Inbox => Mailbox::Inbox,
+        Folder::Sent => Mailbox::try_from("Sent").unwrap_or(Mailbox::Inbox),
+    }
+}
+
+/// RFC 3501 §6.3.8 wildcards: `*` anything, `%` anything but the
+/// hierarchy delimiter (we have none below the top).
+fn wildcard(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some(('*' | '%', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
+            Some((c, rest)) => n
+                .split_first()
+                .is_some_and(|(d, nrest)| c == d && go(rest, nrest)),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
+}
+
+impl Session {
+    pub fn new(ctx: Arc<ImapContext>, tls: bool, ip: String) -> Session {
+        Session {
+            ctx,
+            state: State::NotAuthenticated,
+            tls,
+            ip,
+            slot: None,
+        }
+    }
+
+    pub fn user(&self) -> Option<UserId> {
+        match &self.state {
+            State::Authenticated(u) | State::Selected(u, _) => Some(*u),
+            _ => None,
+        }
+    }
+
+    pub fn is_authenticated(&self) -> bool {
+        self.user().is_some()
+    }
+
+    pub fn is_selected(&self) -> bool {
+        matches!(self.state, State::Selected(..))
+    }
+
+    /// Login is possible on this connection now (TLS, or allowed without).
+    pub fn login_allowed(&self) -> bool {
+        self.tls || self.ctx.allow_plaintext_auth
+    }
+
+    pub fn capabilities(&self) -> Vec1<Capability<'static>> {
+        let mut c = vec![Capability::Imap4Rev1];
+        if !self.is_authenticated() {
+            if !self.tls && self.ctx.tls_available {
+                c.push(Capability::StartTls);
+            }
+            if self.login_allowed() {
+                c.push(Capability::Auth(AuthMechanism::Plain));
+                c.push(Capability::SaslIr);
+            } else {
+                c.push(Capability::LoginDisabled);
+            }
+        }
+        c.extend([
+            Capability::Idle,
+            Capability::UidPlus,
+            Capability::Unselect,
+            Capability::Move,
+            Capability::LiteralPlus,
+        ]);
+        if let Ok(a) = imap_next::imap_types::core::Atom::try_from("SPECIAL-USE") {
+            c.push(Capability::from(a));
+        }
+        Vec1::try_from(c).unwrap_or_else(|_| Vec1::from(Capability::Imap4Rev1))
+    }
+
+    pub fn greeting(&self) -> Greeting<'static> {
+        Greeting {
+            kind: GreetingKind::Ok,
+            code: Some(Code::Capability(self.capabilities())),
+            text: text(&format!("{} Continuity IMAP ready", self.ctx.hostname)),
+        }
+    }
+
+    /// Check credentials; on success the session is authenticated.
+    pub async fn login(&mut self, tag: &Tag<'static>, user: &str, password: &str) -> Outcome {
+        if self.is_authenticated() {
+            return Outcome::one(bad(tag, "Already authenticated"));
+        }
+        if !self.login_allowed() {
+            return Outcome::one(no(tag, None, "LOGIN is disabled until STARTTLS"));
+        }
+        let account = match self
+            .ctx
+            .auth
+            .verify_user(user, password, &self.ip, "imap")
+            .await
+        {
+            Ok(a) => a,
+            Err(LoginError::Invalid) => {
+                return Outcome::one(no(tag, code("AUTHENTICATIONFAILED"), "Invalid credentials"))
+            }
+            Err(LoginError::Throttled) => {
+                return Outcome::one(no(
+                    tag,
+                    code("UNAVAILABLE"),
+                    "Too many failed attempts, try again later",
+                ))
+            }
+            Err(LoginError::Unavailable) => {
+                return Outcome::one(no(
+                    tag,
+                    code("UNAVAILABLE"),
+                    "Temporary failure, try again later",
+                ))
+            }
+        };
+        if !account.covered {
+            return Outcome::one(no(
+                tag,
+                code("AUTHORIZATIONFAILED"),
+                "The Continuity Service is not enabled for this account",
+            ));
+        }
+        let Some(slot) = self.ctx.take_slot(account.user) else {
+            return Outcome::one(no(tag, code("LIMIT"), "Too many sessions for this account"));
+        };
+        self.slot = Some(slot);
+        self.state = State::Authenticated(account.user);
+        Outcome::one(ok(
+            tag,
+            Some(Code::Capability(self.capabilities())),
+            "Logged in",
+        ))
+    }
+
+    /// One command (AUTHENTICATE and IDLE are driven by [`super`]).
+    pub async fn command(&mut self, cmd: Command<'static>) -> Outcome {
+        let tag = cmd.tag.clone();
+        match cmd.body {
+            CommandBody::Capability => Outcome {
+                responses: vec![
+                    Response::Data(Data::Capability(self.capabilities())),
+                    Response::Status(ok(&tag, None, "CAPABILITY completed")),
+                ],
+                after: After::Nothing,
+            },
+            CommandBody::Noop | CommandBody::Check => {
+                let mut responses = self.changes().await;
+                responses.push(Response::Status(ok(&tag, None, "NOOP completed")));
+                Outcome {
+                    responses,
+                    after: After::Nothing,
+                }
+            }
+            CommandBody::Logout => {
+                self.state = State::Logout;
+                self.slot = None;
+                Outcome {
+                    responses: vec![
+                        Response::Status(bye("Continuity IMAP logging out")),
+                        Response::Status(ok(&tag, None, "LOGOUT completed")),
+                    ],
+                    after: After::Logout,
+                }
+            }
+            CommandBody::StartTLS => {
+                if self.tls {
+                    return Outcome::one(bad(&tag, "TLS is already active"));
+                }
+                if !self.ctx.tls_available {
+                    return Outcome::one(no(&tag, None, "STARTTLS is not available"));
+                }
+                if self.is_authenticated() {
+                    return Outcome::one(bad(&tag, "STARTTLS is only allowed before login"));
+                }
+                Outcome {
+                    responses: vec![Response::Status(ok(
+                        &tag,
+                        None,
+                        "Begin TLS negotiation now",
+                    ))],
+                    after: After::StartTls,
+                }
+            }
+            CommandBody::Login { username, password } => {
+                let user = String::from_utf8_lossy(username.as_ref()).into_owned();
+                let pass = String::from_utf8_lossy(password.declassify().as_ref()).into_owned();
+                self.login(&tag, &user, &pass).await
+            }
+            body if !self.is_authenticated() => {
+                let _ = body;
+                Outcome::one(bad(&tag, "Log in first (LOGIN or AUTHENTICATE)"))
+            }
+            CommandBody::Select { mailbox, .. } => self.select(&tag, &mailbox, false).await,
+            CommandBody::Examine { mailbox, .. } => self.select(&tag, &mailbox, true).await,
+            CommandBody::List {
+                reference,
+                mailbox_wildcard,
+            } => self.list(&tag, &reference, &mailbox_wildcard, false),
+            CommandBody::Lsub {
+                reference,
+                mailbox_wildcard,
+            } => self.list(&tag, &reference, &mailbox_wildcard, true),
+            CommandBody::Status {
+                mailbox,
+                item_names,
+            } => self.status(&tag, &mailbox, &item_names).await,
+            CommandBody::Subscribe { mailbox } | CommandBody::Unsubscribe { mailbox } => {
+                match folder_of(&mailbox) {
+                    Some(_) => Outcome::one(ok(&tag, None, "Done")),
+                    None => Outcome::one(no(&tag, Some(Code::TryCreate), "No such mailbox")),
+                }
+            }
+            CommandBody::Create { .. }
+            | CommandBody::Delete { .. }
+            | CommandBody::Rename { .. } => Outcome::one(no(
+                &tag,
+                code("CANNOT"),
+                "The continuity mailbox has INBOX and Sent only",
+            )),
+            CommandBody::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => {
+                let raw = match &message {
+                    imap_next::imap_types::extensions::binary::LiteralOrLiteral8::Literal(l) => {
+                        l.data().to_vec()
+                    }
+                    imap_next::imap_types::extensions::binary::LiteralOrLiteral8::Literal8(l) => {
+                        l.data.to_vec()
+                    }
+                };
+                let at = date.map(|d| d.as_ref().timestamp_millis());
+                self.append(&tag, &mailbox, &flags, at, raw).await
+            }
+            body => match self.state {
+                State::Selected(..) => super::selected_cmds::run(self, &tag, body).await,
+                _ => Outcome::one(bad(&tag, "Select a mailbox first")),
+            },
+        }
+    }
+
+    async fn select(&mut self, tag: &Tag<'static>, m: &Mailbox<'_>, read_only: bool) -> Outcome {
+        let Some(user) = self.user() else {
+            return Outcome::one(bad(tag, "Log in first"));
+        };
+        // RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected
+        self.state = State::Authenticated(user);
+        let Some(folder) = folder_of(m) else {
+            return Outcome::one(no(tag, Some(Code::TryCreate), "No such mailbox"));
+        };
+        let store = &self.ctx.store;
+        let (entries, validity, next) = match (
+            store.imap_entries(user, folder).await,
+            store.imap_uid_validity().await,
+            store.imap_uid_next().await,
+        ) {
+            (Ok(e), Ok(v), Ok(n)) => (e, v, n),
+            _ => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+        };
+        let flags = vec![
+            Flag::Answered,
+            Flag::Flagged,
+            Flag::Deleted,
+            Flag::Seen,
+            Flag::Draft,
+        ];
+        let mut responses = vec![
+            Response::Data(Data::Flags(flags.clone())),
+            Response::Data(Data::Exists(entries.len() as u32)),
+            Response::Data(Data::Recent(0)),
+        ];
+        if let Some(i) = entries.iter().position(|e| !e.flags.seen) {
+            responses.push(Response::Status(untagged_ok(
+                Some(Code::Unseen(nz(i as u32 + 1))),
+                "First unseen",
+            )));
+        }
+        let perm: Vec<FlagPerm<'static>> = if read_only {
+            Vec::new()
+        } else {
+            flags.into_iter().map(FlagPerm::Flag).collect()
+        };
+        responses.extend([
+            Response::Status(untagged_ok(
+                Some(Code::PermanentFlags(perm)),
+                "Flags permitted",
+            )),
+            Response::Status(untagged_ok(
+                Some(Code::UidValidity(nz(validity))),
+                "UIDs valid",
+            )),
+            Response::Status(untagged_ok(
+                Some(Code::UidNext(nz(next))),
+                "Predicted next UID",
+            )),
+        ]);
+        let code = if read_only {
+            Code::ReadOnly
+        } else {
+            Code::ReadWrite
+        };
+        responses.push(Response::Status(ok(
+            tag,
+            Some(code),
+            if read_only {
+                "EXAMINE completed"
+            } else {
+                "SELECT completed"
+            },
+        )));
+        self.state = State::Selected(user, Selected::new(folder, read_only, entries));
+        Outcome {
+            responses,
+            after: After::Nothing,
+        }
+    }
+
+    fn list(
+        &self,
+        tag: &Tag<'static>,
+        reference: &Mailbox<'_>,
+        pattern: &ListMailbox<'_>,
+        lsub: bool,
+    ) -> Outcome {
+        let reference = match reference {
+            Mailbox::Inbox => "INBOX".to_string(),
+            Mailbox::Other(o) => String::from_utf8_lossy(o.as_ref()).into_owned(),
+        };
+        let pattern = match pattern {
+            ListMailbox::Token(t) => String::from_utf8_lossy(t.as_ref()).into_owned(),
+            ListMailbox::String(s) => String::from_utf8_lossy(s.as_ref()).into_owned(),
+        };
+        let delimiter = QuotedChar::try_from('/').ok();
+        let mut responses = Vec::new();
+        if pattern.is_empty() && !lsub {
+            // RFC 3501 §6.3.8: the hierarchy delimiter and root
+            responses.push(Response::Data(Data::List {
+                items: vec![FlagNameAttribute::Noselect],
+                delimiter,
+                mailbox: Mailbox::try_from("").unwrap_or(Mailbox::Inbox),
+            }));
+        } else {
+            let full = format!("{reference}{pattern}");
+            for (name, folder) in [("INBOX", Folder::Inbox), ("Sent", Folder::Sent)] {
+                let hit = if name == "INBOX" {
+                    wildcard(&full.to_ascii_uppercase(), name)
+                } else {
+                    wildcard(&full, name)
+                };
+                if !hit {
+                    continue;
+                }
+                let mut items = vec![FlagNameAttribute::from(
+                    imap_next::imap_types::core::Atom::try_from("HasNoChildren").expect("an atom"),
+                )];
+                if folder == Folder::Sent {
+                    // RFC 6154 SPECIAL-USE
+                    items.push(FlagNameAttribute::from(
+                        imap_next::imap_types::core::Atom::try_from("Sent").expect("an atom"),
+                    ));
+                }
+                let mailbox = mailbox_of(folder);
+                responses.push(Response::Data(if lsub {
+                    Data::Lsub {
+                        items,
+                        delimiter,
+                        mailbox,
+                    }
+                } else {
+                    Data::List {
+                        items,
+                        delimiter,
+                        mailbox,
+                    }
+                }));
+            }
+        }
+        responses.push(Response::Status(ok(
+            tag,
+            None,
+            if lsub {
+                "LSUB completed"
+            } else {
+                "LIST completed"
+            },
+        )));
+        Outcome {
+            responses,
+            after: After::Nothing,
+        }
+    }
+
+    async fn status(
+        &self,
+        tag: &Tag<'static>,
+        m: &Mailbox<'static>,
+        names: &[StatusDataItemName],
+    ) -> Outcome {
+        let (Some(user), Some(folder)) = (self.user(), folder_of(m)) else {
+            return Outcome::one(no(tag, Some(Code::TryCreate), "No such mailbox"));
+        };
+        let store = &self.ctx.store;
+        let (Ok(entries), Ok(validity), Ok(next)) = (
+            store.imap_entries(user, folder).await,
+            store.imap_uid_validity().await,
+            store.imap_uid_next().await,
+        ) else {
+            return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
+        };
+        let mut items = Vec::new();
+        for n in names {
+            items.push(match n {
+                StatusDataItemName::Messages => StatusDataItem::Messages(entries.len() as u32),
+                StatusDataItemName::Recent => StatusDataItem::Recent(0),
+                StatusDataItemName::UidNext => StatusDataItem::UidNext(nz(next)),
+                StatusDataItemName::UidValidity => StatusDataItem::UidValidity(nz(validity)),
+                StatusDataItemName::Unseen => {
+                    StatusDataItem::Unseen(entries.iter().filter(|e| !e.flags.seen).count() as u32)
+                }
+                StatusDataItemName::Deleted => StatusDataItem::Deleted(
+                    entries.iter().filter(|e| e.flags.deleted).count() as u32,
+                ),
+                _ => return Outcome::one(bad(tag, "Unsupported STATUS item")),
+            });
+        }
+        Outcome {
+            responses: vec![
+                Response::Data(Data::Status {
+                    mailbox: m.clone(),
+                    items: items.into(),
+                }),
+                Response::Status(ok(tag, None, "STATUS completed")),
+            ],
+            after: After::Nothing,
+        }
+    }
+
+    async fn append(
+        &mut self,
+        tag: &Tag<'static>,
+        m: &Mailbox<'_>,
+        flags: &[Flag<'_>],
+        at: Option<i64>,
+        raw: Vec<u8>,
+    ) -> Outcome {
+        let (Some(user), Some(folder)) = (self.user(), folder_of(m)) else {
+            return Outcome::one(no(tag, Some(Code::TryCreate), "No such mailbox"));
+        };
+        if raw.is_empty() {
+            return Outcome::one(no(tag, None, "An empty message cannot be appended"));
+        }
+        let mut f = Flags::default();
+        for flag in flags {
+            match flag {
+                Flag::Seen => f.seen = true,
+                Flag::Answered => f.answered = true,
+                Flag::Flagged => f.flagged = true,
+                Flag::Deleted => f.deleted = true,
+                Flag::Draft => f.draft = true,
+                _ => {}
+            }
+        }
+        let store = &self.ctx.store;
+        let uid = match store.imap_append(user, folder, &raw, f, at).await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::error!(error = %e, "APPEND failed");
+                return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
+            }
+        };
+        let validity = store.imap_uid_validity().await.unwrap_or(1);
+        let mut responses = self.changes().await;
+        responses.push(Response::Status(ok(
+            tag,
+            Some(Code::AppendUid {
+                uid_validity: nz(validity),
+                uid: nz(uid),
+            }),
+            "APPEND completed",
+        )));
+        Outcome {
+            responses,
+            after: After::Nothing,
+        }
+    }
+
+    /// What changed in the selected mailbox since the client last heard
+    /// (new mail, flags set in the webmail, expunged elsewhere).
+    pub async fn changes(&mut self) -> Vec<Response<'static>> {
+        let State::Selected(user, sel) = &mut self.state else {
+            return Vec::new();
+        };
+        match self.ctx.store.imap_entries(*user, sel.folder).await {
+            Ok(now) => sel.update(now).into_iter().map(Response::Data).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot refresh the selected mailbox");
+                Vec::new()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard;
+
+    #[test]
+    fn list_wildcards() {
+        assert!(wildcard("*", "Sent"));
+        assert!(wildcard("%", "INBOX"));
+        assert!(wildcard("S*", "Sent"));
+        assert!(wildcard("Se%t", "Sent"));
+        assert!(!wildcard("Trash", "Sent"));
+        assert!(!wildcard("", "INBOX"));
+    }
+}

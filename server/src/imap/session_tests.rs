@@ -1,0 +1,464 @@
+//! Scripted IMAP conversations over an in-memory stream: the real driver,
+//! imap-next's parser and our session, a real store. Each step sends a
+//! command and checks the responses; error paths are tried on purpose.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
+
+use super::{drive, ImapContext, Session};
+use crate::auth::Auth;
+use crate::config::{Config, TlsMode};
+use crate::store::mailbox::Folder;
+use crate::store::{NewMessage, NewRecipient, Origin, Store, Summary, UserId};
+
+const PW: &str = "velvet-harbor-Quokka-87";
+
+struct World {
+    store: Store,
+    ctx: Arc<ImapContext>,
+    alice: UserId,
+    dom: crate::store::DomainId,
+}
+
+async fn world(tag: &str, plaintext: bool) -> World {
+    let dir = std::env::temp_dir().join(format!(
+        "continuity-imap-{tag}-{}-{}",
+        std::process::id(),
+        crate::store::now_ms()
+    ));
+    let env = vec![
+        (
+            "CONTINUITY_SERVER_DATA_DIR".to_string(),
+            dir.display().to_string(),
+        ),
+        (
+            "CONTINUITY_IMAP_MAX_SESSIONS_PER_USER".to_string(),
+            "2".to_string(),
+        ),
+        (
+            "CONTINUITY_IMAP_MAX_LITERAL_SIZE".to_string(),
+            "64KiB".to_string(),
+        ),
+    ];
+    let cfg = Config::load(None, env).expect("config");
+    let store = Store::open(&cfg.database_path()).await.expect("store");
+    let dom = store
+        .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
+        .await
+        .expect("domain")
+        .id;
+    let alice = store
+        .add_user(
+            "alice@example.test",
+            "Alice",
+            &["a.smith@example.test".into()],
+            "local",
+        )
+        .await
+        .expect("alice")
+        .id;
+    store
+        .add_user("bob@example.test", "Bob", &[], "local")
+        .await
+        .expect("bob");
+    let auth = Arc::new(Auth::new(store.clone(), &cfg.web).await.expect("auth"));
+    for a in ["alice@example.test", "bob@example.test"] {
+        auth.set_password(a, PW).await.expect("password");
+    }
+    let mut icfg = cfg.imap.clone();
+    icfg.allow_plaintext_auth = plaintext;
+    let ctx = ImapContext::new(store.clone(), auth, "imap.test", &icfg, None);
+    World {
+        store,
+        ctx,
+        alice,
+        dom,
+    }
+}
+
+async fn deliver(w: &World, raw: &str) {
+    w.store
+        .ingest(NewMessage {
+            origin: Origin::Smtp,
+            mail_from: "x@remote.test".into(),
+            client_ip: None,
+            helo: None,
+            tls: false,
+            summary: Summary::parse(raw.as_bytes()),
+            raw: raw.as_bytes().to_vec(),
+            recipients: vec![NewRecipient {
+                rcpt: "alice@example.test".into(),
+                domain: Some(w.dom),
+                user: Some(w.alice),
+            }],
+            in_reply_to: None,
+        })
+        .await
+        .expect("ingest");
+}
+
+struct Client {
+    r: ReadHalf<DuplexStream>,
+    w: WriteHalf<DuplexStream>,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    /// Read until a line starting with `until` (literals read whole).
+    async fn read_until(&mut self, until: &str) -> String {
+        let mut out = String::new();
+        loop {
+            while let Some(pos) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = self.buf.drain(..pos + 2).collect();
+                let text = String::from_utf8_lossy(&line).into_owned();
+                // a literal: {n}\r\n then n bytes
+                let lit = text
+                    .trim_end()
+                    .strip_suffix('}')
+                    .and_then(|t| t.rsplit_once('{'))
+                    .and_then(|(_, n)| n.trim_end_matches('+').parse::<usize>().ok());
+                out.push_str(&text);
+                if let Some(n) = lit {
+                    while self.buf.len() < n {
+                        self.fill().await;
+                    }
+                    let data: Vec<u8> = self.buf.drain(..n).collect();
+                    out.push_str(&String::from_utf8_lossy(&data));
+                    continue;
+                }
+                if text.starts_with(until) {
+                    return out;
+                }
+            }
+            self.fill().await;
+        }
+    }
+
+    async fn fill(&mut self) {
+        let mut b = [0u8; 8192];
+        let n = tokio::time::timeout(Duration::from_secs(10), self.r.read(&mut b))
+            .await
+            .expect("a response in time")
+            .expect("read");
+        assert!(
+            n > 0,
+            "connection closed; got so far: {:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        self.buf.extend_from_slice(&b[..n]);
+    }
+
+    async fn send(&mut self, s: &str) {
+        self.w.write_all(s.as_bytes()).await.expect("write");
+    }
+
+    /// Send `tag rest` and return everything up to the tagged response.
+    async fn cmd(&mut self, tag: &str, rest: &str) -> String {
+        self.send(&format!("{tag} {rest}\r\n")).await;
+        self.read_until(&format!("{tag} ")).await
+    }
+}
+
+async fn connect(w: &World, tls: bool) -> Client {
+    let (a, mut b) = tokio::io::duplex(1 << 20);
+    let ctx = w.ctx.clone();
+    tokio::spawn(async move {
+        let (_tx, mut stop) = tokio::sync::watch::channel(false);
+        let mut s = Session::new(ctx.clone(), tls, "127.0.0.1".into());
+        let _ = drive(&mut b, &mut s, &ctx, &mut stop, true).await;
+        drop(_tx);
+    });
+    let (r, w) = tokio::io::split(a);
+    let mut c = Client {
+        r,
+        w,
+        buf: Vec::new(),
+    };
+    let greeting = c.read_until("* OK").await;
+    assert!(greeting.contains("IMAP4REV1"), "{greeting}");
+    c
+}
+
+async fn logged_in(w: &World) -> Client {
+    let mut c = connect(w, true).await;
+    let r = c.cmd("l", &format!("LOGIN alice@example.test {PW}")).await;
+    assert!(r.contains("l OK"), "{r}");
+    c
+}
+
+const MSG1: &str = "From: Xavier <x@remote.test>\r\nTo: alice@example.test\r\nSubject: Budget 2027\r\n\
+Date: Tue, 01 Dec 2026 09:00:00 +0000\r\nMessage-ID: <b1@remote.test>\r\n\r\nCan we meet on Monday?\r\n";
+const MSG2: &str = "From: news@remote.test\r\nTo: alice@example.test\r\nSubject: Weekly news\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\n\
+Hello readers\r\n--zz\r\nContent-Type: application/pdf; name=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n--zz--\r\n";
+
+#[tokio::test]
+async fn issue_9_login_is_refused_before_tls_and_checks_the_password() {
+    let w = world("login", false).await;
+    let mut c = connect(&w, false).await;
+    let caps = c.cmd("a", "CAPABILITY").await;
+    assert!(
+        caps.contains("LOGINDISABLED") && !caps.contains("AUTH=PLAIN"),
+        "{caps}"
+    );
+    let r = c.cmd("b", &format!("LOGIN alice@example.test {PW}")).await;
+    assert!(r.contains("b NO"), "no LOGIN in clear text: {r}");
+    let r = c
+        .cmd("c", "AUTHENTICATE PLAIN AGFsaWNlQGV4YW1wbGUudGVzdAB4")
+        .await;
+    assert!(r.contains("c NO"), "{r}");
+    let r = c.cmd("d", "SELECT INBOX").await;
+    assert!(r.contains("d BAD"), "{r}");
+
+    let mut c = connect(&w, true).await;
+    let caps = c.cmd("a", "CAPABILITY").await;
+    assert!(
+        caps.contains("AUTH=PLAIN") && caps.contains("IDLE") && caps.contains("UIDPLUS"),
+        "{caps}"
+    );
+    let r = c.cmd("b", "LOGIN alice@example.test wrong").await;
+    assert!(r.contains("b NO [AUTHENTICATIONFAILED]"), "{r}");
+    // AUTHENTICATE PLAIN with a continuation
+    c.send("c AUTHENTICATE PLAIN\r\n").await;
+    let r = c.read_until("+").await;
+    assert!(r.starts_with('+'), "{r}");
+    use base64::Engine;
+    let creds =
+        base64::engine::general_purpose::STANDARD.encode(format!("\0alice@example.test\0{PW}"));
+    c.send(&format!("{creds}\r\n")).await;
+    let r = c.read_until("c ").await;
+    assert!(r.contains("c OK"), "{r}");
+    let r = c.cmd("d", "LOGIN alice@example.test x").await;
+    assert!(r.contains("d BAD"), "already logged in: {r}");
+    let r = c.cmd("z", "LOGOUT").await;
+    assert!(r.contains("* BYE") && r.contains("z OK"), "{r}");
+}
+
+#[tokio::test]
+async fn issue_9_only_covered_users_and_a_few_sessions_each() {
+    let w = world("covered", false).await;
+    // two sessions are allowed here, the third is refused
+    let _one = logged_in(&w).await;
+    let _two = logged_in(&w).await;
+    let mut c = connect(&w, true).await;
+    let r = c.cmd("l", &format!("LOGIN alice@example.test {PW}")).await;
+    assert!(r.contains("l NO [LIMIT]"), "{r}");
+    // the domain's Continuity Service off: nobody logs in
+    w.store
+        .set_continuity_enabled(w.dom, false, "test")
+        .await
+        .expect("off");
+    let mut c = connect(&w, true).await;
+    let r = c.cmd("l", &format!("LOGIN bob@example.test {PW}")).await;
+    assert!(r.contains("l NO [AUTHORIZATIONFAILED]"), "{r}");
+}
+
+#[tokio::test]
+async fn issue_9_list_status_select_and_fetch() {
+    let w = world("fetch", false).await;
+    deliver(&w, MSG1).await;
+    deliver(&w, MSG2).await;
+    let mut c = logged_in(&w).await;
+    let r = c.cmd("a", "LIST \"\" *").await;
+    assert!(r.contains("* LIST (\\HasNoChildren) \"/\" INBOX"), "{r}");
+    assert!(r.contains("\\Sent") && r.contains("Sent\r\n"), "{r}");
+    let r = c.cmd("a2", "LIST \"\" \"\"").await;
+    assert!(r.contains("* LIST (\\Noselect) \"/\" \"\""), "{r}");
+    let r = c
+        .cmd("b", "STATUS INBOX (MESSAGES UNSEEN UIDNEXT UIDVALIDITY)")
+        .await;
+    assert!(r.contains("MESSAGES 2") && r.contains("UNSEEN 2"), "{r}");
+    let r = c.cmd("c", "SELECT INBOX").await;
+    assert!(
+        r.contains("* 2 EXISTS") && r.contains("[UIDVALIDITY ") && r.contains("c OK [READ-WRITE]"),
+        "{r}"
+    );
+    assert!(r.contains("[UNSEEN 1]"), "{r}");
+    let r = c
+        .cmd("d", "FETCH 1:2 (FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)")
+        .await;
+    assert!(r.contains("* 1 FETCH (FLAGS () RFC822.SIZE "), "{r}");
+    assert!(
+        r.contains("\"Budget 2027\"") && r.contains("\"<b1@remote.test>\""),
+        "{r}"
+    );
+    assert!(
+        r.contains("((\"Xavier\" NIL \"x\" \"remote.test\"))"),
+        "{r}"
+    );
+    let r = c.cmd("e", "FETCH 2 BODYSTRUCTURE").await;
+    assert!(
+        r.contains("((\"TEXT\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 13 1"),
+        "{r}"
+    );
+    assert!(
+        r.contains("(\"application\" \"pdf\" (\"name\" \"a.pdf\") NIL NIL \"BASE64\" 8"),
+        "{r}"
+    );
+    assert!(r.to_ascii_lowercase().contains("\"mixed\""), "{r}");
+    let r = c.cmd("f", "FETCH 2 (BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT]<0.7>)").await;
+    assert!(r.contains("BODY[1] \"Hello readers\""), "{r}");
+    assert!(
+        r.contains("Content-Type: application/pdf; name=a.pdf"),
+        "{r}"
+    );
+    assert!(r.contains("Subject: Weekly news\r\n\r\n"), "{r}");
+    assert!(
+        r.contains("BODY[TEXT]<0> \"--zz\r\nCo\"") || r.contains("BODY[TEXT]<0> {7}"),
+        "{r}"
+    );
+    // PEEK left it unseen; BODY[] reads it, and says so
+    let r = c.cmd("g", "FETCH 1 BODY[]").await;
+    assert!(
+        r.contains("Can we meet on Monday?") && r.contains("FLAGS (\\Seen)"),
+        "{r}"
+    );
+    let r = c.cmd("h", "UID FETCH 1:* (FLAGS)").await;
+    assert!(r.matches("FETCH (UID ").count() == 2, "{r}");
+    // the webmail sees it read
+    let e = w.store.imap_entries(w.alice, Folder::Inbox).await.unwrap();
+    let rows = w
+        .store
+        .mailbox_page(w.alice, Folder::Inbox, None, 10)
+        .await
+        .unwrap();
+    assert!(rows.iter().any(|r| r.id == e[0].uid as i64 && r.seen));
+    // errors
+    let r = c.cmd("i", "FETCH 9 FLAGS").await;
+    assert!(r.contains("i BAD"), "{r}");
+    let r = c.cmd("j", "FETCH 1 (BODY[9])").await;
+    assert!(
+        r.contains("j OK"),
+        "a missing part is empty, not an error: {r}"
+    );
+    let r = c.cmd("k", "SELECT Archive").await;
+    assert!(r.contains("k NO"), "{r}");
+    let r = c.cmd("l", "FETCH 1 FLAGS").await;
+    assert!(
+        r.contains("l BAD"),
+        "a failed SELECT leaves nothing selected: {r}"
+    );
+    let r = c.cmd("m", "BLURB").await;
+    assert!(r.contains("BAD"), "{r}");
+}
+
+#[tokio::test]
+async fn issue_9_store_search_copy_move_expunge() {
+    let w = world("store", false).await;
+    deliver(&w, MSG1).await;
+    deliver(&w, MSG2).await;
+    let mut c = logged_in(&w).await;
+    c.cmd("s", "SELECT INBOX").await;
+    let r = c.cmd("a", "STORE 1 +FLAGS (\\Flagged \\Seen)").await;
+    assert!(r.contains("* 1 FETCH (FLAGS (\\Seen \\Flagged))"), "{r}");
+    let r = c.cmd("b", "STORE 1 -FLAGS.SILENT (\\Seen)").await;
+    assert!(!r.contains("FETCH"), "{r}");
+    let r = c.cmd("c", "SEARCH UNSEEN").await;
+    assert!(r.contains("* SEARCH 1 2\r\n"), "{r}");
+    let r = c.cmd("d", "SEARCH FLAGGED SUBJECT budget").await;
+    assert!(r.contains("* SEARCH 1\r\n"), "{r}");
+    let r = c.cmd("e", "SEARCH TEXT readers").await;
+    assert!(r.contains("* SEARCH 2\r\n"), "{r}");
+    let r = c.cmd("f", "SEARCH OR FROM xavier SINCE 1-Jan-2030").await;
+    assert!(r.contains("* SEARCH 1\r\n"), "{r}");
+    let r = c.cmd("g", "UID SEARCH ALL").await;
+    let uids: Vec<u32> = w
+        .store
+        .imap_entries(w.alice, Folder::Inbox)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.uid)
+        .collect();
+    assert!(
+        r.contains(&format!("* SEARCH {} {}\r\n", uids[0], uids[1])),
+        "{r}"
+    );
+    let r = c.cmd("h", "SEARCH CHARSET KOI8-R ALL").await;
+    assert!(r.contains("h NO [BADCHARSET"), "{r}");
+    // copy to Sent, move back
+    let r = c.cmd("i", "COPY 1 Sent").await;
+    assert!(r.contains("i OK [COPYUID "), "{r}");
+    let r = c.cmd("j", "STATUS Sent (MESSAGES)").await;
+    assert!(r.contains("MESSAGES 1"), "{r}");
+    let r = c.cmd("k", "MOVE 2 Sent").await;
+    assert!(
+        r.contains("* OK [COPYUID ") && r.contains("* 2 EXPUNGE") && r.contains("k OK"),
+        "{r}"
+    );
+    // expunge: only \Deleted ones, deliveries untouched
+    let r = c.cmd("l", "STORE 1 +FLAGS (\\Deleted)").await;
+    assert!(r.contains("\\Deleted"), "{r}");
+    let r = c.cmd("m", "EXPUNGE").await;
+    assert!(r.contains("* 1 EXPUNGE") && r.contains("m OK"), "{r}");
+    let r = c.cmd("n", "STATUS INBOX (MESSAGES)").await;
+    assert!(r.contains("MESSAGES 0"), "{r}");
+    let r = c.cmd("o", "EXAMINE Sent").await;
+    assert!(r.contains("* 2 EXISTS") && r.contains("[READ-ONLY]"), "{r}");
+    let r = c.cmd("p", "STORE 1 +FLAGS (\\Deleted)").await;
+    assert!(r.contains("p NO"), "read-only: {r}");
+    let r = c.cmd("q", "CLOSE").await;
+    assert!(r.contains("q OK"), "{r}");
+    let r = c.cmd("r", "CREATE Archive").await;
+    assert!(r.contains("r NO"), "{r}");
+}
+
+#[tokio::test]
+async fn issue_9_append_to_sent_once_and_idle_sees_new_mail() {
+    let w = world("idle", false).await;
+    let mut c = logged_in(&w).await;
+    let msg = "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: appended\r\nMessage-ID: <ap1@example.test>\r\n\r\nhi\r\n";
+    c.send(&format!("a APPEND Sent (\\Seen) {{{}}}\r\n", msg.len()))
+        .await;
+    let r = c.read_until("+").await;
+    assert!(r.starts_with('+'), "{r}");
+    c.send(&format!("{msg}\r\n")).await;
+    let r = c.read_until("a ").await;
+    assert!(r.contains("a OK [APPENDUID "), "{r}");
+    // a mail app appending what submission already filed: not twice
+    let r = c
+        .cmd("b", &format!("APPEND Sent {{{}+}}\r\n{msg}", msg.len()))
+        .await;
+    assert!(r.contains("b OK [APPENDUID "), "{r}");
+    assert_eq!(
+        w.store
+            .imap_entries(w.alice, Folder::Sent)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let r = c.cmd("c", "APPEND Trash {2+}\r\nhi").await;
+    assert!(r.contains("c NO [TRYCREATE]"), "{r}");
+    // a literal past the limit is refused
+    c.send("d APPEND INBOX {999999}\r\n").await;
+    let r = c.read_until("d ").await;
+    assert!(r.contains("d BAD"), "{r}");
+
+    c.cmd("s", "SELECT INBOX").await;
+    c.send("i IDLE\r\n").await;
+    let r = c.read_until("+").await;
+    assert!(r.starts_with('+'), "{r}");
+    let t0 = std::time::Instant::now();
+    deliver(&w, MSG1).await;
+    let r = c.read_until("* 1 EXISTS").await;
+    assert!(r.contains("* 1 EXISTS"), "{r}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "new mail within a second: {:?}",
+        t0.elapsed()
+    );
+    // a flag set in the webmail shows in the IDLE session too
+    let e = w.store.imap_entries(w.alice, Folder::Inbox).await.unwrap();
+    w.store
+        .set_seen(w.alice, e[0].uid as i64, true)
+        .await
+        .unwrap();
+    let r = c.read_until("* 1 FETCH").await;
+    assert!(r.contains("\\Seen"), "{r}");
+    c.send("DONE\r\n").await;
+    let r = c.read_until("i ").await;
+    assert!(r.contains("i OK"), "{r}");
+}

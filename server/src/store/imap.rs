@@ -1,0 +1,390 @@
+//! The IMAP view of a user's mailbox (the same rows the webmail shows):
+//! UIDs are mailbox row ids — strictly ascending, never reused (the table
+//! is AUTOINCREMENT), so one UIDVALIDITY, made once, holds for every folder
+//! and across restarts. Flags are columns. Expunging removes mailbox rows
+//! only; deliveries go on.
+
+use sqlx::Row;
+
+use super::archive_io::{archive_in, Archived};
+use super::mailbox::Folder;
+use super::{now_ms, MessageId, Result, Store, Summary, UserId};
+
+/// The system flags a message can carry (no keywords).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Flags {
+    pub seen: bool,
+    pub answered: bool,
+    pub flagged: bool,
+    pub deleted: bool,
+    pub draft: bool,
+}
+
+/// How STORE changes flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagOp {
+    Add,
+    Remove,
+    Replace,
+}
+
+impl Flags {
+    pub fn apply(self, op: FlagOp, f: Flags) -> Flags {
+        let pick = |now: bool, given: bool| match op {
+            FlagOp::Add => now || given,
+            FlagOp::Remove => now && !given,
+            FlagOp::Replace => given,
+        };
+        Flags {
+            seen: pick(self.seen, f.seen),
+            answered: pick(self.answered, f.answered),
+            flagged: pick(self.flagged, f.flagged),
+            deleted: pick(self.deleted, f.deleted),
+            draft: pick(self.draft, f.draft),
+        }
+    }
+}
+
+/// One message of a folder as IMAP sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapEntry {
+    pub uid: u32,
+    pub message: MessageId,
+    pub flags: Flags,
+    /// INTERNALDATE (ms).
+    pub received_at: i64,
+    pub size: u32,
+}
+
+fn json_ids(uids: &[u32]) -> String {
+    let mut s = String::with_capacity(uids.len() * 8 + 2);
+    s.push('[');
+    for (i, u) in uids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&u.to_string());
+    }
+    s.push(']');
+    s
+}
+
+fn entry(r: &sqlx::sqlite::SqliteRow) -> Result<ImapEntry> {
+    let uid: i64 = r.try_get(0)?;
+    let size: i64 = r.try_get(8)?;
+    Ok(ImapEntry {
+        uid: u32::try_from(uid).unwrap_or(u32::MAX),
+        message: MessageId(r.try_get(1)?),
+        flags: Flags {
+            seen: r.try_get(2)?,
+            answered: r.try_get(3)?,
+            flagged: r.try_get(4)?,
+            deleted: r.try_get(5)?,
+            draft: r.try_get(6)?,
+        },
+        received_at: r.try_get(7)?,
+        size: u32::try_from(size).unwrap_or(u32::MAX),
+    })
+}
+
+const COLUMNS: &str = "mb.id, mb.message_id, mb.seen, mb.answered, mb.flagged, mb.deleted, \
+                       mb.draft, mb.received_at, m.size";
+
+impl Store {
+    /// The UIDVALIDITY of every folder (made once, kept).
+    pub async fn imap_uid_validity(&self) -> Result<u32> {
+        let key = self
+            .server_key("imap-uidvalidity", || {
+                let secs = (now_ms() / 1000).clamp(1, u32::MAX as i64) as u32;
+                secs.to_be_bytes().to_vec()
+            })
+            .await?;
+        let v = key
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_be_bytes)
+            .unwrap_or(1);
+        Ok(v.max(1))
+    }
+
+    /// The UID the next message of any folder will get.
+    pub async fn imap_uid_next(&self) -> Result<u32> {
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'mailbox'")
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(u32::try_from(last.unwrap_or(0) + 1).unwrap_or(u32::MAX))
+    }
+
+    /// A folder's messages, by UID.
+    pub async fn imap_entries(&self, user: UserId, folder: Folder) -> Result<Vec<ImapEntry>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM mailbox mb INDEXED BY mailbox_uids \
+             JOIN messages m ON m.id = mb.message_id \
+             WHERE mb.user_id = ? AND mb.folder = ? ORDER BY mb.id"
+        )))
+        .bind(user.0)
+        .bind(folder.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(entry).collect()
+    }
+
+    /// The raw message of one of the user's entries.
+    pub async fn imap_raw(&self, user: UserId, uid: u32) -> Result<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar(
+            "SELECT b.raw FROM mailbox mb JOIN message_blobs b ON b.message_id = mb.message_id \
+             WHERE mb.user_id = ? AND mb.id = ?",
+        )
+        .bind(user.0)
+        .bind(uid as i64)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
+    /// Change flags of these entries; returns them as they are now.
+    pub async fn imap_store_flags(
+        &self,
+        user: UserId,
+        folder: Folder,
+        uids: &[u32],
+        op: FlagOp,
+        flags: Flags,
+    ) -> Result<Vec<(u32, Flags)>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let set = |col: &str, given: bool| match (op, given) {
+            (FlagOp::Add, true) => format!("{col} = 1"),
+            (FlagOp::Remove, true) => format!("{col} = 0"),
+            (FlagOp::Replace, g) => format!("{col} = {}", g as u8),
+            _ => format!("{col} = {col}"),
+        };
+        let sql = format!(
+            "UPDATE mailbox SET {}, {}, {}, {}, {} WHERE user_id = ? AND folder = ? \
+             AND id IN (SELECT value FROM json_each(?))",
+            set("seen", flags.seen),
+            set("answered", flags.answered),
+            set("flagged", flags.flagged),
+            set("deleted", flags.deleted),
+            set("draft", flags.draft),
+        );
+        let ids = json_ids(uids);
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.0)
+            .bind(folder.as_str())
+            .bind(&ids)
+            .execute(&self.read)
+            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
+             WHERE mb.user_id = ? AND mb.folder = ? AND mb.id IN (SELECT value FROM json_each(?)) \
+             ORDER BY mb.id"
+        )))
+        .bind(user.0)
+        .bind(folder.as_str())
+        .bind(&ids)
+        .fetch_all(&self.read)
+        .await?;
+        self.mailbox_changed(user);
+        rows.iter()
+            .map(|r| entry(r).map(|e| (e.uid, e.flags)))
+            .collect()
+    }
+
+    /// Remove the entries marked \Deleted (only those in `only`, if given);
+    /// returns their UIDs. Deliveries are never touched.
+    pub async fn imap_expunge(
+        &self,
+        user: UserId,
+        folder: Folder,
+        only: Option<&[u32]>,
+    ) -> Result<Vec<u32>> {
+        let removed: Vec<i64> = match only {
+            Some(uids) => {
+                sqlx::query_scalar(
+                    "DELETE FROM mailbox WHERE user_id = ? AND folder = ? AND deleted = 1 \
+                     AND id IN (SELECT value FROM json_each(?)) RETURNING id",
+                )
+                .bind(user.0)
+                .bind(folder.as_str())
+                .bind(json_ids(uids))
+                .fetch_all(&self.read)
+                .await?
+            }
+            None => sqlx::query_scalar(
+                "DELETE FROM mailbox WHERE user_id = ? AND folder = ? AND deleted = 1 RETURNING id",
+            )
+            .bind(user.0)
+            .bind(folder.as_str())
+            .fetch_all(&self.read)
+            .await?,
+        };
+        if !removed.is_empty() {
+            self.mailbox_changed(user);
+        }
+        let mut out: Vec<u32> = removed
+            .into_iter()
+            .filter_map(|u| u32::try_from(u).ok())
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Copy entries into another folder (with their flags); returns
+    /// (source UID, new UID) pairs. A message already there is not copied
+    /// twice.
+    pub async fn imap_copy(
+        &self,
+        user: UserId,
+        from: Folder,
+        uids: &[u32],
+        to: Folder,
+    ) -> Result<Vec<(u32, u32)>> {
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut out = Vec::new();
+        for &uid in uids {
+            let new: Option<i64> = sqlx::query_scalar(
+                "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, seen, \
+                 during_outage, flagged, answered, deleted, draft) \
+                 SELECT user_id, message_id, ?, received_at, seen, during_outage, flagged, answered, \
+                 deleted, draft FROM mailbox WHERE user_id = ? AND folder = ? AND id = ? RETURNING id",
+            )
+            .bind(to.as_str())
+            .bind(user.0)
+            .bind(from.as_str())
+            .bind(uid as i64)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(n) = new.and_then(|n| u32::try_from(n).ok()) {
+                out.push((uid, n));
+            }
+        }
+        tx.commit().await?;
+        if !out.is_empty() {
+            self.mailbox_changed(user);
+        }
+        Ok(out)
+    }
+
+    /// APPEND: keep `raw` in the user's folder (archived, searchable, never
+    /// delivered). A message with the same Message-ID already in that
+    /// folder is not kept twice (a mail app appends to Sent what it just
+    /// submitted, and submission filed it already): its UID is returned.
+    pub async fn imap_append(
+        &self,
+        user: UserId,
+        folder: Folder,
+        raw: &[u8],
+        flags: Flags,
+        internal_date: Option<i64>,
+    ) -> Result<u32> {
+        let summary = Summary::parse(raw);
+        let sha = crate::auth::token::sha256(super::archive_io::normalized(raw));
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let existing: Option<i64> = match &summary.message_id {
+            Some(mid) => {
+                sqlx::query_scalar(
+                    "SELECT mb.id FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
+                     WHERE mb.user_id = ? AND mb.folder = ? AND m.message_id_hdr = ? LIMIT 1",
+                )
+                .bind(user.0)
+                .bind(folder.as_str())
+                .bind(mid)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            None => None,
+        };
+        if let Some(uid) = existing {
+            tx.commit().await?;
+            return Ok(u32::try_from(uid).unwrap_or(u32::MAX));
+        }
+        let from = summary
+            .from
+            .rsplit_once('<')
+            .map(|(_, a)| a.trim_end_matches('>').to_string())
+            .unwrap_or_else(|| summary.from.clone())
+            .to_ascii_lowercase();
+        let now = now_ms();
+        let (_, uid) = archive_in(
+            &mut tx,
+            user,
+            &Archived {
+                raw,
+                summary: &summary,
+                sha: &sha,
+                mail_from: &from,
+                folder: folder.as_str(),
+                at: internal_date.unwrap_or(now).min(now),
+                seen: flags.seen,
+                source: "imap append",
+            },
+        )
+        .await?;
+        sqlx::query(
+            "UPDATE mailbox SET answered = ?, flagged = ?, deleted = ?, draft = ? WHERE id = ?",
+        )
+        .bind(flags.answered)
+        .bind(flags.flagged)
+        .bind(flags.deleted)
+        .bind(flags.draft)
+        .bind(uid)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.mailbox_changed(user);
+        Ok(u32::try_from(uid).unwrap_or(u32::MAX))
+    }
+
+    /// The counts STATUS reports: (messages, unseen).
+    pub async fn imap_counts(&self, user: UserId, folder: Folder) -> Result<(u32, u32)> {
+        let r = sqlx::query(
+            "SELECT COUNT(*), COALESCE(SUM(seen = 0), 0) FROM mailbox WHERE user_id = ? AND folder = ?",
+        )
+        .bind(user.0)
+        .bind(folder.as_str())
+        .fetch_one(&self.read)
+        .await?;
+        let (n, unseen): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+        Ok((n.max(0) as u32, unseen.max(0) as u32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_operations() {
+        let now = Flags {
+            seen: true,
+            flagged: true,
+            ..Default::default()
+        };
+        let given = Flags {
+            flagged: true,
+            deleted: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            now.apply(FlagOp::Add, given),
+            Flags {
+                seen: true,
+                flagged: true,
+                deleted: true,
+                ..Default::default()
+            }
+        );
+        assert_eq!(
+            now.apply(FlagOp::Remove, given),
+            Flags {
+                seen: true,
+                ..Default::default()
+            }
+        );
+        assert_eq!(now.apply(FlagOp::Replace, given), given);
+        assert_eq!(json_ids(&[3, 1, 20]), "[3,1,20]");
+        assert_eq!(json_ids(&[]), "[]");
+    }
+}
