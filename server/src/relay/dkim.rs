@@ -9,7 +9,7 @@
 use base64::Engine;
 use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
-use mail_auth::dkim::DkimSigner;
+use mail_auth::dkim::{DkimSigner, Done};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer};
 
 /// The signing algorithm of a key.
@@ -142,6 +142,62 @@ pub const SIGNED_HEADERS: [&str; 13] = [
     "Sender",
 ];
 
+/// A key ready to sign for one domain and selector (parsing an RSA key is
+/// the costly part: keep one and sign many messages with it).
+pub enum Signer {
+    Rsa(DkimSigner<RsaKey<Sha256>, Done>),
+    Ed25519(DkimSigner<Ed25519Key, Done>),
+}
+
+impl Signer {
+    pub fn new(
+        domain: &str,
+        selector: &str,
+        algorithm: Algorithm,
+        private_der: &[u8],
+    ) -> Result<Signer, DkimError> {
+        Ok(match algorithm {
+            Algorithm::RsaSha256 => {
+                let der = PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(private_der.to_vec()));
+                let key = RsaKey::<Sha256>::from_key_der(der)
+                    .or_else(|_| {
+                        RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs8(
+                            PrivatePkcs8KeyDer::from(private_der.to_vec()),
+                        ))
+                    })
+                    .map_err(|e| DkimError::BadKey(e.to_string()))?;
+                Signer::Rsa(
+                    DkimSigner::from_key(key)
+                        .domain(domain)
+                        .selector(selector)
+                        .headers(SIGNED_HEADERS),
+                )
+            }
+            Algorithm::Ed25519Sha256 => {
+                let key = Ed25519Key::from_pkcs8_der(private_der)
+                    .map_err(|e| DkimError::BadKey(e.to_string()))?;
+                Signer::Ed25519(
+                    DkimSigner::from_key(key)
+                        .domain(domain)
+                        .selector(selector)
+                        .headers(SIGNED_HEADERS),
+                )
+            }
+        })
+    }
+
+    /// The `DKIM-Signature:` header field (ending in CRLF) for `message`;
+    /// put it in front.
+    pub fn header(&self, message: &[u8]) -> Result<String, DkimError> {
+        let sig = match self {
+            Signer::Rsa(s) => s.sign(message),
+            Signer::Ed25519(s) => s.sign(message),
+        };
+        sig.map(|s| s.to_header())
+            .map_err(|e| DkimError::Sign(e.to_string()))
+    }
+}
+
 /// The `DKIM-Signature:` header field (ending in CRLF) for `message`,
 /// signed for `domain` with the key under `selector`; put it in front.
 pub fn signature(
@@ -151,37 +207,7 @@ pub fn signature(
     algorithm: Algorithm,
     private_der: &[u8],
 ) -> Result<String, DkimError> {
-    let header = match algorithm {
-        Algorithm::RsaSha256 => {
-            let der = PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(private_der.to_vec()));
-            let key = RsaKey::<Sha256>::from_key_der(der)
-                .or_else(|_| {
-                    RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-                        private_der.to_vec(),
-                    )))
-                })
-                .map_err(|e| DkimError::BadKey(e.to_string()))?;
-            DkimSigner::from_key(key)
-                .domain(domain)
-                .selector(selector)
-                .headers(SIGNED_HEADERS)
-                .sign(message)
-                .map_err(|e| DkimError::Sign(e.to_string()))?
-                .to_header()
-        }
-        Algorithm::Ed25519Sha256 => {
-            let key = Ed25519Key::from_pkcs8_der(private_der)
-                .map_err(|e| DkimError::BadKey(e.to_string()))?;
-            DkimSigner::from_key(key)
-                .domain(domain)
-                .selector(selector)
-                .headers(SIGNED_HEADERS)
-                .sign(message)
-                .map_err(|e| DkimError::Sign(e.to_string()))?
-                .to_header()
-        }
-    };
-    Ok(header)
+    Signer::new(domain, selector, algorithm, private_der)?.header(message)
 }
 
 #[cfg(test)]

@@ -168,24 +168,50 @@ pub async fn send(
         (raw, s)
     };
     let id = store
-        .ingest(NewMessage {
-            origin: out.origin,
-            mail_from: out.mail_from,
-            client_ip: out.client_ip,
-            helo: out.helo,
-            tls: out.tls,
-            summary,
-            raw,
-            recipients,
-            in_reply_to: None,
-        })
+        .ingest_filed(
+            NewMessage {
+                origin: out.origin,
+                mail_from: out.mail_from,
+                client_ip: out.client_ip,
+                helo: out.helo,
+                tls: out.tls,
+                summary,
+                raw,
+                recipients,
+                in_reply_to: None,
+            },
+            sent_by,
+        )
         .await?;
-    if let Some(user) = sent_by {
-        if let Err(e) = store.file_sent(user, id).await {
-            tracing::error!(error = %e, message = %id, "cannot file a sent message in Sent");
-        }
-    }
     Ok(id)
+}
+
+/// Parsed keys, by key row (a new key is a new row: nothing goes stale).
+static SIGNERS: std::sync::OnceLock<
+    std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<dkim::Signer>>>,
+> = std::sync::OnceLock::new();
+
+fn signer(
+    key: &crate::store::relay::DkimKeyRow,
+    domain: &str,
+    algorithm: dkim::Algorithm,
+) -> Result<std::sync::Arc<dkim::Signer>, dkim::DkimError> {
+    let cache = SIGNERS.get_or_init(Default::default);
+    if let Some(s) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key.id) {
+        return Ok(s.clone());
+    }
+    let s = std::sync::Arc::new(dkim::Signer::new(
+        domain,
+        &key.selector,
+        algorithm,
+        &key.private_der,
+    )?);
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() > 1000 {
+        map.clear();
+    }
+    map.insert(key.id, s.clone());
+    Ok(s)
 }
 
 /// DKIM-sign `raw` for the envelope sender's domain if it has an active
@@ -213,7 +239,14 @@ async fn sign(
         return Ok(raw);
     };
     let signed = tokio::task::spawn_blocking(move || {
-        match dkim::signature(&raw, &domain, &key.selector, algorithm, &key.private_der) {
+        let signer = match signer(&key, &domain, algorithm) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, %domain, selector = %key.selector, "DKIM key unusable; sending unsigned");
+                return raw;
+            }
+        };
+        match signer.header(&raw) {
             Ok(header) => {
                 let mut out = header.into_bytes();
                 out.extend_from_slice(&raw);

@@ -163,9 +163,20 @@ impl Store {
     /// Store an accepted message, its deliveries and tracking events. Returns
     /// only once all of it is committed to disk.
     pub async fn ingest(&self, msg: NewMessage) -> Result<MessageId> {
-        let users: Vec<UserId> = msg.recipients.iter().filter_map(|r| r.user).collect();
+        self.ingest_filed(msg, None).await
+    }
+
+    /// [`Store::ingest`], filing the message in `sent_by`'s Sent in the
+    /// same commit (what a user sends is in Sent exactly when it is stored).
+    pub async fn ingest_filed(
+        &self,
+        msg: NewMessage,
+        sent_by: Option<UserId>,
+    ) -> Result<MessageId> {
+        let mut users: Vec<UserId> = msg.recipients.iter().filter_map(|r| r.user).collect();
+        users.extend(sent_by);
         let id = self
-            .call(|reply| writer::Request::Ingest(Box::new(msg), reply))
+            .call(|reply| writer::Request::Ingest(Box::new(msg), sent_by, reply))
             .await?;
         for u in users {
             self.mailbox_changed(u);

@@ -22,7 +22,12 @@ use super::{
 pub const MAX_BATCH: usize = 512;
 
 pub enum Request {
-    Ingest(Box<NewMessage>, oneshot::Sender<Result<MessageId>>),
+    /// A message, and the user whose Sent it is filed in (in the same commit).
+    Ingest(
+        Box<NewMessage>,
+        Option<UserId>,
+        oneshot::Sender<Result<MessageId>>,
+    ),
     Reject(Rejection),
     Claim {
         limit: usize,
@@ -117,7 +122,7 @@ pub async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Request>, wake: Arc<No
 
 fn answer_unavailable(r: Request) {
     match r {
-        Request::Ingest(_, tx) => drop(tx.send(Err(StoreError::Unavailable))),
+        Request::Ingest(_, _, tx) => drop(tx.send(Err(StoreError::Unavailable))),
         Request::Claim { reply, .. } => drop(reply.send(Err(StoreError::Unavailable))),
         Request::Outcome { reply, .. } | Request::Flush { reply } => {
             drop(reply.send(Err(StoreError::Unavailable)))
@@ -151,7 +156,14 @@ async fn apply_batch(conn: &mut SqliteConnection, batch: Vec<Request>) -> BatchR
             return Err((e.into(), answers));
         }
         let answer = match req {
-            Request::Ingest(msg, reply) => Answer::Message(reply, ingest(&mut tx, &msg, now).await),
+            Request::Ingest(msg, sent_by, reply) => {
+                let r = ingest(&mut tx, &msg, now).await;
+                let r = match (r, sent_by) {
+                    (Ok(id), Some(user)) => file_sent(&mut tx, user, id, now).await.map(|_| id),
+                    (r, _) => r,
+                };
+                Answer::Message(reply, r)
+            }
             Request::Reject(r) => {
                 let _ = reject(&mut tx, &r, now).await;
                 Answer::None
@@ -220,6 +232,25 @@ async fn event(
 
 /// Insert a message, its raw bytes, one delivery per recipient and the
 /// tracking events `received` and `queued`.
+/// File a message in the user's Sent (read), in the message's own commit.
+async fn file_sent(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    id: MessageId,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, seen) \
+         VALUES (?, ?, 'sent', ?, 1)",
+    )
+    .bind(user.0)
+    .bind(id.0)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 pub(super) async fn ingest(
     conn: &mut SqliteConnection,
     m: &NewMessage,

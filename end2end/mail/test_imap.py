@@ -1,0 +1,293 @@
+"""Issue 9 with real clients against the real listener.
+
+- Python's imaplib over STARTTLS and over TLS: LIST, SELECT, FETCH, SEARCH,
+  STORE, APPEND, COPY, EXPUNGE, and IDLE by raw commands — a message
+  delivered over SMTP shows in the IDLE session within a second;
+- a flag set over IMAP shows in the webmail, and one set in the webmail
+  shows over IMAP;
+- curl `imap://` (STARTTLS) and `imaps://`: a message fetched byte for
+  byte;
+- mbsync (isync) pulls the whole mailbox into a Maildir: every message's
+  bytes equal the archive's;
+- the same messages appended to Dovecot and to Continuity give the same
+  bytes for every section (BODY[n], n.MIME, HEADER, TEXT, HEADER.FIELDS).
+"""
+import email.utils
+import imaplib
+import os
+import re
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+
+from conftest import BIN, Continuity, eventually, peers
+from test_compose import Webmail
+
+PASSWORD = "amber-Lighthouse-wren-41"
+BASE = int(os.environ.get("CONTINUITY_IMAP_PORT_BASE", "2670"))
+SMTP, WEB, IMAP, IMAPS = BASE, BASE + 1, BASE + 2, BASE + 3
+
+MIXED = (
+    "From: =?utf-8?q?Z=C3=B6e_Martin?= <zoe@remote.test>\r\nTo: alice@example.test\r\n"
+    "Cc: \"Bob\" <bob@example.test>\r\nSubject: =?utf-8?q?R=C3=A9union?= of the board\r\n"
+    "Date: Tue, 01 Dec 2026 09:00:00 +0100\r\nMessage-ID: <mixed-{n}@remote.test>\r\n"
+    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
+    "This is a multi-part message.\r\n--outer\r\n"
+    "Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n--alt\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    "Bonjour =C3=A0 tous,\r\nthe agenda is attached.\r\n--alt\r\n"
+    "Content-Type: text/html; charset=utf-8\r\n\r\n<p>Bonjour \xc3\xa0 tous</p>\r\n--alt--\r\n"
+    "--outer\r\nContent-Type: message/rfc822\r\n\r\n"
+    "From: carol@remote.test\r\nSubject: the forwarded one\r\nDate: Mon, 30 Nov 2026 08:00:00 +0000\r\n\r\n"
+    "Inner text.\r\n--outer\r\n"
+    "Content-Type: application/pdf; name=\"agenda.pdf\"\r\n"
+    "Content-Disposition: attachment; filename=\"agenda.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    "JVBERi0xLjQKJSBhZ2VuZGEK\r\n--outer--\r\n"
+)
+PLAIN = (
+    "From: Xavier <xavier@remote.test>\r\nTo: alice@example.test\r\nSubject: Budget 2027 {n}\r\n"
+    "Date: Wed, 02 Dec 2026 10:00:00 +0000\r\nMessage-ID: <plain-{n}@remote.test>\r\n\r\n"
+    "Can we meet on Monday?\r\n"
+)
+
+
+def unverified():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # Continuity's self-signed test certificate
+    return ctx
+
+
+def smtp_deliver(raw):
+    with smtplib.SMTP("127.0.0.1", SMTP, timeout=10) as s:
+        s.sendmail("sender@remote.test", ["alice@example.test"], raw.encode() if isinstance(raw, str) else raw)
+
+
+def start():
+    c = Continuity(smtp_port=SMTP)
+    c.env.update(
+        CONTINUITY_WEB_LISTEN=f"127.0.0.1:{WEB}",
+        CONTINUITY_SMTP_SELF_SIGNED="true",
+        CONTINUITY_IMAP_LISTEN=f"127.0.0.1:{IMAP}",
+        CONTINUITY_IMAP_TLS_LISTEN=f"127.0.0.1:{IMAPS}",
+    )
+    subprocess.run([BIN, "user", "set-password", "alice@example.test"], input=PASSWORD + "\n",
+                   env=c.env, text=True, check=True, capture_output=True)
+    c.start()
+    for p in (IMAP, IMAPS):
+        eventually(f"port {p}", lambda: socket.create_connection(("127.0.0.1", p), timeout=1).close() or True)
+    return c
+
+
+def login_starttls():
+    m = imaplib.IMAP4("127.0.0.1", IMAP)
+    assert "LOGINDISABLED" in m.capabilities, m.capabilities
+    m.starttls(ssl_context=unverified())
+    m.login("alice@example.test", PASSWORD)
+    return m
+
+
+def test_imaplib_idle_flags_curl_and_mbsync(postfix):
+    c = start()
+    run = str(int(time.time()))
+    try:
+        smtp_deliver(PLAIN.format(n=run))
+        smtp_deliver(MIXED.format(n=run).encode("latin-1"))
+        eventually("both archived", lambda: c.query(
+            "SELECT COUNT(*) FROM mailbox mb JOIN users u ON u.id = mb.user_id "
+            "WHERE u.address = 'alice@example.test'")[0][0] == 2)
+
+        # imaplib over STARTTLS
+        m = login_starttls()
+        typ, boxes = m.list()
+        assert typ == "OK" and any(b'"INBOX"' in b or b" INBOX" in b for b in boxes), boxes
+        assert any(b"\\Sent" in b for b in boxes), boxes
+        typ, data = m.select("INBOX")
+        assert typ == "OK" and data == [b"2"], data
+        typ, data = m.search(None, "UNSEEN")
+        assert data == [b"1 2"], data
+        typ, data = m.search(None, "SUBJECT", f'"Budget 2027 {run}"')
+        assert data == [b"1"], data
+        typ, data = m.fetch("2", "(BODYSTRUCTURE ENVELOPE)")
+        text = data[0].decode() if isinstance(data[0], bytes) else data[0][0].decode()
+        assert "MIXED" in text.upper() and "AGENDA.PDF" in text.upper(), text
+        typ, data = m.fetch("2", "(BODY.PEEK[1.1])")
+        assert b"Bonjour =C3=A0 tous" in data[0][1], data
+        typ, data = m.fetch("2", "(BODY.PEEK[2.HEADER.FIELDS (SUBJECT)])")
+        assert data[0][1] == b"Subject: the forwarded one\r\n\r\n", data
+        # STORE: \Seen over IMAP shows in the webmail (one unread left)
+        typ, data = m.store("1", "+FLAGS", "(\\Seen \\Flagged)")
+        assert typ == "OK" and b"\\Seen" in data[0], data
+        w = Webmail(WEB)
+        w.login("alice@example.test", PASSWORD)
+        _, inbox = w.request("GET", "/mail/inbox")
+        assert re.search(r'id="unseen-count"[^>]*>1<', inbox), inbox[:2000]
+        # and the webmail marking it unread shows over IMAP
+        entry = c.query("SELECT mb.id FROM mailbox mb JOIN messages m ON m.id = mb.message_id "
+                        "WHERE m.subject = ?", f"Budget 2027 {run}")[0][0]
+        r, _ = w.request("POST", f"/mail/m/{entry}/seen", {"csrf": w.csrf, "seen": "0"})
+        assert r.status == 303
+        typ, data = m.fetch("1", "(FLAGS)")
+        assert b"\\Seen" not in data[0] and b"\\Flagged" in data[0], data
+        # APPEND to Sent, COPY, EXPUNGE
+        msg = (f"From: alice@example.test\r\nTo: xavier@remote.test\r\nSubject: appended {run}\r\n"
+               f"Message-ID: <app-{run}@example.test>\r\n\r\nhi\r\n").encode()
+        typ, data = m.append("Sent", "(\\Seen)", imaplib.Time2Internaldate(time.time()), msg)
+        assert typ == "OK" and b"APPENDUID" in data[0], data
+        typ, data = m.copy("1", "Sent")
+        assert typ == "OK" and b"COPYUID" in data[0], data
+        m.select("Sent")
+        typ, data = m.search(None, "ALL")
+        assert data == [b"1 2"], data
+        m.store("2", "+FLAGS", "(\\Deleted)")
+        typ, data = m.expunge()
+        assert data == [b"2"], data
+        # the copy expunged from Sent is still in INBOX, and still queued for the primary
+        assert c.query("SELECT COUNT(*) FROM deliveries d JOIN messages m ON m.id = d.message_id "
+                       "WHERE m.subject = ?", f"Budget 2027 {run}")[0][0] == 1
+
+        # IDLE by raw commands: new mail shows within a second
+        m.select("INBOX")
+        tag = m._new_tag().decode()
+        m.send(f"{tag} IDLE\r\n".encode())
+        assert m.readline().startswith(b"+"), "idle accepted"
+        t0 = time.time()
+        smtp_deliver(PLAIN.format(n=run + "-idle"))
+        line = m.readline()
+        while not line.endswith(b"EXISTS\r\n"):
+            line = m.readline()
+        took = time.time() - t0
+        assert line == b"* 3 EXISTS\r\n", line
+        assert took < 1.0, f"IDLE saw new mail after {took:.2f} s"
+        m.send(b"DONE\r\n")
+        line = m.readline()
+        while not line.startswith(tag.encode()):
+            line = m.readline()
+        assert b"OK" in line, line
+        m.logout()
+
+        # implicit TLS (993 style)
+        s = imaplib.IMAP4_SSL("127.0.0.1", IMAPS, ssl_context=unverified())
+        s.login("alice@example.test", PASSWORD)
+        typ, data = s.status("INBOX", "(MESSAGES UNSEEN)")
+        assert b"MESSAGES 3" in data[0], data
+        s.logout()
+        # wrong password, and plaintext LOGIN refused
+        p = imaplib.IMAP4("127.0.0.1", IMAP)
+        try:
+            p.login("alice@example.test", PASSWORD)
+            raise AssertionError("LOGIN before TLS accepted")
+        except imaplib.IMAP4.error:
+            pass
+        s = imaplib.IMAP4_SSL("127.0.0.1", IMAPS, ssl_context=unverified())
+        try:
+            s.login("alice@example.test", "guess")
+            raise AssertionError("a wrong password accepted")
+        except imaplib.IMAP4.error as e:
+            assert "AUTHENTICATIONFAILED" in str(e), e
+
+        # curl imap:// (STARTTLS) and imaps://: one message, byte for byte
+        uid, raw = c.query("SELECT mb.id, b.raw FROM mailbox mb JOIN messages m ON m.id = mb.message_id "
+                           "JOIN message_blobs b ON b.message_id = m.id WHERE m.subject = ? AND mb.folder = 'inbox'",
+                           f"Budget 2027 {run}")[0]
+        for url, extra in ((f"imap://127.0.0.1:{IMAP}/INBOX;UID={uid}", ["--ssl-reqd"]),
+                           (f"imaps://127.0.0.1:{IMAPS}/INBOX;UID={uid}", [])):
+            got = subprocess.run(["curl", "-s", "-k", *extra, "-u", f"alice@example.test:{PASSWORD}", url],
+                                 capture_output=True, timeout=30)
+            assert got.returncode == 0, got.stderr
+            assert got.stdout == raw, (url, got.stdout[:200])
+
+        # mbsync pulls everything; each message equals the archive's bytes
+        work = os.path.join(c.dir, "mbsync")
+        os.makedirs(os.path.join(work, "mail"), exist_ok=True)
+        cert = os.path.join(c.dir, "tls", "cert.pem")
+        rc = os.path.join(work, "mbsyncrc")
+        with open(rc, "w") as f:
+            f.write(f"""IMAPAccount cty
+Host 127.0.0.1
+Port {IMAPS}
+User alice@example.test
+Pass {PASSWORD}
+TLSType IMAPS
+CertificateFile {cert}
+
+IMAPStore cty-remote
+Account cty
+
+MaildirStore cty-local
+Path {work}/mail/
+Inbox {work}/mail/INBOX
+SubFolders Verbatim
+
+Channel cty
+Far :cty-remote:
+Near :cty-local:
+Patterns INBOX Sent
+Create Near
+Sync Pull
+SyncState *
+""")
+        got = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, text=True, timeout=120)
+        assert got.returncode == 0, got.stdout + got.stderr
+        local = []
+        for folder in ("INBOX", "Sent"):
+            for sub in ("new", "cur"):
+                d = os.path.join(work, "mail", folder, sub)
+                if os.path.isdir(d):
+                    local += [open(os.path.join(d, n), "rb").read() for n in os.listdir(d)]
+        archived = [r[0] for r in c.query(
+            "SELECT b.raw FROM mailbox mb JOIN message_blobs b ON b.message_id = mb.message_id "
+            "JOIN users u ON u.id = mb.user_id WHERE u.address = 'alice@example.test'")]
+        assert sorted(local) == sorted(archived), (len(local), len(archived))
+    finally:
+        c.stop()
+
+
+def fetch_sections(m, n, specs):
+    out = {}
+    for spec in specs:
+        typ, data = m.fetch(n, f"(BODY.PEEK[{spec}])")
+        assert typ == "OK", (spec, data)
+        parts = [d for d in data if isinstance(d, tuple)]
+        out[spec] = parts[0][1] if parts else b""
+    return out
+
+
+def test_sections_equal_dovecots(postfix, authrelay):
+    c = start()
+    try:
+        msgs = [MIXED.format(n="dv").encode("latin-1"), PLAIN.format(n="dv").encode()]
+        specs = ["HEADER", "TEXT", "1", "1.MIME", "1.1", "1.2", "1.1.MIME", "2", "2.MIME",
+                 "2.HEADER", "2.TEXT", "2.1", "3", "3.MIME", "HEADER.FIELDS (SUBJECT FROM)",
+                 "HEADER.FIELDS.NOT (SUBJECT)"]
+        dv = imaplib.IMAP4("127.0.0.1", 1143)
+        dv.starttls(ssl_context=unverified())
+        dv.login("alice@example.test", "secret-alice")
+        try:
+            dv.create("Conformance")
+        except imaplib.IMAP4.error:
+            pass
+        dv.select("Conformance")
+        dv.store("1:*", "+FLAGS", "(\\Deleted)")
+        dv.expunge()
+        for raw in msgs:
+            assert dv.append("Conformance", None, None, raw)[0] == "OK"
+        dv.select("Conformance")
+        ours = login_starttls()
+        for raw in msgs:
+            assert ours.append("INBOX", None, None, raw)[0] == "OK"
+        ours.select("INBOX")
+        for i in (1, 2):
+            theirs = fetch_sections(dv, str(i), specs)
+            mine = fetch_sections(ours, str(i), specs)
+            for spec in specs:
+                assert mine[spec] == theirs[spec], (i, spec, mine[spec][:300], theirs[spec][:300])
+            # sizes and line counts in BODYSTRUCTURE agree too
+            nums = lambda m: re.findall(rb'"(?:7BIT|8BIT|BASE64|QUOTED-PRINTABLE)" (\d+)', m.fetch(str(i), "(BODYSTRUCTURE)")[1][0].upper())
+            assert nums(ours) == nums(dv), (nums(ours), nums(dv))
+        ours.logout()
+        dv.logout()
+    finally:
+        c.stop()
