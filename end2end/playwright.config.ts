@@ -18,6 +18,8 @@ export default defineConfig({
       CONTINUITY_WEB_SITE_ROOT: "target/site",
       CONTINUITY_WEB_LISTEN: `127.0.0.1:${PORT}`,
       CONTINUITY_SMTP_LISTEN: "127.0.0.1:0",
+      CONTINUITY_IMAP_LISTEN: "127.0.0.1:0",
+      CONTINUITY_SUBMISSION_LISTEN: "127.0.0.1:0",
       // mail for outside addresses goes to the Postfix sink, which the
       // compose-files spec starts (scripts/peers sink-start)
       CONTINUITY_OUTBOUND_SMARTHOST: "127.0.0.1:2527",

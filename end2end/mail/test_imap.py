@@ -210,7 +210,7 @@ Host 127.0.0.1
 Port {IMAPS}
 User alice@example.test
 Pass {PASSWORD}
-TLSType IMAPS
+SSLType IMAPS
 CertificateFile {cert}
 
 IMAPStore cty-remote
@@ -240,7 +240,11 @@ SyncState *
         archived = [r[0] for r in c.query(
             "SELECT b.raw FROM mailbox mb JOIN message_blobs b ON b.message_id = mb.message_id "
             "JOIN users u ON u.id = mb.user_id WHERE u.address = 'alice@example.test'")]
-        assert sorted(local) == sorted(archived), (len(local), len(archived))
+        # mbsync writes the local convention (LF) and adds its X-TUID tracking field
+        local = [re.sub(rb"(?m)^X-TUID: [^\n]*\n", b"", m, count=1) for m in local]
+        archived = [m.replace(b"\r\n", b"\n") for m in archived]
+        assert len(local) == len(archived) == 4, (len(local), len(archived))
+        assert sorted(local) == sorted(archived)
     finally:
         c.stop()
 
@@ -269,9 +273,10 @@ def test_sections_equal_dovecots(postfix, authrelay):
             dv.create("Conformance")
         except imaplib.IMAP4.error:
             pass
-        dv.select("Conformance")
-        dv.store("1:*", "+FLAGS", "(\\Deleted)")
-        dv.expunge()
+        typ, data = dv.select("Conformance")
+        if int(data[0]) > 0:
+            dv.store("1:*", "+FLAGS", "(\\Deleted)")
+            dv.expunge()
         for raw in msgs:
             assert dv.append("Conformance", None, None, raw)[0] == "OK"
         dv.select("Conformance")

@@ -128,6 +128,13 @@ async fn main() -> Result<()> {
             init_logging();
             let mut cfg = load_config(cli.config.as_ref())?;
             cfg.smtp.self_signed = true;
+            // mail apps can try it too, unless configured otherwise
+            if !cfg.imap.enabled() {
+                cfg.imap.listen = vec![std::net::SocketAddr::from(([127, 0, 0, 1], 2143))];
+            }
+            if !cfg.submission.enabled() {
+                cfg.submission.listen = vec![std::net::SocketAddr::from(([127, 0, 0, 1], 2588))];
+            }
             serve(cfg, Some(args), false).await
         }
         Command::Domain(cmd) => {
@@ -191,6 +198,12 @@ async fn serve(cfg: Config, demo: Option<DemoArgs>, no_delivery: bool) -> Result
             if running.tls { " (STARTTLS)" } else { "" }
         );
     }
+    for a in &running.imap_addrs {
+        println!("  IMAP:      {a}");
+    }
+    for a in &running.submission_addrs {
+        println!("  submission: {a} (AUTH after TLS)");
+    }
     println!("  data:      {}", cfg.data_dir.display());
     if no_delivery {
         println!("  delivery:  paused (--no-delivery): mail is archived and waits in the queue");
@@ -223,6 +236,12 @@ async fn serve(cfg: Config, demo: Option<DemoArgs>, no_delivery: bool) -> Result
             "  Control Panel: http://{}/login as admin@example.test (the domain's admin) or ops@continuity.test (operator), same password",
             running.web_addr
         );
+        if let Some(imap) = running.imap_addrs.first() {
+            println!(
+                "  a mail app: IMAP {imap} with STARTTLS (self-signed certificate), user alice@{}, the same password",
+                server::demo::DEMO_DOMAIN
+            );
+        }
     }
     println!("  stop:      Ctrl-C (or SIGTERM)");
     println!();

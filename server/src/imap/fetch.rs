@@ -32,6 +32,22 @@ pub fn nbytes(b: &[u8]) -> NString<'static> {
     }
 }
 
+/// Message data (a section, RFC822…) always as a literal, as clients expect.
+pub fn literal(b: &[u8]) -> NString<'static> {
+    use imap_next::imap_types::core::Literal;
+    let lit = Literal::try_from(b.to_vec()).or_else(|_| {
+        Literal::try_from(
+            b.iter()
+                .map(|&c| if c == 0 { 0x80 } else { c })
+                .collect::<Vec<u8>>(),
+        )
+    });
+    match lit {
+        Ok(l) => NString(Some(IString::Literal(l))),
+        Err(_) => nbytes(b),
+    }
+}
+
 pub fn nstr(s: Option<&str>) -> NString<'static> {
     match s {
         Some(s) => nbytes(s.as_bytes()),
@@ -346,7 +362,7 @@ pub fn body_ext(
     MessageDataItem::BodyExt {
         section: s.cloned(),
         origin,
-        data: nbytes(&data),
+        data: literal(&data),
     }
 }
 
@@ -439,7 +455,7 @@ Content-Type: text/plain\r\n\r\nplain\r\n--z\r\nContent-Type: text/html; charset
         assert!(matches!(
             body.specific,
             SpecificFields::Text {
-                number_of_lines: 1,
+                number_of_lines: 0,
                 ..
             }
         ));

@@ -78,12 +78,13 @@ pub enum Kind {
 }
 
 impl Node {
-    /// Lines of the body (text and message parts).
+    /// Lines of the body (text and message parts): its line breaks, as
+    /// Dovecot and Cyrus count them.
     pub fn lines(&self, raw: &[u8]) -> u32 {
-        let b = &raw[self.body.clone()];
-        let n = b.iter().filter(|&&c| c == b'\n').count();
-        // a last line without its CRLF still counts
-        (n + usize::from(!b.is_empty() && !b.ends_with(b"\n"))) as u32
+        raw[self.body.clone()]
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count() as u32
     }
 
     /// The part a section's numbers name (RFC 3501 §6.4.5): in a multipart,
@@ -96,7 +97,7 @@ impl Node {
         let next = match &self.kind {
             Kind::Multi(children) => children.get(first.checked_sub(1)? as usize)?,
             Kind::Message(inner) => return inner.part(path),
-            Kind::Single if first == 1 => self,
+            Kind::Single if first == 1 && rest.is_empty() => return Some(self),
             Kind::Single => return None,
         };
         if rest.is_empty() {
@@ -218,8 +219,16 @@ fn build(
         _ => Kind::Single,
     };
     let mut info = info_of(part, default);
-    if matches!(kind, Kind::Multi(_)) && info.ctype != "multipart" {
-        info.ctype = "multipart".into();
+    let mut body = body;
+    if matches!(kind, Kind::Multi(_)) {
+        if info.ctype != "multipart" {
+            info.ctype = "multipart".into();
+        }
+        // a multipart inside a multipart ends with the line break after its
+        // close delimiter (as Dovecot and Cyrus serve BODY[n])
+        if id > 0 && raw.get(body.end..body.end + 2) == Some(b"\r\n") {
+            body.end += 2;
+        }
     }
     Some(Node {
         header,
@@ -308,7 +317,7 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n--b1--\r\n";
         assert_eq!(children.len(), 3);
         let p1 = t.part(&[1]).unwrap();
         assert_eq!(&MIXED[p1.body.clone()], b"Hello\r\nworld");
-        assert_eq!(p1.lines(MIXED), 2);
+        assert_eq!(p1.lines(MIXED), 1);
         assert_eq!(
             p1.info.params,
             [("charset".to_string(), "utf-8".to_string())]

@@ -79,6 +79,33 @@ impl Selected {
             .collect())
     }
 
+    /// During FETCH, STORE and SEARCH (RFC 3501 §7.4.1: no EXPUNGE then):
+    /// flags changed elsewhere are taken and told (FETCH FLAGS), new
+    /// messages added (EXISTS); entries gone stay until an EXPUNGE may be
+    /// sent.
+    pub fn update_soft(&mut self, now: Vec<ImapEntry>) -> Vec<Data<'static>> {
+        let mut out = Vec::new();
+        let fresh: HashMap<u32, &ImapEntry> = now.iter().map(|e| (e.uid, e)).collect();
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            if let Some(n) = fresh.get(&e.uid) {
+                if n.flags != e.flags {
+                    e.flags = n.flags;
+                    out.push(Data::Fetch {
+                        seq: nz(i + 1),
+                        items: Vec1::from(MessageDataItem::Flags(super::fetch::flags(e.flags))),
+                    });
+                }
+            }
+        }
+        let last = self.entries.last().map(|e| e.uid).unwrap_or(0);
+        let added: Vec<ImapEntry> = now.into_iter().filter(|e| e.uid > last).collect();
+        if !added.is_empty() {
+            self.entries.extend(added);
+            out.push(Data::Exists(self.exists()));
+        }
+        out
+    }
+
     /// Take the folder as it is now; return what the client must be told
     /// (RFC 3501 §7.4.1, §5.2): EXPUNGE for entries gone (highest first so
     /// each number is right when it is read), EXISTS when it grew, FETCH

@@ -62,6 +62,29 @@ fn flags_of(list: &[Flag<'_>]) -> Flags {
 }
 
 pub async fn run(s: &mut Session, tag: &Tag<'static>, body: CommandBody<'static>) -> Outcome {
+    // flags set elsewhere (the webmail, another session) and new mail are
+    // taken in first, so FETCH, STORE and SEARCH work on what is true now
+    let mut before = Vec::new();
+    if matches!(
+        body,
+        CommandBody::Fetch { .. } | CommandBody::Store { .. } | CommandBody::Search { .. }
+    ) {
+        if let State::Selected(user, sel) = &mut s.state {
+            if let Ok(now) = s.ctx.store.imap_entries(*user, sel.folder).await {
+                before = sel.update_soft(now);
+            }
+        }
+    }
+    let mut out = run_one(s, tag, body).await;
+    if !before.is_empty() {
+        let mut all: Vec<Response<'static>> = before.into_iter().map(Response::Data).collect();
+        all.append(&mut out.responses);
+        out.responses = all;
+    }
+    out
+}
+
+async fn run_one(s: &mut Session, tag: &Tag<'static>, body: CommandBody<'static>) -> Outcome {
     match body {
         CommandBody::Fetch {
             sequence_set,
@@ -307,13 +330,13 @@ fn build_items(
                 Some(t),
             ) => fetch::body_ext(raw, t, section.as_ref(), *partial),
             (MessageDataItemName::Rfc822, Some(raw), _) => {
-                MessageDataItem::Rfc822(fetch::nbytes(raw))
+                MessageDataItem::Rfc822(fetch::literal(raw))
             }
             (MessageDataItemName::Rfc822Header, Some(raw), Some(t)) => {
-                MessageDataItem::Rfc822Header(fetch::nbytes(&raw[t.header.clone()]))
+                MessageDataItem::Rfc822Header(fetch::literal(&raw[t.header.clone()]))
             }
             (MessageDataItemName::Rfc822Text, Some(raw), Some(t)) => {
-                MessageDataItem::Rfc822Text(fetch::nbytes(&raw[t.body.clone()]))
+                MessageDataItem::Rfc822Text(fetch::literal(&raw[t.body.clone()]))
             }
             _ => continue,
         };

@@ -290,7 +290,7 @@ async fn issue_9_list_status_select_and_fetch() {
     );
     let r = c.cmd("e", "FETCH 2 BODYSTRUCTURE").await;
     assert!(
-        r.contains("((\"TEXT\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 13 1"),
+        r.contains("((\"TEXT\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 13 0"),
         "{r}"
     );
     assert!(
@@ -299,16 +299,13 @@ async fn issue_9_list_status_select_and_fetch() {
     );
     assert!(r.to_ascii_lowercase().contains("\"mixed\""), "{r}");
     let r = c.cmd("f", "FETCH 2 (BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT]<0.7>)").await;
-    assert!(r.contains("BODY[1] \"Hello readers\""), "{r}");
+    assert!(r.contains("BODY[1] {13}\r\nHello readers"), "{r}");
     assert!(
         r.contains("Content-Type: application/pdf; name=a.pdf"),
         "{r}"
     );
     assert!(r.contains("Subject: Weekly news\r\n\r\n"), "{r}");
-    assert!(
-        r.contains("BODY[TEXT]<0> \"--zz\r\nCo\"") || r.contains("BODY[TEXT]<0> {7}"),
-        "{r}"
-    );
+    assert!(r.contains("BODY[TEXT]<0> {7}\r\n--zz\r\nC)"), "{r}");
     // PEEK left it unseen; BODY[] reads it, and says so
     let r = c.cmd("g", "FETCH 1 BODY[]").await;
     assert!(
