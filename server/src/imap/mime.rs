@@ -34,6 +34,18 @@ pub fn header_fields(block: &[u8]) -> Vec<(String, String)> {
     out
 }
 
+/// Where the header ends (after the blank line), or the whole message.
+pub fn header_end(raw: &[u8]) -> usize {
+    if raw.starts_with(b"\r\n") {
+        return 2;
+    }
+    raw.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 2))
+        .unwrap_or(raw.len())
+}
+
 /// The first value of a header field, raw.
 pub fn header<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
     fields

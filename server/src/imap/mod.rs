@@ -3,8 +3,9 @@
 //! and phone mail apps keep working during an outage, with the same
 //! address and (emergency) password as the webmail.
 //!
-//! - [`session`]: the state machine and the mailbox-level commands;
-//!   [`selected_cmds`]: FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE;
+//! - [`session`]: the state machine, login, SELECT, APPEND; [`mailboxes`]:
+//!   INBOX and Sent, LIST, STATUS; [`selected_cmds`]: STORE, COPY, MOVE,
+//!   EXPUNGE; [`read_cmds`]: FETCH, SEARCH;
 //!   [`selected`]: the selected mailbox (sequence numbers, changes);
 //!   [`fetch`], [`mime`]: FETCH items, ENVELOPE, BODYSTRUCTURE, sections;
 //!   [`search`]: SEARCH keys.
@@ -15,7 +16,9 @@
 //!   store's mailbox events, so new mail shows at once.
 
 pub mod fetch;
+pub mod mailboxes;
 pub mod mime;
+pub mod read_cmds;
 pub mod search;
 pub mod selected;
 pub mod selected_cmds;

@@ -1,15 +1,14 @@
 //! Selected-state commands (RFC 3501 §6.4, RFC 4315 UIDPLUS, RFC 6851
-//! MOVE, RFC 3691 UNSELECT): FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE,
-//! CLOSE, UNSELECT — each with its UID form.
+//! MOVE, RFC 3691 UNSELECT): the dispatch, and STORE, COPY, MOVE, EXPUNGE,
+//! CLOSE, UNSELECT — each with its UID form. FETCH and SEARCH, which read
+//! messages, are in [`super::read_cmds`].
 
 use std::num::NonZeroU32;
 
 use imap_next::imap_types::command::CommandBody;
 use imap_next::imap_types::core::{Tag, Vec1};
 use imap_next::imap_types::extensions::uidplus::{UidElement, UidSet};
-use imap_next::imap_types::fetch::{
-    MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName,
-};
+use imap_next::imap_types::fetch::MessageDataItem;
 use imap_next::imap_types::flag::{Flag, StoreResponse, StoreType};
 use imap_next::imap_types::mailbox::Mailbox;
 use imap_next::imap_types::response::{Code, Data, Response};
@@ -17,9 +16,9 @@ use imap_next::imap_types::search::SearchKey;
 use imap_next::imap_types::sequence::SequenceSet;
 
 use super::fetch;
-use super::search;
-use super::session::{bad, code, folder_of, no, ok, After, Outcome, Session, State};
-use crate::store::imap::{FlagOp, Flags, ImapEntry};
+use super::mailboxes::folder_of;
+use super::session::{bad, code, no, ok, After, Outcome, Session, State};
+use crate::store::imap::{FlagOp, Flags};
 
 fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
@@ -91,7 +90,7 @@ async fn run_one(s: &mut Session, tag: &Tag<'static>, body: CommandBody<'static>
             macro_or_item_names,
             uid,
             ..
-        } => fetch_cmd(s, tag, &sequence_set, macro_or_item_names, uid).await,
+        } => super::read_cmds::fetch_cmd(s, tag, &sequence_set, macro_or_item_names, uid).await,
         CommandBody::Store {
             sequence_set,
             kind,
@@ -122,7 +121,7 @@ async fn run_one(s: &mut Session, tag: &Tag<'static>, body: CommandBody<'static>
             } else {
                 SearchKey::And(criteria)
             };
-            search_cmd(s, tag, &key, uid).await
+            super::read_cmds::search_cmd(s, tag, &key, uid).await
         }
         CommandBody::Copy {
             sequence_set,
@@ -153,200 +152,6 @@ async fn run_one(s: &mut Session, tag: &Tag<'static>, body: CommandBody<'static>
         }
         other => Outcome::one(bad(tag, &format!("{} is not supported here", other.name()))),
     }
-}
-
-fn item_names(m: MacroOrMessageDataItemNames<'static>) -> Vec<MessageDataItemName<'static>> {
-    match m {
-        MacroOrMessageDataItemNames::Macro(m) => m
-            .expand()
-            .into_iter()
-            .map(|n| imap_next::imap_types::ToStatic::to_static(&n))
-            .collect(),
-        MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
-    }
-}
-
-async fn fetch_cmd(
-    s: &mut Session,
-    tag: &Tag<'static>,
-    set: &SequenceSet,
-    names: MacroOrMessageDataItemNames<'static>,
-    uid: bool,
-) -> Outcome {
-    let State::Selected(user, sel) = &mut s.state else {
-        return Outcome::one(bad(tag, "Select a mailbox first"));
-    };
-    let user = *user;
-    let positions = match sel.resolve(set, uid) {
-        Ok(p) => p,
-        Err(e) => return Outcome::one(bad(tag, e)),
-    };
-    let mut names = item_names(names);
-    if uid && !names.iter().any(|n| matches!(n, MessageDataItemName::Uid)) {
-        // RFC 3501 §6.4.8: UID FETCH always returns the UID
-        names.insert(0, MessageDataItemName::Uid);
-    }
-    if names.iter().any(|n| {
-        matches!(
-            n,
-            MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. }
-        )
-    }) {
-        return Outcome::one(bad(tag, "BINARY and MODSEQ are not supported"));
-    }
-    let needs_raw = names.iter().any(|n| {
-        !matches!(
-            n,
-            MessageDataItemName::Flags
-                | MessageDataItemName::InternalDate
-                | MessageDataItemName::Rfc822Size
-                | MessageDataItemName::Uid
-        )
-    });
-    // reading a body without PEEK sets \Seen (RFC 3501 §6.4.5)
-    let marks_seen = !sel.read_only
-        && names.iter().any(|n| {
-            matches!(
-                n,
-                MessageDataItemName::BodyExt { peek: false, .. }
-                    | MessageDataItemName::Rfc822
-                    | MessageDataItemName::Rfc822Text
-            )
-        });
-    let store = s.ctx.store.clone();
-    let mut responses = Vec::with_capacity(positions.len() + 1);
-    let mut newly_seen = Vec::new();
-    for &i in &positions {
-        let entry: ImapEntry = sel.entries[i].clone();
-        let raw = if needs_raw {
-            match store.imap_raw(user, entry.uid).await {
-                Ok(Some(r)) => Some(r),
-                // gone meanwhile (another session expunged it): skip it
-                Ok(None) => continue,
-                Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
-            }
-        } else {
-            None
-        };
-        let mut flags = entry.flags;
-        if marks_seen && !flags.seen {
-            flags.seen = true;
-            newly_seen.push(entry.uid);
-            sel.entries[i].flags.seen = true;
-        }
-        let names = names.clone();
-        let seq = i as u32 + 1;
-        let items = tokio::task::spawn_blocking(move || {
-            build_items(
-                &entry,
-                flags,
-                raw.as_deref(),
-                &names,
-                marks_seen && !entry.flags.seen,
-            )
-        })
-        .await
-        .unwrap_or_default();
-        if let Ok(items) = Vec1::try_from(items) {
-            responses.push(Response::Data(Data::Fetch {
-                seq: nz(seq),
-                items,
-            }));
-        }
-    }
-    if !newly_seen.is_empty() {
-        let folder = sel.folder;
-        if store
-            .imap_store_flags(
-                user,
-                folder,
-                &newly_seen,
-                FlagOp::Add,
-                Flags {
-                    seen: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .is_err()
-        {
-            return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
-        }
-    }
-    responses.push(Response::Status(ok(
-        tag,
-        None,
-        if uid {
-            "UID FETCH completed"
-        } else {
-            "FETCH completed"
-        },
-    )));
-    Outcome {
-        responses,
-        after: After::Nothing,
-    }
-}
-
-/// The items of one FETCH response.
-fn build_items(
-    entry: &ImapEntry,
-    flags: Flags,
-    raw: Option<&[u8]>,
-    names: &[MessageDataItemName<'static>],
-    seen_now: bool,
-) -> Vec<MessageDataItem<'static>> {
-    let tree = raw.map(super::mime::tree);
-    let mut out = Vec::with_capacity(names.len() + 1);
-    let mut flags_sent = false;
-    for n in names {
-        let item = match (n, raw, &tree) {
-            (MessageDataItemName::Uid, ..) => MessageDataItem::Uid(nz(entry.uid)),
-            (MessageDataItemName::Flags, ..) => {
-                flags_sent = true;
-                MessageDataItem::Flags(fetch::flags(flags))
-            }
-            (MessageDataItemName::InternalDate, ..) => {
-                match fetch::internal_date(entry.received_at) {
-                    Some(d) => MessageDataItem::InternalDate(d),
-                    None => continue,
-                }
-            }
-            (MessageDataItemName::Rfc822Size, ..) => MessageDataItem::Rfc822Size(entry.size),
-            (MessageDataItemName::Envelope, Some(raw), Some(t)) => {
-                MessageDataItem::Envelope(fetch::envelope(&raw[t.header.clone()]))
-            }
-            (MessageDataItemName::BodyStructure, Some(raw), Some(t)) => {
-                MessageDataItem::BodyStructure(fetch::structure(raw, t, true))
-            }
-            (MessageDataItemName::Body, Some(raw), Some(t)) => {
-                MessageDataItem::Body(fetch::structure(raw, t, false))
-            }
-            (
-                MessageDataItemName::BodyExt {
-                    section, partial, ..
-                },
-                Some(raw),
-                Some(t),
-            ) => fetch::body_ext(raw, t, section.as_ref(), *partial),
-            (MessageDataItemName::Rfc822, Some(raw), _) => {
-                MessageDataItem::Rfc822(fetch::literal(raw))
-            }
-            (MessageDataItemName::Rfc822Header, Some(raw), Some(t)) => {
-                MessageDataItem::Rfc822Header(fetch::literal(&raw[t.header.clone()]))
-            }
-            (MessageDataItemName::Rfc822Text, Some(raw), Some(t)) => {
-                MessageDataItem::Rfc822Text(fetch::literal(&raw[t.body.clone()]))
-            }
-            _ => continue,
-        };
-        out.push(item);
-    }
-    // RFC 3501 §6.4.5: a \Seen set by this FETCH is reported
-    if seen_now && !flags_sent {
-        out.push(MessageDataItem::Flags(fetch::flags(flags)));
-    }
-    out
 }
 
 async fn store_cmd(
@@ -411,60 +216,6 @@ async fn store_cmd(
     responses.push(Response::Status(ok(tag, None, "STORE completed")));
     Outcome {
         responses,
-        after: After::Nothing,
-    }
-}
-
-async fn search_cmd(
-    s: &mut Session,
-    tag: &Tag<'static>,
-    key: &SearchKey<'static>,
-    uid: bool,
-) -> Outcome {
-    let State::Selected(user, sel) = &s.state else {
-        return Outcome::one(bad(tag, "Select a mailbox first"));
-    };
-    let user = *user;
-    let entries = sel.entries.clone();
-    let content = search::needs_content(key);
-    let mut raws: Vec<Option<Vec<u8>>> = Vec::with_capacity(entries.len());
-    for e in &entries {
-        raws.push(if content {
-            match s.ctx.store.imap_raw(user, e.uid).await {
-                Ok(r) => r,
-                Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
-            }
-        } else {
-            None
-        });
-    }
-    let key = key.clone();
-    let hits = tokio::task::spawn_blocking(move || {
-        let largest_uid = entries.last().map(|e| e.uid).unwrap_or(0);
-        let largest_seq = entries.len() as u32;
-        let mut out = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            let parsed = raws[i].as_deref().and_then(search::parse);
-            let c = search::Candidate {
-                seq: i as u32 + 1,
-                entry: e,
-                message: parsed.as_ref(),
-                largest_seq,
-                largest_uid,
-            };
-            if search::matches(&key, &c) {
-                out.push(nz(if uid { e.uid } else { i as u32 + 1 }));
-            }
-        }
-        out
-    })
-    .await
-    .unwrap_or_default();
-    Outcome {
-        responses: vec![
-            Response::Data(Data::Search(hits)),
-            Response::Status(ok(tag, None, "SEARCH completed")),
-        ],
         after: After::Nothing,
     }
 }

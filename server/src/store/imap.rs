@@ -142,6 +142,28 @@ impl Store {
         .await?)
     }
 
+    /// The raw messages of several of the user's entries (one query):
+    /// (UID, raw), in UID order; entries gone are missing.
+    pub async fn imap_raws(&self, user: UserId, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT mb.id, b.raw FROM mailbox mb JOIN message_blobs b ON b.message_id = mb.message_id \
+             WHERE mb.user_id = ? AND mb.id IN (SELECT value FROM json_each(?)) ORDER BY mb.id",
+        )
+        .bind(user.0)
+        .bind(json_ids(uids))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let uid: i64 = r.try_get(0)?;
+                Ok((u32::try_from(uid).unwrap_or(u32::MAX), r.try_get(1)?))
+            })
+            .collect()
+    }
+
     /// Change flags of these entries; returns them as they are now.
     pub async fn imap_store_flags(
         &self,
