@@ -131,6 +131,7 @@ impl Session {
         Outcome {
             responses,
             after: After::Nothing,
+            job: None,
         }
     }
 
@@ -176,6 +177,7 @@ impl Session {
                 Response::Status(ok(tag, None, "STATUS completed")),
             ],
             after: After::Nothing,
+            job: None,
         }
     }
 }

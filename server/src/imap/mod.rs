@@ -26,7 +26,7 @@ pub mod session;
 #[cfg(test)]
 mod session_tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -278,8 +278,14 @@ where
     // the response after which to start TLS, or to close
     let mut pending: Option<(ResponseHandle, After)> = None;
     let mut errors = 0u32;
+    // what the parser gave while a FETCH was being written (pipelined
+    // commands), handled in order afterwards
+    let mut stash: VecDeque<Result<Event, Interrupt<imap_next::server::Error>>> = VecDeque::new();
     loop {
-        let step = server.next();
+        let step = match stash.pop_front() {
+            Some(s) => s,
+            None => server.next(),
+        };
         match step {
             Ok(Event::GreetingSent { .. }) => {}
             Ok(Event::ResponseSent { handle, .. }) => {
@@ -295,8 +301,23 @@ where
             }
             Ok(Event::CommandReceived { command }) => {
                 errors = 0;
-                let outcome = session.command(command).await;
+                let mut outcome = session.command(command).await;
+                let job = outcome.job.take();
                 pending = enqueue(&mut server, outcome).or(pending);
+                if let Some(mut job) = job {
+                    // a FETCH goes out batch by batch: each is written
+                    // before the next is read from the store
+                    loop {
+                        drain(&mut server, stream, &mut stash).await?;
+                        let (responses, done) = job.step(session).await;
+                        for r in responses {
+                            enqueue_one(&mut server, r);
+                        }
+                        if done {
+                            break;
+                        }
+                    }
+                }
             }
             Ok(Event::CommandAuthenticateReceived {
                 command_authenticate,
@@ -473,6 +494,27 @@ fn enqueue(server: &mut Server, outcome: Outcome) -> Option<(ResponseHandle, Aft
         (After::Nothing, _) | (_, None) => None,
         (after, Some(h)) => Some((h, after)),
     }
+}
+
+/// Write the queued responses; anything else the parser produces meanwhile
+/// (a pipelined command) is kept, in order, for the main loop.
+async fn drain<S: AsyncWrite + Unpin>(
+    server: &mut Server,
+    stream: &mut S,
+    stash: &mut VecDeque<Result<Event, Interrupt<imap_next::server::Error>>>,
+) -> std::io::Result<()> {
+    loop {
+        match server.next() {
+            Err(Interrupt::Io(Io::Output(bytes))) => stream.write_all(&bytes).await?,
+            Err(Interrupt::Io(Io::NeedMoreInput)) => break,
+            Ok(Event::ResponseSent { .. }) => continue,
+            other => {
+                stash.push_back(other);
+                break;
+            }
+        }
+    }
+    stream.flush().await
 }
 
 /// Write whatever is queued (a BYE before closing).

@@ -23,6 +23,30 @@ fn nz(n: u32) -> NonZeroU32 {
 
 /// Messages read and built per batch (one query, one blocking task).
 const FETCH_BATCH: usize = 200;
+/// …and at most this many bytes of them (memory stays bounded whatever
+/// the mailbox holds; a single larger message is a batch of its own).
+const BATCH_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Split positions into batches of at most [`FETCH_BATCH`] messages and
+/// [`BATCH_BYTES`] bytes.
+fn batches(entries: &[ImapEntry], positions: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0u64;
+    for (k, &i) in positions.iter().enumerate() {
+        let size = u64::from(entries[i].size);
+        if k > start && (k - start >= FETCH_BATCH || bytes + size > BATCH_BYTES) {
+            out.push(start..k);
+            start = k;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < positions.len() {
+        out.push(start..positions.len());
+    }
+    out
+}
 
 fn item_names(m: MacroOrMessageDataItemNames<'static>) -> Vec<MessageDataItemName<'static>> {
     match m {
@@ -42,10 +66,9 @@ pub async fn fetch_cmd(
     names: MacroOrMessageDataItemNames<'static>,
     uid: bool,
 ) -> Outcome {
-    let State::Selected(user, sel) = &mut s.state else {
+    let State::Selected(_, sel) = &mut s.state else {
         return Outcome::one(bad(tag, "Select a mailbox first"));
     };
-    let user = *user;
     let positions = match sel.resolve(set, uid) {
         Ok(p) => p,
         Err(e) => return Outcome::one(bad(tag, e)),
@@ -82,24 +105,108 @@ pub async fn fetch_cmd(
                     | MessageDataItemName::Rfc822Text
             )
         });
-    let store = s.ctx.store.clone();
-    let mut responses = Vec::with_capacity(positions.len() + 1);
-    let mut newly_seen = Vec::new();
-    // bodies are read and turned into items a batch at a time
-    for chunk in positions.chunks(FETCH_BATCH) {
-        let uids: Vec<u32> = chunk.iter().map(|&i| sel.entries[i].uid).collect();
-        let mut raws: std::collections::HashMap<u32, Vec<u8>> = if needs_raw {
+    let ranges = batches(&sel.entries, &positions);
+    Outcome {
+        responses: Vec::new(),
+        after: After::Nothing,
+        job: Some(Box::new(FetchJob {
+            tag: tag.clone(),
+            names,
+            positions,
+            ranges,
+            next: 0,
+            needs_raw,
+            marks_seen,
+            uid,
+            newly_seen: Vec::new(),
+        })),
+    }
+}
+
+/// A FETCH in progress: the driver sends each batch's responses before the
+/// next batch is read, so memory holds one batch whatever the set names.
+pub struct FetchJob {
+    tag: Tag<'static>,
+    names: Vec<MessageDataItemName<'static>>,
+    positions: Vec<usize>,
+    ranges: Vec<std::ops::Range<usize>>,
+    next: usize,
+    needs_raw: bool,
+    marks_seen: bool,
+    uid: bool,
+    newly_seen: Vec<u32>,
+}
+
+impl FetchJob {
+    /// The next batch's responses; `true` once the tagged response is in.
+    pub async fn step(&mut self, s: &mut Session) -> (Vec<Response<'static>>, bool) {
+        let tag = self.tag.clone();
+        let State::Selected(user, sel) = &mut s.state else {
+            return (
+                vec![Response::Status(bad(&tag, "Select a mailbox first"))],
+                true,
+            );
+        };
+        let user = *user;
+        let store = s.ctx.store.clone();
+        let Some(range) = self.ranges.get(self.next).cloned() else {
+            // done: what this FETCH read is \Seen now, then the tagged OK
+            if !self.newly_seen.is_empty() {
+                let seen = Flags {
+                    seen: true,
+                    ..Default::default()
+                };
+                if store
+                    .imap_store_flags(user, sel.folder, &self.newly_seen, FlagOp::Add, seen)
+                    .await
+                    .is_err()
+                {
+                    return (
+                        vec![Response::Status(no(
+                            &tag,
+                            code("UNAVAILABLE"),
+                            "Try again later",
+                        ))],
+                        true,
+                    );
+                }
+            }
+            let text = if self.uid {
+                "UID FETCH completed"
+            } else {
+                "FETCH completed"
+            };
+            return (vec![Response::Status(ok(&tag, None, text))], true);
+        };
+        self.next += 1;
+        let chunk = &self.positions[range];
+        let uids: Vec<u32> = chunk
+            .iter()
+            .filter_map(|&i| sel.entries.get(i).map(|e| e.uid))
+            .collect();
+        let mut raws: std::collections::HashMap<u32, Vec<u8>> = if self.needs_raw {
             match store.imap_raws(user, &uids).await {
                 Ok(r) => r.into_iter().collect(),
-                Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+                Err(_) => {
+                    return (
+                        vec![Response::Status(no(
+                            &tag,
+                            code("UNAVAILABLE"),
+                            "Try again later",
+                        ))],
+                        true,
+                    )
+                }
             }
         } else {
             Default::default()
         };
         let mut work = Vec::with_capacity(chunk.len());
         for &i in chunk {
-            let entry: ImapEntry = sel.entries[i].clone();
-            let raw = if needs_raw {
+            let Some(entry) = sel.entries.get(i).cloned() else {
+                continue;
+            };
+            let raw = if self.needs_raw {
                 // gone meanwhile (another session expunged it): skipped
                 match raws.remove(&entry.uid) {
                     Some(r) => Some(r),
@@ -108,16 +215,16 @@ pub async fn fetch_cmd(
             } else {
                 None
             };
-            let seen_now = marks_seen && !entry.flags.seen;
+            let seen_now = self.marks_seen && !entry.flags.seen;
             let mut flags = entry.flags;
             if seen_now {
                 flags.seen = true;
-                newly_seen.push(entry.uid);
+                self.newly_seen.push(entry.uid);
                 sel.entries[i].flags.seen = true;
             }
             work.push((i as u32 + 1, entry, flags, raw, seen_now));
         }
-        let names = names.clone();
+        let names = self.names.clone();
         let built = tokio::task::spawn_blocking(move || {
             work.into_iter()
                 .map(|(seq, entry, flags, raw, seen_now)| {
@@ -130,46 +237,18 @@ pub async fn fetch_cmd(
         })
         .await
         .unwrap_or_default();
-        for (seq, items) in built {
-            if let Ok(items) = Vec1::try_from(items) {
-                responses.push(Response::Data(Data::Fetch {
-                    seq: nz(seq),
-                    items,
-                }));
-            }
-        }
-    }
-    if !newly_seen.is_empty() {
-        let folder = sel.folder;
-        if store
-            .imap_store_flags(
-                user,
-                folder,
-                &newly_seen,
-                FlagOp::Add,
-                Flags {
-                    seen: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .is_err()
-        {
-            return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
-        }
-    }
-    responses.push(Response::Status(ok(
-        tag,
-        None,
-        if uid {
-            "UID FETCH completed"
-        } else {
-            "FETCH completed"
-        },
-    )));
-    Outcome {
-        responses,
-        after: After::Nothing,
+        let responses = built
+            .into_iter()
+            .filter_map(|(seq, items)| {
+                Vec1::try_from(items).ok().map(|items| {
+                    Response::Data(Data::Fetch {
+                        seq: nz(seq),
+                        items,
+                    })
+                })
+            })
+            .collect();
+        (responses, false)
     }
 }
 
@@ -265,47 +344,80 @@ pub async fn search_cmd(
     let user = *user;
     let entries = sel.entries.clone();
     let content = search::needs_content(key);
-    let mut raws: Vec<Option<Vec<u8>>> = vec![None; entries.len()];
-    if content {
-        for (n, chunk) in entries.chunks(FETCH_BATCH).enumerate() {
-            let uids: Vec<u32> = chunk.iter().map(|e| e.uid).collect();
-            let got = match s.ctx.store.imap_raws(user, &uids).await {
-                Ok(r) => r,
+    let largest_uid = entries.last().map(|e| e.uid).unwrap_or(0);
+    let largest_seq = entries.len() as u32;
+    let all: Vec<usize> = (0..entries.len()).collect();
+    let ranges = if content {
+        batches(&entries, &all)
+    } else {
+        // nothing to read: one pass over the flags
+        std::iter::once(0..entries.len()).collect()
+    };
+    let entries = std::sync::Arc::new(entries);
+    let mut hits = Vec::new();
+    for range in ranges {
+        let raws: std::collections::HashMap<u32, Vec<u8>> = if content {
+            let uids: Vec<u32> = entries[range.clone()].iter().map(|e| e.uid).collect();
+            match s.ctx.store.imap_raws(user, &uids).await {
+                Ok(r) => r.into_iter().collect(),
                 Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
-            };
-            let mut got: std::collections::HashMap<u32, Vec<u8>> = got.into_iter().collect();
-            for (k, e) in chunk.iter().enumerate() {
-                raws[n * FETCH_BATCH + k] = got.remove(&e.uid);
             }
-        }
+        } else {
+            Default::default()
+        };
+        let key = key.clone();
+        let entries = entries.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for i in range {
+                let e = &entries[i];
+                let parsed = raws.get(&e.uid).and_then(|r| search::parse(r));
+                let c = search::Candidate {
+                    seq: i as u32 + 1,
+                    entry: e,
+                    message: parsed.as_ref(),
+                    largest_seq,
+                    largest_uid,
+                };
+                if search::matches(&key, &c) {
+                    out.push(nz(if uid { e.uid } else { i as u32 + 1 }));
+                }
+            }
+            out
+        })
+        .await
+        .unwrap_or_default();
+        hits.extend(found);
     }
-    let key = key.clone();
-    let hits = tokio::task::spawn_blocking(move || {
-        let largest_uid = entries.last().map(|e| e.uid).unwrap_or(0);
-        let largest_seq = entries.len() as u32;
-        let mut out = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            let parsed = raws[i].as_deref().and_then(search::parse);
-            let c = search::Candidate {
-                seq: i as u32 + 1,
-                entry: e,
-                message: parsed.as_ref(),
-                largest_seq,
-                largest_uid,
-            };
-            if search::matches(&key, &c) {
-                out.push(nz(if uid { e.uid } else { i as u32 + 1 }));
-            }
-        }
-        out
-    })
-    .await
-    .unwrap_or_default();
     Outcome {
         responses: vec![
             Response::Data(Data::Search(hits)),
             Response::Status(ok(tag, None, "SEARCH completed")),
         ],
         after: After::Nothing,
+        job: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MessageId;
+
+    #[test]
+    fn batches_are_bounded_by_count_and_bytes() {
+        let e = |size: u32| ImapEntry {
+            uid: 1,
+            message: MessageId(1),
+            flags: Default::default(),
+            received_at: 0,
+            size,
+        };
+        let small: Vec<ImapEntry> = (0..450).map(|_| e(10)).collect();
+        let all: Vec<usize> = (0..450).collect();
+        assert_eq!(batches(&small, &all), [0..200, 200..400, 400..450]);
+        let big = vec![e(20 << 20), e(20 << 20), e(60 << 20), e(1)];
+        assert_eq!(batches(&big, &[0, 1, 2, 3]), [0..1, 1..2, 2..3, 3..4]);
+        assert!(batches(&big, &[]).is_empty());
     }
 }

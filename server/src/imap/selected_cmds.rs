@@ -217,6 +217,7 @@ async fn store_cmd(
     Outcome {
         responses,
         after: After::Nothing,
+        job: None,
     }
 }
 
@@ -302,6 +303,7 @@ async fn copy_cmd(
     Outcome {
         responses,
         after: After::Nothing,
+        job: None,
     }
 }
 
@@ -334,6 +336,7 @@ async fn expunge_cmd(s: &mut Session, tag: &Tag<'static>, only: Option<&Sequence
     Outcome {
         responses,
         after: After::Nothing,
+        job: None,
     }
 }
 

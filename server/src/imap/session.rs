@@ -46,6 +46,8 @@ pub enum After {
 pub struct Outcome {
     pub responses: Vec<Response<'static>>,
     pub after: After,
+    /// A FETCH sent batch by batch (its responses come from the job).
+    pub job: Option<Box<super::read_cmds::FetchJob>>,
 }
 
 impl Outcome {
@@ -53,6 +55,7 @@ impl Outcome {
         Outcome {
             responses: vec![Response::Status(status)],
             after: After::Nothing,
+            job: None,
         }
     }
 }
@@ -237,6 +240,7 @@ impl Session {
                     Response::Status(ok(&tag, None, "CAPABILITY completed")),
                 ],
                 after: After::Nothing,
+                job: None,
             },
             CommandBody::Noop | CommandBody::Check => {
                 let mut responses = self.changes().await;
@@ -244,6 +248,7 @@ impl Session {
                 Outcome {
                     responses,
                     after: After::Nothing,
+                    job: None,
                 }
             }
             CommandBody::Logout => {
@@ -255,6 +260,7 @@ impl Session {
                         Response::Status(ok(&tag, None, "LOGOUT completed")),
                     ],
                     after: After::Logout,
+                    job: None,
                 }
             }
             CommandBody::StartTLS => {
@@ -274,6 +280,7 @@ impl Session {
                         "Begin TLS negotiation now",
                     ))],
                     after: After::StartTls,
+                    job: None,
                 }
             }
             CommandBody::Login { username, password } => {
@@ -409,6 +416,7 @@ impl Session {
         Outcome {
             responses,
             after: After::Nothing,
+            job: None,
         }
     }
 
@@ -458,6 +466,7 @@ impl Session {
         Outcome {
             responses,
             after: After::Nothing,
+            job: None,
         }
     }
 

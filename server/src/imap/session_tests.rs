@@ -459,3 +459,125 @@ async fn issue_9_append_to_sent_once_and_idle_sees_new_mail() {
     let r = c.read_until("i ").await;
     assert!(r.contains("i OK"), "{r}");
 }
+
+#[tokio::test]
+async fn issue_9_uidvalidity_and_uids_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!(
+        "continuity-imap-restart-{}-{}",
+        std::process::id(),
+        crate::store::now_ms()
+    ));
+    let path = dir.join("continuity.db");
+    let store = Store::open(&path).await.expect("store");
+    let dom = store
+        .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
+        .await
+        .unwrap()
+        .id;
+    let alice = store
+        .add_user("alice@example.test", "", &[], "local")
+        .await
+        .unwrap()
+        .id;
+    let w = World {
+        ctx: ImapContext::new(
+            store.clone(),
+            Arc::new(
+                Auth::new(store.clone(), &Config::load(None, Vec::new()).unwrap().web)
+                    .await
+                    .unwrap(),
+            ),
+            "imap.test",
+            &Config::load(None, Vec::new()).unwrap().imap,
+            None,
+        ),
+        store: store.clone(),
+        alice,
+        dom,
+    };
+    deliver(&w, MSG1).await;
+    let validity = store.imap_uid_validity().await.unwrap();
+    let next = store.imap_uid_next().await.unwrap();
+    let uids: Vec<u32> = store
+        .imap_entries(alice, Folder::Inbox)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.uid)
+        .collect();
+    store.flush().await.unwrap();
+    drop(w);
+    drop(store);
+    let again = Store::open(&path).await.expect("reopened");
+    assert_eq!(again.imap_uid_validity().await.unwrap(), validity);
+    assert_eq!(again.imap_uid_next().await.unwrap(), next);
+    let after: Vec<u32> = again
+        .imap_entries(alice, Folder::Inbox)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.uid)
+        .collect();
+    assert_eq!(after, uids);
+    // an expunged UID is never given again
+    let raw = MSG2.as_bytes();
+    let uid = again
+        .imap_append(alice, Folder::Inbox, raw, Default::default(), None)
+        .await
+        .unwrap();
+    assert!(uid >= next, "{uid} < {next}");
+    again
+        .imap_store_flags(
+            alice,
+            Folder::Inbox,
+            &[uid],
+            crate::store::imap::FlagOp::Add,
+            crate::store::imap::Flags {
+                deleted: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again
+            .imap_expunge(alice, Folder::Inbox, None)
+            .await
+            .unwrap(),
+        [uid]
+    );
+    let other = again
+        .imap_append(
+            alice,
+            Folder::Inbox,
+            b"Subject: x\r\n\r\ny\r\n",
+            Default::default(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(other > uid);
+}
+
+#[tokio::test]
+async fn issue_9_a_big_fetch_goes_out_in_batches_before_a_pipelined_command() {
+    let w = world("batches", false).await;
+    for i in 0..450 {
+        deliver(&w, &MSG1.replace("Budget 2027", &format!("Budget {i}"))).await;
+    }
+    let mut c = logged_in(&w).await;
+    c.cmd("s", "SELECT INBOX").await;
+    // three batches of FETCH, then the NOOP sent in the same write
+    c.send("f FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\nn NOOP\r\n")
+        .await;
+    let r = c.read_until("n ").await;
+    assert_eq!(r.matches(" FETCH (").count(), 450, "every message once");
+    let done = r.find("f OK").expect("FETCH completed");
+    let noop = r.find("n OK").expect("NOOP completed");
+    assert!(done < noop, "in order");
+    assert!(r[..done].contains("* 450 FETCH") && r.contains("Subject: Budget 449\r\n"));
+    assert!(
+        !r[done..].contains(" FETCH ("),
+        "nothing after the tagged OK but the NOOP"
+    );
+}

@@ -251,9 +251,16 @@ fn login_reply(e: LoginError) -> Reply {
     }
 }
 
-/// Addresses in a message's From (and Sender) header fields.
+/// Addresses in a message's From (and Sender) header fields; `None` when
+/// the header cannot be read or names its author twice (a second From a
+/// reader might show instead of the first).
 fn header_senders(raw: &[u8]) -> Option<Vec<String>> {
     let m = mail_parser::MessageParser::default().parse_headers(raw)?;
+    let count =
+        |name: mail_parser::HeaderName<'_>| m.headers().iter().filter(|h| h.name == name).count();
+    if count(mail_parser::HeaderName::From) > 1 || count(mail_parser::HeaderName::Sender) > 1 {
+        return None;
+    }
     let list = |a: Option<&mail_parser::Address>| -> Vec<String> {
         a.map(|a| {
             a.iter()
