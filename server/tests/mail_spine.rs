@@ -11,19 +11,9 @@ use common::*;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use server::queue::Attempt;
-use server::store::{MessageId, Store};
+use server::store::MessageId;
 
 const MSG: &[u8] = b"From: Sender <s@remote.test>\r\nTo: alice@example.test\r\nSubject: spine test\r\nMessage-ID: <t1@remote.test>\r\n\r\nHello Alice,\r\n.leading dot kept\r\n\r\n";
-
-async fn statuses(store: &Store, id: MessageId) -> Vec<String> {
-    store
-        .deliveries_of(id)
-        .await
-        .expect("deliveries")
-        .into_iter()
-        .map(|d| d.status)
-        .collect()
-}
 
 fn message_id(reply: &str) -> MessageId {
     let n = reply

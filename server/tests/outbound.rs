@@ -17,17 +17,7 @@ use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use server::directory::{RcptVerdict, RecipientPolicy};
 use server::queue::{Attempt, Outbound};
 use server::store::mailbox::Folder;
-use server::store::{MessageId, NewMessage, NewRecipient, Origin, Store, Summary};
-
-async fn statuses(store: &Store, id: MessageId) -> Vec<String> {
-    store
-        .deliveries_of(id)
-        .await
-        .expect("deliveries")
-        .into_iter()
-        .map(|d| d.status)
-        .collect()
-}
+use server::store::{MessageId, NewMessage, NewRecipient, Origin, Summary};
 
 /// A DNS server for the test zone:
 /// remote.test MX 10 mx1.remote.test, MX 20 mx2.remote.test;

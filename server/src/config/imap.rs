@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{invalid, parse_addr, parse_duration, ConfigError, OneOrMany};
+use super::{addr_list, invalid, parse_duration, ConfigError, OneOrMany};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,14 +50,6 @@ impl ImapConfig {
     }
 }
 
-fn addrs(key: &str, v: Option<OneOrMany>) -> Result<Vec<SocketAddr>, ConfigError> {
-    v.map(OneOrMany::into_vec)
-        .unwrap_or_default()
-        .iter()
-        .map(|a| parse_addr(key, a))
-        .collect()
-}
-
 impl RawImap {
     pub fn validate(self) -> Result<ImapConfig, ConfigError> {
         let idle_timeout = parse_duration(
@@ -78,8 +70,8 @@ impl RawImap {
             ));
         }
         Ok(ImapConfig {
-            listen: addrs("imap.listen", self.listen)?,
-            tls_listen: addrs("imap.tls_listen", self.tls_listen)?,
+            listen: addr_list("imap.listen", self.listen)?,
+            tls_listen: addr_list("imap.tls_listen", self.tls_listen)?,
             allow_plaintext_auth: self.allow_plaintext_auth.unwrap_or(false),
             max_connections: self.max_connections.unwrap_or(500).max(1),
             max_sessions_per_user: self.max_sessions_per_user.unwrap_or(10).max(1),

@@ -380,6 +380,15 @@ pub fn parse_size(key: &str, s: &str) -> Result<usize, ConfigError> {
         .ok_or_else(|| invalid(key, format!("{s:?}: too large")))
 }
 
+/// Listen addresses given as one or a list (none when absent).
+fn addr_list(key: &str, v: Option<OneOrMany>) -> Result<Vec<SocketAddr>, ConfigError> {
+    v.map(OneOrMany::into_vec)
+        .unwrap_or_default()
+        .iter()
+        .map(|a| parse_addr(key, a))
+        .collect()
+}
+
 fn parse_addr(key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
     s.trim()
         .parse()

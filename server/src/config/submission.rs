@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 
-use super::{parse_addr, ConfigError, OneOrMany};
+use super::{addr_list, ConfigError, OneOrMany};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,19 +34,11 @@ impl SubmissionConfig {
     }
 }
 
-fn addrs(key: &str, v: Option<OneOrMany>) -> Result<Vec<SocketAddr>, ConfigError> {
-    v.map(OneOrMany::into_vec)
-        .unwrap_or_default()
-        .iter()
-        .map(|a| parse_addr(key, a))
-        .collect()
-}
-
 impl RawSubmission {
     pub fn validate(self) -> Result<SubmissionConfig, ConfigError> {
         Ok(SubmissionConfig {
-            listen: addrs("submission.listen", self.listen)?,
-            tls_listen: addrs("submission.tls_listen", self.tls_listen)?,
+            listen: addr_list("submission.listen", self.listen)?,
+            tls_listen: addr_list("submission.tls_listen", self.tls_listen)?,
             allow_plaintext_auth: self.allow_plaintext_auth.unwrap_or(false),
         })
     }

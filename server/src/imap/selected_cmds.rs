@@ -45,7 +45,8 @@ fn uid_set(uids: &[u32]) -> Option<UidSet> {
     Vec1::try_from(out).ok().map(UidSet)
 }
 
-fn flags_of(list: &[Flag<'_>]) -> Flags {
+/// The system flags of a flag list (keywords are not kept here).
+pub fn flags_of(list: &[Flag<'_>]) -> Flags {
     let mut f = Flags::default();
     for flag in list {
         match flag {

@@ -23,7 +23,6 @@ use super::mailboxes::folder_of;
 use super::selected::Selected;
 use super::ImapContext;
 use crate::auth::LoginError;
-use crate::store::imap::Flags;
 use crate::store::UserId;
 
 pub enum State {
@@ -434,17 +433,7 @@ impl Session {
         if raw.is_empty() {
             return Outcome::one(no(tag, None, "An empty message cannot be appended"));
         }
-        let mut f = Flags::default();
-        for flag in flags {
-            match flag {
-                Flag::Seen => f.seen = true,
-                Flag::Answered => f.answered = true,
-                Flag::Flagged => f.flagged = true,
-                Flag::Deleted => f.deleted = true,
-                Flag::Draft => f.draft = true,
-                _ => {}
-            }
-        }
+        let f = super::selected_cmds::flags_of(flags);
         let store = &self.ctx.store;
         let uid = match store.imap_append(user, folder, &raw, f, at).await {
             Ok(u) => u,

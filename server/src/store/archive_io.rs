@@ -156,12 +156,7 @@ impl Store {
                     .await?;
             (a, al)
         };
-        let from_addr = summary
-            .from
-            .rsplit_once('<')
-            .map(|(_, a)| a.trim_end_matches('>').to_string())
-            .unwrap_or_else(|| summary.from.clone())
-            .to_ascii_lowercase();
+        let from_addr = summary.from_address();
         let folder = if from_addr == address.to_ascii_lowercase()
             || aliases.iter().any(|a| a.eq_ignore_ascii_case(&from_addr))
         {

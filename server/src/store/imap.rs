@@ -322,12 +322,7 @@ impl Store {
             tx.commit().await?;
             return Ok(u32::try_from(uid).unwrap_or(u32::MAX));
         }
-        let from = summary
-            .from
-            .rsplit_once('<')
-            .map(|(_, a)| a.trim_end_matches('>').to_string())
-            .unwrap_or_else(|| summary.from.clone())
-            .to_ascii_lowercase();
+        let from = summary.from_address();
         let now = now_ms();
         let (_, uid) = archive_in(
             &mut tx,

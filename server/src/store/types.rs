@@ -71,6 +71,17 @@ pub struct Summary {
     pub text: String,
 }
 
+impl Summary {
+    /// The From header's address, lower case ("Name <a@b>" → "a@b").
+    pub fn from_address(&self) -> String {
+        self.from
+            .rsplit_once('<')
+            .map(|(_, a)| a.trim_end_matches('>').to_string())
+            .unwrap_or_else(|| self.from.clone())
+            .to_ascii_lowercase()
+    }
+}
+
 /// A recipient accepted for a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRecipient {

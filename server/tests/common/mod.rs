@@ -229,6 +229,17 @@ impl Deliverer for ScriptedDeliverer {
     }
 }
 
+/// The delivery statuses of a message, in recipient order.
+pub async fn statuses(store: &server::store::Store, id: server::store::MessageId) -> Vec<String> {
+    store
+        .deliveries_of(id)
+        .await
+        .expect("deliveries")
+        .into_iter()
+        .map(|d| d.status)
+        .collect()
+}
+
 /// Poll `f` until it is true (or fail after `secs`).
 pub async fn eventually<F, Fut>(secs: u64, what: &str, mut f: F)
 where
