@@ -190,16 +190,8 @@ async fn handle(
     }
     if ctx.submission.as_ref().is_some_and(|s| s.implicit_tls) {
         // RFC 8314: TLS from the first byte, then the greeting
-        let Some(acceptor) = &ctx.tls else {
+        let Some(mut tls) = accept_tls(ctx, tcp).await else {
             return Ok(());
-        };
-        let mut tls = match tokio::time::timeout(ctx.idle_timeout, acceptor.accept(tcp)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                tracing::info!(error = %e, "TLS handshake failed");
-                return Ok(());
-            }
-            Err(_) => return Ok(()),
         };
         session.tls_established();
         tls.write_all(&session.greeting().to_bytes()).await?;
@@ -211,20 +203,29 @@ async fn handle(
         Next::Closed => return Ok(()),
         Next::StartTls => {}
     }
-    let Some(acceptor) = &ctx.tls else {
+    let Some(mut tls) = accept_tls(ctx, tcp).await else {
         return Ok(());
-    };
-    let mut tls = match tokio::time::timeout(ctx.idle_timeout, acceptor.accept(tcp)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            tracing::info!(error = %e, "TLS handshake failed");
-            return Ok(());
-        }
-        Err(_) => return Ok(()),
     };
     session.tls_established();
     drive(&mut tls, &mut session, ctx, &mut shutdown).await?;
     Ok(())
+}
+
+/// The TLS handshake on `tcp` within the idle timeout; `None` (logged) if
+/// it fails or no certificate is configured.
+async fn accept_tls(
+    ctx: &SmtpContext,
+    tcp: TcpStream,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let acceptor = ctx.tls.as_ref()?;
+    match tokio::time::timeout(ctx.idle_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            tracing::info!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 /// Move bytes between `stream` and `session` until the session closes or

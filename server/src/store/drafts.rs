@@ -158,24 +158,12 @@ impl Store {
 
     /// The files of one of the user's drafts, in the order attached.
     pub async fn draft_files(&self, user: UserId, draft: i64) -> Result<Vec<DraftFile>> {
-        let rows = sqlx::query(
-            "SELECT id, name, content_type, size FROM draft_attachments \
-             WHERE draft_id = ? AND user_id = ? ORDER BY id",
-        )
-        .bind(draft)
-        .bind(user.0)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DraftFile {
-                    id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    content_type: r.try_get(2)?,
-                    size: r.try_get(3)?,
-                })
-            })
-            .collect()
+        Ok(self
+            .draft_rows(user, draft, false)
+            .await?
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect())
     }
 
     /// The files of one of the user's drafts with their bytes.
@@ -184,10 +172,22 @@ impl Store {
         user: UserId,
         draft: i64,
     ) -> Result<Vec<(DraftFile, Vec<u8>)>> {
-        let rows = sqlx::query(
+        self.draft_rows(user, draft, true).await
+    }
+
+    async fn draft_rows(
+        &self,
+        user: UserId,
+        draft: i64,
+        data: bool,
+    ) -> Result<Vec<(DraftFile, Vec<u8>)>> {
+        let rows = sqlx::query(if data {
             "SELECT id, name, content_type, size, data FROM draft_attachments \
-             WHERE draft_id = ? AND user_id = ? ORDER BY id",
-        )
+             WHERE draft_id = ? AND user_id = ? ORDER BY id"
+        } else {
+            "SELECT id, name, content_type, size, X'' FROM draft_attachments \
+             WHERE draft_id = ? AND user_id = ? ORDER BY id"
+        })
         .bind(draft)
         .bind(user.0)
         .fetch_all(&self.read)
