@@ -29,6 +29,7 @@ pub mod directories;
 pub mod drafts;
 pub mod imap;
 pub mod mailbox;
+mod queue_writes;
 pub mod reads;
 pub mod relay;
 pub mod report;
