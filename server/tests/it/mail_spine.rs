@@ -2,7 +2,7 @@
 //! 127.0.0.1, real store on disk, the delivery queue with a scripted
 //! deliverer (or lettre towards a second Continuity acting as primary).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

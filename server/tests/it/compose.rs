@@ -3,7 +3,7 @@
 //! local and outbound recipients, Bcc only in the envelope, Sent, and a
 //! reply threaded from the user's own archived message.
 
-mod common;
+use crate::common;
 
 use actix_web::test::{self, TestRequest};
 use common::control::{app, location, login, setup};

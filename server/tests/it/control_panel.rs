@@ -2,7 +2,7 @@
 //! the seed's flows through the forms; emergency password, primary
 //! settings, state changes by hand, and the operators' status page.
 
-mod common;
+use crate::common;
 
 use actix_web::test::{self, TestRequest};
 use common::control::{app, location, setup, PW};

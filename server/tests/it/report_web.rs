@@ -2,7 +2,7 @@
 //! reconciliation report in the Control Panel, and each user's own line of
 //! the report on their Settings page (never anyone else's).
 
-mod common;
+use crate::common;
 
 use actix_web::test::{self, TestRequest};
 use common::control::{app, setup, PW};

@@ -1,6 +1,6 @@
 //! The JSON admin API: tokens, domains, roles, confirmation, revocation.
 
-mod common;
+use crate::common;
 
 use actix_web::test::{self, TestRequest};
 use common::control::{app, setup};

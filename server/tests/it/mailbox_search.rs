@@ -2,7 +2,7 @@
 //! (nothing skipped, nothing twice), counts, read state, and FTS5 search
 //! kept in step with ingest — including hostile query text.
 
-mod common;
+use crate::common;
 
 use server::config::TlsMode;
 use server::directory::{RcptVerdict, RecipientPolicy};

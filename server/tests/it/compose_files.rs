@@ -5,7 +5,7 @@
 //! files left ticked, the budget is enforced with what was typed kept, and
 //! nobody reaches another user's draft or files.
 
-mod common;
+use crate::common;
 
 use actix_web::test::{self, TestRequest};
 use common::control::{app, location, login, setup};

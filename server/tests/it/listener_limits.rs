@@ -1,7 +1,7 @@
 //! The listener under pressure: graceful shutdown, connection limit, idle
 //! timeout, the in-flight data budget, and admin writes racing ingest.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! own server relays with its credentials or from its network; and every
 //! way to use it as an open relay, or to send as someone else, is refused.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@
 //! not exist or takes no mail (null MX) bounces, and the DSN lands in the
 //! sender's continuity Inbox.
 
-mod common;
+use crate::common;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;

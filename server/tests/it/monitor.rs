@@ -3,7 +3,7 @@
 //! be gone: detection, recovery, hysteresis, manual override, drills, and
 //! delivery held during an outage.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;

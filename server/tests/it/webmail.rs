@@ -3,7 +3,7 @@
 //! the sanitized reader and safe downloads, the outage banner, and the
 //! invitation's path — tried by breaking them.
 
-mod common;
+use crate::common;
 
 use actix_web::test::{self, TestRequest};
 use app::backend::{Backend, BackendError, SearchParams, SessionUser};

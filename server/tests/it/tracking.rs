@@ -2,7 +2,7 @@
 //! three scopes tried against each other's mail, refused transactions, the
 //! timeline of a message held during an outage, and redelivery.
 
-mod common;
+use crate::common;
 
 use server::config::TlsMode;
 use server::directory::{RcptVerdict, RecipientPolicy};

@@ -3,7 +3,7 @@
 //! takes the index, mailbox entries and tracking with it, works in batches,
 //! and domains without the Continuity Service keep only what the queue needs.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! .eml download, redelivery and CSV all tried across domains), a user
 //! their own mail; the CSV is streamed, escaped and formula-safe.
 
-mod common;
+use crate::common;
 
 use actix_web::test::{self, TestRequest};
 use common::control::{app, location, setup, Setup, PW};

@@ -2,7 +2,7 @@
 //! middleware, store and auth): login, sessions and their timeouts, CSRF,
 //! throttling, password links and password changes — tried by breaking them.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! content; searchable at once; never sent to the primary; exported as an
 //! mbox that imports back as duplicates only.
 
-mod common;
+use crate::common;
 
 use server::archive::io::{export, import, ImportSummary};
 use server::config::TlsMode;

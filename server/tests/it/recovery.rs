@@ -3,7 +3,7 @@
 //! (gracefully, or after deliveries were claimed and never sent), and the
 //! reconciliation report and held queue tell the truth throughout.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

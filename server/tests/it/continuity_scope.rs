@@ -1,7 +1,7 @@
 //! The Continuity Service scope rules and user suggestions, against the
 //! store.
 
-mod common;
+use crate::common;
 
 use common::control::setup;
 use server::store::control::ScopeError;

@@ -4,7 +4,7 @@
 //! say why. (The sync itself is tested against a real slapd in
 //! end2end/mail/test_directory.py.)
 
-mod common;
+use crate::common;
 
 use actix_web::test::{self, TestRequest};
 use common::control::{app, location, login, setup};

@@ -1,0 +1,24 @@
+//! Integration tests of the server, one binary: each file a suite that drives
+//! the service through its public API, listeners and web routes.
+
+mod admin_api;
+mod archive_io;
+mod common;
+mod compose;
+mod compose_files;
+mod continuity_scope;
+mod control_panel;
+mod directory_web;
+mod listener_limits;
+mod mail_spine;
+mod mailbox_search;
+mod monitor;
+mod outbound;
+mod recovery;
+mod report_web;
+mod retention;
+mod submission;
+mod tracking;
+mod tracking_web;
+mod webmail;
+mod webmail_sessions;
