@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 
 use crate::backend::{
-    AdminViewer, BackendError, ContinuityView, DirectoryView, MessageTrack, Suggestion,
-    TrackingPage, TrackingQuery,
+    AdminViewer, BackendError, ContinuityView, DirectoryView, MessageTrack, OutboundView,
+    Suggestion, TrackingPage, TrackingQuery,
 };
 
 /// The logged-in administrator, or `None`.
@@ -62,4 +62,12 @@ pub async fn get_directory(domain: String) -> Result<DirectoryView, BackendError
         use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
     let session = crate::backend::admin_session()?;
     backend.directory_view(&session, &domain).await
+}
+
+#[server]
+pub async fn get_outbound(domain: String, reveal: String) -> Result<OutboundView, BackendError> {
+    let backend =
+        use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
+    let session = crate::backend::admin_session()?;
+    backend.outbound_view(&session, &domain, &reveal).await
 }

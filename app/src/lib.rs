@@ -98,6 +98,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("admin") view=pages::admin::AdminHome ssr=SsrMode::Async/>
                 <Route path=path!("admin/d/:domain/continuity") view=pages::admin::ContinuityPage ssr=SsrMode::Async/>
                 <Route path=path!("admin/d/:domain/directory") view=pages::directory::DirectoryPage ssr=SsrMode::Async/>
+                <Route path=path!("admin/d/:domain/outbound") view=pages::outbound::OutboundPage ssr=SsrMode::Async/>
                 <Route path=path!("admin/tracking") view=pages::tracking::AdminTrackingPage ssr=SsrMode::Async/>
                 <Route path=path!("admin/tracking/m/:id") view=pages::tracking::MessageTrackPage ssr=SsrMode::Async/>
                 <Route path=WildcardSegment("any") view=pages::not_found::NotFound/>

@@ -166,6 +166,7 @@ async fn run(dir: std::path::PathBuf, n: usize) -> anyhow::Result<()> {
         store: store.clone(),
         auth,
         hostname: "bench".into(),
+        outbound: Default::default(),
     };
     let session = SessionUser {
         user: alice.expect("alice").0,

@@ -245,19 +245,32 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             }
         }));
     }
+    let outbound = web::OutboundFacts {
+        route: match (&cfg.outbound.smarthost, cfg.outbound.direct) {
+            (Some((host, port)), _) => format!("{host}:{port}"),
+            (None, true) => "direct".into(),
+            (None, false) => String::new(),
+        },
+        submission: submission_addrs.clone(),
+        nameservers: cfg.outbound.nameservers.clone(),
+    };
     let backend: app::backend::SharedBackend = Arc::new(StoreBackend {
         store: store.clone(),
         auth: auth.clone(),
         hostname: cfg.hostname.clone(),
+        outbound: outbound.clone(),
     });
     let server = web::bind(
         web_listener,
-        &cfg.web.site_root,
-        store.clone(),
-        auth.clone(),
-        backend,
-        &cfg.hostname,
-        cfg.web.copy_sent_to_primary,
+        web::WebState {
+            store: store.clone(),
+            auth: auth.clone(),
+            backend,
+            options: web::leptos_options(&cfg.web.site_root, web_addr),
+            hostname: cfg.hostname.clone(),
+            copy_sent: cfg.web.copy_sent_to_primary,
+            outbound,
+        },
     )
     .map_err(|source| StartError::Bind {
         addr: cfg.web.listen,

@@ -250,3 +250,38 @@ pub struct DirectoryView {
     pub enabled: Vec<String>,
     pub warnings: Vec<String>,
 }
+
+/// A domain's outbound mail through Continuity: its DKIM keys and how its
+/// own server may relay through the submission listener.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundView {
+    pub domain: String,
+    /// Newest first.
+    pub keys: Vec<DkimKeyView>,
+    /// Networks the domain's server may relay from (CIDR).
+    pub networks: Vec<String>,
+    /// Relay credentials are set (only a hash is kept).
+    pub has_secret: bool,
+    /// The credentials just made, shown once to the administrator who made
+    /// them (never stored in clear, gone on the next page).
+    pub new_secret: Option<String>,
+    /// How mail leaves: "smarthost host:port" or empty for direct to MX.
+    pub route: String,
+    /// The submission listener's addresses ("" when it is off).
+    pub submission: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DkimKeyView {
+    pub selector: String,
+    /// "rsa-sha256" or "ed25519-sha256".
+    pub algorithm: String,
+    pub active: bool,
+    pub created_at: i64,
+    /// `selector._domainkey.domain`
+    pub record_name: String,
+    /// The TXT value to publish (`v=DKIM1; k=…; p=…`).
+    pub record_value: String,
+    /// The zone-file line, cut into 255-byte strings.
+    pub zone_line: String,
+}

@@ -358,6 +358,14 @@ mod port {
             session: &AdminSession,
             domain: &str,
         ) -> Result<DirectoryView, BackendError>;
+        /// A domain's DKIM keys and relay settings; `reveal` names new
+        /// relay credentials this session just made (shown once).
+        async fn outbound_view(
+            &self,
+            session: &AdminSession,
+            domain: &str,
+            reveal: &str,
+        ) -> Result<OutboundView, BackendError>;
         /// A page of Live Tracking within the administrator's domains.
         async fn admin_tracking(
             &self,

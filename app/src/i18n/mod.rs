@@ -4,8 +4,8 @@
 //! the seed manual's vocabulary (Continuity Service, mot de passe d'urgence).
 //!
 //! Here: the language choice; [`webmail`] the webmail's texts, [`admin`]
-//! the Control Panel's (the seed's words), [`tracking`] Email Live
-//! Tracking's, [`format`] dates and sizes.
+//! the Control Panel's (the seed's words), [`outbound`] its outbound page's,
+//! [`tracking`] Email Live Tracking's, [`format`] dates and sizes.
 
 use serde::{Deserialize, Serialize};
 
@@ -71,11 +71,13 @@ impl Lang {
 
 mod admin;
 mod format;
+mod outbound;
 mod tracking;
 mod webmail;
 
 pub use admin::{AdminStrings, ADMIN_EN, ADMIN_FR};
 pub use format::{long_date, short_date, size};
+pub use outbound::{OutboundStrings, OUTBOUND_EN, OUTBOUND_FR};
 pub use tracking::{TrackingStrings, TRACKING_EN, TRACKING_FR};
 pub use webmail::{Strings, EN, FR};
 

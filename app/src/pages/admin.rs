@@ -252,7 +252,11 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
         <h1 data-hydrated=move || hydrated.get().then_some("true")>
             {at.security_settings}" > "{at.continuity_service}
         </h1>
-        <p><A href=format!("/admin/d/{}/directory", enc(&v.domain)) attr:id="directory-link">{at.dir_link}</A></p>
+        <p class="related">
+            <A href=format!("/admin/d/{}/directory", enc(&v.domain)) attr:id="directory-link">{at.dir_link}</A>
+            " · "
+            <A href=format!("/admin/d/{}/outbound", enc(&v.domain)) attr:id="outbound-link">{lang.ob().link}</A>
+        </p>
         {notice.map(|n| view! { <p class="alert notice" role="status" id="notice">{n}</p> })}
         {confirm_box}
         <section class="card" id="service">

@@ -7,6 +7,7 @@ pub mod login;
 pub mod mailbox;
 pub mod message;
 pub mod not_found;
+pub mod outbound;
 pub mod set_password;
 pub mod settings;
 pub mod status;

@@ -6,12 +6,14 @@
 //! - [`throttle`]: failed-login limits per account and per IP;
 //! - [`Auth`] (here): login, server-side sessions (idle and absolute
 //!   timeouts, id rotated at every login, CSRF token per session), logout,
-//!   issuing and redeeming set-password links, changing a password.
+//!   issuing and redeeming set-password links, changing a password;
+//! - [`reveal`]: credentials made for an administrator, shown once.
 //!
 //! Nothing here logs a password, a token or a session id.
 
 pub mod invite;
 pub mod password;
+pub mod reveal;
 pub mod throttle;
 pub mod token;
 
@@ -82,6 +84,8 @@ pub struct Auth {
     pub link_ttl: Duration,
     pub public_url: String,
     pub secure_cookies: bool,
+    /// Credentials made for an administrator, until their next page shows them.
+    pub reveals: reveal::Reveals,
 }
 
 /// Sessions are "touched" (last_seen written) at most this often.
@@ -110,6 +114,7 @@ impl Auth {
             link_ttl: web.password_link_ttl,
             public_url: web.public_url.clone(),
             secure_cookies: web.secure_cookies,
+            reveals: reveal::Reveals::default(),
         })
     }
 

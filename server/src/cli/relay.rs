@@ -2,27 +2,13 @@
 //! does for a domain — its DKIM keys (the DNS record to publish), and how
 //! the domain's own server may relay its outbound mail through us.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
-use server::auth::token;
+use server::relay::access;
 use server::relay::dkim::{self, Algorithm};
 use server::store::Store;
 
 use super::domains::find_domain;
-
-/// A selector naming the key by its month, e.g. cty202612 (a second key
-/// the same month gets a suffix).
-fn default_selector(existing: &[String]) -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let base = format!("cty{:04}{:02}", now.year(), u8::from(now.month()));
-    if !existing.contains(&base) {
-        return base;
-    }
-    (2..)
-        .map(|n| format!("{base}-{n}"))
-        .find(|s| !existing.contains(s))
-        .unwrap_or(base)
-}
 
 pub async fn dkim_keygen(
     store: &Store,
@@ -38,7 +24,7 @@ pub async fn dkim_keygen(
         .into_iter()
         .map(|k| k.selector)
         .collect();
-    let selector = selector.unwrap_or_else(|| default_selector(&existing));
+    let selector = selector.unwrap_or_else(|| dkim::default_selector(&existing));
     let key = tokio::task::spawn_blocking(move || dkim::generate(algorithm, bits)).await??;
     let row = store
         .add_dkim_key(
@@ -116,18 +102,6 @@ pub async fn dkim_show(
     Ok(())
 }
 
-/// Parse "192.0.2.10", "192.0.2.0/24", "2001:db8::/64".
-pub fn parse_network(s: &str) -> Result<ipnet::IpNet> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<ipnet::IpNet>() {
-        return Ok(n.trunc());
-    }
-    match s.parse::<std::net::IpAddr>() {
-        Ok(ip) => Ok(ipnet::IpNet::from(ip)),
-        Err(_) => bail!("{s:?} is not an IP address or network (e.g. 192.0.2.10 or 192.0.2.0/24)"),
-    }
-}
-
 pub async fn relay(
     store: &Store,
     name: &str,
@@ -146,18 +120,13 @@ pub async fn relay(
         return Ok(());
     }
     if !allow_ip.is_empty() {
-        let nets = allow_ip
-            .iter()
-            .map(|s| parse_network(s).map(|n| n.to_string()))
-            .collect::<Result<Vec<_>>>()?;
+        let nets = access::parse_networks(&allow_ip.join(",")).map_err(anyhow::Error::msg)?;
         store.set_relay_networks(d.id, &nets).await?;
         println!("{}: relay allowed from {}", d.name, nets.join(", "));
     }
     if secret {
-        let value = format!("cty_relay_{}", token::random_token());
-        store
-            .set_relay_secret(d.id, Some(&token::sha256(value.as_bytes())))
-            .await?;
+        let (value, hash) = access::new_secret();
+        store.set_relay_secret(d.id, Some(&hash)).await?;
         println!(
             "{}: relay credentials for the submission port (AUTH PLAIN or LOGIN, after STARTTLS)",
             d.name
@@ -186,29 +155,4 @@ pub async fn relay(
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn networks_and_selectors() {
-        assert_eq!(
-            parse_network("192.0.2.10").unwrap().to_string(),
-            "192.0.2.10/32"
-        );
-        assert_eq!(
-            parse_network("192.0.2.7/24").unwrap().to_string(),
-            "192.0.2.0/24"
-        );
-        assert_eq!(
-            parse_network("2001:db8::1/64").unwrap().to_string(),
-            "2001:db8::/64"
-        );
-        assert!(parse_network("example.com").is_err());
-        let s = default_selector(&[]);
-        assert!(s.starts_with("cty") && s.len() == 9, "{s}");
-        assert_eq!(default_selector(std::slice::from_ref(&s)), format!("{s}-2"));
-    }
 }

@@ -179,6 +179,25 @@ impl HickoryDns {
             resolver: builder.build(),
         })
     }
+
+    /// The TXT records at `name`, each one's strings joined (RFC 6376
+    /// §3.6.2.2: a DKIM record may be cut into several strings).
+    pub async fn txt(&self, name: &str) -> Result<Vec<String>, DnsError> {
+        let answer = self
+            .resolver
+            .txt_lookup(absolute(name))
+            .await
+            .map_err(dns_error)?;
+        Ok(answer
+            .iter()
+            .map(|t| {
+                t.txt_data()
+                    .iter()
+                    .map(|d| String::from_utf8_lossy(d))
+                    .collect::<String>()
+            })
+            .collect())
+    }
 }
 
 fn dns_error(e: hickory_resolver::proto::ProtoError) -> DnsError {

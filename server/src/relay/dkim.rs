@@ -104,9 +104,70 @@ fn rsa_spki(pkcs1: &[u8]) -> Result<Vec<u8>, DkimError> {
         .map_err(|e| DkimError::Generate(e.to_string()))
 }
 
+/// A selector naming the key by its month, e.g. cty202612 (a second key
+/// the same month gets a suffix).
+pub fn default_selector(existing: &[String]) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let base = format!("cty{:04}{:02}", now.year(), u8::from(now.month()));
+    if !existing.contains(&base) {
+        return base;
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|s| !existing.contains(s))
+        .unwrap_or(base)
+}
+
 /// The TXT record's text (`v=DKIM1; k=…; p=…`).
 pub fn record_text(algorithm: Algorithm, public_b64: &str) -> String {
     format!("v=DKIM1; k={}; p={public_b64}", algorithm.key_type())
+}
+
+/// What DNS publishes for a key, compared with ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// A DKIM record with our public key.
+    Matches,
+    /// A DKIM record with another key (an old one, or a typing mistake).
+    Different,
+    /// A DKIM record with an empty key: revoked (RFC 6376 §3.6.1).
+    Revoked,
+    /// No DKIM record at that name.
+    Missing,
+}
+
+/// Compare the TXT records found at `selector._domainkey.domain` with our
+/// public key (whitespace inside a published value is ignored, as
+/// verifiers do).
+pub fn check_published(records: &[String], public_b64: &str) -> Published {
+    let mut found = Published::Missing;
+    for r in records {
+        let mut p = None;
+        let mut dkim = true;
+        for tag in r.split(';') {
+            let Some((name, value)) = tag.split_once('=') else {
+                continue;
+            };
+            let value: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+            match name.trim() {
+                "v" if value != "DKIM1" => dkim = false,
+                "p" => p = Some(value),
+                _ => {}
+            }
+        }
+        let (true, Some(p)) = (dkim, p) else {
+            continue;
+        };
+        if p == public_b64 {
+            return Published::Matches;
+        }
+        found = if p.is_empty() {
+            Published::Revoked
+        } else {
+            Published::Different
+        };
+    }
+    found
 }
 
 /// The record as a zone-file line, its text cut into strings of at most
@@ -217,6 +278,45 @@ mod tests {
     use mail_auth::common::verify::DomainKey;
     use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator, ResolverCache, Txt};
     use std::borrow::Borrow;
+
+    #[test]
+    fn selectors_name_the_month() {
+        let s = default_selector(&[]);
+        assert!(s.starts_with("cty") && s.len() == 9, "{s}");
+        assert_eq!(default_selector(std::slice::from_ref(&s)), format!("{s}-2"));
+    }
+
+    #[test]
+    fn published_records_are_compared_with_ours() {
+        use super::Published as P;
+        let ours = "MCowBQYDK2VwAyEAabc";
+        let rec = |s: &str| vec![s.to_string()];
+        assert_eq!(
+            check_published(&rec("v=DKIM1; k=ed25519; p=MCowBQYDK2VwAyEAabc"), ours),
+            P::Matches
+        );
+        assert_eq!(
+            check_published(&rec("v=DKIM1;k=ed25519;p=MCowBQYD K2VwAyEA abc"), ours),
+            P::Matches
+        );
+        assert_eq!(
+            check_published(&rec("v=DKIM1; k=rsa; p=MIIBIjAN"), ours),
+            P::Different
+        );
+        assert_eq!(check_published(&rec("v=DKIM1; p="), ours), P::Revoked);
+        assert_eq!(check_published(&rec("v=spf1 -all"), ours), P::Missing);
+        assert_eq!(check_published(&[], ours), P::Missing);
+        assert_eq!(
+            check_published(
+                &[
+                    "v=DKIM1; p=old".into(),
+                    "v=DKIM1; p=MCowBQYDK2VwAyEAabc".into()
+                ],
+                ours
+            ),
+            P::Matches
+        );
+    }
     use std::hash::Hash;
     use std::sync::{Arc, Mutex};
     use std::time::Instant;

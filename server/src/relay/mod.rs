@@ -12,8 +12,10 @@
 //! 5. it is stored durably and queued ([`Store::ingest`]) — only then is the
 //!    sender told it was sent — and filed in the sender's Sent.
 //!
-//! - [`dkim`]: keys, DNS records and signatures (mail-auth).
+//! - [`dkim`]: keys, DNS records and signatures (mail-auth);
+//! - [`access`]: how a domain's own server may relay (networks, credentials).
 
+pub mod access;
 pub mod dkim;
 
 use crate::directory::{RcptVerdict, RecipientPolicy};

@@ -183,6 +183,38 @@ impl Store {
         self.active_dkim_key(domain).await
     }
 
+    /// Forget an inactive key (once its DNS record is gone). The key that
+    /// signs cannot be deleted: turn signing off or use another first.
+    pub async fn delete_dkim_key(&self, domain: DomainId, selector: &str) -> Result<()> {
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let active: Option<bool> =
+            sqlx::query_scalar("SELECT active FROM dkim_keys WHERE domain_id = ? AND selector = ?")
+                .bind(domain.0)
+                .bind(selector)
+                .fetch_optional(&mut *tx)
+                .await?;
+        match active {
+            None => {
+                return Err(StoreError::NotFound(format!(
+                    "DKIM key with selector {selector}"
+                )))
+            }
+            Some(true) => {
+                return Err(StoreError::Invalid(format!(
+                    "{selector} is the key that signs: use another or turn signing off first"
+                )))
+            }
+            Some(false) => {}
+        }
+        sqlx::query("DELETE FROM dkim_keys WHERE domain_id = ? AND selector = ?")
+            .bind(domain.0)
+            .bind(selector)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Set (or, with `None`, remove) the SHA-256 of the domain's relay secret.
     pub async fn set_relay_secret(&self, domain: DomainId, hash: Option<&[u8]>) -> Result<()> {
         let n = sqlx::query("UPDATE domains SET relay_secret_hash = ? WHERE id = ?")

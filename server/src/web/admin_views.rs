@@ -7,7 +7,7 @@ use app::backend::{
     EmergencyUser, HeldView, PrimaryView, TimelineEntry, WebhookEntry,
 };
 
-use super::backend::{admin_domain, report, unavailable};
+use super::backend::{admin_domain, admin_domain_name, report, unavailable};
 use crate::store::Store;
 
 pub async fn continuity_view(
@@ -119,13 +119,7 @@ pub async fn directory_view(
     session: &AdminSession,
     domain: &str,
 ) -> Result<DirectoryView, BackendError> {
-    let (_, id) = admin_domain(store, session, domain).await?;
-    let name = store
-        .domain(id)
-        .await
-        .map_err(unavailable)?
-        .map(|d| d.name)
-        .unwrap_or_default();
+    let (id, name) = admin_domain_name(store, session, domain).await?;
     let mut v = DirectoryView {
         domain: name,
         interval_min: 60,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use app::backend::{
     AdminSession, AdminViewer, Backend, BackendError, ComposeView, ContinuityView, DirectoryView,
     DomainOverview, FolderCounts, LinkProblem, MailPage, MailSummary, MailView, MessageTrack,
-    OutageReport, Overview, ReportLine, SearchParams, SessionUser, Suggestion, TrackingPage,
-    TrackingQuery, Viewer,
+    OutageReport, OutboundView, Overview, ReportLine, SearchParams, SessionUser, Suggestion,
+    TrackingPage, TrackingQuery, Viewer,
 };
 
 use crate::auth::{Auth, PasswordError};
@@ -22,6 +22,7 @@ pub struct StoreBackend {
     pub store: Store,
     pub auth: Arc<Auth>,
     pub hostname: String,
+    pub outbound: super::OutboundFacts,
 }
 
 /// Messages per page of a list.
@@ -113,6 +114,23 @@ pub async fn admin_domain(
         .map(|(id, _)| *id)
         .ok_or(BackendError::NotFound)?;
     Ok((admin, id))
+}
+
+/// The administrator may manage `domain`: its id and its name as stored
+/// (`NotFound` otherwise, like a domain that does not exist).
+pub(crate) async fn admin_domain_name(
+    store: &Store,
+    session: &AdminSession,
+    domain: &str,
+) -> Result<(crate::store::DomainId, String), BackendError> {
+    let (_, id) = admin_domain(store, session, domain).await?;
+    let name = store
+        .domain(id)
+        .await
+        .map_err(unavailable)?
+        .map(|d| d.name)
+        .ok_or(BackendError::NotFound)?;
+    Ok((id, name))
 }
 
 impl StoreBackend {
@@ -350,6 +368,23 @@ impl Backend for StoreBackend {
         domain: &str,
     ) -> Result<DirectoryView, BackendError> {
         super::admin_views::directory_view(&self.store, session, domain).await
+    }
+
+    async fn outbound_view(
+        &self,
+        session: &AdminSession,
+        domain: &str,
+        reveal: &str,
+    ) -> Result<OutboundView, BackendError> {
+        super::outbound_admin::view(
+            &self.store,
+            &self.auth,
+            &self.outbound,
+            session,
+            domain,
+            reveal,
+        )
+        .await
     }
 
     async fn admin_tracking(

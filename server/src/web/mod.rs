@@ -11,6 +11,8 @@
 //!   scope, selected users), each checked for role, domain and CSRF;
 //! - [`directory_forms`]: the Control Panel's directory sync (settings,
 //!   test, sync now);
+//! - [`outbound_admin`]: the Control Panel's outbound page (DKIM keys and
+//!   their DNS records, the domain's server relaying through us);
 //! - [`api`]: the JSON admin API under /api/admin (bearer tokens);
 //! - [`backend`]: [`StoreBackend`], what server functions call;
 //! - [`compose_web`]: the compose form's starting point and `POST /mail/send`
@@ -29,6 +31,7 @@ pub mod compose_web;
 pub mod directory_forms;
 pub mod forms;
 pub mod gate;
+pub mod outbound_admin;
 pub mod render;
 pub mod sanitize;
 pub mod tracking;
@@ -61,6 +64,21 @@ pub struct WebState {
     pub hostname: String,
     /// Webmail mail also goes to the sender's own mailbox on their primary.
     pub copy_sent: bool,
+    /// How mail leaves, for the Control Panel's outbound page.
+    pub outbound: OutboundFacts,
+}
+
+/// What the Control Panel shows of how mail leaves (facts of the
+/// configuration, read-only there).
+#[derive(Debug, Clone, Default)]
+pub struct OutboundFacts {
+    /// "host:port" of the smarthost, "direct" (each recipient's MX), or
+    /// empty (nothing leaves).
+    pub route: String,
+    /// The submission listener's addresses (empty: it is off).
+    pub submission: Vec<std::net::SocketAddr>,
+    /// DNS servers for checking a DKIM record (empty: the system's).
+    pub nameservers: Vec<std::net::SocketAddr>,
 }
 
 /// Leptos options built from our configuration (no Cargo.toml needed at run time).
@@ -153,6 +171,34 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/mail/m/{id}/cid/{cid}", web::get().to(forms::cid))
             .route("/admin/logout", web::post().to(admin_forms::logout))
             .route(
+                "/admin/d/{domain}/outbound/dkim/new",
+                web::post().to(outbound_admin::new_key),
+            )
+            .route(
+                "/admin/d/{domain}/outbound/dkim/use",
+                web::post().to(outbound_admin::use_key),
+            )
+            .route(
+                "/admin/d/{domain}/outbound/dkim/off",
+                web::post().to(outbound_admin::signing_off),
+            )
+            .route(
+                "/admin/d/{domain}/outbound/dkim/delete",
+                web::post().to(outbound_admin::delete_key),
+            )
+            .route(
+                "/admin/d/{domain}/outbound/dkim/check",
+                web::post().to(outbound_admin::check_key),
+            )
+            .route(
+                "/admin/d/{domain}/outbound/networks",
+                web::post().to(outbound_admin::networks),
+            )
+            .route(
+                "/admin/d/{domain}/outbound/secret",
+                web::post().to(outbound_admin::secret),
+            )
+            .route(
                 "/admin/d/{domain}/directory/settings",
                 web::post().to(directory_forms::settings),
             )
@@ -208,26 +254,12 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
     }
 }
 
-/// Bind the web listener (so a taken port fails at start, not later).
+/// Serve on the web listener (bound by the caller, so a taken port fails
+/// at start, not later); `state.options` come from [`leptos_options`].
 pub fn bind(
     listener: std::net::TcpListener,
-    site_root: &Path,
-    store: Store,
-    auth: Arc<Auth>,
-    backend: SharedBackend,
-    hostname: &str,
-    copy_sent: bool,
+    state: WebState,
 ) -> std::io::Result<actix_web::dev::Server> {
-    let addr = listener.local_addr()?;
-    let options = leptos_options(site_root, addr);
-    let state = WebState {
-        store,
-        auth,
-        backend,
-        options,
-        hostname: hostname.to_string(),
-        copy_sent,
-    };
     let server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(gate::gate))

@@ -14,6 +14,7 @@ mod mail_spine;
 mod mailbox_search;
 mod monitor;
 mod outbound;
+mod outbound_web;
 mod recovery;
 mod report_web;
 mod retention;

@@ -10,10 +10,10 @@ use crate::common;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use common::dns;
 use common::*;
-use hickory_resolver::proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_resolver::proto::rr::rdata::{A, MX};
-use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use hickory_resolver::proto::rr::{Name, RData};
 use server::directory::{RcptVerdict, RecipientPolicy};
 use server::queue::{Attempt, Outbound};
 use server::store::mailbox::Folder;
@@ -24,73 +24,17 @@ use server::store::{MessageId, NewMessage, NewRecipient, Origin, Summary};
 /// mx1 A 127.0.0.1, mx2 A 127.0.0.2; plain.test (no MX) A 127.0.0.3;
 /// nomail.test MX 0 . (RFC 7505); anything else NXDOMAIN.
 async fn dns_server() -> SocketAddr {
-    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = sock.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 1500];
-        loop {
-            let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
-                return;
-            };
-            let Ok(q) = Message::from_vec(&buf[..n]) else {
-                continue;
-            };
-            let mut m = Message::new(q.id(), MessageType::Response, OpCode::Query);
-            m.set_authoritative(true);
-            m.set_recursion_desired(q.recursion_desired());
-            m.set_recursion_available(true);
-            let Some(query) = q.queries().first().cloned() else {
-                continue;
-            };
-            let name = query.name().to_ascii().to_ascii_lowercase();
-            let name = name.trim_end_matches('.');
-            let n = |s: &str| Name::from_ascii(format!("{s}.")).unwrap();
-            let mx = |p, host: &str| {
-                Record::from_rdata(query.name().clone(), 60, RData::MX(MX::new(p, n(host))))
-            };
-            let a = |ip: [u8; 4]| {
-                Record::from_rdata(query.name().clone(), 60, RData::A(A(Ipv4Addr::from(ip))))
-            };
-            let known = [
-                "remote.test",
-                "mx1.remote.test",
-                "mx2.remote.test",
-                "plain.test",
-                "nomail.test",
-            ];
-            if !known.contains(&name) {
-                m.set_response_code(ResponseCode::NXDomain);
-            }
-            match (name, query.query_type()) {
-                ("remote.test", RecordType::MX) => {
-                    m.add_answer(mx(20, "mx2.remote.test"));
-                    m.add_answer(mx(10, "mx1.remote.test"));
-                }
-                ("nomail.test", RecordType::MX) => {
-                    m.add_answer(Record::from_rdata(
-                        query.name().clone(),
-                        60,
-                        RData::MX(MX::new(0, Name::root())),
-                    ));
-                }
-                ("mx1.remote.test", RecordType::A) => {
-                    m.add_answer(a([127, 0, 0, 1]));
-                }
-                ("mx2.remote.test", RecordType::A) => {
-                    m.add_answer(a([127, 0, 0, 2]));
-                }
-                ("plain.test", RecordType::A) => {
-                    m.add_answer(a([127, 0, 0, 3]));
-                }
-                _ => {}
-            }
-            m.add_query(query);
-            if let Ok(bytes) = m.to_vec() {
-                let _ = sock.send_to(&bytes, peer).await;
-            }
-        }
-    });
-    addr
+    let mx = |p, host: &str| RData::MX(MX::new(p, dns::name(host)));
+    let a = |ip: [u8; 4]| RData::A(A(Ipv4Addr::from(ip)));
+    dns::serve(vec![
+        ("remote.test".into(), mx(20, "mx2.remote.test")),
+        ("remote.test".into(), mx(10, "mx1.remote.test")),
+        ("nomail.test".into(), RData::MX(MX::new(0, Name::root()))),
+        ("mx1.remote.test".into(), a([127, 0, 0, 1])),
+        ("mx2.remote.test".into(), a([127, 0, 0, 2])),
+        ("plain.test".into(), a([127, 0, 0, 3])),
+    ])
+    .await
 }
 
 const MSG: &[u8] = b"From: alice@example.test\r\nTo: x@remote.test\r\nSubject: out\r\nMessage-ID: <out-1@example.test>\r\n\r\nhello\r\n";

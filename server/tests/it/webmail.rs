@@ -85,6 +85,7 @@ async fn nobody_reads_another_users_mail() {
         store: s.store.clone(),
         auth: s.auth.clone(),
         hostname: "h".into(),
+        outbound: Default::default(),
     };
     let bob_user = s
         .store

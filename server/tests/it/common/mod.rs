@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod control;
+pub mod dns;
 pub mod mailuser;
 
 use std::path::PathBuf;
@@ -266,11 +267,26 @@ pub async fn web_app(
     Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
     Error = actix_web::Error,
 > {
+    web_app_with(store, auth, Default::default()).await
+}
+
+/// [`web_app`] with facts of the outbound configuration (the DNS servers
+/// the DKIM check asks, the route shown).
+pub async fn web_app_with(
+    store: &server::store::Store,
+    auth: &Arc<server::auth::Auth>,
+    outbound: server::web::OutboundFacts,
+) -> impl actix_web::dev::Service<
+    actix_http::Request,
+    Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+    Error = actix_web::Error,
+> {
     use server::web::{self, gate, StoreBackend, WebState};
     let backend: app::backend::SharedBackend = Arc::new(StoreBackend {
         store: store.clone(),
         auth: auth.clone(),
         hostname: "mx.continuity.test".into(),
+        outbound: outbound.clone(),
     });
     let state = WebState {
         store: store.clone(),
@@ -282,6 +298,7 @@ pub async fn web_app(
         ),
         hostname: "mx.continuity.test".into(),
         copy_sent: true,
+        outbound,
     };
     actix_web::test::init_service(
         actix_web::App::new()
