@@ -3,6 +3,8 @@
 - Python's imaplib over STARTTLS and over TLS: LIST, SELECT, FETCH, SEARCH,
   STORE, APPEND, COPY, EXPUNGE, and IDLE by raw commands — a message
   delivered over SMTP shows in the IDLE session within a second;
+- a message deleted to Trash over IMAP shows in the webmail's trash and
+  comes back when the webmail restores it;
 - a flag set over IMAP shows in the webmail, and one set in the webmail
   shows over IMAP;
 - curl `imap://` (STARTTLS) and `imaps://`: a message fetched byte for
@@ -245,6 +247,42 @@ SyncState *
         archived = [m.replace(b"\r\n", b"\n") for m in archived]
         assert len(local) == len(archived) == 4, (len(local), len(archived))
         assert sorted(local) == sorted(archived)
+
+        # Trash, one folder for both: a mail app deletes (MOVE to \Trash),
+        # the webmail lists it in its Corbeille and restores it, the mail
+        # app sees it back in INBOX; emptied over IMAP, the archive keeps it
+        t = login_starttls()
+        typ, boxes = t.list()
+        trash = [b for b in boxes if b"\\Trash" in b]
+        assert len(trash) == 1 and trash[0].endswith(b"Trash"), boxes
+        t.select("INBOX")
+        typ, data = t.uid("SEARCH", None, "SUBJECT", f'"Budget 2027 {run}"')
+        uid = data[0].split()[0]
+        typ, data = t.uid("MOVE", uid, "Trash")
+        assert typ == "OK", data
+        typ, data = t.status("INBOX", "(MESSAGES)")
+        assert b"MESSAGES 2" in data[0], data
+        _, page = w.request("GET", "/mail/trash")
+        assert f"Budget 2027 {run}" in page, page[:2000]
+        entry = c.query("SELECT mb.id FROM mailbox mb JOIN messages m ON m.id = mb.message_id "
+                        "WHERE m.subject = ? AND mb.folder = 'trash'", f"Budget 2027 {run}")[0][0]
+        r, _ = w.request("POST", f"/mail/m/{entry}/restore", {"csrf": w.csrf})
+        assert r.status == 303
+        typ, data = t.status("INBOX", "(MESSAGES)")
+        assert b"MESSAGES 3" in data[0], data
+        typ, data = t.status("Trash", "(MESSAGES)")
+        assert b"MESSAGES 0" in data[0], data
+        t.select("INBOX")
+        typ, data = t.search(None, "ALL")
+        t.copy(data[0].split()[0], "Trash")
+        t.select("Trash")
+        t.store("1:*", "+FLAGS", "(\\Deleted)")
+        typ, data = t.expunge()
+        assert data == [b"1"], data
+        assert c.query("SELECT COUNT(*) FROM mailbox mb JOIN users u ON u.id = mb.user_id "
+                       "WHERE u.address = 'alice@example.test' AND mb.folder = 'trash'")[0][0] == 0
+        assert c.query("SELECT COUNT(*) FROM messages WHERE subject = ?", f"Budget 2027 {run}")[0][0] == 1
+        t.logout()
     finally:
         c.stop()
 

@@ -113,6 +113,7 @@ pub struct FolderCounts {
     pub inbox: i64,
     pub inbox_unseen: i64,
     pub sent: i64,
+    pub trash: i64,
 }
 
 /// One line of a mailbox list.
@@ -180,7 +181,7 @@ pub struct AttachmentInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailView {
     pub id: i64,
-    /// "inbox" or "sent".
+    /// "inbox", "sent" or "trash".
     pub folder: String,
     pub from: String,
     pub to: String,

@@ -1,11 +1,12 @@
-//! Folders (`/mail/inbox`, `/mail/sent`) and search (`/mail/search`):
-//! newest first, 50 per page, keyset paging through `?before=`.
+//! Folders (`/mail/inbox`, `/mail/sent`, `/mail/trash`) and search
+//! (`/mail/search`): newest first, 50 per page, keyset paging through
+//! `?before=`. The trash can be emptied (after a confirmation step).
 
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 
-use crate::backend::{MailPage, MailSummary, SearchParams};
+use crate::backend::{MailPage, MailSummary, SearchParams, Viewer};
 use crate::components::shell::{enc, use_lang, ErrorBox, MailShell};
 use crate::i18n::{short_date, TzOffset};
 use crate::mail::{list_mail, search_mail};
@@ -18,6 +19,11 @@ pub fn InboxPage() -> impl IntoView {
 #[component]
 pub fn SentPage() -> impl IntoView {
     view! { <MailShell><FolderList folder="sent"/></MailShell> }
+}
+
+#[component]
+pub fn TrashPage() -> impl IntoView {
+    view! { <MailShell><FolderList folder="trash"/></MailShell> }
 }
 
 #[component]
@@ -47,15 +53,53 @@ fn FolderList(folder: &'static str) -> impl IntoView {
         move || q.with(|q| q.get("before")),
         move |before| list_mail(folder.to_string(), before),
     );
-    let title = if folder == "sent" { t.sent } else { t.inbox };
+    let title = match folder {
+        "sent" => t.sent,
+        "trash" => t.trash,
+        _ => t.inbox,
+    };
     let base = format!("/mail/{folder}");
     // Effects run only in the browser: marks the page as hydrated (e2e tests).
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     let sent = folder == "sent" && q.with_untracked(|q| q.get("sent")).as_deref() == Some("1");
+    let done = match q.with_untracked(|q| q.get("done")).as_deref() {
+        Some("trashed") => Some(t.done_trashed),
+        Some("restored") => Some(t.done_restored),
+        Some("deleted") => Some(t.done_deleted),
+        Some("emptied") => Some(t.done_emptied),
+        _ => None,
+    };
+    let confirm_empty =
+        folder == "trash" && q.with_untracked(|q| q.get("confirm")).as_deref() == Some("empty");
+    let csrf = use_context::<Viewer>().map(|v| v.csrf).unwrap_or_default();
+    let trash_tools = (folder == "trash").then(|| {
+        view! {
+            <p class="muted" id="trash-note">{t.trash_note}</p>
+            {if confirm_empty {
+                view! {
+                    <div class="confirm warning" role="alertdialog" aria-labelledby="confirm-text" id="confirm-box">
+                        <p id="confirm-text">{t.confirm_empty_trash}</p>
+                        <form method="post" action="/mail/trash/empty">
+                            <input type="hidden" name="csrf" value=csrf.clone()/>
+                            <button type="submit" class="primary" id="empty-confirm">{t.empty_trash}</button>
+                            " "
+                            <a href="/mail/trash" rel="external">{t.cancel}</a>
+                        </form>
+                    </div>
+                }.into_any()
+            } else {
+                view! {
+                    <p><a href="/mail/trash?confirm=empty" rel="external" id="empty-trash">{t.empty_trash}</a></p>
+                }.into_any()
+            }}
+        }
+    });
     view! {
         <h1 data-hydrated=move || hydrated.get().then_some("true")>{title}</h1>
         {sent.then(|| view! { <p class="alert notice" role="status" id="sent-notice">{t.c_sent}</p> })}
+        {done.map(|d| view! { <p class="alert notice" role="status" id="notice">{d}</p> })}
+        {trash_tools}
         <Transition fallback=|| view! { <p class="loading">"…"</p> }>
             {move || {
                 let base = base.clone();
@@ -211,6 +255,7 @@ fn SearchBody() -> impl IntoView {
                     <option value="" selected=p0.folder.is_empty()>{t.all_folders}</option>
                     <option value="inbox" selected=p0.folder == "inbox">{t.inbox}</option>
                     <option value="sent" selected=p0.folder == "sent">{t.sent}</option>
+                    <option value="trash" selected=p0.folder == "trash">{t.trash}</option>
                 </select>
             </label>
             <label class="check">

@@ -60,11 +60,12 @@ fn Message(m: MailView, remote: bool) -> impl IntoView {
     let tz = use_context::<TzOffset>().unwrap_or_default();
     let csrf = use_context::<Viewer>().map(|v| v.csrf).unwrap_or_default();
     let id = m.id;
-    let back = if m.folder == "sent" {
-        ("/mail/sent", t.sent)
-    } else {
-        ("/mail/inbox", t.inbox)
+    let back = match m.folder.as_str() {
+        "sent" => ("/mail/sent", t.sent),
+        "trash" => ("/mail/trash", t.trash),
+        _ => ("/mail/inbox", t.inbox),
     };
+    let in_trash = m.folder == "trash";
     let subject = if m.subject.trim().is_empty() {
         t.no_subject.to_string()
     } else {
@@ -98,7 +99,7 @@ fn Message(m: MailView, remote: bool) -> impl IntoView {
                 <A href=format!("/mail/compose?mode=replyall&ref={id}") attr:id="reply-all">{t.reply_all}</A>
                 <A href=format!("/mail/compose?mode=forward&ref={id}") attr:id="forward">{t.forward}</A>
                 <form method="post" action=format!("/mail/m/{id}/seen")>
-                    <input type="hidden" name="csrf" value=csrf/>
+                    <input type="hidden" name="csrf" value=csrf.clone()/>
                     <input type="hidden" name="seen" value="0"/>
                     <input type="hidden" name="next" value=back.0/>
                     <button type="submit">{t.mark_unread}</button>
@@ -106,6 +107,25 @@ fn Message(m: MailView, remote: bool) -> impl IntoView {
                 <a href=format!("/mail/m/{id}/raw") rel="external" download="" id="download-eml">
                     {t.download_eml}
                 </a>
+                {if in_trash {
+                    view! {
+                        <form method="post" action=format!("/mail/m/{id}/restore")>
+                            <input type="hidden" name="csrf" value=csrf.clone()/>
+                            <button type="submit" id="restore">{t.restore}</button>
+                        </form>
+                        <form method="post" action=format!("/mail/m/{id}/delete")>
+                            <input type="hidden" name="csrf" value=csrf.clone()/>
+                            <button type="submit" id="delete-forever">{t.delete_forever}</button>
+                        </form>
+                    }.into_any()
+                } else {
+                    view! {
+                        <form method="post" action=format!("/mail/m/{id}/trash")>
+                            <input type="hidden" name="csrf" value=csrf.clone()/>
+                            <button type="submit" id="move-to-trash">{t.move_to_trash}</button>
+                        </form>
+                    }.into_any()
+                }}
             </div>
             {(m.has_html && m.remote_blocked > 0 && !remote).then(|| view! {
                 <p class="alert notice" id="remote-blocked">

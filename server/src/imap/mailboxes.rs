@@ -1,5 +1,5 @@
-//! The mailboxes a user has here: INBOX and Sent (RFC 6154 SPECIAL-USE
-//! `\\Sent`), named as IMAP names them; LIST / LSUB (RFC 3501 §6.3.8,
+//! The mailboxes a user has here: INBOX, Sent and Trash (RFC 6154
+//! SPECIAL-USE `\\Sent`, `\\Trash`), named as IMAP names them; LIST / LSUB (RFC 3501 §6.3.8,
 //! §6.3.9) and STATUS (§6.3.10).
 
 use std::num::NonZeroU32;
@@ -17,7 +17,7 @@ fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
-/// Our two folders by IMAP name ("INBOX" in any case, "Sent").
+/// Our folders by IMAP name ("INBOX" in any case, "Sent", "Trash").
 pub fn folder_of(m: &Mailbox<'_>) -> Option<Folder> {
     match m {
         Mailbox::Inbox => Some(Folder::Inbox),
@@ -27,6 +27,8 @@ pub fn folder_of(m: &Mailbox<'_>) -> Option<Folder> {
                 Some(Folder::Inbox)
             } else if name == "Sent" {
                 Some(Folder::Sent)
+            } else if name == "Trash" {
+                Some(Folder::Trash)
             } else {
                 None
             }
@@ -38,6 +40,7 @@ pub fn mailbox_of(f: Folder) -> Mailbox<'static> {
     match f {
         Folder::Inbox => Mailbox::Inbox,
         Folder::Sent => Mailbox::try_from("Sent").unwrap_or(Mailbox::Inbox),
+        Folder::Trash => Mailbox::try_from("Trash").unwrap_or(Mailbox::Inbox),
     }
 }
 
@@ -85,7 +88,11 @@ impl Session {
             }));
         } else {
             let full = format!("{reference}{pattern}");
-            for (name, folder) in [("INBOX", Folder::Inbox), ("Sent", Folder::Sent)] {
+            for (name, folder) in [
+                ("INBOX", Folder::Inbox),
+                ("Sent", Folder::Sent),
+                ("Trash", Folder::Trash),
+            ] {
                 let hit = if name == "INBOX" {
                     wildcard(&full.to_ascii_uppercase(), name)
                 } else {
@@ -97,10 +104,15 @@ impl Session {
                 let mut items = vec![FlagNameAttribute::from(
                     imap_next::imap_types::core::Atom::try_from("HasNoChildren").expect("an atom"),
                 )];
-                if folder == Folder::Sent {
-                    // RFC 6154 SPECIAL-USE
+                // RFC 6154 SPECIAL-USE
+                let special = match folder {
+                    Folder::Sent => Some("Sent"),
+                    Folder::Trash => Some("Trash"),
+                    Folder::Inbox => None,
+                };
+                if let Some(use_) = special {
                     items.push(FlagNameAttribute::from(
-                        imap_next::imap_types::core::Atom::try_from("Sent").expect("an atom"),
+                        imap_next::imap_types::core::Atom::try_from(use_).expect("an atom"),
                     ));
                 }
                 let mailbox = mailbox_of(folder);

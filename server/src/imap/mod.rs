@@ -25,6 +25,8 @@ pub mod selected_cmds;
 pub mod session;
 #[cfg(test)]
 mod session_tests;
+#[cfg(test)]
+mod trash_tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

@@ -15,14 +15,14 @@ use crate::store::{NewMessage, NewRecipient, Origin, Store, Summary, UserId};
 
 const PW: &str = "velvet-harbor-Quokka-87";
 
-struct World {
-    store: Store,
+pub(super) struct World {
+    pub(super) store: Store,
     ctx: Arc<ImapContext>,
-    alice: UserId,
+    pub(super) alice: UserId,
     dom: crate::store::DomainId,
 }
 
-async fn world(tag: &str, plaintext: bool) -> World {
+pub(super) async fn world(tag: &str, plaintext: bool) -> World {
     let dir = std::env::temp_dir().join(format!(
         "continuity-imap-{tag}-{}-{}",
         std::process::id(),
@@ -78,7 +78,7 @@ async fn world(tag: &str, plaintext: bool) -> World {
     }
 }
 
-async fn deliver(w: &World, raw: &str) {
+pub(super) async fn deliver(w: &World, raw: &str) {
     w.store
         .ingest(NewMessage {
             origin: Origin::Smtp,
@@ -99,7 +99,7 @@ async fn deliver(w: &World, raw: &str) {
         .expect("ingest");
 }
 
-struct Client {
+pub(super) struct Client {
     r: ReadHalf<DuplexStream>,
     w: WriteHalf<DuplexStream>,
     buf: Vec<u8>,
@@ -155,7 +155,7 @@ impl Client {
     }
 
     /// Send `tag rest` and return everything up to the tagged response.
-    async fn cmd(&mut self, tag: &str, rest: &str) -> String {
+    pub(super) async fn cmd(&mut self, tag: &str, rest: &str) -> String {
         self.send(&format!("{tag} {rest}\r\n")).await;
         self.read_until(&format!("{tag} ")).await
     }
@@ -181,16 +181,16 @@ async fn connect(w: &World, tls: bool) -> Client {
     c
 }
 
-async fn logged_in(w: &World) -> Client {
+pub(super) async fn logged_in(w: &World) -> Client {
     let mut c = connect(w, true).await;
     let r = c.cmd("l", &format!("LOGIN alice@example.test {PW}")).await;
     assert!(r.contains("l OK"), "{r}");
     c
 }
 
-const MSG1: &str = "From: Xavier <x@remote.test>\r\nTo: alice@example.test\r\nSubject: Budget 2027\r\n\
+pub(super) const MSG1: &str = "From: Xavier <x@remote.test>\r\nTo: alice@example.test\r\nSubject: Budget 2027\r\n\
 Date: Tue, 01 Dec 2026 09:00:00 +0000\r\nMessage-ID: <b1@remote.test>\r\n\r\nCan we meet on Monday?\r\n";
-const MSG2: &str = "From: news@remote.test\r\nTo: alice@example.test\r\nSubject: Weekly news\r\n\
+pub(super) const MSG2: &str = "From: news@remote.test\r\nTo: alice@example.test\r\nSubject: Weekly news\r\n\
 MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\n\
 Hello readers\r\n--zz\r\nContent-Type: application/pdf; name=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n--zz--\r\n";
 
@@ -427,7 +427,7 @@ async fn issue_9_append_to_sent_once_and_idle_sees_new_mail() {
             .len(),
         1
     );
-    let r = c.cmd("c", "APPEND Trash {2+}\r\nhi").await;
+    let r = c.cmd("c", "APPEND Archive {2+}\r\nhi").await;
     assert!(r.contains("c NO [TRYCREATE]"), "{r}");
     // a literal past the limit is refused
     c.send("d APPEND INBOX {999999}\r\n").await;

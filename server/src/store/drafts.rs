@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{now_ms, MessageId, Result, Store, UserId};
+use super::{now_ms, Result, Store, UserId};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DraftRow {
@@ -231,27 +231,12 @@ impl Store {
         Ok(())
     }
 
-    /// File a sent message in the user's Sent folder (read).
-    pub async fn file_sent(&self, user: UserId, message: MessageId) -> Result<()> {
-        sqlx::query(
-            "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, seen) \
-             VALUES (?, ?, 'sent', ?, 1)",
-        )
-        .bind(user.0)
-        .bind(message.0)
-        .bind(now_ms())
-        .execute(&self.read)
-        .await?;
-        self.mailbox_changed(user);
-        Ok(())
-    }
-
-    /// Messages the user sent (webmail and submission) in the last `window_ms`.
+    /// Messages the user sent (webmail and submission) in the last
+    /// `window_ms` — counted on the messages themselves, so deleting them
+    /// from Sent or the trash frees nothing.
     pub async fn sent_recently(&self, user: UserId, window_ms: i64) -> Result<i64> {
         Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
-             WHERE mb.user_id = ? AND mb.folder = 'sent' AND m.origin IN ('webmail', 'submission') \
-             AND mb.received_at > ?",
+            "SELECT COUNT(*) FROM messages WHERE sent_by = ? AND received_at > ?",
         )
         .bind(user.0)
         .bind(now_ms() - window_ms)

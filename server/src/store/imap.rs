@@ -268,10 +268,12 @@ impl Store {
         for &uid in uids {
             let new: Option<i64> = sqlx::query_scalar(
                 "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, seen, \
-                 during_outage, flagged, answered, deleted, draft) \
+                 during_outage, flagged, answered, deleted, draft, trashed_from) \
                  SELECT user_id, message_id, ?, received_at, seen, during_outage, flagged, answered, \
-                 deleted, draft FROM mailbox WHERE user_id = ? AND folder = ? AND id = ? RETURNING id",
+                 deleted, draft, CASE WHEN ? = 'trash' THEN folder END \
+                 FROM mailbox WHERE user_id = ? AND folder = ? AND id = ? RETURNING id",
             )
+            .bind(to.as_str())
             .bind(to.as_str())
             .bind(user.0)
             .bind(from.as_str())

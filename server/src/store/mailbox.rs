@@ -13,6 +13,8 @@ use super::{MessageId, Result, Store, UserId};
 pub enum Folder {
     Inbox,
     Sent,
+    /// What the user deleted, until they restore it or empty the trash.
+    Trash,
 }
 
 impl Folder {
@@ -20,12 +22,14 @@ impl Folder {
         match self {
             Folder::Inbox => "inbox",
             Folder::Sent => "sent",
+            Folder::Trash => "trash",
         }
     }
     pub fn parse(s: &str) -> Option<Folder> {
         match s {
             "inbox" => Some(Folder::Inbox),
             "sent" => Some(Folder::Sent),
+            "trash" => Some(Folder::Trash),
             _ => None,
         }
     }
@@ -53,6 +57,7 @@ pub struct FolderCounts {
     pub inbox: i64,
     pub inbox_unseen: i64,
     pub sent: i64,
+    pub trash: i64,
 }
 
 /// What a search asks for. Empty fields do not filter.
@@ -164,7 +169,8 @@ impl Store {
             "SELECT \
              COALESCE(SUM(folder = 'inbox'), 0), \
              COALESCE(SUM(folder = 'inbox' AND seen = 0), 0), \
-             COALESCE(SUM(folder = 'sent'), 0) \
+             COALESCE(SUM(folder = 'sent'), 0), \
+             COALESCE(SUM(folder = 'trash'), 0) \
              FROM mailbox WHERE user_id = ?",
         )
         .bind(user.0)
@@ -174,6 +180,7 @@ impl Store {
             inbox: r.try_get(0)?,
             inbox_unseen: r.try_get(1)?,
             sent: r.try_get(2)?,
+            trash: r.try_get(3)?,
         })
     }
 

@@ -36,6 +36,7 @@ pub mod report;
 pub mod retention;
 pub mod summary;
 pub mod tracking;
+mod trash;
 pub mod types;
 pub mod writer;
 

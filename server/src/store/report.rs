@@ -99,9 +99,10 @@ impl Store {
         .fetch_all(&self.read)
         .await?;
         let sent = sqlx::query(
-            "SELECT u.id, u.address, COUNT(*) FROM mailbox mb JOIN users u ON u.id = mb.user_id \
-             WHERE u.domain_id = ? AND mb.folder = 'sent' AND (? IS NULL OR u.id = ?) \
-               AND mb.received_at >= ? AND mb.received_at <= ? \
+            // what they sent through us, whatever became of it in Sent
+            "SELECT u.id, u.address, COUNT(*) FROM messages m JOIN users u ON u.id = m.sent_by \
+             WHERE u.domain_id = ? AND (? IS NULL OR u.id = ?) \
+               AND m.received_at >= ? AND m.received_at <= ? \
              GROUP BY u.id",
         )
         .bind(domain.0)

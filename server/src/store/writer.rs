@@ -236,7 +236,8 @@ pub(super) async fn event(
 
 /// Insert a message, its raw bytes, one delivery per recipient and the
 /// tracking events `received` and `queued`.
-/// File a message in the user's Sent (read), in the message's own commit.
+/// File a message in the user's Sent (read), in the message's own commit,
+/// and remember who sent it.
 async fn file_sent(
     conn: &mut SqliteConnection,
     user: UserId,
@@ -252,6 +253,12 @@ async fn file_sent(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    // the sending limit counts this, whatever becomes of the Sent entry
+    sqlx::query("UPDATE messages SET sent_by = ? WHERE id = ?")
+        .bind(user.0)
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

@@ -214,6 +214,7 @@ impl Backend for StoreBackend {
                 inbox: c.inbox,
                 inbox_unseen: c.inbox_unseen,
                 sent: c.sent,
+                trash: c.trash,
             },
         })
     }

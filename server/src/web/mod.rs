@@ -20,6 +20,8 @@
 //!   (urlencoded or multipart, with limits);
 //! - [`tracking`]: Live Tracking's filters and scopes, the CSV export,
 //!   .eml download and redelivery;
+//! - [`trash_forms`]: the webmail's trash (delete, restore, delete for
+//!   good, empty);
 //! - [`render`] and [`sanitize`]: reading a stored message (pure).
 
 pub mod admin_forms;
@@ -35,6 +37,7 @@ pub mod outbound_admin;
 pub mod render;
 pub mod sanitize;
 pub mod tracking;
+pub mod trash_forms;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -159,6 +162,10 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/settings/password", web::post().to(forms::change_password))
             .route("/lang/{code}", web::get().to(forms::set_lang))
             .route("/mail/m/{id}/seen", web::post().to(forms::set_seen))
+            .route("/mail/m/{id}/trash", web::post().to(trash_forms::trash))
+            .route("/mail/m/{id}/restore", web::post().to(trash_forms::restore))
+            .route("/mail/m/{id}/delete", web::post().to(trash_forms::delete))
+            .route("/mail/trash/empty", web::post().to(trash_forms::empty))
             .service(
                 web::resource("/mail/send")
                     // the body may be long (1 MiB) when posted without files

@@ -21,5 +21,6 @@ mod retention;
 mod submission;
 mod tracking;
 mod tracking_web;
+mod trash_web;
 mod webmail;
 mod webmail_sessions;

@@ -1,0 +1,109 @@
+//! The webmail's trash: move a message there, restore it, delete it for
+//! good, empty the trash. Plain form posts, each for the session's user
+//! and with its CSRF token; an entry that is not the user's is not found.
+//! Only mailbox rows change: the archive and deliveries are untouched.
+
+#![allow(clippy::result_large_err)]
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::forms::{csrf_ok, forbidden_form, not_found, require_session, see_other};
+use super::WebState;
+use crate::store::mailbox::Folder;
+use crate::store::UserId;
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// The session's user, when the form is theirs to post.
+fn user_of(req: &HttpRequest, form: &CsrfForm) -> Result<UserId, HttpResponse> {
+    let session = require_session(req)?;
+    if !csrf_ok(&session, &form.csrf) {
+        return Err(forbidden_form(req));
+    }
+    Ok(UserId(session.user))
+}
+
+fn unavailable(e: crate::store::StoreError) -> HttpResponse {
+    tracing::error!(error = %e, "trash change failed");
+    HttpResponse::ServiceUnavailable().finish()
+}
+
+/// POST /mail/m/{id}/trash — then back to the list it was in.
+pub async fn trash(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let user = match user_of(&req, &form) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let entry = path.into_inner();
+    let from = match state.store.mailbox_entry(user, entry).await {
+        Ok(Some(e)) => e.folder,
+        Ok(None) => return not_found(),
+        Err(e) => return unavailable(e),
+    };
+    match state.store.move_entry(user, entry, Folder::Trash).await {
+        Ok(Some(_)) => see_other(&format!("/mail/{}?done=trashed", from.as_str())),
+        Ok(None) => not_found(),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// POST /mail/m/{id}/restore — the restored message, where it was.
+pub async fn restore(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let user = match user_of(&req, &form) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    match state.store.restore_entry(user, path.into_inner()).await {
+        Ok(Some(_)) => see_other("/mail/trash?done=restored"),
+        Ok(None) => not_found(),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// POST /mail/m/{id}/delete — from the trash, for good.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let user = match user_of(&req, &form) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    match state.store.delete_trashed(user, path.into_inner()).await {
+        Ok(true) => see_other("/mail/trash?done=deleted"),
+        Ok(false) => not_found(),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// POST /mail/trash/empty
+pub async fn empty(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let user = match user_of(&req, &form) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    match state.store.empty_trash(user).await {
+        Ok(_) => see_other("/mail/trash?done=emptied"),
+        Err(e) => unavailable(e),
+    }
+}
