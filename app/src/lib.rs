@@ -90,6 +90,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("mail/inbox") view=pages::mailbox::InboxPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/sent") view=pages::mailbox::SentPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/trash") view=pages::mailbox::TrashPage ssr=SsrMode::Async/>
+                <Route path=path!("mail/drafts") view=pages::drafts::DraftsPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/search") view=pages::mailbox::SearchPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/m/:id") view=pages::message::MessagePage ssr=SsrMode::Async/>
                 <Route path=path!("mail/compose") view=pages::compose::ComposePage ssr=SsrMode::Async/>

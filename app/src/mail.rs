@@ -29,6 +29,12 @@ pub async fn get_counts() -> Result<crate::backend::FolderCounts, BackendError> 
 }
 
 #[server]
+pub async fn list_drafts() -> Result<Vec<crate::backend::DraftSummary>, BackendError> {
+    let (backend, session) = crate::backend::backend_for_user()?;
+    backend.draft_list(&session).await
+}
+
+#[server]
 pub async fn list_mail(folder: String, cursor: Option<String>) -> Result<MailPage, BackendError> {
     let (backend, session) = crate::backend::backend_for_user()?;
     backend.mail_list(&session, &folder, cursor).await

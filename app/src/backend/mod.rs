@@ -114,6 +114,7 @@ pub struct FolderCounts {
     pub inbox_unseen: i64,
     pub sent: i64,
     pub trash: i64,
+    pub drafts: i64,
 }
 
 /// One line of a mailbox list.
@@ -129,6 +130,17 @@ pub struct MailSummary {
     pub attachments: i64,
     pub seen: bool,
     pub during_outage: bool,
+}
+
+/// One of the user's drafts, in the Drafts list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftSummary {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    pub preview: String,
+    pub updated_at: i64,
+    pub files: i64,
 }
 
 /// A page of a folder or of search results.
@@ -308,7 +320,12 @@ mod port {
         async fn overview(&self) -> Result<Overview, BackendError>;
         /// The logged-in user's identity, banner state and counts.
         async fn viewer(&self, session: &SessionUser) -> Result<Viewer, BackendError>;
-        /// A page of a folder ("inbox" or "sent"), newest first.
+        /// The user's drafts, the last changed first.
+        async fn draft_list(
+            &self,
+            session: &SessionUser,
+        ) -> Result<Vec<DraftSummary>, BackendError>;
+        /// A page of a folder ("inbox", "sent" or "trash"), newest first.
         async fn mail_list(
             &self,
             session: &SessionUser,

@@ -214,6 +214,7 @@ fn Nav(v: Viewer) -> impl IntoView {
             </A>
             <A href="/mail/compose" attr:id="nav-compose" attr:class="compose">{t.new_message}</A>
             <A href="/mail/sent">{t.sent}</A>
+            <A href="/mail/drafts" attr:id="nav-drafts">{t.drafts}</A>
             <A href="/mail/trash" attr:id="nav-trash">{t.trash}</A>
             <A href="/mail/tracking">{use_lang().tr().my_title}</A>
             <A href="/mail/search">{t.search}</A>

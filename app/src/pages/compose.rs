@@ -161,6 +161,7 @@ fn ComposeForm(v: ComposeView) -> impl IntoView {
             <div class="buttons">
                 <button type="submit" name="action" value="send" class="primary" id="compose-send">{t.c_send}</button>
                 <button type="submit" name="action" value="save" id="compose-save">{t.c_save}</button>
+                <button type="submit" name="action" value="discard" id="compose-discard" formnovalidate>{t.discard_draft}</button>
                 {move || autosaved.get().then(|| view! { <span class="muted" role="status" id="autosaved">{t.c_autosaved}</span> })}
             </div>
         </form>

@@ -31,7 +31,7 @@ pub fn SearchPage() -> impl IntoView {
     view! { <MailShell><SearchBody/></MailShell> }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     #[cfg(feature = "hydrate")]
     {
         leptos::web_sys::js_sys::Date::now() as i64
@@ -176,7 +176,7 @@ fn MailTable(page: MailPage, base: String, empty: &'static str) -> impl IntoView
 }
 
 /// "Name <addr>, Other <b>" -> "Name, Other" (the addresses stay in the title).
-fn short_name(list: &str) -> String {
+pub(crate) fn short_name(list: &str) -> String {
     list.split(", ")
         .map(|a| match a.rfind(" <") {
             Some(i) if a.ends_with('>') && i > 0 => a[..i].trim_matches('"').to_string(),

@@ -19,6 +19,18 @@ pub struct DraftRow {
     pub forward_done: bool,
 }
 
+/// One line of the drafts list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftSummary {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    /// The start of the text.
+    pub preview: String,
+    pub updated_at: i64,
+    pub files: i64,
+}
+
 /// A file attached to a draft (without its bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DraftFile {
@@ -119,6 +131,54 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// The user's drafts, the last changed first (at most `limit`).
+    pub async fn drafts(&self, user: UserId, limit: u32) -> Result<Vec<DraftSummary>> {
+        let rows = sqlx::query(
+            "SELECT d.id, d.to_addrs, d.subject, substr(d.body, 1, 200), d.updated_at, \
+             (SELECT COUNT(*) FROM draft_attachments a WHERE a.draft_id = d.id) \
+             FROM drafts d WHERE d.user_id = ? ORDER BY d.updated_at DESC, d.id DESC LIMIT ?",
+        )
+        .bind(user.0)
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get(3)?;
+                Ok(DraftSummary {
+                    id: r.try_get(0)?,
+                    to: r.try_get(1)?,
+                    subject: r.try_get(2)?,
+                    preview: body.split_whitespace().collect::<Vec<_>>().join(" "),
+                    updated_at: r.try_get(4)?,
+                    files: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many drafts the user has.
+    pub async fn draft_count(&self, user: UserId) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM drafts WHERE user_id = ?")
+                .bind(user.0)
+                .fetch_one(&self.read)
+                .await?,
+        )
+    }
+
+    /// Delete one of the user's drafts (with its files). False when it is
+    /// not theirs.
+    pub async fn discard_draft(&self, user: UserId, id: i64) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM drafts WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user.0)
+            .execute(&self.read)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
     }
 
     pub async fn delete_draft(&self, user: UserId, id: i64) -> Result<()> {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use app::backend::{
     AdminSession, AdminViewer, Backend, BackendError, ComposeView, ContinuityView, DirectoryView,
-    DomainOverview, FolderCounts, LinkProblem, MailPage, MailSummary, MailView, MessageTrack,
-    OutageReport, OutboundView, Overview, ReportLine, SearchParams, SessionUser, Suggestion,
-    TrackingPage, TrackingQuery, Viewer,
+    DomainOverview, DraftSummary, FolderCounts, LinkProblem, MailPage, MailSummary, MailView,
+    MessageTrack, OutageReport, OutboundView, Overview, ReportLine, SearchParams, SessionUser,
+    Suggestion, TrackingPage, TrackingQuery, Viewer,
 };
 
 use crate::auth::{Auth, PasswordError};
@@ -196,6 +196,7 @@ impl Backend for StoreBackend {
             return Err(BackendError::Unauthorized);
         }
         let c = self.store.folder_counts(user).await.map_err(unavailable)?;
+        let drafts = self.store.draft_count(user).await.map_err(unavailable)?;
         Ok(Viewer {
             continuity_active: account.covered
                 && matches!(account.domain_state.as_str(), "outage" | "drill"),
@@ -215,8 +216,28 @@ impl Backend for StoreBackend {
                 inbox_unseen: c.inbox_unseen,
                 sent: c.sent,
                 trash: c.trash,
+                drafts,
             },
         })
+    }
+
+    async fn draft_list(&self, session: &SessionUser) -> Result<Vec<DraftSummary>, BackendError> {
+        let user = UserId(session.user);
+        Ok(self
+            .store
+            .drafts(user, 500)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(|d| DraftSummary {
+                id: d.id,
+                to: d.to,
+                subject: d.subject,
+                preview: d.preview,
+                updated_at: d.updated_at,
+                files: d.files,
+            })
+            .collect())
     }
 
     async fn mail_list(

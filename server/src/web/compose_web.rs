@@ -310,6 +310,16 @@ pub async fn send(
         mode: mode.clone(),
         forward_done: false,
     };
+    // Discard: the draft and its files go (nothing is kept of this post)
+    if action == "discard" {
+        if row.id > 0 {
+            let _ = store.discard_draft(user, row.id).await;
+        }
+        if json {
+            return HttpResponse::Ok().json(serde_json::json!({"discarded": true}));
+        }
+        return see_other("/mail/drafts?done=discarded");
+    }
     // 1. keep everything as a draft first: nothing typed or attached is lost
     let Ok(draft) = store.save_draft(user, &row).await else {
         return HttpResponse::ServiceUnavailable().finish();

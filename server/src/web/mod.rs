@@ -21,7 +21,7 @@
 //! - [`tracking`]: Live Tracking's filters and scopes, the CSV export,
 //!   .eml download and redelivery;
 //! - [`trash_forms`]: the webmail's trash (delete, restore, delete for
-//!   good, empty);
+//!   good, empty) and discarding a draft;
 //! - [`render`] and [`sanitize`]: reading a stored message (pure).
 
 pub mod admin_forms;
@@ -166,6 +166,10 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/mail/m/{id}/restore", web::post().to(trash_forms::restore))
             .route("/mail/m/{id}/delete", web::post().to(trash_forms::delete))
             .route("/mail/trash/empty", web::post().to(trash_forms::empty))
+            .route(
+                "/mail/drafts/{id}/discard",
+                web::post().to(trash_forms::discard_draft),
+            )
             .service(
                 web::resource("/mail/send")
                     // the body may be long (1 MiB) when posted without files

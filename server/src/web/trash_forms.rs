@@ -1,5 +1,5 @@
 //! The webmail's trash: move a message there, restore it, delete it for
-//! good, empty the trash. Plain form posts, each for the session's user
+//! good, empty the trash; and discarding a draft. Plain form posts, each for the session's user
 //! and with its CSRF token; an entry that is not the user's is not found.
 //! Only mailbox rows change: the archive and deliveries are untouched.
 
@@ -104,6 +104,25 @@ pub async fn empty(
     };
     match state.store.empty_trash(user).await {
         Ok(_) => see_other("/mail/trash?done=emptied"),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// POST /mail/drafts/{id}/discard — a draft and its files, gone (drafts
+/// are not mail: they skip the trash).
+pub async fn discard_draft(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let user = match user_of(&req, &form) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    match state.store.discard_draft(user, path.into_inner()).await {
+        Ok(true) => see_other("/mail/drafts?done=discarded"),
+        Ok(false) => not_found(),
         Err(e) => unavailable(e),
     }
 }

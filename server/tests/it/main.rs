@@ -9,6 +9,7 @@ mod compose_files;
 mod continuity_scope;
 mod control_panel;
 mod directory_web;
+mod drafts_web;
 mod listener_limits;
 mod mail_spine;
 mod mailbox_search;
