@@ -128,7 +128,7 @@ pub(super) async fn outcome_apply(
     let message = MessageId(row.try_get(0)?);
     event(conn, now, Some(message), Some(delivery), kind, detail).await?;
     if let Some(dsn) = dsn {
-        ingest(conn, &dsn, now).await?;
+        ingest(conn, &dsn, None, now).await?;
     }
     Ok(())
 }

@@ -157,7 +157,7 @@ async fn apply_batch(conn: &mut SqliteConnection, batch: Vec<Request>) -> BatchR
         }
         let answer = match req {
             Request::Ingest(msg, sent_by, reply) => {
-                let r = ingest(&mut tx, &msg, now).await;
+                let r = ingest(&mut tx, &msg, sent_by, now).await;
                 let r = match (r, sent_by) {
                     (Ok(id), Some(user)) => file_sent(&mut tx, user, id, now).await.map(|_| id),
                     (r, _) => r,
@@ -236,8 +236,7 @@ pub(super) async fn event(
 
 /// Insert a message, its raw bytes, one delivery per recipient and the
 /// tracking events `received` and `queued`.
-/// File a message in the user's Sent (read), in the message's own commit,
-/// and remember who sent it.
+/// File a message in the user's Sent (read), in the message's own commit.
 async fn file_sent(
     conn: &mut SqliteConnection,
     user: UserId,
@@ -253,18 +252,13 @@ async fn file_sent(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    // the sending limit counts this, whatever becomes of the Sent entry
-    sqlx::query("UPDATE messages SET sent_by = ? WHERE id = ?")
-        .bind(user.0)
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }
 
 pub(super) async fn ingest(
     conn: &mut SqliteConnection,
     m: &NewMessage,
+    sent_by: Option<UserId>,
     now: i64,
 ) -> Result<MessageId> {
     if m.recipients.is_empty() {
@@ -273,8 +267,8 @@ pub(super) async fn ingest(
     let s = &m.summary;
     let id: i64 = sqlx::query(
         "INSERT INTO messages (received_at, origin, mail_from, client_ip, helo, tls, size, \
-         header_from, header_to, subject, sent_date, message_id_hdr, attachments) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         header_from, header_to, subject, sent_date, message_id_hdr, attachments, sent_by) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(now)
     .bind(m.origin.as_str())
@@ -289,6 +283,9 @@ pub(super) async fn ingest(
     .bind(s.date)
     .bind(&s.message_id)
     .bind(s.attachments as i64)
+    // who sent it through us: the sending limit counts this, whatever
+    // becomes of the Sent entry
+    .bind(sent_by.map(|u| u.0))
     .fetch_one(&mut *conn)
     .await?
     .try_get(0)?;
