@@ -24,7 +24,9 @@ pub fn temp_dir(tag: &str) -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let d = std::env::temp_dir().join(format!(
+    // Cargo's scratch directory for integration tests (target/tmp): what a
+    // run leaves goes with the target directory, not into the machine's /tmp
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "continuity-test-{tag}-{}-{}-{nanos}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
