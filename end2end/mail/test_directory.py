@@ -45,7 +45,10 @@ def test_directory_sync_against_slapd(slapd):
         f.write("admin-secret\n")
     base = ["directory", "set", "example.test", "--bind-dn", "cn=admin,dc=example,dc=test",
             "--bind-password-file", pw, "--base-dn", "ou=people,dc=example,dc=test"]
-    c.cli(*base, "--url", "ldap://127.0.0.1:3890")
+    # plain LDAP carries the bind password in clear: the operator says so
+    r = run(c, *base, "--url", "ldap://127.0.0.1:3890")
+    assert r.returncode != 0 and "in clear" in r.stderr, r.stderr
+    c.cli(*base, "--url", "ldap://127.0.0.1:3890", "--allow-plaintext")
     # the conftest's local users (alice … dave) are never touched; make room
     # for the directory's own by using its addresses only where free
     before = users(c)
@@ -76,9 +79,10 @@ def test_directory_sync_against_slapd(slapd):
         return {a: (s, bool(dis), sorted(al.split())) for a, s, dis, al in rows}
 
     def dset(*extra, url="ldap://127.0.0.1:3890", filt="(mail=*@dir.example)"):
+        plain = ["--allow-plaintext"] if url.startswith("ldap://") else []
         c.cli("directory", "set", "dir.example", "--bind-dn", "cn=admin,dc=example,dc=test",
               "--bind-password-file", pw, "--base-dn", "ou=people,dc=example,dc=test",
-              "--filter", filt, "--url", url, *extra)
+              "--filter", filt, "--url", url, *plain, *extra)
 
     dset()
     out = c.cli("directory", "sync", "dir.example")
@@ -129,7 +133,7 @@ def test_directory_sync_against_slapd(slapd):
     state = dir_users()
     with open(pw + ".bad", "w") as f:
         f.write("wrong\n")
-    c.cli("directory", "set", "dir.example", "--url", "ldap://127.0.0.1:3890", "--bind-dn",
+    c.cli("directory", "set", "dir.example", "--url", "ldap://127.0.0.1:3890", "--allow-plaintext", "--bind-dn",
           "cn=admin,dc=example,dc=test", "--bind-password-file", pw + ".bad",
           "--base-dn", "ou=people,dc=example,dc=test", "--filter", "(mail=*@dir.example)")
     r = run(c, "directory", "sync", "dir.example")
@@ -141,7 +145,7 @@ def test_directory_sync_against_slapd(slapd):
     ldap("ldapadd", "".join(
         f"dn: uid=b{i},ou=people,dc=example,dc=test\nobjectClass: inetOrgPerson\nuid: b{i}\ncn: B {i}\nsn: B\n"
         f"mail: user{i}@bulk.example\n\n" for i in range(1100)))
-    c.cli("directory", "set", "bulk.example", "--url", "ldap://127.0.0.1:3890", "--bind-dn",
+    c.cli("directory", "set", "bulk.example", "--url", "ldap://127.0.0.1:3890", "--allow-plaintext", "--bind-dn",
           "cn=admin,dc=example,dc=test", "--bind-password-file", pw,
           "--base-dn", "ou=people,dc=example,dc=test", "--filter", "(mail=*@bulk.example)")
     out = c.cli("directory", "sync", "bulk.example")
@@ -202,7 +206,7 @@ def test_a_synced_user_logs_in_with_the_emergency_password_only(slapd):
     ldap("ldapadd", "dn: uid=sam,ou=people,dc=example,dc=test\nobjectClass: inetOrgPerson\nuid: sam\n"
          "cn: Sam Synced\nsn: Synced\nmail: sam@sso.example\nuserPassword: secret-sam\n")
     c.cli("domain", "add", "sso.example", "--primary", "127.0.0.1:2526", "--tls", "none")
-    c.cli("directory", "set", "sso.example", "--url", "ldap://127.0.0.1:3890", "--bind-dn",
+    c.cli("directory", "set", "sso.example", "--url", "ldap://127.0.0.1:3890", "--allow-plaintext", "--bind-dn",
           "cn=admin,dc=example,dc=test", "--bind-password-file", pw,
           "--base-dn", "ou=people,dc=example,dc=test", "--filter", "(mail=*@sso.example)")
     assert "1 users: 1 to add" in c.cli("directory", "sync", "sso.example")

@@ -95,6 +95,14 @@ async fn create(store: &Store, primary_host: &str, primary_port: u16) -> Result<
     store
         .set_monitoring(domain.id, 5_000, 4_000, 2, 2, None)
         .await?;
+    // the demo's admin may point the primary at a test server on this
+    // machine (a real domain's admins name a public mail server)
+    let local = crate::monitor::reach::PrimaryAllowance::parse(
+        "127.0.0.0/8 ::1",
+        &primary_port.to_string(),
+    )
+    .map_err(StoreError::Invalid)?;
+    store.set_primary_allowance(domain.id, &local).await?;
     for (user, name, alias) in DEMO_USERS {
         store
             .add_user(

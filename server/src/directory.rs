@@ -30,11 +30,22 @@ pub enum RcptVerdict {
 /// Anything that can judge a recipient (the live directory, or a fixed one in tests).
 pub trait RecipientPolicy: Send + Sync {
     fn check(&self, rcpt: &str) -> RcptVerdict;
+
+    /// The protected domain a mail domain belongs to: itself, else its
+    /// nearest protected parent (`a.b.example.com` → `b.example.com` if
+    /// that is protected, else `example.com`). A subdomain that is itself
+    /// protected belongs to its own tenant, never to its parent's.
+    fn owner_domain(&self, _domain: &str) -> Option<DomainId> {
+        None
+    }
 }
 
 impl<T: RecipientPolicy + ?Sized> RecipientPolicy for Arc<T> {
     fn check(&self, rcpt: &str) -> RcptVerdict {
         (**self).check(rcpt)
+    }
+    fn owner_domain(&self, domain: &str) -> Option<DomainId> {
+        (**self).owner_domain(domain)
     }
 }
 
@@ -42,6 +53,16 @@ impl<T: RecipientPolicy + ?Sized> RecipientPolicy for Arc<T> {
 const DELIMITER: char = '+';
 
 impl RecipientPolicy for DirectorySnapshot {
+    fn owner_domain(&self, domain: &str) -> Option<DomainId> {
+        let mut d = domain.trim_end_matches('.').to_ascii_lowercase();
+        loop {
+            if let Some(&(id, _)) = self.domains.get(&d) {
+                return Some(id);
+            }
+            d = d.split_once('.')?.1.to_string();
+        }
+    }
+
     fn check(&self, rcpt: &str) -> RcptVerdict {
         let Some((local, domain)) = rcpt.rsplit_once('@') else {
             return RcptVerdict::NotProtected;
@@ -114,6 +135,9 @@ impl Directory {
 impl RecipientPolicy for Directory {
     fn check(&self, rcpt: &str) -> RcptVerdict {
         self.current().check(rcpt)
+    }
+    fn owner_domain(&self, domain: &str) -> Option<DomainId> {
+        self.current().owner_domain(domain)
     }
 }
 

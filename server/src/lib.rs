@@ -12,7 +12,8 @@
 //! - [`relay`]: what users and primaries send through us (local or
 //!   outbound, DKIM, Sent).
 //! - [`web`]: actix-web + Leptos wiring and the UI's backend port.
-//! - [`tls`]: certificates for the listeners.
+//! - [`tls`]: certificates for the listeners; [`per_ip`]: connections per
+//!   client address, for every listener.
 //! - [`archive`]: the daily retention purge.
 //! - [`service`]: starting and stopping it all together; [`demo`]: demo data.
 
@@ -28,6 +29,7 @@ pub mod directory;
 pub mod dirsync;
 pub mod imap;
 pub mod monitor;
+pub mod per_ip;
 pub mod queue;
 pub mod relay;
 pub mod service;

@@ -29,6 +29,8 @@ pub enum StartError {
     ImapWithoutTls,
     #[error("the submission listener needs a certificate ([smtp] tls_cert and tls_key, or self_signed): AUTH is only offered over TLS")]
     SubmissionWithoutTls,
+    #[error("web.tls_listen needs a certificate ([smtp] tls_cert and tls_key, or self_signed)")]
+    WebWithoutTls,
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -47,6 +49,8 @@ pub struct Running {
     /// IMAP listeners: STARTTLS ones, then implicit-TLS ones.
     pub imap_addrs: Vec<SocketAddr>,
     pub web_addr: SocketAddr,
+    /// HTTPS listeners (`web.tls_listen`).
+    pub web_tls_addrs: Vec<SocketAddr>,
     pub tls: bool,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -113,6 +117,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         }
         let relay = crate::relay::RelayOptions {
             copy_sent_to_primary: cfg.web.copy_sent_to_primary,
+            relay_max_per_hour: cfg.submission.relay_max_per_hour,
             ..Default::default()
         };
         let listeners = cfg
@@ -138,6 +143,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
                     auth: auth.clone(),
                     relay: relay.clone(),
                     implicit_tls,
+                    login_timeout: cfg.submission.login_timeout,
                 },
             );
             let listener = bind(addr).await?;
@@ -260,8 +266,26 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         hostname: cfg.hostname.clone(),
         outbound: outbound.clone(),
     });
+    let mut web_tls_listeners = Vec::new();
+    let mut web_tls_addrs = Vec::new();
+    for addr in &cfg.web.tls_listen {
+        if tls.is_none() {
+            return Err(StartError::WebWithoutTls);
+        }
+        let l = std::net::TcpListener::bind(addr).map_err(|source| StartError::Bind {
+            addr: *addr,
+            source,
+        })?;
+        web_tls_addrs.push(l.local_addr().map_err(|source| StartError::Bind {
+            addr: *addr,
+            source,
+        })?);
+        web_tls_listeners.push(l);
+    }
     let server = web::bind(
         web_listener,
+        web_tls_listeners,
+        tls.clone(),
         web::WebState {
             store: store.clone(),
             auth: auth.clone(),
@@ -270,6 +294,11 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             hostname: cfg.hostname.clone(),
             copy_sent: cfg.web.copy_sent_to_primary,
             outbound,
+            trusted_proxies: Arc::new(cfg.web.trusted_proxies.clone()),
+            quotas: web::Quotas {
+                max_drafts: cfg.web.max_drafts,
+                draft_files: cfg.web.draft_files_quota,
+            },
         },
     )
     .map_err(|source| StartError::Bind {
@@ -291,6 +320,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         submission_addrs,
         imap_addrs,
         web_addr,
+        web_tls_addrs,
         tls: has_tls,
         shutdown,
         tasks,

@@ -231,6 +231,8 @@ pub struct DirectoryView {
     pub configured: bool,
     pub url: String,
     pub starttls: bool,
+    /// An operator allowed plain ldap:// without StartTLS.
+    pub allow_plaintext: bool,
     pub ca_file: String,
     pub bind_dn: String,
     pub bind_password_file: String,

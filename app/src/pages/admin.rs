@@ -398,7 +398,16 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
             {(get("e") == "state").then(|| view! { <p class="alert error" role="alert">{at.e_state}</p> })}
             {(tested == "ok").then(|| view! { <p class="alert notice" id="tested">{at.tested_ok}" "{tested_reply.clone()}</p> })}
             {(tested == "fail").then(|| view! { <p class="alert error" id="tested">{at.tested_fail}" "{tested_reply.clone()}</p> })}
-            {(get("e") == "primary").then(|| view! { <p class="alert error" role="alert">{at.e_primary}" "{bad_field.clone()}</p> })}
+            {(get("e") == "primary").then(|| {
+                let text = match get("why").as_str() {
+                    "address" => at.e_primary_address.to_string(),
+                    "port" => at.e_primary_port.to_string(),
+                    "unresolved" => at.e_primary_unresolved.to_string(),
+                    _ if bad_field == "probe_rcpt" => at.e_primary_rcpt.to_string(),
+                    _ => format!("{} {}", at.e_primary, bad_field),
+                };
+                view! { <p class="alert error" role="alert" id="primary-error">{text}</p> }
+            })}
             <form method="post" action=format!("{base}/primary") class="primary-form">
                 <input type="hidden" name="csrf" value=csrf.clone()/>
                 <label>{at.host}<input type="text" name="host" value=v.primary.host.clone() required/></label>

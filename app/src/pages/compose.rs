@@ -66,6 +66,12 @@ fn ComposeForm(v: ComposeView) -> impl IntoView {
         "files" => Some(format!("{} {}", t.ce_files, size(v.files_budget, lang))),
         "nfiles" => Some(format!("{} {}", t.ce_nfiles, get("why"))),
         "unavailable" => Some(t.ce_unavailable.to_string()),
+        "notcovered" => Some(t.ce_notcovered.to_string()),
+        "quota" => Some(format!(
+            "{} {}",
+            t.ce_quota,
+            size(get("why").parse().unwrap_or(0), lang)
+        )),
         _ => None,
     };
     let saved = get("saved") == "1";
@@ -209,6 +215,11 @@ impl Enhance {
         self.live_error.set(r.error.map(|e| match e.as_str() {
             "files" => format!("{} {}", t.ce_files, size(self.budget, self.lang)),
             "nfiles" => format!("{} {}", t.ce_nfiles, r.detail),
+            "quota" => format!(
+                "{} {}",
+                t.ce_quota,
+                size(r.detail.parse().unwrap_or(0), self.lang)
+            ),
             _ => t.c_upload_failed.to_string(),
         }));
     }

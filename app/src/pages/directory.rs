@@ -84,6 +84,7 @@ fn Directory(v: DirectoryView, hydrated: RwSignal<bool>) -> impl IntoView {
         </nav>
         <h1 data-hydrated=move || hydrated.get().then_some("true")>{at.dir_title}</h1>
         {notice.map(|n| view! { <p class="alert notice" role="status" id="notice">{n}</p> })}
+        {(get("cleared") == "1").then(|| view! { <p class="alert error" role="alert" id="cleared">{at.dir_cleared}</p> })}
         {error.map(|e| view! { <p class="alert error" role="alert" id="error">{e}</p> })}
         {tested.map(|(ok, text)| view! {
             <p class=if ok { "alert notice" } else { "alert error" } id="tested">{text}</p>
@@ -94,6 +95,9 @@ fn Directory(v: DirectoryView, hydrated: RwSignal<bool>) -> impl IntoView {
                 <input type="hidden" name="csrf" value=csrf.clone()/>
                 <label class="wide">{at.dir_url}<input type="text" name="url" value=v.url.clone() required placeholder="ldaps://dc.example.com"/></label>
                 <label class="check"><input type="checkbox" name="starttls" value="1" checked=v.starttls/>{at.dir_starttls}</label>
+                {operator.then(|| view! {
+                    <label class="check"><input type="checkbox" name="allow_plaintext" value="1" checked=v.allow_plaintext/>{at.dir_allow_plain}</label>
+                })}
                 <label class="wide">{at.dir_ca}<input type="text" name="ca_file" value=v.ca_file.clone() readonly=!operator/></label>
                 <label class="wide">{at.dir_bind_dn}<input type="text" name="bind_dn" value=v.bind_dn.clone()/></label>
                 <label class="wide">{at.dir_pw_file}<input type="text" name="bind_password_file" value=v.bind_password_file.clone() readonly=!operator/>

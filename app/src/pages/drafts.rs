@@ -27,9 +27,17 @@ fn DraftsBody() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
     let done = (q.with_untracked(|q| q.get("done")).as_deref() == Some("discarded"))
         .then_some(t.done_discarded);
+    let full = (q.with_untracked(|q| q.get("e")).as_deref() == Some("drafts")).then(|| {
+        format!(
+            "{} {}",
+            t.ce_drafts,
+            q.with_untracked(|q| q.get("why")).unwrap_or_default()
+        )
+    });
     view! {
         <h1 data-hydrated=move || hydrated.get().then_some("true")>{t.drafts}</h1>
         {done.map(|d| view! { <p class="alert notice" role="status" id="notice">{d}</p> })}
+        {full.map(|e| view! { <p class="alert error" role="alert" id="error">{e}</p> })}
         <Transition fallback=|| view! { <p class="loading">"…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {

@@ -33,6 +33,7 @@ pub fn LoginPage() -> impl IntoView {
     let error = match get("error").as_str() {
         "invalid" => Some(t.login_invalid),
         "throttled" => Some(t.login_throttled),
+        "notcovered" => Some(t.login_notcovered),
         "unavailable" => Some(t.unavailable),
         _ => None,
     };

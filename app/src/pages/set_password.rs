@@ -33,6 +33,8 @@ pub fn problems_from_query(e: &str, t: &'static Strings) -> Vec<&'static str> {
         .filter_map(|c| {
             if c == "unavailable" {
                 Some(t.unavailable)
+            } else if c == "throttled" {
+                Some(t.login_throttled)
             } else {
                 PasswordProblem::from_code(c).map(|p| t.problem(&p))
             }

@@ -3,7 +3,9 @@
 //! - [`password`]: argon2id hashing and the password policy (zxcvbn);
 //! - [`token`]: random secrets, constant-time comparison, signed
 //!   set-password links;
-//! - [`throttle`]: failed-login limits per account and per IP;
+//! - [`throttle`]: failed logins counted per source, per account from a
+//!   source and per account — the source is locked out, the account only
+//!   slowed down;
 //! - [`Auth`] (here): login, server-side sessions (idle and absolute
 //!   timeouts, id rotated at every login, CSRF token per session), logout,
 //!   issuing and redeeming set-password links, changing a password;
@@ -17,14 +19,17 @@ pub mod reveal;
 pub mod throttle;
 pub mod token;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::backend::{LinkProblem, PasswordProblem};
 
 use crate::config::WebConfig;
 use crate::store::accounts::{Account, SessionKind};
+use crate::store::admins::AdminRow;
 use crate::store::{now_ms, Store, StoreError, UserId};
-use throttle::Throttle;
+use throttle::{Attempt, Refused, Throttle};
 use token::{LinkClaims, LinkSigner};
 
 /// A request's logged-in user, resolved from its session cookie.
@@ -53,6 +58,11 @@ pub enum LoginError {
     Invalid,
     #[error("too many failed attempts; wait a few minutes")]
     Throttled,
+    /// The password was right, but the Continuity Service does not cover
+    /// this user (off for their domain, or not among its selected users).
+    /// Said only after a correct password: nothing to enumerate.
+    #[error("the Continuity Service is not enabled for this account")]
+    NotCovered,
     #[error("the service is temporarily unavailable")]
     Unavailable,
 }
@@ -65,6 +75,8 @@ pub enum PasswordError {
     Policy(Vec<PasswordProblem>),
     #[error("no such user")]
     NoUser,
+    #[error("too many wrong passwords; wait a few minutes")]
+    Throttled,
     #[error("the service is temporarily unavailable")]
     Unavailable,
 }
@@ -86,6 +98,22 @@ pub struct Auth {
     pub secure_cookies: bool,
     /// Credentials made for an administrator, until their next page shows them.
     pub reveals: reveal::Reveals,
+    /// Password hashes checked so far: a login costs the same whoever the
+    /// address names (tests hold it to that).
+    hash_checks: Arc<AtomicU64>,
+}
+
+/// Check a password against a hash; without a hash, the same work against
+/// a stand-in, and false. `done` counts the checks (see [`Auth::hash_checks`]).
+fn check_hash(hash: Option<String>, password: &str, done: &AtomicU64) -> bool {
+    done.fetch_add(1, Ordering::Relaxed);
+    match hash {
+        Some(h) => password::verify(&h, password),
+        None => {
+            password::dummy_verify(password);
+            false
+        }
+    }
 }
 
 /// Sessions are "touched" (last_seen written) at most this often.
@@ -115,7 +143,13 @@ impl Auth {
             public_url: web.public_url.clone(),
             secure_cookies: web.secure_cookies,
             reveals: reveal::Reveals::default(),
+            hash_checks: Arc::default(),
         })
+    }
+
+    /// Password hashes checked since start (real or stand-in).
+    pub fn hash_checks(&self) -> u64 {
+        self.hash_checks.load(Ordering::Relaxed)
     }
 
     /// The session cookie's name: the `__Host-` prefix (Secure, Path=/, no
@@ -128,9 +162,39 @@ impl Auth {
         }
     }
 
+    /// The throttle's account for what was typed: the user it names
+    /// (whichever alias was typed), else the administrator, else the
+    /// address itself.
+    fn throttle_key(address: &str, user: Option<&Account>, admin: Option<&AdminRow>) -> String {
+        match (user, admin) {
+            (Some(a), _) => format!("user:{}", a.user.0),
+            (None, Some(a)) => format!("admin:{}", a.id),
+            (None, None) => format!("typed:{}", address.to_lowercase()),
+        }
+    }
+
+    /// Count the attempt (before any password is checked) and wait out the
+    /// account's slow-down, if any.
+    async fn begin(&self, key: &str, ip: &str, what: &'static str) -> Result<Attempt, LoginError> {
+        match self.throttle.begin(key, ip, Instant::now()) {
+            Ok(attempt) => {
+                if !attempt.delay.is_zero() {
+                    tracing::info!(%ip, what, delay_ms = attempt.delay.as_millis() as u64, "login slowed down: the account is being guessed at");
+                    tokio::time::sleep(attempt.delay).await;
+                }
+                Ok(attempt)
+            }
+            Err(Refused) => {
+                tracing::warn!(%ip, what, "login throttled");
+                Err(LoginError::Throttled)
+            }
+        }
+    }
+
     /// Check a mail user's address (or alias) and password, with the same
     /// throttles as the web login, for a protocol that keeps no web session
-    /// (SMTP submission, IMAP). `proto` names it in the logs.
+    /// (SMTP submission, IMAP). `proto` names it in the logs. Only users
+    /// the Continuity Service covers get in.
     pub async fn verify_user(
         &self,
         address: &str,
@@ -139,11 +203,35 @@ impl Auth {
         proto: &'static str,
     ) -> Result<Account, LoginError> {
         let address = address.trim();
-        if !self.throttle.allowed(address, ip, Instant::now()) {
-            tracing::warn!(%ip, proto, "login throttled");
-            return Err(LoginError::Throttled);
+        let account = self.store.account_by_address(address).await.map_err(|e| {
+            tracing::error!(error = %e, "login lookup failed");
+            LoginError::Unavailable
+        })?;
+        let attempt = self
+            .begin(
+                &Self::throttle_key(address, account.as_ref(), None),
+                ip,
+                proto,
+            )
+            .await?;
+        let hash = account
+            .as_ref()
+            .filter(|a| !a.disabled)
+            .and_then(|a| a.password_hash.clone());
+        let pw = password.to_string();
+        let done = self.hash_checks.clone();
+        let ok = tokio::task::spawn_blocking(move || check_hash(hash, &pw, &done))
+            .await
+            .unwrap_or(false);
+        let Some(account) = account.filter(|_| ok) else {
+            tracing::info!(%ip, proto, "login failed");
+            return Err(LoginError::Invalid);
+        };
+        self.throttle.succeeded(attempt);
+        if !account.covered {
+            tracing::info!(user = %account.user, %ip, proto, "login refused: not covered by the Continuity Service");
+            return Err(LoginError::NotCovered);
         }
-        let account = self.check_user(address, password, ip).await?;
         tracing::info!(user = %account.user, %ip, proto, "login");
         Ok(account)
     }
@@ -158,10 +246,7 @@ impl Auth {
         ip: &str,
     ) -> Result<crate::store::Domain, LoginError> {
         let key = format!("relay:{}", domain.trim().to_ascii_lowercase());
-        if !self.throttle.allowed(&key, ip, Instant::now()) {
-            tracing::warn!(%ip, "relay login throttled");
-            return Err(LoginError::Throttled);
-        }
+        let attempt = self.begin(&key, ip, "relay").await?;
         let unavailable = |e: StoreError| {
             tracing::error!(error = %e, "relay login lookup failed");
             LoginError::Unavailable
@@ -183,53 +268,21 @@ impl Auth {
         let given = token::sha256(secret.as_bytes());
         match found {
             Some((d, hash)) if token::same(&hash, &given) => {
-                self.throttle.succeeded(&key);
+                self.throttle.succeeded(attempt);
                 Ok(d)
             }
             _ => {
-                self.throttle.failed(&key, ip, Instant::now());
                 tracing::info!(%ip, "relay login failed");
                 Err(LoginError::Invalid)
             }
         }
     }
 
-    /// The password check of a user login (throttle already passed).
-    async fn check_user(
-        &self,
-        address: &str,
-        password: &str,
-        ip: &str,
-    ) -> Result<Account, LoginError> {
-        let account = self.store.account_by_address(address).await.map_err(|e| {
-            tracing::error!(error = %e, "login lookup failed");
-            LoginError::Unavailable
-        })?;
-        let hash = account
-            .as_ref()
-            .filter(|a| !a.disabled)
-            .and_then(|a| a.password_hash.clone());
-        let pw = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || match hash {
-            Some(h) => password::verify(&h, &pw),
-            None => {
-                password::dummy_verify(&pw);
-                false
-            }
-        })
-        .await
-        .unwrap_or(false);
-        let Some(account) = account.filter(|_| ok) else {
-            self.throttle.failed(address, ip, Instant::now());
-            tracing::info!(%ip, "login failed");
-            return Err(LoginError::Invalid);
-        };
-        self.throttle.succeeded(address);
-        Ok(account)
-    }
-
     /// Check an address and password; on success start a new session (a new
-    /// random id: a session id known before login is never reused).
+    /// random id: a session id known before login is never reused). The
+    /// same work whoever the address names — an administrator, a user,
+    /// both or nobody: both hashes are checked (a stand-in for a missing
+    /// one), so the time taken tells nothing.
     pub async fn login(
         &self,
         address: &str,
@@ -237,47 +290,69 @@ impl Auth {
         ip: &str,
     ) -> Result<NewSession, LoginError> {
         let address = address.trim();
-        if !self.throttle.allowed(address, ip, Instant::now()) {
-            tracing::warn!(%ip, "login throttled");
-            return Err(LoginError::Throttled);
-        }
-        // An administrator's address logs in to the Control Panel.
-        let admin = self.store.admin_by_address(address).await.map_err(|e| {
+        let lookup = |e: StoreError| {
             tracing::error!(error = %e, "login lookup failed");
             LoginError::Unavailable
-        })?;
-        if let Some(admin) = admin.filter(|a| !a.disabled) {
-            if let Some(h) = admin.password_hash.clone() {
-                let pw = password.to_string();
-                let ok = tokio::task::spawn_blocking(move || password::verify(&h, &pw))
-                    .await
-                    .unwrap_or(false);
-                if ok {
-                    self.throttle.succeeded(address);
-                    let cookie = self
-                        .create(SessionKind::Admin, admin.id, ip)
-                        .await
-                        .map_err(|e| {
-                            tracing::error!(error = %e, "session insert failed");
-                            LoginError::Unavailable
-                        })?;
-                    tracing::info!(admin = admin.id, %ip, "administrator login");
-                    return Ok(NewSession {
-                        cookie,
-                        user: UserId(admin.id),
-                        admin: true,
-                    });
-                }
-            }
+        };
+        // An administrator's address logs in to the Control Panel.
+        let admin = self
+            .store
+            .admin_by_address(address)
+            .await
+            .map_err(lookup)?
+            .filter(|a| !a.disabled);
+        let account = self
+            .store
+            .account_by_address(address)
+            .await
+            .map_err(lookup)?;
+        let key = Self::throttle_key(address, account.as_ref(), admin.as_ref());
+        let attempt = self.begin(&key, ip, "web").await?;
+        let admin_hash = admin.as_ref().and_then(|a| a.password_hash.clone());
+        let user_hash = account
+            .as_ref()
+            .filter(|a| !a.disabled)
+            .and_then(|a| a.password_hash.clone());
+        let pw = password.to_string();
+        let done = self.hash_checks.clone();
+        let (admin_ok, user_ok) = tokio::task::spawn_blocking(move || {
+            (
+                check_hash(admin_hash, &pw, &done),
+                check_hash(user_hash, &pw, &done),
+            )
+        })
+        .await
+        .unwrap_or((false, false));
+        let session_failed = |e: StoreError| {
+            tracing::error!(error = %e, "session insert failed");
+            LoginError::Unavailable
+        };
+        if let (true, Some(admin)) = (admin_ok, admin) {
+            self.throttle.succeeded(attempt);
+            let cookie = self
+                .create(SessionKind::Admin, admin.id, ip)
+                .await
+                .map_err(session_failed)?;
+            tracing::info!(admin = admin.id, %ip, "administrator login");
+            return Ok(NewSession {
+                cookie,
+                user: UserId(admin.id),
+                admin: true,
+            });
         }
-        let account = self.check_user(address, password, ip).await?;
+        let Some(account) = account.filter(|_| user_ok) else {
+            tracing::info!(%ip, "login failed");
+            return Err(LoginError::Invalid);
+        };
+        self.throttle.succeeded(attempt);
+        if !account.covered {
+            tracing::info!(user = %account.user, %ip, "login refused: not covered by the Continuity Service");
+            return Err(LoginError::NotCovered);
+        }
         let cookie = self
             .create(SessionKind::User, account.user.0, ip)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "session insert failed");
-                LoginError::Unavailable
-            })?;
+            .map_err(session_failed)?;
         tracing::info!(user = %account.user, %ip, "login");
         Ok(NewSession {
             cookie,
@@ -456,12 +531,15 @@ impl Auth {
 
     /// Change a password knowing the current one. Other sessions end; the
     /// caller starts a fresh one.
+    /// Guesses at the current password are throttled like logins (a
+    /// session left open must not become a way to find it).
     pub async fn change_password(
         &self,
         user: UserId,
         current: &str,
         new: &str,
         confirm: &str,
+        ip: &str,
     ) -> Result<Account, PasswordError> {
         let account = self
             .store
@@ -469,16 +547,28 @@ impl Auth {
             .await
             .map_err(unavailable)?
             .ok_or(PasswordError::NoUser)?;
+        let attempt = match self
+            .begin(
+                &format!("current-password:{}", user.0),
+                ip,
+                "password change",
+            )
+            .await
+        {
+            Ok(a) => a,
+            Err(LoginError::Throttled) => return Err(PasswordError::Throttled),
+            Err(_) => return Err(PasswordError::Unavailable),
+        };
         let hash = account.password_hash.clone();
         let cur = current.to_string();
-        let ok = tokio::task::spawn_blocking(move || {
-            hash.map(|h| password::verify(&h, &cur)).unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false);
+        let done = self.hash_checks.clone();
+        let ok = tokio::task::spawn_blocking(move || check_hash(hash, &cur, &done))
+            .await
+            .unwrap_or(false);
         if !ok {
             return Err(PasswordError::Policy(vec![PasswordProblem::WrongCurrent]));
         }
+        self.throttle.succeeded(attempt);
         let hash = Self::policy_hash(&account, new, confirm).await?;
         self.store
             .set_password_hash(user, &hash)

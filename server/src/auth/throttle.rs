@@ -1,32 +1,70 @@
-//! Login throttling: failed attempts counted per account and per client IP
-//! in a sliding window. While either count is at its limit, logins for that
-//! account (or from that IP) are refused before the password is even checked,
-//! with the same message whether the account exists or not.
+//! Login throttling that locks out the source, not the account.
+//!
+//! Failures are counted in a sliding window per source (an IPv4 address,
+//! or the /64 of an IPv6 one), per account *from* a source, and per
+//! account. A source at its limit is refused (every account); a source
+//! that failed an account its limit of times is refused for that account.
+//! An account that failed its limit from any number of sources is only
+//! slowed down (each attempt waits, doubling up to a cap): a correct
+//! password from a source that has not failed still works, so nobody can
+//! lock a known user out of every door by guessing wrong on purpose.
+//!
+//! An attempt is counted *before* its password is checked (as a failure
+//! until [`Throttle::succeeded`] takes it back), so parallel attempts
+//! cannot all pass the check while the first ones are still hashing.
+//! Callers count per account (the user's id, not the alias typed).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Keys tracked at most (an attacker spraying addresses cannot grow memory
-/// without bound; expired entries are dropped first).
+/// Keys tracked at most per map (an attacker spraying addresses cannot
+/// grow memory without bound; expired entries are dropped first).
 const MAX_KEYS: usize = 100_000;
+
+/// The first wait of an account being guessed at from many sources, and
+/// the most it grows to.
+const SLOW_FIRST: Duration = Duration::from_millis(250);
+const SLOW_CAP: Duration = Duration::from_secs(8);
 
 #[derive(Debug)]
 pub struct Throttle {
     per_account: u32,
-    per_ip: u32,
+    per_source: u32,
     window: Duration,
     inner: Mutex<Inner>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
+    sources: HashMap<String, VecDeque<Instant>>,
+    pairs: HashMap<String, VecDeque<Instant>>,
     accounts: HashMap<String, VecDeque<Instant>>,
-    ips: HashMap<String, VecDeque<Instant>>,
 }
 
+/// An attempt may go on: after waiting `delay` (zero unless its account
+/// is being guessed at). Give it back to [`Throttle::succeeded`] when the
+/// password was right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Attempt {
+    pub delay: Duration,
+    account: String,
+    source: String,
+    at: Instant,
+}
+
+/// Refused before the password is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused;
+
+pub use crate::per_ip::source_key;
+
 fn prune(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
-    while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+    while q
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+    {
         q.pop_front();
     }
 }
@@ -67,11 +105,31 @@ fn push(map: &mut HashMap<String, VecDeque<Instant>>, key: &str, now: Instant, w
     map.entry(key.to_string()).or_default().push_back(now);
 }
 
+/// Take back one entry made at `at` (the attempt was not a failure).
+fn take_back(map: &mut HashMap<String, VecDeque<Instant>>, key: &str, at: Instant) {
+    if let Some(q) = map.get_mut(key) {
+        if let Some(i) = q.iter().rposition(|t| *t == at) {
+            q.remove(i);
+        }
+        if q.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+fn pair(account: &str, source: &str) -> String {
+    format!("{account}\u{0}{source}")
+}
+
 impl Throttle {
-    pub fn new(per_account: u32, per_ip: u32, window: Duration) -> Throttle {
+    /// `per_account`: failures an account takes from one source before that
+    /// source is refused for it, and from all sources before attempts on it
+    /// are slowed down; `per_source`: failures a source makes in all before
+    /// it is refused.
+    pub fn new(per_account: u32, per_source: u32, window: Duration) -> Throttle {
         Throttle {
-            per_account,
-            per_ip,
+            per_account: per_account.max(1),
+            per_source: per_source.max(1),
             window,
             inner: Mutex::new(Inner::default()),
         }
@@ -81,25 +139,50 @@ impl Throttle {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// May this account be tried from this IP now?
-    pub fn allowed(&self, account: &str, ip: &str, now: Instant) -> bool {
-        let mut g = self.lock();
+    /// May `account` be tried from `ip` now? Counts the attempt as a
+    /// failure at once (see the module's note).
+    pub fn begin(&self, account: &str, ip: &str, now: Instant) -> Result<Attempt, Refused> {
+        let source = source_key(ip);
         let account = account.to_lowercase();
-        count(&mut g.accounts, &account, now, self.window) < self.per_account as usize
-            && count(&mut g.ips, ip, now, self.window) < self.per_ip as usize
+        let key = pair(&account, &source);
+        let w = self.window;
+        let mut g = self.lock();
+        if count(&mut g.sources, &source, now, w) >= self.per_source as usize
+            || count(&mut g.pairs, &key, now, w) >= self.per_account as usize
+        {
+            return Err(Refused);
+        }
+        let failed = count(&mut g.accounts, &account, now, w);
+        let delay = match failed.checked_sub(self.per_account as usize) {
+            None => Duration::ZERO,
+            Some(over) => SLOW_FIRST
+                .saturating_mul(1u32 << over.min(16))
+                .min(SLOW_CAP),
+        };
+        push(&mut g.sources, &source, now, w);
+        push(&mut g.pairs, &key, now, w);
+        push(&mut g.accounts, &account, now, w);
+        Ok(Attempt {
+            delay,
+            account,
+            source,
+            at: now,
+        })
     }
 
-    /// Count a failed attempt against both keys.
-    pub fn failed(&self, account: &str, ip: &str, now: Instant) {
+    /// The password was right: the attempt was no failure, and the source's
+    /// earlier failures on this account are forgiven (not its others).
+    pub fn succeeded(&self, attempt: Attempt) {
         let mut g = self.lock();
-        let account = account.to_lowercase();
-        push(&mut g.accounts, &account, now, self.window);
-        push(&mut g.ips, ip, now, self.window);
+        take_back(&mut g.sources, &attempt.source, attempt.at);
+        take_back(&mut g.accounts, &attempt.account, attempt.at);
+        g.pairs.remove(&pair(&attempt.account, &attempt.source));
     }
 
-    /// A successful login clears the account's failures (not the IP's).
-    pub fn succeeded(&self, account: &str) {
-        self.lock().accounts.remove(&account.to_lowercase());
+    /// Failures counted against a source now (for tests and logs).
+    pub fn source_failures(&self, ip: &str, now: Instant) -> usize {
+        let mut g = self.lock();
+        count(&mut g.sources, &source_key(ip), now, self.window)
     }
 }
 
@@ -107,61 +190,100 @@ impl Throttle {
 mod tests {
     use super::*;
 
+    const MIN: Duration = Duration::from_secs(60);
+
     #[test]
-    fn the_account_is_held_after_its_limit_and_released_after_the_window() {
-        let t = Throttle::new(3, 100, Duration::from_secs(60));
+    fn a_source_is_refused_for_an_account_after_its_limit_and_released_after_the_window() {
+        let t = Throttle::new(3, 100, MIN);
         let t0 = Instant::now();
-        for i in 0..3 {
-            assert!(t.allowed("Alice@example.test", "10.0.0.1", t0));
-            t.failed("alice@example.test", &format!("10.0.0.{i}"), t0);
+        for _ in 0..3 {
+            let a = t.begin("Alice", "10.0.0.1", t0).expect("allowed");
+            assert_eq!(a.delay, Duration::ZERO);
         }
-        // from any IP, the account is held
-        assert!(!t.allowed("alice@example.test", "10.9.9.9", t0));
-        assert!(!t.allowed(
-            "ALICE@example.test",
-            "10.0.0.1",
-            t0 + Duration::from_secs(59)
-        ));
-        // another account is not
-        assert!(t.allowed("bob@example.test", "10.9.9.9", t0));
-        assert!(t.allowed(
-            "alice@example.test",
-            "10.0.0.1",
-            t0 + Duration::from_secs(60)
-        ));
+        assert_eq!(t.begin("alice", "10.0.0.1", t0), Err(Refused));
+        // another account from the same source is not held
+        assert!(t.begin("bob", "10.0.0.1", t0).is_ok());
+        assert!(t.begin("alice", "10.0.0.1", t0 + MIN).is_ok());
     }
 
     #[test]
-    fn an_ip_spraying_accounts_is_held() {
-        let t = Throttle::new(3, 5, Duration::from_secs(60));
+    fn an_account_guessed_at_from_many_sources_slows_down_but_still_opens() {
+        let t = Throttle::new(3, 100, MIN);
+        let t0 = Instant::now();
+        // an attacker fails from several addresses, each under its limit
+        for i in 0..6 {
+            let _ = t
+                .begin("alice", &format!("203.0.113.{i}"), t0)
+                .expect("allowed");
+        }
+        // the owner, from a source that never failed: slowed, not refused
+        let a = t
+            .begin("alice", "198.51.100.7", t0)
+            .expect("not locked out");
+        assert_eq!(a.delay, SLOW_FIRST * 8, "6 failures, 3 over: ×2³");
+        t.succeeded(a);
+        // the wait is capped
+        for i in 0..20 {
+            let _ = t.begin("alice", &format!("203.0.114.{i}"), t0);
+        }
+        let a = t.begin("alice", "198.51.100.8", t0).expect("still opens");
+        assert_eq!(a.delay, SLOW_CAP);
+    }
+
+    #[test]
+    fn an_address_spraying_accounts_is_refused_and_a_v6_host_is_its_64() {
+        let t = Throttle::new(3, 5, MIN);
         let t0 = Instant::now();
         for i in 0..5 {
-            t.failed(&format!("user{i}@example.test"), "192.0.2.7", t0);
+            let _ = t.begin(&format!("user{i}"), "192.0.2.7", t0).expect("ok");
         }
-        assert!(!t.allowed("fresh@example.test", "192.0.2.7", t0));
-        assert!(t.allowed("fresh@example.test", "192.0.2.8", t0));
+        assert_eq!(t.begin("fresh", "192.0.2.7", t0), Err(Refused));
+        assert_eq!(t.begin("fresh", "::ffff:192.0.2.7", t0), Err(Refused));
+        assert!(t.begin("fresh", "192.0.2.8", t0).is_ok());
+        for i in 0..5 {
+            let _ = t
+                .begin(&format!("v{i}"), &format!("2001:db8:1:2::{i:x}"), t0)
+                .expect("ok");
+        }
+        assert_eq!(t.begin("v9", "2001:db8:1:2:ffff::1", t0), Err(Refused));
+        assert!(t.begin("v9", "2001:db8:1:3::1", t0).is_ok());
     }
 
     #[test]
-    fn success_clears_the_account_but_not_the_ip() {
-        let t = Throttle::new(2, 3, Duration::from_secs(60));
+    fn attempts_are_counted_before_their_password_is_checked() {
+        // ten parallel attempts: only the limit's worth get to check
+        let t = Throttle::new(3, 100, MIN);
         let t0 = Instant::now();
-        t.failed("a@x.test", "ip", t0);
-        t.failed("a@x.test", "ip", t0);
-        assert!(!t.allowed("a@x.test", "other", t0));
-        t.succeeded("a@x.test");
-        assert!(t.allowed("a@x.test", "other", t0));
-        t.failed("b@x.test", "ip", t0);
-        assert!(!t.allowed("c@x.test", "ip", t0));
+        let passed = (0..10)
+            .filter(|_| t.begin("alice", "10.0.0.9", t0).is_ok())
+            .count();
+        assert_eq!(passed, 3);
+    }
+
+    #[test]
+    fn success_takes_the_attempt_back_and_forgives_that_source_only() {
+        let t = Throttle::new(2, 3, MIN);
+        let t0 = Instant::now();
+        let _ = t.begin("a", "ip1", t0).expect("ok");
+        let ok = t.begin("a", "ip1", t0).expect("ok");
+        assert_eq!(t.source_failures("ip1", t0), 2);
+        t.succeeded(ok);
+        assert_eq!(t.source_failures("ip1", t0), 1, "the success is no failure");
+        // the pair is forgiven: tries on a again
+        assert!(t.begin("a", "ip1", t0).is_ok());
+        // but the source's total still counts: 2 failures, then 3, then no more
+        assert!(t.begin("b", "ip1", t0).is_ok());
+        assert_eq!(t.begin("c", "ip1", t0), Err(Refused));
     }
 
     #[test]
     fn memory_stays_bounded() {
-        let t = Throttle::new(2, u32::MAX, Duration::from_secs(60));
+        let t = Throttle::new(2, u32::MAX, MIN);
         let t0 = Instant::now();
         for i in 0..(MAX_KEYS + 10) {
-            t.failed(&format!("u{i}@x.test"), "ip", t0);
+            let _ = t.begin(&format!("u{i}"), "ip", t0);
         }
-        assert!(t.lock().accounts.len() <= MAX_KEYS);
+        let g = t.lock();
+        assert!(g.accounts.len() <= MAX_KEYS && g.pairs.len() <= MAX_KEYS);
     }
 }

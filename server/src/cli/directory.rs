@@ -24,6 +24,10 @@ pub enum DirectoryCmd {
         /// Upgrade ldap:// with StartTLS
         #[arg(long)]
         starttls: bool,
+        /// Allow a plain ldap:// URL without StartTLS (the bind password
+        /// travels in clear: only on a network you trust)
+        #[arg(long)]
+        allow_plaintext: bool,
         /// PEM file with the CA of the directory's certificate
         #[arg(long)]
         ca: Option<String>,
@@ -117,6 +121,7 @@ pub async fn directory_cmd(store: &Store, cmd: DirectoryCmd) -> Result<()> {
             domain,
             url,
             starttls,
+            allow_plaintext,
             ca,
             bind_dn,
             bind_password_file,
@@ -148,6 +153,7 @@ pub async fn directory_cmd(store: &Store, cmd: DirectoryCmd) -> Result<()> {
                     flavor: kind,
                     interval_s: every.as_secs() as i64,
                     max_disable_pct: max_disable,
+                    allow_plaintext,
                 })
                 .await?;
             println!("{}: directory settings saved", d.name);
@@ -157,7 +163,13 @@ pub async fn directory_cmd(store: &Store, cmd: DirectoryCmd) -> Result<()> {
             println!(
                 "url {}{}",
                 c.url,
-                if c.starttls { " (StartTLS)" } else { "" }
+                if c.starttls {
+                    " (StartTLS)"
+                } else if c.is_plaintext() {
+                    " (plain LDAP allowed by an operator)"
+                } else {
+                    ""
+                }
             );
             if let Some(ca) = &c.ca_file {
                 println!("ca {ca}");

@@ -28,6 +28,18 @@ pub enum DomainCmd {
         #[arg(long, default_value = "opportunistic")]
         tls: TlsMode,
     },
+    /// What the domain's admins may name as its primary in the Control
+    /// Panel beyond public addresses and the mail ports (25, 465, 587,
+    /// 2525). Replaces the list; without options, nothing more.
+    PrimaryAllow {
+        name: String,
+        /// A network (or address) the primary may be in, e.g. 10.0.5.0/24
+        #[arg(long = "network")]
+        networks: Vec<String>,
+        /// Another port the primary may listen on
+        #[arg(long = "port")]
+        ports: Vec<u16>,
+    },
     /// List protected domains.
     List,
     /// Show a domain's continuity state, held mail and timeline.
@@ -99,6 +111,10 @@ pub enum DomainCmd {
         /// An address or network it relays from (repeat; replaces the list)
         #[arg(long = "allow-ip")]
         allow_ip: Vec<String>,
+        /// Also accept loopback and link-local addresses (a primary on this
+        /// very machine)
+        #[arg(long, requires = "allow_ip")]
+        allow_local: bool,
         /// Make new credentials (user: the domain; the password is shown once)
         #[arg(long)]
         secret: bool,
@@ -169,6 +185,33 @@ pub async fn domain_cmd(store: &Store, hostname: &str, cmd: DomainCmd) -> Result
                 d.name,
                 tls.as_str()
             );
+        }
+        DomainCmd::PrimaryAllow {
+            name,
+            networks,
+            ports,
+        } => {
+            let d = find_domain(store, &name).await?;
+            let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+            let allow = server::monitor::reach::PrimaryAllowance::parse(
+                &networks.join(" "),
+                &ports.join(" "),
+            )
+            .map_err(anyhow::Error::msg)?;
+            store.set_primary_allowance(d.id, &allow).await?;
+            if allow == Default::default() {
+                println!(
+                    "{}: its admins may name a public server on ports 25, 465, 587, 2525",
+                    d.name
+                );
+            } else {
+                println!(
+                    "{}: its admins may also name a primary in [{}] and on ports [{}]",
+                    d.name,
+                    allow.networks_text(),
+                    allow.ports_text()
+                );
+            }
         }
         DomainCmd::Status { name } => {
             let d = find_domain(store, &name).await?;
@@ -257,9 +300,10 @@ pub async fn domain_cmd(store: &Store, hostname: &str, cmd: DomainCmd) -> Result
         DomainCmd::Relay {
             name,
             allow_ip,
+            allow_local,
             secret,
             off,
-        } => super::relay::relay(store, &name, allow_ip, secret, off).await?,
+        } => super::relay::relay(store, &name, allow_ip, allow_local, secret, off).await?,
         DomainCmd::Retention { name, days } => {
             let d = find_domain(store, &name).await?;
             if let Some(days) = days {

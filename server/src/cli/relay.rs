@@ -106,6 +106,7 @@ pub async fn relay(
     store: &Store,
     name: &str,
     allow_ip: Vec<String>,
+    allow_local: bool,
     secret: bool,
     off: bool,
 ) -> Result<()> {
@@ -120,7 +121,9 @@ pub async fn relay(
         return Ok(());
     }
     if !allow_ip.is_empty() {
-        let nets = access::parse_networks(&allow_ip.join(",")).map_err(anyhow::Error::msg)?;
+        let nets =
+            access::parse_networks(&allow_ip.join(","), access::Who::Operator { allow_local })
+                .map_err(anyhow::Error::msg)?;
         store.set_relay_networks(d.id, &nets).await?;
         println!("{}: relay allowed from {}", d.name, nets.join(", "));
     }

@@ -21,15 +21,22 @@ pub struct RawImap {
     pub allow_plaintext_auth: Option<bool>,
     /// Most simultaneous IMAP connections (all users).
     pub max_connections: Option<usize>,
+    /// Most simultaneous IMAP connections from one client address (an
+    /// IPv6 /64).
+    pub max_connections_per_ip: Option<usize>,
     /// Most simultaneous sessions of one user.
     pub max_sessions_per_user: Option<usize>,
-    /// Time allowed before logging in, e.g. "1m".
+    /// Time allowed from connecting to logging in (the whole time, not
+    /// between commands), e.g. "1m".
     pub login_timeout: Option<String>,
     /// Time allowed between commands once logged in, and in IDLE
     /// (RFC 3501 §5.4: at least 30 minutes), e.g. "30m".
     pub idle_timeout: Option<String>,
     /// Largest literal (APPEND) accepted, e.g. "50MiB".
     pub max_literal_size: Option<String>,
+    /// Most a user may append to their mailbox over IMAP (what the archive
+    /// holds of it), e.g. "1GiB"; beyond, APPEND answers NO [OVERQUOTA].
+    pub append_quota: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,10 +45,12 @@ pub struct ImapConfig {
     pub tls_listen: Vec<SocketAddr>,
     pub allow_plaintext_auth: bool,
     pub max_connections: usize,
+    pub max_connections_per_ip: usize,
     pub max_sessions_per_user: usize,
     pub login_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_literal_size: usize,
+    pub append_quota: usize,
 }
 
 impl ImapConfig {
@@ -74,6 +83,7 @@ impl RawImap {
             tls_listen: addr_list("imap.tls_listen", self.tls_listen)?,
             allow_plaintext_auth: self.allow_plaintext_auth.unwrap_or(false),
             max_connections: self.max_connections.unwrap_or(500).max(1),
+            max_connections_per_ip: self.max_connections_per_ip.unwrap_or(20).max(1),
             max_sessions_per_user: self.max_sessions_per_user.unwrap_or(10).max(1),
             login_timeout: parse_duration(
                 "imap.login_timeout",
@@ -81,6 +91,10 @@ impl RawImap {
             )?,
             idle_timeout,
             max_literal_size,
+            append_quota: super::parse_size(
+                "imap.append_quota",
+                self.append_quota.as_deref().unwrap_or("1GiB"),
+            )?,
         })
     }
 }

@@ -117,6 +117,17 @@ pub struct RawWeb {
     pub login_failures_per_ip: Option<u32>,
     /// The window of the login throttles, e.g. "15m".
     pub login_window: Option<String>,
+    /// HTTPS listen addresses (rustls, the service's certificate: the
+    /// `[smtp]` one, or its self-signed one). `listen` stays plain HTTP.
+    pub tls_listen: Option<OneOrMany>,
+    /// Reverse proxies (networks) whose `Forwarded` / `X-Forwarded-For`
+    /// is believed for the client's address; from anywhere else the
+    /// socket's address counts.
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Drafts a user may keep in the webmail.
+    pub max_drafts: Option<u32>,
+    /// What the files of a user's drafts may take together, e.g. "200MiB".
+    pub draft_files_quota: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +149,12 @@ pub struct RawSmtp {
     pub max_line_length: Option<usize>,
     /// Most simultaneous connections (421 4.7.0 beyond).
     pub max_connections: Option<usize>,
+    /// Most simultaneous connections from one client address (an IPv6 /64).
+    pub max_connections_per_ip: Option<usize>,
+    /// Commands that move no mail (NOOP, RSET, VRFY, HELP, EHLO…) allowed
+    /// since the session's last accepted message (421 beyond): an idle
+    /// session cannot keep itself open forever.
+    pub max_junk_commands: Option<u32>,
     /// Message data all sessions together may hold in memory, e.g. "1GiB".
     /// A message that would exceed it is refused with 452 4.3.1 (the client
     /// retries later): no exhaustion, no deadlock between sessions.
@@ -250,6 +267,10 @@ pub struct WebConfig {
     pub login_failures_per_account: u32,
     pub login_failures_per_ip: u32,
     pub login_window: Duration,
+    pub tls_listen: Vec<SocketAddr>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub max_drafts: u32,
+    pub draft_files_quota: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -262,6 +283,8 @@ pub struct SmtpConfig {
     pub max_recipients: usize,
     pub max_line_length: usize,
     pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub max_junk_commands: u32,
     pub max_inflight_data: usize,
     pub idle_timeout: Duration,
     pub data_timeout: Duration,
@@ -421,6 +444,29 @@ impl RawConfig {
             login_failures_per_account: w.login_failures_per_account.unwrap_or(5).max(1),
             login_failures_per_ip: w.login_failures_per_ip.unwrap_or(30).max(1),
             login_window: dur("web.login_window", w.login_window, "15m")?,
+            tls_listen: addr_list("web.tls_listen", w.tls_listen)?,
+            trusted_proxies: w
+                .trusted_proxies
+                .unwrap_or_default()
+                .iter()
+                .map(|n| {
+                    n.trim()
+                        .parse::<ipnet::IpNet>()
+                        .map(|n| n.trunc())
+                        .or_else(|_| n.trim().parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| {
+                            invalid(
+                                "web.trusted_proxies",
+                                format!("{n:?} is not an IP address or network"),
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+            max_drafts: w.max_drafts.unwrap_or(500).max(1),
+            draft_files_quota: parse_size(
+                "web.draft_files_quota",
+                w.draft_files_quota.as_deref().unwrap_or("200MiB"),
+            )?,
         };
 
         let m = self.smtp;
@@ -479,6 +525,11 @@ impl RawConfig {
             max_recipients,
             max_line_length,
             max_connections: positive("smtp.max_connections", m.max_connections.unwrap_or(500))?,
+            max_connections_per_ip: positive(
+                "smtp.max_connections_per_ip",
+                m.max_connections_per_ip.unwrap_or(50),
+            )?,
+            max_junk_commands: m.max_junk_commands.unwrap_or(50).max(1),
             max_inflight_data,
             idle_timeout: parse_duration(
                 "smtp.idle_timeout",

@@ -19,6 +19,11 @@ pub struct RawSubmission {
     /// Allow AUTH before TLS. Only for tests on loopback: a password would
     /// otherwise cross the network in clear text.
     pub allow_plaintext_auth: Option<bool>,
+    /// Messages a domain's own server may relay through us in an hour
+    /// (450 4.7.1 beyond: its queue retries). Users have their own limit.
+    pub relay_max_per_hour: Option<u32>,
+    /// Time a client has to authenticate from connecting, e.g. "1m".
+    pub login_timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -26,6 +31,8 @@ pub struct SubmissionConfig {
     pub listen: Vec<SocketAddr>,
     pub tls_listen: Vec<SocketAddr>,
     pub allow_plaintext_auth: bool,
+    pub relay_max_per_hour: u32,
+    pub login_timeout: std::time::Duration,
 }
 
 impl SubmissionConfig {
@@ -40,6 +47,11 @@ impl RawSubmission {
             listen: addr_list("submission.listen", self.listen)?,
             tls_listen: addr_list("submission.tls_listen", self.tls_listen)?,
             allow_plaintext_auth: self.allow_plaintext_auth.unwrap_or(false),
+            relay_max_per_hour: self.relay_max_per_hour.unwrap_or(20_000),
+            login_timeout: super::parse_duration(
+                "submission.login_timeout",
+                self.login_timeout.as_deref().unwrap_or("1m"),
+            )?,
         })
     }
 }

@@ -93,6 +93,15 @@ fn tls_config(c: &DirectoryConfig) -> Result<Arc<rustls::ClientConfig>, SyncErro
 }
 
 fn password(c: &DirectoryConfig) -> Result<String, SyncError> {
+    // checked here too, whatever the settings' path into the store: the
+    // password never travels in clear unless an operator allowed it
+    if c.is_plaintext() && !c.allow_plaintext {
+        return Err(SyncError::Config(
+            "plain LDAP without StartTLS would send the bind password in clear: use ldaps:// \
+             or StartTLS (only an operator can allow plain LDAP)"
+                .into(),
+        ));
+    }
     match &c.bind_password_file {
         None => Ok(String::new()),
         Some(path) => std::fs::read_to_string(path)

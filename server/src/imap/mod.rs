@@ -9,8 +9,9 @@
 //!   [`selected`]: the selected mailbox (sequence numbers, changes);
 //!   [`fetch`], [`mime`]: FETCH items, ENVELOPE, BODYSTRUCTURE, sections;
 //!   [`search`]: SEARCH keys.
-//! - this file: listeners (STARTTLS and implicit TLS), limits (connections,
-//!   sessions per user, login and idle timeouts, literal size) and the
+//! - this file: listeners (STARTTLS and implicit TLS), limits (connections
+//!   in all and per client address, sessions per user, the login deadline
+//!   and idle timeout, literal size, small commands before login) and the
 //!   driver between a socket and imap-next's sans-IO server: the wire
 //!   format is the library's, the semantics ours. IDLE listens to the
 //!   store's mailbox events, so new mail shows at once.
@@ -18,6 +19,8 @@
 pub mod fetch;
 pub mod mailboxes;
 pub mod mime;
+#[cfg(test)]
+mod prelogin_tests;
 pub mod read_cmds;
 pub mod search;
 pub mod selected;
@@ -60,9 +63,12 @@ pub struct ImapContext {
     pub login_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_literal_size: u32,
+    /// Bytes a user may append in all (what the archive holds of it).
+    pub append_quota: u64,
     pub max_connections: usize,
     max_sessions_per_user: usize,
     connections: Arc<Semaphore>,
+    per_ip: Arc<crate::per_ip::PerIp>,
     sessions: Arc<Mutex<HashMap<UserId, usize>>>,
     next_id: AtomicU64,
 }
@@ -103,9 +109,11 @@ impl ImapContext {
             login_timeout: cfg.login_timeout,
             idle_timeout: cfg.idle_timeout,
             max_literal_size: u32::try_from(cfg.max_literal_size).unwrap_or(u32::MAX / 2),
+            append_quota: cfg.append_quota as u64,
             max_connections: cfg.max_connections,
             max_sessions_per_user: cfg.max_sessions_per_user,
             connections: Arc::new(Semaphore::new(cfg.max_connections)),
+            per_ip: crate::per_ip::PerIp::new(cfg.max_connections_per_ip),
             sessions: Arc::new(Mutex::new(HashMap::new())),
             next_id: AtomicU64::new(1),
         })
@@ -156,10 +164,18 @@ pub async fn serve(
                         let _ = tcp.write_all(b"* BYE Too many connections, try again later\r\n").await;
                         return;
                     };
+                    let Some(mine) = ctx.per_ip.take(peer.ip()) else {
+                        tracing::warn!("IMAP connection limit reached for this address");
+                        let mut tcp = tcp;
+                        let _ = tcp
+                            .write_all(b"* BYE Too many connections from your address, try again later\r\n")
+                            .await;
+                        return;
+                    };
                     if let Err(e) = connection(tcp, peer, &ctx, implicit_tls, stop).await {
                         tracing::debug!(error = %e, "IMAP connection ended with an error");
                     }
-                    drop(permit);
+                    drop((permit, mine));
                 }.instrument(span));
             }
             _ = shutdown.changed() => break,
@@ -176,33 +192,34 @@ async fn connection(
 ) -> std::io::Result<()> {
     let _ = tcp.set_nodelay(true);
     let ip = peer.ip().to_string();
+    // logging in must happen within login_timeout of connecting, whatever
+    // the client sends meanwhile
+    let deadline = tokio::time::Instant::now() + ctx.login_timeout;
     if implicit_tls {
         let Some(acceptor) = &ctx.tls else {
             return Ok(());
         };
-        let Ok(Ok(mut tls)) = tokio::time::timeout(ctx.login_timeout, acceptor.accept(tcp)).await
-        else {
+        let Ok(Ok(mut tls)) = tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await else {
             return Ok(());
         };
         let mut session = Session::new(ctx.clone(), true, ip);
-        drive(&mut tls, &mut session, ctx, &mut stop, true).await?;
+        drive(&mut tls, &mut session, ctx, &mut stop, true, deadline).await?;
         return Ok(());
     }
     let mut tcp = tcp;
     let mut session = Session::new(ctx.clone(), false, ip);
-    if drive(&mut tcp, &mut session, ctx, &mut stop, true).await? != Ended::StartTls {
+    if drive(&mut tcp, &mut session, ctx, &mut stop, true, deadline).await? != Ended::StartTls {
         return Ok(());
     }
     let Some(acceptor) = &ctx.tls else {
         return Ok(());
     };
-    let Ok(Ok(mut tls)) = tokio::time::timeout(ctx.login_timeout, acceptor.accept(tcp)).await
-    else {
+    let Ok(Ok(mut tls)) = tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await else {
         return Ok(());
     };
     session.tls = true;
     // a fresh parser: nothing sent before TLS is acted upon (RFC 3501 §6.2.1)
-    drive(&mut tls, &mut session, ctx, &mut stop, false).await?;
+    drive(&mut tls, &mut session, ctx, &mut stop, false, deadline).await?;
     Ok(())
 }
 
@@ -248,6 +265,33 @@ fn plain_credentials(data: &[u8]) -> Option<(String, String)> {
 
 /// Too many protocol errors in a row end the session.
 const MAX_ERRORS: u32 = 10;
+/// Before login: the most a command may be (literals included, as
+/// Dovecot), and the most commands a client may send.
+const PRE_LOGIN_COMMAND: usize = 64 * 1024;
+const PRE_LOGIN_COMMANDS: u32 = 20;
+
+/// The length of a literal announced at the end of a line (`{N}` or
+/// `{N+}` before CRLF) within `bytes`, the largest if several.
+fn announced_literal(bytes: &[u8]) -> Option<u64> {
+    let mut largest = None;
+    for (i, _) in bytes.iter().enumerate().filter(|(_, &b)| b == b'\n') {
+        let line = bytes[..i].strip_suffix(b"\r").unwrap_or(&bytes[..i]);
+        let Some(line) = line.strip_suffix(b"}") else {
+            continue;
+        };
+        let line = line.strip_suffix(b"+").unwrap_or(line);
+        let digits = line.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || line.len() == digits || line[line.len() - digits - 1] != b'{' {
+            continue;
+        }
+        let n = std::str::from_utf8(&line[line.len() - digits..])
+            .ok()
+            .and_then(|d| d.parse::<u64>().ok())
+            .unwrap_or(u64::MAX);
+        largest = largest.max(Some(n));
+    }
+    largest
+}
 
 /// Move bytes between `stream` and imap-next's server for `session`, until
 /// the client logs out, the connection closes, a timeout passes, or STARTTLS
@@ -258,6 +302,7 @@ pub async fn drive<S>(
     ctx: &ImapContext,
     stop: &mut watch::Receiver<bool>,
     greet: bool,
+    login_deadline: tokio::time::Instant,
 ) -> std::io::Result<Ended>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -280,6 +325,11 @@ where
     // the response after which to start TLS, or to close
     let mut pending: Option<(ResponseHandle, After)> = None;
     let mut errors = 0u32;
+    // before login: bytes since the last command, commands so far, and the
+    // last bytes seen (a literal's announcement may straddle two reads)
+    let mut pre_login_bytes = 0usize;
+    let mut pre_login_commands = 0u32;
+    let mut tail: Vec<u8> = Vec::new();
     // what the parser gave while a FETCH was being written (pipelined
     // commands), handled in order afterwards
     let mut stash: VecDeque<Result<Event, Interrupt<imap_next::server::Error>>> = VecDeque::new();
@@ -303,6 +353,15 @@ where
             }
             Ok(Event::CommandReceived { command }) => {
                 errors = 0;
+                if !session.is_authenticated() {
+                    pre_login_bytes = 0;
+                    pre_login_commands += 1;
+                    if pre_login_commands > PRE_LOGIN_COMMANDS {
+                        server.enqueue_status(bye("Too many commands before login"));
+                        flush_all(&mut server, stream).await?;
+                        return Ok(Ended::Closed);
+                    }
+                }
                 let mut outcome = session.command(command).await;
                 let job = outcome.job.take();
                 pending = enqueue(&mut server, outcome).or(pending);
@@ -325,6 +384,13 @@ where
                 command_authenticate,
             }) => {
                 errors = 0;
+                pre_login_bytes = 0;
+                pre_login_commands += 1;
+                if pre_login_commands > PRE_LOGIN_COMMANDS {
+                    server.enqueue_status(bye("Too many commands before login"));
+                    flush_all(&mut server, stream).await?;
+                    return Ok(Ended::Closed);
+                }
                 let tag = command_authenticate.tag.clone();
                 if session.is_authenticated() {
                     let _ = server.authenticate_finish(bad(&tag, "Already authenticated"));
@@ -349,6 +415,7 @@ where
                 }
             }
             Ok(Event::AuthenticateDataReceived { authenticate_data }) => {
+                pre_login_bytes = 0;
                 let Some(a) = authenticating.take() else {
                     continue;
                 };
@@ -385,20 +452,41 @@ where
                 stream.flush().await?;
             }
             Err(Interrupt::Io(Io::NeedMoreInput)) => {
-                let timeout = if session.is_authenticated() {
-                    ctx.idle_timeout
+                let deadline = if session.is_authenticated() {
+                    tokio::time::Instant::now() + ctx.idle_timeout
                 } else {
-                    ctx.login_timeout
+                    login_deadline
                 };
                 tokio::select! {
-                    read = tokio::time::timeout(timeout, stream.read(&mut buf)) => match read {
+                    read = tokio::time::timeout_at(deadline, stream.read(&mut buf)) => match read {
                         Err(_) => {
-                            server.enqueue_status(bye("Autologout: idle for too long"));
+                            server.enqueue_status(bye(if session.is_authenticated() {
+                                "Autologout: idle for too long"
+                            } else {
+                                "Autologout: log in sooner"
+                            }));
                             flush_all(&mut server, stream).await?;
                             return Ok(Ended::Closed);
                         }
                         Ok(Ok(0)) => return Ok(Ended::Closed),
-                        Ok(Ok(n)) => server.enqueue_input(&buf[..n]),
+                        Ok(Ok(n)) => {
+                            if !session.is_authenticated() {
+                                // before login, a command is small: nobody
+                                // makes us hold megabytes without a password
+                                pre_login_bytes += n;
+                                tail.extend_from_slice(&buf[..n]);
+                                let too_big = announced_literal(&tail)
+                                    .is_some_and(|l| l > PRE_LOGIN_COMMAND as u64);
+                                let keep = tail.len().saturating_sub(32);
+                                tail.drain(..keep);
+                                if too_big || pre_login_bytes > PRE_LOGIN_COMMAND {
+                                    server.enqueue_status(bye("Command too long before login"));
+                                    flush_all(&mut server, stream).await?;
+                                    return Ok(Ended::Closed);
+                                }
+                            }
+                            server.enqueue_input(&buf[..n]);
+                        }
                         Ok(Err(e)) => return Err(e),
                     },
                     ev = events.recv(), if idling.is_some() => {

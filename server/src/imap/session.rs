@@ -202,6 +202,13 @@ impl Session {
                     "Too many failed attempts, try again later",
                 ))
             }
+            Err(LoginError::NotCovered) => {
+                return Outcome::one(no(
+                    tag,
+                    code("AUTHORIZATIONFAILED"),
+                    "The Continuity Service is not enabled for this account",
+                ))
+            }
             Err(LoginError::Unavailable) => {
                 return Outcome::one(no(
                     tag,
@@ -210,13 +217,6 @@ impl Session {
                 ))
             }
         };
-        if !account.covered {
-            return Outcome::one(no(
-                tag,
-                code("AUTHORIZATIONFAILED"),
-                "The Continuity Service is not enabled for this account",
-            ));
-        }
         let Some(slot) = self.ctx.take_slot(account.user) else {
             return Outcome::one(no(tag, code("LIMIT"), "Too many sessions for this account"));
         };
@@ -435,6 +435,29 @@ impl Session {
         }
         let f = super::selected_cmds::flags_of(flags);
         let store = &self.ctx.store;
+        // RFC 9208 §4.3: what a user appends is theirs to keep, within a quota
+        match store.appended_usage(user).await {
+            Ok((_, bytes))
+                if (bytes.max(0) as u64).saturating_add(raw.len() as u64)
+                    > self.ctx.append_quota =>
+            {
+                tracing::info!(user = %user, bytes, "APPEND refused: quota");
+                return Outcome::one(no(
+                    tag,
+                    code("OVERQUOTA"),
+                    &format!(
+                        "Your mailbox holds {} MiB of mail you added yourself; the most is {} MiB",
+                        bytes.max(0) / (1 << 20),
+                        self.ctx.append_quota / (1 << 20)
+                    ),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "APPEND quota lookup failed");
+                return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
+            }
+        }
         let uid = match store.imap_append(user, folder, &raw, f, at).await {
             Ok(u) => u,
             Err(e) => {

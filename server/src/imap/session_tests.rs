@@ -23,6 +23,16 @@ pub(super) struct World {
 }
 
 pub(super) async fn world(tag: &str, plaintext: bool) -> World {
+    world_with(
+        tag,
+        plaintext,
+        &[("CONTINUITY_IMAP_MAX_LITERAL_SIZE", "64KiB")],
+    )
+    .await
+}
+
+/// A world with more settings (`CONTINUITY_…` pairs).
+pub(super) async fn world_with(tag: &str, plaintext: bool, extra: &[(&str, &str)]) -> World {
     let dir = std::env::temp_dir().join(format!(
         "continuity-imap-{tag}-{}-{}",
         std::process::id(),
@@ -37,11 +47,10 @@ pub(super) async fn world(tag: &str, plaintext: bool) -> World {
             "CONTINUITY_IMAP_MAX_SESSIONS_PER_USER".to_string(),
             "2".to_string(),
         ),
-        (
-            "CONTINUITY_IMAP_MAX_LITERAL_SIZE".to_string(),
-            "64KiB".to_string(),
-        ),
     ];
+    let env = env
+        .into_iter()
+        .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let cfg = Config::load(None, env).expect("config");
     let store = Store::open(&cfg.database_path()).await.expect("store");
     let dom = store
@@ -107,7 +116,7 @@ pub(super) struct Client {
 
 impl Client {
     /// Read until a line starting with `until` (literals read whole).
-    async fn read_until(&mut self, until: &str) -> String {
+    pub(super) async fn read_until(&mut self, until: &str) -> String {
         let mut out = String::new();
         loop {
             while let Some(pos) = self.buf.windows(2).position(|w| w == b"\r\n") {
@@ -150,7 +159,7 @@ impl Client {
         self.buf.extend_from_slice(&b[..n]);
     }
 
-    async fn send(&mut self, s: &str) {
+    pub(super) async fn send(&mut self, s: &str) {
         self.w.write_all(s.as_bytes()).await.expect("write");
     }
 
@@ -161,13 +170,14 @@ impl Client {
     }
 }
 
-async fn connect(w: &World, tls: bool) -> Client {
+pub(super) async fn connect(w: &World, tls: bool) -> Client {
     let (a, mut b) = tokio::io::duplex(1 << 20);
     let ctx = w.ctx.clone();
     tokio::spawn(async move {
         let (_tx, mut stop) = tokio::sync::watch::channel(false);
         let mut s = Session::new(ctx.clone(), tls, "127.0.0.1".into());
-        let _ = drive(&mut b, &mut s, &ctx, &mut stop, true).await;
+        let deadline = tokio::time::Instant::now() + ctx.login_timeout;
+        let _ = drive(&mut b, &mut s, &ctx, &mut stop, true, deadline).await;
         drop(_tx);
     });
     let (r, w) = tokio::io::split(a);

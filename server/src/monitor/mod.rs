@@ -6,6 +6,8 @@
 //! - [`state`]: the pure state machine (thresholds, hysteresis, manual
 //!   override, drills);
 //! - [`probe`]: the SMTP probe (connect, banner, EHLO, MAIL, RCPT, RSET, QUIT);
+//! - [`reach`]: where a domain admin may point a primary (public addresses,
+//!   mail ports, unless an operator allows more);
 //! - [`alerts`]: mail to the administrators' recovery addresses when an
 //!   outage starts and ends;
 //! - [`webhook`]: the signed JSON POST of every state change, retried.
@@ -16,6 +18,7 @@
 
 pub mod alerts;
 pub mod probe;
+pub mod reach;
 pub mod state;
 pub mod webhook;
 
@@ -206,6 +209,7 @@ impl Monitor {
                         port: d.primary_port,
                         tls: d.primary_tls.parse().unwrap_or(TlsMode::Opportunistic),
                         rcpt: d.probe_rcpt.clone(),
+                        connect_to: None,
                     };
                     let hello = self.hostname.clone();
                     let timeout = Duration::from_millis(d.probe_timeout_ms.max(500) as u64);

@@ -4,6 +4,11 @@
 //! refused, timeout (e.g. a frozen server that accepts TCP but never says
 //! hello), no banner, `421`, or a 4xx/5xx at EHLO, MAIL or RCPT (a server
 //! that is up but refuses mail, such as `452` for a full disk).
+//!
+//! What a failure says is shown to domain admins (the test button, the
+//! timeline), so it names the step and, from an SMTP server, its reply
+//! code and text — never bytes a non-SMTP service sent ("not an SMTP
+//! server"), nor the system's error text.
 
 use std::time::Duration;
 
@@ -23,6 +28,9 @@ pub struct ProbeTarget {
     /// The recipient asked for at RCPT (postmaster@domain by default: RFC
     /// 5321 §4.5.1 requires every domain to accept it).
     pub rcpt: String,
+    /// Connect here rather than resolving `host` again (an address already
+    /// checked by [`super::reach`]).
+    pub connect_to: Option<std::net::SocketAddr>,
 }
 
 /// Probe once. `Ok` with the RCPT reply, or `Err` with why it failed.
@@ -36,12 +44,60 @@ pub async fn probe(target: &ProbeTarget, hello: &str, timeout: Duration) -> Resu
     }
 }
 
+/// Printable text only, at most 200 characters: what an SMTP reply may show.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
 fn describe(step: &str, e: lettre::transport::smtp::Error) -> String {
-    match e.status() {
-        Some(code) => format!("{step}: {code} {e}"),
-        None if e.is_timeout() => format!("{step}: timeout"),
-        None => format!("{step}: {e}"),
+    if let Some(code) = e.status() {
+        // an SMTP server's reply: its code and text
+        let text = std::error::Error::source(&e)
+            .map(|s| printable(&s.to_string()))
+            .unwrap_or_default();
+        return format!("{step}: {code} {text}").trim_end().to_string();
     }
+    tracing::debug!(error = %e, step, "probe failed");
+    let why = if e.is_timeout() {
+        "timeout"
+    } else if e.is_response() {
+        "not an SMTP server"
+    } else if e.is_tls() {
+        "TLS handshake failed"
+    } else if e.is_client() {
+        "the probe could not be sent"
+    } else {
+        io_reason(&e)
+    };
+    format!("{step}: {why}")
+}
+
+/// A connection failure in a few words (the system's own text may carry
+/// details of the network that a domain admin need not see).
+fn io_reason(e: &lettre::transport::smtp::Error) -> &'static str {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            return match io.kind() {
+                K::ConnectionRefused => "connection refused",
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
+                    "connection closed by the server"
+                }
+                K::UnexpectedEof => "connection closed by the server",
+                K::TimedOut => "timeout",
+                K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => "unreachable",
+                _ => "connection failed",
+            };
+        }
+        source = s.source();
+    }
+    "connection failed"
 }
 
 async fn probe_inner(
@@ -60,15 +116,23 @@ async fn probe_inner(
         // Probing the plain session is enough to know the server takes mail.
         _ => None,
     };
-    let mut conn = AsyncSmtpConnection::connect_tokio1(
-        (target.host.as_str(), target.port),
-        Some(timeout),
-        &ClientId::Domain(hello.to_string()),
-        tls,
-        None,
-    )
-    .await
-    .map_err(|e| describe("connect/banner/EHLO", e))?;
+    let hello = ClientId::Domain(hello.to_string());
+    let connected = match target.connect_to {
+        Some(addr) => {
+            AsyncSmtpConnection::connect_tokio1(addr, Some(timeout), &hello, tls, None).await
+        }
+        None => {
+            AsyncSmtpConnection::connect_tokio1(
+                (target.host.as_str(), target.port),
+                Some(timeout),
+                &hello,
+                tls,
+                None,
+            )
+            .await
+        }
+    };
+    let mut conn = connected.map_err(|e| describe("connect/banner/EHLO", e))?;
     let rcpt: Address = target
         .rcpt
         .parse()
@@ -84,7 +148,7 @@ async fn probe_inner(
         Ok(format!(
             "{} {}",
             r.code(),
-            r.message().collect::<Vec<_>>().join(" ")
+            printable(&r.message().collect::<Vec<_>>().join(" "))
         ))
     }
     .await;

@@ -2,7 +2,8 @@
 //! mail app through SMTP submission) and mail a domain's own server relays
 //! through us, on one path:
 //!
-//! 1. the sender is checked (an enabled account, under the hourly limit);
+//! 1. the sender is checked (an enabled account the Continuity Service
+//!    covers, under the hourly limit);
 //! 2. recipients are sorted: addresses of protected domains are delivered
 //!    locally (archived, their continuity mailbox, then their primary),
 //!    others go through the outbound route (smarthost or MX);
@@ -31,6 +32,11 @@ pub struct RelayOptions {
     pub copy_sent_to_primary: bool,
     /// Most messages a user may send in an hour (webmail and submission together).
     pub max_per_hour: i64,
+    /// Most messages a domain's own server may relay in an hour.
+    pub relay_max_per_hour: u32,
+    /// What each domain's server relayed in the last hour (shared by the
+    /// submission listeners of this process).
+    pub relayed: std::sync::Arc<HourlyCounts>,
 }
 
 impl Default for RelayOptions {
@@ -38,7 +44,37 @@ impl Default for RelayOptions {
         RelayOptions {
             copy_sent_to_primary: true,
             max_per_hour: 200,
+            relay_max_per_hour: 20_000,
+            relayed: Default::default(),
         }
+    }
+}
+
+/// Counts per domain over the last hour, in one-minute buckets (memory:
+/// 60 counters a domain, whatever the rate).
+#[derive(Debug, Default)]
+pub struct HourlyCounts {
+    inner: std::sync::Mutex<std::collections::HashMap<DomainId, (u64, [u32; 60])>>,
+}
+
+impl HourlyCounts {
+    /// Count one for `domain` at minute `minute` unless the last hour holds
+    /// `max` already; the hour's count when refused.
+    pub fn take(&self, domain: DomainId, minute: u64, max: u32) -> Result<(), u32> {
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (last, buckets) = map.entry(domain).or_insert((minute, [0; 60]));
+        // clear the buckets of the minutes that went by since the last count
+        let gone = minute.saturating_sub(*last).min(60);
+        for m in 1..=gone {
+            buckets[((*last + m) % 60) as usize] = 0;
+        }
+        *last = (*last).max(minute);
+        let total: u32 = buckets.iter().sum();
+        if total >= max {
+            return Err(total);
+        }
+        buckets[(minute % 60) as usize] += 1;
+        Ok(())
     }
 }
 
@@ -66,12 +102,38 @@ pub struct Outgoing {
     pub tls: bool,
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_domain_relays_at_most_its_hourly_limit_and_the_hour_slides() {
+        let c = HourlyCounts::default();
+        let (a, b) = (DomainId(1), DomainId(2));
+        for i in 0..3 {
+            assert_eq!(c.take(a, 100 + i, 3), Ok(()));
+        }
+        assert_eq!(c.take(a, 102, 3), Err(3));
+        assert_eq!(c.take(b, 102, 3), Ok(()), "another domain has its own");
+        // an hour after the first, its minute is free again
+        assert_eq!(c.take(a, 159, 3), Err(3));
+        assert_eq!(c.take(a, 160, 3), Ok(()));
+        assert_eq!(c.take(a, 160, 3), Err(3));
+        // long silence: everything gone
+        assert_eq!(c.take(a, 1000, 3), Ok(()));
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
     #[error("{0} messages sent in the last hour: the most allowed")]
     RateLimited(i64),
     #[error("the account is disabled")]
     Disabled,
+    /// The Continuity Service does not cover the user (off for their
+    /// domain, or they are not among its selected users).
+    #[error("the Continuity Service is not enabled for this account")]
+    NotCovered,
     #[error("the message has no recipient")]
     NoRecipient,
     #[error("the store is unavailable: {0}")]
@@ -128,6 +190,11 @@ pub async fn send(
             if account.disabled {
                 return Err(RelayError::Disabled);
             }
+            // checked at each send, not only at login: a user removed from
+            // the service while logged in (or in a long SMTP session) stops
+            if !account.covered {
+                return Err(RelayError::NotCovered);
+            }
             let n = store.sent_recently(user, 3_600_000).await?;
             if n >= opts.max_per_hour {
                 return Err(RelayError::RateLimited(n));
@@ -147,7 +214,11 @@ pub async fn send(
             }
             sent_by = Some(user);
         }
-        Sender::Primary(_) => {
+        Sender::Primary(domain) => {
+            let minute = (crate::store::now_ms() / 60_000).max(0) as u64;
+            if let Err(n) = opts.relayed.take(domain, minute, opts.relay_max_per_hour) {
+                return Err(RelayError::RateLimited(n as i64));
+            }
             // filed in the Sent of the user it is from, when they are ours
             if let RcptVerdict::Accept {
                 user: Some(user), ..

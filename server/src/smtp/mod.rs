@@ -48,6 +48,7 @@ pub struct SmtpContext {
     /// A submission listener (AUTH, relay) instead of the inbound MX.
     pub submission: Option<submission::SubmissionContext>,
     connections: Arc<Semaphore>,
+    per_ip: Arc<crate::per_ip::PerIp>,
     /// Message data held in memory by all sessions, in KiB permits.
     data_budget: Arc<Semaphore>,
     next_id: AtomicU64,
@@ -68,6 +69,7 @@ impl SmtpContext {
                 max_recipients: cfg.max_recipients,
                 max_line_length: cfg.max_line_length,
                 max_errors: cfg.max_errors,
+                max_junk_commands: cfg.max_junk_commands,
                 bare_newlines: cfg.bare_newlines,
                 tls_available: tls.is_some(),
                 submission: None,
@@ -80,6 +82,7 @@ impl SmtpContext {
             max_connections: cfg.max_connections,
             submission: None,
             connections: Arc::new(Semaphore::new(cfg.max_connections)),
+            per_ip: crate::per_ip::PerIp::new(cfg.max_connections_per_ip),
             data_budget: Arc::new(Semaphore::new(kib(cfg.max_inflight_data) as usize)),
             next_id: AtomicU64::new(1),
         })
@@ -130,22 +133,31 @@ pub async fn serve(
                 };
                 let id = ctx.next_id.fetch_add(1, Ordering::Relaxed);
                 let span = tracing::info_span!("conn", proto = "smtp", conn_id = id, %peer);
-                match ctx.connections.clone().try_acquire_owned() {
-                    Ok(permit) => {
+                let permits = ctx
+                    .connections
+                    .clone()
+                    .try_acquire_owned()
+                    .map_err(|_| "Too many connections, try again later")
+                    .and_then(|all| match ctx.per_ip.take(peer.ip()) {
+                        Some(mine) => Ok((all, mine)),
+                        None => Err("Too many connections from your address, try again later"),
+                    });
+                match permits {
+                    Ok(permits) => {
                         let ctx = ctx.clone();
                         let shutdown = shutdown.clone();
                         tokio::spawn(async move {
                             if let Err(e) = handle(stream, peer, &ctx, shutdown).await {
                                 tracing::debug!(error = %e, "connection ended with an error");
                             }
-                            drop(permit);
+                            drop(permits);
                         }.instrument(span));
                     }
-                    Err(_) => {
+                    Err(why) => {
                         tokio::spawn(async move {
                             let mut stream = stream;
-                            tracing::warn!("connection limit reached");
-                            let r = Reply::new(421, [4, 7, 0], "Too many connections, try again later");
+                            tracing::warn!(why, "connection refused");
+                            let r = Reply::new(421, [4, 7, 0], why);
                             let _ = stream.write_all(&r.to_bytes()).await;
                             let _ = stream.shutdown().await;
                         }.instrument(span));
@@ -176,6 +188,7 @@ async fn handle(
     ctx: &SmtpContext,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let connected = Instant::now();
     let _ = tcp.set_nodelay(true);
     let mut session = Session::new(
         ctx.params.clone(),
@@ -195,11 +208,11 @@ async fn handle(
         };
         session.tls_established();
         tls.write_all(&session.greeting().to_bytes()).await?;
-        drive(&mut tls, &mut session, ctx, &mut shutdown).await?;
+        drive(&mut tls, &mut session, ctx, &mut shutdown, connected).await?;
         return Ok(());
     }
     tcp.write_all(&session.greeting().to_bytes()).await?;
-    match drive(&mut tcp, &mut session, ctx, &mut shutdown).await? {
+    match drive(&mut tcp, &mut session, ctx, &mut shutdown, connected).await? {
         Next::Closed => return Ok(()),
         Next::StartTls => {}
     }
@@ -207,7 +220,7 @@ async fn handle(
         return Ok(());
     };
     session.tls_established();
-    drive(&mut tls, &mut session, ctx, &mut shutdown).await?;
+    drive(&mut tls, &mut session, ctx, &mut shutdown, connected).await?;
     Ok(())
 }
 
@@ -236,6 +249,7 @@ async fn drive<S, P>(
     session: &mut Session<P>,
     ctx: &SmtpContext,
     shutdown: &mut watch::Receiver<bool>,
+    connected: Instant,
 ) -> std::io::Result<Next>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -350,6 +364,14 @@ where
             data_started = None;
             ctx.idle_timeout
         };
+        // submission: nobody stays connected long without being someone
+        let login_left = match &ctx.submission {
+            Some(sub) if !session.has_principal() => {
+                Some(sub.login_timeout.saturating_sub(connected.elapsed()))
+            }
+            _ => None,
+        };
+        let timeout = login_left.map_or(timeout, |left| timeout.min(left));
         if *shutdown.borrow() && !session.in_data() {
             stream
                 .write_all(&session.shutdown_reply().to_bytes())
@@ -360,7 +382,12 @@ where
         tokio::select! {
             read = tokio::time::timeout(timeout, stream.read(&mut buf)) => match read {
                 Err(_) => {
-                    stream.write_all(&session.timeout_reply().to_bytes()).await?;
+                    let reply = if login_left.is_some_and(|left| left <= timeout) {
+                        Reply::new(421, [4, 7, 0], "Authentication took too long, closing connection")
+                    } else {
+                        session.timeout_reply()
+                    };
+                    stream.write_all(&reply.to_bytes()).await?;
                     let _ = stream.shutdown().await;
                     return Ok(Next::Closed);
                 }

@@ -24,6 +24,8 @@ pub struct SessionParams {
     pub max_recipients: usize,
     pub max_line_length: usize,
     pub max_errors: u32,
+    /// Commands that move no mail allowed since the last accepted message.
+    pub max_junk_commands: u32,
     pub bare_newlines: BareNewlines,
     /// STARTTLS can be offered (a certificate is configured).
     pub tls_available: bool,
@@ -114,6 +116,8 @@ pub struct Session<P> {
     pub(super) tls: bool,
     pub(super) txn: Option<Transaction>,
     errors: u32,
+    /// Commands that moved no mail since the last accepted message.
+    junk: u32,
     rejections: Vec<Rejection>,
     /// Submission: who the session acts for (AUTH, or the client's network).
     pub(super) principal: Option<Principal>,
@@ -124,6 +128,15 @@ pub struct Session<P> {
 const OK: [u8; 3] = [2, 0, 0];
 
 impl<P: RecipientPolicy> Session<P> {
+    pub(super) fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    /// Submission: the session acts for someone (AUTH, or a relay network).
+    pub fn has_principal(&self) -> bool {
+        self.principal.is_some()
+    }
+
     pub fn new(params: Arc<SessionParams>, policy: P, client_ip: String, tls: bool) -> Self {
         Session {
             params,
@@ -137,6 +150,7 @@ impl<P: RecipientPolicy> Session<P> {
             tls,
             txn: None,
             errors: 0,
+            junk: 0,
             rejections: Vec::new(),
             principal: None,
             authenticated: false,
@@ -264,7 +278,10 @@ impl<P: RecipientPolicy> Session<P> {
         self.state = State::Command;
         self.txn = None;
         match result {
-            Ok(id) => Reply::new(250, OK, format!("Ok: queued as {id}")),
+            Ok(id) => {
+                self.junk = 0;
+                Reply::new(250, OK, format!("Ok: queued as {id}"))
+            }
             // Nothing was stored: the client keeps the message and retries.
             Err(_) => Reply::new(
                 451,
@@ -328,6 +345,32 @@ impl<P: RecipientPolicy> Session<P> {
             Ok(r) => r,
             Err(e) => return self.parse_error(e),
         };
+        // A session that only keeps itself alive (NOOP every few minutes,
+        // RSET, VRFY, EHLO again...) ends: no connection is held forever.
+        if matches!(
+            request,
+            Request::Noop { .. }
+                | Request::Rset
+                | Request::Vrfy { .. }
+                | Request::Help { .. }
+                | Request::Ehlo { .. }
+                | Request::Helo { .. }
+                | Request::Expn { .. }
+                | Request::Etrn { .. }
+        ) {
+            self.junk += 1;
+            if self.junk > self.params.max_junk_commands {
+                self.state = State::Closed;
+                return Event::Close(Reply::new(
+                    421,
+                    [4, 7, 0],
+                    format!(
+                        "{} Too many commands without mail, closing connection",
+                        self.params.hostname
+                    ),
+                ));
+            }
+        }
         match request {
             Request::Ehlo { host } => self.hello(host.as_ref(), true),
             Request::Helo { host } => self.hello(host.as_ref(), false),

@@ -23,6 +23,7 @@ pub(super) fn directory() -> DirectorySnapshot {
 
 pub(super) fn params() -> SessionParams {
     SessionParams {
+        max_junk_commands: 50,
         hostname: "mx.test".into(),
         max_message_size: 1000,
         max_recipients: 3,

@@ -15,7 +15,7 @@ use super::session::{Event, Principal, Session, State};
 use crate::auth::{Auth, LoginError};
 use crate::directory::RecipientPolicy;
 use crate::relay::{self, Outgoing, RelayError, RelayOptions, Sender};
-use crate::store::{MessageId, Origin, Store};
+use crate::store::{DomainId, MessageId, Origin, Store};
 
 impl<P: RecipientPolicy> Session<P> {
     /// AUTH is advertised (and accepted) on this session now.
@@ -126,12 +126,15 @@ impl<P: RecipientPolicy> Session<P> {
                     ))
                 }
             }
-            Some(Principal::Primary { name, .. }) => {
+            Some(Principal::Primary { domain: id, name }) => {
                 let domain = from.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
                 match domain {
                     // bounces from the domain's server
                     None if from.is_empty() => Ok(()),
-                    Some(d) if d == *name || d.ends_with(&format!(".{name}")) => Ok(()),
+                    // its domain and subdomains — but a subdomain that is
+                    // itself protected is another tenant's (its DKIM key,
+                    // its users' Sent), never this server's to use
+                    Some(d) if self.policy().owner_domain(&d) == Some(*id) => Ok(()),
                     _ => Err(Reply::new(
                         553,
                         [5, 7, 1],
@@ -164,6 +167,8 @@ pub struct SubmissionContext {
     pub relay: RelayOptions,
     /// TLS from the first byte (port 465).
     pub implicit_tls: bool,
+    /// Time to authenticate from connecting.
+    pub login_timeout: std::time::Duration,
 }
 
 /// A domain's server relaying from one of its networks
@@ -181,11 +186,26 @@ pub async fn network_principal(store: &Store, ip: std::net::IpAddr) -> Option<Pr
         std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
         v4 => v4,
     };
-    let (domain, _) = nets.into_iter().find(|(_, n)| {
-        n.parse::<ipnet::IpNet>()
-            .map(|net| net.contains(&ip))
-            .unwrap_or(false)
-    })?;
+    let mut matching: Vec<DomainId> = nets
+        .into_iter()
+        .filter(|(_, n)| {
+            n.parse::<ipnet::IpNet>()
+                .map(|net| net.contains(&ip))
+                .unwrap_or(false)
+        })
+        .map(|(d, _)| d)
+        .collect();
+    matching.dedup();
+    // networks never overlap across domains (the store refuses it); should
+    // two still claim this address, it is nobody's rather than the first's
+    let domain = match matching.as_slice() {
+        [one] => *one,
+        [] => return None,
+        _ => {
+            tracing::warn!(%ip, "submission: several domains claim this address; not trusted");
+            return None;
+        }
+    };
     let d = store.domain(domain).await.ok().flatten()?;
     tracing::info!(%ip, domain = %d.name, "submission: client in the domain's relay networks");
     Some(Principal::Primary {
@@ -223,14 +243,6 @@ pub async fn verify(
         .verify_user(user, password, ip, "submission")
         .await
         .map_err(login_reply)?;
-    if !account.covered {
-        tracing::info!(user = %account.user, %ip, "submission refused: not covered by the Continuity Service");
-        return Err(Reply::new(
-            535,
-            [5, 7, 8],
-            "The Continuity Service is not enabled for this account",
-        ));
-    }
     let addresses = store
         .own_addresses(account.user)
         .await
@@ -247,6 +259,11 @@ fn login_reply(e: LoginError) -> Reply {
         LoginError::Throttled => {
             Reply::new(454, [4, 7, 0], "Too many failed attempts, try again later")
         }
+        LoginError::NotCovered => Reply::new(
+            535,
+            [5, 7, 8],
+            "The Continuity Service is not enabled for this account",
+        ),
         LoginError::Unavailable => Reply::new(454, [4, 7, 0], "Temporary authentication failure"),
     }
 }
@@ -327,7 +344,25 @@ pub async fn commit(
             }
             Sender::User(*id)
         }
-        Principal::Primary { domain, .. } => Sender::Primary(*domain),
+        Principal::Primary { domain, name } => {
+            // what the domain's server relays is the domain's own mail: its
+            // authors too, not only its envelope (a protected subdomain is
+            // another tenant's)
+            use crate::directory::RecipientPolicy;
+            let senders = header_senders(&env.raw).unwrap_or_default();
+            let ours = |a: &String| {
+                a.rsplit_once('@')
+                    .is_some_and(|(_, d)| snap.owner_domain(d) == Some(*domain))
+            };
+            if senders.is_empty() || !senders.iter().all(ours) {
+                return Err(Reply::new(
+                    550,
+                    [5, 7, 1],
+                    format!("The From header must be an address of {name}"),
+                ));
+            }
+            Sender::Primary(*domain)
+        }
     };
     let raw = complete_headers(env.raw, hostname);
     let out = Outgoing {
@@ -348,6 +383,11 @@ pub async fn commit(
             format!("{n} messages sent in the last hour: the most allowed; try again later"),
         )),
         Err(RelayError::Disabled) => Err(Reply::new(550, [5, 7, 1], "The account is disabled")),
+        Err(RelayError::NotCovered) => Err(Reply::new(
+            550,
+            [5, 7, 1],
+            "The Continuity Service is not enabled for this account",
+        )),
         Err(RelayError::NoRecipient) => Err(Reply::new(554, [5, 5, 1], "No valid recipients")),
         Err(RelayError::Unavailable(e)) => {
             tracing::error!(error = %e, "could not store a submitted message; answered 451");

@@ -280,12 +280,25 @@ impl Store {
 
     /// A session by the hash of its cookie; `user` is the owner's id (a
     /// user's, or an administrator's for [`SessionKind::Admin`]).
+    /// A live session row. A user's session counts only while the user is
+    /// enabled and the Continuity Service covers them: a user disabled, or
+    /// removed from the selected users, or whose domain's service was
+    /// turned off, is logged out at their next request.
     pub async fn session(&self, kind: SessionKind, id_hash: &[u8]) -> Result<Option<SessionRow>> {
-        let sql = format!(
-            "SELECT {}, csrf, created_at, last_seen, expires_at FROM {} WHERE id_hash = ?",
-            kind.owner(),
-            kind.table()
-        );
+        let sql = match kind {
+            SessionKind::Admin => {
+                "SELECT admin_id, csrf, created_at, last_seen, expires_at FROM admin_sessions \
+                 WHERE id_hash = ?"
+            }
+            SessionKind::User => {
+                "SELECT s.user_id, s.csrf, s.created_at, s.last_seen, s.expires_at \
+                 FROM sessions s JOIN users u ON u.id = s.user_id \
+                 JOIN domains d ON d.id = u.domain_id \
+                 WHERE s.id_hash = ? AND u.disabled = 0 AND d.continuity_enabled \
+                 AND (d.continuity_scope = 'all' OR EXISTS (SELECT 1 FROM continuity_users c \
+                      WHERE c.domain_id = d.id AND c.user_id = u.id))"
+            }
+        };
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id_hash)
             .fetch_optional(&self.read)

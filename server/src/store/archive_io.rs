@@ -48,6 +48,9 @@ pub(super) struct Archived<'a> {
     pub seen: bool,
     /// For the tracking event ("mbox", "imap append", …).
     pub source: &'a str,
+    /// The user appended it themselves (IMAP APPEND): it counts against
+    /// their quota for appended mail.
+    pub appended_by: Option<UserId>,
 }
 
 /// Insert the message, its body, its tracking event, the user's mailbox
@@ -61,8 +64,8 @@ pub(super) async fn archive_in(
     let (raw, summary) = (a.raw, a.summary);
     let id: i64 = sqlx::query(
         "INSERT INTO messages (received_at, origin, mail_from, size, header_from, header_to, \
-             subject, sent_date, message_id_hdr, attachments, content_sha256) \
-             VALUES (?, 'import', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             subject, sent_date, message_id_hdr, attachments, content_sha256, appended_by) \
+             VALUES (?, 'import', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(a.at)
     .bind(a.mail_from)
@@ -74,6 +77,7 @@ pub(super) async fn archive_in(
     .bind(&summary.message_id)
     .bind(summary.attachments as i64)
     .bind(a.sha)
+    .bind(a.appended_by.map(|u| u.0))
     .fetch_one(&mut **tx)
     .await?
     .try_get(0)?;
@@ -176,6 +180,7 @@ impl Store {
                 at,
                 seen: true,
                 source: m.source,
+                appended_by: None,
             },
         )
         .await?;

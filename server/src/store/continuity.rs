@@ -3,6 +3,7 @@
 //! command and the monitor never overwrite each other), the timeline, and
 //! the held deliveries.
 
+use crate::monitor::reach::PrimaryAllowance;
 use sqlx::Row;
 
 use super::{now_ms, DomainId, Result, Store, StoreError};
@@ -240,6 +241,35 @@ impl Store {
         .bind(fail_after as i64)
         .bind(recover_after as i64)
         .bind(probe_rcpt)
+        .bind(domain.0)
+        .execute(&self.read)
+        .await?;
+        Ok(())
+    }
+
+    /// What the domain's admins may name as the primary beyond public
+    /// addresses and mail ports (an operator's choice).
+    pub async fn primary_allowance(&self, domain: DomainId) -> Result<PrimaryAllowance> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT primary_allow_networks, primary_allow_ports FROM domains WHERE id = ?",
+        )
+        .bind(domain.0)
+        .fetch_optional(&self.read)
+        .await?;
+        let (nets, ports) = row.unwrap_or_default();
+        PrimaryAllowance::parse(&nets, &ports).map_err(StoreError::Invalid)
+    }
+
+    pub async fn set_primary_allowance(
+        &self,
+        domain: DomainId,
+        allow: &PrimaryAllowance,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE domains SET primary_allow_networks = ?, primary_allow_ports = ? WHERE id = ?",
+        )
+        .bind(allow.networks_text())
+        .bind(allow.ports_text())
         .bind(domain.0)
         .execute(&self.read)
         .await?;

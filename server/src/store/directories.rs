@@ -26,6 +26,24 @@ pub struct DirectoryConfig {
     pub flavor: String,
     pub interval_s: i64,
     pub max_disable_pct: u32,
+    /// A plain `ldap://` URL without StartTLS (the bind password in clear)
+    /// is allowed: an operator's choice, never a domain admin's.
+    pub allow_plaintext: bool,
+}
+
+impl DirectoryConfig {
+    /// Where the bind password goes: the server and how it is reached.
+    /// Whoever may not set the password may not change this.
+    pub fn same_destination(&self, other: &DirectoryConfig) -> bool {
+        self.url.trim() == other.url.trim()
+            && self.starttls == other.starttls
+            && self.ca_file == other.ca_file
+    }
+
+    /// The connection would carry the bind password in clear.
+    pub fn is_plaintext(&self) -> bool {
+        self.url.trim().starts_with("ldap://") && !self.starttls
+    }
 }
 
 /// The last run.
@@ -52,11 +70,13 @@ fn config(r: &sqlx::sqlite::SqliteRow) -> Result<DirectoryConfig> {
         flavor: r.try_get(9)?,
         interval_s: r.try_get(10)?,
         max_disable_pct: r.try_get::<i64, _>(11)?.clamp(0, 100) as u32,
+        allow_plaintext: r.try_get(12)?,
     })
 }
 
 const SELECT: &str = "SELECT domain_id, url, starttls, ca_file, bind_dn, bind_password_file, \
-     base_dn, user_filter, group_dn, flavor, interval_s, max_disable_pct FROM directories";
+     base_dn, user_filter, group_dn, flavor, interval_s, max_disable_pct, allow_plaintext \
+     FROM directories";
 
 impl Store {
     pub async fn set_directory(&self, c: &DirectoryConfig) -> Result<()> {
@@ -69,6 +89,13 @@ impl Store {
         if url.starts_with("ldaps://") && c.starttls {
             return Err(StoreError::Invalid(
                 "StartTLS is for ldap:// URLs (ldaps:// is TLS already)".into(),
+            ));
+        }
+        if c.is_plaintext() && !c.allow_plaintext {
+            return Err(StoreError::Invalid(
+                "a plain ldap:// URL without StartTLS would send the bind password in clear: \
+                 use ldaps:// or StartTLS (only an operator can allow plain LDAP)"
+                    .into(),
             ));
         }
         if c.base_dn.trim().is_empty() {
@@ -91,13 +118,14 @@ impl Store {
         sqlx::query(
             "INSERT INTO directories (domain_id, url, starttls, ca_file, bind_dn, \
              bind_password_file, base_dn, user_filter, group_dn, flavor, interval_s, \
-             max_disable_pct) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             max_disable_pct, allow_plaintext) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (domain_id) DO UPDATE SET url = excluded.url, \
              starttls = excluded.starttls, ca_file = excluded.ca_file, \
              bind_dn = excluded.bind_dn, bind_password_file = excluded.bind_password_file, \
              base_dn = excluded.base_dn, user_filter = excluded.user_filter, \
              group_dn = excluded.group_dn, flavor = excluded.flavor, \
-             interval_s = excluded.interval_s, max_disable_pct = excluded.max_disable_pct",
+             interval_s = excluded.interval_s, max_disable_pct = excluded.max_disable_pct, \
+             allow_plaintext = excluded.allow_plaintext",
         )
         .bind(c.domain.0)
         .bind(url)
@@ -111,6 +139,7 @@ impl Store {
         .bind(&c.flavor)
         .bind(c.interval_s)
         .bind(c.max_disable_pct as i64)
+        .bind(c.allow_plaintext)
         .execute(&self.read)
         .await?;
         Ok(())

@@ -169,6 +169,19 @@ impl Store {
         )
     }
 
+    /// What the user's drafts hold: (drafts, bytes of their files) — the
+    /// webmail's quota for drafts counts this.
+    pub async fn draft_usage(&self, user: UserId) -> Result<(i64, i64)> {
+        Ok(sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM drafts WHERE user_id = ?1), \
+                    (SELECT COALESCE(SUM(a.size), 0) FROM drafts d \
+                     JOIN draft_attachments a ON a.draft_id = d.id WHERE d.user_id = ?1)",
+        )
+        .bind(user.0)
+        .fetch_one(&self.read)
+        .await?)
+    }
+
     /// Delete one of the user's drafts (with its files). False when it is
     /// not theirs.
     pub async fn discard_draft(&self, user: UserId, id: i64) -> Result<bool> {

@@ -338,6 +338,7 @@ impl Store {
                 at: internal_date.unwrap_or(now).min(now),
                 seen: flags.seen,
                 source: "imap append",
+                appended_by: Some(user),
             },
         )
         .await?;
@@ -354,6 +355,17 @@ impl Store {
         tx.commit().await?;
         self.mailbox_changed(user);
         Ok(u32::try_from(uid).unwrap_or(u32::MAX))
+    }
+
+    /// What the user appended over IMAP and the archive still holds:
+    /// (messages, bytes) — their quota for appended mail counts this.
+    pub async fn appended_usage(&self, user: UserId) -> Result<(i64, i64)> {
+        Ok(sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages WHERE appended_by = ?",
+        )
+        .bind(user.0)
+        .fetch_one(&self.read)
+        .await?)
     }
 
     /// The counts STATUS reports: (messages, unseen).

@@ -239,9 +239,31 @@ impl Store {
         )
     }
 
-    /// Replace the networks the domain's server may relay from.
+    /// Replace the networks the domain's server may relay from. A network
+    /// that shares an address with another domain's is refused (whoever
+    /// relays from there would be both; the other's name is not told).
     pub async fn set_relay_networks(&self, domain: DomainId, networks: &[String]) -> Result<()> {
         let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let others: Vec<String> =
+            sqlx::query_scalar("SELECT network FROM relay_networks WHERE domain_id <> ?")
+                .bind(domain.0)
+                .fetch_all(&mut *tx)
+                .await?;
+        let parse = |n: &str| n.parse::<ipnet::IpNet>().ok();
+        for n in networks {
+            let Some(mine) = parse(n) else {
+                return Err(StoreError::Invalid(format!("{n:?} is not a network")));
+            };
+            if others
+                .iter()
+                .filter_map(|o| parse(o))
+                .any(|o| crate::relay::access::overlap(&mine, &o))
+            {
+                return Err(StoreError::Invalid(format!(
+                    "{n} is already used by another domain's server"
+                )));
+            }
+        }
         sqlx::query("DELETE FROM relay_networks WHERE domain_id = ?")
             .bind(domain.0)
             .execute(&mut *tx)

@@ -49,6 +49,26 @@ pub(crate) async fn guard(
     }
 }
 
+/// Is the request's administrator an operator (who may set what a domain
+/// admin may not: files on the server, private networks)?
+pub(crate) async fn is_operator(req: &HttpRequest, state: &WebState) -> bool {
+    let session = req
+        .extensions()
+        .get::<Option<AdminSession>>()
+        .cloned()
+        .flatten();
+    match session {
+        Some(session) => state
+            .store
+            .admin(session.admin)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|a| a.is_operator()),
+        None => false,
+    }
+}
+
 #[derive(Deserialize)]
 pub struct EnabledForm {
     csrf: String,
@@ -403,11 +423,56 @@ pub async fn set_primary(
     let rcpt = form.probe_rcpt.trim();
     let rcpt = if rcpt.is_empty() {
         None
-    } else if crate::store::admin::normalize_address(rcpt).is_ok() {
+    } else if crate::store::admin::normalize_address(rcpt).is_ok()
+        // the probe asks for the domain's own mail, nobody else's
+        && rcpt
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| d.eq_ignore_ascii_case(&domain))
+    {
         Some(rcpt)
     } else {
         return bad("probe_rcpt");
     };
+    let before = match state.store.monitored_domain(id).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the primary failed");
+            return HttpResponse::ServiceUnavailable().finish();
+        }
+    };
+    // A domain admin names a public mail server on a mail port (else this
+    // form would be a port scanner of our own network), unless an operator
+    // allowed more for the domain; what is already set stays usable.
+    let unchanged = before
+        .as_ref()
+        .is_some_and(|b| b.primary_host.eq_ignore_ascii_case(host) && b.primary_port == port);
+    let mut checked = None;
+    if !unchanged && !is_operator(&req, &state).await {
+        let allow = match state.store.primary_allowance(id).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the primary allowance failed");
+                return HttpResponse::ServiceUnavailable().finish();
+            }
+        };
+        match crate::monitor::reach::resolve_checked(host, port, &allow).await {
+            Ok(addrs) => checked = addrs.first().copied(),
+            Err(refusal) => {
+                use crate::monitor::reach::Refusal;
+                let why = match refusal {
+                    Refusal::Port(_) => "port",
+                    Refusal::Address { .. } => "address",
+                    Refusal::Unresolved(_) => "unresolved",
+                };
+                tracing::info!(%actor, %refusal, "primary refused");
+                return see_other(&format!(
+                    "{}?e=primary&field={}&why={why}",
+                    page(&domain),
+                    if why == "port" { "port" } else { "host" }
+                ));
+            }
+        }
+    }
     if form.action.as_deref() == Some("test") {
         let target = crate::monitor::probe::ProbeTarget {
             host: host.to_string(),
@@ -416,6 +481,7 @@ pub async fn set_primary(
             rcpt: rcpt
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("postmaster@{domain}")),
+            connect_to: checked,
         };
         let r = crate::monitor::probe::probe(
             &target,
@@ -434,7 +500,6 @@ pub async fn set_primary(
             enc(&text)
         ));
     }
-    let before = state.store.monitored_domain(id).await.ok().flatten();
     if let Err(e) = state.store.set_primary(id, host, port, tls).await {
         tracing::error!(error = %e, "saving the primary failed");
         return HttpResponse::ServiceUnavailable().finish();

@@ -132,6 +132,7 @@ pub async fn directory_view(
         v.configured = true;
         v.url = c.url;
         v.starttls = c.starttls;
+        v.allow_plaintext = c.allow_plaintext;
         v.ca_file = c.ca_file.unwrap_or_default();
         v.bind_dn = c.bind_dn;
         v.bind_password_file = c.bind_password_file.unwrap_or_default();

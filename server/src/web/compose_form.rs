@@ -1,6 +1,7 @@
 //! The compose form as the browser posts it: `application/x-www-form-urlencoded`
 //! (no files) or `multipart/form-data` (with files), read as a stream with
-//! limits — text fields are capped, files add up to at most a budget —
+//! limits — text fields are capped, so are the parts and their text together,
+//! files add up to at most a budget —
 //! and uploads named safely. Nothing here decides what to do with it.
 
 use actix_web::{web, FromRequest, HttpRequest};
@@ -58,6 +59,11 @@ const BODY_MAX: usize = 1 << 20;
 const FIELD_MAX: usize = 16 * 1024;
 /// Most files in one post.
 pub const MAX_FILES: usize = 20;
+/// Parts a post may have at all (fields, files, empty file inputs), and
+/// the text all its fields may hold together: a form is a form, not a way
+/// to make the server hold memory.
+pub const MAX_PARTS: usize = 256;
+const TEXT_MAX: usize = 2 << 20;
 
 /// A file name safe to keep and to put in a MIME header: no path, no
 /// control characters, at most 200 characters.
@@ -105,16 +111,30 @@ pub async fn read(
         let form = web::Form::<Vec<(String, String)>>::from_request(req, &mut p)
             .await
             .map_err(|e| FormError::Bad(e.to_string()))?;
+        let fields = form.into_inner();
+        if fields.len() > MAX_PARTS {
+            return Err(FormError::Bad(format!(
+                "the form has more than {MAX_PARTS} fields"
+            )));
+        }
         return Ok(Posted {
-            fields: form.into_inner(),
+            fields,
             ..Default::default()
         });
     }
     let mut mp = actix_multipart::Multipart::new(req.headers(), payload);
     let mut out = Posted::default();
     let mut file_bytes = 0usize;
+    let mut text_bytes = 0usize;
+    let mut parts = 0usize;
     while let Some(item) = mp.next().await {
         let mut field = item.map_err(|e| FormError::Bad(e.to_string()))?;
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(FormError::Bad(format!(
+                "the form has more than {MAX_PARTS} parts"
+            )));
+        }
         let (name, filename) = match field.content_disposition() {
             Some(cd) => (
                 cd.get_name().unwrap_or_default().to_string(),
@@ -160,6 +180,10 @@ pub async fn read(
                     let chunk = chunk.map_err(|e| FormError::Bad(e.to_string()))?;
                     if data.len() + chunk.len() > max {
                         return Err(FormError::Bad(format!("the field {name:?} is too long")));
+                    }
+                    text_bytes += chunk.len();
+                    if text_bytes > TEXT_MAX {
+                        return Err(FormError::Bad("the form's text is too long".into()));
                     }
                     data.extend_from_slice(&chunk);
                 }

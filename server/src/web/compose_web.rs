@@ -321,6 +321,22 @@ pub async fn send(
         return see_other("/mail/drafts?done=discarded");
     }
     // 1. keep everything as a draft first: nothing typed or attached is lost
+    let Ok((drafts, draft_bytes)) = store.draft_usage(user).await else {
+        return HttpResponse::ServiceUnavailable().finish();
+    };
+    let existing = row.id > 0 && matches!(store.draft(user, row.id).await, Ok(Some(_)));
+    let (max_drafts, files_quota) = (
+        i64::from(state.quotas.max_drafts),
+        state.quotas.draft_files as i64,
+    );
+    if !existing && drafts >= max_drafts {
+        tracing::info!(user = %user, drafts, "draft refused: quota");
+        if json {
+            return HttpResponse::Conflict()
+                .json(serde_json::json!({"error": "drafts", "max": max_drafts}));
+        }
+        return see_other(&format!("/mail/drafts?e=drafts&why={max_drafts}"));
+    }
     let Ok(draft) = store.save_draft(user, &row).await else {
         return HttpResponse::ServiceUnavailable().finish();
     };
@@ -358,6 +374,8 @@ pub async fn send(
     let mut error = None;
     if posted.files_refused || have + adding > FILES_BUDGET {
         error = Some(("files", FILES_BUDGET.to_string()));
+    } else if adding > 0 && draft_bytes.saturating_add(adding as i64) > files_quota {
+        error = Some(("quota", files_quota.to_string()));
     } else if files.len() + posted.uploads.len() > compose_form::MAX_FILES {
         error = Some(("nfiles", compose_form::MAX_FILES.to_string()));
     } else {
@@ -391,6 +409,9 @@ pub async fn send(
     };
     if account.disabled {
         return forbidden_form(&req);
+    }
+    if !account.covered {
+        return fail("notcovered", String::new()).await;
     }
     match store.sent_recently(user, 3_600_000).await {
         Ok(n) if n >= MAX_PER_HOUR => return fail("rate", MAX_PER_HOUR.to_string()).await,
@@ -462,6 +483,7 @@ pub async fn send(
     let opts = RelayOptions {
         copy_sent_to_primary: state.copy_sent,
         max_per_hour: MAX_PER_HOUR,
+        ..Default::default()
     };
     let outgoing = Outgoing {
         origin: Origin::Webmail,
@@ -477,6 +499,7 @@ pub async fn send(
         Ok(id) => id,
         Err(RelayError::RateLimited(_)) => return fail("rate", MAX_PER_HOUR.to_string()).await,
         Err(RelayError::Disabled) => return forbidden_form(&req),
+        Err(RelayError::NotCovered) => return fail("notcovered", String::new()).await,
         Err(e) => {
             tracing::error!(error = %e, "cannot store a message sent from the webmail");
             return fail("unavailable", String::new()).await;

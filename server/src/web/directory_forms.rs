@@ -5,10 +5,10 @@
 
 #![allow(clippy::result_large_err)]
 
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::admin_forms::guard;
+use super::admin_forms::{guard, is_operator};
 use super::forms::{enc, see_other};
 use super::WebState;
 use crate::store::directories::DirectoryConfig;
@@ -32,6 +32,8 @@ pub struct SettingsForm {
     user_filter: String,
     #[serde(default)]
     group_dn: String,
+    /// operators only: plain ldap:// without StartTLS
+    allow_plaintext: Option<String>,
     flavor: String,
     interval_min: String,
     max_disable_pct: String,
@@ -58,51 +60,32 @@ pub async fn settings(
     };
     let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
     let before = state.store.directory(id).await.ok().flatten();
-    // Files on the server are an operator's business: a domain admin who
-    // could name any file as the "bind password" would send it to a
-    // directory of their choosing. Theirs keep what the operator set.
-    let session = req
-        .extensions()
-        .get::<Option<app::backend::AdminSession>>()
-        .cloned()
-        .flatten();
-    let operator = match session {
-        Some(session) => state
-            .store
-            .admin(session.admin)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|a| a.is_operator()),
-        None => false,
-    };
-    let (ca_file, password_file) = if operator {
-        (opt(&form.ca_file), opt(&form.bind_password_file))
-    } else {
-        (
-            before.as_ref().and_then(|b| b.ca_file.clone()),
-            before.as_ref().and_then(|b| b.bind_password_file.clone()),
-        )
-    };
-    if let Some(f) = &password_file {
-        if std::fs::metadata(f).is_err() {
-            return bad(&format!("the service cannot read {f}"));
-        }
-    }
-    let c = DirectoryConfig {
+    let operator = is_operator(&req, &state).await;
+    let mut c = DirectoryConfig {
         domain: id,
         url: form.url.trim().to_string(),
         starttls: form.starttls.is_some(),
-        ca_file,
+        ca_file: opt(&form.ca_file),
         bind_dn: form.bind_dn.trim().to_string(),
-        bind_password_file: password_file,
+        bind_password_file: opt(&form.bind_password_file),
         base_dn: form.base_dn.trim().to_string(),
         user_filter: form.user_filter.trim().to_string(),
         group_dn: opt(&form.group_dn),
         flavor: form.flavor.trim().to_string(),
         interval_s: interval.saturating_mul(60),
         max_disable_pct: guard_pct,
+        allow_plaintext: form.allow_plaintext.is_some(),
     };
+    let cleared = if operator {
+        false
+    } else {
+        domain_admin_rules(&mut c, before.as_ref())
+    };
+    if let Some(f) = &c.bind_password_file {
+        if std::fs::metadata(f).is_err() {
+            return bad(&format!("the service cannot read {f}"));
+        }
+    }
     match state.store.set_directory(&c).await {
         Ok(()) => {}
         Err(crate::store::StoreError::Invalid(why)) => return bad(&why),
@@ -113,14 +96,20 @@ pub async fn settings(
     }
     let describe = |c: &DirectoryConfig| {
         format!(
-            "{} base {} filter {}{}",
+            "{}{} base {} filter {}{}{}",
             c.url,
+            if c.starttls { " (StartTLS)" } else { "" },
             c.base_dn,
             c.user_filter,
             c.group_dn
                 .as_ref()
                 .map(|g| format!(" group {g}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if c.bind_password_file.is_some() {
+                " with a bind password"
+            } else {
+                ""
+            }
         )
     };
     let _ = state
@@ -133,7 +122,28 @@ pub async fn settings(
             Some(&describe(&c)),
         )
         .await;
-    see_other(&format!("{}?done=settings", page(&domain)))
+    let cleared = if cleared { "&cleared=1" } else { "" };
+    see_other(&format!("{}?done=settings{cleared}", page(&domain)))
+}
+
+/// What a domain admin may not decide, taken from the operator's settings
+/// (`before`): the files on the server (the CA, the bind password's file —
+/// else they could send any file of the server to a directory they choose)
+/// and plain LDAP. The password's file is kept only while the password
+/// still goes where the operator sent it: a new URL, StartTLS switched or
+/// another CA clears it until an operator sets it again. True when cleared.
+fn domain_admin_rules(c: &mut DirectoryConfig, before: Option<&DirectoryConfig>) -> bool {
+    c.ca_file = before.and_then(|b| b.ca_file.clone());
+    let same = before.is_some_and(|b| b.same_destination(c));
+    c.allow_plaintext = same && before.is_some_and(|b| b.allow_plaintext);
+    let had = before.and_then(|b| b.bind_password_file.clone());
+    if same {
+        c.bind_password_file = had;
+        false
+    } else {
+        c.bind_password_file = None;
+        had.is_some()
+    }
 }
 
 #[derive(Deserialize)]

@@ -56,6 +56,11 @@ pub fn enc(s: &str) -> String {
 }
 
 pub fn client_ip(req: &HttpRequest) -> String {
+    use actix_web::HttpMessage;
+    // the gate's answer (behind a trusted proxy: the client it names)
+    if let Some(super::gate::ClientIp(ip)) = req.extensions().get::<super::gate::ClientIp>() {
+        return ip.to_string();
+    }
     req.peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_else(|| "unknown".into())
@@ -162,6 +167,7 @@ pub async fn login(
             let code = match e {
                 LoginError::Invalid => "invalid",
                 LoginError::Throttled => "throttled",
+                LoginError::NotCovered => "notcovered",
                 LoginError::Unavailable => "unavailable",
             };
             see_other(&format!(
@@ -231,9 +237,9 @@ pub async fn set_password(
             enc(&form.t),
             problems_query(&p)
         )),
-        Err(PasswordError::Link(_)) | Err(PasswordError::NoUser) => {
-            see_other(&format!("/set-password?t={}", enc(&form.t)))
-        }
+        Err(PasswordError::Link(_))
+        | Err(PasswordError::NoUser)
+        | Err(PasswordError::Throttled) => see_other(&format!("/set-password?t={}", enc(&form.t))),
         Err(PasswordError::Unavailable) => {
             see_other(&format!("/set-password?t={}&e=unavailable", enc(&form.t)))
         }
@@ -268,6 +274,7 @@ pub async fn change_password(
             &form.current,
             &form.password,
             &form.confirm,
+            &client_ip(&req),
         )
         .await
     {
@@ -286,6 +293,7 @@ pub async fn change_password(
             }
         }
         Err(PasswordError::Policy(p)) => see_other(&format!("/settings?e={}", problems_query(&p))),
+        Err(PasswordError::Throttled) => see_other("/settings?e=throttled"),
         Err(_) => see_other("/settings?e=unavailable"),
     }
 }

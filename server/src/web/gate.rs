@@ -26,6 +26,10 @@ pub const LANG_COOKIE: &str = "lang";
 /// are shown in local time.
 pub const TZ_COOKIE: &str = "tzo";
 
+/// The client's address, as [`super::client_ip`] reads it for this request.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub std::net::IpAddr);
+
 /// Does a cross-site signal say this request comes from elsewhere?
 fn cross_site(req: &ServiceRequest) -> bool {
     let headers = req.headers();
@@ -96,6 +100,15 @@ pub async fn gate(
     let state = req.app_data::<web::Data<WebState>>().cloned();
     if let Some(state) = state {
         let http = req.request().clone();
+        let client = http.peer_addr().map(|peer| {
+            let header = |name: &str| http.headers().get(name).and_then(|v| v.to_str().ok());
+            ClientIp(super::client_ip::client_address(
+                peer.ip(),
+                header("forwarded"),
+                header("x-forwarded-for"),
+                &state.trusted_proxies,
+            ))
+        });
         let session = match session_cookie(&http, &state) {
             Some(c) => state.auth.session(&c).await,
             None => None,
@@ -113,6 +126,9 @@ pub async fn gate(
         let lang = choose_lang(&http);
         let tz = app::i18n::TzOffset(tz_offset(&http));
         let mut ext = req.extensions_mut();
+        if let Some(client) = client {
+            ext.insert(client);
+        }
         ext.insert(user);
         ext.insert(admin);
         ext.insert(lang);

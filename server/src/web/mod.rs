@@ -2,8 +2,9 @@
 //! static files, the webmail's form posts and downloads, and the
 //! implementation of the UI's backend port.
 //!
-//! - [`gate`]: middleware on every request (cross-site refusal, session,
-//!   language, security headers);
+//! - [`gate`]: middleware on every request (cross-site refusal, the
+//!   client's address, session, language, security headers);
+//! - [`client_ip`]: the client's address behind trusted reverse proxies;
 //! - [`forms`]: login, logout, set/change password, read/unread, language,
 //!   and the downloads (raw .eml, attachments, inline images, the sanitized
 //!   HTML body for its sandboxed frame);
@@ -28,6 +29,7 @@ pub mod admin_forms;
 pub mod admin_views;
 pub mod api;
 pub mod backend;
+pub mod client_ip;
 pub mod compose_form;
 pub mod compose_web;
 pub mod directory_forms;
@@ -69,6 +71,27 @@ pub struct WebState {
     pub copy_sent: bool,
     /// How mail leaves, for the Control Panel's outbound page.
     pub outbound: OutboundFacts,
+    /// Reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// What a user may keep in the webmail.
+    pub quotas: Quotas,
+}
+
+/// What a user may keep in the webmail (`web.max_drafts`,
+/// `web.draft_files_quota`).
+#[derive(Debug, Clone, Copy)]
+pub struct Quotas {
+    pub max_drafts: u32,
+    pub draft_files: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            max_drafts: 500,
+            draft_files: 200 << 20,
+        }
+    }
 }
 
 /// What the Control Panel shows of how mail leaves (facts of the
@@ -265,13 +288,16 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
     }
 }
 
-/// Serve on the web listener (bound by the caller, so a taken port fails
-/// at start, not later); `state.options` come from [`leptos_options`].
+/// Serve on the web listeners (bound by the caller, so a taken port fails
+/// at start, not later): `plain` over HTTP, `tls` over HTTPS with `tls_config`;
+/// `state.options` come from [`leptos_options`].
 pub fn bind(
-    listener: std::net::TcpListener,
+    plain: std::net::TcpListener,
+    tls: Vec<std::net::TcpListener>,
+    tls_config: Option<Arc<rustls::ServerConfig>>,
     state: WebState,
 ) -> std::io::Result<actix_web::dev::Server> {
-    let server = HttpServer::new(move || {
+    let mut server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(gate::gate))
             .configure(configure(state.clone()))
@@ -279,7 +305,14 @@ pub fn bind(
     .workers(2)
     .disable_signals()
     .shutdown_timeout(5)
-    .listen(listener)?
-    .run();
-    Ok(server)
+    .listen(plain)?;
+    if let Some(config) = tls_config {
+        // the service's certificate, speaking HTTP/1.1 (ALPN)
+        let mut config = (*config).clone();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        for l in tls {
+            server = server.listen_rustls_0_23(l, config.clone())?;
+        }
+    }
+    Ok(server.run())
 }

@@ -373,7 +373,7 @@ pub async fn networks(
         Ok(g) => g,
         Err(r) => return r,
     };
-    let nets = match access::parse_networks(&form.networks) {
+    let nets = match access::parse_networks(&form.networks, access::Who::DomainAdmin) {
         Ok(n) => n,
         Err(why) => return error(&domain, "networks", &why),
     };

@@ -378,3 +378,150 @@ async fn issue_6_the_file_budget_keeps_the_text_and_nobody_reaches_anothers_draf
     .await;
     assert_eq!(r.status(), 403);
 }
+
+#[actix_web::test]
+async fn a_user_cannot_fill_the_server_with_form_parts_drafts_or_files() {
+    let s = setup("compose-quotas").await;
+    let svc = common::web_app_quotas(
+        &s.store,
+        &s.auth,
+        Default::default(),
+        server::web::Quotas {
+            max_drafts: 3,
+            draft_files: 100 * 1024,
+        },
+    )
+    .await;
+    let cookie = login(&svc, "alice@example.test", "continuity").await;
+    let csrf = s.auth.session(cookie.value()).await.expect("session").csrf;
+    let alice = s
+        .store
+        .account_by_address("alice@example.test")
+        .await
+        .unwrap()
+        .unwrap()
+        .user;
+    let post = |body: Vec<u8>| {
+        TestRequest::post()
+            .uri("/mail/send")
+            .cookie(cookie.clone())
+            .insert_header((
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            ))
+            .set_payload(body)
+            .to_request()
+    };
+    // thousands of tiny fields: refused whole, nothing kept
+    let many: Vec<(String, String)> = (0..5000).map(|i| (format!("f{i}"), "x".into())).collect();
+    let mut fields: Vec<(&str, &str)> = vec![("csrf", csrf.as_str()), ("action", "save")];
+    fields.extend(many.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let r = test::call_service(&svc, post(multipart(&fields, &[]))).await;
+    assert_eq!(r.status(), 400);
+    // so are thousands of empty file inputs
+    let empties: Vec<(&str, &str, &str, &[u8])> = (0..5000)
+        .map(|_| ("files", "", "application/octet-stream", &b""[..]))
+        .collect();
+    let r = test::call_service(
+        &svc,
+        post(multipart(&[("csrf", &csrf), ("action", "save")], &empties)),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(s.store.draft_usage(alice).await.unwrap(), (0, 0));
+
+    // files: the drafts' files together stay within the quota
+    let file = vec![b'z'; 60 * 1024];
+    let r = test::call_service(
+        &svc,
+        post(multipart(
+            &[("csrf", &csrf), ("action", "attach"), ("subject", "one")],
+            &[("files", "a.bin", "application/octet-stream", &file)],
+        )),
+    )
+    .await;
+    let first = location(&r);
+    assert!(!first.contains("e="), "{first}");
+    let r = test::call_service(
+        &svc,
+        post(multipart(
+            &[("csrf", &csrf), ("action", "attach"), ("subject", "two")],
+            &[("files", "b.bin", "application/octet-stream", &file)],
+        )),
+    )
+    .await;
+    assert!(
+        location(&r).contains("e=quota&why=102400"),
+        "{}",
+        location(&r)
+    );
+    let (drafts, bytes) = s.store.draft_usage(alice).await.unwrap();
+    assert_eq!(
+        (drafts, bytes),
+        (2, 60 * 1024),
+        "the text kept, the file not"
+    );
+
+    // drafts: at most three; a fourth new one is refused with the reason,
+    // an existing one can still be saved
+    let r = test::call_service(
+        &svc,
+        post(multipart(
+            &[("csrf", &csrf), ("action", "save"), ("subject", "three")],
+            &[],
+        )),
+    )
+    .await;
+    assert!(!location(&r).contains("e="), "{}", location(&r));
+    let r = test::call_service(
+        &svc,
+        post(multipart(
+            &[("csrf", &csrf), ("action", "save"), ("subject", "four")],
+            &[],
+        )),
+    )
+    .await;
+    assert_eq!(location(&r), "/mail/drafts?e=drafts&why=3");
+    assert_eq!(s.store.draft_usage(alice).await.unwrap().0, 3);
+    let draft = first
+        .split("draft=")
+        .nth(1)
+        .and_then(|d| d.split('&').next())
+        .unwrap()
+        .to_string();
+    let r = test::call_service(
+        &svc,
+        post(multipart(
+            &[
+                ("csrf", &csrf),
+                ("action", "save"),
+                ("draft", &draft),
+                ("subject", "one, edited"),
+            ],
+            &[],
+        )),
+    )
+    .await;
+    assert!(
+        location(&r).contains(&format!("draft={draft}")),
+        "{}",
+        location(&r)
+    );
+    assert!(!location(&r).contains("e="), "{}", location(&r));
+    // and someone else's draft id does not open a new slot past the quota
+    let r = test::call_service(
+        &svc,
+        post(multipart(
+            &[
+                ("csrf", &csrf),
+                ("action", "save"),
+                ("draft", "999999"),
+                ("subject", "sneaky"),
+            ],
+            &[],
+        )),
+    )
+    .await;
+    assert_eq!(location(&r), "/mail/drafts?e=drafts&why=3");
+    assert_eq!(s.store.draft_usage(alice).await.unwrap().0, 3);
+}

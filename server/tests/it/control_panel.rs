@@ -420,8 +420,65 @@ async fn emergency_password_invites_resend_reset_and_primary_settings() {
         "{}",
         location(&r)
     );
+    // a domain admin names a public mail server: not our own network, not
+    // any port (else the test button scans ports and reads banners)
+    let r = test::call_service(&svc, send(form("127.0.0.1", "test"))).await;
+    assert!(
+        location(&r).contains("e=primary&field=port&why=port"),
+        "{}",
+        location(&r)
+    );
+    let on_port = |host: &str, port: &str, action: &str| {
+        let mut f = form(host, action);
+        f[2].1 = port.to_string();
+        send(f)
+    };
+    for (host, port, why) in [
+        ("127.0.0.1", "25", "field=host&why=address"),
+        ("localhost", "587", "field=host&why=address"),
+        ("10.0.0.5", "25", "field=host&why=address"),
+        ("169.254.169.254", "25", "field=host&why=address"),
+        ("[::1]", "25", "field=host&why=address"),
+        ("192.0.2.25", "22", "field=port&why=port"),
+        ("no-such-host.invalid", "25", "field=host&why=unresolved"),
+    ] {
+        for action in ["test", "save"] {
+            let r = test::call_service(&svc, on_port(host, port, action)).await;
+            assert!(location(&r).contains(why), "{host}:{port} {}", location(&r));
+        }
+    }
+    let mut other_rcpt = form("192.0.2.25", "save");
+    other_rcpt[2].1 = "25".into();
+    other_rcpt[8].1 = "postmaster@other.test".into();
+    let r = test::call_service(&svc, send(other_rcpt)).await;
+    assert!(
+        location(&r).contains("field=probe_rcpt"),
+        "{}",
+        location(&r)
+    );
+    assert_eq!(
+        s.store
+            .monitored_domain(s.example)
+            .await
+            .expect("q")
+            .expect("d")
+            .primary_port,
+        2526,
+        "nothing refused was saved"
+    );
+    // an operator allows the loopback network and a port for this domain
+    let allow = server::monitor::reach::PrimaryAllowance::parse("127.0.0.0/8", &dead).expect("a");
+    s.store
+        .set_primary_allowance(s.example, &allow)
+        .await
+        .expect("allow");
     let r = test::call_service(&svc, send(form("127.0.0.1", "test"))).await;
     assert!(location(&r).contains("tested=fail"), "{}", location(&r));
+    assert!(
+        location(&r).contains("connection%20refused"),
+        "{}",
+        location(&r)
+    );
     assert_eq!(
         s.store
             .monitored_domain(s.example)
@@ -432,6 +489,33 @@ async fn emergency_password_invites_resend_reset_and_primary_settings() {
         2526,
         "a test saves nothing"
     );
+    // a service that is not SMTP: said so, none of its bytes shown
+    let ssh = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let ssh_port = ssh.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut c, _)) = ssh.accept().await {
+            let _ = c
+                .write_all(b"SSH-2.0-OpenSSH_9.2 internal-build-7731\r\n")
+                .await;
+        }
+    });
+    let allow = server::monitor::reach::PrimaryAllowance::parse(
+        "127.0.0.0/8",
+        &format!("{dead} {ssh_port}"),
+    )
+    .expect("a");
+    s.store
+        .set_primary_allowance(s.example, &allow)
+        .await
+        .expect("allow");
+    let r = test::call_service(&svc, on_port("127.0.0.1", &ssh_port.to_string(), "test")).await;
+    let at = location(&r);
+    assert!(at.contains("tested=fail"), "{at}");
+    assert!(at.contains("not%20an%20SMTP%20server"), "{at}");
+    assert!(!at.contains("OpenSSH") && !at.contains("7731"), "{at}");
     let r = test::call_service(&svc, send(form("127.0.0.1", "save"))).await;
     assert_eq!(
         location(&r),

@@ -74,18 +74,42 @@ async fn directory_settings_test_and_sync_from_the_control_panel() {
     assert!(location(&r).contains("e=settings&why="), "{}", location(&r));
     assert!(s.store.directory(s.example).await.expect("q").is_none());
 
-    // saved (a port nobody listens on: the directory is "down")
+    // saved (a port nobody listens on: the directory is "down"); plain
+    // LDAP without StartTLS would carry the bind password in clear: a
+    // domain admin cannot choose it
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
         .expect("addr")
         .port();
+    let url = format!("ldap://127.0.0.1:{dead}");
     let r = test::call_service(
         &svc,
         post(
             "/admin/d/example.test/directory/settings",
-            settings(&format!("ldap://127.0.0.1:{dead}"), &csrf),
+            settings(&url, &csrf),
         ),
+    )
+    .await;
+    assert!(location(&r).contains("e=settings&why="), "{}", location(&r));
+    assert!(location(&r).contains("in%20clear"), "{}", location(&r));
+    let mut plain_allowed = settings(&url, &csrf);
+    plain_allowed.push(("allow_plaintext", "1".into()));
+    let r = test::call_service(
+        &svc,
+        post("/admin/d/example.test/directory/settings", plain_allowed),
+    )
+    .await;
+    assert!(
+        location(&r).contains("e=settings&why="),
+        "not theirs to allow"
+    );
+    assert!(s.store.directory(s.example).await.expect("q").is_none());
+    let mut with_starttls = settings(&url, &csrf);
+    with_starttls.push(("starttls", "1".into()));
+    let r = test::call_service(
+        &svc,
+        post("/admin/d/example.test/directory/settings", with_starttls),
     )
     .await;
     assert_eq!(
@@ -101,15 +125,18 @@ async fn directory_settings_test_and_sync_from_the_control_panel() {
     // a domain admin cannot name files on the server (the bind password
     // would be any file they like, sent to a directory they choose)
     assert_eq!(c.bind_password_file, None);
+    assert!(c.starttls);
+    // an operator may allow plain LDAP, with the password's file
     let ops = login(&svc, "ops@provider.test", "continuity-admin").await;
     let ops_csrf = s.auth.admin_session(ops.value()).await.expect("s").csrf;
-    let url = format!("ldap://127.0.0.1:{dead}");
+    let mut by_ops = settings(&url, &ops_csrf);
+    by_ops.push(("allow_plaintext", "1".into()));
     let r = test::call_service(
         &svc,
         TestRequest::post()
             .uri("/admin/d/example.test/directory/settings")
             .cookie(ops.clone())
-            .set_form(settings(&url, &ops_csrf))
+            .set_form(by_ops)
             .to_request(),
     )
     .await;
@@ -124,13 +151,21 @@ async fn directory_settings_test_and_sync_from_the_control_panel() {
         .expect("q")
         .expect("saved");
     assert_eq!(c.bind_password_file.as_deref(), Some(secret.as_str()));
+    assert!(c.allow_plaintext && !c.starttls);
+    // the domain admin edits the same server: the operator's choices stay,
+    // their own file name is ignored
     let mut sneaky = settings(&url, &csrf);
-    sneaky[4].1 = "/etc/passwd".into();
-    test::call_service(
+    sneaky[3].1 = "/etc/passwd".into();
+    sneaky[5].1 = "(objectClass=inetOrgPerson)".into();
+    let r = test::call_service(
         &svc,
         post("/admin/d/example.test/directory/settings", sneaky),
     )
     .await;
+    assert_eq!(
+        location(&r),
+        "/admin/d/example.test/directory?done=settings"
+    );
     let c = s
         .store
         .directory(s.example)
@@ -142,6 +177,56 @@ async fn directory_settings_test_and_sync_from_the_control_panel() {
         Some(secret.as_str()),
         "kept"
     );
+    assert_eq!(c.user_filter, "(objectClass=inetOrgPerson)");
+    assert!(c.allow_plaintext, "the operator's choice, same server");
+    // ... but whoever may not set the password may not change where it
+    // goes: another server, StartTLS switched, or the same server in clear
+    // elsewhere clears the password's file
+    for (capture, ok) in [
+        (format!("ldap://127.0.0.1:{}", dead.wrapping_add(1)), false),
+        (format!("ldaps://attacker.example:{dead}"), true),
+    ] {
+        let r = test::call_service(
+            &svc,
+            post(
+                "/admin/d/example.test/directory/settings",
+                settings(&capture, &csrf),
+            ),
+        )
+        .await;
+        let c = s
+            .store
+            .directory(s.example)
+            .await
+            .expect("q")
+            .expect("saved");
+        if ok {
+            assert_eq!(
+                location(&r),
+                "/admin/d/example.test/directory?done=settings&cleared=1"
+            );
+            assert_eq!(c.url, capture);
+            assert_eq!(c.bind_password_file, None, "never sent to {capture}");
+            assert!(!c.allow_plaintext);
+        } else {
+            // plain LDAP to another server: refused, nothing changed
+            assert!(location(&r).contains("in%20clear"), "{}", location(&r));
+            assert_eq!(c.url, url);
+            assert_eq!(c.bind_password_file.as_deref(), Some(secret.as_str()));
+        }
+    }
+    // the operator sets it back
+    let mut by_ops = settings(&url, &ops_csrf);
+    by_ops.push(("allow_plaintext", "1".into()));
+    test::call_service(
+        &svc,
+        TestRequest::post()
+            .uri("/admin/d/example.test/directory/settings")
+            .cookie(ops.clone())
+            .set_form(by_ops)
+            .to_request(),
+    )
+    .await;
     let audit = s.store.audit_log(s.example, 5).await.expect("audit");
     assert!(audit.iter().any(|a| a.action == "directory settings"));
 

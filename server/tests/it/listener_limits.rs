@@ -151,3 +151,122 @@ async fn admin_writes_and_ingest_do_not_lock_each_other_out() {
     );
     r.stop().await;
 }
+
+/// The first line a listener sends to a new connection.
+async fn first_line(addr: std::net::SocketAddr, from: &str) -> String {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let s = socket.connect(addr).await.unwrap();
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(s);
+    tokio::io::AsyncBufReadExt::read_line(&mut reader, &mut line)
+        .await
+        .unwrap();
+    line
+}
+
+/// One machine cannot take every connection: SMTP, submission and IMAP
+/// each hold a few per client address, and the others still get in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_client_address_gets_a_few_connections_only() {
+    let mut cfg = test_config("per-ip");
+    cfg.smtp.self_signed = true;
+    cfg.smtp.max_connections_per_ip = 2;
+    cfg.submission.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    cfg.imap.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    cfg.imap.max_connections_per_ip = 2;
+    let r = start_holding(&cfg).await;
+    for (addr, greeting, refusal) in [
+        (
+            r.smtp_addrs[0],
+            "220 ",
+            "421 4.7.0 Too many connections from your address",
+        ),
+        (
+            r.submission_addrs[0],
+            "220 ",
+            "421 4.7.0 Too many connections from your address",
+        ),
+        (
+            r.imap_addrs[0],
+            "* OK",
+            "* BYE Too many connections from your address",
+        ),
+    ] {
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let s = socket.connect(addr).await.unwrap();
+            let mut reader = tokio::io::BufReader::new(s);
+            let mut line = String::new();
+            tokio::io::AsyncBufReadExt::read_line(&mut reader, &mut line)
+                .await
+                .unwrap();
+            assert!(line.starts_with(greeting), "{line}");
+            held.push(reader);
+        }
+        let line = first_line(addr, "127.0.0.1").await;
+        assert!(line.starts_with(refusal), "{addr}: {line}");
+        // another address of this machine is another client
+        let line = first_line(addr, "127.0.0.2").await;
+        assert!(line.starts_with(greeting), "{addr}: {line}");
+        drop(held);
+    }
+    r.stop().await;
+}
+
+/// NOOP (or RSET, EHLO...) every few minutes cannot hold a session open
+/// forever: after a few commands that move no mail, 421.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_moves_no_mail_is_ended() {
+    let mut cfg = test_config("junk");
+    cfg.smtp.max_junk_commands = 5;
+    let r = start_holding(&cfg).await;
+    demo_domain(&r, "127.0.0.1", 9).await;
+    let mut c = Client::connect(r.smtp_addrs[0]).await;
+    assert!(c.cmd("EHLO c").await.starts_with("250"));
+    for _ in 0..3 {
+        assert!(c.cmd("NOOP").await.starts_with("250"));
+    }
+    // a message accepted is progress: the count starts again
+    let reply = c
+        .mail(
+            "s@remote.test",
+            &["alice@example.test"],
+            b"Subject: progress\r\n\r\nx\r\n",
+        )
+        .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    for _ in 0..4 {
+        assert!(c.cmd("RSET").await.starts_with("250"));
+    }
+    assert!(c.cmd("NOOP").await.starts_with("250"));
+    let bye = c.cmd("NOOP").await;
+    assert!(
+        bye.starts_with("421 4.7.0") && bye.contains("without mail"),
+        "{bye}"
+    );
+    r.stop().await;
+}
+
+/// The submission port gives a client a while to authenticate, counted
+/// from connecting: talking meanwhile does not extend it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submission_waits_a_while_for_a_login_not_forever() {
+    let mut cfg = test_config("sub-login");
+    cfg.smtp.self_signed = true;
+    cfg.submission.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    cfg.submission.login_timeout = Duration::from_millis(800);
+    let r = start_holding(&cfg).await;
+    let mut c = Client::connect(r.submission_addrs[0]).await;
+    assert!(c.cmd("EHLO c").await.starts_with("250"));
+    assert!(c.cmd("NOOP").await.starts_with("250"));
+    // then nothing: the server ends it
+    let bye = c.reply().await;
+    assert!(
+        bye.starts_with("421 4.7.0") && bye.contains("Authentication took too long"),
+        "{bye}"
+    );
+    r.stop().await;
+}

@@ -11,6 +11,7 @@ mod control_panel;
 mod directory_web;
 mod drafts_web;
 mod listener_limits;
+mod login_throttle;
 mod mail_spine;
 mod mailbox_search;
 mod monitor;

@@ -355,3 +355,123 @@ async fn issue_6_the_domains_own_server_relays_and_fills_the_senders_sent() {
         .starts_with("530"));
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domains_server_sends_its_own_domains_mail_only() {
+    let (r, _d) = setup("sub-tenant").await;
+    let dom = r
+        .store
+        .domain_by_name("example.test")
+        .await
+        .unwrap()
+        .unwrap();
+    // another tenant owns a subdomain of example.test
+    let other = r
+        .store
+        .add_domain(
+            "eu.example.test",
+            "primary.eu.example.test",
+            25,
+            server::config::TlsMode::None,
+        )
+        .await
+        .expect("tenant");
+    r.store
+        .add_user("erin@eu.example.test", "Erin", &[], "local")
+        .await
+        .expect("erin");
+    r.directory.refresh(&r.store).await;
+    // networks: nothing another domain claims, nothing too broad
+    r.store
+        .set_relay_networks(dom.id, &["127.0.0.0/8".into()])
+        .await
+        .unwrap();
+    let e = r
+        .store
+        .set_relay_networks(other.id, &["127.0.0.5/32".into()])
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("already used by another domain"),
+        "{e}"
+    );
+    let mut c = Client::connect(r.submission_addrs[0]).await;
+    c.cmd("EHLO mail.example.test").await;
+    // its own subdomains that nobody else protects: fine
+    let reply = c
+        .mail(
+            "alerts@ops.example.test",
+            &["partner@remote.test"],
+            b"From: alerts@ops.example.test\r\nSubject: disk\r\n\r\nfull\r\n",
+        )
+        .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    // the other tenant's subdomain (and below it): refused at MAIL
+    for sender in ["erin@eu.example.test", "x@mx.eu.example.test"] {
+        let reply = c.cmd(&format!("MAIL FROM:<{sender}>")).await;
+        assert!(reply.starts_with("553 5.7.1"), "{sender}: {reply}");
+    }
+    // a From header of another domain (envelope fine): refused at the end
+    let reply = c
+        .mail(
+            "bob@example.test",
+            &["partner@remote.test"],
+            b"From: erin@eu.example.test\r\nSubject: forged\r\n\r\nx\r\n",
+        )
+        .await;
+    assert!(reply.starts_with("550 5.7.1"), "{reply}");
+    let reply = c
+        .mail(
+            "bob@example.test",
+            &["partner@remote.test"],
+            b"From: ceo@bank.test\r\nSubject: forged\r\n\r\nx\r\n",
+        )
+        .await;
+    assert!(reply.starts_with("550 5.7.1"), "{reply}");
+    // nothing landed in erin's Sent
+    assert!(subjects(&r, "erin@eu.example.test", Folder::Sent)
+        .await
+        .is_empty());
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domains_server_relays_at_most_its_hourly_limit() {
+    let mut cfg = test_config("sub-rate");
+    cfg.smtp.self_signed = true;
+    cfg.submission.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    cfg.submission.relay_max_per_hour = 2;
+    let r = start(&cfg, Some(ScriptedDeliverer::accepting())).await;
+    demo_domain(&r, "primary.example.test", 25).await;
+    let dom = r
+        .store
+        .domain_by_name("example.test")
+        .await
+        .unwrap()
+        .unwrap();
+    r.store
+        .set_relay_networks(dom.id, &["127.0.0.1/32".into()])
+        .await
+        .unwrap();
+    let mut c = Client::connect(r.submission_addrs[0]).await;
+    c.cmd("EHLO mail.example.test").await;
+    for i in 0..2 {
+        let reply = c
+            .mail(
+                "bob@example.test",
+                &["partner@remote.test"],
+                format!("From: bob@example.test\r\nSubject: n{i}\r\n\r\nx\r\n").as_bytes(),
+            )
+            .await;
+        assert!(reply.starts_with("250"), "{reply}");
+    }
+    let reply = c
+        .mail(
+            "bob@example.test",
+            &["partner@remote.test"],
+            b"From: bob@example.test\r\nSubject: one too many\r\n\r\nx\r\n",
+        )
+        .await;
+    assert!(reply.starts_with("450 4.7.1"), "{reply}");
+    r.stop().await;
+}

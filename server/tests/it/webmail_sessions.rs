@@ -372,3 +372,99 @@ async fn sessions_end_at_the_absolute_limit_even_when_active() {
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert!(auth.session(&sess.cookie).await.is_none());
 }
+
+/// A client that accepts any certificate: the test checks what the web
+/// listener serves over TLS, not the self-signed chain.
+#[derive(Debug)]
+struct AnyCert(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_ui_is_served_over_https_with_the_service_certificate() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut cfg = common::test_config("web-tls");
+    cfg.smtp.self_signed = true;
+    cfg.web.tls_listen = vec!["127.0.0.1:0".parse().expect("addr")];
+    let r = common::start_holding(&cfg).await;
+    let addr = r.web_tls_addrs[0];
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(AnyCert(provider)))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    tls.write_all(
+        b"GET /login HTTP/1.1\r\nHost: localhost\r\nAccept: text/html\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .expect("request");
+    let mut page = Vec::new();
+    tls.read_to_end(&mut page).await.expect("response");
+    let page = String::from_utf8_lossy(&page);
+    assert!(
+        page.starts_with("HTTP/1.1 200"),
+        "{}",
+        &page[..page.len().min(300)]
+    );
+    assert!(page.contains(r#"name="password""#), "the login form");
+    // plain HTTP is still served where configured (for a reverse proxy)
+    let mut plain = tokio::net::TcpStream::connect(r.web_addr)
+        .await
+        .expect("connect");
+    plain
+        .write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("request");
+    let mut page = Vec::new();
+    plain.read_to_end(&mut page).await.expect("response");
+    assert!(page.starts_with(b"HTTP/1.1 200"));
+    r.stop().await;
+}

@@ -283,6 +283,21 @@ pub async fn web_app_with(
     Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
     Error = actix_web::Error,
 > {
+    web_app_quotas(store, auth, outbound, Default::default()).await
+}
+
+/// [`web_app_with`] with a user's webmail quotas. The web tests' trusted
+/// reverse proxy is 127.0.0.100.
+pub async fn web_app_quotas(
+    store: &server::store::Store,
+    auth: &Arc<server::auth::Auth>,
+    outbound: server::web::OutboundFacts,
+    quotas: server::web::Quotas,
+) -> impl actix_web::dev::Service<
+    actix_http::Request,
+    Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+    Error = actix_web::Error,
+> {
     use server::web::{self, gate, StoreBackend, WebState};
     let backend: app::backend::SharedBackend = Arc::new(StoreBackend {
         store: store.clone(),
@@ -301,6 +316,8 @@ pub async fn web_app_with(
         hostname: "mx.continuity.test".into(),
         copy_sent: true,
         outbound,
+        trusted_proxies: Arc::new(vec!["127.0.0.100/32".parse().expect("net")]),
+        quotas,
     };
     actix_web::test::init_service(
         actix_web::App::new()
