@@ -59,7 +59,7 @@ pub fn ensure_self_signed(data_dir: &Path, hostname: &str) -> Result<(PathBuf, P
     if cert.exists() && key.exists() {
         return Ok((cert, key));
     }
-    std::fs::create_dir_all(&dir).map_err(|source| TlsError::Write {
+    crate::store::private_dir(&dir).map_err(|source| TlsError::Write {
         path: dir.clone(),
         source,
     })?;

@@ -1,6 +1,9 @@
 //! The set-password invitation mail: built with mail-builder and put in the
 //! normal path (archived, tracked, queued for the user's primary), so the
-//! user finds it in their usual mailbox while the primary works.
+//! user finds it in their usual mailbox while the primary works. Its link
+//! sets the user's password: it is marked ([`HELO`]) so that no
+//! administrator can download it from the archive (Live Tracking shows its
+//! story, never its bytes).
 
 use mail_builder::MessageBuilder;
 
@@ -40,6 +43,10 @@ pub fn build(account: &Account, link: &str, hostname: &str, valid_days: u64) -> 
         .unwrap_or_default()
 }
 
+/// What the invitation is stored as having come from. No SMTP client can
+/// say this (a HELO name has no spaces), so it marks invitations only.
+pub const HELO: &str = "continuity (password invitation)";
+
 /// Store and queue the invitation for the user's primary.
 pub async fn send(
     store: &Store,
@@ -55,7 +62,7 @@ pub async fn send(
             origin: Origin::Smtp,
             mail_from: format!("continuity@{hostname}"),
             client_ip: Some("127.0.0.1".into()),
-            helo: Some("continuity (password invitation)".into()),
+            helo: Some(HELO.into()),
             tls: false,
             summary: Summary::parse(&raw),
             raw,

@@ -107,16 +107,59 @@ fn options(path: &Path) -> SqliteConnectOptions {
         .pragma("cache_size", "-16000")
 }
 
+/// Create `dir` (and its parents) readable by the service's user only
+/// (0700): it holds every archived message.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+/// The database file readable by the service's user only (0600; SQLite
+/// gives its -wal and -shm files the same): created so if missing, and an
+/// existing one that others could read is tightened (and said).
+fn private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::metadata(path) {
+            Ok(m) => {
+                let mode = m.permissions().mode();
+                if mode & 0o077 != 0 {
+                    tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "the database was readable by others: now 0600");
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+                }
+            }
+            Err(_) => {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o600)
+                    .open(path)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl Store {
     /// Open (creating if needed) the database at `path`, apply migrations and
     /// start the writer task.
     pub async fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StoreError::DataDir(dir.display().to_string(), e))?;
+                private_dir(dir).map_err(|e| StoreError::DataDir(dir.display().to_string(), e))?;
             }
         }
+        private_file(path).map_err(|e| StoreError::DataDir(path.display().to_string(), e))?;
         let opts = options(path);
         let write_pool = SqlitePoolOptions::new()
             .max_connections(1)

@@ -74,6 +74,17 @@ impl Store {
     }
 
     /// The raw bytes of a message, as received.
+    /// A set-password invitation: its bytes are the user's alone (the link
+    /// in it sets their password), never an administrator's to download.
+    pub async fn is_invitation(&self, id: MessageId) -> Result<bool> {
+        let helo: Option<Option<String>> =
+            sqlx::query_scalar("SELECT helo FROM messages WHERE id = ?")
+                .bind(id.0)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(helo.flatten().as_deref() == Some(crate::auth::invite::HELO))
+    }
+
     pub async fn raw_message(&self, id: MessageId) -> Result<Option<Vec<u8>>> {
         Ok(
             sqlx::query_scalar("SELECT raw FROM message_blobs WHERE message_id = ?")

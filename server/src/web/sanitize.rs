@@ -72,13 +72,58 @@ const STYLE_PROPERTIES: &[&str] = &[
     "list-style-type",
 ];
 
+/// A CSS value as the browser reads it: comments gone, escapes decoded
+/// (`\\75 rl(` is `url(`), lower-cased, without whitespace — what the
+/// checks below look at, so that no spelling slips past them.
+fn css_normalized(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut prev = ' ';
+                for c in chars.by_ref() {
+                    if prev == '*' && c == '/' {
+                        break;
+                    }
+                    prev = c;
+                }
+            }
+            '\\' => {
+                let mut hex = String::new();
+                while hex.len() < 6 && chars.peek().is_some_and(|c| c.is_ascii_hexdigit()) {
+                    hex.extend(chars.next());
+                }
+                if hex.is_empty() {
+                    // an escaped newline continues the value; any other
+                    // character stands for itself
+                    match chars.next() {
+                        Some('\n') | None => {}
+                        Some(other) => out.push(other),
+                    }
+                } else {
+                    if chars.peek().is_some_and(|c| c.is_whitespace()) {
+                        chars.next();
+                    }
+                    let code = u32::from_str_radix(&hex, 16).unwrap_or(0xFFFD);
+                    out.push(
+                        char::from_u32(code)
+                            .filter(|c| *c != '\0')
+                            .unwrap_or('\u{FFFD}'),
+                    );
+                }
+            }
+            c if c.is_whitespace() => {}
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
 /// Does this CSS value load something or run something?
 fn css_is_active(value: &str) -> bool {
-    let v: String = value
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '\\')
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let v = css_normalized(value);
     v.contains("expression(")
         || v.contains("javascript:")
         || v.contains("behavior:")
@@ -87,8 +132,33 @@ fn css_is_active(value: &str) -> bool {
 }
 
 fn css_loads_remote(value: &str) -> bool {
-    let v = value.to_ascii_lowercase();
-    v.contains("url(") || v.contains("image-set(")
+    let v = css_normalized(value);
+    v.contains("url(") || v.contains("image-set(") || v.contains("src(")
+}
+
+/// A URL as a browser reads it before resolving it (WHATWG URL: leading and
+/// trailing C0 controls and spaces trimmed, tabs and newlines removed
+/// anywhere; the HTML parser already decoded entities such as `&#9;`).
+fn url_normalized(value: &str) -> String {
+    value
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect()
+}
+
+/// The scheme of an absolute URL, lower-cased, as a browser parses it;
+/// `None` for a relative one.
+fn scheme_of(value: &str) -> Option<String> {
+    url::Url::parse(&url_normalized(value))
+        .ok()
+        .map(|u| u.scheme().to_string())
+}
+
+/// A relative URL that leaves our origin (`//host/x`, `/\\host/x`).
+fn protocol_relative(value: &str) -> bool {
+    let v = url_normalized(value).replace('\\', "/");
+    v.starts_with("//")
 }
 
 /// `cid:` reference to the URL that serves that part of the message.
@@ -139,36 +209,36 @@ pub fn sanitize(html: &str, cid_base: &str, allow_remote: bool) -> Sanitized {
     ))))
     .attribute_filter(move |element, attribute, value| {
         match (element, attribute) {
-            ("img", "src") => {
-                let v = value.trim();
-                let lower = v.to_ascii_lowercase();
-                if lower.starts_with("cid:") {
+            // decided on the URL as the browser will parse it, never on a
+            // prefix of the raw text
+            ("img", "src") => match scheme_of(value).as_deref() {
+                Some("cid") => {
+                    let v = url_normalized(value);
                     Some(Cow::Owned(cid_url(&base, &v[4..])))
-                } else if lower.starts_with("data:") {
+                }
+                Some("data") => {
                     // only raster images inline (an SVG could carry script)
-                    let ok = [
-                        "data:image/png",
-                        "data:image/gif",
-                        "data:image/jpeg",
-                        "data:image/webp",
-                    ]
-                    .iter()
-                    .any(|p| lower.starts_with(p));
-                    ok.then_some(Cow::Borrowed(value))
-                } else if lower.starts_with("http://")
-                    || lower.starts_with("https://")
-                    || lower.starts_with("//")
-                {
-                    if allow_remote && !lower.starts_with("//") {
-                        Some(Cow::Borrowed(value))
-                    } else {
-                        counter.fetch_add(1, Ordering::Relaxed);
-                        None
-                    }
-                } else {
+                    let v = url_normalized(value).to_ascii_lowercase();
+                    let media = v[5..].split([';', ',']).next().unwrap_or("").trim();
+                    let raster = ["image/png", "image/gif", "image/jpeg", "image/webp"];
+                    raster
+                        .contains(&media)
+                        .then(|| Cow::Owned(url_normalized(value)))
+                }
+                Some("http" | "https") if allow_remote => Some(Cow::Borrowed(value)),
+                Some("http" | "https") => {
+                    counter.fetch_add(1, Ordering::Relaxed);
                     None
                 }
-            }
+                Some(_) => None,
+                None if protocol_relative(value) => {
+                    // it would follow our own scheme to any host
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+                // relative: only what we wrote for cid: parts comes back
+                None => None,
+            },
             (_, "style") => {
                 if css_is_active(value) {
                     return None;
@@ -179,12 +249,13 @@ pub fn sanitize(html: &str, cid_base: &str, allow_remote: bool) -> Sanitized {
                 }
                 Some(Cow::Borrowed(value))
             }
-            (_, "href") => {
-                let lower = value.trim().to_ascii_lowercase();
-                // data: and cid: are for images only
-                (!lower.starts_with("data:") && !lower.starts_with("cid:"))
-                    .then_some(Cow::Borrowed(value))
-            }
+            (_, "href") => match scheme_of(value).as_deref() {
+                Some("http" | "https" | "mailto") => Some(Cow::Borrowed(value)),
+                // data: and cid: are for images only; anything else is no link
+                Some(_) => None,
+                None if protocol_relative(value) => None,
+                None => Some(Cow::Borrowed(value)),
+            },
             _ => Some(Cow::Borrowed(value)),
         }
     });
@@ -200,7 +271,14 @@ struct OnlyOwn(String);
 
 impl ammonia::UrlRelativeEvaluate<'static> for OnlyOwn {
     fn evaluate<'u>(&self, url: &'u str) -> Option<Cow<'u, str>> {
-        (url.starts_with(&self.0) && !url.contains("..")).then_some(Cow::Borrowed(url))
+        // resolved as a browser would (`%2e%2e` is `..`, `\\` is `/`): what
+        // it lands on must still be one of this message's parts
+        let here = url::Url::parse("https://continuity.invalid/").ok()?;
+        let resolved = here.join(&url_normalized(url)).ok()?;
+        let ours = resolved.host_str() == Some("continuity.invalid")
+            && resolved.path().starts_with(&self.0)
+            && resolved.path() == url_normalized(url).split(['?', '#']).next().unwrap_or("");
+        ours.then_some(Cow::Borrowed(url))
     }
 }
 
@@ -240,6 +318,16 @@ mod tests {
             "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\">",
             "<details open ontoggle=alert(1)>",
             "<video><source onerror=alert(1)></video>",
+            // what a raw prefix check would miss: the browser drops tabs and
+            // newlines in URLs, and decodes CSS escapes
+            "<a href=\"da&#9;ta:text/html,&lt;script&gt;alert(1)&lt;/script&gt;\">x</a>",
+            "<a href=\"&#x20;&#x0A;data:text/html,x\">x</a>",
+            "<a href=\"java&#10;script:alert(1)\">x</a>",
+            "<img src=\"da&#x0A;ta:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+\">",
+            "<img src=\"data:image/png&#9;,x\" onerror=alert(1)>",
+            "<div style=\"width: ex/**/pression(alert(1))\">x</div>",
+            "<div style=\"width: \\65 xpression(alert(1))\">x</div>",
+            "<div style=\"background: url(jav\\61 script:alert(1))\">x</div>",
         ];
         for v in vectors {
             let out = clean(v).html.to_ascii_lowercase();
@@ -309,6 +397,43 @@ mod tests {
         );
         assert!(!out.contains("/logout"), "{out}");
         assert!(!out.contains("/mail/m/9/raw"), "{out}");
+    }
+
+    #[test]
+    fn escaped_spellings_load_nothing_remote() {
+        for html in [
+            "<div style=\"background:\\75 rl(https://evil.test/a.png)\">x</div>",
+            "<div style=\"background:u\\rl(https://evil.test/a.png)\">x</div>",
+            "<div style=\"background:U/**/RL(https://evil.test/a.png)\">x</div>",
+            "<div style=\"background:image-\\73 et(https://evil.test/a.png 1x)\">x</div>",
+            "<img src=\"ht&#9;tps://evil.test/a.png\">",
+            "<img src=\"/&#92;evil.test/a.png\">",
+            "<img src=\" //evil.test/a.png\">",
+        ] {
+            let out = clean(html);
+            assert!(!out.html.contains("evil.test"), "{html}: {}", out.html);
+            assert_eq!(out.remote_blocked, 1, "{html}: counted");
+        }
+    }
+
+    #[test]
+    fn links_back_into_the_service_stay_within_the_messages_parts() {
+        let out = clean(
+            "<a href=\"/mail/m/7/cid/%2e%2e/%2e%2e/9/raw\">a</a>\
+             <a href=\"/mail/m/7/cid/%2E%2E%2F%2E%2E/9/raw\">b</a>\
+             <a href=\"/mail/m/7/cid/..\\..\\9\\raw\">c</a>\
+             <img src=\"c&#9;id:logo@x\">",
+        )
+        .html;
+        // `..` spelt %2e%2e or with backslashes climbs out: dropped
+        assert_eq!(out.matches("href").count(), 1, "{out}");
+        // an escaped slash is no separator: this one stays under the
+        // message's parts (where nothing has that name)
+        assert!(
+            out.contains("href=\"/mail/m/7/cid/%2E%2E%2F%2E%2E/9/raw\""),
+            "{out}"
+        );
+        assert!(out.contains("src=\"/mail/m/7/cid/logo@x\""), "{out}");
     }
 
     #[test]

@@ -368,6 +368,17 @@ pub async fn raw(
         Ok(false) => return HttpResponse::NotFound().finish(),
         Err(_) => return HttpResponse::ServiceUnavailable().finish(),
     }
+    // a set-password invitation's link would let its reader set the user's
+    // password: its story is shown, never its bytes
+    match state.store.is_invitation(m).await {
+        Ok(false) => {}
+        Ok(true) => {
+            return HttpResponse::Forbidden()
+                .content_type("text/plain; charset=utf-8")
+                .body("A set-password invitation is the user's alone: it cannot be downloaded.")
+        }
+        Err(_) => return HttpResponse::ServiceUnavailable().finish(),
+    }
     match state.store.raw_message(m).await {
         Ok(Some(bytes)) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "application/octet-stream"))

@@ -455,3 +455,39 @@ async fn the_queue_survives_a_restart() {
     assert!(ev.iter().any(|e| e.kind == "requeued"));
     r.stop().await;
 }
+
+/// The data directory holds every archived message: only the service's
+/// user may read it, its database and its key.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_archive_is_readable_by_the_service_user_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut cfg = test_config("private");
+    // a data directory the service creates itself
+    cfg.data_dir = cfg.data_dir.join("fresh/continuity");
+    cfg.smtp.self_signed = true;
+    let r = start_holding(&cfg).await;
+    demo_domain(&r, "127.0.0.1", 9).await;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let db = cfg.database_path();
+    assert_eq!(mode(&cfg.data_dir), 0o700);
+    assert_eq!(mode(&db), 0o600);
+    let wal = db.with_extension("db-wal");
+    if wal.exists() {
+        assert_eq!(mode(&wal), 0o600);
+    }
+    assert_eq!(mode(&cfg.data_dir.join("tls")), 0o700);
+    assert_eq!(mode(&cfg.data_dir.join("tls/key.pem")), 0o600);
+    r.stop().await;
+    // a database others could read is tightened at the next start
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = start_holding(&cfg).await;
+    assert_eq!(mode(&db), 0o600);
+    r.stop().await;
+}

@@ -219,3 +219,62 @@ async fn live_tracking_pages_csv_download_and_redelivery_by_role() {
         );
     }
 }
+
+#[actix_web::test]
+async fn a_set_password_invitation_cannot_be_downloaded_by_an_administrator() {
+    let s = setup("tracking-invite").await;
+    let bob = s
+        .store
+        .account_by_address("bob@example.test")
+        .await
+        .expect("q")
+        .expect("bob");
+    let link = s.auth.issue_link(bob.user).await.expect("link");
+    let invitation = server::auth::invite::send(&s.store, &bob, &link, "mx.continuity.test", 7)
+        .await
+        .expect("invitation");
+    let ordinary = ingest(&s, "bob@example.test", "an ordinary message").await;
+    let svc = app(&s).await;
+    for who in ["admin@example.test", "ops@provider.test"] {
+        let req = TestRequest::post()
+            .uri("/auth/login")
+            .peer_addr("127.0.0.1:1".parse().expect("addr"))
+            .set_form([("address", who), ("password", PW)])
+            .to_request();
+        let r = test::call_service(&svc, req).await;
+        let cookie = r
+            .response()
+            .cookies()
+            .find(|c| c.name() == "continuity-admin")
+            .expect("admin session")
+            .into_owned();
+        let get = |path: String| {
+            TestRequest::get()
+                .uri(&path)
+                .cookie(cookie.clone())
+                .to_request()
+        };
+        let r =
+            test::call_service(&svc, get(format!("/admin/tracking/m/{}/raw", invitation.0))).await;
+        assert_eq!(r.status(), 403, "{who}");
+        let body = test::read_body(r).await;
+        let token = link.rsplit('=').next().expect("token");
+        assert!(!String::from_utf8_lossy(&body).contains(token), "{who}");
+        // its story is there; other mail downloads as before
+        let r =
+            test::call_service(&svc, get(format!("/admin/tracking/m/{}/raw", ordinary.0))).await;
+        assert_eq!(r.status(), 200, "{who}");
+    }
+    // the invitation itself still goes to bob's primary, link and all
+    let raw = s
+        .store
+        .raw_message(invitation)
+        .await
+        .expect("q")
+        .expect("raw");
+    let text = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+        .expect("text");
+    assert!(text.contains(&link), "{text}");
+}
