@@ -32,7 +32,8 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
-  forbidOnly: !!process.env.CI,
+  // a test.only left behind would skip the rest silently: never allowed
+  forbidOnly: true,
   retries: 0,
   reporter: "list",
   use: {

@@ -113,6 +113,37 @@ class Continuity:
             "WHERE m.subject = ? ORDER BY d.id", subject)]
 
 
+def settled(c, timeout=120):
+    """Nothing more can arrive: Continuity has no delivery left to try and
+    the primary holds nothing it has not written to its Maildirs. Counts
+    taken after this are final (a wait on that, not on the clock)."""
+    eventually("Continuity's queue and the primary's settled", lambda: c.query(
+        "SELECT count(*) FROM deliveries WHERE status IN ('queued', 'delayed', 'delivering') "
+        "AND domain_id IS NOT NULL")[0][0] == 0
+        and peers("queue") == "0", timeout=timeout)
+
+
+def maildir_message_ids(user, prefix):
+    """Message-IDs starting with `prefix` in the user's Maildir, counted
+    (the part before the @: `<crash-1-2@remote.test>` counts as crash-1-2)."""
+    from collections import Counter
+    import re
+    box = maildir(user)
+    counts = Counter()
+    if not os.path.isdir(box):
+        return counts
+    pat = re.compile(rb"^Message-ID: <(" + re.escape(prefix.encode()) + rb"[^>@]*)[^>]*>", re.M | re.I)
+    for name in os.listdir(box):
+        try:
+            with open(os.path.join(box, name), "rb") as f:
+                head = f.read(8192)
+        except FileNotFoundError:
+            continue
+        for m in pat.findall(head):
+            counts[m.decode()] += 1
+    return counts
+
+
 def maildir(user):
     return os.path.join(peers("dir"), "pf-primary", "mail", "example.test", user, "new")
 

@@ -10,7 +10,7 @@ import subprocess
 import time
 import urllib.parse
 
-from conftest import BIN, Continuity, eventually, files_containing, maildir, peers, sink_dir
+from conftest import BIN, Continuity, eventually, files_containing, maildir, peers, settled, sink_dir
 
 PASSWORD = "amber-Lighthouse-wren-41"
 
@@ -98,7 +98,7 @@ def test_webmail_mail_reaches_the_smarthost_and_the_primary_once(postfix):
                    lambda: files_containing(maildir("bob"), f"Held note {run}"), timeout=60)
         eventually("the sender's own copy at her primary",
                    lambda: files_containing(maildir("alice"), f"Held note {run}"), timeout=60)
-        time.sleep(2)
+        settled(c)
         assert len(files_containing(maildir("bob"), f"Held note {run}")) == 1
         # the sender's own copy: at her own primary too, exactly once
         assert len(files_containing(maildir("alice"), f"Held note {run}")) == 1

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import eventually, files_containing, maildir, peers, sink_dir
+from conftest import eventually, files_containing, maildir, peers, settled, sink_dir
 
 
 def tag():
@@ -35,7 +35,7 @@ def test_smtplib_message_lands_in_the_primary_byte_for_byte(cty):
     assert data.endswith(body.replace("\r\n", "\n").encode()), data
     assert b"by mx.continuity.test (Continuity) with ESMTP" in data
     assert cty.statuses(f"smtplib {t}") == ["delivered"]
-    time.sleep(1.5)
+    settled(cty)
     assert len(files_containing(maildir("alice"), t)) == 1, "exactly once"
 
 
@@ -75,7 +75,7 @@ def test_outage_then_recovery_delivers_exactly_once(cty):
         peers("recover")
     eventually("delivered after recovery", lambda: cty.statuses(f"outage {t}") == ["delivered"], timeout=60)
     eventually("in carol's Maildir", lambda: files_containing(maildir("carol"), t))
-    time.sleep(2)
+    settled(cty)
     assert len(files_containing(maildir("carol"), t)) == 1, "exactly once"
     kinds = [k for (k,) in cty.query(
         "SELECT e.kind FROM events e JOIN messages m ON m.id = e.message_id WHERE m.subject = ? ORDER BY e.id",

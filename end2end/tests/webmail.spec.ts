@@ -107,7 +107,8 @@ test("read a hostile HTML message: nothing runs, nothing remote loads until allo
   expect(await frame.locator("[onerror]").count()).toBe(0);
   await expect(page).toHaveTitle("Continuity");
   await expect(page.locator("#remote-blocked")).toBeVisible();
-  await page.waitForTimeout(500);
+  // the frame has loaded everything it was going to (its own image included)
+  await page.waitForLoadState("networkidle");
   expect(remote).toEqual([]);
   await page.screenshot({ path: testInfo.outputPath("message.png"), fullPage: true });
   await page.screenshot({ path: "test-results/message.png", fullPage: true });

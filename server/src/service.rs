@@ -49,6 +49,8 @@ pub struct Running {
     /// IMAP listeners: STARTTLS ones, then implicit-TLS ones.
     pub imap_addrs: Vec<SocketAddr>,
     pub web_addr: SocketAddr,
+    /// The inbound SMTP listeners' shared context (limits, budget).
+    pub smtp: Arc<SmtpContext>,
     /// HTTPS listeners (`web.tls_listen`).
     pub web_tls_addrs: Vec<SocketAddr>,
     pub tls: bool,
@@ -118,6 +120,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         let relay = crate::relay::RelayOptions {
             copy_sent_to_primary: cfg.web.copy_sent_to_primary,
             relay_max_per_hour: cfg.submission.relay_max_per_hour,
+            max_per_hour: i64::from(cfg.web.max_sends_per_hour),
             ..Default::default()
         };
         let listeners = cfg
@@ -298,6 +301,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             quotas: web::Quotas {
                 max_drafts: cfg.web.max_drafts,
                 draft_files: cfg.web.draft_files_quota,
+                max_sends_per_hour: cfg.web.max_sends_per_hour,
             },
         },
     )
@@ -320,6 +324,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         submission_addrs,
         imap_addrs,
         web_addr,
+        smtp: ctx,
         web_tls_addrs,
         tls: has_tls,
         shutdown,

@@ -8,30 +8,38 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
-use super::token;
+use super::{token, Clock};
 
-/// How long a secret waits for its page.
-const KEEP: Duration = Duration::from_secs(300);
-/// How long after its first read the same page may read it again.
-const GRACE: Duration = Duration::from_secs(3);
+/// How long a secret waits for its page (ms).
+const KEEP: i64 = 300_000;
+/// How long after its first read the same page may read it again (ms).
+const GRACE: i64 = 3_000;
 /// At most this many waiting at once (the oldest dropped first).
 const MAX: usize = 1_000;
 
 struct Waiting {
     what: String,
     secret: String,
-    at: Instant,
-    read: Option<Instant>,
+    at: i64,
+    read: Option<i64>,
 }
 
 #[derive(Default)]
 pub struct Reveals {
     waiting: Mutex<HashMap<(String, String), Waiting>>,
+    clock: Clock,
 }
 
 impl Reveals {
+    /// Judge ages by `clock` (tests move it instead of waiting).
+    pub fn with_clock(clock: Clock) -> Reveals {
+        Reveals {
+            clock,
+            ..Default::default()
+        }
+    }
+
     /// Keep `secret` for the session whose CSRF token is `session`, about
     /// `what` (e.g. "relay:3"); returns the reveal id for the next page.
     pub fn stash(&self, session: &str, what: &str, secret: String) -> String {
@@ -39,7 +47,8 @@ impl Reveals {
         let Ok(mut w) = self.waiting.lock() else {
             return id;
         };
-        w.retain(|_, x| x.at.elapsed() < KEEP && x.read.is_none_or(|r| r.elapsed() < GRACE));
+        let now = self.clock.now();
+        w.retain(|_, x| now - x.at < KEEP && x.read.is_none_or(|r| now - r < GRACE));
         if w.len() >= MAX {
             if let Some(oldest) = w.iter().min_by_key(|(_, x)| x.at).map(|(k, _)| k.clone()) {
                 w.remove(&oldest);
@@ -50,7 +59,7 @@ impl Reveals {
             Waiting {
                 what: what.to_string(),
                 secret,
-                at: Instant::now(),
+                at: now,
                 read: None,
             },
         );
@@ -68,25 +77,14 @@ impl Reveals {
         if x.what != what {
             return None;
         }
-        let fresh = x.at.elapsed() < KEEP && x.read.is_none_or(|r| r.elapsed() < GRACE);
+        let now = self.clock.now();
+        let fresh = now - x.at < KEEP && x.read.is_none_or(|r| now - r < GRACE);
         if !fresh {
             w.remove(&key);
             return None;
         }
-        x.read.get_or_insert_with(Instant::now);
+        x.read.get_or_insert(now);
         Some(x.secret.clone())
-    }
-
-    #[cfg(test)]
-    fn age(&self, by: Duration) {
-        if let Ok(mut w) = self.waiting.lock() {
-            for x in w.values_mut() {
-                x.at = x.at.checked_sub(by).unwrap_or(x.at);
-                if let Some(r) = x.read.as_mut() {
-                    *r = r.checked_sub(by).unwrap_or(*r);
-                }
-            }
-        }
     }
 }
 
@@ -96,7 +94,9 @@ mod tests {
 
     #[test]
     fn a_secret_is_shown_to_its_session_on_its_page_only() {
-        let r = Reveals::default();
+        let clock = Clock::manual(1_000_000);
+        let r = Reveals::with_clock(clock.clone());
+        let age = |ms: i64| clock.advance(std::time::Duration::from_millis(ms as u64));
         let id = r.stash("csrf-a", "relay:1", "s3cret".into());
         assert_eq!(r.take("csrf-b", &id, "relay:1"), None, "another session");
         assert_eq!(r.take("csrf-a", "guess", "relay:1"), None, "another id");
@@ -106,11 +106,11 @@ mod tests {
         // the same page render may read it again at once …
         assert_eq!(r.take("csrf-a", &id, "relay:1").as_deref(), Some("s3cret"));
         // … but not later
-        r.age(GRACE);
+        age(GRACE);
         assert_eq!(r.take("csrf-a", &id, "relay:1"), None);
         // unread, it waits five minutes at most
         let id = r.stash("csrf-a", "relay:1", "other".into());
-        r.age(KEEP);
+        age(KEEP);
         assert_eq!(r.take("csrf-a", &id, "relay:1"), None);
     }
 }

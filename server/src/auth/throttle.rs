@@ -26,6 +26,8 @@ const MAX_KEYS: usize = 100_000;
 /// the most it grows to.
 const SLOW_FIRST: Duration = Duration::from_millis(250);
 const SLOW_CAP: Duration = Duration::from_secs(8);
+/// Failures past the limit that still make a difference (250 ms × 2⁵ = 8 s).
+const SLOW_STEPS: usize = 6;
 
 #[derive(Debug)]
 pub struct Throttle {
@@ -84,7 +86,15 @@ fn count(
     }
 }
 
-fn push(map: &mut HashMap<String, VecDeque<Instant>>, key: &str, now: Instant, window: Duration) {
+/// Record a failure; a key keeps at most `cap` of them (enough to decide:
+/// memory stays bounded however fast an attacker tries).
+fn push(
+    map: &mut HashMap<String, VecDeque<Instant>>,
+    key: &str,
+    now: Instant,
+    window: Duration,
+    cap: usize,
+) {
     if map.len() >= MAX_KEYS && !map.contains_key(key) {
         map.retain(|_, q| {
             prune(q, now, window);
@@ -102,7 +112,11 @@ fn push(map: &mut HashMap<String, VecDeque<Instant>>, key: &str, now: Instant, w
             }
         }
     }
-    map.entry(key.to_string()).or_default().push_back(now);
+    let q = map.entry(key.to_string()).or_default();
+    q.push_back(now);
+    while q.len() > cap {
+        q.pop_front();
+    }
 }
 
 /// Take back one entry made at `at` (the attempt was not a failure).
@@ -159,9 +173,11 @@ impl Throttle {
                 .saturating_mul(1u32 << over.min(16))
                 .min(SLOW_CAP),
         };
-        push(&mut g.sources, &source, now, w);
-        push(&mut g.pairs, &key, now, w);
-        push(&mut g.accounts, &account, now, w);
+        let (per_source, per_account) = (self.per_source as usize, self.per_account as usize);
+        push(&mut g.sources, &source, now, w, per_source);
+        push(&mut g.pairs, &key, now, w, per_account);
+        // past the limit, the wait doubles at most 6 times before its cap
+        push(&mut g.accounts, &account, now, w, per_account + SLOW_STEPS);
         Ok(Attempt {
             delay,
             account,

@@ -128,6 +128,9 @@ pub struct RawWeb {
     pub max_drafts: Option<u32>,
     /// What the files of a user's drafts may take together, e.g. "200MiB".
     pub draft_files_quota: Option<String>,
+    /// Messages a user may send in an hour, from the webmail and their mail
+    /// apps (submission) together.
+    pub max_sends_per_hour: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -271,6 +274,7 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub max_drafts: u32,
     pub draft_files_quota: usize,
+    pub max_sends_per_hour: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -322,6 +326,16 @@ impl Config {
             ),
             None => (String::new(), "defaults".to_string()),
         };
+        Config::parse(&text, &origin, env)
+    }
+
+    /// [`Config::load`] from the file's text (`origin` names it in errors).
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let origin = origin.to_string();
         let mut table: toml::Table =
             text.parse()
                 .map_err(|e: toml::de::Error| ConfigError::Toml {
@@ -467,6 +481,7 @@ impl RawConfig {
                 "web.draft_files_quota",
                 w.draft_files_quota.as_deref().unwrap_or("200MiB"),
             )?,
+            max_sends_per_hour: w.max_sends_per_hour.unwrap_or(200).max(1),
         };
 
         let m = self.smtp;

@@ -51,6 +51,9 @@ pub struct SmtpContext {
     per_ip: Arc<crate::per_ip::PerIp>,
     /// Message data held in memory by all sessions, in KiB permits.
     data_budget: Arc<Semaphore>,
+    max_inflight_kib: usize,
+    /// Messages read to their end and refused because the budget was spent.
+    shed: AtomicU64,
     next_id: AtomicU64,
 }
 
@@ -84,12 +87,26 @@ impl SmtpContext {
             connections: Arc::new(Semaphore::new(cfg.max_connections)),
             per_ip: crate::per_ip::PerIp::new(cfg.max_connections_per_ip),
             data_budget: Arc::new(Semaphore::new(kib(cfg.max_inflight_data) as usize)),
+            max_inflight_kib: kib(cfg.max_inflight_data) as usize,
+            shed: AtomicU64::new(0),
             next_id: AtomicU64::new(1),
         })
     }
 }
 
 impl SmtpContext {
+    /// Message data the sessions hold in memory now, in KiB (what the
+    /// in-flight budget has lent out).
+    pub fn data_in_flight_kib(&self) -> usize {
+        self.max_inflight_kib
+            .saturating_sub(self.data_budget.available_permits())
+    }
+
+    /// Messages refused so far because the in-flight budget was spent.
+    pub fn shed_messages(&self) -> u64 {
+        self.shed.load(Ordering::Relaxed)
+    }
+
     /// The same listener as a submission port (RFC 6409).
     pub fn submission(
         hostname: &str,
@@ -347,6 +364,7 @@ where
                     }
                     Err(_) => {
                         tracing::warn!("in-flight data budget exhausted; message refused with 452");
+                        ctx.shed.fetch_add(1, Ordering::Relaxed);
                         session.shed_data();
                         held = None;
                         held_kib = 0;

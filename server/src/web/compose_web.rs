@@ -23,7 +23,6 @@ use app::backend::{BackendError, ComposeFile, ComposeView};
 
 /// Abuse limits of the webmail (per user).
 pub const MAX_RECIPIENTS: usize = 100;
-pub const MAX_PER_HOUR: i64 = 200;
 pub const MAX_SIZE: usize = 25 * 1024 * 1024;
 /// Files of one message together: base64 makes them a third larger, so
 /// this much fits in [`MAX_SIZE`] with the text.
@@ -404,6 +403,7 @@ pub async fn send(
     let fail = |code: &'static str, detail: String| {
         back_to_draft(store, user, json, draft, "", Some((code, detail)))
     };
+    let max_per_hour = i64::from(state.quotas.max_sends_per_hour);
     let Ok(Some(account)) = store.account(user).await else {
         return HttpResponse::ServiceUnavailable().finish();
     };
@@ -414,7 +414,7 @@ pub async fn send(
         return fail("notcovered", String::new()).await;
     }
     match store.sent_recently(user, 3_600_000).await {
-        Ok(n) if n >= MAX_PER_HOUR => return fail("rate", MAX_PER_HOUR.to_string()).await,
+        Ok(n) if n >= max_per_hour => return fail("rate", max_per_hour.to_string()).await,
         Ok(_) => {}
         Err(_) => return HttpResponse::ServiceUnavailable().finish(),
     }
@@ -482,7 +482,7 @@ pub async fn send(
     };
     let opts = RelayOptions {
         copy_sent_to_primary: state.copy_sent,
-        max_per_hour: MAX_PER_HOUR,
+        max_per_hour,
         ..Default::default()
     };
     let outgoing = Outgoing {
@@ -497,7 +497,7 @@ pub async fn send(
     };
     let id = match relay::send(store, &snap, &opts, outgoing).await {
         Ok(id) => id,
-        Err(RelayError::RateLimited(_)) => return fail("rate", MAX_PER_HOUR.to_string()).await,
+        Err(RelayError::RateLimited(_)) => return fail("rate", max_per_hour.to_string()).await,
         Err(RelayError::Disabled) => return forbidden_form(&req),
         Err(RelayError::NotCovered) => return fail("notcovered", String::new()).await,
         Err(e) => {

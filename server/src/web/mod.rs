@@ -77,12 +77,14 @@ pub struct WebState {
     pub quotas: Quotas,
 }
 
-/// What a user may keep in the webmail (`web.max_drafts`,
-/// `web.draft_files_quota`).
+/// What a user may keep and send in the webmail (`web.max_drafts`,
+/// `web.draft_files_quota`, `web.max_sends_per_hour`).
 #[derive(Debug, Clone, Copy)]
 pub struct Quotas {
     pub max_drafts: u32,
     pub draft_files: usize,
+    /// Messages a user may send in an hour (webmail and mail apps together).
+    pub max_sends_per_hour: u32,
 }
 
 impl Default for Quotas {
@@ -90,6 +92,7 @@ impl Default for Quotas {
         Quotas {
             max_drafts: 500,
             draft_files: 200 << 20,
+            max_sends_per_hour: 200,
         }
     }
 }

@@ -356,11 +356,13 @@ async fn emergency_password_invites_resend_reset_and_primary_settings() {
     )
     .await;
     assert_eq!(location(&r), "/admin/d/example.test/continuity?done=reset");
-    assert!(s
-        .auth
-        .login("alice@example.test", PW, "127.0.0.2")
-        .await
-        .is_err());
+    assert_eq!(
+        s.auth
+            .login("alice@example.test", PW, "127.0.0.2")
+            .await
+            .err(),
+        Some(server::auth::LoginError::Invalid)
+    );
     assert_eq!(status(s.store.clone()).await[0].1, "invited");
     // another domain's user through this domain's URL: not found
     let dave = s

@@ -21,8 +21,13 @@ async fn shutdown_lets_a_message_in_data_finish() {
     c.cmd("RCPT TO:<alice@example.test>").await;
     assert!(c.cmd("DATA").await.starts_with("354"));
     c.send(b"Subject: in flight\r\n\r\nfirst half\r\n").await;
+    let addr = r.smtp_addrs[0];
     let stopping = tokio::spawn(r.stop());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // the stop is under way once the listener takes no more connections
+    eventually(10, "the listener closed", || async {
+        tokio::net::TcpStream::connect(addr).await.is_err()
+    })
+    .await;
     c.send(b"second half\r\n.\r\n").await;
     let reply = c.reply().await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
@@ -83,9 +88,17 @@ async fn inflight_data_budget_refuses_temporarily() {
     }
     let chunk = format!("Subject: budget\r\n\r\n{}\r\n", "x".repeat(40 * 1024));
     a.send(chunk.as_bytes()).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // a's data is held once the budget has lent it out (a wait on that)
+    eventually(10, "a's data held", || async {
+        r.smtp.data_in_flight_kib() >= 40
+    })
+    .await;
+    // b's does not fit: read and dropped (a wait on that)
     b.send(chunk.as_bytes()).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually(10, "b's data shed", || async {
+        r.smtp.shed_messages() == 1
+    })
+    .await;
     b.send(b".\r\n").await;
     let rb = b.reply().await;
     assert!(rb.starts_with("452 4.3.1"), "{rb}");

@@ -21,6 +21,26 @@ const DISK_FULL: u8 = 1;
 const FROZEN: u8 = 2;
 const REFUSING: u8 = 3;
 
+/// Probes each fake primary has answered to the end (QUIT), by port.
+static PROBED: std::sync::Mutex<Vec<(u16, usize)>> = std::sync::Mutex::new(Vec::new());
+
+fn probed(port: u16) -> usize {
+    PROBED
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(p, _)| *p == port)
+        .map_or(0, |(_, n)| *n)
+}
+
+/// Wait until the fake primary on `port` has answered `n` more whole
+/// probes: what the monitor concluded from them is then on record (a wait
+/// on what happened, not on the clock).
+async fn probes_answered(port: u16, n: usize) {
+    let target = probed(port) + n;
+    common::eventually(30, "probes answered", || async { probed(port) >= target }).await;
+}
+
 /// A tiny SMTP server whose behaviour the test switches.
 async fn fake_primary(mode: Arc<AtomicU8>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -55,6 +75,11 @@ async fn fake_primary(mode: Arc<AtomicU8>) -> u16 {
                         "RSET" => b"250 2.0.0 ok\r\n",
                         "QUIT" => {
                             let _ = w.write_all(b"221 2.0.0 bye\r\n").await;
+                            let mut p = PROBED.lock().unwrap();
+                            match p.iter_mut().find(|(q, _)| *q == port) {
+                                Some((_, n)) => *n += 1,
+                                None => p.push((port, 1)),
+                            }
                             return;
                         }
                         _ => b"502 5.5.2 no\r\n",
@@ -127,7 +152,7 @@ async fn a_primary_refusing_mail_or_frozen_starts_continuity_and_its_return_ends
     let (store, d) = setup("monitor-detect", port).await;
     let stop = start_monitor(&store);
 
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    probes_answered(port, 3).await;
     assert_eq!(
         state(&store, d).await,
         "normal",
@@ -331,17 +356,22 @@ async fn admins_start_end_and_rehearse_continuity() {
     .expect("activate");
     assert_eq!(m.as_str(), "outage");
     // healthy probes do not end a manual outage
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    probes_answered(port, 3).await;
     assert_eq!(state(&store, d).await, "outage");
     // activating again is "nothing to do", not a second timeline entry
-    assert!(monitor::command(
+    match monitor::command(
         &store,
         "mx.continuity.test",
         d,
-        Input::ActivateNow { by: "ops".into() }
+        Input::ActivateNow { by: "ops".into() },
     )
     .await
-    .is_err());
+    {
+        Err(server::store::StoreError::Invalid(why)) => {
+            assert!(why.starts_with("nothing to do"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
     monitor::command(
         &store,
         "mx.continuity.test",
@@ -401,7 +431,12 @@ async fn admins_start_end_and_rehearse_continuity() {
         Input::End { by: "ops".into() },
     )
     .await;
-    assert!(e.is_err());
+    match e {
+        Err(server::store::StoreError::Invalid(why)) => {
+            assert!(why.starts_with("nothing to do"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(state(&store, d).await, "normal");
     let _ = stop.send(true);
 }

@@ -144,7 +144,11 @@ async fn a_restart_in_the_middle_of_the_flush_delivers_each_held_message_once() 
         primary.total() >= N
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // nothing left to try: the counts are final
+    common::eventually(30, "nothing pending", || async {
+        r.store.pending_for_domain(d).await.expect("pending") == 0
+    })
+    .await;
     let counts = primary.counts();
     assert_eq!(counts.len(), N, "every message arrived");
     assert!(

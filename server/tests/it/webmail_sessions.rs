@@ -249,7 +249,12 @@ async fn a_password_link_works_once_and_refuses_weak_passwords_tampering_and_exp
     )
     .await;
     assert!(!location(&r).starts_with("/login"));
-    assert!(s.auth.check_link(&forged).await.is_err());
+    assert_eq!(
+        s.auth.check_link(&forged).await.err(),
+        Some(server::auth::PasswordError::Link(
+            app::backend::LinkProblem::Invalid
+        ))
+    );
 
     let new_pw = "granite-Meadow-owl-42";
     let r = test::call_service(&svc, post(new_pw, new_pw, &token)).await;
@@ -277,16 +282,25 @@ async fn a_password_link_works_once_and_refuses_weak_passwords_tampering_and_exp
     let l2 = s.auth.issue_link(bob.user).await.expect("l2");
     let t1 = l1.split("t=").nth(1).expect("t1");
     let t2 = l2.split("t=").nth(1).expect("t2");
-    assert!(s.auth.check_link(t1).await.is_err());
+    assert_eq!(
+        s.auth.check_link(t1).await.err(),
+        Some(server::auth::PasswordError::Link(
+            app::backend::LinkProblem::Used
+        ))
+    );
     assert!(s.auth.check_link(t2).await.is_ok());
 
-    // expiry, with a link that lives 50 ms
-    let dir = common::temp_dir("link-exp");
-    let mut wc = web_config(&dir);
-    wc.password_link_ttl = Duration::from_millis(50);
-    let short = Auth::new(s.store.clone(), &wc).await.expect("auth");
+    // expiry: a link lives 7 days (by default), not a moment more
+    let clock = server::auth::Clock::manual(server::store::now_ms());
+    let short = Auth::new(s.store.clone(), &web_config(&common::temp_dir("link-exp")))
+        .await
+        .expect("auth")
+        .with_clock(clock.clone());
     let l = short.issue_link(bob.user).await.expect("link");
-    tokio::time::sleep(Duration::from_millis(80)).await;
+    clock.advance(Duration::from_secs(7 * 24 * 3600 - 1));
+    let t = l.split("t=").nth(1).expect("t").to_string();
+    assert!(short.check_link(&t).await.is_ok(), "still valid");
+    clock.advance(Duration::from_secs(1));
     assert_eq!(
         short
             .check_link(l.split("t=").nth(1).expect("t"))
@@ -342,15 +356,23 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
 async fn sessions_end_after_the_idle_timeout() {
     let s = setup("idle").await;
     let dir = common::temp_dir("idle-cfg");
-    let mut wc = web_config(&dir);
-    wc.session_idle = Duration::from_millis(100);
-    let auth = Auth::new(s.store.clone(), &wc).await.expect("auth");
+    let wc = web_config(&dir);
+    let clock = server::auth::Clock::manual(server::store::now_ms());
+    let auth = Auth::new(s.store.clone(), &wc)
+        .await
+        .expect("auth")
+        .with_clock(clock.clone());
     let sess = auth
         .login("alice@example.test", PW, "127.0.0.1")
         .await
         .expect("login");
-    assert!(auth.session(&sess.cookie).await.is_some());
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // used every 59 minutes: alive (1 h idle timeout by default)
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(59 * 60));
+        assert!(auth.session(&sess.cookie).await.is_some());
+    }
+    // then an hour without a request: gone, for good
+    clock.advance(Duration::from_secs(60 * 60));
     assert!(auth.session(&sess.cookie).await.is_none());
 }
 
@@ -358,19 +380,26 @@ async fn sessions_end_after_the_idle_timeout() {
 async fn sessions_end_at_the_absolute_limit_even_when_active() {
     let s = setup("absolute").await;
     let dir = common::temp_dir("abs-cfg");
-    let mut wc = web_config(&dir);
-    wc.session_lifetime = Duration::from_millis(150);
-    let auth = Auth::new(s.store.clone(), &wc).await.expect("auth");
+    let wc = web_config(&dir);
+    let clock = server::auth::Clock::manual(server::store::now_ms());
+    let auth = Auth::new(s.store.clone(), &wc)
+        .await
+        .expect("auth")
+        .with_clock(clock.clone());
     let sess = auth
         .login("alice@example.test", PW, "127.0.0.1")
         .await
         .expect("login");
-    for _ in 0..3 {
+    // active every 50 minutes for almost 12 hours (the default lifetime)
+    for _ in 0..14 {
+        clock.advance(Duration::from_secs(50 * 60));
         assert!(auth.session(&sess.cookie).await.is_some());
-        tokio::time::sleep(Duration::from_millis(40)).await;
     }
-    tokio::time::sleep(Duration::from_millis(60)).await;
-    assert!(auth.session(&sess.cookie).await.is_none());
+    clock.advance(Duration::from_secs(50 * 60));
+    assert!(
+        auth.session(&sess.cookie).await.is_none(),
+        "12 h after login"
+    );
 }
 
 /// A client that accepts any certificate: the test checks what the web

@@ -216,7 +216,11 @@ impl Store {
         asc: bool,
     ) -> Result<Vec<TrackRow>> {
         let source = match subject_match(&f.subject) {
-            Some(m) => Some(Source::Subject(m)),
+            // across every domain (an operator): the full-text index drives;
+            // within a scope, the scope's own rows do (each probed against
+            // the index), so a tenant's search never walks others' matches
+            Some(m) if matches!(scope, Scope::All) => Some(Source::Subject(m)),
+            Some(_) => None,
             None if is_address(f.sender.trim()) => {
                 Some(Source::Sender(f.sender.trim().to_ascii_lowercase()))
             }

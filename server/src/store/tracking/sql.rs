@@ -250,8 +250,12 @@ pub(super) fn deliveries_sql(
     }
     if messages.is_none() {
         if let Some(m) = subject_match(&f.subject) {
+            // one probe of the full-text index per row of the viewer's own
+            // walk: the work grows with what the scope holds, never with
+            // other tenants' matches (an IN list would gather them all)
             sql.push_str(
-                " AND d.message_id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)",
+                " AND (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? \
+                 AND messages_fts.rowid = d.message_id) IS NOT NULL",
             );
             binds.push(Bind::Text(m));
         }

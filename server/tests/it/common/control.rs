@@ -15,6 +15,9 @@ pub const PW: &str = "velvet-harbor-Quokka-87";
 pub struct Setup {
     pub store: Store,
     pub auth: Arc<Auth>,
+    /// The clock sessions, links and shown-once secrets are judged by: it
+    /// stands still until a test moves it.
+    pub clock: server::auth::Clock,
     pub example: DomainId,
     pub other: DomainId,
 }
@@ -50,7 +53,13 @@ pub async fn setup(tag: &str) -> Setup {
         dir.display().to_string(),
     )];
     let wc = server::config::Config::load(None, env).expect("config").web;
-    let auth = Arc::new(Auth::new(store.clone(), &wc).await.expect("auth"));
+    let clock = server::auth::Clock::manual(server::store::now_ms());
+    let auth = Arc::new(
+        Auth::new(store.clone(), &wc)
+            .await
+            .expect("auth")
+            .with_clock(clock.clone()),
+    );
     let hash = server::auth::password::hash(PW).expect("hash");
     store
         .add_admin("ops@provider.test", "Ops", true, &[], &hash)
@@ -66,6 +75,7 @@ pub async fn setup(tag: &str) -> Setup {
     Setup {
         store,
         auth,
+        clock,
         example,
         other,
     }
