@@ -189,7 +189,7 @@ fuzz_target!(|data: &[u8]| {
                 "href" | "src" => check_url(&tag, &name, &value, allow_remote, &out),
                 "style" => {
                     let c = css(&value);
-                    for bad in ["expression(", "javascript:", "vbscript:", "@import", "behavior", "-moz-binding"] {
+                    for bad in ["expression(", "javascript:", "vbscript:", "@import", "behavior:", "-moz-binding"] {
                         assert!(!c.contains(bad), "style {value:?} let out: {out:?}");
                     }
                     if !allow_remote {

@@ -131,6 +131,18 @@ pub struct Auth {
     clock: Clock,
 }
 
+/// Password hashing at once, process-wide: each argon2id computation takes
+/// 19 MiB, so a crowd logging in together queues here instead of holding
+/// gigabytes (two cores do no more at once anyway).
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Run password hashing work off the async workers, a few at a time.
+/// `None` only while the runtime shuts down.
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _turn = HASHING.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
 /// Check a password against a hash; without a hash, the same work against
 /// a stand-in, and false. `done` counts the checks (see [`Auth::hash_checks`]).
 fn check_hash(hash: Option<String>, password: &str, done: &AtomicU64) -> bool {
@@ -211,7 +223,12 @@ impl Auth {
 
     /// Count the attempt (before any password is checked) and wait out the
     /// account's slow-down, if any.
-    async fn begin(&self, key: &str, ip: &str, what: &'static str) -> Result<Attempt, LoginError> {
+    async fn begin(
+        &self,
+        key: &str,
+        ip: &str,
+        what: &'static str,
+    ) -> Result<Attempt<'_>, LoginError> {
         match self.throttle.begin(key, ip, Instant::now()) {
             Ok(attempt) => {
                 if !attempt.delay.is_zero() {
@@ -256,14 +273,14 @@ impl Auth {
             .and_then(|a| a.password_hash.clone());
         let pw = password.to_string();
         let done = self.hash_checks.clone();
-        let ok = tokio::task::spawn_blocking(move || check_hash(hash, &pw, &done))
+        let ok = hashing(move || check_hash(hash, &pw, &done))
             .await
             .unwrap_or(false);
         let Some(account) = account.filter(|_| ok) else {
             tracing::info!(%ip, proto, "login failed");
             return Err(LoginError::Invalid);
         };
-        self.throttle.succeeded(attempt);
+        attempt.succeeded();
         if !account.covered {
             tracing::info!(user = %account.user, %ip, proto, "login refused: not covered by the Continuity Service");
             return Err(LoginError::NotCovered);
@@ -304,7 +321,7 @@ impl Auth {
         let given = token::sha256(secret.as_bytes());
         match found {
             Some((d, hash)) if token::same(&hash, &given) => {
-                self.throttle.succeeded(attempt);
+                attempt.succeeded();
                 Ok(d)
             }
             _ => {
@@ -351,7 +368,7 @@ impl Auth {
             .and_then(|a| a.password_hash.clone());
         let pw = password.to_string();
         let done = self.hash_checks.clone();
-        let (admin_ok, user_ok) = tokio::task::spawn_blocking(move || {
+        let (admin_ok, user_ok) = hashing(move || {
             (
                 check_hash(admin_hash, &pw, &done),
                 check_hash(user_hash, &pw, &done),
@@ -364,7 +381,7 @@ impl Auth {
             LoginError::Unavailable
         };
         if let (true, Some(admin)) = (admin_ok, admin) {
-            self.throttle.succeeded(attempt);
+            attempt.succeeded();
             let cookie = self
                 .create(SessionKind::Admin, admin.id, ip)
                 .await
@@ -380,7 +397,7 @@ impl Auth {
             tracing::info!(%ip, "login failed");
             return Err(LoginError::Invalid);
         };
-        self.throttle.succeeded(attempt);
+        attempt.succeeded();
         if !account.covered {
             tracing::info!(user = %account.user, %ip, "login refused: not covered by the Continuity Service");
             return Err(LoginError::NotCovered);
@@ -537,9 +554,9 @@ impl Auth {
             return Err(PasswordError::Policy(problems));
         }
         let pw = new.to_string();
-        tokio::task::spawn_blocking(move || password::hash(&pw))
+        hashing(move || password::hash(&pw))
             .await
-            .map_err(unavailable)?
+            .ok_or(PasswordError::Unavailable)?
             .map_err(unavailable)
     }
 
@@ -598,13 +615,13 @@ impl Auth {
         let hash = account.password_hash.clone();
         let cur = current.to_string();
         let done = self.hash_checks.clone();
-        let ok = tokio::task::spawn_blocking(move || check_hash(hash, &cur, &done))
+        let ok = hashing(move || check_hash(hash, &cur, &done))
             .await
             .unwrap_or(false);
         if !ok {
             return Err(PasswordError::Policy(vec![PasswordProblem::WrongCurrent]));
         }
-        self.throttle.succeeded(attempt);
+        attempt.succeeded();
         let hash = Self::policy_hash(&account, new, confirm).await?;
         self.store
             .set_password_hash(user, &hash)

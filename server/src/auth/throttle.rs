@@ -9,9 +9,12 @@
 //! password from a source that has not failed still works, so nobody can
 //! lock a known user out of every door by guessing wrong on purpose.
 //!
-//! An attempt is counted *before* its password is checked (as a failure
-//! until [`Throttle::succeeded`] takes it back), so parallel attempts
-//! cannot all pass the check while the first ones are still hashing.
+//! An attempt is counted *before* its password is checked (for its account
+//! and its pair as a failure until [`Attempt::succeeded`] takes it back;
+//! for its source as one in flight, at most [`MAX_IN_FLIGHT`] at once), so
+//! parallel attempts cannot all pass the check while the first ones are
+//! still hashing — while a whole office behind one address can still log
+//! in at the same moment. An attempt dropped without success is a failure.
 //! Callers count per account (the user's id, not the alias typed).
 
 use std::collections::{HashMap, VecDeque};
@@ -28,6 +31,9 @@ const SLOW_FIRST: Duration = Duration::from_millis(250);
 const SLOW_CAP: Duration = Duration::from_secs(8);
 /// Failures past the limit that still make a difference (250 ms × 2⁵ = 8 s).
 const SLOW_STEPS: usize = 6;
+/// Attempts one source may have under way at once (its failures are
+/// counted apart, when they are known).
+pub const MAX_IN_FLIGHT: usize = 256;
 
 #[derive(Debug)]
 pub struct Throttle {
@@ -42,18 +48,61 @@ struct Inner {
     sources: HashMap<String, VecDeque<Instant>>,
     pairs: HashMap<String, VecDeque<Instant>>,
     accounts: HashMap<String, VecDeque<Instant>>,
+    in_flight: HashMap<String, usize>,
 }
 
 /// An attempt may go on: after waiting `delay` (zero unless its account
-/// is being guessed at). Give it back to [`Throttle::succeeded`] when the
-/// password was right.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// is being guessed at). [`Attempt::succeeded`] when the password was
+/// right; dropped otherwise, it counts as a failure.
+#[derive(Debug)]
 #[must_use]
-pub struct Attempt {
+pub struct Attempt<'a> {
     pub delay: Duration,
     account: String,
     source: String,
     at: Instant,
+    throttle: &'a Throttle,
+    settled: bool,
+}
+
+impl Attempt<'_> {
+    /// The password was right: the attempt was no failure, and the source's
+    /// earlier failures on this account are forgiven (not its others).
+    pub fn succeeded(mut self) {
+        self.settled = true;
+        let mut g = self.throttle.lock();
+        done_in_flight(&mut g, &self.source);
+        take_back(&mut g.accounts, &self.account, self.at);
+        g.pairs.remove(&pair(&self.account, &self.source));
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let t = self.throttle;
+        let mut g = t.lock();
+        done_in_flight(&mut g, &self.source);
+        let cap = t.per_source as usize;
+        push(&mut g.sources, &self.source, self.at, t.window, cap);
+    }
+}
+
+fn done_in_flight(g: &mut Inner, source: &str) {
+    if let Some(n) = g.in_flight.get_mut(source) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            g.in_flight.remove(source);
+        }
+    }
+}
+
+impl PartialEq for Attempt<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.delay, &self.account, &self.source) == (other.delay, &other.account, &other.source)
+    }
 }
 
 /// Refused before the password is checked.
@@ -155,13 +204,14 @@ impl Throttle {
 
     /// May `account` be tried from `ip` now? Counts the attempt as a
     /// failure at once (see the module's note).
-    pub fn begin(&self, account: &str, ip: &str, now: Instant) -> Result<Attempt, Refused> {
+    pub fn begin(&self, account: &str, ip: &str, now: Instant) -> Result<Attempt<'_>, Refused> {
         let source = source_key(ip);
         let account = account.to_lowercase();
         let key = pair(&account, &source);
         let w = self.window;
         let mut g = self.lock();
         if count(&mut g.sources, &source, now, w) >= self.per_source as usize
+            || g.in_flight.get(&source).copied().unwrap_or(0) >= MAX_IN_FLIGHT
             || count(&mut g.pairs, &key, now, w) >= self.per_account as usize
         {
             return Err(Refused);
@@ -173,8 +223,8 @@ impl Throttle {
                 .saturating_mul(1u32 << over.min(16))
                 .min(SLOW_CAP),
         };
-        let (per_source, per_account) = (self.per_source as usize, self.per_account as usize);
-        push(&mut g.sources, &source, now, w, per_source);
+        let per_account = self.per_account as usize;
+        *g.in_flight.entry(source.clone()).or_insert(0) += 1;
         push(&mut g.pairs, &key, now, w, per_account);
         // past the limit, the wait doubles at most 6 times before its cap
         push(&mut g.accounts, &account, now, w, per_account + SLOW_STEPS);
@@ -183,16 +233,9 @@ impl Throttle {
             account,
             source,
             at: now,
+            throttle: self,
+            settled: false,
         })
-    }
-
-    /// The password was right: the attempt was no failure, and the source's
-    /// earlier failures on this account are forgiven (not its others).
-    pub fn succeeded(&self, attempt: Attempt) {
-        let mut g = self.lock();
-        take_back(&mut g.sources, &attempt.source, attempt.at);
-        take_back(&mut g.accounts, &attempt.account, attempt.at);
-        g.pairs.remove(&pair(&attempt.account, &attempt.source));
     }
 
     /// Failures counted against a source now (for tests and logs).
@@ -237,7 +280,7 @@ mod tests {
             .begin("alice", "198.51.100.7", t0)
             .expect("not locked out");
         assert_eq!(a.delay, SLOW_FIRST * 8, "6 failures, 3 over: ×2³");
-        t.succeeded(a);
+        a.succeeded();
         // the wait is capped
         for i in 0..20 {
             let _ = t.begin("alice", &format!("203.0.114.{i}"), t0);
@@ -282,14 +325,43 @@ mod tests {
         let t0 = Instant::now();
         let _ = t.begin("a", "ip1", t0).expect("ok");
         let ok = t.begin("a", "ip1", t0).expect("ok");
-        assert_eq!(t.source_failures("ip1", t0), 2);
-        t.succeeded(ok);
+        assert_eq!(
+            t.source_failures("ip1", t0),
+            1,
+            "the first was dropped: failed"
+        );
+        ok.succeeded();
         assert_eq!(t.source_failures("ip1", t0), 1, "the success is no failure");
         // the pair is forgiven: tries on a again
         assert!(t.begin("a", "ip1", t0).is_ok());
         // but the source's total still counts: 2 failures, then 3, then no more
         assert!(t.begin("b", "ip1", t0).is_ok());
         assert_eq!(t.begin("c", "ip1", t0), Err(Refused));
+    }
+
+    #[test]
+    fn many_people_behind_one_address_log_in_at_once() {
+        let t = Throttle::new(3, 5, MIN);
+        let t0 = Instant::now();
+        // sixty colleagues behind one NAT, all under way together
+        let all: Vec<_> = (0..60)
+            .map(|i| {
+                t.begin(&format!("user{i}"), "198.51.100.1", t0)
+                    .expect("in")
+            })
+            .collect();
+        for a in all {
+            a.succeeded();
+        }
+        assert_eq!(t.source_failures("198.51.100.1", t0), 0);
+        // but no more than MAX_IN_FLIGHT at once from one source
+        let held: Vec<_> = (0..MAX_IN_FLIGHT)
+            .map(|i| t.begin(&format!("x{i}"), "198.51.100.2", t0).expect("in"))
+            .collect();
+        assert_eq!(t.begin("one-more", "198.51.100.2", t0), Err(Refused));
+        drop(held);
+        // dropped without success: five failures, the source is held
+        assert_eq!(t.begin("fresh", "198.51.100.2", t0), Err(Refused));
     }
 
     #[test]

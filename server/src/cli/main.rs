@@ -105,6 +105,7 @@ fn init_logging() {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    server::service::return_large_allocations();
     let cli = Cli::parse();
     match cli.command {
         Command::Config { example } => {

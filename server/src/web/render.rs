@@ -206,6 +206,23 @@ pub fn html_body(raw: &[u8], cid_base: &str, allow_remote: bool) -> Option<Sanit
 mod tests {
     use super::*;
 
+    /// Found by scripts/fuzz (mime_render): a malformed multipart nested in
+    /// a message/rfc822 part, where mail-parser debug-asserts. Every reader
+    /// of a stored message takes it without a panic.
+    #[test]
+    fn a_malformed_nested_multipart_is_read_without_a_panic() {
+        let raw = include_bytes!("testdata/fuzz-nested-multipart.eml");
+        let s = crate::store::Summary::parse(raw);
+        let _ = s.subject;
+        let _ = render(raw);
+        let _ = html_body(raw, "/mail/m/1/cid/", false);
+        for i in 0..4 {
+            let _ = part(raw, i);
+        }
+        let tree = crate::imap::mime::tree(raw);
+        let _ = crate::imap::fetch::structure(raw, &tree, true);
+    }
+
     pub const MIXED: &[u8] = b"From: =?ISO-8859-1?Q?Andr=E9?= <andre@remote.test>\r\n\
 To: alice@example.test\r\n\
 Cc: =?UTF-8?B?w4lsb2TDrWU=?= <elodie@remote.test>\r\n\

@@ -368,3 +368,29 @@ async fn only_covered_users_log_in_and_a_user_removed_is_logged_out() {
     let r = test::call_service(&svc, login_from("198.51.100.61:1", "bob@example.test", PW)).await;
     assert!(location(&r).starts_with("/login?error=notcovered"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_whole_office_behind_one_address_logs_in_at_once() {
+    // the outage starts: forty colleagues behind the office's one public
+    // address open the webmail in the same minute
+    let s = setup("throttle-office").await;
+    for i in 0..40 {
+        let address = format!("colleague{i}@example.test");
+        s.store
+            .add_user(&address, "", &[], "local")
+            .await
+            .expect("user");
+        s.auth.set_password(&address, PW).await.expect("password");
+    }
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let auth = s.auth.clone();
+        tasks.push(tokio::spawn(async move {
+            auth.login(&format!("colleague{i}@example.test"), PW, "203.0.113.80")
+                .await
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.expect("task").is_ok(), "everyone gets in");
+    }
+}
