@@ -29,7 +29,7 @@ use crate::config::WebConfig;
 use crate::store::accounts::{Account, SessionKind};
 use crate::store::admins::AdminRow;
 use crate::store::{now_ms, Store, StoreError, UserId};
-use throttle::{Attempt, Refused, Throttle};
+use throttle::{Attempt, Throttle};
 use token::{LinkClaims, LinkSigner};
 
 /// The time sessions and links are judged by: the system's, or one a test
@@ -229,19 +229,26 @@ impl Auth {
         ip: &str,
         what: &'static str,
     ) -> Result<Attempt<'_>, LoginError> {
-        match self.throttle.begin(key, ip, Instant::now()) {
-            Ok(attempt) => {
-                if !attempt.delay.is_zero() {
-                    tracing::info!(%ip, what, delay_ms = attempt.delay.as_millis() as u64, "login slowed down: the account is being guessed at");
-                    tokio::time::sleep(attempt.delay).await;
+        // one attempt at a time per account and source: the others wait
+        // their turn (a mail app logging in on several connections at once)
+        let give_up = Instant::now() + Duration::from_secs(30);
+        let attempt = loop {
+            match self.throttle.begin(key, ip, Instant::now()) {
+                Ok(a) => break a,
+                Err(throttle::Busy) if Instant::now() < give_up => {
+                    tokio::time::sleep(Duration::from_millis(10)).await
                 }
-                Ok(attempt)
+                Err(_) => {
+                    tracing::warn!(%ip, what, "login throttled");
+                    return Err(LoginError::Throttled);
+                }
             }
-            Err(Refused) => {
-                tracing::warn!(%ip, what, "login throttled");
-                Err(LoginError::Throttled)
-            }
+        };
+        if !attempt.delay.is_zero() {
+            tracing::info!(%ip, what, delay_ms = attempt.delay.as_millis() as u64, "login slowed down: the account is being guessed at");
+            tokio::time::sleep(attempt.delay).await;
         }
+        Ok(attempt)
     }
 
     /// Check a mail user's address (or alias) and password, with the same

@@ -9,13 +9,14 @@
 //! password from a source that has not failed still works, so nobody can
 //! lock a known user out of every door by guessing wrong on purpose.
 //!
-//! An attempt is counted *before* its password is checked (for its account
-//! and its pair as a failure until [`Attempt::succeeded`] takes it back;
-//! for its source as one in flight, at most [`MAX_IN_FLIGHT`] at once), so
-//! parallel attempts cannot all pass the check while the first ones are
-//! still hashing — while a whole office behind one address can still log
-//! in at the same moment. An attempt dropped without success is a failure.
-//! Callers count per account (the user's id, not the alias typed).
+//! Parallel attempts cannot all pass the check while the first ones are
+//! still hashing: one account is tried from one source one attempt at a
+//! time ([`Busy`] tells the caller to wait its turn — a mail app opening
+//! five connections at once just waits a moment), and a source has at most
+//! [`MAX_IN_FLIGHT`] attempts under way (an office behind one address
+//! still logs in together). An attempt dropped without
+//! [`Attempt::succeeded`] is a failure. Callers count per account (the
+//! user's id, not the alias typed).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -49,6 +50,8 @@ struct Inner {
     pairs: HashMap<String, VecDeque<Instant>>,
     accounts: HashMap<String, VecDeque<Instant>>,
     in_flight: HashMap<String, usize>,
+    /// (account, source) pairs with an attempt under way.
+    busy: std::collections::HashSet<String>,
 }
 
 /// An attempt may go on: after waiting `delay` (zero unless its account
@@ -72,8 +75,9 @@ impl Attempt<'_> {
         self.settled = true;
         let mut g = self.throttle.lock();
         done_in_flight(&mut g, &self.source);
-        take_back(&mut g.accounts, &self.account, self.at);
-        g.pairs.remove(&pair(&self.account, &self.source));
+        let key = pair(&self.account, &self.source);
+        g.busy.remove(&key);
+        g.pairs.remove(&key);
     }
 }
 
@@ -85,8 +89,20 @@ impl Drop for Attempt<'_> {
         let t = self.throttle;
         let mut g = t.lock();
         done_in_flight(&mut g, &self.source);
-        let cap = t.per_source as usize;
-        push(&mut g.sources, &self.source, self.at, t.window, cap);
+        let key = pair(&self.account, &self.source);
+        g.busy.remove(&key);
+        let (w, per_source, per_account) =
+            (t.window, t.per_source as usize, t.per_account as usize);
+        push(&mut g.sources, &self.source, self.at, w, per_source);
+        push(&mut g.pairs, &key, self.at, w, per_account);
+        // past the limit, the wait doubles at most 6 times before its cap
+        push(
+            &mut g.accounts,
+            &self.account,
+            self.at,
+            w,
+            per_account + SLOW_STEPS,
+        );
     }
 }
 
@@ -105,9 +121,16 @@ impl PartialEq for Attempt<'_> {
     }
 }
 
-/// Refused before the password is checked.
+/// Not now, before the password is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refused;
+pub enum Refused {
+    /// Too many failures: refused for the window.
+    Held,
+    /// This account is being tried from this source already: try again in
+    /// a moment.
+    Busy,
+}
+pub use Refused::{Busy, Held};
 
 pub use crate::per_ip::source_key;
 
@@ -168,18 +191,6 @@ fn push(
     }
 }
 
-/// Take back one entry made at `at` (the attempt was not a failure).
-fn take_back(map: &mut HashMap<String, VecDeque<Instant>>, key: &str, at: Instant) {
-    if let Some(q) = map.get_mut(key) {
-        if let Some(i) = q.iter().rposition(|t| *t == at) {
-            q.remove(i);
-        }
-        if q.is_empty() {
-            map.remove(key);
-        }
-    }
-}
-
 fn pair(account: &str, source: &str) -> String {
     format!("{account}\u{0}{source}")
 }
@@ -202,8 +213,7 @@ impl Throttle {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// May `account` be tried from `ip` now? Counts the attempt as a
-    /// failure at once (see the module's note).
+    /// May `account` be tried from `ip` now? (See the module's note.)
     pub fn begin(&self, account: &str, ip: &str, now: Instant) -> Result<Attempt<'_>, Refused> {
         let source = source_key(ip);
         let account = account.to_lowercase();
@@ -214,7 +224,10 @@ impl Throttle {
             || g.in_flight.get(&source).copied().unwrap_or(0) >= MAX_IN_FLIGHT
             || count(&mut g.pairs, &key, now, w) >= self.per_account as usize
         {
-            return Err(Refused);
+            return Err(Held);
+        }
+        if g.busy.contains(&key) {
+            return Err(Busy);
         }
         let failed = count(&mut g.accounts, &account, now, w);
         let delay = match failed.checked_sub(self.per_account as usize) {
@@ -223,11 +236,10 @@ impl Throttle {
                 .saturating_mul(1u32 << over.min(16))
                 .min(SLOW_CAP),
         };
-        let per_account = self.per_account as usize;
         *g.in_flight.entry(source.clone()).or_insert(0) += 1;
-        push(&mut g.pairs, &key, now, w, per_account);
-        // past the limit, the wait doubles at most 6 times before its cap
-        push(&mut g.accounts, &account, now, w, per_account + SLOW_STEPS);
+        if g.busy.len() < MAX_KEYS {
+            g.busy.insert(key);
+        }
         Ok(Attempt {
             delay,
             account,
@@ -259,7 +271,7 @@ mod tests {
             let a = t.begin("Alice", "10.0.0.1", t0).expect("allowed");
             assert_eq!(a.delay, Duration::ZERO);
         }
-        assert_eq!(t.begin("alice", "10.0.0.1", t0), Err(Refused));
+        assert_eq!(t.begin("alice", "10.0.0.1", t0), Err(Held));
         // another account from the same source is not held
         assert!(t.begin("bob", "10.0.0.1", t0).is_ok());
         assert!(t.begin("alice", "10.0.0.1", t0 + MIN).is_ok());
@@ -296,27 +308,39 @@ mod tests {
         for i in 0..5 {
             let _ = t.begin(&format!("user{i}"), "192.0.2.7", t0).expect("ok");
         }
-        assert_eq!(t.begin("fresh", "192.0.2.7", t0), Err(Refused));
-        assert_eq!(t.begin("fresh", "::ffff:192.0.2.7", t0), Err(Refused));
+        assert_eq!(t.begin("fresh", "192.0.2.7", t0), Err(Held));
+        assert_eq!(t.begin("fresh", "::ffff:192.0.2.7", t0), Err(Held));
         assert!(t.begin("fresh", "192.0.2.8", t0).is_ok());
         for i in 0..5 {
             let _ = t
                 .begin(&format!("v{i}"), &format!("2001:db8:1:2::{i:x}"), t0)
                 .expect("ok");
         }
-        assert_eq!(t.begin("v9", "2001:db8:1:2:ffff::1", t0), Err(Refused));
+        assert_eq!(t.begin("v9", "2001:db8:1:2:ffff::1", t0), Err(Held));
         assert!(t.begin("v9", "2001:db8:1:3::1", t0).is_ok());
     }
 
     #[test]
-    fn attempts_are_counted_before_their_password_is_checked() {
-        // ten parallel attempts: only the limit's worth get to check
+    fn one_account_is_tried_from_one_source_one_attempt_at_a_time() {
         let t = Throttle::new(3, 100, MIN);
         let t0 = Instant::now();
-        let passed = (0..10)
-            .filter(|_| t.begin("alice", "10.0.0.9", t0).is_ok())
-            .count();
-        assert_eq!(passed, 3);
+        let first = t.begin("alice", "10.0.0.9", t0).expect("first");
+        // the others wait their turn while the first is checked
+        for _ in 0..10 {
+            assert_eq!(t.begin("alice", "10.0.0.9", t0), Err(Busy));
+        }
+        // from elsewhere, or for someone else: no waiting
+        let _elsewhere = t.begin("alice", "10.0.0.10", t0).expect("other source");
+        let _other = t.begin("bob", "10.0.0.9", t0).expect("other account");
+        drop(first); // a failure
+        for _ in 0..2 {
+            let _ = t.begin("alice", "10.0.0.9", t0).expect("next turn");
+        }
+        assert_eq!(
+            t.begin("alice", "10.0.0.9", t0),
+            Err(Held),
+            "three failures"
+        );
     }
 
     #[test]
@@ -336,7 +360,7 @@ mod tests {
         assert!(t.begin("a", "ip1", t0).is_ok());
         // but the source's total still counts: 2 failures, then 3, then no more
         assert!(t.begin("b", "ip1", t0).is_ok());
-        assert_eq!(t.begin("c", "ip1", t0), Err(Refused));
+        assert_eq!(t.begin("c", "ip1", t0), Err(Held));
     }
 
     #[test]
@@ -358,10 +382,10 @@ mod tests {
         let held: Vec<_> = (0..MAX_IN_FLIGHT)
             .map(|i| t.begin(&format!("x{i}"), "198.51.100.2", t0).expect("in"))
             .collect();
-        assert_eq!(t.begin("one-more", "198.51.100.2", t0), Err(Refused));
+        assert_eq!(t.begin("one-more", "198.51.100.2", t0), Err(Held));
         drop(held);
         // dropped without success: five failures, the source is held
-        assert_eq!(t.begin("fresh", "198.51.100.2", t0), Err(Refused));
+        assert_eq!(t.begin("fresh", "198.51.100.2", t0), Err(Held));
     }
 
     #[test]

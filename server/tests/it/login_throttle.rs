@@ -394,3 +394,21 @@ async fn a_whole_office_behind_one_address_logs_in_at_once() {
         assert!(t.await.expect("task").is_ok(), "everyone gets in");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mail_app_logging_in_on_many_connections_at_once_gets_them_all() {
+    // a desktop client opens several IMAP connections and logs in on each
+    // at the same moment: they take turns, none is refused
+    let s = setup("throttle-app").await;
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let auth = s.auth.clone();
+        tasks.push(tokio::spawn(async move {
+            auth.verify_user("alice@example.test", PW, "198.51.100.90", "imap")
+                .await
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.expect("task").is_ok());
+    }
+}
