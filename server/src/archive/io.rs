@@ -23,27 +23,76 @@ pub struct ImportSummary {
     pub failed: u64,
 }
 
-/// A progress line on a terminal (nothing when stderr is not one).
+/// How far along: messages out of a known number, or bytes of a file.
+#[derive(Debug, Clone, Copy)]
+pub enum Of {
+    Messages(u64),
+    Bytes(u64, u64),
+    Unknown,
+}
+
+/// A progress line on a terminal (nothing when stderr is not one): the
+/// count, the rate, and how long is left.
 pub struct Progress {
     on: bool,
     verb: &'static str,
+    start: std::time::Instant,
     last: std::time::Instant,
 }
 
 impl Progress {
     pub fn new(verb: &'static str) -> Progress {
+        let now = std::time::Instant::now();
         Progress {
             on: std::io::stderr().is_terminal(),
             verb,
-            last: std::time::Instant::now(),
+            start: now,
+            last: now,
         }
     }
-    pub fn show(&mut self, n: u64, of: &str) {
-        if self.on && self.last.elapsed().as_millis() >= 100 {
+
+    pub fn show(&mut self, n: u64, of: Of) {
+        if self.on && self.last.elapsed().as_millis() >= 200 {
             self.last = std::time::Instant::now();
-            eprint!("\r{} {n} messages{of}\x1b[K", self.verb);
+            eprint!(
+                "\r{}\x1b[K",
+                self.line(n, of, self.start.elapsed().as_secs_f64())
+            );
         }
     }
+
+    /// "imported 1200 of 5000 messages (24 %), 410/s, 9 s left".
+    pub fn line(&self, n: u64, of: Of, secs: f64) -> String {
+        let rate = if secs > 0.0 { n as f64 / secs } else { 0.0 };
+        let (what, done) = match of {
+            Of::Messages(total) if total > 0 => (
+                format!("{n} of {total} messages"),
+                Some(n as f64 / total as f64),
+            ),
+            Of::Bytes(read, total) if total > 0 => (
+                format!(
+                    "{n} messages, {} of {} MB",
+                    read / 1_000_000,
+                    total / 1_000_000
+                ),
+                Some(read as f64 / total as f64),
+            ),
+            _ => (format!("{n} messages"), None),
+        };
+        let mut line = format!("{} {what}", self.verb);
+        if let Some(f) = done.filter(|f| *f > 0.0) {
+            let f = f.min(1.0);
+            let left = secs * (1.0 - f) / f;
+            line.push_str(&format!(
+                " ({:.0} %), {rate:.0}/s, {left:.0} s left",
+                f * 100.0
+            ));
+        } else if secs > 0.0 {
+            line.push_str(&format!(", {rate:.0}/s"));
+        }
+        line
+    }
+
     pub fn done(&self) {
         if self.on {
             eprint!("\r\x1b[K");
@@ -92,75 +141,119 @@ fn eml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn one(
-    store: &Store,
+/// Messages gathered for one transaction: up to this many, or this many
+/// bytes, whichever comes first (memory stays bounded whatever the
+/// archive's size).
+const BATCH_MESSAGES: usize = 256;
+const BATCH_BYTES: usize = 16 << 20;
+
+/// The import's messages, committed a batch at a time.
+struct Batcher<'a> {
+    store: &'a Store,
     user: UserId,
-    raw: &[u8],
-    at: Option<i64>,
-    source: &str,
-    s: &mut ImportSummary,
-) -> Result<(), StoreError> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Ok(());
+    pending: Vec<(Vec<u8>, Option<i64>, String)>,
+    bytes: usize,
+    summary: ImportSummary,
+}
+
+impl Batcher<'_> {
+    async fn push(
+        &mut self,
+        raw: Vec<u8>,
+        at: Option<i64>,
+        source: &str,
+    ) -> Result<(), StoreError> {
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        self.bytes += raw.len();
+        self.pending.push((raw, at, source.to_string()));
+        if self.pending.len() >= BATCH_MESSAGES || self.bytes >= BATCH_BYTES {
+            self.flush().await?;
+        }
+        Ok(())
     }
-    match store
-        .import_message(
-            user,
-            &Import {
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<Import<'_>> = self
+            .pending
+            .iter()
+            .map(|(raw, at, source)| Import {
                 raw,
-                received_at: at,
+                received_at: *at,
                 source,
-            },
-        )
-        .await?
-    {
-        Imported::Added(_) => s.added += 1,
-        Imported::Duplicate => s.duplicates += 1,
+            })
+            .collect();
+        for r in self.store.import_batch(self.user, &batch).await? {
+            match r {
+                Imported::Added(_) => self.summary.added += 1,
+                Imported::Duplicate => self.summary.duplicates += 1,
+            }
+        }
+        self.pending.clear();
+        self.bytes = 0;
+        Ok(())
     }
-    Ok(())
+
+    fn done(&self) -> u64 {
+        self.summary.added + self.summary.duplicates + self.pending.len() as u64
+    }
 }
 
 /// Import everything at `path` into `user`'s archive.
 pub async fn import(store: &Store, user: UserId, path: &Path) -> anyhow::Result<ImportSummary> {
-    let mut s = ImportSummary::default();
+    let mut b = Batcher {
+        store,
+        user,
+        pending: Vec::new(),
+        bytes: 0,
+        summary: ImportSummary::default(),
+    };
     let mut progress = Progress::new("imported");
     let source = path.display().to_string();
     match kind_of(path)? {
         Kind::Mbox(p) => {
             let total = std::fs::metadata(&p)?.len();
-            let reader = BufReader::new(std::fs::File::open(&p)?);
+            let counted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let reader = BufReader::new(CountingReader {
+                inner: std::fs::File::open(&p)?,
+                read: counted.clone(),
+            });
             for m in mbox::MessageIterator::new(reader) {
                 match m {
                     Ok(m) => {
                         let at = (m.internal_date() > 0).then(|| m.internal_date() as i64 * 1000);
                         // the blank line before the next "From " is the
                         // mbox's, not the message's
-                        let c = m.contents();
-                        let c = c
-                            .strip_suffix(b"\n")
-                            .filter(|c| c.ends_with(b"\n"))
-                            .unwrap_or(c);
-                        one(store, user, c, at, &source, &mut s).await?;
+                        let mut c = m.unwrap_contents();
+                        if c.ends_with(b"\n\n") {
+                            c.pop();
+                        }
+                        b.push(c, at, &source).await?;
                     }
                     Err(e) => {
                         eprintln!("{source}: cannot read: {e}");
-                        s.failed += 1;
+                        b.summary.failed += 1;
                         break;
                     }
                 }
                 progress.show(
-                    s.added + s.duplicates,
-                    &format!(" of a {} MB mbox", total / 1_000_000),
+                    b.done(),
+                    Of::Bytes(counted.load(std::sync::atomic::Ordering::Relaxed), total),
                 );
             }
         }
         Kind::Maildir(p) => {
+            let total = maildir_count(&p);
             for folder in maildir::FolderIterator::new(&p, Some("."))? {
                 let folder = match folder {
                     Ok(f) => f,
                     Err(e) => {
                         eprintln!("{source}: cannot read a folder: {e}");
-                        s.failed += 1;
+                        b.summary.failed += 1;
                         continue;
                     }
                 };
@@ -170,41 +263,77 @@ pub async fn import(store: &Store, user: UserId, path: &Path) -> anyhow::Result<
                             let at =
                                 (m.internal_date() > 0).then(|| m.internal_date() as i64 * 1000);
                             let src = m.path().display().to_string();
-                            one(store, user, m.contents(), at, &src, &mut s).await?;
+                            b.push(m.unwrap_contents(), at, &src).await?;
                         }
                         Err(e) => {
                             eprintln!("{source}: cannot read a message: {e}");
-                            s.failed += 1;
+                            b.summary.failed += 1;
                         }
                     }
-                    progress.show(s.added + s.duplicates, "");
+                    progress.show(b.done(), Of::Messages(total));
                 }
             }
         }
         Kind::EmlFolder(p) => {
             let mut files = Vec::new();
             eml_files(&p, &mut files)?;
-            let total = files.len();
+            let total = files.len() as u64;
             for f in files {
                 match std::fs::read(&f) {
-                    Ok(raw) => {
-                        one(store, user, &raw, None, &f.display().to_string(), &mut s).await?
-                    }
+                    Ok(raw) => b.push(raw, None, &f.display().to_string()).await?,
                     Err(e) => {
                         eprintln!("{}: cannot read: {e}", f.display());
-                        s.failed += 1;
+                        b.summary.failed += 1;
                     }
                 }
-                progress.show(s.added + s.duplicates, &format!(" of {total} files"));
+                progress.show(b.done(), Of::Messages(total));
             }
         }
         Kind::Eml(p) => {
             let raw = std::fs::read(&p)?;
-            one(store, user, &raw, None, &source, &mut s).await?;
+            b.push(raw, None, &source).await?;
         }
     }
+    b.flush().await?;
     progress.done();
-    Ok(s)
+    Ok(b.summary)
+}
+
+/// How many messages a Maildir (and its Maildir++ subfolders) holds, for
+/// the progress line: the file names only, nothing read.
+fn maildir_count(root: &Path) -> u64 {
+    let mut n = 0;
+    let mut dirs = vec![root.to_path_buf()];
+    if let Ok(rd) = std::fs::read_dir(root) {
+        dirs.extend(
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+                .map(|e| e.path()),
+        );
+    }
+    for d in dirs {
+        for sub in ["cur", "new"] {
+            if let Ok(rd) = std::fs::read_dir(d.join(sub)) {
+                n += rd.count() as u64;
+            }
+        }
+    }
+    n
+}
+
+/// A reader that counts the bytes read (the mbox's progress).
+struct CountingReader<R> {
+    inner: R,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// The mboxrd "From " line of a message.
@@ -247,6 +376,7 @@ pub async fn export(store: &Store, user: UserId, w: &mut dyn Write) -> anyhow::R
     let mut after = 0;
     let mut n = 0u64;
     let mut progress = Progress::new("exported");
+    let total = store.mailbox_total(user).await?;
     loop {
         let batch = store.export_batch(user, after, 200).await?;
         let Some(last) = batch.last() else {
@@ -259,7 +389,7 @@ pub async fn export(store: &Store, user: UserId, w: &mut dyn Write) -> anyhow::R
             n += 1;
         }
         w.write_all(&buf)?;
-        progress.show(n, "");
+        progress.show(n, Of::Messages(total));
     }
     w.flush()?;
     progress.done();

@@ -14,6 +14,10 @@ use crate::store::{now_ms, Result, Store};
 /// Messages per batch: each batch is one short transaction.
 pub const BATCH: u32 = 500;
 
+/// How long a removed message's UID is remembered for sessions (and mail
+/// apps resynchronising) that have not heard of its removal yet.
+pub const VANISHED_KEPT_MS: i64 = 7 * 24 * 3600 * 1000;
+
 /// Purge everything past retention at `now`, batch after batch, pausing
 /// between batches so ingest keeps its pace. Logged with counts.
 pub async fn purge(store: &Store, now: i64, batch: u32, pause: Duration) -> Result<Purged> {
@@ -29,12 +33,15 @@ pub async fn purge(store: &Store, now: i64, batch: u32, pause: Duration) -> Resu
         total.events += p.events;
         tokio::time::sleep(pause).await;
     }
+    // removals older than a week: every session has long caught up
+    let vanished = store.prune_vanished(now - VANISHED_KEPT_MS).await?;
     let took = t0.elapsed().as_millis() as i64;
     store.log_purge(now_ms(), total, took).await?;
     tracing::info!(
         messages = total.messages,
         bodies = total.bodies,
         refused_events = total.events,
+        vanished,
         took_ms = took,
         "archive purge done"
     );

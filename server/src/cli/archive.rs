@@ -71,15 +71,18 @@ pub async fn archive_cmd(store: &Store, cmd: ArchiveCmd) -> Result<()> {
             let user = user_of(store, &address).await?;
             let mut total = server::archive::io::ImportSummary::default();
             for p in &paths {
+                let t0 = std::time::Instant::now();
                 let s = server::archive::io::import(store, user, p)
                     .await
                     .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                let secs = t0.elapsed().as_secs_f64();
                 println!(
-                    "{}: {} added, {} already there, {} unreadable",
+                    "{}: {} added, {} already there, {} unreadable, in {secs:.1} s ({:.0} messages/s)",
                     p.display(),
                     s.added,
                     s.duplicates,
-                    s.failed
+                    s.failed,
+                    (s.added + s.duplicates) as f64 / secs.max(0.001)
                 );
                 total.added += s.added;
                 total.duplicates += s.duplicates;

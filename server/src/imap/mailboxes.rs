@@ -157,8 +157,8 @@ impl Session {
             return Outcome::one(no(tag, Some(Code::TryCreate), "No such mailbox"));
         };
         let store = &self.ctx.store;
-        let (Ok(entries), Ok(validity), Ok(next)) = (
-            store.imap_entries(user, folder).await,
+        let (Ok(counts), Ok(validity), Ok(next)) = (
+            store.folder_state(user, folder).await,
             store.imap_uid_validity().await,
             store.imap_uid_next().await,
         ) else {
@@ -167,16 +167,12 @@ impl Session {
         let mut items = Vec::new();
         for n in names {
             items.push(match n {
-                StatusDataItemName::Messages => StatusDataItem::Messages(entries.len() as u32),
+                StatusDataItemName::Messages => StatusDataItem::Messages(counts.total),
                 StatusDataItemName::Recent => StatusDataItem::Recent(0),
                 StatusDataItemName::UidNext => StatusDataItem::UidNext(nz(next)),
                 StatusDataItemName::UidValidity => StatusDataItem::UidValidity(nz(validity)),
-                StatusDataItemName::Unseen => {
-                    StatusDataItem::Unseen(entries.iter().filter(|e| !e.flags.seen).count() as u32)
-                }
-                StatusDataItemName::Deleted => StatusDataItem::Deleted(
-                    entries.iter().filter(|e| e.flags.deleted).count() as u32,
-                ),
+                StatusDataItemName::Unseen => StatusDataItem::Unseen(counts.unseen),
+                StatusDataItemName::Deleted => StatusDataItem::Deleted(counts.deleted),
                 _ => return Outcome::one(bad(tag, "Unsupported STATUS item")),
             });
         }

@@ -22,6 +22,8 @@ pub mod mime;
 #[cfg(test)]
 mod prelogin_tests;
 pub mod read_cmds;
+#[cfg(test)]
+mod scale_tests;
 pub mod search;
 pub mod selected;
 pub mod selected_cmds;

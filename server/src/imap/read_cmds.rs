@@ -343,7 +343,20 @@ pub async fn search_cmd(
     };
     let user = *user;
     let entries = sel.entries.clone();
-    let content = search::needs_content(key);
+    let folder = sel.folder;
+    // header and text criteria through the indexes first
+    let mut terms = Vec::new();
+    let plan = search::plan(key, &mut terms);
+    let mut hits = Vec::with_capacity(terms.len());
+    for t in &terms {
+        match s.ctx.store.imap_search_indexed(user, folder, t).await {
+            Ok(h) => hits.push(h),
+            Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+        }
+    }
+    let answered: Vec<bool> = hits.iter().map(Option::is_some).collect();
+    let content = search::plan_needs_content(&plan, &answered);
+    let (plan, hits) = (std::sync::Arc::new(plan), std::sync::Arc::new(hits));
     let largest_uid = entries.last().map(|e| e.uid).unwrap_or(0);
     let largest_seq = entries.len() as u32;
     let all: Vec<usize> = (0..entries.len()).collect();
@@ -354,7 +367,7 @@ pub async fn search_cmd(
         std::iter::once(0..entries.len()).collect()
     };
     let entries = std::sync::Arc::new(entries);
-    let mut hits = Vec::new();
+    let mut found_all = Vec::new();
     for range in ranges {
         let raws: std::collections::HashMap<u32, Vec<u8>> = if content {
             let uids: Vec<u32> = entries[range.clone()].iter().map(|e| e.uid).collect();
@@ -365,7 +378,7 @@ pub async fn search_cmd(
         } else {
             Default::default()
         };
-        let key = key.clone();
+        let (plan, hits) = (plan.clone(), hits.clone());
         let entries = entries.clone();
         let found = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
@@ -379,7 +392,7 @@ pub async fn search_cmd(
                     largest_seq,
                     largest_uid,
                 };
-                if search::matches(&key, &c) {
+                if search::plan_matches(&plan, &c, &hits) {
                     out.push(nz(if uid { e.uid } else { i as u32 + 1 }));
                 }
             }
@@ -387,11 +400,11 @@ pub async fn search_cmd(
         })
         .await
         .unwrap_or_default();
-        hits.extend(found);
+        found_all.extend(found);
     }
     Outcome {
         responses: vec![
-            Response::Data(Data::Search(hits)),
+            Response::Data(Data::Search(found_all)),
             Response::Status(ok(tag, None, "SEARCH completed")),
         ],
         after: After::Nothing,
@@ -412,6 +425,7 @@ mod tests {
             flags: Default::default(),
             received_at: 0,
             size,
+            modseq: 1,
         };
         let small: Vec<ImapEntry> = (0..450).map(|_| e(10)).collect();
         let all: Vec<usize> = (0..450).collect();

@@ -1,7 +1,9 @@
-//! SEARCH (RFC 3501 §6.4.4): a search key evaluated against one message.
-//! Flags, sizes, dates and sets come from the entry; header and text keys
-//! read the message (decoded with mail-parser; substrings, case-insensitive
-//! — RFC 3501 leaves matching to the server). Pure.
+//! SEARCH (RFC 3501 §6.4.4): a search key planned, then evaluated against
+//! each message. [`plan`] hands FROM, TO, SUBJECT, BODY and TEXT to the
+//! store's indexes ([`crate::store::imap_search`]); what is left is
+//! evaluated here: flags, sizes, dates and sets from the entry, the other
+//! header keys from the message (decoded with mail-parser; substrings,
+//! case-insensitive — RFC 3501 leaves matching to the server). Pure.
 
 use chrono::NaiveDate;
 use imap_next::imap_types::core::AString;
@@ -10,6 +12,73 @@ use mail_parser::{HeaderValue, Message, MessageParser};
 
 use super::selected::contains;
 use crate::store::imap::ImapEntry;
+use crate::store::imap_search::{HeaderColumn, IndexedTerm};
+
+/// A search key with the criteria an index answers taken out.
+#[derive(Debug, Clone)]
+pub enum Plan {
+    All(Vec<Plan>),
+    Any(Box<Plan>, Box<Plan>),
+    Not(Box<Plan>),
+    /// Evaluated here, on the entry (and the message if it needs it).
+    Key(SearchKey<'static>),
+    /// The answer of the n-th indexed term (see [`plan`]); the key is
+    /// evaluated here if the index could not answer.
+    Indexed(usize, SearchKey<'static>),
+}
+
+/// Split `key` into what the indexes answer (`terms`, in the order their
+/// answers are expected) and the rest.
+pub fn plan(key: &SearchKey<'static>, terms: &mut Vec<IndexedTerm>) -> Plan {
+    use SearchKey::*;
+    let mut indexed = |t: IndexedTerm| {
+        terms.push(t);
+        Plan::Indexed(terms.len() - 1, key.clone())
+    };
+    let string = |a: &AString<'_>| String::from_utf8_lossy(a.as_ref()).into_owned();
+    match key {
+        And(list) => Plan::All(list.as_ref().iter().map(|k| plan(k, terms)).collect()),
+        Or(a, b) => Plan::Any(Box::new(plan(a, terms)), Box::new(plan(b, terms))),
+        Not(k) => Plan::Not(Box::new(plan(k, terms))),
+        From(s) => indexed(IndexedTerm::Header(HeaderColumn::From, string(s))),
+        To(s) => indexed(IndexedTerm::Header(HeaderColumn::To, string(s))),
+        Subject(s) => indexed(IndexedTerm::Header(HeaderColumn::Subject, string(s))),
+        Body(s) => indexed(IndexedTerm::Body(string(s))),
+        Text(s) => indexed(IndexedTerm::Text(string(s))),
+        other => Plan::Key(other.clone()),
+    }
+}
+
+/// Does the plan need the messages' bytes? `answered[i]`: the i-th
+/// indexed term was answered by its index.
+pub fn plan_needs_content(p: &Plan, answered: &[bool]) -> bool {
+    match p {
+        Plan::All(list) => list.iter().any(|p| plan_needs_content(p, answered)),
+        Plan::Any(a, b) => plan_needs_content(a, answered) || plan_needs_content(b, answered),
+        Plan::Not(a) => plan_needs_content(a, answered),
+        Plan::Key(k) => needs_content(k),
+        Plan::Indexed(i, k) => !answered.get(*i).copied().unwrap_or(false) && needs_content(k),
+    }
+}
+
+/// Does the message match the plan? `hits[i]`: the UIDs the i-th indexed
+/// term matched (None: not answered by the index, the key is evaluated).
+pub fn plan_matches(
+    p: &Plan,
+    c: &Candidate<'_>,
+    hits: &[Option<std::collections::HashSet<u32>>],
+) -> bool {
+    match p {
+        Plan::All(list) => list.iter().all(|p| plan_matches(p, c, hits)),
+        Plan::Any(a, b) => plan_matches(a, c, hits) || plan_matches(b, c, hits),
+        Plan::Not(a) => !plan_matches(a, c, hits),
+        Plan::Key(k) => matches(k, c),
+        Plan::Indexed(i, k) => match hits.get(*i) {
+            Some(Some(h)) => h.contains(&c.entry.uid),
+            _ => matches(k, c),
+        },
+    }
+}
 
 /// Does the key need the message's bytes?
 pub fn needs_content(k: &SearchKey<'_>) -> bool {
@@ -183,6 +252,7 @@ Subject: Budget meeting\r\nDate: Tue, 01 Dec 2026 09:00:00 +0100\r\nX-Prio: high
             flags,
             received_at: 1_764_806_400_000, // 2025-12-04
             size: RAW.len() as u32,
+            modseq: 1,
         };
         let c = Candidate {
             seq: 3,

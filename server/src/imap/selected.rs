@@ -2,7 +2,6 @@
 //! (sequence number = position + 1), sequence sets resolved against them,
 //! and what changed since the session last looked, as untagged responses.
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use imap_next::imap_types::core::Vec1;
@@ -10,13 +9,19 @@ use imap_next::imap_types::fetch::MessageDataItem;
 use imap_next::imap_types::response::Data;
 use imap_next::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 
-use crate::store::imap::ImapEntry;
+use crate::store::imap::{FolderChanges, ImapEntry};
 use crate::store::mailbox::Folder;
 
 pub struct Selected {
     pub folder: Folder,
     pub read_only: bool,
     pub entries: Vec<ImapEntry>,
+    /// The folder's modification sequence the entries reflect: what changed
+    /// after it is all the session asks for next time.
+    pub modseq: u64,
+    /// UIDs removed elsewhere that the client has not been told of yet
+    /// (no EXPUNGE during FETCH, STORE or SEARCH, RFC 3501 §7.4.1).
+    pending_vanished: Vec<u32>,
 }
 
 /// Is `n` in `set`, with `*` the largest value in use (RFC 3501 §9
@@ -39,17 +44,31 @@ fn nz(n: usize) -> NonZeroU32 {
     NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX).max(1)).unwrap_or(NonZeroU32::MIN)
 }
 
+fn flags_of(seq: usize, e: &ImapEntry) -> Data<'static> {
+    Data::Fetch {
+        seq: nz(seq),
+        items: Vec1::from(MessageDataItem::Flags(super::fetch::flags(e.flags))),
+    }
+}
+
 impl Selected {
-    pub fn new(folder: Folder, read_only: bool, entries: Vec<ImapEntry>) -> Selected {
+    /// `entries` as read after `modseq` (so nothing older is missing).
+    pub fn new(folder: Folder, read_only: bool, entries: Vec<ImapEntry>, modseq: u64) -> Selected {
         Selected {
             folder,
             read_only,
             entries,
+            modseq,
+            pending_vanished: Vec::new(),
         }
     }
 
     pub fn exists(&self) -> u32 {
         self.entries.len() as u32
+    }
+
+    fn position(&self, uid: u32) -> Option<usize> {
+        self.entries.binary_search_by_key(&uid, |e| e.uid).ok()
     }
 
     /// Positions (0-based) of the entries a set names, in order. `uid`: the
@@ -79,64 +98,66 @@ impl Selected {
             .collect())
     }
 
-    /// During FETCH, STORE and SEARCH (RFC 3501 §7.4.1: no EXPUNGE then):
-    /// flags changed elsewhere are taken and told (FETCH FLAGS), new
-    /// messages added (EXISTS); entries gone stay until an EXPUNGE may be
-    /// sent.
-    pub fn update_soft(&mut self, now: Vec<ImapEntry>) -> Vec<Data<'static>> {
+    /// Take in what changed (rows that arrived or changed flags, UIDs
+    /// removed) without removing anything: flags changed elsewhere are
+    /// told (FETCH FLAGS), new messages added (EXISTS); removals wait for
+    /// a moment an EXPUNGE may be sent (RFC 3501 §7.4.1: not during FETCH,
+    /// STORE or SEARCH).
+    pub fn apply_soft(&mut self, changes: FolderChanges) -> Vec<Data<'static>> {
         let mut out = Vec::new();
-        let fresh: HashMap<u32, &ImapEntry> = now.iter().map(|e| (e.uid, e)).collect();
-        for (i, e) in self.entries.iter_mut().enumerate() {
-            if let Some(n) = fresh.get(&e.uid) {
-                if n.flags != e.flags {
-                    e.flags = n.flags;
-                    out.push(Data::Fetch {
-                        seq: nz(i + 1),
-                        items: Vec1::from(MessageDataItem::Flags(super::fetch::flags(e.flags))),
-                    });
+        if changes.modseq <= self.modseq && changes.changed.is_empty() {
+            return out;
+        }
+        self.modseq = self.modseq.max(changes.modseq);
+        self.pending_vanished.extend(changes.vanished);
+        let mut added = false;
+        for c in changes.changed {
+            match self.position(c.uid) {
+                Some(i) => {
+                    let e = &mut self.entries[i];
+                    e.modseq = e.modseq.max(c.modseq);
+                    if e.flags != c.flags {
+                        e.flags = c.flags;
+                        out.push(flags_of(i + 1, e));
+                    }
+                }
+                None if self.pending_vanished.contains(&c.uid) => {}
+                None => {
+                    // a UID above every one shown is new mail; one below
+                    // (a commit that overtook another) still belongs in
+                    // UID order
+                    let at = self.entries.partition_point(|e| e.uid < c.uid);
+                    self.entries.insert(at, c);
+                    added = true;
                 }
             }
         }
-        let last = self.entries.last().map(|e| e.uid).unwrap_or(0);
-        let added: Vec<ImapEntry> = now.into_iter().filter(|e| e.uid > last).collect();
-        if !added.is_empty() {
-            self.entries.extend(added);
+        if added {
             out.push(Data::Exists(self.exists()));
         }
         out
     }
 
-    /// Take the folder as it is now; return what the client must be told
-    /// (RFC 3501 §7.4.1, §5.2): EXPUNGE for entries gone (highest first so
-    /// each number is right when it is read), EXISTS when it grew, FETCH
-    /// FLAGS for entries whose flags changed elsewhere.
-    pub fn update(&mut self, now: Vec<ImapEntry>) -> Vec<Data<'static>> {
+    /// Take in what changed and tell the client all of it (RFC 3501
+    /// §7.4.1, §5.2): EXPUNGE for entries gone (highest first so each
+    /// number is right when it is read), EXISTS when it grew, FETCH FLAGS
+    /// for entries whose flags changed elsewhere.
+    pub fn apply(&mut self, changes: FolderChanges) -> Vec<Data<'static>> {
+        let mut out = self.apply_soft(changes);
+        out.extend(self.expunge_pending());
+        out
+    }
+
+    /// Removals held back until now, as EXPUNGE responses (highest first).
+    pub fn expunge_pending(&mut self) -> Vec<Data<'static>> {
+        let mut gone = std::mem::take(&mut self.pending_vanished);
+        gone.sort_unstable();
+        gone.dedup();
         let mut out = Vec::new();
-        let kept: HashMap<u32, &ImapEntry> = now.iter().map(|e| (e.uid, e)).collect();
-        for i in (0..self.entries.len()).rev() {
-            if !kept.contains_key(&self.entries[i].uid) {
+        for uid in gone.into_iter().rev() {
+            if let Some(i) = self.position(uid) {
+                self.entries.remove(i);
                 out.push(Data::Expunge(nz(i + 1)));
-            }
-        }
-        let before: HashMap<u32, crate::store::imap::Flags> =
-            self.entries.iter().map(|e| (e.uid, e.flags)).collect();
-        let had = self
-            .entries
-            .iter()
-            .filter(|e| kept.contains_key(&e.uid))
-            .count();
-        self.entries = now;
-        if self.entries.len() > had || !out.is_empty() {
-            out.push(Data::Exists(self.exists()));
-        }
-        for (i, e) in self.entries.iter().enumerate() {
-            if let Some(old) = before.get(&e.uid) {
-                if *old != e.flags {
-                    out.push(Data::Fetch {
-                        seq: nz(i + 1),
-                        items: Vec1::from(MessageDataItem::Flags(super::fetch::flags(e.flags))),
-                    });
-                }
             }
         }
         out
@@ -159,6 +180,7 @@ mod tests {
             },
             received_at: 0,
             size: 10,
+            modseq: 1,
         }
     }
 
@@ -172,6 +194,7 @@ mod tests {
             Folder::Inbox,
             false,
             vec![e(10, false), e(20, true), e(300, false)],
+            1,
         );
         assert_eq!(s.resolve(&set("1:*"), false).unwrap(), [0, 1, 2]);
         assert_eq!(s.resolve(&set("2"), false).unwrap(), [1]);
@@ -183,22 +206,54 @@ mod tests {
         assert_eq!(s.resolve(&set("1,300"), true).unwrap(), [2]);
     }
 
+    fn changes(modseq: u64, changed: Vec<ImapEntry>, vanished: Vec<u32>) -> FolderChanges {
+        FolderChanges {
+            modseq,
+            changed,
+            vanished,
+        }
+    }
+
     #[test]
     fn changes_become_untagged_responses() {
         let mut s = Selected::new(
             Folder::Inbox,
             false,
             vec![e(10, false), e(20, false), e(30, false)],
+            5,
         );
         // 20 expunged elsewhere, 30 read in the webmail, 40 arrived
-        let out = s.update(vec![e(10, false), e(30, true), e(40, false)]);
+        let out = s.apply(changes(8, vec![e(30, true), e(40, false)], vec![20]));
         let text: Vec<String> = out.iter().map(|d| format!("{d:?}")).collect();
-        assert!(text[0].contains("Expunge(2)"), "{text:?}");
-        assert!(text[1].contains("Exists(3)"), "{text:?}");
+        assert_eq!(text.len(), 3, "{text:?}");
         assert!(
-            text[2].contains("Fetch") && text[2].contains("seq: 2"),
+            text[0].contains("Fetch") && text[0].contains("seq: 3"),
             "{text:?}"
         );
-        assert_eq!(s.update(s.entries.clone()), Vec::new());
+        assert!(text[1].contains("Exists(4)"), "{text:?}");
+        assert!(text[2].contains("Expunge(2)"), "{text:?}");
+        assert_eq!(s.modseq, 8);
+        assert_eq!(
+            s.entries.iter().map(|e| e.uid).collect::<Vec<_>>(),
+            [10, 30, 40]
+        );
+        // told once: the same changes again say nothing
+        assert_eq!(s.apply(changes(8, vec![e(30, true)], vec![20])), Vec::new());
+    }
+
+    #[test]
+    fn removals_wait_for_a_moment_expunge_may_be_sent() {
+        let mut s = Selected::new(Folder::Inbox, false, vec![e(10, false), e(20, false)], 1);
+        // during FETCH: 10 removed elsewhere stays, 20 read is told
+        let out = s.apply_soft(changes(3, vec![e(20, true)], vec![10]));
+        assert_eq!(out.len(), 1);
+        assert_eq!(s.exists(), 2);
+        // a later change of a removed row does not bring it back
+        assert!(s.apply_soft(changes(4, vec![], vec![])).is_empty());
+        // then NOOP: the EXPUNGE, once
+        let out = s.apply(changes(4, vec![], vec![]));
+        assert_eq!(format!("{out:?}"), "[Expunge(1)]");
+        assert_eq!(s.exists(), 1);
+        assert!(s.apply(changes(4, vec![], vec![])).is_empty());
     }
 }

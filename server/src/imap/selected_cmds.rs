@@ -70,8 +70,13 @@ pub async fn run(s: &mut Session, tag: &Tag<'static>, body: CommandBody<'static>
         CommandBody::Fetch { .. } | CommandBody::Store { .. } | CommandBody::Search { .. }
     ) {
         if let State::Selected(user, sel) = &mut s.state {
-            if let Ok(now) = s.ctx.store.imap_entries(*user, sel.folder).await {
-                before = sel.update_soft(now);
+            if let Ok(c) = s
+                .ctx
+                .store
+                .folder_changes(*user, sel.folder, sel.modseq)
+                .await
+            {
+                before = sel.apply_soft(c);
             }
         }
     }

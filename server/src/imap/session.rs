@@ -352,12 +352,13 @@ impl Session {
             return Outcome::one(no(tag, Some(Code::TryCreate), "No such mailbox"));
         };
         let store = &self.ctx.store;
-        let (entries, validity, next) = match (
-            store.imap_entries(user, folder).await,
+        // the folder's snapshot and the changes after it, not every row
+        let ((entries, modseq), validity, next) = match (
+            store.imap_folder(user, folder).await,
             store.imap_uid_validity().await,
             store.imap_uid_next().await,
         ) {
-            (Ok(e), Ok(v), Ok(n)) => (e, v, n),
+            (Ok(f), Ok(v), Ok(n)) => (f, v, n),
             _ => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
         };
         let flags = vec![
@@ -411,7 +412,7 @@ impl Session {
                 "SELECT completed"
             },
         )));
-        self.state = State::Selected(user, Selected::new(folder, read_only, entries));
+        self.state = State::Selected(user, Selected::new(folder, read_only, entries, modseq));
         Outcome {
             responses,
             after: After::Nothing,
@@ -488,8 +489,13 @@ impl Session {
         let State::Selected(user, sel) = &mut self.state else {
             return Vec::new();
         };
-        match self.ctx.store.imap_entries(*user, sel.folder).await {
-            Ok(now) => sel.update(now).into_iter().map(Response::Data).collect(),
+        match self
+            .ctx
+            .store
+            .folder_changes(*user, sel.folder, sel.modseq)
+            .await
+        {
+            Ok(c) => sel.apply(c).into_iter().map(Response::Data).collect(),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot refresh the selected mailbox");
                 Vec::new()

@@ -120,73 +120,118 @@ pub(super) async fn archive_in(
     Ok((MessageId(id), entry))
 }
 
+/// Does `user` already have this message (same content, or the same
+/// Message-ID)? Two lookups through the messages' own indexes, each
+/// narrowed to the few messages sharing that hash or Message-ID, so the
+/// cost does not grow with the user's mailbox.
+async fn has_already(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user: UserId,
+    sha: &[u8],
+    message_id: Option<&str>,
+) -> Result<bool> {
+    let by_content: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM messages m INDEXED BY messages_sha256 \
+         WHERE m.content_sha256 = ? AND EXISTS (SELECT 1 FROM mailbox mb \
+             WHERE mb.message_id = m.id AND mb.user_id = ?) LIMIT 1",
+    )
+    .bind(sha)
+    .bind(user.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if by_content.is_some() {
+        return Ok(true);
+    }
+    let Some(mid) = message_id else {
+        return Ok(false);
+    };
+    let by_id: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM messages m INDEXED BY messages_msgid \
+         WHERE m.message_id_hdr = ? AND EXISTS (SELECT 1 FROM mailbox mb \
+             WHERE mb.message_id = m.id AND mb.user_id = ?) LIMIT 1",
+    )
+    .bind(mid)
+    .bind(user.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(by_id.is_some())
+}
+
 impl Store {
     /// Import one message into `user`'s archive (Inbox, or Sent when it is
     /// from one of the user's addresses).
     pub async fn import_message(&self, user: UserId, m: &Import<'_>) -> Result<Imported> {
-        let raw = m.raw;
-        let sha = crate::auth::token::sha256(normalized(raw));
-        let summary = Summary::parse(raw);
+        let mut r = self.import_batch(user, std::slice::from_ref(m)).await?;
+        Ok(r.pop().unwrap_or(Imported::Duplicate))
+    }
+
+    /// Import several messages in one transaction (one commit for the
+    /// batch); the answer for each, in order. A message repeated within
+    /// the batch is a duplicate the second time.
+    pub async fn import_batch(&self, user: UserId, batch: &[Import<'_>]) -> Result<Vec<Imported>> {
+        // the work that needs no lock first: hashes and summaries
+        let prepared: Vec<(Vec<u8>, Summary)> = batch
+            .iter()
+            .map(|m| {
+                (
+                    crate::auth::token::sha256(normalized(m.raw)),
+                    Summary::parse(m.raw),
+                )
+            })
+            .collect();
         let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        let dup: Option<i64> = sqlx::query_scalar(
-            "SELECT m.id FROM messages m JOIN mailbox mb ON mb.message_id = m.id \
-             WHERE mb.user_id = ? AND (m.content_sha256 = ? \
-                   OR (? IS NOT NULL AND m.message_id_hdr = ?)) LIMIT 1",
-        )
-        .bind(user.0)
-        .bind(&sha)
-        .bind(&summary.message_id)
-        .bind(&summary.message_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if dup.is_some() {
-            return Ok(Imported::Duplicate);
-        }
-        let now = now_ms();
-        let at = m
-            .received_at
-            .or(summary.date.map(|d| d * 1000))
-            .unwrap_or(now)
-            .min(now);
-        let (address, aliases): (String, Vec<String>) = {
-            let a: String = sqlx::query_scalar("SELECT address FROM users WHERE id = ?")
+        let address: String = sqlx::query_scalar("SELECT address FROM users WHERE id = ?")
+            .bind(user.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        let aliases: Vec<String> =
+            sqlx::query_scalar("SELECT address FROM user_aliases WHERE user_id = ?")
                 .bind(user.0)
-                .fetch_one(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await?;
-            let al: Vec<String> =
-                sqlx::query_scalar("SELECT address FROM user_aliases WHERE user_id = ?")
-                    .bind(user.0)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            (a, al)
-        };
-        let from_addr = summary.from_address();
-        let folder = if from_addr == address.to_ascii_lowercase()
-            || aliases.iter().any(|a| a.eq_ignore_ascii_case(&from_addr))
-        {
-            "sent"
-        } else {
-            "inbox"
-        };
-        let (id, _) = archive_in(
-            &mut tx,
-            user,
-            &Archived {
-                raw,
-                summary: &summary,
-                sha: &sha,
-                mail_from: &from_addr,
-                folder,
-                at,
-                seen: true,
-                source: m.source,
-                appended_by: None,
-            },
-        )
-        .await?;
+        let now = now_ms();
+        let mut out = Vec::with_capacity(batch.len());
+        for (m, (sha, summary)) in batch.iter().zip(&prepared) {
+            if has_already(&mut tx, user, sha, summary.message_id.as_deref()).await? {
+                out.push(Imported::Duplicate);
+                continue;
+            }
+            let at = m
+                .received_at
+                .or(summary.date.map(|d| d * 1000))
+                .unwrap_or(now)
+                .min(now);
+            let from_addr = summary.from_address();
+            let folder = if from_addr == address.to_ascii_lowercase()
+                || aliases.iter().any(|a| a.eq_ignore_ascii_case(&from_addr))
+            {
+                "sent"
+            } else {
+                "inbox"
+            };
+            let (id, _) = archive_in(
+                &mut tx,
+                user,
+                &Archived {
+                    raw: m.raw,
+                    summary,
+                    sha,
+                    mail_from: &from_addr,
+                    folder,
+                    at,
+                    seen: true,
+                    source: m.source,
+                    appended_by: None,
+                },
+            )
+            .await?;
+            out.push(Imported::Added(id));
+        }
         tx.commit().await?;
-        self.mailbox_changed(user);
-        Ok(Imported::Added(id))
+        if out.iter().any(|r| matches!(r, Imported::Added(_))) {
+            self.mailbox_changed(user);
+        }
+        Ok(out)
     }
 
     /// A user's archived messages in arrival order, `batch` at a time after

@@ -54,6 +54,32 @@ pub struct ImapEntry {
     /// INTERNALDATE (ms).
     pub received_at: i64,
     pub size: u32,
+    /// The modification sequence of its last change (RFC 7162).
+    pub modseq: u64,
+}
+
+/// A folder as it stands, without reading its rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FolderState {
+    pub total: u32,
+    pub unseen: u32,
+    pub deleted: u32,
+    /// The highest modification sequence given in the folder.
+    pub modseq: u64,
+    /// Removals up to this modification sequence are forgotten: a view
+    /// older than it cannot be brought up to date by changes alone.
+    pub vanished_floor: u64,
+}
+
+/// What changed in a folder after a modification sequence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FolderChanges {
+    /// The highest modification sequence these changes reach.
+    pub modseq: u64,
+    /// Rows that arrived or whose flags changed, by UID.
+    pub changed: Vec<ImapEntry>,
+    /// UIDs removed, ascending.
+    pub vanished: Vec<u32>,
 }
 
 fn json_ids(uids: &[u32]) -> String {
@@ -84,11 +110,12 @@ fn entry(r: &sqlx::sqlite::SqliteRow) -> Result<ImapEntry> {
         },
         received_at: r.try_get(7)?,
         size: u32::try_from(size).unwrap_or(u32::MAX),
+        modseq: r.try_get::<i64, _>(9)?.max(0) as u64,
     })
 }
 
 const COLUMNS: &str = "mb.id, mb.message_id, mb.seen, mb.answered, mb.flagged, mb.deleted, \
-                       mb.draft, mb.received_at, m.size";
+                       mb.draft, mb.received_at, m.size, mb.modseq";
 
 impl Store {
     /// The UIDVALIDITY of every folder (made once, kept).
@@ -150,7 +177,7 @@ impl Store {
         }
         let rows = sqlx::query(
             "SELECT mb.id, b.raw FROM mailbox mb JOIN message_blobs b ON b.message_id = mb.message_id \
-             WHERE mb.user_id = ? AND mb.id IN (SELECT value FROM json_each(?)) ORDER BY mb.id",
+             WHERE +mb.user_id = ? AND mb.id IN (SELECT value FROM json_each(?)) ORDER BY mb.id",
         )
         .bind(user.0)
         .bind(json_ids(uids))
@@ -183,7 +210,7 @@ impl Store {
             _ => format!("{col} = {col}"),
         };
         let sql = format!(
-            "UPDATE mailbox SET {}, {}, {}, {}, {} WHERE user_id = ? AND folder = ? \
+            "UPDATE mailbox SET {}, {}, {}, {}, {} WHERE +user_id = ? AND +folder = ? \
              AND id IN (SELECT value FROM json_each(?))",
             set("seen", flags.seen),
             set("answered", flags.answered),
@@ -200,7 +227,7 @@ impl Store {
             .await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
-             WHERE mb.user_id = ? AND mb.folder = ? AND mb.id IN (SELECT value FROM json_each(?)) \
+             WHERE +mb.user_id = ? AND +mb.folder = ? AND mb.id IN (SELECT value FROM json_each(?)) \
              ORDER BY mb.id"
         )))
         .bind(user.0)
@@ -225,7 +252,7 @@ impl Store {
         let removed: Vec<i64> = match only {
             Some(uids) => {
                 sqlx::query_scalar(
-                    "DELETE FROM mailbox WHERE user_id = ? AND folder = ? AND deleted = 1 \
+                    "DELETE FROM mailbox WHERE +user_id = ? AND +folder = ? AND deleted = 1 \
                      AND id IN (SELECT value FROM json_each(?)) RETURNING id",
                 )
                 .bind(user.0)
@@ -309,12 +336,15 @@ impl Store {
         let existing: Option<i64> = match &summary.message_id {
             Some(mid) => {
                 sqlx::query_scalar(
-                    "SELECT mb.id FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
-                     WHERE mb.user_id = ? AND mb.folder = ? AND m.message_id_hdr = ? LIMIT 1",
+                    // through the Message-ID's index: the few messages
+                    // with that id, not the folder's rows
+                    "SELECT mb.id FROM messages m INDEXED BY messages_msgid \
+                     JOIN mailbox mb ON mb.message_id = m.id \
+                     WHERE m.message_id_hdr = ? AND mb.user_id = ? AND mb.folder = ? LIMIT 1",
                 )
+                .bind(mid)
                 .bind(user.0)
                 .bind(folder.as_str())
-                .bind(mid)
                 .fetch_optional(&mut *tx)
                 .await?
             }
@@ -368,17 +398,125 @@ impl Store {
         .await?)
     }
 
-    /// The counts STATUS reports: (messages, unseen).
-    pub async fn imap_counts(&self, user: UserId, folder: Folder) -> Result<(u32, u32)> {
-        let r = sqlx::query(
-            "SELECT COUNT(*), COALESCE(SUM(seen = 0), 0) FROM mailbox WHERE user_id = ? AND folder = ?",
+    /// A folder's counts and highest modification sequence, as kept by the
+    /// store as its rows change (one row read, however big the folder).
+    pub async fn folder_state(&self, user: UserId, folder: Folder) -> Result<FolderState> {
+        let r: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT total, unseen, deleted, modseq, vanished_floor FROM mailbox_counts \
+             WHERE user_id = ? AND folder = ?",
         )
         .bind(user.0)
         .bind(folder.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        let n = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+        Ok(r.map_or(
+            FolderState {
+                modseq: 1,
+                ..Default::default()
+            },
+            |(t, u, d, m, f)| FolderState {
+                total: n(t),
+                unseen: n(u),
+                deleted: n(d),
+                modseq: m.max(1) as u64,
+                vanished_floor: f.max(0) as u64,
+            },
+        ))
+    }
+
+    /// How many rows the user's folders hold in all (kept, not counted).
+    pub async fn mailbox_total(&self, user: UserId) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(total), 0) FROM mailbox_counts WHERE user_id = ?",
+        )
+        .bind(user.0)
         .fetch_one(&self.read)
         .await?;
-        let (n, unseen): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
-        Ok((n.max(0) as u32, unseen.max(0) as u32))
+        Ok(n.max(0) as u64)
+    }
+
+    /// The counts STATUS reports: (messages, unseen).
+    pub async fn imap_counts(&self, user: UserId, folder: Folder) -> Result<(u32, u32)> {
+        let s = self.folder_state(user, folder).await?;
+        Ok((s.total, s.unseen))
+    }
+
+    /// What changed in a folder after modification sequence `since`: rows
+    /// that arrived or changed flags, and UIDs removed — read through the
+    /// modification sequence index, so the cost is what changed, not what
+    /// the folder holds.
+    pub async fn folder_changes(
+        &self,
+        user: UserId,
+        folder: Folder,
+        since: u64,
+    ) -> Result<FolderChanges> {
+        // the highest first: every change up to it is committed, so reading
+        // up to it (and no further) is consistent
+        let top = self.folder_state(user, folder).await?.modseq;
+        let since = since.min(i64::MAX as u64) as i64;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM mailbox mb INDEXED BY mailbox_modseq \
+             JOIN messages m ON m.id = mb.message_id \
+             WHERE mb.user_id = ? AND mb.folder = ? AND mb.modseq > ? AND mb.modseq <= ? \
+             ORDER BY mb.id"
+        )))
+        .bind(user.0)
+        .bind(folder.as_str())
+        .bind(since)
+        .bind(top as i64)
+        .fetch_all(&self.read)
+        .await?;
+        let changed = rows.iter().map(entry).collect::<Result<Vec<_>>>()?;
+        let mut vanished: Vec<u32> = sqlx::query_scalar::<_, i64>(
+            "SELECT uid FROM mailbox_vanished WHERE user_id = ? AND folder = ? \
+             AND modseq > ? AND modseq <= ?",
+        )
+        .bind(user.0)
+        .bind(folder.as_str())
+        .bind(since)
+        .bind(top as i64)
+        .fetch_all(&self.read)
+        .await?
+        .into_iter()
+        .filter_map(|u| u32::try_from(u).ok())
+        .collect();
+        vanished.sort_unstable();
+        vanished.dedup();
+        Ok(FolderChanges {
+            modseq: top,
+            changed,
+            vanished,
+        })
+    }
+
+    /// Forget removed UIDs older than `before` (ms): sessions have long
+    /// caught up with them.
+    pub async fn prune_vanished(&self, before: i64) -> Result<u64> {
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        // what is forgotten is marked first: a view older than that is
+        // read afresh rather than told too little
+        sqlx::query(
+            "UPDATE mailbox_counts SET vanished_floor = MAX(vanished_floor, \
+                 (SELECT MAX(v.modseq) FROM mailbox_vanished v \
+                  WHERE v.user_id = mailbox_counts.user_id AND v.folder = mailbox_counts.folder \
+                  AND v.at < ?)) \
+             WHERE EXISTS (SELECT 1 FROM mailbox_vanished v \
+                  WHERE v.user_id = mailbox_counts.user_id AND v.folder = mailbox_counts.folder \
+                  AND v.at < ?)",
+        )
+        .bind(before)
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        let n = sqlx::query("DELETE FROM mailbox_vanished WHERE at < ?")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
     }
 }
 

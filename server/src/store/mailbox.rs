@@ -164,24 +164,27 @@ impl Store {
         rows.iter().map(entry_from_row).collect()
     }
 
+    /// The counts beside the folders, as the store keeps them while rows
+    /// change (never counted at each request).
     pub async fn folder_counts(&self, user: UserId) -> Result<FolderCounts> {
-        let r = sqlx::query(
-            "SELECT \
-             COALESCE(SUM(folder = 'inbox'), 0), \
-             COALESCE(SUM(folder = 'inbox' AND seen = 0), 0), \
-             COALESCE(SUM(folder = 'sent'), 0), \
-             COALESCE(SUM(folder = 'trash'), 0) \
-             FROM mailbox WHERE user_id = ?",
-        )
-        .bind(user.0)
-        .fetch_one(&self.read)
-        .await?;
-        Ok(FolderCounts {
-            inbox: r.try_get(0)?,
-            inbox_unseen: r.try_get(1)?,
-            sent: r.try_get(2)?,
-            trash: r.try_get(3)?,
-        })
+        let rows: Vec<(String, i64, i64)> =
+            sqlx::query_as("SELECT folder, total, unseen FROM mailbox_counts WHERE user_id = ?")
+                .bind(user.0)
+                .fetch_all(&self.read)
+                .await?;
+        let mut c = FolderCounts::default();
+        for (folder, total, unseen) in rows {
+            match Folder::parse(&folder) {
+                Some(Folder::Inbox) => {
+                    c.inbox = total;
+                    c.inbox_unseen = unseen;
+                }
+                Some(Folder::Sent) => c.sent = total,
+                Some(Folder::Trash) => c.trash = total,
+                None => {}
+            }
+        }
+        Ok(c)
     }
 
     /// One of the user's entries (None if it is not theirs or does not exist).

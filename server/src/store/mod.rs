@@ -28,6 +28,8 @@ pub mod control;
 pub mod directories;
 pub mod drafts;
 pub mod imap;
+pub mod imap_search;
+pub mod imap_snapshot;
 pub mod mailbox;
 mod queue_writes;
 pub mod reads;
@@ -38,6 +40,7 @@ pub mod summary;
 pub mod tracking;
 mod trash;
 pub mod types;
+pub mod work;
 pub mod writer;
 
 use std::path::Path;
@@ -164,11 +167,13 @@ impl Store {
         let write_pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .after_connect(|c, _| Box::pin(async move { work::count_on(c).await }))
             .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("../migrations").run(&write_pool).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .after_connect(|c, _| Box::pin(async move { work::count_on(c).await }))
             .connect_with(opts.read_only(false))
             .await?;
         let queue_wake = Arc::new(Notify::new());

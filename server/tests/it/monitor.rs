@@ -398,12 +398,17 @@ async fn admins_start_end_and_rehearse_continuity() {
         to.iter().map(|d| d.rcpt.as_str()).collect::<Vec<_>>(),
         ["ops-pager@elsewhere.test"]
     );
-    let ended = store
-        .messages_with_subject(
-            "[Continuity] example.test: the primary is back, held mail delivered",
-        )
-        .await
-        .expect("q");
+    // the state is written first, its announcement right after it
+    let ended_subject = "[Continuity] example.test: the primary is back, held mail delivered";
+    common::eventually(10, "the end announced", || async {
+        !store
+            .messages_with_subject(ended_subject)
+            .await
+            .expect("q")
+            .is_empty()
+    })
+    .await;
+    let ended = store.messages_with_subject(ended_subject).await.expect("q");
     assert_eq!(ended.len(), 1);
 
     // a drill shows continuity and rolls back by itself

@@ -1,0 +1,152 @@
+//! IMAP SEARCH through the indexes: which entries of a folder a header or
+//! text criterion matches, read from the index rather than from every
+//! message.
+//!
+//! - FROM, TO and SUBJECT keep RFC 3501's meaning (the header contains the
+//!   string, case-insensitive) over the header as the store summarises it
+//!   ("Name <address>, …", decoded): the trigram index `messages_hdr`
+//!   narrows to the messages holding the string's trigrams, and the text
+//!   itself is checked here. A string of fewer than three characters (no
+//!   trigram to look up) reads the folder's header columns instead — still
+//!   no message body.
+//! - BODY and TEXT go through the full-text index (`messages_fts`), as
+//!   Dovecot does with its FTS plugins: each word of the string must begin
+//!   a word of the message (TEXT: in its sender, recipients, subject, body
+//!   or attachment names; BODY: in its body).
+
+use std::collections::HashSet;
+
+use super::mailbox::{Folder, SearchQuery};
+use super::{Result, Store, UserId};
+
+/// A search criterion the indexes answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexedTerm {
+    /// The header contains the string (any case).
+    Header(HeaderColumn, String),
+    /// Every word begins a word of the body.
+    Body(String),
+    /// Every word begins a word anywhere in the message.
+    Text(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderColumn {
+    From,
+    To,
+    Subject,
+}
+
+impl HeaderColumn {
+    fn column(self) -> &'static str {
+        match self {
+            HeaderColumn::From => "header_from",
+            HeaderColumn::To => "header_to",
+            HeaderColumn::Subject => "subject",
+        }
+    }
+}
+
+/// The string a LIKE pattern looks for, or None when the trigram index
+/// cannot be asked (too short, or LIKE's own wildcards in it).
+fn like_pattern(needle: &str) -> Option<String> {
+    if needle.chars().count() < 3 || needle.contains(['%', '_', '\\']) {
+        return None;
+    }
+    Some(format!("%{needle}%"))
+}
+
+impl Store {
+    /// The UIDs of `folder` whose `term` holds. None when the index cannot
+    /// answer it (a TEXT or BODY string without a word in it): the caller
+    /// reads the messages.
+    pub async fn imap_search_indexed(
+        &self,
+        user: UserId,
+        folder: Folder,
+        term: &IndexedTerm,
+    ) -> Result<Option<HashSet<u32>>> {
+        let uid = |v: i64| u32::try_from(v).ok();
+        match term {
+            IndexedTerm::Header(col, needle) => {
+                let needle = needle.to_lowercase();
+                let c = col.column();
+                let rows: Vec<(i64, Option<String>)> = match like_pattern(&needle) {
+                    Some(pattern) => {
+                        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                            // CROSS JOIN: the index drives (else SQLite
+                            // walks the folder and asks the index per row)
+                            "SELECT mb.id, m.{c} FROM messages_hdr h \
+                             CROSS JOIN mailbox mb ON mb.message_id = h.rowid \
+                             CROSS JOIN messages m ON m.id = h.rowid \
+                             WHERE h.{c} LIKE ? AND mb.user_id = ? AND mb.folder = ?"
+                        )))
+                        .bind(pattern)
+                        .bind(user.0)
+                        .bind(folder.as_str())
+                        .fetch_all(&self.read)
+                        .await?
+                    }
+                    None => {
+                        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                            "SELECT mb.id, m.{c} FROM mailbox mb \
+                             JOIN messages m ON m.id = mb.message_id \
+                             WHERE mb.user_id = ? AND mb.folder = ?"
+                        )))
+                        .bind(user.0)
+                        .bind(folder.as_str())
+                        .fetch_all(&self.read)
+                        .await?
+                    }
+                };
+                // the index finds the trigrams; the string itself is
+                // checked here, with Unicode case folding
+                Ok(Some(
+                    rows.into_iter()
+                        .filter(|(_, text)| {
+                            text.as_deref()
+                                .is_some_and(|t| t.to_lowercase().contains(&needle))
+                        })
+                        .filter_map(|(id, _)| uid(id))
+                        .collect(),
+                ))
+            }
+            IndexedTerm::Body(words) | IndexedTerm::Text(words) => {
+                let q = SearchQuery {
+                    text: words.clone(),
+                    ..Default::default()
+                };
+                let Some(mut expr) = q.fts_expression() else {
+                    return Ok(None);
+                };
+                if matches!(term, IndexedTerm::Body(_)) {
+                    expr = format!("body : ({expr})");
+                }
+                let ids: Vec<i64> = sqlx::query_scalar(
+                    "SELECT mb.id FROM messages_fts f \
+                     CROSS JOIN mailbox mb ON mb.message_id = f.rowid \
+                     WHERE messages_fts MATCH ? AND mb.user_id = ? AND mb.folder = ?",
+                )
+                .bind(expr)
+                .bind(user.0)
+                .bind(folder.as_str())
+                .fetch_all(&self.read)
+                .await?;
+                Ok(Some(ids.into_iter().filter_map(uid).collect()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_patterns_only_when_the_index_can_answer() {
+        assert_eq!(like_pattern("bob").as_deref(), Some("%bob%"));
+        assert_eq!(like_pattern("ré"), None);
+        assert_eq!(like_pattern("50%_off"), None);
+        assert_eq!(like_pattern("dé€").as_deref(), Some("%dé€%"));
+    }
+}
