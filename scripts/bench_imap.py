@@ -109,12 +109,12 @@ def webmail(uids):
         t, st, _, page = http("GET", "/mail/inbox", cookie=cookie)
         assert st == 200, st
         times["inbox page"].append(t)
-        nxt = re.search(r'href="(/mail/inbox\?cursor=[^"]+)"', page)
+        nxt = re.search(r'href="(/mail/inbox\?before=[^"]+)"', page)
         path = nxt.group(1).replace("&amp;", "&") if i == 0 or cursor is None else cursor
         t, st, _, page = http("GET", path, cookie=cookie)
         assert st == 200, st
         times["next inbox page"].append(t)
-        more = re.search(r'href="(/mail/inbox\?cursor=[^"]+)"', page)
+        more = re.search(r'href="(/mail/inbox\?before=[^"]+)"', page)
         cursor = more.group(1).replace("&amp;", "&") if more else None
         words = [SUBJECT, BODY, "ra", "mon tel", SENDER.split("@")[0]]
         t, st, _, _ = http("GET", "/mail/search?q=" + urllib.parse.quote(words[i % len(words)] + ("" if i < 5 else str(i % 3))), cookie=cookie)

@@ -220,7 +220,7 @@ impl FetchJob {
             if seen_now {
                 flags.seen = true;
                 self.newly_seen.push(entry.uid);
-                sel.entries[i].flags.seen = true;
+                sel.entries_mut()[i].flags.seen = true;
             }
             work.push((i as u32 + 1, entry, flags, raw, seen_now));
         }

@@ -3,6 +3,7 @@
 //! and what changed since the session last looked, as untagged responses.
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use imap_next::imap_types::core::Vec1;
 use imap_next::imap_types::fetch::MessageDataItem;
@@ -15,7 +16,9 @@ use crate::store::mailbox::Folder;
 pub struct Selected {
     pub folder: Folder,
     pub read_only: bool,
-    pub entries: Vec<ImapEntry>,
+    /// Shared with the store's view of the folder until this session
+    /// changes something (then copied: [`Selected::entries_mut`]).
+    pub entries: Arc<Vec<ImapEntry>>,
     /// The folder's modification sequence the entries reflect: what changed
     /// after it is all the session asks for next time.
     pub modseq: u64,
@@ -53,7 +56,12 @@ fn flags_of(seq: usize, e: &ImapEntry) -> Data<'static> {
 
 impl Selected {
     /// `entries` as read after `modseq` (so nothing older is missing).
-    pub fn new(folder: Folder, read_only: bool, entries: Vec<ImapEntry>, modseq: u64) -> Selected {
+    pub fn new(
+        folder: Folder,
+        read_only: bool,
+        entries: Arc<Vec<ImapEntry>>,
+        modseq: u64,
+    ) -> Selected {
         Selected {
             folder,
             read_only,
@@ -65,6 +73,11 @@ impl Selected {
 
     pub fn exists(&self) -> u32 {
         self.entries.len() as u32
+    }
+
+    /// The entries to change (copied first if shared).
+    pub fn entries_mut(&mut self) -> &mut Vec<ImapEntry> {
+        Arc::make_mut(&mut self.entries)
     }
 
     fn position(&self, uid: u32) -> Option<usize> {
@@ -114,9 +127,9 @@ impl Selected {
         for c in changes.changed {
             match self.position(c.uid) {
                 Some(i) => {
-                    let e = &mut self.entries[i];
-                    e.modseq = e.modseq.max(c.modseq);
-                    if e.flags != c.flags {
+                    if self.entries[i].flags != c.flags {
+                        let e = &mut self.entries_mut()[i];
+                        e.modseq = e.modseq.max(c.modseq);
                         e.flags = c.flags;
                         out.push(flags_of(i + 1, e));
                     }
@@ -127,7 +140,7 @@ impl Selected {
                     // (a commit that overtook another) still belongs in
                     // UID order
                     let at = self.entries.partition_point(|e| e.uid < c.uid);
-                    self.entries.insert(at, c);
+                    self.entries_mut().insert(at, c);
                     added = true;
                 }
             }
@@ -156,7 +169,7 @@ impl Selected {
         let mut out = Vec::new();
         for uid in gone.into_iter().rev() {
             if let Some(i) = self.position(uid) {
-                self.entries.remove(i);
+                self.entries_mut().remove(i);
                 out.push(Data::Expunge(nz(i + 1)));
             }
         }
@@ -193,7 +206,7 @@ mod tests {
         let s = Selected::new(
             Folder::Inbox,
             false,
-            vec![e(10, false), e(20, true), e(300, false)],
+            Arc::new(vec![e(10, false), e(20, true), e(300, false)]),
             1,
         );
         assert_eq!(s.resolve(&set("1:*"), false).unwrap(), [0, 1, 2]);
@@ -219,7 +232,7 @@ mod tests {
         let mut s = Selected::new(
             Folder::Inbox,
             false,
-            vec![e(10, false), e(20, false), e(30, false)],
+            Arc::new(vec![e(10, false), e(20, false), e(30, false)]),
             5,
         );
         // 20 expunged elsewhere, 30 read in the webmail, 40 arrived
@@ -243,7 +256,12 @@ mod tests {
 
     #[test]
     fn removals_wait_for_a_moment_expunge_may_be_sent() {
-        let mut s = Selected::new(Folder::Inbox, false, vec![e(10, false), e(20, false)], 1);
+        let mut s = Selected::new(
+            Folder::Inbox,
+            false,
+            Arc::new(vec![e(10, false), e(20, false)]),
+            1,
+        );
         // during FETCH: 10 removed elsewhere stays, 20 read is told
         let out = s.apply_soft(changes(3, vec![e(20, true)], vec![10]));
         assert_eq!(out.len(), 1);

@@ -205,7 +205,7 @@ async fn store_cmd(
         let Ok(i) = sel.entries.binary_search_by_key(&u, |e| e.uid) else {
             continue;
         };
-        sel.entries[i].flags = f;
+        sel.entries_mut()[i].flags = f;
         if response == StoreResponse::Answer {
             let mut items = vec![MessageDataItem::Flags(fetch::flags(f))];
             if uid {

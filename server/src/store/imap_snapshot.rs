@@ -8,6 +8,13 @@
 //! A snapshot is usable while the removals after it are still remembered
 //! (`mailbox_counts.vanished_floor`, raised when the purge forgets old
 //! ones); else the folder is read afresh.
+//!
+//! The views lately read are also kept in memory ([`FolderCache`], shared
+//! by the sessions of this process, bounded): a SELECT of a folder another
+//! session looked at asks the database only what changed since.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use super::imap::{Flags, FolderChanges, ImapEntry};
 use super::mailbox::Folder;
@@ -15,6 +22,54 @@ use super::{MessageId, Result, Store, UserId};
 
 /// Changes replayed at SELECT beyond which the snapshot is written again.
 pub const REWRITE_AFTER: usize = 2_000;
+
+/// Entries the in-memory views may hold in all (~40 bytes each).
+pub const CACHED_ENTRIES: usize = 1_000_000;
+
+/// Folder views lately read: (modification sequence, entries), the least
+/// recently used dropped first beyond [`CACHED_ENTRIES`].
+#[derive(Default)]
+pub struct FolderCache {
+    views: Mutex<HashMap<(i64, Folder), Cached>>,
+}
+
+struct Cached {
+    modseq: u64,
+    entries: Arc<Vec<ImapEntry>>,
+    used: u64,
+}
+
+impl FolderCache {
+    fn get(&self, user: UserId, folder: Folder) -> Option<(u64, Arc<Vec<ImapEntry>>)> {
+        let mut v = self.views.lock().unwrap_or_else(|p| p.into_inner());
+        let tick = v.values().map(|c| c.used).max().unwrap_or(0) + 1;
+        let c = v.get_mut(&(user.0, folder))?;
+        c.used = tick;
+        Some((c.modseq, c.entries.clone()))
+    }
+
+    fn put(&self, user: UserId, folder: Folder, modseq: u64, entries: Arc<Vec<ImapEntry>>) {
+        let mut v = self.views.lock().unwrap_or_else(|p| p.into_inner());
+        let tick = v.values().map(|c| c.used).max().unwrap_or(0) + 1;
+        let newer = v.get(&(user.0, folder)).is_some_and(|c| c.modseq > modseq);
+        if !newer {
+            v.insert(
+                (user.0, folder),
+                Cached {
+                    modseq,
+                    entries,
+                    used: tick,
+                },
+            );
+        }
+        while v.values().map(|c| c.entries.len()).sum::<usize>() > CACHED_ENTRIES && v.len() > 1 {
+            let Some(oldest) = v.iter().min_by_key(|(_, c)| c.used).map(|(k, _)| *k) else {
+                break;
+            };
+            v.remove(&oldest);
+        }
+    }
+}
 
 const VERSION: u8 = 1;
 /// UID, flags, size, received_at, modseq, message: 4 + 1 + 4 + 8 + 8 + 8.
@@ -93,8 +148,29 @@ impl Store {
     /// A folder's entries by UID and the modification sequence they are
     /// true at: from the snapshot and the changes after it, or read afresh
     /// (and the snapshot written) when there is none to start from.
-    pub async fn imap_folder(&self, user: UserId, folder: Folder) -> Result<(Vec<ImapEntry>, u64)> {
+    pub async fn imap_folder(
+        &self,
+        user: UserId,
+        folder: Folder,
+    ) -> Result<(Arc<Vec<ImapEntry>>, u64)> {
         let floor = self.folder_state(user, folder).await?.vanished_floor;
+        // a view this process holds: only what changed since
+        if let Some((at, entries)) = self
+            .folders
+            .get(user, folder)
+            .filter(|(at, _)| *at >= floor)
+        {
+            let changes = self.folder_changes(user, folder, at).await?;
+            if changes.changed.is_empty() && changes.vanished.is_empty() {
+                return Ok((entries, changes.modseq.max(at)));
+            }
+            let modseq = changes.modseq.max(at);
+            let mut entries = Arc::unwrap_or_clone(entries);
+            merge(&mut entries, changes);
+            let entries = Arc::new(entries);
+            self.folders.put(user, folder, modseq, entries.clone());
+            return Ok((entries, modseq));
+        }
         let snap: Option<(i64, Vec<u8>)> = sqlx::query_as(
             "SELECT modseq, entries FROM folder_snapshots WHERE user_id = ? AND folder = ?",
         )
@@ -112,6 +188,8 @@ impl Store {
                 if replayed > REWRITE_AFTER {
                     self.write_snapshot(user, folder, modseq, &entries).await?;
                 }
+                let entries = Arc::new(entries);
+                self.folders.put(user, folder, modseq, entries.clone());
                 return Ok((entries, modseq));
             }
         }
@@ -120,6 +198,8 @@ impl Store {
         let modseq = self.folder_state(user, folder).await?.modseq;
         let entries = self.imap_entries(user, folder).await?;
         self.write_snapshot(user, folder, modseq, &entries).await?;
+        let entries = Arc::new(entries);
+        self.folders.put(user, folder, modseq, entries.clone());
         Ok((entries, modseq))
     }
 

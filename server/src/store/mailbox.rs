@@ -9,7 +9,7 @@ use sqlx::Row;
 use super::{MessageId, Result, Store, UserId};
 
 /// A mailbox folder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Folder {
     Inbox,
     Sent,

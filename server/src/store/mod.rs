@@ -85,6 +85,9 @@ pub struct Store {
     /// A user whose mailbox changed (new mail, flags, expunged): IMAP
     /// sessions (IDLE) look again.
     mailbox_events: tokio::sync::broadcast::Sender<UserId>,
+    /// Folder views lately read, shared by IMAP sessions (see
+    /// [`imap_snapshot`]).
+    folders: Arc<imap_snapshot::FolderCache>,
 }
 
 /// Current time in Unix milliseconds.
@@ -185,6 +188,7 @@ impl Store {
             writer: tx,
             queue_wake,
             mailbox_events,
+            folders: Default::default(),
         })
     }
 
