@@ -1,0 +1,59 @@
+//! SEARCH conversations: header keys through the trigram index, BODY and
+//! TEXT through the full-text index, the rest from the messages — with the
+//! meaning each key keeps.
+
+use super::session_tests::{deliver, logged_in, world, MSG1, MSG2};
+use crate::store::mailbox::Folder;
+
+#[tokio::test]
+async fn searches_go_through_the_indexes_and_keep_their_meaning() {
+    let w = world("search-index", false).await;
+    deliver(&w, MSG1).await;
+    deliver(&w, MSG2).await;
+    deliver(
+        &w,
+        "From: =?UTF-8?Q?Ren=C3=A9e_Dupr=C3=A9?= <renee@remote.test>\r\nTo: alice@example.test\r\n\
+         Cc: Zoe <zoe@cc.test>\r\nSubject: R\u{e9}union 100%_done\r\n\r\nRendez-vous mercredi, salle Turing.\r\n",
+    )
+    .await;
+    let mut c = logged_in(&w).await;
+    c.cmd("s", "SELECT INBOX").await;
+    for (cmd, want) in [
+        // a substring anywhere in the header, any case (trigram index)
+        ("SEARCH FROM AVIER", "* SEARCH 1\r\n"),
+        ("SEARCH FROM remote.test", "* SEARCH 1 2 3\r\n"),
+        ("SEARCH TO ALICE@EXAMPLE", "* SEARCH 1 2 3\r\n"),
+        ("SEARCH SUBJECT dget", "* SEARCH 1\r\n"),
+        // shorter than a trigram, or LIKE's wildcards: read from the columns
+        ("SEARCH SUBJECT ws", "* SEARCH 2\r\n"),
+        ("SEARCH SUBJECT \"100%_\"", "* SEARCH 3\r\n"),
+        // words through the full-text index: a word's beginning
+        ("SEARCH BODY rendez", "* SEARCH 3\r\n"),
+        ("SEARCH BODY turing", "* SEARCH 3\r\n"),
+        ("SEARCH TEXT monday", "* SEARCH 1\r\n"),
+        // Cc is read from the message
+        ("SEARCH CC zoe@cc", "* SEARCH 3\r\n"),
+        // combined with flags, negated, either
+        ("SEARCH NOT FROM xavier", "* SEARCH 2 3\r\n"),
+        ("SEARCH OR SUBJECT weekly BODY monday", "* SEARCH 1 2\r\n"),
+        ("SEARCH SEEN FROM xavier", "* SEARCH\r\n"),
+        // nothing a word can be made of: read from the messages
+        ("SEARCH TEXT \"?\"", "* SEARCH 1\r\n"),
+    ] {
+        let r = c.cmd("x", cmd).await;
+        assert!(r.contains(want) && r.contains("x OK"), "{cmd}: {r}");
+    }
+    // decoded, with Unicode case folding
+    use crate::store::imap_search::{HeaderColumn, IndexedTerm};
+    let hits = w
+        .store
+        .imap_search_indexed(
+            w.alice,
+            Folder::Inbox,
+            &IndexedTerm::Header(HeaderColumn::From, "DUPRÉ".into()),
+        )
+        .await
+        .unwrap()
+        .expect("answered by the index");
+    assert_eq!(hits.len(), 1);
+}
