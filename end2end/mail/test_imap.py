@@ -12,7 +12,11 @@
 - mbsync (isync) pulls the whole mailbox into a Maildir: every message's
   bytes equal the archive's;
 - the same messages appended to Dovecot and to Continuity give the same
-  bytes for every section (BODY[n], n.MIME, HEADER, TEXT, HEADER.FIELDS).
+  bytes for every section (BODY[n], n.MIME, HEADER, TEXT, HEADER.FIELDS);
+- a mail app comes back after changes made in the webmail and elsewhere
+  (issue 16): CONDSTORE/QRESYNC by raw commands (SELECT … QRESYNC,
+  CHANGEDSINCE, VANISHED, UNCHANGEDSINCE) and mbsync's second run bring
+  the local copy to what the server holds.
 """
 import email.utils
 import imaplib
@@ -285,6 +289,135 @@ SyncState *
                        "WHERE u.address = 'alice@example.test' AND mb.folder = 'trash'")[0][0] == 0
         assert c.query("SELECT COUNT(*) FROM messages WHERE subject = ?", f"Budget 2027 {run}")[0][0] == 1
         t.logout()
+    finally:
+        c.stop()
+
+
+def mbsync_config(c, work):
+    os.makedirs(os.path.join(work, "mail"), exist_ok=True)
+    rc = os.path.join(work, "mbsyncrc")
+    with open(rc, "w") as f:
+        f.write(f"""IMAPAccount cty
+Host 127.0.0.1
+Port {IMAPS}
+User alice@example.test
+Pass {PASSWORD}
+SSLType IMAPS
+CertificateFile {os.path.join(c.dir, "tls", "cert.pem")}
+
+IMAPStore cty-remote
+Account cty
+
+MaildirStore cty-local
+Path {work}/mail/
+Inbox {work}/mail/INBOX
+SubFolders Verbatim
+
+Channel cty
+Far :cty-remote:
+Near :cty-local:
+Patterns INBOX
+Create Near
+Sync Pull
+Expunge Near
+SyncState *
+""")
+    return rc
+
+
+def local_inbox(work):
+    """{Message-ID: maildir flags} of the local INBOX."""
+    out = {}
+    for sub in ("new", "cur"):
+        d = os.path.join(work, "mail", "INBOX", sub)
+        for name in os.listdir(d) if os.path.isdir(d) else []:
+            raw = open(os.path.join(d, name), "rb").read()
+            mid = re.search(rb"(?im)^Message-ID: <([^>]+)>", raw).group(1).decode()
+            out[mid] = name.split(":2,", 1)[1] if ":2," in name else ""
+    return out
+
+
+def untagged(m, name):
+    return [d.decode() if isinstance(d, bytes) else d for d in m.untagged_responses.pop(name, [])]
+
+
+def test_a_mail_app_resyncs_after_changes_elsewhere(postfix):
+    c = start()
+    run = str(int(time.time()))
+    try:
+        for i in (1, 2, 3):
+            smtp_deliver(PLAIN.format(n=f"{run}-{i}"))
+        eventually("three archived", lambda: c.query(
+            "SELECT COUNT(*) FROM mailbox mb JOIN users u ON u.id = mb.user_id "
+            "WHERE u.address = 'alice@example.test'")[0][0] == 3)
+        work = os.path.join(c.dir, "resync")
+        rc = mbsync_config(c, work)
+        got = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, text=True, timeout=120)
+        assert got.returncode == 0, got.stdout + got.stderr
+        ids = [f"plain-{run}-{i}@remote.test" for i in (1, 2, 3)]
+        assert local_inbox(work) == {i: "" for i in ids}, local_inbox(work)
+
+        # a QRESYNC client remembers where it stood
+        m = login_starttls()
+        assert "CONDSTORE" in m.capabilities and "QRESYNC" in m.capabilities, m.capabilities
+        typ, data = m.enable("QRESYNC")
+        assert typ == "OK", data
+        m.select("INBOX")
+        validity = int(untagged(m, "UIDVALIDITY")[0])
+        modseq = int(untagged(m, "HIGHESTMODSEQ")[0])
+        typ, data = m.uid("SEARCH", None, "ALL")
+        uids = [int(u) for u in data[0].split()]
+        m.logout()
+
+        # meanwhile: read in the webmail, trashed in the webmail, and
+        # expunged by another mail app
+        w = Webmail(WEB)
+        w.login("alice@example.test", PASSWORD)
+        r, _ = w.request("POST", f"/mail/m/{uids[0]}/seen", {"csrf": w.csrf, "seen": "1"})
+        assert r.status == 303
+        r, _ = w.request("POST", f"/mail/m/{uids[1]}/trash", {"csrf": w.csrf})
+        assert r.status == 303
+        o = login_starttls()
+        o.select("INBOX")
+        o.uid("STORE", str(uids[2]), "+FLAGS.SILENT", "(\\Deleted)")
+        # one QRESYNC session stays selected and hears the expunge as VANISHED
+        q = login_starttls()
+        q.enable("QRESYNC")
+        q.select("INBOX")
+        untagged(q, "VANISHED")
+        o.expunge()
+        o.logout()
+        q.noop()
+        assert untagged(q, "VANISHED") == [str(uids[2])], q.untagged_responses
+        assert "EXPUNGE" not in q.untagged_responses, q.untagged_responses
+        q.logout()
+
+        # the app comes back: one SELECT tells what vanished and what changed
+        m = login_starttls()
+        m.enable("QRESYNC")
+        typ, data = m._simple_command(
+            "SELECT", "INBOX", f"(QRESYNC ({validity} {modseq} {uids[0]}:{uids[2]}))")
+        assert typ == "OK", data
+        m.state = "SELECTED"  # selected by a raw command imaplib does not follow
+        gone = untagged(m, "VANISHED")
+        assert gone == [f"(EARLIER) {uids[1]}:{uids[2]}"], gone
+        fetched = untagged(m, "FETCH")
+        assert len(fetched) == 1 and f"UID {uids[0]} " in fetched[0] and "\\Seen" in fetched[0], fetched
+        assert "MODSEQ" in fetched[0], fetched
+        # and UID FETCH … (CHANGEDSINCE … VANISHED) says the same
+        typ, data = m.uid("FETCH", "1:*", f"(FLAGS) (CHANGEDSINCE {modseq} VANISHED)")
+        assert typ == "OK", data
+        assert untagged(m, "VANISHED") == [f"(EARLIER) {uids[1]}:{uids[2]}"]
+        assert len(data) == 1 and b"\\Seen" in data[0], data
+        # a conditional STORE on what changed since is refused, named
+        typ, data = m.uid("STORE", str(uids[0]), f"(UNCHANGEDSINCE {modseq})", "+FLAGS", "(\\Flagged)")
+        assert typ == "OK" and untagged(m, "MODIFIED") == [str(uids[0])], (typ, data)
+        m.logout()
+
+        # mbsync's second run: the read one is seen, the gone ones are gone
+        got = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, text=True, timeout=120)
+        assert got.returncode == 0, got.stdout + got.stderr
+        assert local_inbox(work) == {ids[0]: "S"}, local_inbox(work)
     finally:
         c.stop()
 

@@ -173,6 +173,7 @@ impl Session {
                 StatusDataItemName::UidValidity => StatusDataItem::UidValidity(nz(validity)),
                 StatusDataItemName::Unseen => StatusDataItem::Unseen(counts.unseen),
                 StatusDataItemName::Deleted => StatusDataItem::Deleted(counts.deleted),
+                StatusDataItemName::HighestModSeq => StatusDataItem::HighestModSeq(counts.modseq),
                 _ => return Outcome::one(bad(tag, "Unsupported STATUS item")),
             });
         }

@@ -18,6 +18,9 @@
 //!   by batch. IDLE listens to the store's mailbox events, so new mail
 //!   shows at once.
 
+pub mod condstore;
+#[cfg(test)]
+mod condstore_tests;
 mod driver;
 pub mod fetch;
 pub mod mailboxes;

@@ -4,6 +4,7 @@
 
 use std::num::NonZeroU32;
 
+use imap_next::imap_types::command::FetchModifier;
 use imap_next::imap_types::core::{Tag, Vec1};
 use imap_next::imap_types::fetch::{
     MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName,
@@ -12,6 +13,7 @@ use imap_next::imap_types::response::{Data, Response};
 use imap_next::imap_types::search::SearchKey;
 use imap_next::imap_types::sequence::SequenceSet;
 
+use super::condstore::{self, Resync};
 use super::fetch;
 use super::search;
 use super::session::{bad, code, no, ok, After, Outcome, Session, State};
@@ -65,18 +67,67 @@ pub async fn fetch_cmd(
     set: &SequenceSet,
     names: MacroOrMessageDataItemNames<'static>,
     uid: bool,
+    modifiers: &[FetchModifier],
 ) -> Outcome {
-    let State::Selected(_, sel) = &mut s.state else {
+    let changed_since = modifiers.iter().find_map(|m| match m {
+        FetchModifier::ChangedSince(n) => Some(n.get()),
+        FetchModifier::Vanished => None,
+    });
+    let vanished = modifiers.contains(&FetchModifier::Vanished);
+    // RFC 7162 §3.2.6: VANISHED only in UID FETCH, with CHANGEDSINCE,
+    // once QRESYNC is enabled
+    if vanished && (!uid || changed_since.is_none() || s.resync < Resync::QResync) {
+        return Outcome::one(bad(
+            tag,
+            "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
+        ));
+    }
+    let mut names = item_names(names);
+    if changed_since.is_some() || names.contains(&MessageDataItemName::ModSeq) {
+        // a CONDSTORE-enabling command (RFC 7162 §3.1)
+        s.resync = s.resync.max(Resync::CondStore);
+    }
+    let State::Selected(user, sel) = &mut s.state else {
         return Outcome::one(bad(tag, "Select a mailbox first"));
     };
-    let positions = match sel.resolve(set, uid) {
+    let mut positions = match sel.resolve(set, uid) {
         Ok(p) => p,
         Err(e) => return Outcome::one(bad(tag, e)),
     };
-    let mut names = item_names(names);
     if uid && !names.iter().any(|n| matches!(n, MessageDataItemName::Uid)) {
         // RFC 3501 §6.4.8: UID FETCH always returns the UID
         names.insert(0, MessageDataItemName::Uid);
+    }
+    let mut responses = Vec::new();
+    if let Some(since) = changed_since {
+        // only what changed after the client's sequence, with its MODSEQ
+        positions.retain(|&i| sel.entries[i].modseq > since);
+        if !names.contains(&MessageDataItemName::ModSeq) {
+            names.push(MessageDataItemName::ModSeq);
+        }
+        if vanished {
+            let (user, folder) = (*user, sel.folder);
+            match condstore::vanished_since(
+                &s.ctx.store,
+                user,
+                folder,
+                since,
+                Some(set),
+                &sel.entries,
+            )
+            .await
+            {
+                Ok(gone) => {
+                    if let Some(known_uids) = condstore::sequence_set(&gone) {
+                        responses.push(Response::Data(Data::Vanished {
+                            earlier: true,
+                            known_uids,
+                        }));
+                    }
+                }
+                Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+            }
+        }
     }
     if names.iter().any(|n| {
         matches!(
@@ -84,7 +135,7 @@ pub async fn fetch_cmd(
             MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. }
         )
     }) {
-        return Outcome::one(bad(tag, "BINARY and MODSEQ are not supported"));
+        return Outcome::one(bad(tag, "BINARY is not supported"));
     }
     let needs_raw = names.iter().any(|n| {
         !matches!(
@@ -93,6 +144,7 @@ pub async fn fetch_cmd(
                 | MessageDataItemName::InternalDate
                 | MessageDataItemName::Rfc822Size
                 | MessageDataItemName::Uid
+                | MessageDataItemName::ModSeq
         )
     });
     // reading a body without PEEK sets \Seen (RFC 3501 §6.4.5)
@@ -107,7 +159,7 @@ pub async fn fetch_cmd(
         });
     let ranges = batches(&sel.entries, &positions);
     Outcome {
-        responses: Vec::new(),
+        responses,
         after: After::Nothing,
         job: Some(Box::new(FetchJob {
             tag: tag.clone(),
@@ -156,19 +208,28 @@ impl FetchJob {
                     seen: true,
                     ..Default::default()
                 };
-                if store
+                match store
                     .imap_store_flags(user, sel.folder, &self.newly_seen, FlagOp::Add, seen)
                     .await
-                    .is_err()
                 {
-                    return (
-                        vec![Response::Status(no(
-                            &tag,
-                            code("UNAVAILABLE"),
-                            "Try again later",
-                        ))],
-                        true,
-                    );
+                    // the view takes the new modification sequences
+                    Ok(now) => {
+                        for e in now {
+                            if let Ok(i) = sel.entries.binary_search_by_key(&e.uid, |x| x.uid) {
+                                sel.entries_mut()[i] = e;
+                            }
+                        }
+                    }
+                    Err(_) => {
+                        return (
+                            vec![Response::Status(no(
+                                &tag,
+                                code("UNAVAILABLE"),
+                                "Try again later",
+                            ))],
+                            true,
+                        )
+                    }
                 }
             }
             let text = if self.uid {
@@ -292,6 +353,9 @@ fn build_items(
                 }
             }
             (MessageDataItemName::Rfc822Size, ..) => MessageDataItem::Rfc822Size(entry.size),
+            (MessageDataItemName::ModSeq, ..) => {
+                MessageDataItem::ModSeq(condstore::modseq(entry.modseq))
+            }
             (MessageDataItemName::Envelope, Some(raw), t) => {
                 let end = match t {
                     Some(t) => t.header.end,
@@ -338,6 +402,11 @@ pub async fn search_cmd(
     key: &SearchKey<'static>,
     uid: bool,
 ) -> Outcome {
+    let by_modseq = search::mentions_modseq(key);
+    if by_modseq {
+        // a CONDSTORE-enabling command (RFC 7162 §3.1)
+        s.resync = s.resync.max(Resync::CondStore);
+    }
     let State::Selected(user, sel) = &s.state else {
         return Outcome::one(bad(tag, "Select a mailbox first"));
     };
@@ -393,7 +462,7 @@ pub async fn search_cmd(
                     largest_uid,
                 };
                 if search::plan_matches(&plan, &c, &hits) {
-                    out.push(nz(if uid { e.uid } else { i as u32 + 1 }));
+                    out.push((nz(if uid { e.uid } else { i as u32 + 1 }), e.modseq));
                 }
             }
             out
@@ -402,9 +471,11 @@ pub async fn search_cmd(
         .unwrap_or_default();
         found_all.extend(found);
     }
+    let highest = found_all.iter().map(|f| f.1).max().filter(|_| by_modseq);
+    let found_all = found_all.into_iter().map(|f| f.0).collect();
     Outcome {
         responses: vec![
-            Response::Data(Data::Search(found_all)),
+            Response::Data(Data::Search(found_all, highest.map(condstore::modseq))),
             Response::Status(ok(tag, None, "SEARCH completed")),
         ],
         after: After::Nothing,

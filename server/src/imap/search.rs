@@ -226,6 +226,21 @@ pub fn matches(k: &SearchKey<'_>, c: &Candidate<'_>) -> bool {
         }
         Not(k) => !matches(k, c),
         Or(a, b) => matches(a, c) || matches(b, c),
+        // RFC 7162 §3.1.5: changed at or after that modification sequence
+        ModSequence { modseq, .. } => c.entry.modseq >= *modseq,
+    }
+}
+
+/// Does the key ask by modification sequence (then the result carries the
+/// highest of the matches, RFC 7162 §3.1.5)?
+pub fn mentions_modseq(k: &SearchKey<'_>) -> bool {
+    use SearchKey::*;
+    match k {
+        And(list) => list.as_ref().iter().any(mentions_modseq),
+        Not(k) => mentions_modseq(k),
+        Or(a, b) => mentions_modseq(a) || mentions_modseq(b),
+        ModSequence { .. } => true,
+        _ => false,
     }
 }
 

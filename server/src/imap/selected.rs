@@ -10,6 +10,7 @@ use imap_next::imap_types::fetch::MessageDataItem;
 use imap_next::imap_types::response::Data;
 use imap_next::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 
+use super::condstore::Resync;
 use crate::store::imap::{FolderChanges, ImapEntry};
 use crate::store::mailbox::Folder;
 
@@ -47,10 +48,20 @@ fn nz(n: usize) -> NonZeroU32 {
     NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX).max(1)).unwrap_or(NonZeroU32::MIN)
 }
 
-fn flags_of(seq: usize, e: &ImapEntry) -> Data<'static> {
+/// An entry's flags changed elsewhere, told as the client asked
+/// (RFC 7162 §3.1.4, §3.2.4: with MODSEQ, and the UID too under QRESYNC).
+fn flags_of(seq: usize, e: &ImapEntry, resync: Resync) -> Data<'static> {
+    if resync == Resync::QResync {
+        return super::condstore::changed_fetch(seq, e);
+    }
+    let mut items = vec![MessageDataItem::Flags(super::fetch::flags(e.flags))];
+    if resync == Resync::CondStore {
+        items.push(MessageDataItem::ModSeq(super::condstore::modseq(e.modseq)));
+    }
     Data::Fetch {
         seq: nz(seq),
-        items: Vec1::from(MessageDataItem::Flags(super::fetch::flags(e.flags))),
+        items: Vec1::try_from(items)
+            .unwrap_or_else(|_| Vec1::from(MessageDataItem::Flags(Vec::new()))),
     }
 }
 
@@ -116,7 +127,7 @@ impl Selected {
     /// told (FETCH FLAGS), new messages added (EXISTS); removals wait for
     /// a moment an EXPUNGE may be sent (RFC 3501 §7.4.1: not during FETCH,
     /// STORE or SEARCH).
-    pub fn apply_soft(&mut self, changes: FolderChanges) -> Vec<Data<'static>> {
+    pub fn apply_soft(&mut self, changes: FolderChanges, resync: Resync) -> Vec<Data<'static>> {
         let mut out = Vec::new();
         if changes.modseq <= self.modseq && changes.changed.is_empty() {
             return out;
@@ -127,11 +138,15 @@ impl Selected {
         for c in changes.changed {
             match self.position(c.uid) {
                 Some(i) => {
-                    if self.entries[i].flags != c.flags {
+                    let now = &self.entries[i];
+                    let told = now.flags != c.flags;
+                    if told || now.modseq < c.modseq {
                         let e = &mut self.entries_mut()[i];
                         e.modseq = e.modseq.max(c.modseq);
                         e.flags = c.flags;
-                        out.push(flags_of(i + 1, e));
+                        if told {
+                            out.push(flags_of(i + 1, e, resync));
+                        }
                     }
                 }
                 None if self.pending_vanished.contains(&c.uid) => {}
@@ -155,23 +170,36 @@ impl Selected {
     /// §7.4.1, §5.2): EXPUNGE for entries gone (highest first so each
     /// number is right when it is read), EXISTS when it grew, FETCH FLAGS
     /// for entries whose flags changed elsewhere.
-    pub fn apply(&mut self, changes: FolderChanges) -> Vec<Data<'static>> {
-        let mut out = self.apply_soft(changes);
-        out.extend(self.expunge_pending());
+    pub fn apply(&mut self, changes: FolderChanges, resync: Resync) -> Vec<Data<'static>> {
+        let mut out = self.apply_soft(changes, resync);
+        out.extend(self.expunge_pending(resync));
         out
     }
 
-    /// Removals held back until now, as EXPUNGE responses (highest first).
-    pub fn expunge_pending(&mut self) -> Vec<Data<'static>> {
+    /// Removals held back until now, as EXPUNGE responses (highest first),
+    /// or one VANISHED under QRESYNC (RFC 7162 §3.2.10).
+    pub fn expunge_pending(&mut self, resync: Resync) -> Vec<Data<'static>> {
         let mut gone = std::mem::take(&mut self.pending_vanished);
         gone.sort_unstable();
         gone.dedup();
         let mut out = Vec::new();
+        let mut removed = Vec::new();
         for uid in gone.into_iter().rev() {
             if let Some(i) = self.position(uid) {
                 self.entries_mut().remove(i);
                 out.push(Data::Expunge(nz(i + 1)));
+                removed.push(uid);
             }
+        }
+        if resync == Resync::QResync {
+            removed.reverse();
+            return super::condstore::sequence_set(&super::condstore::ranges(&removed))
+                .map(|known_uids| Data::Vanished {
+                    earlier: false,
+                    known_uids,
+                })
+                .into_iter()
+                .collect();
         }
         out
     }
@@ -236,7 +264,10 @@ mod tests {
             5,
         );
         // 20 expunged elsewhere, 30 read in the webmail, 40 arrived
-        let out = s.apply(changes(8, vec![e(30, true), e(40, false)], vec![20]));
+        let out = s.apply(
+            changes(8, vec![e(30, true), e(40, false)], vec![20]),
+            Resync::Off,
+        );
         let text: Vec<String> = out.iter().map(|d| format!("{d:?}")).collect();
         assert_eq!(text.len(), 3, "{text:?}");
         assert!(
@@ -251,7 +282,10 @@ mod tests {
             [10, 30, 40]
         );
         // told once: the same changes again say nothing
-        assert_eq!(s.apply(changes(8, vec![e(30, true)], vec![20])), Vec::new());
+        assert_eq!(
+            s.apply(changes(8, vec![e(30, true)], vec![20]), Resync::Off),
+            Vec::new()
+        );
     }
 
     #[test]
@@ -263,15 +297,17 @@ mod tests {
             1,
         );
         // during FETCH: 10 removed elsewhere stays, 20 read is told
-        let out = s.apply_soft(changes(3, vec![e(20, true)], vec![10]));
+        let out = s.apply_soft(changes(3, vec![e(20, true)], vec![10]), Resync::Off);
         assert_eq!(out.len(), 1);
         assert_eq!(s.exists(), 2);
         // a later change of a removed row does not bring it back
-        assert!(s.apply_soft(changes(4, vec![], vec![])).is_empty());
+        assert!(s
+            .apply_soft(changes(4, vec![], vec![]), Resync::Off)
+            .is_empty());
         // then NOOP: the EXPUNGE, once
-        let out = s.apply(changes(4, vec![], vec![]));
+        let out = s.apply(changes(4, vec![], vec![]), Resync::Off);
         assert_eq!(format!("{out:?}"), "[Expunge(1)]");
         assert_eq!(s.exists(), 1);
-        assert!(s.apply(changes(4, vec![], vec![])).is_empty());
+        assert!(s.apply(changes(4, vec![], vec![]), Resync::Off).is_empty());
     }
 }

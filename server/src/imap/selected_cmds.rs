@@ -5,7 +5,7 @@
 
 use std::num::NonZeroU32;
 
-use imap_next::imap_types::command::CommandBody;
+use imap_next::imap_types::command::{CommandBody, StoreModifier};
 use imap_next::imap_types::core::{Tag, Vec1};
 use imap_next::imap_types::extensions::uidplus::{UidElement, UidSet};
 use imap_next::imap_types::fetch::MessageDataItem;
@@ -15,6 +15,7 @@ use imap_next::imap_types::response::{Code, Data, Response};
 use imap_next::imap_types::search::SearchKey;
 use imap_next::imap_types::sequence::SequenceSet;
 
+use super::condstore::{self, Resync};
 use super::fetch;
 use super::mailboxes::folder_of;
 use super::session::{bad, code, no, ok, After, Outcome, Session, State};
@@ -65,6 +66,7 @@ pub async fn run(s: &mut Session, tag: &Tag<'static>, body: CommandBody<'static>
     // flags set elsewhere (the webmail, another session) and new mail are
     // taken in first, so FETCH, STORE and SEARCH work on what is true now
     let mut before = Vec::new();
+    let resync = s.resync;
     if matches!(
         body,
         CommandBody::Fetch { .. } | CommandBody::Store { .. } | CommandBody::Search { .. }
@@ -76,7 +78,7 @@ pub async fn run(s: &mut Session, tag: &Tag<'static>, body: CommandBody<'static>
                 .folder_changes(*user, sel.folder, sel.modseq)
                 .await
             {
-                before = sel.apply_soft(c);
+                before = sel.apply_soft(c, resync);
             }
         }
     }
@@ -95,16 +97,31 @@ async fn run_one(s: &mut Session, tag: &Tag<'static>, body: CommandBody<'static>
             sequence_set,
             macro_or_item_names,
             uid,
-            ..
-        } => super::read_cmds::fetch_cmd(s, tag, &sequence_set, macro_or_item_names, uid).await,
+            modifiers,
+        } => {
+            super::read_cmds::fetch_cmd(s, tag, &sequence_set, macro_or_item_names, uid, &modifiers)
+                .await
+        }
         CommandBody::Store {
             sequence_set,
             kind,
             response,
             flags,
             uid,
-            ..
-        } => store_cmd(s, tag, &sequence_set, kind, response, &flags, uid).await,
+            modifiers,
+        } => {
+            let unchanged_since = modifiers
+                .iter()
+                .map(|StoreModifier::UnchangedSince(n)| *n)
+                .next();
+            let how = Store {
+                kind,
+                response,
+                uid,
+                unchanged_since,
+            };
+            store_cmd(s, tag, &sequence_set, how, &flags).await
+        }
         CommandBody::Search {
             charset,
             criteria,
@@ -160,15 +177,33 @@ async fn run_one(s: &mut Session, tag: &Tag<'static>, body: CommandBody<'static>
     }
 }
 
+/// A STORE's form: how flags change, what is answered, UID or sequence
+/// numbers, and the CONDSTORE condition.
+struct Store {
+    kind: StoreType,
+    response: StoreResponse,
+    uid: bool,
+    unchanged_since: Option<u64>,
+}
+
 async fn store_cmd(
     s: &mut Session,
     tag: &Tag<'static>,
     set: &SequenceSet,
-    kind: StoreType,
-    response: StoreResponse,
+    how: Store,
     flags: &[Flag<'static>],
-    uid: bool,
 ) -> Outcome {
+    let Store {
+        kind,
+        response,
+        uid,
+        unchanged_since,
+    } = how;
+    if unchanged_since.is_some() {
+        // a CONDSTORE-enabling command (RFC 7162 §3.1)
+        s.resync = s.resync.max(Resync::CondStore);
+    }
+    let resync = s.resync;
     let State::Selected(user, sel) = &mut s.state else {
         return Outcome::one(bad(tag, "Select a mailbox first"));
     };
@@ -191,35 +226,71 @@ async fn store_cmd(
         StoreType::Replace => FlagOp::Replace,
     };
     let uids: Vec<u32> = positions.iter().map(|&i| sel.entries[i].uid).collect();
-    let changed = match s
+    let done = match s
         .ctx
         .store
-        .imap_store_flags(*user, sel.folder, &uids, op, flags_of(flags))
+        .imap_store_flags_if(
+            *user,
+            sel.folder,
+            &uids,
+            op,
+            flags_of(flags),
+            unchanged_since,
+        )
         .await
     {
         Ok(c) => c,
         Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
     };
     let mut responses = Vec::new();
-    for (u, f) in changed {
-        let Ok(i) = sel.entries.binary_search_by_key(&u, |e| e.uid) else {
+    for c in done.changed {
+        let Ok(i) = sel.entries.binary_search_by_key(&c.uid, |e| e.uid) else {
             continue;
         };
-        sel.entries_mut()[i].flags = f;
-        if response == StoreResponse::Answer {
-            let mut items = vec![MessageDataItem::Flags(fetch::flags(f))];
-            if uid {
-                items.insert(0, MessageDataItem::Uid(nz(u)));
-            }
-            if let Ok(items) = Vec1::try_from(items) {
-                responses.push(Response::Data(Data::Fetch {
-                    seq: nz(i as u32 + 1),
-                    items,
-                }));
-            }
+        let before = std::mem::replace(&mut sel.entries_mut()[i], c.clone());
+        // .SILENT still tells a new modification sequence under CONDSTORE
+        // (RFC 7162 §3.1.3)
+        let answer = response == StoreResponse::Answer;
+        let moved = resync >= Resync::CondStore && before.modseq != c.modseq;
+        if !answer && !moved {
+            continue;
+        }
+        let mut items = Vec::new();
+        if uid || resync == Resync::QResync {
+            items.push(MessageDataItem::Uid(nz(c.uid)));
+        }
+        if answer {
+            items.push(MessageDataItem::Flags(fetch::flags(c.flags)));
+        }
+        if resync >= Resync::CondStore {
+            items.push(MessageDataItem::ModSeq(condstore::modseq(c.modseq)));
+        }
+        if let Ok(items) = Vec1::try_from(items) {
+            responses.push(Response::Data(Data::Fetch {
+                seq: nz(i as u32 + 1),
+                items,
+            }));
         }
     }
-    responses.push(Response::Status(ok(tag, None, "STORE completed")));
+    // RFC 7162 §3.1.3: the messages changed since the client's sequence
+    // are named (UIDs for UID STORE, else their numbers) and left alone
+    let modified: Vec<u32> = if uid {
+        done.modified
+    } else {
+        done.modified
+            .iter()
+            .filter_map(|u| sel.entries.binary_search_by_key(u, |e| e.uid).ok())
+            .map(|i| i as u32 + 1)
+            .collect()
+    };
+    match condstore::sequence_set(&condstore::ranges(&modified)) {
+        Some(set) => responses.push(Response::Status(ok(
+            tag,
+            Some(Code::Modified(set)),
+            "Conditional STORE failed",
+        ))),
+        None => responses.push(Response::Status(ok(tag, None, "STORE completed"))),
+    }
     Outcome {
         responses,
         after: After::Nothing,

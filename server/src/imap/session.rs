@@ -11,7 +11,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use imap_next::imap_types::auth::AuthMechanism;
-use imap_next::imap_types::command::{Command, CommandBody};
+use imap_next::imap_types::command::{Command, CommandBody, SelectParameter};
 use imap_next::imap_types::core::{Tag, Text, Vec1};
 use imap_next::imap_types::flag::{Flag, FlagPerm};
 use imap_next::imap_types::mailbox::Mailbox;
@@ -19,6 +19,7 @@ use imap_next::imap_types::response::{
     Capability, Code, Data, Greeting, GreetingKind, Response, Status,
 };
 
+use super::condstore::{self, Resync};
 use super::mailboxes::folder_of;
 use super::selected::Selected;
 use super::ImapContext;
@@ -66,6 +67,8 @@ pub struct Session {
     pub(super) ip: String,
     /// Holds one of the user's session slots while logged in.
     slot: Option<super::Slot>,
+    /// CONDSTORE / QRESYNC as enabled by the client (RFC 7162).
+    pub(super) resync: Resync,
 }
 
 fn text(s: &str) -> Text<'static> {
@@ -120,6 +123,7 @@ impl Session {
             tls,
             ip,
             slot: None,
+            resync: Resync::Off,
         }
     }
 
@@ -162,6 +166,9 @@ impl Session {
             Capability::Unselect,
             Capability::Move,
             Capability::LiteralPlus,
+            Capability::Enable,
+            Capability::CondStore,
+            Capability::QResync,
         ]);
         if let Ok(a) = imap_next::imap_types::core::Atom::try_from("SPECIAL-USE") {
             c.push(Capability::from(a));
@@ -291,8 +298,17 @@ impl Session {
                 let _ = body;
                 Outcome::one(bad(&tag, "Log in first (LOGIN or AUTHENTICATE)"))
             }
-            CommandBody::Select { mailbox, .. } => self.select(&tag, &mailbox, false).await,
-            CommandBody::Examine { mailbox, .. } => self.select(&tag, &mailbox, true).await,
+            CommandBody::Select {
+                mailbox,
+                parameters,
+            } => self.select(&tag, &mailbox, &parameters, false).await,
+            CommandBody::Examine {
+                mailbox,
+                parameters,
+            } => self.select(&tag, &mailbox, &parameters, true).await,
+            CommandBody::Enable { capabilities } => {
+                condstore::enable(self, &tag, capabilities.as_ref())
+            }
             CommandBody::List {
                 reference,
                 mailbox_wildcard,
@@ -342,10 +358,33 @@ impl Session {
         }
     }
 
-    async fn select(&mut self, tag: &Tag<'static>, m: &Mailbox<'_>, read_only: bool) -> Outcome {
+    async fn select(
+        &mut self,
+        tag: &Tag<'static>,
+        m: &Mailbox<'_>,
+        params: &[SelectParameter],
+        read_only: bool,
+    ) -> Outcome {
         let Some(user) = self.user() else {
             return Outcome::one(bad(tag, "Log in first"));
         };
+        let qresync = params
+            .iter()
+            .find(|p| matches!(p, SelectParameter::QResync { .. }));
+        if qresync.is_some() && self.resync < Resync::QResync {
+            return Outcome::one(bad(tag, "QRESYNC is not enabled (ENABLE QRESYNC first)"));
+        }
+        if params.contains(&SelectParameter::CondStore) {
+            self.resync = self.resync.max(Resync::CondStore);
+        }
+        // RFC 7162 §3.2.11: the end of the previous mailbox's responses
+        let mut responses = Vec::new();
+        if self.is_selected() {
+            responses.push(Response::Status(untagged_ok(
+                Some(Code::Closed),
+                "Previous mailbox closed",
+            )));
+        }
         // RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected
         self.state = State::Authenticated(user);
         let Some(folder) = folder_of(m) else {
@@ -368,11 +407,11 @@ impl Session {
             Flag::Seen,
             Flag::Draft,
         ];
-        let mut responses = vec![
+        responses.extend([
             Response::Data(Data::Flags(flags.clone())),
             Response::Data(Data::Exists(entries.len() as u32)),
             Response::Data(Data::Recent(0)),
-        ];
+        ]);
         if let Some(i) = entries.iter().position(|e| !e.flags.seen) {
             responses.push(Response::Status(untagged_ok(
                 Some(Code::Unseen(nz(i as u32 + 1))),
@@ -397,7 +436,17 @@ impl Session {
                 Some(Code::UidNext(nz(next))),
                 "Predicted next UID",
             )),
+            Response::Status(untagged_ok(
+                Some(Code::HighestModSeq(condstore::modseq(modseq))),
+                "Highest",
+            )),
         ]);
+        if let Some(p) = qresync {
+            match condstore::select_resync(store, user, folder, &entries, validity, p).await {
+                Ok(r) => responses.extend(r),
+                Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+            }
+        }
         let code = if read_only {
             Code::ReadOnly
         } else {
@@ -495,7 +544,11 @@ impl Session {
             .folder_changes(*user, sel.folder, sel.modseq)
             .await
         {
-            Ok(c) => sel.apply(c).into_iter().map(Response::Data).collect(),
+            Ok(c) => sel
+                .apply(c, self.resync)
+                .into_iter()
+                .map(Response::Data)
+                .collect(),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot refresh the selected mailbox");
                 Vec::new()

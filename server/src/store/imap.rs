@@ -71,6 +71,15 @@ pub struct FolderState {
     pub vanished_floor: u64,
 }
 
+/// What a conditional STORE did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOutcome {
+    /// The entries the STORE applied to, as they are now (by UID).
+    pub changed: Vec<ImapEntry>,
+    /// UIDs left alone: changed after the client's modification sequence.
+    pub modified: Vec<u32>,
+}
+
 /// What changed in a folder after a modification sequence.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FolderChanges {
@@ -222,9 +231,27 @@ impl Store {
         uids: &[u32],
         op: FlagOp,
         flags: Flags,
-    ) -> Result<Vec<(u32, Flags)>> {
+    ) -> Result<Vec<ImapEntry>> {
+        Ok(self
+            .imap_store_flags_if(user, folder, uids, op, flags, None)
+            .await?
+            .changed)
+    }
+
+    /// Change flags of these entries, only those whose modification
+    /// sequence is at most `unchanged_since` when given (RFC 7162 §3.1.3
+    /// UNCHANGEDSINCE: the test and the change in one transaction).
+    pub async fn imap_store_flags_if(
+        &self,
+        user: UserId,
+        folder: Folder,
+        uids: &[u32],
+        op: FlagOp,
+        flags: Flags,
+        unchanged_since: Option<u64>,
+    ) -> Result<StoreOutcome> {
         if uids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(StoreOutcome::default());
         }
         let set = |col: &str, given: bool| match (op, given) {
             (FlagOp::Add, true) => format!("{col} = 1"),
@@ -234,7 +261,7 @@ impl Store {
         };
         let sql = format!(
             "UPDATE mailbox SET {}, {}, {}, {}, {} WHERE +user_id = ? AND +folder = ? \
-             AND id IN (SELECT value FROM json_each(?))",
+             AND id IN (SELECT value FROM json_each(?)) AND modseq <= ?",
             set("seen", flags.seen),
             set("answered", flags.answered),
             set("flagged", flags.flagged),
@@ -242,11 +269,31 @@ impl Store {
             set("draft", flags.draft),
         );
         let ids = json_ids(uids);
+        let limit = unchanged_since.map_or(i64::MAX, |n| n.min(i64::MAX as u64) as i64);
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut modified: Vec<u32> = match unchanged_since {
+            Some(_) => sqlx::query_scalar::<_, i64>(
+                "SELECT id FROM mailbox WHERE +user_id = ? AND +folder = ? \
+                 AND id IN (SELECT value FROM json_each(?)) AND modseq > ?",
+            )
+            .bind(user.0)
+            .bind(folder.as_str())
+            .bind(&ids)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .filter_map(|u| u32::try_from(u).ok())
+            .collect(),
+            None => Vec::new(),
+        };
+        modified.sort_unstable();
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
             .bind(folder.as_str())
             .bind(&ids)
-            .execute(&self.read)
+            .bind(limit)
+            .execute(&mut *tx)
             .await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
@@ -256,12 +303,18 @@ impl Store {
         .bind(user.0)
         .bind(folder.as_str())
         .bind(&ids)
-        .fetch_all(&self.read)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         self.mailbox_changed(user);
-        rows.iter()
-            .map(|r| entry(r).map(|e| (e.uid, e.flags)))
-            .collect()
+        let changed = rows
+            .iter()
+            .map(entry)
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|e| modified.binary_search(&e.uid).is_err())
+            .collect();
+        Ok(StoreOutcome { changed, modified })
     }
 
     /// Remove the entries marked \Deleted (only those in `only`, if given);
@@ -512,6 +565,34 @@ impl Store {
             changed,
             vanished,
         })
+    }
+
+    /// The UIDs removed from a folder after modification sequence
+    /// `since`, ascending; None when removals that old are forgotten (the
+    /// caller then works from what the folder still holds).
+    pub async fn folder_vanished(
+        &self,
+        user: UserId,
+        folder: Folder,
+        since: u64,
+    ) -> Result<Option<Vec<u32>>> {
+        if since < self.folder_state(user, folder).await?.vanished_floor {
+            return Ok(None);
+        }
+        let mut out: Vec<u32> = sqlx::query_scalar::<_, i64>(
+            "SELECT uid FROM mailbox_vanished WHERE user_id = ? AND folder = ? AND modseq > ?",
+        )
+        .bind(user.0)
+        .bind(folder.as_str())
+        .bind(since.min(i64::MAX as u64) as i64)
+        .fetch_all(&self.read)
+        .await?
+        .into_iter()
+        .filter_map(|u| u32::try_from(u).ok())
+        .collect();
+        out.sort_unstable();
+        out.dedup();
+        Ok(Some(out))
     }
 
     /// Forget removed UIDs older than `before` (ms): sessions have long
