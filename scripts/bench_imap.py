@@ -49,8 +49,10 @@ def imap_round(port, u, p, box, r):
     m = imaplib.IMAP4("127.0.0.1", int(port))
     m.starttls(ssl_context=ctx())
     out["connect+LOGIN"], _ = ms(lambda: m.login(u, p))
+    m.enable("CONDSTORE")
     out["SELECT"], res = ms(lambda: m.select(box))
     n = int(res[1][0])
+    highest = int(m.untagged_responses.pop("HIGHESTMODSEQ")[0])
     top = n - 50 * r
     out["FETCH newest 50"], res = ms(lambda: m.fetch(f"{top - 49}:{top}", "(FLAGS RFC822.SIZE ENVELOPE)"))
     assert len([x for x in res[1] if isinstance(x, tuple) or b"FETCH" in x]) >= 50, res[1][:2]
@@ -60,6 +62,13 @@ def imap_round(port, u, p, box, r):
     out["NOOP"], _ = ms(m.noop)
     op = "+FLAGS" if r % 2 == 0 else "-FLAGS"
     out["STORE a flag"], _ = ms(lambda: m.store(str(n - 3 - r), op, "(\\Flagged)"))
+    # what a CONDSTORE mail app asks when it comes back: what changed since
+    out["FETCH CHANGEDSINCE"], res = ms(lambda: m.fetch("1:*", f"(FLAGS) (CHANGEDSINCE {highest})"))
+    assert len(res[1]) >= 1 and b"MODSEQ" in res[1][0], res[1][:2]
+    msg = (f"From: bench@remote.test\r\nTo: {u}\r\nSubject: appended {r} {time.time()}\r\n"
+           f"Message-ID: <append-{r}-{time.time()}@bench.test>\r\n\r\n" + "a line of text\r\n" * 300).encode()
+    out["APPEND 5 KB"], res = ms(lambda: m.append(box, None, None, msg))
+    assert res[0] == "OK", res
     # each search once per round, a different one each round
     which = [("FROM", SENDER), ("SUBJECT", SUBJECT), ("TEXT", BODY)]
     for key, word in which:

@@ -1,16 +1,24 @@
 """Archive import and export with the real CLI and an mbox written by
 Python's own mailbox module (an independent mbox writer): importing twice
 adds nothing the second time, and the export reads back in Python with the
-same messages."""
+same messages. A 20,000-message archive (half a Maildir, half an mbox, from
+scripts/gen_mailbox.py) imports twice within a stated memory bound: the
+import streams and commits in batches, whatever the archive's size."""
 import email
 import mailbox
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from email.message import EmailMessage
 
 from conftest import BIN, Continuity
+
+GEN = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "gen_mailbox.py")
+# what an import may hold, whatever the archive's size (a 20,000-message
+# archive is ~150 MB on disk; the import once held 416 MB for 81,000)
+MEMORY_BOUND_MB = 256
 
 
 def make_mbox(path, n):
@@ -61,3 +69,46 @@ def test_import_twice_then_export_round_trips():
     r = subprocess.run([BIN, "archive", "import", "nobody@example.test", src],
                        env=c.env, capture_output=True, text=True)
     assert r.returncode != 0 and "no such user" in r.stderr
+
+
+def import_measured(c, user, path):
+    """Run `archive import`; its output and its peak resident memory (MB)."""
+    with tempfile.TemporaryFile("w+") as out:
+        p = subprocess.Popen([BIN, "archive", "import", user, path], env=c.env,
+                             stdout=out, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read()
+    assert p.returncode == 0, text
+    return text, usage.ru_maxrss / 1024
+
+
+def test_a_20000_message_archive_imports_twice_in_bounded_memory():
+    c = Continuity(smtp_port=0)
+    d = tempfile.mkdtemp(prefix="continuity-archive-big-")
+    subprocess.run([sys.executable, GEN, os.path.join(d, "gen"), "20000"], check=True,
+                   capture_output=True)
+    maildir = os.path.join(d, "gen", "part-00")
+    mbox_path = os.path.join(d, "part-01.mbox")
+    box = mailbox.mbox(mbox_path)
+    cur = os.path.join(d, "gen", "part-01", "cur")
+    for name in sorted(os.listdir(cur)):
+        with open(os.path.join(cur, name), "rb") as f:
+            box.add(f.read())
+    box.flush()
+    box.close()
+    peaks = []
+    for path in (maildir, mbox_path):
+        out, peak = import_measured(c, "carol@example.test", path)
+        assert re.search(r": 10000 added, 0 already there, 0 unreadable", out), out
+        peaks.append(peak)
+    for path in (maildir, mbox_path):
+        out, peak = import_measured(c, "carol@example.test", path)
+        assert re.search(r": 0 added, 10000 already there, 0 unreadable", out), out
+        peaks.append(peak)
+    print("archive import peak memory (MB):", [round(p) for p in peaks])
+    assert max(peaks) <= MEMORY_BOUND_MB, peaks
+    n = c.query("SELECT COUNT(*) FROM mailbox mb JOIN users u ON u.id = mb.user_id "
+                "WHERE u.address = 'carol@example.test'")[0][0]
+    assert n == 20000, n

@@ -50,6 +50,22 @@ pub async fn purge(store: &Store, now: i64, batch: u32, pause: Duration) -> Resu
 
 /// Runs the purge a minute after start, then every day.
 pub async fn run(store: Store, mut shutdown: watch::Receiver<bool>) {
+    // mail stored before the Cc header was kept: read it, a batch at a
+    // time, leaving the writer to the mail that arrives meanwhile
+    loop {
+        match store.backfill_cc().await {
+            Ok(0) => break,
+            Ok(n) => tracing::debug!(messages = n, "Cc headers read for search"),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading Cc headers failed; the next start tries again");
+                break;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
     let mut wait = Duration::from_secs(60);
     loop {
         tokio::select! {

@@ -42,6 +42,15 @@ pub fn plan(key: &SearchKey<'static>, terms: &mut Vec<IndexedTerm>) -> Plan {
         Not(k) => Plan::Not(Box::new(plan(k, terms))),
         From(s) => indexed(IndexedTerm::Header(HeaderColumn::From, string(s))),
         To(s) => indexed(IndexedTerm::Header(HeaderColumn::To, string(s))),
+        Cc(s) => indexed(IndexedTerm::Header(HeaderColumn::Cc, string(s))),
+        // HEADER with a kept header and a string (an empty one asks
+        // whether the header is there at all: the message is read)
+        Header(name, value) if !value.as_ref().is_empty() => {
+            match HeaderColumn::of_header(&String::from_utf8_lossy(name.as_ref())) {
+                Some(col) => indexed(IndexedTerm::Header(col, string(value))),
+                None => Plan::Key(key.clone()),
+            }
+        }
         Subject(s) => indexed(IndexedTerm::Header(HeaderColumn::Subject, string(s))),
         Body(s) => indexed(IndexedTerm::Body(string(s))),
         Text(s) => indexed(IndexedTerm::Text(string(s))),
@@ -127,7 +136,18 @@ fn header_text(v: &HeaderValue<'_>) -> String {
         HeaderValue::Text(t) => t.to_string(),
         HeaderValue::TextList(l) => l.join(" "),
         HeaderValue::DateTime(d) => d.to_rfc822(),
-        HeaderValue::ContentType(c) => c.ctype().to_string(),
+        // "multipart/mixed; boundary=…", as the header reads
+        HeaderValue::ContentType(c) => {
+            let mut t = c.ctype().to_string();
+            if let Some(sub) = c.subtype() {
+                t.push('/');
+                t.push_str(sub);
+            }
+            for a in c.attributes().unwrap_or_default() {
+                t.push_str(&format!("; {}={}", a.name, a.value));
+            }
+            t
+        }
         HeaderValue::Received(_) | HeaderValue::Empty => String::new(),
     }
 }

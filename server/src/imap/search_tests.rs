@@ -31,8 +31,15 @@ async fn searches_go_through_the_indexes_and_keep_their_meaning() {
         ("SEARCH BODY rendez", "* SEARCH 3\r\n"),
         ("SEARCH BODY turing", "* SEARCH 3\r\n"),
         ("SEARCH TEXT monday", "* SEARCH 1\r\n"),
-        // Cc is read from the message
+        // Cc, and HEADER naming a kept header, through the same index
         ("SEARCH CC zoe@cc", "* SEARCH 3\r\n"),
+        ("SEARCH OR TO zoe CC zoe", "* SEARCH 3\r\n"),
+        ("SEARCH HEADER Subject budget", "* SEARCH 1\r\n"),
+        ("SEARCH HEADER cc \"Zoe <zoe\"", "* SEARCH 3\r\n"),
+        // any other header, or whether it is there at all: from the message
+        ("SEARCH HEADER Content-Type mixed", "* SEARCH 2\r\n"),
+        ("SEARCH HEADER content-type boundary=zz", "* SEARCH 2\r\n"),
+        ("SEARCH HEADER Cc \"\"", "* SEARCH 3\r\n"),
         // combined with flags, negated, either
         ("SEARCH NOT FROM xavier", "* SEARCH 2 3\r\n"),
         ("SEARCH OR SUBJECT weekly BODY monday", "* SEARCH 1 2\r\n"),
@@ -56,4 +63,45 @@ async fn searches_go_through_the_indexes_and_keep_their_meaning() {
         .unwrap()
         .expect("answered by the index");
     assert_eq!(hits.len(), 1);
+}
+
+#[tokio::test]
+async fn cc_of_mail_stored_before_it_was_kept_is_read_then_indexed() {
+    use crate::store::imap_search::{HeaderColumn, IndexedTerm};
+    let w = world("search-cc", false).await;
+    deliver(&w, MSG1).await;
+    deliver(
+        &w,
+        "From: renee@remote.test\r\nTo: alice@example.test\r\nCc: Zoe <zoe@cc.test>\r\n\
+         Subject: hello\r\n\r\nhi\r\n",
+    )
+    .await;
+    let cc = IndexedTerm::Header(HeaderColumn::Cc, "zoe@cc".into());
+    // as an older version stored it: no Cc column yet
+    sqlx::query("UPDATE messages SET header_cc = NULL")
+        .execute(&w.store.read)
+        .await
+        .unwrap();
+    let asked = w
+        .store
+        .imap_search_indexed(w.alice, Folder::Inbox, &cc)
+        .await
+        .unwrap();
+    assert!(asked.is_none(), "not the index while some Cc is unknown");
+    let mut c = logged_in(&w).await;
+    c.cmd("s", "SELECT INBOX").await;
+    let r = c.cmd("a", "SEARCH CC zoe@cc").await;
+    assert!(r.contains("* SEARCH 2\r\n"), "read from the messages: {r}");
+    // the server reads them in the background, a batch at a time
+    assert_eq!(w.store.backfill_cc().await.unwrap(), 2);
+    assert_eq!(w.store.backfill_cc().await.unwrap(), 0);
+    let hits = w
+        .store
+        .imap_search_indexed(w.alice, Folder::Inbox, &cc)
+        .await
+        .unwrap()
+        .expect("answered by the index");
+    assert_eq!(hits.len(), 1);
+    let r = c.cmd("b", "SEARCH CC zoe@cc").await;
+    assert!(r.contains("* SEARCH 2\r\n"), "{r}");
 }

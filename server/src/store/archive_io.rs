@@ -64,14 +64,15 @@ pub(super) async fn archive_in(
     let (raw, summary) = (a.raw, a.summary);
     let id: i64 = sqlx::query(
         "INSERT INTO messages (received_at, origin, mail_from, size, header_from, header_to, \
-             subject, sent_date, message_id_hdr, attachments, content_sha256, appended_by) \
-             VALUES (?, 'import', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             header_cc, subject, sent_date, message_id_hdr, attachments, content_sha256, appended_by) \
+             VALUES (?, 'import', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(a.at)
     .bind(a.mail_from)
     .bind(raw.len() as i64)
     .bind(&summary.from)
     .bind(&summary.to)
+    .bind(&summary.cc)
     .bind(&summary.subject)
     .bind(summary.date)
     .bind(&summary.message_id)

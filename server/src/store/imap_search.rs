@@ -34,6 +34,7 @@ pub enum IndexedTerm {
 pub enum HeaderColumn {
     From,
     To,
+    Cc,
     Subject,
 }
 
@@ -42,10 +43,25 @@ impl HeaderColumn {
         match self {
             HeaderColumn::From => "header_from",
             HeaderColumn::To => "header_to",
+            HeaderColumn::Cc => "header_cc",
             HeaderColumn::Subject => "subject",
         }
     }
+
+    /// The column a HEADER search names (RFC 3501 §6.4.4), if one is kept.
+    pub fn of_header(name: &str) -> Option<HeaderColumn> {
+        match name.to_ascii_lowercase().as_str() {
+            "from" => Some(HeaderColumn::From),
+            "to" => Some(HeaderColumn::To),
+            "cc" => Some(HeaderColumn::Cc),
+            "subject" => Some(HeaderColumn::Subject),
+            _ => None,
+        }
+    }
 }
+
+/// Messages filled in per batch by [`Store::backfill_cc`].
+pub const BACKFILL_BATCH: i64 = 500;
 
 /// The string a LIKE pattern looks for, or None when the trigram index
 /// cannot be asked (too short, or LIKE's own wildcards in it).
@@ -69,6 +85,10 @@ impl Store {
         let uid = |v: i64| u32::try_from(v).ok();
         match term {
             IndexedTerm::Header(col, needle) => {
+                if *col == HeaderColumn::Cc && self.cc_unknown().await? {
+                    // mail stored before Cc was kept, not read yet
+                    return Ok(None);
+                }
                 let needle = needle.to_lowercase();
                 let c = col.column();
                 let rows: Vec<(i64, Option<String>)> = match like_pattern(&needle) {
@@ -135,6 +155,52 @@ impl Store {
                 Ok(Some(ids.into_iter().filter_map(uid).collect()))
             }
         }
+    }
+}
+
+impl Store {
+    /// Is there mail whose Cc header has not been read yet?
+    async fn cc_unknown(&self) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT id FROM messages WHERE header_cc IS NULL LIMIT 1")
+                .fetch_optional(&self.read)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Read the Cc header of up to [`BACKFILL_BATCH`] messages stored
+    /// before it was kept (from their stored bytes, header only); returns
+    /// how many were filled in (0: none left).
+    pub async fn backfill_cc(&self) -> Result<u64> {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT m.id, COALESCE(b.raw, x'') FROM messages m INDEXED BY messages_cc_unknown \
+             LEFT JOIN message_blobs b ON b.message_id = m.id \
+             WHERE m.header_cc IS NULL ORDER BY m.id LIMIT ?",
+        )
+        .bind(BACKFILL_BATCH)
+        .fetch_all(&self.read)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let filled: Vec<(i64, String)> = tokio::task::spawn_blocking(move || {
+            rows.into_iter()
+                .map(|(id, raw)| (id, super::Summary::cc_of(&raw)))
+                .collect()
+        })
+        .await
+        .unwrap_or_default();
+        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        for (id, cc) in &filled {
+            sqlx::query("UPDATE messages SET header_cc = ? WHERE id = ? AND header_cc IS NULL")
+                .bind(cc)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(filled.len() as u64)
     }
 }
 

@@ -63,6 +63,18 @@ impl Summary {
         std::panic::catch_unwind(|| Summary::parse_inner(raw)).unwrap_or_default()
     }
 
+    /// The Cc header of a message, as [`Summary::cc`] holds it, reading
+    /// the header only (for mail stored before the column was kept).
+    pub fn cc_of(raw: &[u8]) -> String {
+        std::panic::catch_unwind(|| {
+            MessageParser::default()
+                .parse_headers(raw)
+                .map(|m| cap(addresses(m.cc()), 2000))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
+    }
+
     fn parse_inner(raw: &[u8]) -> Summary {
         let Some(m) = MessageParser::default().parse(raw) else {
             return Summary::default();
@@ -70,6 +82,7 @@ impl Summary {
         Summary {
             from: cap(addresses(m.from()), 1000),
             to: cap(addresses(m.to()), 2000),
+            cc: cap(addresses(m.cc()), 2000),
             subject: cap(m.subject().unwrap_or_default().to_string(), 1000),
             date: m.date().map(|d| d.to_timestamp()),
             message_id: m.message_id().map(|s| cap(s.to_string(), 500)),

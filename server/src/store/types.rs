@@ -62,6 +62,8 @@ impl Origin {
 pub struct Summary {
     pub from: String,
     pub to: String,
+    /// The Cc header ("Name <address>, …").
+    pub cc: String,
     pub subject: String,
     /// The Date: header, Unix seconds.
     pub date: Option<i64>,

@@ -267,8 +267,8 @@ pub(super) async fn ingest(
     let s = &m.summary;
     let id: i64 = sqlx::query(
         "INSERT INTO messages (received_at, origin, mail_from, client_ip, helo, tls, size, \
-         header_from, header_to, subject, sent_date, message_id_hdr, attachments, sent_by) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         header_from, header_to, header_cc, subject, sent_date, message_id_hdr, attachments, sent_by) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(now)
     .bind(m.origin.as_str())
@@ -279,6 +279,7 @@ pub(super) async fn ingest(
     .bind(m.raw.len() as i64)
     .bind(&s.from)
     .bind(&s.to)
+    .bind(&s.cc)
     .bind(&s.subject)
     .bind(s.date)
     .bind(&s.message_id)
