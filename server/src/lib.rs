@@ -31,6 +31,7 @@ pub mod imap;
 pub mod monitor;
 pub mod per_ip;
 pub mod queue;
+pub mod quickack;
 pub mod relay;
 pub mod service;
 pub mod smtp;

@@ -203,6 +203,10 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         }
     }
 
+    tasks.push(tokio::spawn(crate::archive::backfill(
+        store.clone(),
+        shutdown_rx.clone(),
+    )));
     if !opts.no_queue {
         let deliverer = opts.deliverer.unwrap_or_else(|| {
             Arc::new(LettreDeliverer::new(

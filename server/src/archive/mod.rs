@@ -49,16 +49,19 @@ pub async fn purge(store: &Store, now: i64, batch: u32, pause: Duration) -> Resu
 }
 
 /// Runs the purge a minute after start, then every day.
-pub async fn run(store: Store, mut shutdown: watch::Receiver<bool>) {
-    // mail stored before the Cc header was kept: read it, a batch at a
-    // time, leaving the writer to the mail that arrives meanwhile
+/// Read the Cc header of mail stored before it was kept, a batch at a
+/// time (leaving the writer to the mail that arrives meanwhile); ends when
+/// none is left.
+pub async fn backfill(store: Store, mut shutdown: watch::Receiver<bool>) {
+    let start = std::time::Instant::now();
+    let mut total = 0u64;
     loop {
         match store.backfill_cc().await {
             Ok(0) => break,
-            Ok(n) => tracing::debug!(messages = n, "Cc headers read for search"),
+            Ok(n) => total += n,
             Err(e) => {
                 tracing::warn!(error = %e, "reading Cc headers failed; the next start tries again");
-                break;
+                return;
             }
         }
         tokio::select! {
@@ -66,6 +69,16 @@ pub async fn run(store: Store, mut shutdown: watch::Receiver<bool>) {
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
         }
     }
+    if total > 0 {
+        tracing::info!(
+            messages = total,
+            secs = start.elapsed().as_secs(),
+            "Cc headers of earlier mail read: CC searches use the index"
+        );
+    }
+}
+
+pub async fn run(store: Store, mut shutdown: watch::Receiver<bool>) {
     let mut wait = Duration::from_secs(60);
     loop {
         tokio::select! {

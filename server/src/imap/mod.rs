@@ -197,6 +197,7 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let _ = tcp.set_nodelay(true);
+    let tcp = crate::quickack::QuickAck::new(tcp);
     let ip = peer.ip().to_string();
     // logging in must happen within login_timeout of connecting, whatever
     // the client sends meanwhile

@@ -144,6 +144,13 @@ async fn costs(w: &World) -> Vec<(&'static str, u64)> {
     m.took("IMAP: EXPUNGE (nothing deleted)");
     c.cmd("k", "STATUS Sent (MESSAGES UNSEEN)").await;
     m.took("IMAP: STATUS");
+    let msg = "From: alice@example.test\r\nTo: bob@remote.test\r\nSubject: kept\r\n\
+               Message-ID: <appended-once@example.test>\r\n\r\nA copy of what I sent.\r\n";
+    c.send(&format!("l APPEND Sent {{{}+}}\r\n{msg}\r\n", msg.len()))
+        .await;
+    let r = c.read_until("l ").await;
+    assert!(r.contains("l OK [APPENDUID"), "{r}");
+    m.took("IMAP: APPEND");
     m.out
 }
 

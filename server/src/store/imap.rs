@@ -414,8 +414,9 @@ impl Store {
                 sqlx::query_scalar(
                     // through the Message-ID's index: the few messages
                     // with that id, not the folder's rows
+                    // (CROSS JOIN: else SQLite walks the user's rows)
                     "SELECT mb.id FROM messages m INDEXED BY messages_msgid \
-                     JOIN mailbox mb ON mb.message_id = m.id \
+                     CROSS JOIN mailbox mb ON mb.message_id = m.id \
                      WHERE m.message_id_hdr = ? AND mb.user_id = ? AND mb.folder = ? LIMIT 1",
                 )
                 .bind(mid)

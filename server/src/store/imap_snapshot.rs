@@ -48,6 +48,15 @@ impl FolderCache {
         Some((c.modseq, c.entries.clone()))
     }
 
+    /// Let go of the view kept at `modseq` (a caller about to change it:
+    /// in place when no session holds it either, instead of a copy).
+    fn forget(&self, user: UserId, folder: Folder, modseq: u64) {
+        let mut v = self.views.lock().unwrap_or_else(|p| p.into_inner());
+        if v.get(&(user.0, folder)).is_some_and(|c| c.modseq == modseq) {
+            v.remove(&(user.0, folder));
+        }
+    }
+
     fn put(&self, user: UserId, folder: Folder, modseq: u64, entries: Arc<Vec<ImapEntry>>) {
         let mut v = self.views.lock().unwrap_or_else(|p| p.into_inner());
         let tick = v.values().map(|c| c.used).max().unwrap_or(0) + 1;
@@ -165,6 +174,7 @@ impl Store {
                 return Ok((entries, changes.modseq.max(at)));
             }
             let modseq = changes.modseq.max(at);
+            self.folders.forget(user, folder, at);
             let mut entries = Arc::unwrap_or_clone(entries);
             merge(&mut entries, changes);
             let entries = Arc::new(entries);
