@@ -209,34 +209,7 @@ def test_imaplib_idle_flags_curl_and_mbsync(postfix):
 
         # mbsync pulls everything; each message equals the archive's bytes
         work = os.path.join(c.dir, "mbsync")
-        os.makedirs(os.path.join(work, "mail"), exist_ok=True)
-        cert = os.path.join(c.dir, "tls", "cert.pem")
-        rc = os.path.join(work, "mbsyncrc")
-        with open(rc, "w") as f:
-            f.write(f"""IMAPAccount cty
-Host 127.0.0.1
-Port {IMAPS}
-User alice@example.test
-Pass {PASSWORD}
-SSLType IMAPS
-CertificateFile {cert}
-
-IMAPStore cty-remote
-Account cty
-
-MaildirStore cty-local
-Path {work}/mail/
-Inbox {work}/mail/INBOX
-SubFolders Verbatim
-
-Channel cty
-Far :cty-remote:
-Near :cty-local:
-Patterns INBOX Sent
-Create Near
-Sync Pull
-SyncState *
-""")
+        rc = mbsync_config(c, work, patterns="INBOX Sent", expunge="None")
         got = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, text=True, timeout=120)
         assert got.returncode == 0, got.stdout + got.stderr
         local = []
@@ -293,7 +266,9 @@ SyncState *
         c.stop()
 
 
-def mbsync_config(c, work):
+def mbsync_config(c, work, patterns="INBOX", expunge="Near"):
+    """An mbsync configuration pulling from Continuity's IMAPS port into a
+    Maildir under `work`."""
     os.makedirs(os.path.join(work, "mail"), exist_ok=True)
     rc = os.path.join(work, "mbsyncrc")
     with open(rc, "w") as f:
@@ -316,10 +291,10 @@ SubFolders Verbatim
 Channel cty
 Far :cty-remote:
 Near :cty-local:
-Patterns INBOX
+Patterns {patterns}
 Create Near
 Sync Pull
-Expunge Near
+Expunge {expunge}
 SyncState *
 """)
     return rc

@@ -10,7 +10,7 @@ use imap_next::imap_types::mailbox::{ListMailbox, Mailbox};
 use imap_next::imap_types::response::{Code, Data, Response};
 use imap_next::imap_types::status::{StatusDataItem, StatusDataItemName};
 
-use super::session::{bad, code, no, ok, After, Outcome, Session};
+use super::session::{bad, no, ok, unavailable, After, Outcome, Session};
 use crate::store::mailbox::Folder;
 
 fn nz(n: u32) -> NonZeroU32 {
@@ -162,7 +162,7 @@ impl Session {
             store.imap_uid_validity().await,
             store.imap_uid_next().await,
         ) else {
-            return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
+            return Outcome::one(unavailable(tag));
         };
         let mut items = Vec::new();
         for n in names {

@@ -16,7 +16,7 @@ use imap_next::imap_types::sequence::SequenceSet;
 use super::condstore::{self, Resync};
 use super::fetch;
 use super::search;
-use super::session::{bad, code, no, ok, After, Outcome, Session, State};
+use super::session::{bad, ok, unavailable, After, Outcome, Session, State};
 use crate::store::imap::{FlagOp, Flags, ImapEntry};
 
 fn nz(n: u32) -> NonZeroU32 {
@@ -125,7 +125,7 @@ pub async fn fetch_cmd(
                         }));
                     }
                 }
-                Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+                Err(_) => return Outcome::one(unavailable(tag)),
             }
         }
     }
@@ -220,16 +220,7 @@ impl FetchJob {
                             }
                         }
                     }
-                    Err(_) => {
-                        return (
-                            vec![Response::Status(no(
-                                &tag,
-                                code("UNAVAILABLE"),
-                                "Try again later",
-                            ))],
-                            true,
-                        )
-                    }
+                    Err(_) => return (vec![Response::Status(unavailable(&tag))], true),
                 }
             }
             let text = if self.uid {
@@ -248,16 +239,7 @@ impl FetchJob {
         let mut raws: std::collections::HashMap<u32, Vec<u8>> = if self.needs_raw {
             match store.imap_raws(user, &uids).await {
                 Ok(r) => r.into_iter().collect(),
-                Err(_) => {
-                    return (
-                        vec![Response::Status(no(
-                            &tag,
-                            code("UNAVAILABLE"),
-                            "Try again later",
-                        ))],
-                        true,
-                    )
-                }
+                Err(_) => return (vec![Response::Status(unavailable(&tag))], true),
             }
         } else {
             Default::default()
@@ -420,7 +402,7 @@ pub async fn search_cmd(
     for t in &terms {
         match s.ctx.store.imap_search_indexed(user, folder, t).await {
             Ok(h) => hits.push(h),
-            Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+            Err(_) => return Outcome::one(unavailable(tag)),
         }
     }
     let answered: Vec<bool> = hits.iter().map(Option::is_some).collect();
@@ -442,7 +424,7 @@ pub async fn search_cmd(
             let uids: Vec<u32> = entries[range.clone()].iter().map(|e| e.uid).collect();
             match s.ctx.store.imap_raws(user, &uids).await {
                 Ok(r) => r.into_iter().collect(),
-                Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+                Err(_) => return Outcome::one(unavailable(tag)),
             }
         } else {
             Default::default()

@@ -18,7 +18,7 @@ use imap_next::imap_types::sequence::SequenceSet;
 use super::condstore::{self, Resync};
 use super::fetch;
 use super::mailboxes::folder_of;
-use super::session::{bad, code, no, ok, After, Outcome, Session, State};
+use super::session::{bad, no, ok, unavailable, After, Outcome, Session, State};
 use crate::store::imap::{FlagOp, Flags};
 
 fn nz(n: u32) -> NonZeroU32 {
@@ -240,7 +240,7 @@ async fn store_cmd(
         .await
     {
         Ok(c) => c,
-        Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+        Err(_) => return Outcome::one(unavailable(tag)),
     };
     let mut responses = Vec::new();
     for c in done.changed {
@@ -329,7 +329,7 @@ async fn copy_cmd(
     } else {
         match store.imap_copy(user, from, &uids, to).await {
             Ok(p) => p,
-            Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+            Err(_) => return Outcome::one(unavailable(tag)),
         }
     };
     let validity = store.imap_uid_validity().await.unwrap_or(1);
@@ -367,10 +367,10 @@ async fn copy_cmd(
             .await
             .is_err()
         {
-            return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
+            return Outcome::one(unavailable(tag));
         }
         if store.imap_expunge(user, from, Some(&uids)).await.is_err() {
-            return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
+            return Outcome::one(unavailable(tag));
         }
         responses.extend(s.changes().await);
         responses.push(Response::Status(ok(tag, None, "MOVE completed")));
@@ -406,7 +406,7 @@ async fn expunge_cmd(s: &mut Session, tag: &Tag<'static>, only: Option<&Sequence
         .await
         .is_err()
     {
-        return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
+        return Outcome::one(unavailable(tag));
     }
     let mut responses = s.changes().await;
     responses.push(Response::Status(ok(tag, None, "EXPUNGE completed")));

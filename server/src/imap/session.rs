@@ -83,6 +83,11 @@ pub fn no(tag: &Tag<'static>, code: Option<Code<'static>>, t: &str) -> Status<'s
     Status::no(Some(tag.clone()), code, text(t)).unwrap_or_else(|_| unreachable_status())
 }
 
+/// The store could not answer: the client may try again.
+pub fn unavailable(tag: &Tag<'static>) -> Status<'static> {
+    no(tag, code("UNAVAILABLE"), "Try again later")
+}
+
 pub fn bad(tag: &Tag<'static>, t: &str) -> Status<'static> {
     Status::bad(Some(tag.clone()), None, text(t)).unwrap_or_else(|_| unreachable_status())
 }
@@ -398,7 +403,7 @@ impl Session {
             store.imap_uid_next().await,
         ) {
             (Ok(f), Ok(v), Ok(n)) => (f, v, n),
-            _ => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+            _ => return Outcome::one(unavailable(tag)),
         };
         let flags = vec![
             Flag::Answered,
@@ -444,7 +449,7 @@ impl Session {
         if let Some(p) = qresync {
             match condstore::select_resync(store, user, folder, &entries, validity, p).await {
                 Ok(r) => responses.extend(r),
-                Err(_) => return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later")),
+                Err(_) => return Outcome::one(unavailable(tag)),
             }
         }
         let code = if read_only {
@@ -505,14 +510,14 @@ impl Session {
             Ok(_) => {}
             Err(e) => {
                 tracing::error!(error = %e, "APPEND quota lookup failed");
-                return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
+                return Outcome::one(unavailable(tag));
             }
         }
         let uid = match store.imap_append(user, folder, &raw, f, at).await {
             Ok(u) => u,
             Err(e) => {
                 tracing::error!(error = %e, "APPEND failed");
-                return Outcome::one(no(tag, code("UNAVAILABLE"), "Try again later"));
+                return Outcome::one(unavailable(tag));
             }
         };
         let validity = store.imap_uid_validity().await.unwrap_or(1);

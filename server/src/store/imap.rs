@@ -546,21 +546,7 @@ impl Store {
         .fetch_all(&self.read)
         .await?;
         let changed = rows.iter().map(entry).collect::<Result<Vec<_>>>()?;
-        let mut vanished: Vec<u32> = sqlx::query_scalar::<_, i64>(
-            "SELECT uid FROM mailbox_vanished WHERE user_id = ? AND folder = ? \
-             AND modseq > ? AND modseq <= ?",
-        )
-        .bind(user.0)
-        .bind(folder.as_str())
-        .bind(since)
-        .bind(top as i64)
-        .fetch_all(&self.read)
-        .await?
-        .into_iter()
-        .filter_map(|u| u32::try_from(u).ok())
-        .collect();
-        vanished.sort_unstable();
-        vanished.dedup();
+        let vanished = self.vanished_between(user, folder, since, top).await?;
         Ok(FolderChanges {
             modseq: top,
             changed,
@@ -580,12 +566,29 @@ impl Store {
         if since < self.folder_state(user, folder).await?.vanished_floor {
             return Ok(None);
         }
+        let since = since.min(i64::MAX as u64) as i64;
+        Ok(Some(
+            self.vanished_between(user, folder, since, u64::MAX).await?,
+        ))
+    }
+
+    /// UIDs removed with a modification sequence in (since, up_to],
+    /// ascending.
+    async fn vanished_between(
+        &self,
+        user: UserId,
+        folder: Folder,
+        since: i64,
+        up_to: u64,
+    ) -> Result<Vec<u32>> {
         let mut out: Vec<u32> = sqlx::query_scalar::<_, i64>(
-            "SELECT uid FROM mailbox_vanished WHERE user_id = ? AND folder = ? AND modseq > ?",
+            "SELECT uid FROM mailbox_vanished WHERE user_id = ? AND folder = ? \
+             AND modseq > ? AND modseq <= ?",
         )
         .bind(user.0)
         .bind(folder.as_str())
-        .bind(since.min(i64::MAX as u64) as i64)
+        .bind(since)
+        .bind(up_to.min(i64::MAX as u64) as i64)
         .fetch_all(&self.read)
         .await?
         .into_iter()
@@ -593,7 +596,7 @@ impl Store {
         .collect();
         out.sort_unstable();
         out.dedup();
-        Ok(Some(out))
+        Ok(out)
     }
 
     /// Forget removed UIDs older than `before` (ms): sessions have long
