@@ -28,6 +28,7 @@ pub mod control;
 pub mod directories;
 pub mod drafts;
 pub mod imap;
+mod imap_changes;
 pub mod imap_search;
 pub mod imap_snapshot;
 pub mod mailbox;
