@@ -64,7 +64,12 @@ test("Ajouter des utilisateurs individuels au Continuity Service", async ({ page
   await page.getByLabel("Sélectionner utilisateur").fill("bob@example.test");
   await page.locator("#add-submit").click();
   await expect(page.locator("#add-error")).toHaveText("Cet utilisateur figure déjà dans la liste.");
-  await page.getByLabel("Sélectionner utilisateur").fill("personne@example.test");
+  // the refused form has settled before the next address is typed (else
+  // the click could send the previous one again)
+  const field = page.getByLabel("Sélectionner utilisateur");
+  await expect(field).toBeEditable();
+  await field.fill("personne@example.test");
+  await expect(field).toHaveValue("personne@example.test");
   await page.locator("#add-submit").click();
   await expect(page.locator("#add-error")).toHaveText("Aucun utilisateur de ce domaine n'a cette adresse.");
 });
