@@ -251,7 +251,7 @@ async fn a_snapshot_and_the_changes_after_it_are_the_folder_as_it_is() {
 async fn the_full_text_index_keeps_two_and_three_letter_prefixes() {
     let w = world("fts-prefix", false).await;
     let sql: String =
-        sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'messages_fts'")
+        crate::store::db::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'messages_fts'")
             .fetch_one(&w.store.read)
             .await
             .expect("the index");

@@ -78,7 +78,7 @@ async fn cc_of_mail_stored_before_it_was_kept_is_read_then_indexed() {
     .await;
     let cc = IndexedTerm::Header(HeaderColumn::Cc, "zoe@cc".into());
     // as an older version stored it: no Cc column yet
-    sqlx::query("UPDATE messages SET header_cc = NULL")
+    crate::store::db::query("UPDATE messages SET header_cc = NULL")
         .execute(&w.store.read)
         .await
         .unwrap();

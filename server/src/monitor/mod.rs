@@ -70,7 +70,7 @@ async fn record(
         if let Err(e) = alerts::announce(store, hostname, d, t).await {
             tracing::error!(error = %e, domain = %d.name, "cannot queue the outage alert");
         }
-        if let Err(e) = store.queue_webhook(d, t).await {
+        if let Err(e) = webhook::queue(store, d, t).await {
             tracing::error!(error = %e, domain = %d.name, "cannot queue the outage webhook");
         }
     }

@@ -20,13 +20,13 @@ use hyper::Uri;
 use hyper_util::rt::TokioIo;
 use ring::hmac;
 use rustls_pki_types::ServerName;
-use sqlx::Row;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::state::{Mode, Transition};
 use crate::store::continuity::Monitored;
-use crate::store::{now_ms, DomainId, Result, Store, StoreError};
+use crate::store::webhooks::WebhookDue as Due;
+use crate::store::{now_ms, Result, Store};
 
 /// Waits between attempts; the last one repeats until [`GIVE_UP_AFTER`].
 const BACKOFF: [Duration; 6] = [
@@ -83,167 +83,30 @@ pub fn signature(secret: &str, unix: i64, body: &str) -> String {
     format!("t={unix},v1={hex}")
 }
 
-impl Store {
-    /// Set (or with None remove) a domain's webhook; returns the new secret.
-    pub async fn set_webhook(&self, domain: DomainId, url: Option<&str>) -> Result<Option<String>> {
-        let (url, secret) = match url {
-            Some(u) => {
-                let uri = check_url(u).map_err(StoreError::Invalid)?;
-                let secret = crate::auth::token::random_token();
-                (Some(uri.to_string()), Some(secret))
-            }
-            None => (None, None),
-        };
-        sqlx::query("UPDATE domains SET webhook_url = ?, webhook_secret = ? WHERE id = ?")
-            .bind(&url)
-            .bind(&secret)
-            .bind(domain.0)
-            .execute(&self.read)
-            .await?;
-        Ok(secret)
-    }
-
-    /// The domain's webhook URL, if any (the secret is never read back).
-    pub async fn webhook_url(&self, domain: DomainId) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT webhook_url FROM domains WHERE id = ?")
-                .bind(domain.0)
-                .fetch_optional(&self.read)
-                .await?
-                .flatten(),
-        )
-    }
-
-    /// Store the notification of a transition, if the domain has a webhook.
-    pub async fn queue_webhook(&self, d: &Monitored, t: &Transition) -> Result<bool> {
-        let Some(url) = self.webhook_url(d.id).await? else {
-            return Ok(false);
-        };
-        let now = now_ms();
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        let id = sqlx::query(
-            "INSERT INTO webhook_outbox (domain_id, url, body, created_at, next_attempt_at) \
-             VALUES (?, ?, '', ?, ?)",
-        )
-        .bind(d.id.0)
-        .bind(&url)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .last_insert_rowid();
-        let at = time::OffsetDateTime::from_unix_timestamp(now / 1000)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_default();
-        let body = serde_json::json!({
-            "id": id,
-            "event": event(t),
-            "domain": d.name,
-            "from": t.from.as_str(),
-            "to": t.to.as_str(),
-            "reason": t.reason,
-            "at": at,
-            "primary": format!("{}:{}", d.primary_host, d.primary_port),
-        })
-        .to_string();
-        sqlx::query("UPDATE webhook_outbox SET body = ? WHERE id = ?")
-            .bind(&body)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    /// Notifications due now: (id, url, body, secret, attempts, created_at).
-    async fn due_webhooks(&self, now: i64) -> Result<Vec<Due>> {
-        let rows = sqlx::query(
-            "SELECT w.id, w.url, w.body, COALESCE(d.webhook_secret, ''), w.attempts, w.created_at \
-             FROM webhook_outbox w JOIN domains d ON d.id = w.domain_id \
-             WHERE w.status = 'pending' AND w.next_attempt_at <= ? \
-             ORDER BY w.next_attempt_at, w.id LIMIT 20",
-        )
-        .bind(now)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Due {
-                    id: r.try_get(0)?,
-                    url: r.try_get(1)?,
-                    body: r.try_get(2)?,
-                    secret: r.try_get(3)?,
-                    attempts: r.try_get(4)?,
-                    created_at: r.try_get(5)?,
+/// Store the notification of a transition, if the domain has a webhook.
+pub async fn queue(store: &Store, d: &Monitored, t: &Transition) -> Result<bool> {
+    store
+        .queue_webhook(d.id, |id, now| {
+            let at = time::OffsetDateTime::from_unix_timestamp(now / 1000)
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
                 })
+                .unwrap_or_default();
+            serde_json::json!({
+                "id": id,
+                "event": event(t),
+                "domain": d.name,
+                "from": t.from.as_str(),
+                "to": t.to.as_str(),
+                "reason": t.reason,
+                "at": at,
+                "primary": format!("{}:{}", d.primary_host, d.primary_port),
             })
-            .collect()
-    }
-
-    async fn webhook_done(
-        &self,
-        id: i64,
-        status: &str,
-        next: Option<i64>,
-        error: Option<&str>,
-    ) -> Result<()> {
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE webhook_outbox SET attempts = attempts + 1, status = ?, \
-             next_attempt_at = COALESCE(?, next_attempt_at), last_error = COALESCE(?, last_error), \
-             done_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? END WHERE id = ?",
-        )
-        .bind(status)
-        .bind(next)
-        .bind(error)
-        .bind(status)
-        .bind(now)
-        .bind(id)
-        .execute(&self.read)
-        .await?;
-        Ok(())
-    }
-
-    /// The webhook notifications of a domain, newest first:
-    /// (id, status, attempts, last error, body).
-    pub async fn webhook_log(
-        &self,
-        domain: DomainId,
-        limit: u32,
-    ) -> Result<Vec<(i64, String, i64, Option<String>, String)>> {
-        let rows = sqlx::query(
-            "SELECT id, status, attempts, last_error, body FROM webhook_outbox \
-             WHERE domain_id = ? ORDER BY id DESC LIMIT ?",
-        )
-        .bind(domain.0)
-        .bind(limit as i64)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    r.try_get(2)?,
-                    r.try_get(3)?,
-                    r.try_get(4)?,
-                ))
-            })
-            .collect()
-    }
-}
-
-struct Due {
-    id: i64,
-    url: String,
-    body: String,
-    secret: String,
-    attempts: i64,
-    created_at: i64,
+            .to_string()
+        })
+        .await
 }
 
 /// The sender: posts what is due, records the outcome, retries later.

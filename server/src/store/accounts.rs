@@ -2,10 +2,9 @@
 //! password links and the server's own keys. The crypto is in
 //! [`crate::auth`]; this module only keeps rows.
 
-use sqlx::Row;
-
 use super::admin::normalize_address;
 use super::{now_ms, DomainId, Result, Store, StoreError, UserId};
+use crate::store::db;
 
 /// A user as the login sees them: who, where, and the stored hash.
 #[derive(Debug, Clone)]
@@ -78,7 +77,7 @@ const SELECT_ACCOUNT: &str = "SELECT u.id, u.domain_id, d.name, u.address, u.dis
        WHERE c.domain_id = d.id AND c.user_id = u.id)) \
      FROM users u JOIN domains d ON d.id = u.domain_id ";
 
-fn account_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Account> {
+fn account_from_row(r: &db::Row) -> Result<Account> {
     Ok(Account {
         user: UserId(r.try_get(0)?),
         domain: DomainId(r.try_get(1)?),
@@ -101,7 +100,7 @@ impl Store {
         let Ok(address) = normalize_address(address) else {
             return Ok(None);
         };
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = db::query(sqlx::AssertSqlSafe(format!(
             "{SELECT_ACCOUNT} WHERE u.address = ?1 OR u.id = \
              (SELECT user_id FROM user_aliases WHERE address = ?1)"
         )))
@@ -112,7 +111,7 @@ impl Store {
     }
 
     pub async fn account(&self, user: UserId) -> Result<Option<Account>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = db::query(sqlx::AssertSqlSafe(format!(
             "{SELECT_ACCOUNT} WHERE u.id = ?"
         )))
         .bind(user.0)
@@ -125,25 +124,25 @@ impl Store {
     /// every open password link is spent, in one transaction.
     pub async fn set_password_hash(&self, user: UserId, hash: &str) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        let n = sqlx::query("UPDATE users SET password_hash = ?, password_set_at = ? WHERE id = ?")
+        let mut tx = self.read.begin().await?;
+        let n = db::query("UPDATE users SET password_hash = ?, password_set_at = ? WHERE id = ?")
             .bind(hash)
             .bind(now)
             .bind(user.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
             .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound(format!("user {user}")));
         }
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        db::query("DELETE FROM sessions WHERE user_id = ?")
             .bind(user.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query("UPDATE password_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL")
+        db::query("UPDATE password_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL")
             .bind(now)
             .bind(user.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -154,8 +153,8 @@ impl Store {
     /// the link was already used (or superseded) in the meantime.
     pub async fn redeem_password_token(&self, token: i64, hash: &str) -> Result<bool> {
         let now = now_ms();
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(
+        let mut tx = self.read.begin().await?;
+        let row = db::query(
             "UPDATE password_tokens SET used_at = ? \
              WHERE id = ? AND used_at IS NULL AND expires_at > ? \
              AND NOT EXISTS (SELECT 1 FROM password_tokens n \
@@ -165,26 +164,26 @@ impl Store {
         .bind(now)
         .bind(token)
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some(row) = row else {
             return Ok(false);
         };
         let user: i64 = row.try_get(0)?;
-        sqlx::query("UPDATE users SET password_hash = ?, password_set_at = ? WHERE id = ?")
+        db::query("UPDATE users SET password_hash = ?, password_set_at = ? WHERE id = ?")
             .bind(hash)
             .bind(now)
             .bind(user)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        db::query("DELETE FROM sessions WHERE user_id = ?")
             .bind(user)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query("UPDATE password_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL")
+        db::query("UPDATE password_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL")
             .bind(now)
             .bind(user)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(true)
@@ -199,7 +198,7 @@ impl Store {
         expires_at: i64,
     ) -> Result<i64> {
         let now = now_ms();
-        let row = sqlx::query(
+        let row = db::query(
             "INSERT INTO password_tokens (user_id, secret_hash, created_at, expires_at) \
              VALUES (?, ?, ?, ?) RETURNING id",
         )
@@ -213,7 +212,7 @@ impl Store {
     }
 
     pub async fn password_token(&self, id: i64) -> Result<Option<TokenRow>> {
-        let row = sqlx::query(
+        let row = db::query(
             "SELECT t.id, t.user_id, t.secret_hash, t.expires_at, t.used_at, \
              EXISTS (SELECT 1 FROM password_tokens n WHERE n.user_id = t.user_id AND n.id > t.id) \
              FROM password_tokens t WHERE t.id = ?",
@@ -237,12 +236,12 @@ impl Store {
     /// A server key by name, created with `make` the first time it is asked
     /// for (race-free: the first insert wins and everyone reads it back).
     pub async fn server_key(&self, name: &str, make: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>> {
-        sqlx::query("INSERT OR IGNORE INTO server_keys (name, value) VALUES (?, ?)")
+        db::query("INSERT OR IGNORE INTO server_keys (name, value) VALUES (?, ?)")
             .bind(name)
             .bind(make())
             .execute(&self.read)
             .await?;
-        let row = sqlx::query("SELECT value FROM server_keys WHERE name = ?")
+        let row = db::query("SELECT value FROM server_keys WHERE name = ?")
             .bind(name)
             .fetch_one(&self.read)
             .await?;
@@ -265,7 +264,7 @@ impl Store {
             kind.table(),
             kind.owner()
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        db::query(sqlx::AssertSqlSafe(sql))
             .bind(id_hash)
             .bind(owner)
             .bind(csrf)
@@ -299,7 +298,7 @@ impl Store {
                       WHERE c.domain_id = d.id AND c.user_id = u.id))"
             }
         };
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = db::query(sqlx::AssertSqlSafe(sql))
             .bind(id_hash)
             .fetch_optional(&self.read)
             .await?;
@@ -320,7 +319,7 @@ impl Store {
             "UPDATE {} SET last_seen = ? WHERE id_hash = ?",
             kind.table()
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        db::query(sqlx::AssertSqlSafe(sql))
             .bind(now)
             .bind(id_hash)
             .execute(&self.read)
@@ -330,7 +329,7 @@ impl Store {
 
     pub async fn delete_session(&self, kind: SessionKind, id_hash: &[u8]) -> Result<()> {
         let sql = format!("DELETE FROM {} WHERE id_hash = ?", kind.table());
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        db::query(sqlx::AssertSqlSafe(sql))
             .bind(id_hash)
             .execute(&self.read)
             .await?;
@@ -345,7 +344,7 @@ impl Store {
                 "DELETE FROM {} WHERE expires_at <= ? OR last_seen <= ?",
                 kind.table()
             );
-            n += sqlx::query(sqlx::AssertSqlSafe(sql))
+            n += db::query(sqlx::AssertSqlSafe(sql))
                 .bind(now)
                 .bind(now - idle_ms)
                 .execute(&self.read)
@@ -363,7 +362,7 @@ impl Store {
                 "unknown domain state {state:?}"
             )));
         }
-        sqlx::query("UPDATE domains SET state = ?, state_since = ? WHERE id = ?")
+        db::query("UPDATE domains SET state = ?, state_since = ? WHERE id = ?")
             .bind(state)
             .bind(now_ms())
             .bind(domain.0)

@@ -1,9 +1,8 @@
 //! Domains, users and aliases: rare writes, and the recipient directory the
 //! SMTP listener checks every RCPT against.
 
+use crate::store::db;
 use std::collections::HashMap;
-
-use sqlx::Row;
 
 use super::{now_ms, writer, Domain, DomainId, Result, Store, StoreError, User, UserId};
 
@@ -42,7 +41,7 @@ pub fn normalize_address(addr: &str) -> Result<String> {
     Ok(format!("{local}@{}", domain.to_ascii_lowercase()))
 }
 
-fn domain_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Domain> {
+fn domain_from_row(row: &db::Row) -> Result<Domain> {
     let tls: String = row.try_get("primary_tls")?;
     Ok(Domain {
         id: DomainId(row.try_get("id")?),
@@ -93,7 +92,7 @@ impl Store {
         if self.domain_by_name(&name).await?.is_some() {
             return Err(StoreError::Invalid(format!("domain {name} already exists")));
         }
-        let id: i64 = sqlx::query(
+        let id: i64 = db::query(
             "INSERT INTO domains (name, primary_host, primary_port, primary_tls, created_at) \
              VALUES (?, ?, ?, ?, ?) RETURNING id",
         )
@@ -118,7 +117,7 @@ impl Store {
         port: u16,
         tls: TlsMode,
     ) -> Result<()> {
-        let n = sqlx::query(
+        let n = db::query(
             "UPDATE domains SET primary_host = ?, primary_port = ?, primary_tls = ? WHERE id = ?",
         )
         .bind(host)
@@ -135,7 +134,7 @@ impl Store {
     }
 
     pub async fn domain(&self, id: DomainId) -> Result<Option<Domain>> {
-        let row = sqlx::query(select_domains!("WHERE id = ?"))
+        let row = db::query(select_domains!("WHERE id = ?"))
             .bind(id.0)
             .fetch_optional(&self.read)
             .await?;
@@ -143,7 +142,7 @@ impl Store {
     }
 
     pub async fn domain_by_name(&self, name: &str) -> Result<Option<Domain>> {
-        let row = sqlx::query(select_domains!("WHERE name = ?"))
+        let row = db::query(select_domains!("WHERE name = ?"))
             .bind(name.trim().to_ascii_lowercase())
             .fetch_optional(&self.read)
             .await?;
@@ -151,7 +150,7 @@ impl Store {
     }
 
     pub async fn domains(&self) -> Result<Vec<Domain>> {
-        let rows = sqlx::query(select_domains!("ORDER BY name"))
+        let rows = db::query(select_domains!("ORDER BY name"))
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(domain_from_row).collect()
@@ -208,20 +207,20 @@ impl Store {
     /// Disable or enable a user: a disabled user cannot log in and their
     /// addresses are refused at RCPT; their archive stays.
     pub async fn set_user_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        let n = sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
+        let mut tx = self.read.begin().await?;
+        let n = db::query("UPDATE users SET disabled = ? WHERE id = ?")
             .bind(disabled)
             .bind(user.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
             .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound(format!("user {user}")));
         }
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            db::query("DELETE FROM sessions WHERE user_id = ?")
                 .bind(user.0)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;
@@ -230,7 +229,7 @@ impl Store {
 
     /// The users of a domain, with their aliases.
     pub async fn users(&self, domain: DomainId) -> Result<Vec<User>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT u.id, u.address, u.display_name, u.source, u.disabled, \
              (SELECT group_concat(a.address, ' ') FROM user_aliases a WHERE a.user_id = u.id) \
              FROM users u WHERE u.domain_id = ? ORDER BY u.address",
@@ -259,7 +258,7 @@ impl Store {
     /// Load the recipient directory.
     pub async fn directory_snapshot(&self) -> Result<DirectorySnapshot> {
         let mut snap = DirectorySnapshot::default();
-        for row in sqlx::query("SELECT id, name, verify_recipients FROM domains")
+        for row in db::query("SELECT id, name, verify_recipients FROM domains")
             .fetch_all(&self.read)
             .await?
         {
@@ -269,7 +268,7 @@ impl Store {
                 (DomainId(row.try_get(0)?), row.try_get(2)?),
             );
         }
-        for row in sqlx::query(
+        for row in db::query(
             "SELECT address, id, domain_id, disabled FROM users \
              UNION ALL SELECT a.address, u.id, u.domain_id, u.disabled \
              FROM user_aliases a JOIN users u ON u.id = a.user_id",

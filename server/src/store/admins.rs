@@ -3,11 +3,10 @@
 //! recovery addresses outage alerts go to. Changes are audited like the
 //! Control Panel's (see [`super::control`]).
 
-use sqlx::Row;
-
 use super::admin::normalize_address;
 use super::control::audit;
 use super::{now_ms, DomainId, Result, Store, StoreError};
+use crate::store::db;
 
 /// An administrator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +26,7 @@ impl AdminRow {
     }
 }
 
-fn admin_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<AdminRow> {
+fn admin_from_row(r: &db::Row) -> Result<AdminRow> {
     Ok(AdminRow {
         id: r.try_get(0)?,
         address: r.try_get(1)?,
@@ -57,17 +56,17 @@ impl Store {
                 "a domain admin needs at least one domain (--domain)".into(),
             ));
         }
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM admins WHERE address = ?")
+        let mut tx = self.read.begin().await?;
+        let exists: Option<i64> = db::query_scalar("SELECT id FROM admins WHERE address = ?")
             .bind(&address)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
         if exists.is_some() {
             return Err(StoreError::Invalid(format!(
                 "administrator {address} already exists"
             )));
         }
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = db::query_scalar(
             "INSERT INTO admins (address, display_name, role, password_hash, created_at) \
              VALUES (?, ?, ?, ?, ?) RETURNING id",
         )
@@ -76,13 +75,13 @@ impl Store {
         .bind(if operator { "operator" } else { "domain_admin" })
         .bind(password_hash)
         .bind(now_ms())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         for d in domains {
-            sqlx::query("INSERT INTO admin_domains (admin_id, domain_id) VALUES (?, ?)")
+            db::query("INSERT INTO admin_domains (admin_id, domain_id) VALUES (?, ?)")
                 .bind(id)
                 .bind(d.0)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         audit(
@@ -105,7 +104,7 @@ impl Store {
         let Ok(address) = normalize_address(address) else {
             return Ok(None);
         };
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = db::query(sqlx::AssertSqlSafe(format!(
             "{SELECT_ADMIN} WHERE address = ?"
         )))
         .bind(address)
@@ -115,7 +114,7 @@ impl Store {
     }
 
     pub async fn admin(&self, id: i64) -> Result<Option<AdminRow>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT_ADMIN} WHERE id = ?")))
+        let row = db::query(sqlx::AssertSqlSafe(format!("{SELECT_ADMIN} WHERE id = ?")))
             .bind(id)
             .fetch_optional(&self.read)
             .await?;
@@ -123,7 +122,7 @@ impl Store {
     }
 
     pub async fn admins(&self) -> Result<Vec<(AdminRow, Vec<String>)>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = db::query(sqlx::AssertSqlSafe(format!(
             "{SELECT_ADMIN} ORDER BY address"
         )))
         .fetch_all(&self.read)
@@ -131,7 +130,7 @@ impl Store {
         let mut out = Vec::new();
         for r in rows {
             let a = admin_from_row(&r)?;
-            let domains = sqlx::query_scalar(
+            let domains = db::query_scalar(
                 "SELECT d.name FROM admin_domains x JOIN domains d ON d.id = x.domain_id \
                  WHERE x.admin_id = ? ORDER BY d.name",
             )
@@ -146,11 +145,11 @@ impl Store {
     /// The domains an administrator may manage (all, for an operator).
     pub async fn admin_domains(&self, admin: &AdminRow) -> Result<Vec<(DomainId, String)>> {
         let rows = if admin.is_operator() {
-            sqlx::query("SELECT id, name FROM domains ORDER BY name")
+            db::query("SELECT id, name FROM domains ORDER BY name")
                 .fetch_all(&self.read)
                 .await?
         } else {
-            sqlx::query(
+            db::query(
                 "SELECT d.id, d.name FROM admin_domains x JOIN domains d ON d.id = x.domain_id \
                  WHERE x.admin_id = ? ORDER BY d.name",
             )
@@ -178,8 +177,8 @@ pub struct ApiTokenRow {
 impl Store {
     /// Store a new API token's hash for an administrator.
     pub async fn insert_api_token(&self, admin: i64, name: &str, token_hash: &[u8]) -> Result<i64> {
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        let id: i64 = sqlx::query_scalar(
+        let mut tx = self.read.begin().await?;
+        let id: i64 = db::query_scalar(
             "INSERT INTO api_tokens (admin_id, name, token_hash, created_at) VALUES (?, ?, ?, ?) \
              RETURNING id",
         )
@@ -187,7 +186,7 @@ impl Store {
         .bind(name)
         .bind(token_hash)
         .bind(now_ms())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         audit(
             &mut tx,
@@ -203,12 +202,12 @@ impl Store {
     }
 
     pub async fn revoke_api_token(&self, id: i64) -> Result<bool> {
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         let n =
-            sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            db::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
                 .bind(now_ms())
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?
                 .rows_affected();
         if n > 0 {
@@ -227,7 +226,7 @@ impl Store {
     }
 
     pub async fn api_tokens(&self) -> Result<Vec<ApiTokenRow>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT t.id, a.address, t.name, t.created_at, t.last_used, t.revoked_at IS NOT NULL \
              FROM api_tokens t JOIN admins a ON a.id = t.admin_id ORDER BY t.id",
         )
@@ -249,7 +248,7 @@ impl Store {
 
     /// The administrator (and token name) a live token belongs to.
     pub async fn api_token_admin(&self, token_hash: &[u8]) -> Result<Option<(AdminRow, String)>> {
-        let row = sqlx::query(
+        let row = db::query(
             "SELECT t.admin_id, t.name, t.id FROM api_tokens t JOIN admins a ON a.id = t.admin_id \
              WHERE t.token_hash = ? AND t.revoked_at IS NULL AND a.disabled = 0",
         )
@@ -260,7 +259,7 @@ impl Store {
         let admin_id: i64 = row.try_get(0)?;
         let name: String = row.try_get(1)?;
         let id: i64 = row.try_get(2)?;
-        sqlx::query("UPDATE api_tokens SET last_used = ? WHERE id = ?")
+        db::query("UPDATE api_tokens SET last_used = ? WHERE id = ?")
             .bind(now_ms())
             .bind(id)
             .execute(&self.read)
@@ -273,7 +272,7 @@ impl Store {
     /// Where an administrator receives outage alerts (None: no alerts).
     pub async fn set_admin_recovery(&self, admin: i64, address: Option<&str>) -> Result<()> {
         let address = address.map(normalize_address).transpose()?;
-        sqlx::query("UPDATE admins SET recovery_address = ? WHERE id = ?")
+        db::query("UPDATE admins SET recovery_address = ? WHERE id = ?")
             .bind(address)
             .bind(admin)
             .execute(&self.read)
@@ -284,7 +283,7 @@ impl Store {
     /// The recovery addresses of everyone who manages the domain: its
     /// domain admins and the operators.
     pub async fn alert_recipients(&self, domain: DomainId) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        Ok(db::query_scalar(
             "SELECT DISTINCT a.recovery_address FROM admins a \
              WHERE a.disabled = 0 AND a.recovery_address IS NOT NULL \
              AND (a.role = 'operator' OR EXISTS (SELECT 1 FROM admin_domains x \

@@ -5,9 +5,8 @@
 //! already has (same Message-ID, or same content) is skipped, so an import
 //! can be run again safely.
 
-use sqlx::Row;
-
 use super::{now_ms, MessageId, Result, Store, Summary, UserId};
+use crate::store::db;
 
 /// One message to import.
 pub struct Import<'a> {
@@ -57,12 +56,12 @@ pub(super) struct Archived<'a> {
 /// row and the search row. Returns the message and the mailbox row (the
 /// IMAP UID).
 pub(super) async fn archive_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut db::Tx<'_>,
     user: UserId,
     a: &Archived<'_>,
 ) -> Result<(MessageId, i64)> {
     let (raw, summary) = (a.raw, a.summary);
-    let id: i64 = sqlx::query(
+    let id: i64 = db::query(
         "INSERT INTO messages (received_at, origin, mail_from, size, header_from, header_to, \
              header_cc, subject, sent_date, message_id_hdr, attachments, content_sha256, appended_by) \
              VALUES (?, 'import', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -79,15 +78,15 @@ pub(super) async fn archive_in(
     .bind(summary.attachments as i64)
     .bind(a.sha)
     .bind(a.appended_by.map(|u| u.0))
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?
     .try_get(0)?;
-    sqlx::query("INSERT INTO message_blobs (message_id, raw) VALUES (?, ?)")
+    db::query("INSERT INTO message_blobs (message_id, raw) VALUES (?, ?)")
         .bind(id)
         .bind(raw)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
-    sqlx::query(
+    db::query(
         "INSERT INTO events (at, message_id, kind, detail) \
              VALUES (?, ?, 'received', json_object('origin', 'import', 'source', ?, 'size', ?))",
     )
@@ -95,9 +94,9 @@ pub(super) async fn archive_in(
     .bind(id)
     .bind(a.source)
     .bind(raw.len() as i64)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
-    let entry: i64 = sqlx::query_scalar(
+    let entry: i64 = db::query_scalar(
         "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen) \
              VALUES (?, ?, ?, ?, ?) RETURNING id",
     )
@@ -106,9 +105,9 @@ pub(super) async fn archive_in(
     .bind(a.folder)
     .bind(a.at)
     .bind(a.seen)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
-    sqlx::query(
+    db::query(
             "INSERT INTO messages_fts (rowid, sender, recipients, subject, body) VALUES (?, ?, ?, ?, ?)",
         )
         .bind(id)
@@ -116,7 +115,7 @@ pub(super) async fn archive_in(
         .bind(&summary.to)
         .bind(&summary.subject)
         .bind(&summary.text)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok((MessageId(id), entry))
 }
@@ -126,19 +125,19 @@ pub(super) async fn archive_in(
 /// narrowed to the few messages sharing that hash or Message-ID, so the
 /// cost does not grow with the user's mailbox.
 async fn has_already(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut db::Tx<'_>,
     user: UserId,
     sha: &[u8],
     message_id: Option<&str>,
 ) -> Result<bool> {
-    let by_content: Option<i64> = sqlx::query_scalar(
+    let by_content: Option<i64> = db::query_scalar(
         "SELECT 1 FROM messages m INDEXED BY messages_sha256 \
          WHERE m.content_sha256 = ? AND EXISTS (SELECT 1 FROM mailbox mb \
              WHERE mb.message_id = m.id AND mb.user_id = ?) LIMIT 1",
     )
     .bind(sha)
     .bind(user.0)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     if by_content.is_some() {
         return Ok(true);
@@ -146,14 +145,14 @@ async fn has_already(
     let Some(mid) = message_id else {
         return Ok(false);
     };
-    let by_id: Option<i64> = sqlx::query_scalar(
+    let by_id: Option<i64> = db::query_scalar(
         "SELECT 1 FROM messages m INDEXED BY messages_msgid \
          WHERE m.message_id_hdr = ? AND EXISTS (SELECT 1 FROM mailbox mb \
              WHERE mb.message_id = m.id AND mb.user_id = ?) LIMIT 1",
     )
     .bind(mid)
     .bind(user.0)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     Ok(by_id.is_some())
 }
@@ -180,15 +179,15 @@ impl Store {
                 )
             })
             .collect();
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        let address: String = sqlx::query_scalar("SELECT address FROM users WHERE id = ?")
+        let mut tx = self.read.begin().await?;
+        let address: String = db::query_scalar("SELECT address FROM users WHERE id = ?")
             .bind(user.0)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await?;
         let aliases: Vec<String> =
-            sqlx::query_scalar("SELECT address FROM user_aliases WHERE user_id = ?")
+            db::query_scalar("SELECT address FROM user_aliases WHERE user_id = ?")
                 .bind(user.0)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut tx)
                 .await?;
         let now = now_ms();
         let mut out = Vec::with_capacity(batch.len());
@@ -243,7 +242,7 @@ impl Store {
         after: i64,
         batch: u32,
     ) -> Result<Vec<(i64, i64, String, Vec<u8>)>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT mb.id, mb.received_at, m.mail_from, b.raw FROM mailbox mb \
              JOIN messages m ON m.id = mb.message_id \
              JOIN message_blobs b ON b.message_id = mb.message_id \

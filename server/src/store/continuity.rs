@@ -4,7 +4,7 @@
 //! the held deliveries.
 
 use crate::monitor::reach::PrimaryAllowance;
-use sqlx::Row;
+use crate::store::db;
 
 use super::{now_ms, DomainId, Result, Store, StoreError};
 
@@ -35,7 +35,7 @@ pub struct TimelineRow {
     pub reason: String,
 }
 
-fn monitored(r: &sqlx::sqlite::SqliteRow) -> Result<Monitored> {
+fn monitored(r: &db::Row) -> Result<Monitored> {
     let name: String = r.try_get(1)?;
     let rcpt: Option<String> = r.try_get(12)?;
     Ok(Monitored {
@@ -63,12 +63,12 @@ const SELECT: &str = "SELECT id, name, primary_host, primary_port, primary_tls, 
 
 impl Store {
     pub async fn monitored_domains(&self) -> Result<Vec<Monitored>> {
-        let rows = sqlx::query(SELECT).fetch_all(&self.read).await?;
+        let rows = db::query(SELECT).fetch_all(&self.read).await?;
         rows.iter().map(monitored).collect()
     }
 
     pub async fn monitored_domain(&self, id: DomainId) -> Result<Option<Monitored>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = ?")))
+        let row = db::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = ?")))
             .bind(id.0)
             .fetch_optional(&self.read)
             .await?;
@@ -88,8 +88,8 @@ impl Store {
         drill_until: Option<i64>,
     ) -> Result<bool> {
         let now = now_ms();
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        let n = sqlx::query(
+        let mut tx = self.read.begin().await?;
+        let n = db::query(
             "UPDATE domains SET state = ?, state_since = ?, manual_outage = ?, drill_until = ? \
              WHERE id = ? AND state = ?",
         )
@@ -99,13 +99,13 @@ impl Store {
         .bind(drill_until)
         .bind(domain.0)
         .bind(from)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?
         .rows_affected();
         if n == 0 {
             return Ok(false);
         }
-        sqlx::query(
+        db::query(
             "INSERT INTO domain_timeline (domain_id, at, from_state, to_state, reason) \
              VALUES (?, ?, ?, ?, ?)",
         )
@@ -114,11 +114,11 @@ impl Store {
         .bind(from)
         .bind(to)
         .bind(reason)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         if to == "outage" {
             // everything waiting for this primary is now held (and tracked so)
-            sqlx::query(
+            db::query(
                 "INSERT INTO events (at, message_id, delivery_id, kind, detail) \
                  SELECT ?, message_id, id, 'held', json_object('reason', ?) FROM deliveries \
                  WHERE domain_id = ? AND status IN ('queued', 'delayed')",
@@ -126,18 +126,18 @@ impl Store {
             .bind(now)
             .bind(reason)
             .bind(domain.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-            sqlx::query(
+            db::query(
                 "UPDATE deliveries SET via_continuity = 1 \
                  WHERE domain_id = ? AND status IN ('queued', 'delayed')",
             )
             .bind(domain.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         if to == "recovering" {
-            sqlx::query(
+            db::query(
                 "INSERT INTO events (at, message_id, delivery_id, kind, detail) \
                  SELECT ?, message_id, id, 'released', json_object('reason', ?) FROM deliveries \
                  WHERE domain_id = ? AND status IN ('queued', 'delayed') AND via_continuity = 1",
@@ -145,17 +145,17 @@ impl Store {
             .bind(now)
             .bind(reason)
             .bind(domain.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
             // oldest first: their order is kept by (next_attempt_at, id)
-            sqlx::query(
+            db::query(
                 "UPDATE deliveries SET next_attempt_at = ? \
                  WHERE domain_id = ? AND status IN ('queued', 'delayed') AND next_attempt_at > ?",
             )
             .bind(now)
             .bind(domain.0)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         tx.commit().await?;
@@ -168,7 +168,7 @@ impl Store {
     /// Keep the manual flag in step without a transition (an admin takes
     /// over an automatic outage).
     pub async fn set_manual_outage(&self, domain: DomainId, manual: bool) -> Result<()> {
-        sqlx::query("UPDATE domains SET manual_outage = ? WHERE id = ?")
+        db::query("UPDATE domains SET manual_outage = ? WHERE id = ?")
             .bind(manual)
             .bind(domain.0)
             .execute(&self.read)
@@ -177,7 +177,7 @@ impl Store {
     }
 
     pub async fn timeline(&self, domain: DomainId, limit: u32) -> Result<Vec<TimelineRow>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT at, from_state, to_state, reason FROM domain_timeline \
              WHERE domain_id = ? ORDER BY at DESC, id DESC LIMIT ?",
         )
@@ -199,7 +199,7 @@ impl Store {
 
     /// A domain's continuity state ('normal', 'outage', 'recovering', 'drill').
     pub async fn domain_state(&self, domain: DomainId) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT state FROM domains WHERE id = ?")
+        Ok(db::query_scalar("SELECT state FROM domains WHERE id = ?")
             .bind(domain.0)
             .fetch_optional(&self.read)
             .await?)
@@ -208,7 +208,7 @@ impl Store {
     /// Deliveries to the domain's primary not yet delivered (held or in
     /// flight).
     pub async fn pending_for_domain(&self, domain: DomainId) -> Result<i64> {
-        Ok(sqlx::query_scalar(
+        Ok(db::query_scalar(
             "SELECT COUNT(*) FROM deliveries \
              WHERE domain_id = ? AND status IN ('queued', 'delayed', 'delivering')",
         )
@@ -232,7 +232,7 @@ impl Store {
                 "interval ≥ 1 s, timeout ≥ 0.5 s, thresholds ≥ 1".into(),
             ));
         }
-        sqlx::query(
+        db::query(
             "UPDATE domains SET probe_interval_ms = ?, probe_timeout_ms = ?, fail_after = ?, \
              recover_after = ?, probe_rcpt = ? WHERE id = ?",
         )
@@ -250,7 +250,7 @@ impl Store {
     /// What the domain's admins may name as the primary beyond public
     /// addresses and mail ports (an operator's choice).
     pub async fn primary_allowance(&self, domain: DomainId) -> Result<PrimaryAllowance> {
-        let row: Option<(String, String)> = sqlx::query_as(
+        let row: Option<(String, String)> = db::query_as(
             "SELECT primary_allow_networks, primary_allow_ports FROM domains WHERE id = ?",
         )
         .bind(domain.0)
@@ -265,7 +265,7 @@ impl Store {
         domain: DomainId,
         allow: &PrimaryAllowance,
     ) -> Result<()> {
-        sqlx::query(
+        db::query(
             "UPDATE domains SET primary_allow_networks = ?, primary_allow_ports = ? WHERE id = ?",
         )
         .bind(allow.networks_text())

@@ -3,10 +3,9 @@
 //! audit trail. Every change made here writes its audit row in the same
 //! transaction. Administrators themselves are in [`super::admins`].
 
-use sqlx::Row;
-
 use super::admin::normalize_address;
 use super::{now_ms, DomainId, Result, Store, StoreError, UserId};
+use crate::store::db;
 
 /// A domain's Continuity Service settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,15 +57,15 @@ impl From<sqlx::Error> for ScopeError {
     }
 }
 
-pub(super) async fn audit(
-    conn: &mut sqlx::SqliteConnection,
+pub(super) async fn audit<'e>(
+    conn: impl db::Executor<'e>,
     actor: &str,
     domain: Option<DomainId>,
     action: &str,
     before: Option<&str>,
     after: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(
+    db::query(
         "INSERT INTO audit (at, actor, domain_id, action, before, after) VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(now_ms())
@@ -85,7 +84,7 @@ impl Store {
         &self,
         domain: DomainId,
     ) -> Result<Option<ContinuitySettings>> {
-        let Some(row) = sqlx::query(
+        let Some(row) = db::query(
             "SELECT id, name, continuity_enabled, continuity_scope, state FROM domains WHERE id = ?",
         )
         .bind(domain.0)
@@ -94,7 +93,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let users = sqlx::query(
+        let users = db::query(
             "SELECT u.id, u.address, u.display_name FROM continuity_users c \
              JOIN users u ON u.id = c.user_id WHERE c.domain_id = ? ORDER BY u.address",
         )
@@ -121,11 +120,11 @@ impl Store {
         enabled: bool,
         actor: &str,
     ) -> Result<bool> {
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         let before: Option<bool> =
-            sqlx::query_scalar("SELECT continuity_enabled FROM domains WHERE id = ?")
+            db::query_scalar("SELECT continuity_enabled FROM domains WHERE id = ?")
                 .bind(domain.0)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
         let Some(before) = before else {
             return Err(StoreError::NotFound(format!("domain {domain}")));
@@ -133,10 +132,10 @@ impl Store {
         if before == enabled {
             return Ok(false);
         }
-        sqlx::query("UPDATE domains SET continuity_enabled = ? WHERE id = ?")
+        db::query("UPDATE domains SET continuity_enabled = ? WHERE id = ?")
             .bind(enabled)
             .bind(domain.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         let s = |b: bool| if b { "activated" } else { "deactivated" };
         audit(
@@ -164,11 +163,11 @@ impl Store {
         if !matches!(scope, "all" | "selected") {
             return Err(StoreError::Invalid(format!("unknown scope {scope:?}")).into());
         }
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         let before: Option<String> =
-            sqlx::query_scalar("SELECT continuity_scope FROM domains WHERE id = ?")
+            db::query_scalar("SELECT continuity_scope FROM domains WHERE id = ?")
                 .bind(domain.0)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
         let Some(before) = before else {
             return Err(StoreError::NotFound(format!("domain {domain}")).into());
@@ -176,26 +175,26 @@ impl Store {
         if before == scope {
             return Ok(false);
         }
-        let listed: Vec<String> = sqlx::query_scalar(
+        let listed: Vec<String> = db::query_scalar(
             "SELECT u.address FROM continuity_users c JOIN users u ON u.id = c.user_id \
              WHERE c.domain_id = ? ORDER BY u.address",
         )
         .bind(domain.0)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await?;
         if scope == "all" && !listed.is_empty() {
             if !confirmed {
                 return Err(ScopeError::NeedsConfirmation(listed.len()));
             }
-            sqlx::query("DELETE FROM continuity_users WHERE domain_id = ?")
+            db::query("DELETE FROM continuity_users WHERE domain_id = ?")
                 .bind(domain.0)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
-        sqlx::query("UPDATE domains SET continuity_scope = ? WHERE id = ?")
+        db::query("UPDATE domains SET continuity_scope = ? WHERE id = ?")
             .bind(scope)
             .bind(domain.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         let before_text = if listed.is_empty() {
             before
@@ -225,13 +224,12 @@ impl Store {
         let wanted = address.trim();
         let addr =
             normalize_address(wanted).map_err(|_| ScopeError::NotAnAddress(wanted.into()))?;
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        let d =
-            sqlx::query("SELECT continuity_enabled, continuity_scope FROM domains WHERE id = ?")
-                .bind(domain.0)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("domain {domain}")))?;
+        let mut tx = self.read.begin().await?;
+        let d = db::query("SELECT continuity_enabled, continuity_scope FROM domains WHERE id = ?")
+            .bind(domain.0)
+            .fetch_optional(&mut tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("domain {domain}")))?;
         let enabled: bool = d.try_get(0)?;
         let scope: String = d.try_get(1)?;
         if !enabled {
@@ -240,13 +238,13 @@ impl Store {
         if scope != "selected" {
             return Err(ScopeError::ScopeIsAll);
         }
-        let user = sqlx::query(
+        let user = db::query(
             "SELECT u.id, u.domain_id, u.address FROM users u WHERE u.address = ?1 \
              UNION ALL SELECT u.id, u.domain_id, u.address FROM user_aliases a \
              JOIN users u ON u.id = a.user_id WHERE a.address = ?1 LIMIT 1",
         )
         .bind(&addr)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some(user) = user else {
             return Err(ScopeError::Unknown(addr));
@@ -256,13 +254,13 @@ impl Store {
         if udomain != domain.0 {
             return Err(ScopeError::OtherDomain(addr));
         }
-        let n = sqlx::query(
+        let n = db::query(
             "INSERT OR IGNORE INTO continuity_users (domain_id, user_id, added_at) VALUES (?, ?, ?)",
         )
         .bind(domain.0)
         .bind(uid)
         .bind(now_ms())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?
         .rows_affected();
         if n == 0 {
@@ -288,22 +286,22 @@ impl Store {
         user: UserId,
         actor: &str,
     ) -> Result<bool> {
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        let addr: Option<String> = sqlx::query_scalar(
+        let mut tx = self.read.begin().await?;
+        let addr: Option<String> = db::query_scalar(
             "SELECT u.address FROM continuity_users c JOIN users u ON u.id = c.user_id \
              WHERE c.domain_id = ? AND c.user_id = ?",
         )
         .bind(domain.0)
         .bind(user.0)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some(addr) = addr else {
             return Ok(false);
         };
-        sqlx::query("DELETE FROM continuity_users WHERE domain_id = ? AND user_id = ?")
+        db::query("DELETE FROM continuity_users WHERE domain_id = ? AND user_id = ?")
             .bind(domain.0)
             .bind(user.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         audit(
             &mut tx,
@@ -337,7 +335,7 @@ impl Store {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT address, display_name FROM ( \
                SELECT u.address AS address, u.display_name AS display_name FROM users u \
                WHERE u.domain_id = ?1 AND u.disabled = 0 \
@@ -358,7 +356,7 @@ impl Store {
     }
 
     pub async fn audit_log(&self, domain: DomainId, limit: u32) -> Result<Vec<AuditRow>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT at, actor, action, before, after FROM audit WHERE domain_id = ? \
              ORDER BY at DESC, id DESC LIMIT ?",
         )
@@ -395,7 +393,7 @@ pub struct EmergencyRow {
 impl Store {
     pub async fn emergency_enabled(&self, domain: DomainId) -> Result<bool> {
         Ok(
-            sqlx::query_scalar("SELECT emergency_password FROM domains WHERE id = ?")
+            db::query_scalar("SELECT emergency_password FROM domains WHERE id = ?")
                 .bind(domain.0)
                 .fetch_optional(&self.read)
                 .await?
@@ -409,14 +407,14 @@ impl Store {
         enabled: bool,
         actor: &str,
     ) -> Result<bool> {
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        let n = sqlx::query(
+        let mut tx = self.read.begin().await?;
+        let n = db::query(
             "UPDATE domains SET emergency_password = ? WHERE id = ? AND emergency_password <> ?",
         )
         .bind(enabled)
         .bind(domain.0)
         .bind(enabled)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?
         .rows_affected();
         if n > 0 {
@@ -439,7 +437,7 @@ impl Store {
     /// status (directory users first: they need one).
     pub async fn emergency_status(&self, domain: DomainId) -> Result<Vec<EmergencyRow>> {
         let now = now_ms();
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT u.id, u.address, u.display_name, u.source, \
                CASE WHEN u.password_hash IS NOT NULL THEN 'set' \
                     WHEN EXISTS (SELECT 1 FROM password_tokens t WHERE t.user_id = u.id \
@@ -476,28 +474,28 @@ impl Store {
         user: UserId,
         actor: &str,
     ) -> Result<bool> {
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         let addr: Option<String> =
-            sqlx::query_scalar("SELECT address FROM users WHERE id = ? AND domain_id = ?")
+            db::query_scalar("SELECT address FROM users WHERE id = ? AND domain_id = ?")
                 .bind(user.0)
                 .bind(domain.0)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
         let Some(addr) = addr else {
             return Ok(false);
         };
-        sqlx::query("UPDATE users SET password_hash = NULL, password_set_at = NULL WHERE id = ?")
+        db::query("UPDATE users SET password_hash = NULL, password_set_at = NULL WHERE id = ?")
             .bind(user.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        db::query("DELETE FROM sessions WHERE user_id = ?")
             .bind(user.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query("UPDATE password_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL")
+        db::query("UPDATE password_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL")
             .bind(now_ms())
             .bind(user.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         audit(
             &mut tx,
@@ -519,9 +517,8 @@ impl Store {
         address: &str,
         actor: &str,
     ) -> Result<()> {
-        let mut conn = self.read.acquire().await?;
         audit(
-            &mut conn,
+            &self.read,
             actor,
             Some(domain),
             "emergency_password.invite",
@@ -542,7 +539,6 @@ impl Store {
         before: Option<&str>,
         after: Option<&str>,
     ) -> Result<()> {
-        let mut conn = self.read.acquire().await?;
-        audit(&mut conn, actor, Some(domain), action, before, after).await
+        audit(&self.read, actor, Some(domain), action, before, after).await
     }
 }

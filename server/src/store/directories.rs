@@ -1,10 +1,9 @@
 //! Directory sync settings per domain, the domain's users as the sync sees
 //! them, applying a sync plan atomically, and each run's outcome.
 
-use sqlx::Row;
-
 use super::{now_ms, DomainId, Result, Store, StoreError};
 use crate::dirsync::plan::{Current, Plan};
+use crate::store::db;
 
 /// A domain's directory settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +55,7 @@ pub struct SyncStatus {
     pub diff: String,
 }
 
-fn config(r: &sqlx::sqlite::SqliteRow) -> Result<DirectoryConfig> {
+fn config(r: &db::Row) -> Result<DirectoryConfig> {
     Ok(DirectoryConfig {
         domain: DomainId(r.try_get(0)?),
         url: r.try_get(1)?,
@@ -115,7 +114,7 @@ impl Store {
                 "the interval is at least 1 minute; the disable guard is 0 to 100 %".into(),
             ));
         }
-        sqlx::query(
+        db::query(
             "INSERT INTO directories (domain_id, url, starttls, ca_file, bind_dn, \
              bind_password_file, base_dn, user_filter, group_dn, flavor, interval_s, \
              max_disable_pct, allow_plaintext) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -146,7 +145,7 @@ impl Store {
     }
 
     pub async fn directory(&self, domain: DomainId) -> Result<Option<DirectoryConfig>> {
-        let r = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE domain_id = ?")))
+        let r = db::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE domain_id = ?")))
             .bind(domain.0)
             .fetch_optional(&self.read)
             .await?;
@@ -155,7 +154,7 @@ impl Store {
 
     /// Directories whose next scheduled sync is due.
     pub async fn directories_due(&self, now: i64) -> Result<Vec<DirectoryConfig>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = db::query(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE last_sync_at IS NULL OR last_sync_at + interval_s * 1000 <= ?"
         )))
         .bind(now)
@@ -165,7 +164,7 @@ impl Store {
     }
 
     pub async fn sync_status(&self, domain: DomainId) -> Result<Option<SyncStatus>> {
-        let r = sqlx::query(
+        let r = db::query(
             "SELECT last_sync_at, COALESCE(last_ok, 0), COALESCE(last_result, ''), \
              COALESCE(last_diff, '') FROM directories WHERE domain_id = ?",
         )
@@ -191,7 +190,7 @@ impl Store {
         result: &str,
         diff: Option<&str>,
     ) -> Result<()> {
-        sqlx::query(
+        db::query(
             "UPDATE directories SET last_sync_at = ?, last_ok = ?, last_result = ?, \
              last_diff = COALESCE(?, last_diff) WHERE domain_id = ?",
         )
@@ -207,7 +206,7 @@ impl Store {
 
     /// The domain's users with their aliases, as the sync compares them.
     pub async fn sync_users(&self, domain: DomainId) -> Result<Vec<Current>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT u.id, u.address, u.display_name, u.source, u.disabled, \
              COALESCE((SELECT group_concat(a.address, ' ') FROM user_aliases a \
                        WHERE a.user_id = u.id), '') \
@@ -234,9 +233,9 @@ impl Store {
     /// Apply a plan in one transaction: all of it or nothing.
     pub async fn apply_plan(&self, domain: DomainId, source: &str, p: &Plan) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         for a in &p.adds {
-            let id: i64 = sqlx::query(
+            let id: i64 = db::query(
                 "INSERT INTO users (domain_id, address, display_name, source, created_at) \
                  VALUES (?, ?, ?, ?, ?) RETURNING id",
             )
@@ -245,53 +244,53 @@ impl Store {
             .bind(&a.name)
             .bind(source)
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await?
             .try_get(0)?;
             for al in &a.aliases {
-                sqlx::query("INSERT INTO user_aliases (address, user_id) VALUES (?, ?)")
+                db::query("INSERT INTO user_aliases (address, user_id) VALUES (?, ?)")
                     .bind(al)
                     .bind(id)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
             }
         }
         for u in &p.updates {
-            sqlx::query("UPDATE users SET display_name = ? WHERE id = ? AND domain_id = ?")
+            db::query("UPDATE users SET display_name = ? WHERE id = ? AND domain_id = ?")
                 .bind(&u.name)
                 .bind(u.id)
                 .bind(domain.0)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
-            sqlx::query("DELETE FROM user_aliases WHERE user_id = ?")
+            db::query("DELETE FROM user_aliases WHERE user_id = ?")
                 .bind(u.id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             for al in &u.aliases {
-                sqlx::query("INSERT INTO user_aliases (address, user_id) VALUES (?, ?)")
+                db::query("INSERT INTO user_aliases (address, user_id) VALUES (?, ?)")
                     .bind(al)
                     .bind(u.id)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
             }
         }
         for (id, _) in &p.disables {
-            sqlx::query("UPDATE users SET disabled = 1 WHERE id = ? AND domain_id = ?")
+            db::query("UPDATE users SET disabled = 1 WHERE id = ? AND domain_id = ?")
                 .bind(id)
                 .bind(domain.0)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             // a disabled user's sessions end now
-            sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            db::query("DELETE FROM sessions WHERE user_id = ?")
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         for (id, _) in &p.enables {
-            sqlx::query("UPDATE users SET disabled = 0 WHERE id = ? AND domain_id = ?")
+            db::query("UPDATE users SET disabled = 0 WHERE id = ? AND domain_id = ?")
                 .bind(id)
                 .bind(domain.0)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;

@@ -1,8 +1,7 @@
 //! Drafts and the Sent folder of the webmail's compose.
 
-use sqlx::Row;
-
 use super::{now_ms, Result, Store, UserId};
+use crate::store::db;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DraftRow {
@@ -63,7 +62,7 @@ impl Store {
         let now = now_ms();
         let f = |s: &str| cap(s, FIELD_MAX);
         if d.id > 0 {
-            let n = sqlx::query(
+            let n = db::query(
                 "UPDATE drafts SET from_addr = ?, to_addrs = ?, cc_addrs = ?, bcc_addrs = ?, \
                  subject = ?, body = ?, ref_entry = ?, mode = ?, updated_at = ? \
                  WHERE id = ? AND user_id = ?",
@@ -86,7 +85,7 @@ impl Store {
                 return Ok(d.id);
             }
         }
-        let id: i64 = sqlx::query(
+        let id: i64 = db::query(
             "INSERT INTO drafts (user_id, from_addr, to_addrs, cc_addrs, bcc_addrs, subject, \
              body, ref_entry, mode, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
@@ -108,7 +107,7 @@ impl Store {
 
     /// One of the user's drafts.
     pub async fn draft(&self, user: UserId, id: i64) -> Result<Option<DraftRow>> {
-        let r = sqlx::query(
+        let r = db::query(
             "SELECT id, from_addr, to_addrs, cc_addrs, bcc_addrs, subject, body, ref_entry, mode, \
              forward_done FROM drafts WHERE id = ? AND user_id = ?",
         )
@@ -135,7 +134,7 @@ impl Store {
 
     /// The user's drafts, the last changed first (at most `limit`).
     pub async fn drafts(&self, user: UserId, limit: u32) -> Result<Vec<DraftSummary>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT d.id, d.to_addrs, d.subject, substr(d.body, 1, 200), d.updated_at, \
              (SELECT COUNT(*) FROM draft_attachments a WHERE a.draft_id = d.id) \
              FROM drafts d WHERE d.user_id = ? ORDER BY d.updated_at DESC, d.id DESC LIMIT ?",
@@ -162,7 +161,7 @@ impl Store {
     /// How many drafts the user has.
     pub async fn draft_count(&self, user: UserId) -> Result<i64> {
         Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM drafts WHERE user_id = ?")
+            db::query_scalar("SELECT COUNT(*) FROM drafts WHERE user_id = ?")
                 .bind(user.0)
                 .fetch_one(&self.read)
                 .await?,
@@ -172,7 +171,7 @@ impl Store {
     /// What the user's drafts hold: (drafts, bytes of their files) — the
     /// webmail's quota for drafts counts this.
     pub async fn draft_usage(&self, user: UserId) -> Result<(i64, i64)> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT (SELECT COUNT(*) FROM drafts WHERE user_id = ?1), \
                     (SELECT COALESCE(SUM(a.size), 0) FROM drafts d \
                      JOIN draft_attachments a ON a.draft_id = d.id WHERE d.user_id = ?1)",
@@ -185,7 +184,7 @@ impl Store {
     /// Delete one of the user's drafts (with its files). False when it is
     /// not theirs.
     pub async fn discard_draft(&self, user: UserId, id: i64) -> Result<bool> {
-        let n = sqlx::query("DELETE FROM drafts WHERE id = ? AND user_id = ?")
+        let n = db::query("DELETE FROM drafts WHERE id = ? AND user_id = ?")
             .bind(id)
             .bind(user.0)
             .execute(&self.read)
@@ -195,7 +194,7 @@ impl Store {
     }
 
     pub async fn delete_draft(&self, user: UserId, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM drafts WHERE id = ? AND user_id = ?")
+        db::query("DELETE FROM drafts WHERE id = ? AND user_id = ?")
             .bind(id)
             .bind(user.0)
             .execute(&self.read)
@@ -213,7 +212,7 @@ impl Store {
         content_type: &str,
         data: &[u8],
     ) -> Result<Option<i64>> {
-        let id: Option<i64> = sqlx::query_scalar(
+        let id: Option<i64> = db::query_scalar(
             "INSERT INTO draft_attachments (draft_id, user_id, name, content_type, size, data, created_at) \
              SELECT id, user_id, ?, ?, ?, ?, ? FROM drafts WHERE id = ? AND user_id = ? RETURNING id",
         )
@@ -254,7 +253,7 @@ impl Store {
         draft: i64,
         data: bool,
     ) -> Result<Vec<(DraftFile, Vec<u8>)>> {
-        let rows = sqlx::query(if data {
+        let rows = db::query(if data {
             "SELECT id, name, content_type, size, data FROM draft_attachments \
              WHERE draft_id = ? AND user_id = ? ORDER BY id"
         } else {
@@ -282,7 +281,7 @@ impl Store {
 
     /// Remove a file from one of the user's drafts; false if not theirs.
     pub async fn remove_draft_file(&self, user: UserId, draft: i64, file: i64) -> Result<bool> {
-        let n = sqlx::query(
+        let n = db::query(
             "DELETE FROM draft_attachments WHERE id = ? AND draft_id = ? AND user_id = ?",
         )
         .bind(file)
@@ -296,7 +295,7 @@ impl Store {
 
     /// A forward's kept attachments have been copied into the draft.
     pub async fn mark_forward_done(&self, user: UserId, draft: i64) -> Result<()> {
-        sqlx::query("UPDATE drafts SET forward_done = 1 WHERE id = ? AND user_id = ?")
+        db::query("UPDATE drafts SET forward_done = 1 WHERE id = ? AND user_id = ?")
             .bind(draft)
             .bind(user.0)
             .execute(&self.read)
@@ -308,20 +307,20 @@ impl Store {
     /// `window_ms` — counted on the messages themselves, so deleting them
     /// from Sent or the trash frees nothing.
     pub async fn sent_recently(&self, user: UserId, window_ms: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM messages WHERE sent_by = ? AND received_at > ?",
+        Ok(
+            db::query_scalar("SELECT COUNT(*) FROM messages WHERE sent_by = ? AND received_at > ?")
+                .bind(user.0)
+                .bind(now_ms() - window_ms)
+                .fetch_one(&self.read)
+                .await?,
         )
-        .bind(user.0)
-        .bind(now_ms() - window_ms)
-        .fetch_one(&self.read)
-        .await?)
     }
 
     /// Addresses the user corresponds with (the senders of their recent
     /// mail and the recipients of what they sent, most frequent first) and
     /// their colleagues, for the compose form's suggestions.
     pub async fn contacts(&self, user: UserId, limit: usize) -> Result<Vec<String>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
+        let rows: Vec<(String, String)> = db::query_as(
             "SELECT mb.folder, CASE mb.folder WHEN 'sent' THEN m.header_to ELSE m.header_from END \
              FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
              WHERE mb.user_id = ? ORDER BY mb.received_at DESC LIMIT 1000",
@@ -346,7 +345,7 @@ impl Store {
         let mut out: Vec<(String, usize)> = count.into_iter().collect();
         out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let mut out: Vec<String> = out.into_iter().map(|(a, _)| a).collect();
-        let colleagues: Vec<String> = sqlx::query_scalar(
+        let colleagues: Vec<String> = db::query_scalar(
             "SELECT address FROM users WHERE disabled = 0 AND id != ? \
              AND domain_id = (SELECT domain_id FROM users WHERE id = ?) ORDER BY address LIMIT 500",
         )
@@ -367,16 +366,15 @@ impl Store {
 
     /// The user's address and aliases (who they may send as).
     pub async fn own_addresses(&self, user: UserId) -> Result<Vec<String>> {
-        let mut out: Vec<String> = sqlx::query_scalar("SELECT address FROM users WHERE id = ?")
+        let mut out: Vec<String> = db::query_scalar("SELECT address FROM users WHERE id = ?")
             .bind(user.0)
             .fetch_all(&self.read)
             .await?;
-        let aliases: Vec<String> = sqlx::query_scalar(
-            "SELECT address FROM user_aliases WHERE user_id = ? ORDER BY address",
-        )
-        .bind(user.0)
-        .fetch_all(&self.read)
-        .await?;
+        let aliases: Vec<String> =
+            db::query_scalar("SELECT address FROM user_aliases WHERE user_id = ? ORDER BY address")
+                .bind(user.0)
+                .fetch_all(&self.read)
+                .await?;
         out.extend(aliases);
         Ok(out)
     }

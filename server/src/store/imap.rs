@@ -4,11 +4,10 @@
 //! and across restarts. Flags are columns. Expunging removes mailbox rows
 //! only; deliveries go on.
 
-use sqlx::Row;
-
 use super::archive_io::{archive_in, Archived};
 use super::mailbox::Folder;
 use super::{now_ms, MessageId, Result, Store, Summary, UserId};
+use crate::store::db;
 
 /// The system flags a message can carry (no keywords).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -104,7 +103,7 @@ fn json_ids(uids: &[u32]) -> String {
     s
 }
 
-pub(super) fn entry(r: &sqlx::sqlite::SqliteRow) -> Result<ImapEntry> {
+pub(super) fn entry(r: &db::Row) -> Result<ImapEntry> {
     let uid: i64 = r.try_get(0)?;
     let size: i64 = r.try_get(8)?;
     Ok(ImapEntry {
@@ -147,7 +146,7 @@ impl Store {
     /// The UID the next message of any folder will get.
     pub async fn imap_uid_next(&self) -> Result<u32> {
         let last: Option<i64> =
-            sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'mailbox'")
+            db::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'mailbox'")
                 .fetch_optional(&self.read)
                 .await?;
         Ok(u32::try_from(last.unwrap_or(0) + 1).unwrap_or(u32::MAX))
@@ -157,7 +156,7 @@ impl Store {
     /// instead, see [`Store::imap_folder`]). Flags come packed in one
     /// column: decoding is most of the cost of a big folder.
     pub async fn imap_entries(&self, user: UserId, folder: Folder) -> Result<Vec<ImapEntry>> {
-        let rows: Vec<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<(i64, i64, i64, i64, i64, i64)> = db::query_as(
             "SELECT mb.id, mb.message_id, \
                     mb.seen + 2 * mb.answered + 4 * mb.flagged + 8 * mb.deleted + 16 * mb.draft, \
                     mb.received_at, m.size, mb.modseq \
@@ -192,7 +191,7 @@ impl Store {
 
     /// The raw message of one of the user's entries.
     pub async fn imap_raw(&self, user: UserId, uid: u32) -> Result<Option<Vec<u8>>> {
-        Ok(sqlx::query_scalar(
+        Ok(db::query_scalar(
             "SELECT b.raw FROM mailbox mb JOIN message_blobs b ON b.message_id = mb.message_id \
              WHERE mb.user_id = ? AND mb.id = ?",
         )
@@ -208,7 +207,7 @@ impl Store {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT mb.id, b.raw FROM mailbox mb JOIN message_blobs b ON b.message_id = mb.message_id \
              WHERE +mb.user_id = ? AND mb.id IN (SELECT value FROM json_each(?)) ORDER BY mb.id",
         )
@@ -271,9 +270,9 @@ impl Store {
         );
         let ids = json_ids(uids);
         let limit = unchanged_since.map_or(i64::MAX, |n| n.min(i64::MAX as u64) as i64);
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         let mut modified: Vec<u32> = match unchanged_since {
-            Some(_) => sqlx::query_scalar::<_, i64>(
+            Some(_) => db::query_scalar::<i64>(
                 "SELECT id FROM mailbox WHERE +user_id = ? AND +folder = ? \
                  AND id IN (SELECT value FROM json_each(?)) AND modseq > ?",
             )
@@ -281,7 +280,7 @@ impl Store {
             .bind(folder.as_str())
             .bind(&ids)
             .bind(limit)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?
             .into_iter()
             .filter_map(|u| u32::try_from(u).ok())
@@ -289,14 +288,14 @@ impl Store {
             None => Vec::new(),
         };
         modified.sort_unstable();
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        db::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
             .bind(folder.as_str())
             .bind(&ids)
             .bind(limit)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = db::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
              WHERE +mb.user_id = ? AND +mb.folder = ? AND mb.id IN (SELECT value FROM json_each(?)) \
              ORDER BY mb.id"
@@ -304,7 +303,7 @@ impl Store {
         .bind(user.0)
         .bind(folder.as_str())
         .bind(&ids)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await?;
         tx.commit().await?;
         self.mailbox_changed(user);
@@ -328,7 +327,7 @@ impl Store {
     ) -> Result<Vec<u32>> {
         let removed: Vec<i64> = match only {
             Some(uids) => {
-                sqlx::query_scalar(
+                db::query_scalar(
                     "DELETE FROM mailbox WHERE +user_id = ? AND +folder = ? AND deleted = 1 \
                      AND id IN (SELECT value FROM json_each(?)) RETURNING id",
                 )
@@ -338,7 +337,7 @@ impl Store {
                 .fetch_all(&self.read)
                 .await?
             }
-            None => sqlx::query_scalar(
+            None => db::query_scalar(
                 "DELETE FROM mailbox WHERE user_id = ? AND folder = ? AND deleted = 1 RETURNING id",
             )
             .bind(user.0)
@@ -367,10 +366,10 @@ impl Store {
         uids: &[u32],
         to: Folder,
     ) -> Result<Vec<(u32, u32)>> {
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         let mut out = Vec::new();
         for &uid in uids {
-            let new: Option<i64> = sqlx::query_scalar(
+            let new: Option<i64> = db::query_scalar(
                 "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, seen, \
                  during_outage, flagged, answered, deleted, draft, trashed_from) \
                  SELECT user_id, message_id, ?, received_at, seen, during_outage, flagged, answered, \
@@ -382,7 +381,7 @@ impl Store {
             .bind(user.0)
             .bind(from.as_str())
             .bind(uid as i64)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
             if let Some(n) = new.and_then(|n| u32::try_from(n).ok()) {
                 out.push((uid, n));
@@ -409,10 +408,10 @@ impl Store {
     ) -> Result<u32> {
         let summary = Summary::parse(raw);
         let sha = crate::auth::token::sha256(super::archive_io::normalized(raw));
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         let existing: Option<i64> = match &summary.message_id {
             Some(mid) => {
-                sqlx::query_scalar(
+                db::query_scalar(
                     // through the Message-ID's index: the few messages
                     // with that id, not the folder's rows
                     // (CROSS JOIN: else SQLite walks the user's rows)
@@ -423,7 +422,7 @@ impl Store {
                 .bind(mid)
                 .bind(user.0)
                 .bind(folder.as_str())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?
             }
             None => None,
@@ -450,7 +449,7 @@ impl Store {
             },
         )
         .await?;
-        sqlx::query(
+        db::query(
             "UPDATE mailbox SET answered = ?, flagged = ?, deleted = ?, draft = ? WHERE id = ?",
         )
         .bind(flags.answered)
@@ -458,7 +457,7 @@ impl Store {
         .bind(flags.deleted)
         .bind(flags.draft)
         .bind(uid)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         self.mailbox_changed(user);
@@ -468,7 +467,7 @@ impl Store {
     /// What the user appended over IMAP and the archive still holds:
     /// (messages, bytes) — their quota for appended mail counts this.
     pub async fn appended_usage(&self, user: UserId) -> Result<(i64, i64)> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages WHERE appended_by = ?",
         )
         .bind(user.0)

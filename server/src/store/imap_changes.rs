@@ -7,12 +7,13 @@
 use super::imap::{entry, FolderChanges, FolderState, COLUMNS};
 use super::mailbox::Folder;
 use super::{Result, Store, UserId};
+use crate::store::db;
 
 impl Store {
     /// A folder's counts and highest modification sequence, as kept by the
     /// store as its rows change (one row read, however big the folder).
     pub async fn folder_state(&self, user: UserId, folder: Folder) -> Result<FolderState> {
-        let r: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+        let r: Option<(i64, i64, i64, i64, i64)> = db::query_as(
             "SELECT total, unseen, deleted, modseq, vanished_floor FROM mailbox_counts \
              WHERE user_id = ? AND folder = ?",
         )
@@ -38,7 +39,7 @@ impl Store {
 
     /// How many rows the user's folders hold in all (kept, not counted).
     pub async fn mailbox_total(&self, user: UserId) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(
+        let n: i64 = db::query_scalar(
             "SELECT COALESCE(SUM(total), 0) FROM mailbox_counts WHERE user_id = ?",
         )
         .bind(user.0)
@@ -67,7 +68,7 @@ impl Store {
         // up to it (and no further) is consistent
         let top = self.folder_state(user, folder).await?.modseq;
         let since = since.min(i64::MAX as u64) as i64;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = db::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM mailbox mb INDEXED BY mailbox_modseq \
              JOIN messages m ON m.id = mb.message_id \
              WHERE mb.user_id = ? AND mb.folder = ? AND mb.modseq > ? AND mb.modseq <= ? \
@@ -115,7 +116,7 @@ impl Store {
         since: i64,
         up_to: u64,
     ) -> Result<Vec<u32>> {
-        let mut out: Vec<u32> = sqlx::query_scalar::<_, i64>(
+        let mut out: Vec<u32> = db::query_scalar::<i64>(
             "SELECT uid FROM mailbox_vanished WHERE user_id = ? AND folder = ? \
              AND modseq > ? AND modseq <= ?",
         )
@@ -136,10 +137,10 @@ impl Store {
     /// Forget removed UIDs older than `before` (ms): sessions have long
     /// caught up with them.
     pub async fn prune_vanished(&self, before: i64) -> Result<u64> {
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         // what is forgotten is marked first: a view older than that is
         // read afresh rather than told too little
-        sqlx::query(
+        db::query(
             "UPDATE mailbox_counts SET vanished_floor = MAX(vanished_floor, \
                  (SELECT MAX(v.modseq) FROM mailbox_vanished v \
                   WHERE v.user_id = mailbox_counts.user_id AND v.folder = mailbox_counts.folder \
@@ -150,11 +151,11 @@ impl Store {
         )
         .bind(before)
         .bind(before)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        let n = sqlx::query("DELETE FROM mailbox_vanished WHERE at < ?")
+        let n = db::query("DELETE FROM mailbox_vanished WHERE at < ?")
             .bind(before)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
             .rows_affected();
         tx.commit().await?;

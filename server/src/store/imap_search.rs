@@ -14,6 +14,7 @@
 //!   a word of the message (TEXT: in its sender, recipients, subject, body
 //!   or attachment names; BODY: in its body).
 
+use crate::store::db;
 use std::collections::HashSet;
 
 use super::mailbox::{Folder, SearchQuery};
@@ -93,7 +94,7 @@ impl Store {
                 let c = col.column();
                 let rows: Vec<(i64, Option<String>)> = match like_pattern(&needle) {
                     Some(pattern) => {
-                        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        db::query_as(sqlx::AssertSqlSafe(format!(
                             // CROSS JOIN: the index drives (else SQLite
                             // walks the folder and asks the index per row)
                             "SELECT mb.id, m.{c} FROM messages_hdr h \
@@ -108,7 +109,7 @@ impl Store {
                         .await?
                     }
                     None => {
-                        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        db::query_as(sqlx::AssertSqlSafe(format!(
                             "SELECT mb.id, m.{c} FROM mailbox mb \
                              JOIN messages m ON m.id = mb.message_id \
                              WHERE mb.user_id = ? AND mb.folder = ?"
@@ -142,7 +143,7 @@ impl Store {
                 if matches!(term, IndexedTerm::Body(_)) {
                     expr = format!("body : ({expr})");
                 }
-                let ids: Vec<i64> = sqlx::query_scalar(
+                let ids: Vec<i64> = db::query_scalar(
                     "SELECT mb.id FROM messages_fts f \
                      CROSS JOIN mailbox mb ON mb.message_id = f.rowid \
                      WHERE messages_fts MATCH ? AND mb.user_id = ? AND mb.folder = ?",
@@ -162,7 +163,7 @@ impl Store {
     /// Is there mail whose Cc header has not been read yet?
     async fn cc_unknown(&self) -> Result<bool> {
         Ok(
-            sqlx::query_scalar::<_, i64>("SELECT id FROM messages WHERE header_cc IS NULL LIMIT 1")
+            db::query_scalar::<i64>("SELECT id FROM messages WHERE header_cc IS NULL LIMIT 1")
                 .fetch_optional(&self.read)
                 .await?
                 .is_some(),
@@ -173,7 +174,7 @@ impl Store {
     /// before it was kept (from their stored bytes, header only); returns
     /// how many were filled in (0: none left).
     pub async fn backfill_cc(&self) -> Result<u64> {
-        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        let rows: Vec<(i64, Vec<u8>)> = db::query_as(
             "SELECT m.id, COALESCE(b.raw, x'') FROM messages m INDEXED BY messages_cc_unknown \
              LEFT JOIN message_blobs b ON b.message_id = m.id \
              WHERE m.header_cc IS NULL ORDER BY m.id LIMIT ?",
@@ -191,12 +192,12 @@ impl Store {
         })
         .await
         .unwrap_or_default();
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         for (id, cc) in &filled {
-            sqlx::query("UPDATE messages SET header_cc = ? WHERE id = ? AND header_cc IS NULL")
+            db::query("UPDATE messages SET header_cc = ? WHERE id = ? AND header_cc IS NULL")
                 .bind(cc)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;

@@ -13,6 +13,7 @@
 //! by the sessions of this process, bounded): a SELECT of a folder another
 //! session looked at asks the database only what changed since.
 
+use crate::store::db;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -181,7 +182,7 @@ impl Store {
             self.folders.put(user, folder, modseq, entries.clone());
             return Ok((entries, modseq));
         }
-        let snap: Option<(i64, Vec<u8>)> = sqlx::query_as(
+        let snap: Option<(i64, Vec<u8>)> = db::query_as(
             "SELECT modseq, entries FROM folder_snapshots WHERE user_id = ? AND folder = ?",
         )
         .bind(user.0)
@@ -221,7 +222,7 @@ impl Store {
         entries: &[ImapEntry],
     ) -> Result<()> {
         // never replace a newer snapshot with an older one
-        sqlx::query(
+        db::query(
             "INSERT INTO folder_snapshots (user_id, folder, modseq, entries) VALUES (?, ?, ?, ?) \
              ON CONFLICT (user_id, folder) DO UPDATE \
              SET modseq = excluded.modseq, entries = excluded.entries \

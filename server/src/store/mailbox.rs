@@ -4,9 +4,8 @@
 //! Every query takes the user id and filters on it: an entry id that is not
 //! the caller's is simply not found. That is the authorization rule for mail.
 
-use sqlx::Row;
-
 use super::{MessageId, Result, Store, UserId};
+use crate::store::db;
 
 /// A mailbox folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -121,7 +120,7 @@ impl EntryRow {
     }
 }
 
-fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<EntryRow> {
+fn entry_from_row(r: &db::Row) -> Result<EntryRow> {
     let folder: String = r.try_get(2)?;
     Ok(EntryRow {
         id: r.try_get(0)?,
@@ -149,7 +148,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<EntryRow>> {
         let (at, id) = before.unwrap_or((i64::MAX, i64::MAX));
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = db::query(sqlx::AssertSqlSafe(format!(
             "SELECT {ENTRY_COLUMNS} FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
              WHERE mb.user_id = ? AND mb.folder = ? AND (mb.received_at, mb.id) < (?, ?) \
              ORDER BY mb.received_at DESC, mb.id DESC LIMIT ?"
@@ -168,7 +167,7 @@ impl Store {
     /// change (never counted at each request).
     pub async fn folder_counts(&self, user: UserId) -> Result<FolderCounts> {
         let rows: Vec<(String, i64, i64)> =
-            sqlx::query_as("SELECT folder, total, unseen FROM mailbox_counts WHERE user_id = ?")
+            db::query_as("SELECT folder, total, unseen FROM mailbox_counts WHERE user_id = ?")
                 .bind(user.0)
                 .fetch_all(&self.read)
                 .await?;
@@ -189,7 +188,7 @@ impl Store {
 
     /// One of the user's entries (None if it is not theirs or does not exist).
     pub async fn mailbox_entry(&self, user: UserId, entry: i64) -> Result<Option<EntryRow>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = db::query(sqlx::AssertSqlSafe(format!(
             "SELECT {ENTRY_COLUMNS} FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
              WHERE mb.user_id = ? AND mb.id = ?"
         )))
@@ -202,7 +201,7 @@ impl Store {
 
     /// The raw message of one of the user's entries.
     pub async fn entry_raw(&self, user: UserId, entry: i64) -> Result<Option<Vec<u8>>> {
-        let row = sqlx::query(
+        let row = db::query(
             "SELECT b.raw FROM mailbox mb JOIN message_blobs b ON b.message_id = mb.message_id \
              WHERE mb.user_id = ? AND mb.id = ?",
         )
@@ -215,15 +214,14 @@ impl Store {
 
     /// Mark an entry read or unread. False if it is not the user's.
     pub async fn set_seen(&self, user: UserId, entry: i64, seen: bool) -> Result<bool> {
-        let n =
-            sqlx::query("UPDATE mailbox SET seen = ? WHERE user_id = ? AND id = ? AND seen <> ?")
-                .bind(seen)
-                .bind(user.0)
-                .bind(entry)
-                .bind(seen)
-                .execute(&self.read)
-                .await?
-                .rows_affected();
+        let n = db::query("UPDATE mailbox SET seen = ? WHERE user_id = ? AND id = ? AND seen <> ?")
+            .bind(seen)
+            .bind(user.0)
+            .bind(entry)
+            .bind(seen)
+            .execute(&self.read)
+            .await?
+            .rows_affected();
         if n > 0 {
             self.mailbox_changed(user);
             return Ok(true);
@@ -279,7 +277,7 @@ impl Store {
                  ORDER BY mb.received_at DESC, mb.id DESC LIMIT ?"
             ),
         };
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0);
+        let mut query = db::query(sqlx::AssertSqlSafe(sql)).bind(user.0);
         query = match &fts {
             Some(expr) => query.bind(expr.clone()).bind(at),
             None => query.bind(at).bind(id),

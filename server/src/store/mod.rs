@@ -25,6 +25,7 @@ pub mod admins;
 pub mod archive_io;
 pub mod continuity;
 pub mod control;
+pub mod db;
 pub mod directories;
 pub mod drafts;
 pub mod imap;
@@ -41,6 +42,7 @@ pub mod summary;
 pub mod tracking;
 mod trash;
 pub mod types;
+pub mod webhooks;
 pub mod work;
 pub mod writer;
 
@@ -49,9 +51,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 pub use types::*;
@@ -79,7 +79,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pub(crate) read: SqlitePool,
+    pub(crate) read: db::Pool,
     writer: mpsc::Sender<writer::Request>,
     /// Woken after each commit that queued deliveries.
     pub queue_wake: Arc<Notify>,
@@ -182,10 +182,14 @@ impl Store {
             .await?;
         let queue_wake = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer::run(write_pool, rx, queue_wake.clone()));
+        tokio::spawn(writer::run(
+            db::Pool::Sqlite(write_pool),
+            rx,
+            queue_wake.clone(),
+        ));
         let (mailbox_events, _) = tokio::sync::broadcast::channel(1024);
         Ok(Store {
-            read,
+            read: db::Pool::Sqlite(read),
             writer: tx,
             queue_wake,
             mailbox_events,

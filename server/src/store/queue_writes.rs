@@ -3,8 +3,8 @@
 //! recording an outcome with its DSN in the same transaction, and putting
 //! back claims a crash left `delivering`.
 
+use crate::store::db;
 use serde_json::json;
-use sqlx::{Row, SqliteConnection};
 
 use super::writer::{event, ingest};
 use super::{Claim, DeliveryId, DomainId, MessageId, Outcome, Result, StoreError};
@@ -12,12 +12,8 @@ use super::{Claim, DeliveryId, DomainId, MessageId, Outcome, Result, StoreError}
 /// Due deliveries, oldest first. Deliveries to a primary in an outage are
 /// held (the monitor's probe decides when it is back, not per-message
 /// retries hammering a dead server).
-pub(super) async fn claim(
-    conn: &mut SqliteConnection,
-    limit: usize,
-    now: i64,
-) -> Result<Vec<Claim>> {
-    let rows = sqlx::query(
+pub(super) async fn claim(conn: &mut db::Tx<'_>, limit: usize, now: i64) -> Result<Vec<Claim>> {
+    let rows = db::query(
         "SELECT d.id, d.message_id, d.rcpt, d.domain_id, d.attempts, m.mail_from, m.received_at, \
          m.client_ip, m.helo, m.tls \
          FROM deliveries d JOIN messages m ON m.id = d.message_id \
@@ -45,7 +41,7 @@ pub(super) async fn claim(
         };
         // Recorded before anything is sent: after a crash we know an
         // attempt was under way (see requeue_interrupted).
-        sqlx::query("UPDATE deliveries SET status = 'delivering', updated_at = ? WHERE id = ?")
+        db::query("UPDATE deliveries SET status = 'delivering', updated_at = ? WHERE id = ?")
             .bind(now)
             .bind(c.delivery.0)
             .execute(&mut *conn)
@@ -65,7 +61,7 @@ pub(super) async fn claim(
 }
 
 pub(super) async fn outcome_apply(
-    conn: &mut SqliteConnection,
+    conn: &mut db::Tx<'_>,
     delivery: DeliveryId,
     outcome: Outcome,
     now: i64,
@@ -108,7 +104,7 @@ pub(super) async fn outcome_apply(
             dsn,
         ),
     };
-    let row = sqlx::query(
+    let row = db::query(
         "UPDATE deliveries SET status = ?, attempts = attempts + 1, last_reply = ?, \
          next_attempt_at = COALESCE(?, next_attempt_at), updated_at = ? \
          WHERE id = ? AND status = 'delivering' RETURNING message_id",
@@ -133,8 +129,8 @@ pub(super) async fn outcome_apply(
     Ok(())
 }
 
-pub(super) async fn requeue_interrupted(conn: &mut SqliteConnection, now: i64) -> Result<u64> {
-    let rows = sqlx::query(
+pub(super) async fn requeue_interrupted(conn: &mut db::Tx<'_>, now: i64) -> Result<u64> {
+    let rows = db::query(
         "UPDATE deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ? \
          WHERE status = 'delivering' RETURNING id, message_id",
     )

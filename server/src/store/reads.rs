@@ -1,7 +1,6 @@
 //! Read-side queries: queue overviews, raw messages, tracking events.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use crate::store::db;
 
 pub use app::backend::QueueCounts;
 
@@ -29,7 +28,7 @@ pub struct EventRow {
     pub detail: String,
 }
 
-fn event_row(r: &SqliteRow) -> Result<EventRow> {
+fn event_row(r: &db::Row) -> Result<EventRow> {
     Ok(EventRow {
         at: r.try_get(0)?,
         delivery: r.try_get::<Option<i64>, _>(1)?.map(DeliveryId),
@@ -41,7 +40,7 @@ fn event_row(r: &SqliteRow) -> Result<EventRow> {
 impl Store {
     /// Counts by status for every domain; `None` is the outbound route.
     pub async fn queue_counts(&self) -> Result<Vec<(Option<DomainId>, QueueCounts)>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT domain_id, status, count(*) FROM deliveries GROUP BY domain_id, status",
         )
         .fetch_all(&self.read)
@@ -78,7 +77,7 @@ impl Store {
     /// in it sets their password), never an administrator's to download.
     pub async fn is_invitation(&self, id: MessageId) -> Result<bool> {
         let helo: Option<Option<String>> =
-            sqlx::query_scalar("SELECT helo FROM messages WHERE id = ?")
+            db::query_scalar("SELECT helo FROM messages WHERE id = ?")
                 .bind(id.0)
                 .fetch_optional(&self.read)
                 .await?;
@@ -87,7 +86,7 @@ impl Store {
 
     pub async fn raw_message(&self, id: MessageId) -> Result<Option<Vec<u8>>> {
         Ok(
-            sqlx::query_scalar("SELECT raw FROM message_blobs WHERE message_id = ?")
+            db::query_scalar("SELECT raw FROM message_blobs WHERE message_id = ?")
                 .bind(id.0)
                 .fetch_optional(&self.read)
                 .await?,
@@ -95,7 +94,7 @@ impl Store {
     }
 
     pub async fn deliveries_of(&self, id: MessageId) -> Result<Vec<DeliveryRow>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT id, message_id, rcpt, status, attempts, last_reply, via_continuity FROM deliveries \
              WHERE message_id = ? ORDER BY id",
         )
@@ -118,7 +117,7 @@ impl Store {
     }
 
     pub async fn events_of(&self, id: MessageId) -> Result<Vec<EventRow>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT at, delivery_id, kind, detail FROM events WHERE message_id = ? ORDER BY id",
         )
         .bind(id.0)
@@ -129,7 +128,7 @@ impl Store {
 
     /// Rejected SMTP steps, newest first.
     pub async fn rejections(&self, limit: i64) -> Result<Vec<EventRow>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT at, delivery_id, kind, detail FROM events WHERE kind = 'rejected' \
              ORDER BY id DESC LIMIT ?",
         )
@@ -141,7 +140,7 @@ impl Store {
 
     /// Messages stored, and messages whose every delivery is final.
     pub async fn message_count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT count(*) FROM messages")
+        Ok(db::query_scalar("SELECT count(*) FROM messages")
             .fetch_one(&self.read)
             .await?)
     }
@@ -149,7 +148,7 @@ impl Store {
     /// Message ids with the given Subject (tests and the CLI).
     pub async fn messages_with_subject(&self, subject: &str) -> Result<Vec<MessageId>> {
         let ids: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM messages WHERE subject = ? ORDER BY id")
+            db::query_scalar("SELECT id FROM messages WHERE subject = ? ORDER BY id")
                 .bind(subject)
                 .fetch_all(&self.read)
                 .await?;

@@ -2,9 +2,8 @@
 //! own server may relay through the submission listener (a secret, whose
 //! SHA-256 only is kept, and networks).
 
-use sqlx::Row;
-
 use super::{now_ms, DomainId, Result, Store, StoreError};
+use crate::store::db;
 
 /// A DKIM key as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -43,7 +42,7 @@ pub fn valid_selector(s: &str) -> bool {
         })
 }
 
-fn key_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<DkimKeyRow> {
+fn key_from_row(r: &db::Row) -> Result<DkimKeyRow> {
     Ok(DkimKeyRow {
         id: r.try_get(0)?,
         domain: DomainId(r.try_get(1)?),
@@ -75,12 +74,12 @@ impl Store {
                 "{selector:?} is not a DKIM selector (letters, digits, '-', '.')"
             )));
         }
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         let taken: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM dkim_keys WHERE domain_id = ? AND selector = ?")
+            db::query_scalar("SELECT id FROM dkim_keys WHERE domain_id = ? AND selector = ?")
                 .bind(domain.0)
                 .bind(selector)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
         if taken.is_some() {
             return Err(StoreError::Invalid(format!(
@@ -88,11 +87,11 @@ impl Store {
                  (a selector names one key for good)"
             )));
         }
-        sqlx::query("UPDATE dkim_keys SET active = 0 WHERE domain_id = ?")
+        db::query("UPDATE dkim_keys SET active = 0 WHERE domain_id = ?")
             .bind(domain.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = db::query_scalar(
             "INSERT INTO dkim_keys (domain_id, selector, algorithm, private_der, public_b64, \
              active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?) RETURNING id",
         )
@@ -102,7 +101,7 @@ impl Store {
         .bind(private_der)
         .bind(public_b64)
         .bind(now_ms())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         tx.commit().await?;
         self.dkim_keys(domain)
@@ -114,7 +113,7 @@ impl Store {
 
     /// Every key of `domain`, newest first.
     pub async fn dkim_keys(&self, domain: DomainId) -> Result<Vec<DkimKeyRow>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = db::query(sqlx::AssertSqlSafe(format!(
             "SELECT {KEY_COLUMNS} FROM dkim_keys WHERE domain_id = ? ORDER BY created_at DESC, id DESC"
         )))
         .bind(domain.0)
@@ -125,7 +124,7 @@ impl Store {
 
     /// The key that signs for `domain`, if signing is on.
     pub async fn active_dkim_key(&self, domain: DomainId) -> Result<Option<DkimKeyRow>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = db::query(sqlx::AssertSqlSafe(format!(
             "SELECT {KEY_COLUMNS} FROM dkim_keys WHERE domain_id = ? AND active = 1"
         )))
         .bind(domain.0)
@@ -142,29 +141,29 @@ impl Store {
         on: bool,
         selector: Option<&str>,
     ) -> Result<Option<DkimKeyRow>> {
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("UPDATE dkim_keys SET active = 0 WHERE domain_id = ?")
+        let mut tx = self.read.begin().await?;
+        db::query("UPDATE dkim_keys SET active = 0 WHERE domain_id = ?")
             .bind(domain.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         if on {
             let id: Option<i64> = match selector {
                 Some(s) => {
-                    sqlx::query_scalar(
+                    db::query_scalar(
                         "SELECT id FROM dkim_keys WHERE domain_id = ? AND selector = ?",
                     )
                     .bind(domain.0)
                     .bind(s)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut tx)
                     .await?
                 }
                 None => {
-                    sqlx::query_scalar(
+                    db::query_scalar(
                         "SELECT id FROM dkim_keys WHERE domain_id = ? \
                          ORDER BY created_at DESC, id DESC LIMIT 1",
                     )
                     .bind(domain.0)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut tx)
                     .await?
                 }
             };
@@ -174,9 +173,9 @@ impl Store {
                     None => "a DKIM key for this domain (make one with dkim-keygen)".into(),
                 }));
             };
-            sqlx::query("UPDATE dkim_keys SET active = 1 WHERE id = ?")
+            db::query("UPDATE dkim_keys SET active = 1 WHERE id = ?")
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;
@@ -186,12 +185,12 @@ impl Store {
     /// Forget an inactive key (once its DNS record is gone). The key that
     /// signs cannot be deleted: turn signing off or use another first.
     pub async fn delete_dkim_key(&self, domain: DomainId, selector: &str) -> Result<()> {
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         let active: Option<bool> =
-            sqlx::query_scalar("SELECT active FROM dkim_keys WHERE domain_id = ? AND selector = ?")
+            db::query_scalar("SELECT active FROM dkim_keys WHERE domain_id = ? AND selector = ?")
                 .bind(domain.0)
                 .bind(selector)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
         match active {
             None => {
@@ -206,10 +205,10 @@ impl Store {
             }
             Some(false) => {}
         }
-        sqlx::query("DELETE FROM dkim_keys WHERE domain_id = ? AND selector = ?")
+        db::query("DELETE FROM dkim_keys WHERE domain_id = ? AND selector = ?")
             .bind(domain.0)
             .bind(selector)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -217,7 +216,7 @@ impl Store {
 
     /// Set (or, with `None`, remove) the SHA-256 of the domain's relay secret.
     pub async fn set_relay_secret(&self, domain: DomainId, hash: Option<&[u8]>) -> Result<()> {
-        let n = sqlx::query("UPDATE domains SET relay_secret_hash = ? WHERE id = ?")
+        let n = db::query("UPDATE domains SET relay_secret_hash = ? WHERE id = ?")
             .bind(hash)
             .bind(domain.0)
             .execute(&self.read)
@@ -231,7 +230,7 @@ impl Store {
 
     pub async fn relay_secret_hash(&self, domain: DomainId) -> Result<Option<Vec<u8>>> {
         Ok(
-            sqlx::query_scalar("SELECT relay_secret_hash FROM domains WHERE id = ?")
+            db::query_scalar("SELECT relay_secret_hash FROM domains WHERE id = ?")
                 .bind(domain.0)
                 .fetch_optional(&self.read)
                 .await?
@@ -243,11 +242,11 @@ impl Store {
     /// that shares an address with another domain's is refused (whoever
     /// relays from there would be both; the other's name is not told).
     pub async fn set_relay_networks(&self, domain: DomainId, networks: &[String]) -> Result<()> {
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         let others: Vec<String> =
-            sqlx::query_scalar("SELECT network FROM relay_networks WHERE domain_id <> ?")
+            db::query_scalar("SELECT network FROM relay_networks WHERE domain_id <> ?")
                 .bind(domain.0)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut tx)
                 .await?;
         let parse = |n: &str| n.parse::<ipnet::IpNet>().ok();
         for n in networks {
@@ -264,15 +263,15 @@ impl Store {
                 )));
             }
         }
-        sqlx::query("DELETE FROM relay_networks WHERE domain_id = ?")
+        db::query("DELETE FROM relay_networks WHERE domain_id = ?")
             .bind(domain.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         for n in networks {
-            sqlx::query("INSERT OR IGNORE INTO relay_networks (domain_id, network) VALUES (?, ?)")
+            db::query("INSERT OR IGNORE INTO relay_networks (domain_id, network) VALUES (?, ?)")
                 .bind(domain.0)
                 .bind(n)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;
@@ -281,11 +280,10 @@ impl Store {
 
     /// Every domain's relay networks: (domain, network).
     pub async fn relay_networks(&self) -> Result<Vec<(DomainId, String)>> {
-        let rows = sqlx::query(
-            "SELECT domain_id, network FROM relay_networks ORDER BY domain_id, network",
-        )
-        .fetch_all(&self.read)
-        .await?;
+        let rows =
+            db::query("SELECT domain_id, network FROM relay_networks ORDER BY domain_id, network")
+                .fetch_all(&self.read)
+                .await?;
         rows.iter()
             .map(|r| Ok((DomainId(r.try_get(0)?), r.try_get(1)?)))
             .collect()

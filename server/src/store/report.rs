@@ -2,9 +2,8 @@
 //! primary since, what is still waiting, and what they sent meanwhile
 //! (the reconciliation report), and the domain's held queue right now.
 
+use crate::store::db;
 use std::collections::BTreeMap;
-
-use sqlx::Row;
 
 use super::{now_ms, DomainId, Result, Store, UserId};
 
@@ -46,7 +45,7 @@ pub struct HeldQueue {
 impl Store {
     /// The domain's most recent outage, if it ever had one.
     pub async fn last_outage(&self, domain: DomainId) -> Result<Option<Episode>> {
-        let start: Option<i64> = sqlx::query_scalar(
+        let start: Option<i64> = db::query_scalar(
             "SELECT at FROM domain_timeline WHERE domain_id = ? AND to_state = 'outage' \
              ORDER BY at DESC, id DESC LIMIT 1",
         )
@@ -56,7 +55,7 @@ impl Store {
         let Some(start) = start else {
             return Ok(None);
         };
-        let end: Option<i64> = sqlx::query_scalar(
+        let end: Option<i64> = db::query_scalar(
             "SELECT MIN(at) FROM domain_timeline \
              WHERE domain_id = ? AND to_state = 'normal' AND at >= ?",
         )
@@ -79,7 +78,7 @@ impl Store {
     ) -> Result<Vec<ReportRow>> {
         let until = until.unwrap_or_else(now_ms);
         let user = user.map(|u| u.0);
-        let held = sqlx::query(
+        let held = db::query(
             "SELECT u.id, u.address, COUNT(*), \
                     COALESCE(SUM(d.status = 'delivered'), 0), \
                     COALESCE(SUM(d.status IN ('queued', 'delayed', 'delivering')), 0), \
@@ -98,7 +97,7 @@ impl Store {
         .bind(until)
         .fetch_all(&self.read)
         .await?;
-        let sent = sqlx::query(
+        let sent = db::query(
             // what they sent through us, whatever became of it in Sent
             "SELECT u.id, u.address, COUNT(*) FROM messages m JOIN users u ON u.id = m.sent_by \
              WHERE u.domain_id = ? AND (? IS NULL OR u.id = ?) \
@@ -142,7 +141,7 @@ impl Store {
 
     /// What waits for the domain's primary now.
     pub async fn held_queue(&self, domain: DomainId) -> Result<HeldQueue> {
-        let r = sqlx::query(
+        let r = db::query(
             "SELECT COUNT(*), COALESCE(SUM(d.via_continuity), 0), MIN(m.received_at) \
              FROM deliveries d JOIN messages m ON m.id = d.message_id \
              WHERE d.domain_id = ? AND d.status IN ('queued', 'delayed', 'delivering')",

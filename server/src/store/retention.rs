@@ -11,9 +11,8 @@
 //! Every purge works in small batches, each its own short transaction, so
 //! ingest (the writer) is never blocked for long.
 
-use sqlx::Row;
-
 use super::{DomainId, Result, Store, StoreError};
+use crate::store::db;
 
 pub const DAY_MS: i64 = 24 * 3600 * 1000;
 /// Retention of mail that went to no protected domain (bounces, alerts).
@@ -54,7 +53,7 @@ impl Store {
         if !(1..=3650).contains(&days) {
             return Err(StoreError::Invalid("retention is 1 to 3650 days".into()));
         }
-        sqlx::query("UPDATE domains SET retention_days = ? WHERE id = ?")
+        db::query("UPDATE domains SET retention_days = ? WHERE id = ?")
             .bind(days)
             .bind(domain.0)
             .execute(&self.read)
@@ -64,7 +63,7 @@ impl Store {
 
     pub async fn retention(&self, domain: DomainId) -> Result<i64> {
         Ok(
-            sqlx::query_scalar("SELECT retention_days FROM domains WHERE id = ?")
+            db::query_scalar("SELECT retention_days FROM domains WHERE id = ?")
                 .bind(domain.0)
                 .fetch_optional(&self.read)
                 .await?
@@ -75,7 +74,7 @@ impl Store {
     /// How much a purge at `now` would remove (nothing is changed).
     pub async fn purge_preview(&self, now: i64) -> Result<Purged> {
         let min = self.min_retention().await?;
-        let messages: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        let messages: i64 = db::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM ({})",
             EXPIRED.replace("?4", "-1")
         )))
@@ -84,14 +83,14 @@ impl Store {
         .bind(DEFAULT_RETENTION_DAYS)
         .fetch_one(&self.read)
         .await?;
-        let bodies: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        let bodies: i64 = db::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM ({})",
             UNNEEDED.replace("?2", "-1")
         )))
         .bind(now)
         .fetch_one(&self.read)
         .await?;
-        let events: i64 = sqlx::query_scalar(
+        let events: i64 = db::query_scalar(
             "SELECT COUNT(*) FROM events WHERE message_id IS NULL AND at < ? - ? * 86400000",
         )
         .bind(now)
@@ -106,7 +105,7 @@ impl Store {
     }
 
     async fn min_retention(&self) -> Result<i64> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT MIN(retention_days) FROM domains")
+        let v: Option<i64> = db::query_scalar("SELECT MIN(retention_days) FROM domains")
             .fetch_one(&self.read)
             .await?;
         Ok(v.unwrap_or(DEFAULT_RETENTION_DAYS)
@@ -114,7 +113,7 @@ impl Store {
     }
 
     async fn max_retention(&self) -> Result<i64> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(retention_days) FROM domains")
+        let v: Option<i64> = db::query_scalar("SELECT MAX(retention_days) FROM domains")
             .fetch_one(&self.read)
             .await?;
         Ok(v.unwrap_or(DEFAULT_RETENTION_DAYS)
@@ -127,7 +126,7 @@ impl Store {
     /// Returns what it removed; all zero when there is nothing left.
     pub async fn purge_batch(&self, now: i64, batch: u32) -> Result<Purged> {
         let min = self.min_retention().await?;
-        let ids: Vec<i64> = sqlx::query_scalar(EXPIRED)
+        let ids: Vec<i64> = db::query_scalar(EXPIRED)
             .bind(now)
             .bind(min)
             .bind(DEFAULT_RETENTION_DAYS)
@@ -136,17 +135,17 @@ impl Store {
             .await?;
         if !ids.is_empty() {
             let list = id_list(&ids);
-            let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
+            let mut tx = self.read.begin().await?;
+            db::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM messages_fts WHERE rowid IN ({list})"
             )))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
             // blobs, deliveries, events and mailbox rows cascade
-            let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+            let n = db::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM messages WHERE id IN ({list})"
             )))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
             .rows_affected();
             tx.commit().await?;
@@ -155,26 +154,24 @@ impl Store {
                 ..Default::default()
             });
         }
-        let ids: Vec<i64> = sqlx::query_scalar(UNNEEDED)
+        let ids: Vec<i64> = db::query_scalar(UNNEEDED)
             .bind(now)
             .bind(batch as i64)
             .fetch_all(&self.read)
             .await?;
         if !ids.is_empty() {
             let list = id_list(&ids);
-            let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+            let mut tx = self.read.begin().await?;
             for sql in [
                 format!("DELETE FROM messages_fts WHERE rowid IN ({list})"),
                 format!("DELETE FROM mailbox WHERE message_id IN ({list})"),
             ] {
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut *tx)
-                    .await?;
+                db::query(sqlx::AssertSqlSafe(sql)).execute(&mut tx).await?;
             }
-            let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+            let n = db::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM message_blobs WHERE message_id IN ({list})"
             )))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
             .rows_affected();
             tx.commit().await?;
@@ -183,7 +180,7 @@ impl Store {
                 ..Default::default()
             });
         }
-        let n = sqlx::query(
+        let n = db::query(
             "DELETE FROM events WHERE id IN (SELECT id FROM events \
              WHERE message_id IS NULL AND at < ? - ? * 86400000 LIMIT ?)",
         )
@@ -201,7 +198,7 @@ impl Store {
 
     /// Record a finished purge.
     pub async fn log_purge(&self, at: i64, p: Purged, took_ms: i64) -> Result<()> {
-        sqlx::query(
+        db::query(
             "INSERT INTO purge_log (at, messages, bodies, events, took_ms) VALUES (?, ?, ?, ?, ?)",
         )
         .bind(at)
@@ -216,7 +213,7 @@ impl Store {
 
     /// The latest purges: (at, messages, bodies, events, took_ms).
     pub async fn purge_history(&self, limit: u32) -> Result<Vec<(i64, Purged, i64)>> {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT at, messages, bodies, events, took_ms FROM purge_log ORDER BY id DESC LIMIT ?",
         )
         .bind(limit as i64)

@@ -7,6 +7,7 @@
 
 use super::mailbox::Folder;
 use super::{Result, Store, UserId};
+use crate::store::db;
 
 impl Store {
     /// Move one of the user's entries to `to`; returns the new entry id
@@ -14,12 +15,12 @@ impl Store {
     /// None when the entry is not the user's. Into the trash, the entry
     /// remembers its folder; out of it, it forgets.
     pub async fn move_entry(&self, user: UserId, entry: i64, to: Folder) -> Result<Option<i64>> {
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.read.begin().await?;
         let row: Option<(i64, String)> =
-            sqlx::query_as("SELECT message_id, folder FROM mailbox WHERE user_id = ? AND id = ?")
+            db::query_as("SELECT message_id, folder FROM mailbox WHERE user_id = ? AND id = ?")
                 .bind(user.0)
                 .bind(entry)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
         let Some((message, from)) = row else {
             return Ok(None);
@@ -27,7 +28,7 @@ impl Store {
         if from == to.as_str() {
             return Ok(Some(entry));
         }
-        sqlx::query(
+        db::query(
             "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, seen, \
              during_outage, flagged, answered, deleted, draft, trashed_from) \
              SELECT user_id, message_id, ?, received_at, seen, during_outage, flagged, answered, \
@@ -38,20 +39,20 @@ impl Store {
         .bind(to.as_str())
         .bind(user.0)
         .bind(entry)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        let new: i64 = sqlx::query_scalar(
+        let new: i64 = db::query_scalar(
             "SELECT id FROM mailbox WHERE user_id = ? AND message_id = ? AND folder = ?",
         )
         .bind(user.0)
         .bind(message)
         .bind(to.as_str())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
-        sqlx::query("DELETE FROM mailbox WHERE user_id = ? AND id = ?")
+        db::query("DELETE FROM mailbox WHERE user_id = ? AND id = ?")
             .bind(user.0)
             .bind(entry)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         self.mailbox_changed(user);
@@ -61,7 +62,7 @@ impl Store {
     /// Where an entry of the trash goes back to (Inbox when unknown), or
     /// None when it is not one of the user's trash entries.
     pub async fn trashed_from(&self, user: UserId, entry: i64) -> Result<Option<Folder>> {
-        let row: Option<Option<String>> = sqlx::query_scalar(
+        let row: Option<Option<String>> = db::query_scalar(
             "SELECT trashed_from FROM mailbox WHERE user_id = ? AND id = ? AND folder = 'trash'",
         )
         .bind(user.0)
@@ -87,13 +88,12 @@ impl Store {
     /// keeps the message for its retention). False when it is not one of
     /// the user's trash entries.
     pub async fn delete_trashed(&self, user: UserId, entry: i64) -> Result<bool> {
-        let n =
-            sqlx::query("DELETE FROM mailbox WHERE user_id = ? AND id = ? AND folder = 'trash'")
-                .bind(user.0)
-                .bind(entry)
-                .execute(&self.read)
-                .await?
-                .rows_affected();
+        let n = db::query("DELETE FROM mailbox WHERE user_id = ? AND id = ? AND folder = 'trash'")
+            .bind(user.0)
+            .bind(entry)
+            .execute(&self.read)
+            .await?
+            .rows_affected();
         if n > 0 {
             self.mailbox_changed(user);
         }
@@ -102,7 +102,7 @@ impl Store {
 
     /// Empty the user's trash; returns how many entries went.
     pub async fn empty_trash(&self, user: UserId) -> Result<u64> {
-        let n = sqlx::query("DELETE FROM mailbox WHERE user_id = ? AND folder = 'trash'")
+        let n = db::query("DELETE FROM mailbox WHERE user_id = ? AND folder = 'trash'")
             .bind(user.0)
             .execute(&self.read)
             .await?

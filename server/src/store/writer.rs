@@ -7,8 +7,8 @@
 //! is being fsynced, the next fills up, so concurrent SMTP sessions share
 //! fsyncs instead of queueing behind each other's.
 
+use crate::store::db;
 use serde_json::json;
-use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -82,7 +82,7 @@ impl Answer {
     }
 }
 
-pub async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Request>, wake: Arc<Notify>) {
+pub async fn run(pool: db::Pool, mut rx: mpsc::Receiver<Request>, wake: Arc<Notify>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -135,12 +135,12 @@ fn answer_unavailable(r: Request) {
 
 type BatchResult = std::result::Result<Vec<Answer>, (StoreError, Vec<Answer>)>;
 
-async fn apply_batch(conn: &mut SqliteConnection, batch: Vec<Request>) -> BatchResult {
+async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResult {
     let mut answers = Vec::with_capacity(batch.len());
     // IMMEDIATE: take the write lock up front. A deferred transaction that
     // reads first cannot upgrade once another connection has written (WAL's
     // SQLITE_BUSY_SNAPSHOT, which the busy timeout does not retry).
-    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
+    let mut tx = match conn.begin().await {
         Ok(tx) => tx,
         Err(e) => {
             batch.into_iter().for_each(answer_unavailable);
@@ -151,7 +151,7 @@ async fn apply_batch(conn: &mut SqliteConnection, batch: Vec<Request>) -> BatchR
     for req in batch {
         // Each request in its own savepoint: one bad request cannot spoil
         // the others, and never leaves half of itself behind.
-        if let Err(e) = sqlx::query("SAVEPOINT req").execute(&mut *tx).await {
+        if let Err(e) = db::query("SAVEPOINT req").execute(&mut tx).await {
             answer_unavailable(req);
             return Err((e.into(), answers));
         }
@@ -201,7 +201,7 @@ async fn apply_batch(conn: &mut SqliteConnection, batch: Vec<Request>) -> BatchR
         } else {
             "RELEASE req"
         };
-        if let Err(e) = sqlx::raw_sql(end).execute(&mut *tx).await {
+        if let Err(e) = db::raw(end, &mut tx).await {
             answers.push(answer);
             return Err((e.into(), answers));
         }
@@ -214,14 +214,14 @@ async fn apply_batch(conn: &mut SqliteConnection, batch: Vec<Request>) -> BatchR
 }
 
 pub(super) async fn event(
-    conn: &mut SqliteConnection,
+    conn: &mut db::Tx<'_>,
     at: i64,
     message: Option<MessageId>,
     delivery: Option<DeliveryId>,
     kind: &str,
     detail: serde_json::Value,
 ) -> Result<()> {
-    sqlx::query(
+    db::query(
         "INSERT INTO events (at, message_id, delivery_id, kind, detail) VALUES (?, ?, ?, ?, ?)",
     )
     .bind(at)
@@ -237,13 +237,8 @@ pub(super) async fn event(
 /// Insert a message, its raw bytes, one delivery per recipient and the
 /// tracking events `received` and `queued`.
 /// File a message in the user's Sent (read), in the message's own commit.
-async fn file_sent(
-    conn: &mut SqliteConnection,
-    user: UserId,
-    id: MessageId,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
+async fn file_sent(conn: &mut db::Tx<'_>, user: UserId, id: MessageId, now: i64) -> Result<()> {
+    db::query(
         "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, seen) \
          VALUES (?, ?, 'sent', ?, 1)",
     )
@@ -256,7 +251,7 @@ async fn file_sent(
 }
 
 pub(super) async fn ingest(
-    conn: &mut SqliteConnection,
+    conn: &mut db::Tx<'_>,
     m: &NewMessage,
     sent_by: Option<UserId>,
     now: i64,
@@ -265,7 +260,7 @@ pub(super) async fn ingest(
         return Err(StoreError::Invalid("a message needs a recipient".into()));
     }
     let s = &m.summary;
-    let id: i64 = sqlx::query(
+    let id: i64 = db::query(
         "INSERT INTO messages (received_at, origin, mail_from, client_ip, helo, tls, size, \
          header_from, header_to, header_cc, subject, sent_date, message_id_hdr, attachments, sent_by) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -291,7 +286,7 @@ pub(super) async fn ingest(
     .await?
     .try_get(0)?;
     let id = MessageId(id);
-    sqlx::query("INSERT INTO message_blobs (message_id, raw) VALUES (?, ?)")
+    db::query("INSERT INTO message_blobs (message_id, raw) VALUES (?, ?)")
         .bind(id.0)
         .bind(&m.raw)
         .execute(&mut *conn)
@@ -314,7 +309,7 @@ pub(super) async fn ingest(
     )
     .await?;
     for r in &m.recipients {
-        let did: i64 = sqlx::query(
+        let did: i64 = db::query(
             "INSERT INTO deliveries (message_id, rcpt, domain_id, user_id, status, attempts, \
              next_attempt_at, updated_at, received_at) \
              VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?) RETURNING id",
@@ -337,7 +332,7 @@ pub(super) async fn ingest(
         // arriving while the primary is in an outage: held from the start
         let held = match r.domain {
             Some(d) => {
-                sqlx::query(
+                db::query(
                     "UPDATE deliveries SET via_continuity = 1 WHERE id = ? \
                      AND EXISTS (SELECT 1 FROM domains WHERE id = ? AND state = 'outage')",
                 )
@@ -377,7 +372,7 @@ pub(super) async fn ingest(
         let (Some(user), Some(domain)) = (r.user, r.domain) else {
             continue;
         };
-        sqlx::query(
+        db::query(
             "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, during_outage) \
              SELECT ?, ?, 'inbox', ?, state IN ('outage', 'drill') FROM domains \
              WHERE id = ? AND continuity_enabled = 1",
@@ -389,7 +384,7 @@ pub(super) async fn ingest(
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query(
+    db::query(
         "INSERT INTO messages_fts (rowid, sender, recipients, subject, body) VALUES (?, ?, ?, ?, ?)",
     )
     .bind(id.0)
@@ -413,7 +408,7 @@ pub(super) async fn ingest(
     Ok(id)
 }
 
-async fn reject(conn: &mut SqliteConnection, r: &Rejection, now: i64) -> Result<()> {
+async fn reject(conn: &mut db::Tx<'_>, r: &Rejection, now: i64) -> Result<()> {
     event(
         conn,
         now,
@@ -432,12 +427,12 @@ async fn reject(conn: &mut SqliteConnection, r: &Rejection, now: i64) -> Result<
 }
 
 /// Insert a user and its aliases, refusing any address already taken.
-async fn add_user(conn: &mut SqliteConnection, u: &NewUser, now: i64) -> Result<UserId> {
+async fn add_user(conn: &mut db::Tx<'_>, u: &NewUser, now: i64) -> Result<UserId> {
     let Some((primary, aliases)) = u.addresses.split_first() else {
         return Err(StoreError::Invalid("a user needs an address".into()));
     };
     for a in &u.addresses {
-        let taken: Option<i64> = sqlx::query_scalar(
+        let taken: Option<i64> = db::query_scalar(
             "SELECT id FROM users WHERE address = ?1 \
              UNION SELECT user_id FROM user_aliases WHERE address = ?1",
         )
@@ -450,7 +445,7 @@ async fn add_user(conn: &mut SqliteConnection, u: &NewUser, now: i64) -> Result<
             )));
         }
     }
-    let id: i64 = sqlx::query(
+    let id: i64 = db::query(
         "INSERT INTO users (domain_id, address, display_name, source, created_at) \
          VALUES (?, ?, ?, ?, ?) RETURNING id",
     )
@@ -463,7 +458,7 @@ async fn add_user(conn: &mut SqliteConnection, u: &NewUser, now: i64) -> Result<
     .await?
     .try_get(0)?;
     for a in aliases {
-        sqlx::query("INSERT INTO user_aliases (address, user_id) VALUES (?, ?)")
+        db::query("INSERT INTO user_aliases (address, user_id) VALUES (?, ?)")
             .bind(a)
             .bind(id)
             .execute(&mut *conn)

@@ -5,9 +5,8 @@
 //! Each filter has an index already in time order (see the tracking
 //! migration), so a page costs the rows it shows, not the table.
 
+use crate::store::db;
 mod sql;
-
-use sqlx::Row;
 
 use super::{DeliveryId, DomainId, MessageId, Result, Store, StoreError, UserId};
 use sql::{
@@ -171,7 +170,7 @@ impl Store {
                         .collect(),
                 ),
                 (_, Some(d)) => Some(
-                    sqlx::query_scalar("SELECT name FROM domains WHERE id = ?")
+                    db::query_scalar("SELECT name FROM domains WHERE id = ?")
                         .bind(d.0)
                         .fetch_optional(&self.read)
                         .await?
@@ -290,7 +289,7 @@ impl Store {
                          FROM messages_fts WHERE messages_fts MATCH ? {cond} \
                          ORDER BY rowid {dir} LIMIT {CHUNK}"
                     );
-                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(m.as_str());
+                    let mut q = db::query_as(sqlx::AssertSqlSafe(sql)).bind(m.as_str());
                     if let Some(b) = b {
                         q = q.bind(b);
                     }
@@ -310,7 +309,7 @@ impl Store {
                          WHERE lower(mail_from) = ? {cond} \
                          ORDER BY received_at {dir}, id {dir} LIMIT {CHUNK}"
                     );
-                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(addr.as_str());
+                    let mut q = db::query_as(sqlx::AssertSqlSafe(sql)).bind(addr.as_str());
                     for b in binds {
                         q = q.bind(b);
                     }
@@ -362,7 +361,7 @@ impl Store {
         );
         scope_deliveries(&mut sql, &mut binds, scope);
         sql.push_str(" LIMIT 1");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = db::query(sqlx::AssertSqlSafe(sql));
         for b in binds {
             q = match b {
                 Bind::Int(i) => q.bind(i),
@@ -376,13 +375,13 @@ impl Store {
     /// administrator's request): a final delivery goes back to the queue.
     pub async fn redeliver(&self, id: DeliveryId, by: &str) -> Result<()> {
         let now = super::now_ms();
-        let mut tx = self.read.begin_with("BEGIN IMMEDIATE").await?;
-        let row: Option<(i64, String, i64)> = sqlx::query_as(
+        let mut tx = self.read.begin().await?;
+        let row: Option<(i64, String, i64)> = db::query_as(
             "SELECT d.message_id, d.status, EXISTS (SELECT 1 FROM message_blobs b \
              WHERE b.message_id = d.message_id) FROM deliveries d WHERE d.id = ?",
         )
         .bind(id.0)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some((message, status, has_body)) = row else {
             return Err(StoreError::NotFound(format!("delivery {}", id.0)));
@@ -397,16 +396,16 @@ impl Store {
                 "the message is still {status}: it will be delivered anyway"
             )));
         }
-        sqlx::query(
+        db::query(
             "UPDATE deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ? \
              WHERE id = ?",
         )
         .bind(now)
         .bind(now)
         .bind(id.0)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO events (at, message_id, delivery_id, kind, detail) \
              VALUES (?, ?, ?, 'requeued', json_object('by', ?, 'was', ?))",
         )
@@ -415,7 +414,7 @@ impl Store {
         .bind(id.0)
         .bind(by)
         .bind(&status)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         self.queue_wake.notify_one();
@@ -440,7 +439,7 @@ pub struct MessageInfo {
 
 impl Store {
     pub async fn message_info(&self, m: MessageId) -> Result<Option<MessageInfo>> {
-        let r = sqlx::query(
+        let r = db::query(
             "SELECT subject, header_from, mail_from, received_at, COALESCE(client_ip, ''), \
              COALESCE(helo, ''), tls, size, \
              EXISTS (SELECT 1 FROM message_blobs b WHERE b.message_id = m.id) \

@@ -2,8 +2,7 @@
 //! (named with INDEXED BY), user text is always a bound value (LIKE
 //! patterns escaped, FTS terms quoted), and rows are read into [`TrackRow`].
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use crate::store::db;
 
 use super::{Cursor, Direction, Filter, Scope, Status, TrackRow};
 use crate::store::{MessageId, Result, Store};
@@ -70,7 +69,7 @@ pub(super) fn keyset(
     }
 }
 
-pub(super) fn delivery_row(r: &SqliteRow) -> Result<TrackRow> {
+pub(super) fn delivery_row(r: &db::Row) -> Result<TrackRow> {
     Ok(TrackRow {
         id: r.try_get(0)?,
         refused: false,
@@ -88,7 +87,7 @@ pub(super) fn delivery_row(r: &SqliteRow) -> Result<TrackRow> {
     })
 }
 
-pub(super) fn refusal_row(r: &SqliteRow) -> Result<TrackRow> {
+pub(super) fn refusal_row(r: &db::Row) -> Result<TrackRow> {
     Ok(TrackRow {
         id: r.try_get(0)?,
         refused: true,
@@ -110,9 +109,9 @@ pub(super) async fn fetch(
     store: &Store,
     sql: String,
     binds: Vec<Bind>,
-    row: fn(&SqliteRow) -> Result<TrackRow>,
+    row: fn(&db::Row) -> Result<TrackRow>,
 ) -> Result<Vec<TrackRow>> {
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = db::query(sqlx::AssertSqlSafe(sql));
     for b in binds {
         q = match b {
             Bind::Int(i) => q.bind(i),
