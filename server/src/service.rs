@@ -86,7 +86,7 @@ pub struct StartOptions {
 }
 
 pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartError> {
-    let store = Store::open(&cfg.database_path()).await?;
+    let store = Store::connect(&cfg.store).await?;
     let directory = Arc::new(Directory::default());
     directory.refresh(&store).await;
     directory.spawn_refresher(store.clone(), Duration::from_secs(5));

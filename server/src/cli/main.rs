@@ -140,32 +140,32 @@ async fn main() -> Result<()> {
         }
         Command::Domain(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;
-            let store = Store::open(&cfg.database_path()).await?;
+            let store = Store::connect(&cfg.store).await?;
             domain_cmd(&store, &cfg.hostname, cmd).await
         }
         Command::Service(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;
-            let store = Store::open(&cfg.database_path()).await?;
+            let store = Store::connect(&cfg.store).await?;
             service_cmd(&store, cmd).await
         }
         Command::Directory(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;
-            let store = Store::open(&cfg.database_path()).await?;
+            let store = Store::connect(&cfg.store).await?;
             directory_cmd(&store, cmd).await
         }
         Command::Archive(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;
-            let store = Store::open(&cfg.database_path()).await?;
+            let store = Store::connect(&cfg.store).await?;
             archive_cmd(&store, cmd).await
         }
         Command::Admin(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;
-            let store = Store::open(&cfg.database_path()).await?;
+            let store = Store::connect(&cfg.store).await?;
             admin_cmd(&store, cmd).await
         }
         Command::User(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;
-            let store = Store::open(&cfg.database_path()).await?;
+            let store = Store::connect(&cfg.store).await?;
             let r = user_cmd(&cfg, &store, cmd).await;
             store.flush().await?;
             r
@@ -175,7 +175,7 @@ async fn main() -> Result<()> {
 
 async fn serve(cfg: Config, demo: Option<DemoArgs>, no_delivery: bool) -> Result<()> {
     if demo.is_some() {
-        let store = Store::open(&cfg.database_path()).await?;
+        let store = Store::connect(&cfg.store).await?;
         let d = demo.clone().unwrap_or(DemoArgs {
             demo_primary: "127.0.0.1:2526".into(),
         });

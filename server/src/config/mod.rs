@@ -15,10 +15,12 @@ use serde::Deserialize;
 
 mod imap;
 mod outbound;
+mod store;
 mod submission;
 mod values;
 pub use imap::{ImapConfig, RawImap};
 pub use outbound::{OutboundConfig, RawOutbound, SmarthostAuth};
+pub use store::{RawStore, StoreConfig, StoreUrl};
 pub use submission::{RawSubmission, SubmissionConfig};
 use values::{addr_list, parse_addr, positive};
 pub use values::{parse_duration, parse_host_port, parse_size};
@@ -79,6 +81,8 @@ pub struct RawConfig {
     pub submission: RawSubmission,
     #[serde(default)]
     pub imap: RawImap,
+    #[serde(default)]
+    pub store: RawStore,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -254,6 +258,7 @@ pub struct Config {
     pub outbound: OutboundConfig,
     pub submission: SubmissionConfig,
     pub imap: ImapConfig,
+    pub store: StoreConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -352,7 +357,7 @@ impl Config {
     }
 }
 
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "server",
     "web",
     "smtp",
@@ -360,6 +365,7 @@ const SECTIONS: [&str; 7] = [
     "outbound",
     "submission",
     "imap",
+    "store",
 ];
 
 /// `CONTINUITY_SMTP_MAX_RECIPIENTS=50` sets `[smtp] max_recipients = 50`. The
@@ -591,6 +597,7 @@ impl RawConfig {
         let outbound = self.outbound.validate()?;
         let submission = self.submission.validate()?;
         let imap = self.imap.validate()?;
+        let store = self.store.validate(&data_dir)?;
 
         Ok(Config {
             hostname,
@@ -601,6 +608,7 @@ impl RawConfig {
             outbound,
             submission,
             imap,
+            store,
         })
     }
 }

@@ -52,7 +52,7 @@ pub(super) async fn world_with(tag: &str, plaintext: bool, extra: &[(&str, &str)
         .into_iter()
         .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let cfg = Config::load(None, env).expect("config");
-    let store = Store::open(&cfg.database_path()).await.expect("store");
+    let store = crate::store::testing::open(&dir).await.expect("store");
     let dom = store
         .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
         .await
@@ -472,8 +472,7 @@ async fn issue_9_uidvalidity_and_uids_survive_a_restart() {
         std::process::id(),
         crate::store::now_ms()
     ));
-    let path = dir.join("continuity.db");
-    let store = Store::open(&path).await.expect("store");
+    let store = crate::store::testing::open(&dir).await.expect("store");
     let dom = store
         .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
         .await
@@ -513,7 +512,7 @@ async fn issue_9_uidvalidity_and_uids_survive_a_restart() {
     store.flush().await.unwrap();
     drop(w);
     drop(store);
-    let again = Store::open(&path).await.expect("reopened");
+    let again = crate::store::testing::open(&dir).await.expect("reopened");
     assert_eq!(again.imap_uid_validity().await.unwrap(), validity);
     assert_eq!(again.imap_uid_next().await.unwrap(), next);
     let after: Vec<u32> = again

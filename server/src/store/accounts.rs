@@ -101,8 +101,8 @@ impl Store {
             return Ok(None);
         };
         let row = db::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT_ACCOUNT} WHERE u.address = ?1 OR u.id = \
-             (SELECT user_id FROM user_aliases WHERE address = ?1)"
+            "{SELECT_ACCOUNT} WHERE lower(u.address) = lower(?1) OR u.id = \
+             (SELECT user_id FROM user_aliases WHERE lower(address) = lower(?1))"
         )))
         .bind(&address)
         .fetch_optional(&self.read)
@@ -236,7 +236,7 @@ impl Store {
     /// A server key by name, created with `make` the first time it is asked
     /// for (race-free: the first insert wins and everyone reads it back).
     pub async fn server_key(&self, name: &str, make: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>> {
-        db::query("INSERT OR IGNORE INTO server_keys (name, value) VALUES (?, ?)")
+        db::query("INSERT INTO server_keys (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
             .bind(name)
             .bind(make())
             .execute(&self.read)
@@ -293,7 +293,7 @@ impl Store {
                 "SELECT s.user_id, s.csrf, s.created_at, s.last_seen, s.expires_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
                  JOIN domains d ON d.id = u.domain_id \
-                 WHERE s.id_hash = ? AND u.disabled = 0 AND d.continuity_enabled \
+                 WHERE s.id_hash = ? AND u.disabled = FALSE AND d.continuity_enabled \
                  AND (d.continuity_scope = 'all' OR EXISTS (SELECT 1 FROM continuity_users c \
                       WHERE c.domain_id = d.id AND c.user_id = u.id))"
             }

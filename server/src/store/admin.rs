@@ -142,7 +142,7 @@ impl Store {
     }
 
     pub async fn domain_by_name(&self, name: &str) -> Result<Option<Domain>> {
-        let row = db::query(select_domains!("WHERE name = ?"))
+        let row = db::query(select_domains!("WHERE lower(name) = lower(?)"))
             .bind(name.trim().to_ascii_lowercase())
             .fetch_optional(&self.read)
             .await?;
@@ -231,7 +231,7 @@ impl Store {
     pub async fn users(&self, domain: DomainId) -> Result<Vec<User>> {
         let rows = db::query(
             "SELECT u.id, u.address, u.display_name, u.source, u.disabled, \
-             (SELECT group_concat(a.address, ' ') FROM user_aliases a WHERE a.user_id = u.id) \
+             (SELECT string_agg(a.address, ' ') FROM user_aliases a WHERE a.user_id = u.id) \
              FROM users u WHERE u.domain_id = ? ORDER BY u.address",
         )
         .bind(domain.0)

@@ -57,10 +57,11 @@ impl Store {
             ));
         }
         let mut tx = self.read.begin().await?;
-        let exists: Option<i64> = db::query_scalar("SELECT id FROM admins WHERE address = ?")
-            .bind(&address)
-            .fetch_optional(&mut tx)
-            .await?;
+        let exists: Option<i64> =
+            db::query_scalar("SELECT id FROM admins WHERE lower(address) = lower(?)")
+                .bind(&address)
+                .fetch_optional(&mut tx)
+                .await?;
         if exists.is_some() {
             return Err(StoreError::Invalid(format!(
                 "administrator {address} already exists"
@@ -105,7 +106,7 @@ impl Store {
             return Ok(None);
         };
         let row = db::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT_ADMIN} WHERE address = ?"
+            "{SELECT_ADMIN} WHERE lower(address) = lower(?)"
         )))
         .bind(address)
         .fetch_optional(&self.read)
@@ -250,7 +251,7 @@ impl Store {
     pub async fn api_token_admin(&self, token_hash: &[u8]) -> Result<Option<(AdminRow, String)>> {
         let row = db::query(
             "SELECT t.admin_id, t.name, t.id FROM api_tokens t JOIN admins a ON a.id = t.admin_id \
-             WHERE t.token_hash = ? AND t.revoked_at IS NULL AND a.disabled = 0",
+             WHERE t.token_hash = ? AND t.revoked_at IS NULL AND a.disabled = FALSE",
         )
         .bind(token_hash)
         .fetch_optional(&self.read)
@@ -285,7 +286,7 @@ impl Store {
     pub async fn alert_recipients(&self, domain: DomainId) -> Result<Vec<String>> {
         Ok(db::query_scalar(
             "SELECT DISTINCT a.recovery_address FROM admins a \
-             WHERE a.disabled = 0 AND a.recovery_address IS NOT NULL \
+             WHERE a.disabled = FALSE AND a.recovery_address IS NOT NULL \
              AND (a.role = 'operator' OR EXISTS (SELECT 1 FROM admin_domains x \
                   WHERE x.admin_id = a.id AND x.domain_id = ?)) \
              ORDER BY 1",

@@ -129,7 +129,7 @@ impl Store {
             .execute(&mut tx)
             .await?;
             db::query(
-                "UPDATE deliveries SET via_continuity = 1 \
+                "UPDATE deliveries SET via_continuity = TRUE \
                  WHERE domain_id = ? AND status IN ('queued', 'delayed')",
             )
             .bind(domain.0)
@@ -140,7 +140,7 @@ impl Store {
             db::query(
                 "INSERT INTO events (at, message_id, delivery_id, kind, detail) \
                  SELECT ?, message_id, id, 'released', json_object('reason', ?) FROM deliveries \
-                 WHERE domain_id = ? AND status IN ('queued', 'delayed') AND via_continuity = 1",
+                 WHERE domain_id = ? AND status IN ('queued', 'delayed') AND via_continuity = TRUE",
             )
             .bind(now)
             .bind(reason)

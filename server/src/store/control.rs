@@ -239,9 +239,9 @@ impl Store {
             return Err(ScopeError::ScopeIsAll);
         }
         let user = db::query(
-            "SELECT u.id, u.domain_id, u.address FROM users u WHERE u.address = ?1 \
+            "SELECT u.id, u.domain_id, u.address FROM users u WHERE lower(u.address) = lower(?1) \
              UNION ALL SELECT u.id, u.domain_id, u.address FROM user_aliases a \
-             JOIN users u ON u.id = a.user_id WHERE a.address = ?1 LIMIT 1",
+             JOIN users u ON u.id = a.user_id WHERE lower(a.address) = lower(?1) LIMIT 1",
         )
         .bind(&addr)
         .fetch_optional(&mut tx)
@@ -255,7 +255,8 @@ impl Store {
             return Err(ScopeError::OtherDomain(addr));
         }
         let n = db::query(
-            "INSERT OR IGNORE INTO continuity_users (domain_id, user_id, added_at) VALUES (?, ?, ?)",
+            "INSERT INTO continuity_users (domain_id, user_id, added_at) VALUES (?, ?, ?) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(domain.0)
         .bind(uid)
@@ -338,9 +339,9 @@ impl Store {
         let rows = db::query(
             "SELECT address, display_name FROM ( \
                SELECT u.address AS address, u.display_name AS display_name FROM users u \
-               WHERE u.domain_id = ?1 AND u.disabled = 0 \
+               WHERE u.domain_id = ?1 AND u.disabled = FALSE \
                UNION SELECT a.address, u.display_name FROM user_aliases a JOIN users u ON u.id = a.user_id \
-               WHERE u.domain_id = ?1 AND u.disabled = 0) \
+               WHERE u.domain_id = ?1 AND u.disabled = FALSE) \
              WHERE (lower(address) LIKE ?2 ESCAPE '\\' OR lower(display_name) LIKE ?2 ESCAPE '\\') \
              AND address > ?3 ORDER BY address LIMIT ?4",
         )
@@ -444,7 +445,7 @@ impl Store {
                                  AND t.used_at IS NULL AND t.expires_at > ?2) THEN 'invited' \
                     ELSE 'none' END \
              FROM users u JOIN domains d ON d.id = u.domain_id \
-             WHERE u.domain_id = ?1 AND u.disabled = 0 AND d.continuity_enabled = 1 \
+             WHERE u.domain_id = ?1 AND u.disabled = FALSE AND d.continuity_enabled = TRUE \
                AND (d.continuity_scope = 'all' OR EXISTS (SELECT 1 FROM continuity_users c \
                     WHERE c.domain_id = d.id AND c.user_id = u.id)) \
              ORDER BY u.source = 'local', u.address",

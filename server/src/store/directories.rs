@@ -208,7 +208,7 @@ impl Store {
     pub async fn sync_users(&self, domain: DomainId) -> Result<Vec<Current>> {
         let rows = db::query(
             "SELECT u.id, u.address, u.display_name, u.source, u.disabled, \
-             COALESCE((SELECT group_concat(a.address, ' ') FROM user_aliases a \
+             COALESCE((SELECT string_agg(a.address, ' ') FROM user_aliases a \
                        WHERE a.user_id = u.id), '') \
              FROM users u WHERE u.domain_id = ? ORDER BY u.id",
         )
@@ -275,7 +275,7 @@ impl Store {
             }
         }
         for (id, _) in &p.disables {
-            db::query("UPDATE users SET disabled = 1 WHERE id = ? AND domain_id = ?")
+            db::query("UPDATE users SET disabled = TRUE WHERE id = ? AND domain_id = ?")
                 .bind(id)
                 .bind(domain.0)
                 .execute(&mut tx)
@@ -287,7 +287,7 @@ impl Store {
                 .await?;
         }
         for (id, _) in &p.enables {
-            db::query("UPDATE users SET disabled = 0 WHERE id = ? AND domain_id = ?")
+            db::query("UPDATE users SET disabled = FALSE WHERE id = ? AND domain_id = ?")
                 .bind(id)
                 .bind(domain.0)
                 .execute(&mut tx)

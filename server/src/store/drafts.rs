@@ -173,7 +173,7 @@ impl Store {
     pub async fn draft_usage(&self, user: UserId) -> Result<(i64, i64)> {
         Ok(db::query_as(
             "SELECT (SELECT COUNT(*) FROM drafts WHERE user_id = ?1), \
-                    (SELECT COALESCE(SUM(a.size), 0) FROM drafts d \
+                    (SELECT CAST(COALESCE(SUM(a.size), 0) AS BIGINT) FROM drafts d \
                      JOIN draft_attachments a ON a.draft_id = d.id WHERE d.user_id = ?1)",
         )
         .bind(user.0)
@@ -295,7 +295,7 @@ impl Store {
 
     /// A forward's kept attachments have been copied into the draft.
     pub async fn mark_forward_done(&self, user: UserId, draft: i64) -> Result<()> {
-        db::query("UPDATE drafts SET forward_done = 1 WHERE id = ? AND user_id = ?")
+        db::query("UPDATE drafts SET forward_done = TRUE WHERE id = ? AND user_id = ?")
             .bind(draft)
             .bind(user.0)
             .execute(&self.read)
@@ -346,7 +346,7 @@ impl Store {
         out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let mut out: Vec<String> = out.into_iter().map(|(a, _)| a).collect();
         let colleagues: Vec<String> = db::query_scalar(
-            "SELECT address FROM users WHERE disabled = 0 AND id != ? \
+            "SELECT address FROM users WHERE disabled = FALSE AND id != ? \
              AND domain_id = (SELECT domain_id FROM users WHERE id = ?) ORDER BY address LIMIT 500",
         )
         .bind(user.0)

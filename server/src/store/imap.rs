@@ -328,7 +328,7 @@ impl Store {
         let removed: Vec<i64> = match only {
             Some(uids) => {
                 db::query_scalar(
-                    "DELETE FROM mailbox WHERE +user_id = ? AND +folder = ? AND deleted = 1 \
+                    "DELETE FROM mailbox WHERE +user_id = ? AND +folder = ? AND deleted = TRUE \
                      AND id IN (SELECT value FROM json_each(?)) RETURNING id",
                 )
                 .bind(user.0)
@@ -338,7 +338,7 @@ impl Store {
                 .await?
             }
             None => db::query_scalar(
-                "DELETE FROM mailbox WHERE user_id = ? AND folder = ? AND deleted = 1 RETURNING id",
+                "DELETE FROM mailbox WHERE user_id = ? AND folder = ? AND deleted = TRUE RETURNING id",
             )
             .bind(user.0)
             .bind(folder.as_str())
@@ -370,11 +370,12 @@ impl Store {
         let mut out = Vec::new();
         for &uid in uids {
             let new: Option<i64> = db::query_scalar(
-                "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, seen, \
+                "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen, \
                  during_outage, flagged, answered, deleted, draft, trashed_from) \
                  SELECT user_id, message_id, ?, received_at, seen, during_outage, flagged, answered, \
                  deleted, draft, CASE WHEN ? = 'trash' THEN folder END \
-                 FROM mailbox WHERE user_id = ? AND folder = ? AND id = ? RETURNING id",
+                 FROM mailbox WHERE user_id = ? AND folder = ? AND id = ? \
+                 ON CONFLICT DO NOTHING RETURNING id",
             )
             .bind(to.as_str())
             .bind(to.as_str())
@@ -468,7 +469,7 @@ impl Store {
     /// (messages, bytes) — their quota for appended mail counts this.
     pub async fn appended_usage(&self, user: UserId) -> Result<(i64, i64)> {
         Ok(db::query_as(
-            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages WHERE appended_by = ?",
+            "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM messages WHERE appended_by = ?",
         )
         .bind(user.0)
         .fetch_one(&self.read)

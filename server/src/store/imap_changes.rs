@@ -40,7 +40,7 @@ impl Store {
     /// How many rows the user's folders hold in all (kept, not counted).
     pub async fn mailbox_total(&self, user: UserId) -> Result<u64> {
         let n: i64 = db::query_scalar(
-            "SELECT COALESCE(SUM(total), 0) FROM mailbox_counts WHERE user_id = ?",
+            "SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) FROM mailbox_counts WHERE user_id = ?",
         )
         .bind(user.0)
         .fetch_one(&self.read)
@@ -141,10 +141,12 @@ impl Store {
         // what is forgotten is marked first: a view older than that is
         // read afresh rather than told too little
         db::query(
-            "UPDATE mailbox_counts SET vanished_floor = MAX(vanished_floor, \
-                 (SELECT MAX(v.modseq) FROM mailbox_vanished v \
+            "UPDATE mailbox_counts SET vanished_floor = \
+                 (SELECT CASE WHEN MAX(v.modseq) > mailbox_counts.vanished_floor \
+                  THEN MAX(v.modseq) ELSE mailbox_counts.vanished_floor END \
+                  FROM mailbox_vanished v \
                   WHERE v.user_id = mailbox_counts.user_id AND v.folder = mailbox_counts.folder \
-                  AND v.at < ?)) \
+                  AND v.at < ?) \
              WHERE EXISTS (SELECT 1 FROM mailbox_vanished v \
                   WHERE v.user_id = mailbox_counts.user_id AND v.folder = mailbox_counts.folder \
                   AND v.at < ?)",

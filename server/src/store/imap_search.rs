@@ -174,8 +174,8 @@ impl Store {
     /// before it was kept (from their stored bytes, header only); returns
     /// how many were filled in (0: none left).
     pub async fn backfill_cc(&self) -> Result<u64> {
-        let rows: Vec<(i64, Vec<u8>)> = db::query_as(
-            "SELECT m.id, COALESCE(b.raw, x'') FROM messages m INDEXED BY messages_cc_unknown \
+        let rows: Vec<(i64, Option<Vec<u8>>)> = db::query_as(
+            "SELECT m.id, b.raw FROM messages m INDEXED BY messages_cc_unknown \
              LEFT JOIN message_blobs b ON b.message_id = m.id \
              WHERE m.header_cc IS NULL ORDER BY m.id LIMIT ?",
         )
@@ -187,7 +187,7 @@ impl Store {
         }
         let filled: Vec<(i64, String)> = tokio::task::spawn_blocking(move || {
             rows.into_iter()
-                .map(|(id, raw)| (id, super::Summary::cc_of(&raw)))
+                .map(|(id, raw)| (id, super::Summary::cc_of(&raw.unwrap_or_default())))
                 .collect()
         })
         .await

@@ -48,6 +48,10 @@ pub mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::config::{StoreConfig, StoreUrl};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,6 +68,13 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "the database's schema is at version {0}, newer than this program knows \
+         (up to {1}): run the newer Continuity, or restore a backup from before the upgrade"
+    )]
+    SchemaTooNew(i64, i64),
+    #[error("cannot open the store at {0} ([store] url): {1}")]
+    Open(String, Box<StoreError>),
     #[error("cannot create data directory {0}: {1}")]
     DataDir(String, std::io::Error),
     #[error("the store is shutting down")]
@@ -75,6 +86,31 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// This error, naming the store it happened at.
+    fn at(self, url: &StoreUrl) -> StoreError {
+        StoreError::Open(url.redacted(), Box::new(self))
+    }
+}
+
+/// A migration's result; a database migrated by a newer program is
+/// refused with both versions named.
+fn migrated(
+    migrator: &sqlx::migrate::Migrator,
+    r: std::result::Result<(), sqlx::migrate::MigrateError>,
+) -> Result<()> {
+    match r {
+        Err(sqlx::migrate::MigrateError::VersionMissing(v)) => {
+            let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+            Err(StoreError::SchemaTooNew(v, known))
+        }
+        r => Ok(r?),
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
@@ -158,8 +194,18 @@ fn private_file(path: &Path) -> std::io::Result<()> {
 }
 
 impl Store {
-    /// Open (creating if needed) the database at `path`, apply migrations and
-    /// start the writer task.
+    /// Open the store `cfg` names (see [`crate::config::StoreConfig`]).
+    pub async fn connect(cfg: &StoreConfig) -> Result<Store> {
+        match &cfg.url {
+            StoreUrl::Sqlite(path) => Store::open(path).await,
+            StoreUrl::Postgres(url) => Store::open_postgres(url, cfg.pool_size)
+                .await
+                .map_err(|e| e.at(&cfg.url)),
+        }
+    }
+
+    /// Open (creating if needed) the SQLite database at `path`, apply
+    /// migrations and start the writer task.
     pub async fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
@@ -174,37 +220,61 @@ impl Store {
             .after_connect(|c, _| Box::pin(async move { work::count_on(c).await }))
             .connect_with(opts.clone())
             .await?;
-        sqlx::migrate!("../migrations").run(&write_pool).await?;
+        migrated(&SQLITE_MIGRATIONS, SQLITE_MIGRATIONS.run(&write_pool).await)?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .after_connect(|c, _| Box::pin(async move { work::count_on(c).await }))
             .connect_with(opts.read_only(false))
             .await?;
+        Ok(Store::start(
+            db::Pool::Sqlite(write_pool),
+            db::Pool::Sqlite(read),
+        ))
+    }
+
+    /// Open the PostgreSQL database at `url` (it must exist), apply
+    /// migrations and start the writer task, with `pool_size` connections
+    /// for everything else.
+    pub async fn open_postgres(url: &str, pool_size: u32) -> Result<Store> {
+        let opts = PgConnectOptions::from_str(url)?.application_name("continuity");
+        let write_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts.clone())
+            .await?;
+        migrated(
+            &POSTGRES_MIGRATIONS,
+            POSTGRES_MIGRATIONS.run(&write_pool).await,
+        )?;
+        let read = PgPoolOptions::new()
+            .max_connections(pool_size)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        Ok(Store::start(
+            db::Pool::Postgres(write_pool),
+            db::Pool::Postgres(read),
+        ))
+    }
+
+    fn start(write: db::Pool, read: db::Pool) -> Store {
         let queue_wake = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer::run(
-            db::Pool::Sqlite(write_pool),
-            rx,
-            queue_wake.clone(),
-        ));
+        tokio::spawn(writer::run(write, rx, queue_wake.clone()));
         let (mailbox_events, _) = tokio::sync::broadcast::channel(1024);
-        Ok(Store {
-            read: db::Pool::Sqlite(read),
+        Store {
+            read,
             writer: tx,
             queue_wake,
             mailbox_events,
             folders: Default::default(),
-        })
+        }
     }
 
-    /// Open from a `sqlite:` URL or a plain path.
-    pub async fn open_url(url: &str) -> Result<Store> {
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
-        let _ = SqliteConnectOptions::from_str(&format!("sqlite:{path}"))?;
-        Store::open(Path::new(path)).await
+    /// Which database this store is on.
+    pub fn backend(&self) -> db::Backend {
+        self.read.backend()
     }
 
     async fn call<T>(
@@ -297,5 +367,73 @@ impl Store {
     /// Wait until everything sent to the writer so far is committed.
     pub async fn flush(&self) -> Result<()> {
         self.call(|reply| writer::Request::Flush { reply }).await
+    }
+}
+
+/// Stores for tests: the SQLite file under a test's directory, or — when
+/// `CONTINUITY_TEST_POSTGRES` names a PostgreSQL server (`scripts/pg
+/// start` prints one) — a fresh database on it, so that the same tests
+/// run on both backends.
+#[doc(hidden)]
+pub mod testing {
+    use std::path::Path;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::{Store, StoreUrl};
+
+    static N: AtomicU32 = AtomicU32::new(0);
+
+    /// The store URL of the test whose scratch directory is `dir`: the
+    /// same for every call with the same `dir` (a test that reopens its
+    /// store finds its data again).
+    pub fn url(dir: &Path) -> StoreUrl {
+        let Ok(server) = std::env::var("CONTINUITY_TEST_POSTGRES") else {
+            return StoreUrl::Sqlite(dir.join("continuity.db"));
+        };
+        let remembered = dir.join("store-url");
+        if let Ok(u) = std::fs::read_to_string(&remembered) {
+            return StoreUrl::Postgres(u);
+        }
+        let name = format!(
+            "t_{}_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed),
+            super::now_ms() % 100_000_000
+        );
+        let admin = server.clone();
+        let create = name.clone();
+        // a runtime of its own: callers may be inside one or not
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut c = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("CONTINUITY_TEST_POSTGRES: cannot connect");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {create}")))
+                    .execute(&mut c)
+                    .await
+                    .expect("create a test database");
+            })
+        })
+        .join()
+        .expect("test database");
+        let mut u = url::Url::parse(&server).expect("CONTINUITY_TEST_POSTGRES is a URL");
+        u.set_path(&name);
+        let u = u.to_string();
+        std::fs::create_dir_all(dir).expect("test dir");
+        std::fs::write(&remembered, &u).expect("remember the test database");
+        StoreUrl::Postgres(u)
+    }
+
+    /// Open the test store under `dir` (see [`url`]).
+    pub async fn open(dir: &Path) -> super::Result<Store> {
+        match url(dir) {
+            StoreUrl::Sqlite(p) => Store::open(&p).await,
+            StoreUrl::Postgres(u) => Store::open_postgres(&u, 10).await,
+        }
     }
 }

@@ -87,7 +87,7 @@ impl Store {
                  (a selector names one key for good)"
             )));
         }
-        db::query("UPDATE dkim_keys SET active = 0 WHERE domain_id = ?")
+        db::query("UPDATE dkim_keys SET active = FALSE WHERE domain_id = ?")
             .bind(domain.0)
             .execute(&mut tx)
             .await?;
@@ -125,7 +125,7 @@ impl Store {
     /// The key that signs for `domain`, if signing is on.
     pub async fn active_dkim_key(&self, domain: DomainId) -> Result<Option<DkimKeyRow>> {
         let row = db::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {KEY_COLUMNS} FROM dkim_keys WHERE domain_id = ? AND active = 1"
+            "SELECT {KEY_COLUMNS} FROM dkim_keys WHERE domain_id = ? AND active = TRUE"
         )))
         .bind(domain.0)
         .fetch_optional(&self.read)
@@ -142,7 +142,7 @@ impl Store {
         selector: Option<&str>,
     ) -> Result<Option<DkimKeyRow>> {
         let mut tx = self.read.begin().await?;
-        db::query("UPDATE dkim_keys SET active = 0 WHERE domain_id = ?")
+        db::query("UPDATE dkim_keys SET active = FALSE WHERE domain_id = ?")
             .bind(domain.0)
             .execute(&mut tx)
             .await?;
@@ -173,7 +173,7 @@ impl Store {
                     None => "a DKIM key for this domain (make one with dkim-keygen)".into(),
                 }));
             };
-            db::query("UPDATE dkim_keys SET active = 1 WHERE id = ?")
+            db::query("UPDATE dkim_keys SET active = TRUE WHERE id = ?")
                 .bind(id)
                 .execute(&mut tx)
                 .await?;
@@ -268,7 +268,9 @@ impl Store {
             .execute(&mut tx)
             .await?;
         for n in networks {
-            db::query("INSERT OR IGNORE INTO relay_networks (domain_id, network) VALUES (?, ?)")
+            db::query(
+                "INSERT INTO relay_networks (domain_id, network) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            )
                 .bind(domain.0)
                 .bind(n)
                 .execute(&mut tx)

@@ -80,11 +80,11 @@ impl Store {
         let user = user.map(|u| u.0);
         let held = db::query(
             "SELECT u.id, u.address, COUNT(*), \
-                    COALESCE(SUM(d.status = 'delivered'), 0), \
-                    COALESCE(SUM(d.status IN ('queued', 'delayed', 'delivering')), 0), \
-                    COALESCE(SUM(d.status IN ('bounced', 'expired')), 0) \
+                    CAST(COALESCE(SUM(CASE WHEN d.status = 'delivered' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                    CAST(COALESCE(SUM(CASE WHEN d.status IN ('queued', 'delayed', 'delivering') THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                    CAST(COALESCE(SUM(CASE WHEN d.status IN ('bounced', 'expired') THEN 1 ELSE 0 END), 0) AS BIGINT) \
              FROM deliveries d JOIN users u ON u.id = d.user_id \
-             WHERE d.domain_id = ? AND d.via_continuity = 1 AND (? IS NULL OR d.user_id = ?) \
+             WHERE d.domain_id = ? AND d.via_continuity = TRUE AND (? IS NULL OR d.user_id = ?) \
                AND EXISTS (SELECT 1 FROM events e WHERE e.message_id = d.message_id \
                            AND e.delivery_id = d.id AND e.kind = 'held' \
                            AND e.at >= ? AND e.at <= ?) \
@@ -142,7 +142,7 @@ impl Store {
     /// What waits for the domain's primary now.
     pub async fn held_queue(&self, domain: DomainId) -> Result<HeldQueue> {
         let r = db::query(
-            "SELECT COUNT(*), COALESCE(SUM(d.via_continuity), 0), MIN(m.received_at) \
+            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN d.via_continuity THEN 1 ELSE 0 END), 0) AS BIGINT), MIN(m.received_at) \
              FROM deliveries d JOIN messages m ON m.id = d.message_id \
              WHERE d.domain_id = ? AND d.status IN ('queued', 'delayed', 'delivering')",
         )

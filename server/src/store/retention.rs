@@ -45,7 +45,7 @@ const UNNEEDED: &str = "SELECT m.id FROM messages m JOIN message_blobs b ON b.me
        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id \
                        AND d.status IN ('queued', 'delayed', 'delivering')) \
        AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN domains x ON x.id = d.domain_id \
-                       WHERE d.message_id = m.id AND x.continuity_enabled = 1) \
+                       WHERE d.message_id = m.id AND x.continuity_enabled = TRUE) \
      LIMIT ?2";
 
 impl Store {

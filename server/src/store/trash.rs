@@ -29,11 +29,11 @@ impl Store {
             return Ok(Some(entry));
         }
         db::query(
-            "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, seen, \
+            "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen, \
              during_outage, flagged, answered, deleted, draft, trashed_from) \
              SELECT user_id, message_id, ?, received_at, seen, during_outage, flagged, answered, \
-             0, draft, CASE WHEN ? = 'trash' THEN folder END \
-             FROM mailbox WHERE user_id = ? AND id = ?",
+             FALSE, draft, CASE WHEN ? = 'trash' THEN folder END \
+             FROM mailbox WHERE user_id = ? AND id = ? ON CONFLICT DO NOTHING",
         )
         .bind(to.as_str())
         .bind(to.as_str())
@@ -131,7 +131,7 @@ mod tests {
         )
         .await
         .expect("db");
-        let migrator = sqlx::migrate!("../migrations");
+        let migrator = sqlx::migrate!("../migrations/sqlite");
         let trash = 20261202000004;
         for m in migrator.iter().filter(|m| m.version < trash) {
             db.execute(sqlx::raw_sql(m.sql.clone()))

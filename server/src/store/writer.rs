@@ -239,8 +239,8 @@ pub(super) async fn event(
 /// File a message in the user's Sent (read), in the message's own commit.
 async fn file_sent(conn: &mut db::Tx<'_>, user: UserId, id: MessageId, now: i64) -> Result<()> {
     db::query(
-        "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, seen) \
-         VALUES (?, ?, 'sent', ?, 1)",
+        "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen) \
+         VALUES (?, ?, 'sent', ?, TRUE) ON CONFLICT DO NOTHING",
     )
     .bind(user.0)
     .bind(id.0)
@@ -333,7 +333,7 @@ pub(super) async fn ingest(
         let held = match r.domain {
             Some(d) => {
                 db::query(
-                    "UPDATE deliveries SET via_continuity = 1 WHERE id = ? \
+                    "UPDATE deliveries SET via_continuity = TRUE WHERE id = ? \
                      AND EXISTS (SELECT 1 FROM domains WHERE id = ? AND state = 'outage')",
                 )
                 .bind(did)
@@ -373,9 +373,9 @@ pub(super) async fn ingest(
             continue;
         };
         db::query(
-            "INSERT OR IGNORE INTO mailbox (user_id, message_id, folder, received_at, during_outage) \
+            "INSERT INTO mailbox (user_id, message_id, folder, received_at, during_outage) \
              SELECT ?, ?, 'inbox', ?, state IN ('outage', 'drill') FROM domains \
-             WHERE id = ? AND continuity_enabled = 1",
+             WHERE id = ? AND continuity_enabled ON CONFLICT DO NOTHING",
         )
         .bind(user.0)
         .bind(id.0)
@@ -433,8 +433,8 @@ async fn add_user(conn: &mut db::Tx<'_>, u: &NewUser, now: i64) -> Result<UserId
     };
     for a in &u.addresses {
         let taken: Option<i64> = db::query_scalar(
-            "SELECT id FROM users WHERE address = ?1 \
-             UNION SELECT user_id FROM user_aliases WHERE address = ?1",
+            "SELECT id FROM users WHERE lower(address) = lower(?1) \
+             UNION SELECT user_id FROM user_aliases WHERE lower(address) = lower(?1)",
         )
         .bind(a)
         .fetch_optional(&mut *conn)

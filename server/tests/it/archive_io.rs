@@ -35,9 +35,7 @@ yes, noon\n";
 
 async fn setup(tag: &str) -> (Store, std::path::PathBuf, server::store::UserId) {
     let dir = common::temp_dir(tag);
-    let store = Store::open(&dir.join("continuity.db"))
-        .await
-        .expect("store");
+    let store = server::store::testing::open(&dir).await.expect("store");
     store
         .add_domain("example.test", "127.0.0.1", 9, TlsMode::None)
         .await

@@ -11,9 +11,7 @@ use server::store::{NewMessage, NewRecipient, Origin, Store, Summary, UserId};
 
 async fn store_with_users(tag: &str) -> (Store, UserId, UserId) {
     let dir = common::temp_dir(tag);
-    let store = Store::open(&dir.join("continuity.db"))
-        .await
-        .expect("store");
+    let store = server::store::testing::open(&dir).await.expect("store");
     store
         .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
         .await

@@ -96,9 +96,7 @@ async fn fake_primary(mode: Arc<AtomicU8>) -> u16 {
 
 async fn setup(tag: &str, port: u16) -> (Store, DomainId) {
     let dir = common::temp_dir(tag);
-    let store = Store::open(&dir.join("continuity.db"))
-        .await
-        .expect("store");
+    let store = server::store::testing::open(&dir).await.expect("store");
     let d = store
         .add_domain("example.test", "127.0.0.1", port, TlsMode::None)
         .await

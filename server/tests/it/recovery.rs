@@ -131,9 +131,7 @@ async fn a_restart_in_the_middle_of_the_flush_delivers_each_held_message_once() 
 
     // 3. a second start finds claims that were never sent (a crash right
     //    after claiming): they are requeued, not lost and not doubled
-    let store = Store::open(&cfg.data_dir.join("continuity.db"))
-        .await
-        .expect("store");
+    let store = Store::connect(&cfg.store).await.expect("store");
     let claimed = store.claim_due(3, now_ms() + 1).await.expect("claim");
     assert_eq!(claimed.len(), 3);
     drop(store);

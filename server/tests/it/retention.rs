@@ -17,9 +17,7 @@ use server::store::{
 
 async fn setup(tag: &str) -> Store {
     let dir = common::temp_dir(tag);
-    let store = Store::open(&dir.join("continuity.db"))
-        .await
-        .expect("store");
+    let store = server::store::testing::open(&dir).await.expect("store");
     store
         .add_domain("example.test", "127.0.0.1", 9, TlsMode::None)
         .await

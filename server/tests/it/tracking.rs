@@ -67,9 +67,7 @@ async fn settle(store: &Store, outcome: impl Fn(&str) -> Option<Outcome>) {
 
 async fn world(tag: &str) -> World {
     let dir = common::temp_dir(tag);
-    let store = Store::open(&dir.join("continuity.db"))
-        .await
-        .expect("store");
+    let store = server::store::testing::open(&dir).await.expect("store");
     let example = store
         .add_domain("example.test", "127.0.0.1", 9, TlsMode::None)
         .await

@@ -24,9 +24,7 @@ pub struct Setup {
 
 pub async fn setup(tag: &str) -> Setup {
     let dir = super::temp_dir(tag);
-    let store = Store::open(&dir.join("continuity.db"))
-        .await
-        .expect("store");
+    let store = server::store::testing::open(&dir).await.expect("store");
     let example = store
         .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
         .await

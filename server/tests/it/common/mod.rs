@@ -38,7 +38,8 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 /// A configuration for tests: loopback, ephemeral ports, fast retries.
 pub fn test_config(tag: &str) -> Config {
     let dir = temp_dir(tag);
-    let env = vec![
+    let store = server::store::testing::url(&dir);
+    let mut env = vec![
         (
             "CONTINUITY_SERVER_DATA_DIR".to_string(),
             dir.display().to_string(),
@@ -71,6 +72,9 @@ pub fn test_config(tag: &str) -> Config {
             "false".to_string(),
         ),
     ];
+    if let server::config::StoreUrl::Postgres(u) = store {
+        env.push(("CONTINUITY_STORE_URL".to_string(), u));
+    }
     Config::load(None, env).expect("test config")
 }
 
