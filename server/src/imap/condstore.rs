@@ -142,7 +142,7 @@ pub async fn vanished_since(
             .collect();
         return Ok(ranges(&gone));
     }
-    let largest = store.imap_uid_next().await?.saturating_sub(1);
+    let largest = store.imap_uid_next(user, folder).await?.saturating_sub(1);
     if largest == 0 {
         return Ok(Vec::new());
     }

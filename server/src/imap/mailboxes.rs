@@ -160,7 +160,7 @@ impl Session {
         let (Ok(counts), Ok(validity), Ok(next)) = (
             store.folder_state(user, folder).await,
             store.imap_uid_validity().await,
-            store.imap_uid_next().await,
+            store.imap_uid_next(user, folder).await,
         ) else {
             return Outcome::one(unavailable(tag));
         };

@@ -400,7 +400,7 @@ impl Session {
         let ((entries, modseq), validity, next) = match (
             store.imap_folder(user, folder).await,
             store.imap_uid_validity().await,
-            store.imap_uid_next().await,
+            store.imap_uid_next(user, folder).await,
         ) {
             (Ok(f), Ok(v), Ok(n)) => (f, v, n),
             _ => return Outcome::one(unavailable(tag)),

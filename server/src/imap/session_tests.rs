@@ -501,7 +501,7 @@ async fn issue_9_uidvalidity_and_uids_survive_a_restart() {
     };
     deliver(&w, MSG1).await;
     let validity = store.imap_uid_validity().await.unwrap();
-    let next = store.imap_uid_next().await.unwrap();
+    let next = store.imap_uid_next(alice, Folder::Inbox).await.unwrap();
     let uids: Vec<u32> = store
         .imap_entries(alice, Folder::Inbox)
         .await
@@ -514,7 +514,7 @@ async fn issue_9_uidvalidity_and_uids_survive_a_restart() {
     drop(store);
     let again = crate::store::testing::open(&dir).await.expect("reopened");
     assert_eq!(again.imap_uid_validity().await.unwrap(), validity);
-    assert_eq!(again.imap_uid_next().await.unwrap(), next);
+    assert_eq!(again.imap_uid_next(alice, Folder::Inbox).await.unwrap(), next);
     let after: Vec<u32> = again
         .imap_entries(alice, Folder::Inbox)
         .await

@@ -107,16 +107,15 @@ pub(super) async fn archive_in(
     .bind(a.seen)
     .fetch_one(&mut *tx)
     .await?;
-    db::query(
-            "INSERT INTO messages_fts (rowid, sender, recipients, subject, body) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(&summary.from)
-        .bind(&summary.to)
-        .bind(&summary.subject)
-        .bind(&summary.text)
-        .execute(&mut *tx)
-        .await?;
+    super::fts::index(
+        tx,
+        MessageId(id),
+        &summary.from,
+        &summary.to,
+        &summary.subject,
+        &summary.text,
+    )
+    .await?;
     Ok((MessageId(id), entry))
 }
 

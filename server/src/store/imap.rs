@@ -143,12 +143,34 @@ impl Store {
         Ok(v.max(1))
     }
 
-    /// The UID the next message of any folder will get.
-    pub async fn imap_uid_next(&self) -> Result<u32> {
-        let last: Option<i64> =
-            db::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'mailbox'")
+    /// The UID the next message of `folder` will get at the least.
+    ///
+    /// SQLite: UIDs come from one sequence that only the writer advances
+    /// (AUTOINCREMENT: never reused), so its last value + 1. PostgreSQL:
+    /// transactions on several connections and nodes take UIDs, each under
+    /// its folder's lock (see the baseline migration), so a UID taken but
+    /// not committed yet is above everything committed in the folder: the
+    /// next is one above the highest the folder holds or has expunged.
+    pub async fn imap_uid_next(&self, user: UserId, folder: Folder) -> Result<u32> {
+        let last: Option<i64> = match self.backend() {
+            db::Backend::Sqlite => {
+                db::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'mailbox'")
+                    .fetch_optional(&self.read)
+                    .await?
+            }
+            db::Backend::Postgres => {
+                db::query_scalar(
+                    "SELECT GREATEST( \
+                       (SELECT COALESCE(MAX(id), 0) FROM mailbox WHERE user_id = ?1 AND folder = ?2), \
+                       (SELECT COALESCE(MAX(uid), 0) FROM mailbox_vanished \
+                        WHERE user_id = ?1 AND folder = ?2))",
+                )
+                .bind(user.0)
+                .bind(folder.as_str())
                 .fetch_optional(&self.read)
-                .await?;
+                .await?
+            }
+        };
         Ok(u32::try_from(last.unwrap_or(0) + 1).unwrap_or(u32::MAX))
     }
 

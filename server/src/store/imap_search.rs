@@ -94,14 +94,23 @@ impl Store {
                 let c = col.column();
                 let rows: Vec<(i64, Option<String>)> = match like_pattern(&needle) {
                     Some(pattern) => {
-                        db::query_as(sqlx::AssertSqlSafe(format!(
+                        let sql = match self.backend() {
                             // CROSS JOIN: the index drives (else SQLite
                             // walks the folder and asks the index per row)
-                            "SELECT mb.id, m.{c} FROM messages_hdr h \
-                             CROSS JOIN mailbox mb ON mb.message_id = h.rowid \
-                             CROSS JOIN messages m ON m.id = h.rowid \
-                             WHERE h.{c} LIKE ? AND mb.user_id = ? AND mb.folder = ?"
-                        )))
+                            db::Backend::Sqlite => format!(
+                                "SELECT mb.id, m.{c} FROM messages_hdr h \
+                                 CROSS JOIN mailbox mb ON mb.message_id = h.rowid \
+                                 CROSS JOIN messages m ON m.id = h.rowid \
+                                 WHERE h.{c} LIKE ? AND mb.user_id = ? AND mb.folder = ?"
+                            ),
+                            // the column's trigram index (LIKE is ILIKE there)
+                            db::Backend::Postgres => format!(
+                                "SELECT mb.id, m.{c} FROM messages m \
+                                 JOIN mailbox mb ON mb.message_id = m.id \
+                                 WHERE m.{c} LIKE ? AND mb.user_id = ? AND mb.folder = ?"
+                            ),
+                        };
+                        db::query_as(sqlx::AssertSqlSafe(sql))
                         .bind(pattern)
                         .bind(user.0)
                         .bind(folder.as_str())
@@ -137,17 +146,21 @@ impl Store {
                     text: words.clone(),
                     ..Default::default()
                 };
-                let Some(mut expr) = q.fts_expression() else {
+                let mut terms = q.terms();
+                if matches!(term, IndexedTerm::Body(_)) {
+                    terms = terms.only_in(super::fts::Part::Body);
+                }
+                let backend = self.backend();
+                let Some(expr) = terms.query(backend) else {
                     return Ok(None);
                 };
-                if matches!(term, IndexedTerm::Body(_)) {
-                    expr = format!("body : ({expr})");
-                }
-                let ids: Vec<i64> = db::query_scalar(
+                let id = super::fts::id_column(backend, "f");
+                let matches = super::fts::matches(backend, "f");
+                let ids: Vec<i64> = db::query_scalar(sqlx::AssertSqlSafe(format!(
                     "SELECT mb.id FROM messages_fts f \
-                     CROSS JOIN mailbox mb ON mb.message_id = f.rowid \
-                     WHERE messages_fts MATCH ? AND mb.user_id = ? AND mb.folder = ?",
-                )
+                     CROSS JOIN mailbox mb ON mb.message_id = {id} \
+                     WHERE {matches} AND mb.user_id = ? AND mb.folder = ?",
+                )))
                 .bind(expr)
                 .bind(user.0)
                 .bind(folder.as_str())

@@ -76,33 +76,16 @@ pub struct SearchQuery {
 }
 
 impl SearchQuery {
-    /// The FTS5 MATCH expression, or None when no text criterion is given.
-    /// Every user word becomes a quoted prefix term, so nothing the user
-    /// types is FTS syntax.
-    pub fn fts_expression(&self) -> Option<String> {
-        let mut parts = Vec::new();
-        let mut add = |column: Option<&str>, input: &str| {
-            for word in input.split_whitespace() {
-                let word: String = word
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .collect::<String>()
-                    .replace('"', "\"\"");
-                if word.trim_matches(|c: char| !c.is_alphanumeric()).is_empty() {
-                    continue;
-                }
-                let term = format!("\"{word}\"*");
-                parts.push(match column {
-                    Some(c) => format!("{c} : {term}"),
-                    None => term,
-                });
-            }
-        };
-        add(None, &self.text);
-        add(Some("sender"), &self.from);
-        add(Some("recipients"), &self.to);
-        add(Some("subject"), &self.subject);
-        (!parts.is_empty()).then(|| parts.join(" AND "))
+    /// The full-text terms of the search: every typed word a prefix term
+    /// (see [`super::fts`]), so nothing the user types is query syntax.
+    pub fn terms(&self) -> super::fts::Terms {
+        use super::fts::Part;
+        let mut t = super::fts::Terms::default();
+        t.add(None, &self.text);
+        t.add(Some(Part::Sender), &self.from);
+        t.add(Some(Part::Recipients), &self.to);
+        t.add(Some(Part::Subject), &self.subject);
+        t
     }
 }
 
@@ -257,20 +240,25 @@ impl Store {
             filters.push_str(" AND mb.folder = ?");
         }
         let (at, id) = before.unwrap_or((i64::MAX, i64::MAX));
-        let fts = q.fts_expression();
+        let backend = self.backend();
+        let fts = q.terms().query(backend);
         let sql = match fts {
             // The FTS index drives, newest message first, and stops at the
             // limit. `f.rowid + 0` keeps SQLite from deriving a range on
             // mailbox.message_id from `f.rowid < ?` (which made it scan the
             // user's whole mailbox for every match); ordering by the FTS
             // rowid alone lets FTS5 return rows already in order.
-            Some(_) => format!(
-                "SELECT {ENTRY_COLUMNS} FROM messages_fts f \
-                 JOIN mailbox mb ON mb.message_id = f.rowid + 0 \
-                 JOIN messages m ON m.id = f.rowid + 0 \
-                 WHERE mb.user_id = ? AND messages_fts MATCH ? AND f.rowid < ? {filters} \
-                 ORDER BY f.rowid DESC LIMIT ?"
-            ),
+            Some(_) => {
+                let id = super::fts::id_column(backend, "f");
+                let matches = super::fts::matches(backend, "f");
+                format!(
+                    "SELECT {ENTRY_COLUMNS} FROM messages_fts f \
+                     JOIN mailbox mb ON mb.message_id = {id} + 0 \
+                     JOIN messages m ON m.id = {id} + 0 \
+                     WHERE mb.user_id = ? AND {matches} AND {id} < ? {filters} \
+                     ORDER BY {id} DESC LIMIT ?"
+                )
+            }
             None => format!(
                 "SELECT {ENTRY_COLUMNS} FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
                  WHERE mb.user_id = ? AND (mb.received_at, mb.id) < (?, ?) {filters} \

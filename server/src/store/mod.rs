@@ -28,6 +28,7 @@ pub mod control;
 pub mod db;
 pub mod directories;
 pub mod drafts;
+pub mod fts;
 pub mod imap;
 mod imap_changes;
 pub mod imap_search;

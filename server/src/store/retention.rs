@@ -136,8 +136,9 @@ impl Store {
         if !ids.is_empty() {
             let list = id_list(&ids);
             let mut tx = self.read.begin().await?;
-            db::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM messages_fts WHERE rowid IN ({list})"
+            db::query(sqlx::AssertSqlSafe(super::fts::forget_sql(
+                self.backend(),
+                &list,
             )))
             .execute(&mut tx)
             .await?;
@@ -163,7 +164,7 @@ impl Store {
             let list = id_list(&ids);
             let mut tx = self.read.begin().await?;
             for sql in [
-                format!("DELETE FROM messages_fts WHERE rowid IN ({list})"),
+                super::fts::forget_sql(self.backend(), &list),
                 format!("DELETE FROM mailbox WHERE message_id IN ({list})"),
             ] {
                 db::query(sqlx::AssertSqlSafe(sql)).execute(&mut tx).await?;

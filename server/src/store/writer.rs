@@ -384,16 +384,7 @@ pub(super) async fn ingest(
         .execute(&mut *conn)
         .await?;
     }
-    db::query(
-        "INSERT INTO messages_fts (rowid, sender, recipients, subject, body) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(id.0)
-    .bind(&s.from)
-    .bind(&s.to)
-    .bind(&s.subject)
-    .bind(&s.text)
-    .execute(&mut *conn)
-    .await?;
+    super::fts::index(conn, id, &s.from, &s.to, &s.subject, &s.text).await?;
     if let Some(orig) = m.in_reply_to {
         event(
             conn,

@@ -267,7 +267,7 @@ impl Backend for StoreBackend {
         cursor: Option<String>,
     ) -> Result<MailPage, BackendError> {
         let q = Self::search_query(params)?;
-        let words = q.fts_expression().is_some();
+        let words = !q.terms().is_empty();
         let rows = self
             .store
             .search(UserId(session.user), &q, parse_cursor(cursor)?, PAGE_SIZE)

@@ -6,6 +6,7 @@
 //! migration), so a page costs the rows it shows, not the table.
 
 use crate::store::db;
+use crate::store::fts;
 mod sql;
 
 use super::{DeliveryId, DomainId, MessageId, Result, Store, StoreError, UserId};
@@ -214,7 +215,7 @@ impl Store {
         limit: u32,
         asc: bool,
     ) -> Result<Vec<TrackRow>> {
-        let source = match subject_match(&f.subject) {
+        let source = match subject_match(&f.subject, self.backend()) {
             // across every domain (an operator): the full-text index drives;
             // within a scope, the scope's own rows do (each probed against
             // the index), so a tenant's search never walks others' matches
@@ -237,13 +238,13 @@ impl Store {
                         domain: Some(*d),
                         ..f.clone()
                     };
-                    let (sql, binds) = deliveries_sql(scope, &one, after, limit, asc, None);
+                    let (sql, binds) = deliveries_sql(self.backend(), scope, &one, after, limit, asc, None);
                     rows.extend(fetch(self, sql, binds, delivery_row).await?);
                 }
                 return Ok(rows);
             }
         }
-        let (sql, binds) = deliveries_sql(scope, f, after, limit, asc, None);
+        let (sql, binds) = deliveries_sql(self.backend(), scope, f, after, limit, asc, None);
         fetch(self, sql, binds, delivery_row).await
     }
 
@@ -271,12 +272,13 @@ impl Store {
         loop {
             let chunk: Vec<(i64, i64)> = match &source {
                 Source::Subject(m) => {
+                    let rowid = fts::id_column(self.backend(), "messages_fts");
                     // message ids grow with arrival time: the index's own order
                     let (cond, b) = match (bound, first, start_at) {
-                        (Some((_, id)), _, _) => (format!("AND rowid {lt} ?"), Some(id)),
+                        (Some((_, id)), _, _) => (format!("AND {rowid} {lt} ?"), Some(id)),
                         (None, true, Some(at)) => (
                             format!(
-                                "AND rowid {le} COALESCE((SELECT {} FROM messages WHERE received_at {le} ?), {})",
+                                "AND {rowid} {le} COALESCE((SELECT {} FROM messages WHERE received_at {le} ?), {})",
                                 if asc { "MIN(id)" } else { "MAX(id)" },
                                 if asc { "9223372036854775807" } else { "0" }
                             ),
@@ -284,10 +286,11 @@ impl Store {
                         ),
                         _ => (String::new(), None),
                     };
+                    let matches = fts::matches(self.backend(), "messages_fts");
                     let sql = format!(
-                        "SELECT rowid, (SELECT received_at FROM messages m WHERE m.id = messages_fts.rowid) \
-                         FROM messages_fts WHERE messages_fts MATCH ? {cond} \
-                         ORDER BY rowid {dir} LIMIT {CHUNK}"
+                        "SELECT {rowid}, (SELECT received_at FROM messages m WHERE m.id = {rowid}) \
+                         FROM messages_fts WHERE {matches} {cond} \
+                         ORDER BY {rowid} {dir} LIMIT {CHUNK}"
                     );
                     let mut q = db::query_as(sqlx::AssertSqlSafe(sql)).bind(m.as_str());
                     if let Some(b) = b {
@@ -323,7 +326,7 @@ impl Store {
             bound = Some((last.1, last.0));
             let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
             let want = limit - rows.len() as u32;
-            let (sql, binds) = deliveries_sql(scope, f, after, want, asc, Some(&ids));
+            let (sql, binds) = deliveries_sql(self.backend(), scope, f, after, want, asc, Some(&ids));
             rows.extend(fetch(self, sql, binds, delivery_row).await?);
             let past_window = if asc {
                 f.until.is_some_and(|u| last.1 >= u)

@@ -2,7 +2,8 @@
 //! (named with INDEXED BY), user text is always a bound value (LIKE
 //! patterns escaped, FTS terms quoted), and rows are read into [`TrackRow`].
 
-use crate::store::db;
+use crate::store::db::{self, Backend};
+use crate::store::fts::{self, Part, Terms};
 
 use super::{Cursor, Direction, Filter, Scope, Status, TrackRow};
 use crate::store::{MessageId, Result, Store};
@@ -32,14 +33,16 @@ pub(super) fn is_address(s: &str) -> bool {
 }
 
 /// FTS5 query: each word a quoted prefix term, in the subject column.
-pub(super) fn subject_match(s: &str) -> Option<String> {
-    let terms: Vec<String> = s
+pub(super) fn subject_match(s: &str, backend: Backend) -> Option<String> {
+    let mut t = Terms::default();
+    for w in s
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(8)
-        .map(|w| format!("subject : \"{}\"*", w.replace('"', "")))
-        .collect();
-    (!terms.is_empty()).then(|| terms.join(" AND "))
+    {
+        t.add(Some(Part::Subject), w);
+    }
+    t.query(backend)
 }
 
 /// The cursor condition on (time column, id column) for one side whose
@@ -177,6 +180,7 @@ pub(super) fn scope_deliveries(sql: &mut String, binds: &mut Vec<Bind>, scope: &
 }
 
 pub(super) fn deliveries_sql(
+    backend: Backend,
     scope: &Scope,
     f: &Filter,
     after: Option<Cursor>,
@@ -248,14 +252,16 @@ pub(super) fn deliveries_sql(
         binds.push(Bind::Text(contains(rcpt)));
     }
     if messages.is_none() {
-        if let Some(m) = subject_match(&f.subject) {
+        if let Some(m) = subject_match(&f.subject, backend) {
             // one probe of the full-text index per row of the viewer's own
             // walk: the work grows with what the scope holds, never with
             // other tenants' matches (an IN list would gather them all)
-            sql.push_str(
-                " AND (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? \
-                 AND messages_fts.rowid = d.message_id) IS NOT NULL",
-            );
+            sql.push_str(&format!(
+                " AND (SELECT 1 FROM messages_fts WHERE {} \
+                 AND {} = d.message_id) IS NOT NULL",
+                fts::matches(backend, "messages_fts"),
+                fts::id_column(backend, "messages_fts")
+            ));
             binds.push(Bind::Text(m));
         }
     }
@@ -358,10 +364,14 @@ mod tests {
     fn user_text_is_quoted_never_sql_or_fts_syntax() {
         assert_eq!(contains("50%_off\\"), "%50\\%\\_off\\\\%");
         assert_eq!(
-            subject_match("invoice \"NEAR\" OR*"),
+            subject_match("invoice \"NEAR\" OR*", Backend::Sqlite),
             Some("subject : \"invoice\"* AND subject : \"NEAR\"* AND subject : \"OR\"*".into())
         );
-        assert_eq!(subject_match(" ,; "), None);
+        assert_eq!(
+            subject_match("invoice \"NEAR\" OR*", Backend::Postgres),
+            Some("'invoice':*C & 'NEAR':*C & 'OR':*C".into())
+        );
+        assert_eq!(subject_match(" ,; ", Backend::Sqlite), None);
         assert!(is_address("bob@example.com"));
         assert!(!is_address("@example.com"));
         assert!(!is_address("bob"));
