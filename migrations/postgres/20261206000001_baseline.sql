@@ -379,6 +379,8 @@ CREATE TABLE mailbox_counts (
     deleted        BIGINT NOT NULL DEFAULT 0,
     modseq         BIGINT NOT NULL DEFAULT 1,
     vanished_floor BIGINT NOT NULL DEFAULT 0,
+    -- the highest UID ever given in the folder (its UIDNEXT is one more)
+    uid_high       BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, folder)
 );
 
@@ -415,6 +417,8 @@ BEGIN
     IF NEW.id IS NULL THEN
         NEW.id := nextval('mailbox_uid_seq');
     END IF;
+    UPDATE mailbox_counts SET uid_high = GREATEST(uid_high, NEW.id)
+        WHERE user_id = NEW.user_id AND folder = NEW.folder;
     RETURN NEW;
 END $$;
 CREATE TRIGGER mailbox_uid BEFORE INSERT ON mailbox

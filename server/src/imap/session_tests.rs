@@ -514,7 +514,10 @@ async fn issue_9_uidvalidity_and_uids_survive_a_restart() {
     drop(store);
     let again = crate::store::testing::open(&dir).await.expect("reopened");
     assert_eq!(again.imap_uid_validity().await.unwrap(), validity);
-    assert_eq!(again.imap_uid_next(alice, Folder::Inbox).await.unwrap(), next);
+    assert_eq!(
+        again.imap_uid_next(alice, Folder::Inbox).await.unwrap(),
+        next
+    );
     let after: Vec<u32> = again
         .imap_entries(alice, Folder::Inbox)
         .await

@@ -130,7 +130,7 @@ async fn has_already(
     message_id: Option<&str>,
 ) -> Result<bool> {
     let by_content: Option<i64> = db::query_scalar(
-        "SELECT 1 FROM messages m INDEXED BY messages_sha256 \
+        "SELECT m.id FROM messages m INDEXED BY messages_sha256 \
          WHERE m.content_sha256 = ? AND EXISTS (SELECT 1 FROM mailbox mb \
              WHERE mb.message_id = m.id AND mb.user_id = ?) LIMIT 1",
     )
@@ -145,7 +145,7 @@ async fn has_already(
         return Ok(false);
     };
     let by_id: Option<i64> = db::query_scalar(
-        "SELECT 1 FROM messages m INDEXED BY messages_msgid \
+        "SELECT m.id FROM messages m INDEXED BY messages_msgid \
          WHERE m.message_id_hdr = ? AND EXISTS (SELECT 1 FROM mailbox mb \
              WHERE mb.message_id = m.id AND mb.user_id = ?) LIMIT 1",
     )

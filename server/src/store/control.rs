@@ -341,7 +341,7 @@ impl Store {
                SELECT u.address AS address, u.display_name AS display_name FROM users u \
                WHERE u.domain_id = ?1 AND u.disabled = FALSE \
                UNION SELECT a.address, u.display_name FROM user_aliases a JOIN users u ON u.id = a.user_id \
-               WHERE u.domain_id = ?1 AND u.disabled = FALSE) \
+               WHERE u.domain_id = ?1 AND u.disabled = FALSE) AS known \
              WHERE (lower(address) LIKE ?2 ESCAPE '\\' OR lower(display_name) LIKE ?2 ESCAPE '\\') \
              AND address > ?3 ORDER BY address LIMIT ?4",
         )

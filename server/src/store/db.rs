@@ -419,13 +419,15 @@ where
 
 /// A statement written for SQLite, as PostgreSQL reads it:
 /// - `?` → `$1`, `$2`, … and `?NNN` → `$NNN` (outside quotes and comments);
-/// - SQLite's planner hints dropped: `INDEXED BY name`, and the unary `+`
-///   that keeps SQLite from using an index on a column (PostgreSQL's
+/// - SQLite's planner hints dropped: `INDEXED BY name`, the unary `+`
+///   that keeps SQLite from using an index on a column, and `CROSS JOIN …
+///   ON` (SQLite's way to fix the join order) as a plain `JOIN` (PostgreSQL's
 ///   planner goes by statistics);
 /// - `LIKE` → `ILIKE` (SQLite's LIKE ignores case);
-/// - `json_extract(x, '$.key')` → `(x::jsonb ->> 'key')`, `instr(` →
-///   `strpos(`, and a list of ids given as JSON, `SELECT value FROM
-///   json_each(?)`, read with `json_array_elements_text`.
+/// - `json_extract(x, '$.key')` → `(x::jsonb ->> 'key')`, `json_object(`
+///   → `json_build_object(` (stored as text), `instr(` → `strpos(`, and a
+///   list of ids given as JSON, `SELECT value FROM json_each(?)`, read with
+///   `json_array_elements_text`.
 ///
 /// What cannot be said alike (full-text search, sequences) is written for
 /// each backend where it is used.
@@ -439,6 +441,12 @@ pub fn for_postgres(sql: &str) -> Cow<'_, str> {
     }
     if s.contains("json_extract(") {
         s = Cow::Owned(json_paths(&s));
+    }
+    if s.contains("CROSS JOIN") {
+        s = Cow::Owned(s.replace("CROSS JOIN", "JOIN"));
+    }
+    if s.contains("json_object(") {
+        s = Cow::Owned(s.replace("json_object(", "json_build_object("));
     }
     if s.contains("instr(") {
         s = Cow::Owned(s.replace("instr(", "strpos("));
@@ -794,6 +802,14 @@ mod tests {
         assert_eq!(
             for_postgres("substr(a, instr(a, '@') + 1)"),
             "substr(a, strpos(a, '@') + 1)"
+        );
+        assert_eq!(
+            for_postgres("FROM a CROSS JOIN b ON b.x = a.x"),
+            "FROM a JOIN b ON b.x = a.x"
+        );
+        assert_eq!(
+            for_postgres("VALUES (json_object('by', ?))"),
+            "VALUES (json_build_object('by', $1))"
         );
     }
 }

@@ -165,7 +165,7 @@ impl Store {
 
     pub async fn sync_status(&self, domain: DomainId) -> Result<Option<SyncStatus>> {
         let r = db::query(
-            "SELECT last_sync_at, COALESCE(last_ok, 0), COALESCE(last_result, ''), \
+            "SELECT last_sync_at, COALESCE(last_ok, FALSE), COALESCE(last_result, ''), \
              COALESCE(last_diff, '') FROM directories WHERE domain_id = ?",
         )
         .bind(domain.0)

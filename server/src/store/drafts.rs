@@ -257,7 +257,7 @@ impl Store {
             "SELECT id, name, content_type, size, data FROM draft_attachments \
              WHERE draft_id = ? AND user_id = ? ORDER BY id"
         } else {
-            "SELECT id, name, content_type, size, X'' FROM draft_attachments \
+            "SELECT id, name, content_type, size FROM draft_attachments \
              WHERE draft_id = ? AND user_id = ? ORDER BY id"
         })
         .bind(draft)
@@ -273,7 +273,7 @@ impl Store {
                         content_type: r.try_get(2)?,
                         size: r.try_get(3)?,
                     },
-                    r.try_get(4)?,
+                    if data { r.try_get(4)? } else { Vec::new() },
                 ))
             })
             .collect()

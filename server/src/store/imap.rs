@@ -148,9 +148,10 @@ impl Store {
     /// SQLite: UIDs come from one sequence that only the writer advances
     /// (AUTOINCREMENT: never reused), so its last value + 1. PostgreSQL:
     /// transactions on several connections and nodes take UIDs, each under
-    /// its folder's lock (see the baseline migration), so a UID taken but
-    /// not committed yet is above everything committed in the folder: the
-    /// next is one above the highest the folder holds or has expunged.
+    /// its folder's lock (see the baseline migration), and raise the
+    /// folder's high mark in the same transaction: what a reader sees is
+    /// the highest committed, so a UID taken but not committed yet is at
+    /// or above the UIDNEXT it is told, and UIDNEXT never goes down.
     pub async fn imap_uid_next(&self, user: UserId, folder: Folder) -> Result<u32> {
         let last: Option<i64> = match self.backend() {
             db::Backend::Sqlite => {
@@ -160,10 +161,7 @@ impl Store {
             }
             db::Backend::Postgres => {
                 db::query_scalar(
-                    "SELECT GREATEST( \
-                       (SELECT COALESCE(MAX(id), 0) FROM mailbox WHERE user_id = ?1 AND folder = ?2), \
-                       (SELECT COALESCE(MAX(uid), 0) FROM mailbox_vanished \
-                        WHERE user_id = ?1 AND folder = ?2))",
+                    "SELECT uid_high FROM mailbox_counts WHERE user_id = ? AND folder = ?",
                 )
                 .bind(user.0)
                 .bind(folder.as_str())
@@ -180,7 +178,9 @@ impl Store {
     pub async fn imap_entries(&self, user: UserId, folder: Folder) -> Result<Vec<ImapEntry>> {
         let rows: Vec<(i64, i64, i64, i64, i64, i64)> = db::query_as(
             "SELECT mb.id, mb.message_id, \
-                    mb.seen + 2 * mb.answered + 4 * mb.flagged + 8 * mb.deleted + 16 * mb.draft, \
+                    CAST(CASE WHEN mb.seen THEN 1 ELSE 0 END + CASE WHEN mb.answered THEN 2 ELSE 0 END \
+                    + CASE WHEN mb.flagged THEN 4 ELSE 0 END + CASE WHEN mb.deleted THEN 8 ELSE 0 END \
+                    + CASE WHEN mb.draft THEN 16 ELSE 0 END AS BIGINT), \
                     mb.received_at, m.size, mb.modseq \
              FROM mailbox mb INDEXED BY mailbox_uids \
              JOIN messages m ON m.id = mb.message_id \
@@ -276,9 +276,9 @@ impl Store {
             return Ok(StoreOutcome::default());
         }
         let set = |col: &str, given: bool| match (op, given) {
-            (FlagOp::Add, true) => format!("{col} = 1"),
-            (FlagOp::Remove, true) => format!("{col} = 0"),
-            (FlagOp::Replace, g) => format!("{col} = {}", g as u8),
+            (FlagOp::Add, true) => format!("{col} = TRUE"),
+            (FlagOp::Remove, true) => format!("{col} = FALSE"),
+            (FlagOp::Replace, g) => format!("{col} = {}", if g { "TRUE" } else { "FALSE" }),
             _ => format!("{col} = {col}"),
         };
         let sql = format!(

@@ -111,11 +111,11 @@ impl Store {
                             ),
                         };
                         db::query_as(sqlx::AssertSqlSafe(sql))
-                        .bind(pattern)
-                        .bind(user.0)
-                        .bind(folder.as_str())
-                        .fetch_all(&self.read)
-                        .await?
+                            .bind(pattern)
+                            .bind(user.0)
+                            .bind(folder.as_str())
+                            .fetch_all(&self.read)
+                            .await?
                     }
                     None => {
                         db::query_as(sqlx::AssertSqlSafe(format!(

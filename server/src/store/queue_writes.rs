@@ -4,6 +4,8 @@
 //! back claims a crash left `delivering`.
 
 use crate::store::db;
+use std::borrow::Cow;
+
 use serde_json::json;
 
 use super::writer::{event, ingest};
@@ -13,18 +15,24 @@ use super::{Claim, DeliveryId, DomainId, MessageId, Outcome, Result, StoreError}
 /// held (the monitor's probe decides when it is back, not per-message
 /// retries hammering a dead server).
 pub(super) async fn claim(conn: &mut db::Tx<'_>, limit: usize, now: i64) -> Result<Vec<Claim>> {
-    let rows = db::query(
-        "SELECT d.id, d.message_id, d.rcpt, d.domain_id, d.attempts, m.mail_from, m.received_at, \
-         m.client_ip, m.helo, m.tls \
+    const DUE: &str = "SELECT d.id, d.message_id, d.rcpt, d.domain_id, d.attempts, m.mail_from, \
+         m.received_at, m.client_ip, m.helo, m.tls \
          FROM deliveries d JOIN messages m ON m.id = d.message_id \
          WHERE d.status IN ('queued', 'delayed') AND d.next_attempt_at <= ? \
          AND NOT EXISTS (SELECT 1 FROM domains x WHERE x.id = d.domain_id AND x.state = 'outage') \
-         ORDER BY d.next_attempt_at, d.id LIMIT ?",
-    )
-    .bind(now)
-    .bind(limit as i64)
-    .fetch_all(&mut *conn)
-    .await?;
+         ORDER BY d.next_attempt_at, d.id LIMIT ?";
+    let sql = match conn.backend() {
+        // one writer: nobody else claims
+        db::Backend::Sqlite => Cow::Borrowed(DUE),
+        // nodes sharing the database each take rows no other transaction
+        // holds: a delivery is claimed by one node only
+        db::Backend::Postgres => Cow::Owned(format!("{DUE} FOR UPDATE OF d SKIP LOCKED")),
+    };
+    let rows = db::query(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&mut *conn)
+        .await?;
     let mut claims = Vec::with_capacity(rows.len());
     for row in rows {
         let c = Claim {

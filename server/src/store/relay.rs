@@ -93,7 +93,7 @@ impl Store {
             .await?;
         let id: i64 = db::query_scalar(
             "INSERT INTO dkim_keys (domain_id, selector, algorithm, private_der, public_b64, \
-             active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?) RETURNING id",
+             active, created_at) VALUES (?, ?, ?, ?, ?, TRUE, ?) RETURNING id",
         )
         .bind(domain.0)
         .bind(selector)

@@ -74,9 +74,13 @@ impl Store {
     /// How much a purge at `now` would remove (nothing is changed).
     pub async fn purge_preview(&self, now: i64) -> Result<Purged> {
         let min = self.min_retention().await?;
+        let all = match self.backend() {
+            db::Backend::Sqlite => "-1",
+            db::Backend::Postgres => "ALL",
+        };
         let messages: i64 = db::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM ({})",
-            EXPIRED.replace("?4", "-1")
+            "SELECT COUNT(*) FROM ({}) AS expired",
+            EXPIRED.replace("?4", all)
         )))
         .bind(now)
         .bind(min)
@@ -84,8 +88,8 @@ impl Store {
         .fetch_one(&self.read)
         .await?;
         let bodies: i64 = db::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM ({})",
-            UNNEEDED.replace("?2", "-1")
+            "SELECT COUNT(*) FROM ({}) AS unneeded",
+            UNNEEDED.replace("?2", all)
         )))
         .bind(now)
         .fetch_one(&self.read)

@@ -20,6 +20,7 @@ mod outbound_web;
 mod recovery;
 mod report_web;
 mod retention;
+mod shared_store;
 mod submission;
 mod tracking;
 mod tracking_web;

@@ -238,7 +238,8 @@ impl Store {
                         domain: Some(*d),
                         ..f.clone()
                     };
-                    let (sql, binds) = deliveries_sql(self.backend(), scope, &one, after, limit, asc, None);
+                    let (sql, binds) =
+                        deliveries_sql(self.backend(), scope, &one, after, limit, asc, None);
                     rows.extend(fetch(self, sql, binds, delivery_row).await?);
                 }
                 return Ok(rows);
@@ -326,7 +327,8 @@ impl Store {
             bound = Some((last.1, last.0));
             let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
             let want = limit - rows.len() as u32;
-            let (sql, binds) = deliveries_sql(self.backend(), scope, f, after, want, asc, Some(&ids));
+            let (sql, binds) =
+                deliveries_sql(self.backend(), scope, f, after, want, asc, Some(&ids));
             rows.extend(fetch(self, sql, binds, delivery_row).await?);
             let past_window = if asc {
                 f.until.is_some_and(|u| last.1 >= u)
@@ -368,6 +370,7 @@ impl Store {
         for b in binds {
             q = match b {
                 Bind::Int(i) => q.bind(i),
+                Bind::Bool(b) => q.bind(b),
                 Bind::Text(t) => q.bind(t),
             };
         }
@@ -379,7 +382,7 @@ impl Store {
     pub async fn redeliver(&self, id: DeliveryId, by: &str) -> Result<()> {
         let now = super::now_ms();
         let mut tx = self.read.begin().await?;
-        let row: Option<(i64, String, i64)> = db::query_as(
+        let row: Option<(i64, String, bool)> = db::query_as(
             "SELECT d.message_id, d.status, EXISTS (SELECT 1 FROM message_blobs b \
              WHERE b.message_id = d.message_id) FROM deliveries d WHERE d.id = ?",
         )
@@ -389,7 +392,7 @@ impl Store {
         let Some((message, status, has_body)) = row else {
             return Err(StoreError::NotFound(format!("delivery {}", id.0)));
         };
-        if has_body == 0 {
+        if !has_body {
             return Err(StoreError::Invalid(
                 "the message is no longer in the archive".into(),
             ));

@@ -10,6 +10,7 @@ use crate::store::{MessageId, Result, Store};
 
 pub(super) enum Bind {
     Int(i64),
+    Bool(bool),
     Text(String),
 }
 
@@ -118,6 +119,7 @@ pub(super) async fn fetch(
     for b in binds {
         q = match b {
             Bind::Int(i) => q.bind(i),
+            Bind::Bool(b) => q.bind(b),
             Bind::Text(t) => q.bind(t),
         };
     }
@@ -197,7 +199,7 @@ pub(super) fn deliveries_sql(
                 select_using("deliveries_message")
             )
         }
-        None => format!("{} WHERE 1", select_using(index_for(scope, f))),
+        None => format!("{} WHERE TRUE", select_using(index_for(scope, f))),
     };
     scope_deliveries(&mut sql, &mut binds, scope);
     if let Some(s) = f.since {
@@ -227,7 +229,7 @@ pub(super) fn deliveries_sql(
     }
     if let Some(v) = f.via_continuity {
         sql.push_str(" AND d.via_continuity = ?");
-        binds.push(Bind::Int(v as i64));
+        binds.push(Bind::Bool(v));
     }
     let sender = f.sender.trim();
     if is_address(sender) {
