@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::Auth;
+use crate::cluster;
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::monitor::Monitor;
@@ -103,6 +104,12 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
+    let node = cluster::Node::new(&cfg.node_id);
+    tasks.push(tokio::spawn(cluster::heartbeat(
+        store.clone(),
+        node.clone(),
+        shutdown_rx.clone(),
+    )));
 
     let auth = Arc::new(Auth::new(store.clone(), &cfg.web).await?);
     let ctx = SmtpContext::new(
@@ -228,21 +235,34 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             outbound,
             &cfg.hostname,
         );
+        // the jobs that run on one node at a time (see cluster.rs)
+        let mut lead = |job| {
+            let (leading, task) = cluster::lead(&store, &node, job, shutdown_rx.clone());
+            tasks.push(task);
+            leading
+        };
+        let monitor_lead = lead(cluster::Job::Monitor);
+        let retention_lead = lead(cluster::Job::Retention);
+        let dirsync_lead = lead(cluster::Job::DirectorySync);
+        let webhooks_lead = lead(cluster::Job::Webhooks);
         if !opts.no_monitor {
             let (monitor, signals) = Monitor::new(store.clone(), &cfg.hostname);
             let _ = queue.signals.set(signals);
+            let monitor = monitor.led_by(monitor_lead);
             tasks.push(tokio::spawn(monitor.run(shutdown_rx.clone())));
         }
         tasks.push(tokio::spawn(queue.run(shutdown_rx.clone())));
         tasks.push(tokio::spawn(crate::archive::run(
             store.clone(),
+            retention_lead,
             shutdown_rx.clone(),
         )));
         tasks.push(tokio::spawn(crate::dirsync::run_schedule(
             store.clone(),
+            dirsync_lead,
             shutdown_rx.clone(),
         )));
-        let hooks = crate::monitor::webhook::Sender::new(store.clone());
+        let hooks = crate::monitor::webhook::Sender::new(store.clone()).led_by(webhooks_lead);
         tasks.push(tokio::spawn(hooks.run(shutdown_rx.clone())));
     }
 

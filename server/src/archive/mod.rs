@@ -78,12 +78,21 @@ pub async fn backfill(store: Store, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-pub async fn run(store: Store, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    store: Store,
+    leading: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut wait = Duration::from_secs(60);
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = tokio::time::sleep(wait) => {}
+        }
+        if !*leading.borrow() {
+            // another node purges; look again in a minute
+            wait = Duration::from_secs(60);
+            continue;
         }
         if let Err(e) = purge(&store, now_ms(), BATCH, Duration::from_millis(20)).await {
             tracing::error!(error = %e, "archive purge failed; trying again in an hour");

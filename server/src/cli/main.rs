@@ -16,6 +16,7 @@ mod admins;
 mod archive;
 mod directory;
 mod domains;
+mod nodes;
 mod relay;
 mod users;
 
@@ -23,6 +24,7 @@ use admins::{admin_cmd, service_cmd, AdminCmd, ServiceCmd};
 use archive::{archive_cmd, ArchiveCmd};
 use directory::{directory_cmd, DirectoryCmd};
 use domains::{domain_cmd, DomainCmd};
+use nodes::{node_cmd, NodeCmd};
 use users::{user_cmd, UserCmd};
 
 /// Continuity: email continuity for protected domains — always in the
@@ -67,6 +69,9 @@ enum Command {
     /// A domain's users from LDAP / Active Directory, or a CSV file.
     #[command(subcommand)]
     Directory(DirectoryCmd),
+    /// The nodes sharing this database (several nodes on PostgreSQL).
+    #[command(subcommand)]
+    Node(NodeCmd),
 }
 
 #[derive(Args)]
@@ -152,6 +157,11 @@ async fn main() -> Result<()> {
             let cfg = load_config(cli.config.as_ref())?;
             let store = Store::connect(&cfg.store).await?;
             directory_cmd(&store, cmd).await
+        }
+        Command::Node(cmd) => {
+            let cfg = load_config(cli.config.as_ref())?;
+            let store = Store::connect(&cfg.store).await?;
+            node_cmd(&store, cmd).await
         }
         Command::Archive(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;

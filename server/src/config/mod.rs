@@ -92,6 +92,9 @@ pub struct RawServer {
     pub hostname: Option<String>,
     /// Directory for the SQLite database, generated certificates, etc.
     pub data_dir: Option<PathBuf>,
+    /// This node's name among the nodes sharing one database (default:
+    /// the machine's host name).
+    pub node_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -251,6 +254,7 @@ pub enum BareNewlines {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub hostname: String,
+    pub node_id: String,
     pub data_dir: PathBuf,
     pub web: WebConfig,
     pub smtp: SmtpConfig,
@@ -416,6 +420,19 @@ impl RawConfig {
             return Err(invalid("server.hostname", "must be a DNS name"));
         }
         let data_dir = s.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        let node_id = s
+            .node_id
+            .map(|n| n.trim().to_string())
+            .unwrap_or_else(crate::cluster::host_name);
+        if node_id.is_empty()
+            || node_id.len() > 100
+            || node_id.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(invalid(
+                "server.node_id",
+                "must be a name of 1 to 100 characters without spaces",
+            ));
+        }
 
         let w = self.web;
         let listen = parse_addr(
@@ -601,6 +618,7 @@ impl RawConfig {
 
         Ok(Config {
             hostname,
+            node_id,
             data_dir,
             web,
             smtp,

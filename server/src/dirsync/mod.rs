@@ -308,11 +308,18 @@ async fn run(
 }
 
 /// Scheduled syncs: every minute, each directory whose interval has passed.
-pub async fn run_schedule(store: Store, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_schedule(
+    store: Store,
+    leading: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        if !*leading.borrow() {
+            continue; // another node runs the schedule
         }
         let due = match store.directories_due(now_ms()).await {
             Ok(d) => d,

@@ -121,6 +121,8 @@ pub struct Monitor {
     store: Store,
     hostname: String,
     signals: mpsc::Receiver<(DomainId, String)>,
+    /// Whether this node leads the monitor (see [`crate::cluster`]).
+    leading: watch::Receiver<bool>,
 }
 
 impl Monitor {
@@ -132,9 +134,16 @@ impl Monitor {
                 store,
                 hostname: hostname.to_string(),
                 signals: rx,
+                leading: crate::cluster::always(),
             },
             tx,
         )
+    }
+
+    /// Probe only while this node leads the monitor.
+    pub fn led_by(mut self, leading: watch::Receiver<bool>) -> Monitor {
+        self.leading = leading;
+        self
     }
 
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
@@ -146,7 +155,9 @@ impl Monitor {
                 _ = shutdown.changed() => break,
                 _ = tokio::time::sleep(TICK) => {}
                 Some((domain, why)) = self.signals.recv() => {
-                    self.feed(&mut watches, domain, Input::QueueFailure(why)).await;
+                    if *self.leading.borrow() {
+                        self.feed(&mut watches, domain, Input::QueueFailure(why)).await;
+                    }
                     continue;
                 }
                 Some(done) = probes.join_next(), if !probes.is_empty() => {
@@ -160,6 +171,12 @@ impl Monitor {
                     }
                     continue;
                 }
+            }
+            if !*self.leading.borrow() {
+                // another node probes; what it learns is read afresh when
+                // this node leads again
+                watches.clear();
+                continue;
             }
             let domains = match self.store.monitored_domains().await {
                 Ok(d) => d,

@@ -112,6 +112,8 @@ pub async fn queue(store: &Store, d: &Monitored, t: &Transition) -> Result<bool>
 /// The sender: posts what is due, records the outcome, retries later.
 pub struct Sender {
     store: Store,
+    /// Whether this node leads the webhook sender (see [`crate::cluster`]).
+    leading: watch::Receiver<bool>,
     tls: Arc<rustls::ClientConfig>,
     backoff: Vec<Duration>,
 }
@@ -132,6 +134,7 @@ impl Sender {
             });
         Sender {
             store,
+            leading: crate::cluster::always(),
             tls: Arc::new(tls),
             backoff: BACKOFF.to_vec(),
         }
@@ -145,12 +148,23 @@ impl Sender {
         self
     }
 
+    /// Post only while this node leads the sender.
+    pub fn led_by(mut self, leading: watch::Receiver<bool>) -> Sender {
+        self.leading = leading;
+        self
+    }
+
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            match self.store.due_webhooks(now_ms()).await {
+            let due = if *self.leading.borrow() {
+                self.store.due_webhooks(now_ms()).await
+            } else {
+                Ok(Vec::new())
+            };
+            match due {
                 Ok(due) => {
                     for d in due {
                         self.attempt(d).await;

@@ -23,6 +23,7 @@ pub mod accounts;
 pub mod admin;
 pub mod admins;
 pub mod archive_io;
+pub mod cluster;
 pub mod continuity;
 pub mod control;
 pub mod db;
