@@ -67,9 +67,20 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(dir: std::path::PathBuf, n: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
-    let db = dir.join("continuity.db");
-    let fresh = !db.exists();
-    let store = Store::open(&db).await?;
+    // BENCH_STORE_URL: the same bench on another store (a PostgreSQL
+    // database made for it); the corpus stays in `dir`
+    let (store, fresh) = match std::env::var("BENCH_STORE_URL") {
+        Ok(url) => {
+            let store = Store::open_postgres(&url, 10).await?;
+            let fresh = store.domain_by_name("example.test").await?.is_none();
+            (store, fresh)
+        }
+        Err(_) => {
+            let db = dir.join("continuity.db");
+            let fresh = !db.exists();
+            (Store::open(&db).await?, fresh)
+        }
+    };
     let mut rng = Rng(0x5eed_cafe_f00d_0001);
     let words = vocabulary(&mut rng, 3000);
     if fresh {
