@@ -27,6 +27,7 @@ pub mod cluster;
 pub mod continuity;
 pub mod control;
 pub mod db;
+pub mod dialect;
 pub mod directories;
 pub mod drafts;
 pub mod fts;
