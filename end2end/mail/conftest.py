@@ -3,6 +3,7 @@
 
 Environment: CONTINUITY_BIN (default target/debug/continuity), PEERS_DIR."""
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -21,6 +22,23 @@ PEER_USERS = "alice bob carol erin"
 def peers(cmd):
     env = dict(os.environ, PEER_USERS=PEER_USERS)
     return subprocess.run([PEERS, cmd], check=True, env=env, capture_output=True, text=True).stdout.strip()
+
+
+_SCRATCH = []
+
+
+def scratch(prefix):
+    """A temporary directory for this run, removed at the end of a run that
+    passed (kept after a failure, to read its logs and databases)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _SCRATCH.append(d)
+    return d
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus == 0:
+        for d in _SCRATCH:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def wait_port(port, timeout=30, up=True):
@@ -51,7 +69,7 @@ class Continuity:
     """A continuity process with its own data directory and SMTP port."""
 
     def __init__(self, smtp_port, primary_port=2526, smarthost=None):
-        self.dir = tempfile.mkdtemp(prefix="continuity-e2e-")
+        self.dir = scratch("continuity-e2e-")
         self.smtp_port = smtp_port
         self.log = open(os.path.join(self.dir, "continuity.log"), "wb")
         self.env = dict(

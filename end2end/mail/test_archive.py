@@ -13,7 +13,7 @@ import sys
 import tempfile
 from email.message import EmailMessage
 
-from conftest import BIN, Continuity
+from conftest import BIN, Continuity, scratch
 
 GEN = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "gen_mailbox.py")
 # what an import may hold, whatever the archive's size (a 20,000-message
@@ -43,7 +43,7 @@ def make_mbox(path, n):
 
 def test_import_twice_then_export_round_trips():
     c = Continuity(smtp_port=0)  # never started: the CLI works on its data alone
-    d = tempfile.mkdtemp(prefix="continuity-archive-")
+    d = scratch("continuity-archive-")
     src = os.path.join(d, "carol.mbox")
     make_mbox(src, 25)
     out = c.cli("archive", "import", "carol@example.test", src)
@@ -86,7 +86,7 @@ def import_measured(c, user, path):
 
 def test_a_20000_message_archive_imports_twice_in_bounded_memory():
     c = Continuity(smtp_port=0)
-    d = tempfile.mkdtemp(prefix="continuity-archive-big-")
+    d = scratch("continuity-archive-big-")
     subprocess.run([sys.executable, GEN, os.path.join(d, "gen"), "20000"], check=True,
                    capture_output=True)
     maildir = os.path.join(d, "gen", "part-00")

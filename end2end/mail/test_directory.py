@@ -6,11 +6,10 @@ must change nothing: bad password, slapd stopped, the disable guard.
 Plus CSV import with per-line errors."""
 import os
 import subprocess
-import tempfile
 
 import pytest
 
-from conftest import BIN, Continuity, peers
+from conftest import BIN, Continuity, scratch, peers
 
 ADMIN = ["-x", "-H", "ldap://127.0.0.1:3890", "-D", "cn=admin,dc=example,dc=test", "-w", "admin-secret"]
 
@@ -40,7 +39,7 @@ def run(c, *args):
 
 def test_directory_sync_against_slapd(slapd):
     c = Continuity(smtp_port=0)  # the CLI only
-    pw = os.path.join(tempfile.mkdtemp(prefix="continuity-ldap-"), "bind.secret")
+    pw = os.path.join(scratch("continuity-ldap-"), "bind.secret")
     with open(pw, "w") as f:
         f.write("admin-secret\n")
     base = ["directory", "set", "example.test", "--bind-dn", "cn=admin,dc=example,dc=test",
@@ -167,7 +166,7 @@ def test_directory_sync_against_slapd(slapd):
 
 def test_csv_import_checks_every_line():
     c = Continuity(smtp_port=0)
-    d = tempfile.mkdtemp(prefix="continuity-csv-")
+    d = scratch("continuity-csv-")
     bad = os.path.join(d, "bad.csv")
     with open(bad, "w") as f:
         f.write("address,name,aliases\nzoe@example.test,\"Zoe, Sales\",zoe.s@example.test\n"
@@ -200,7 +199,7 @@ def test_a_synced_user_logs_in_with_the_emergency_password_only(slapd):
     c = Continuity(smtp_port=int(os.environ.get("CONTINUITY_DIR_SMTP_PORT", "2631")))
     c.env["CONTINUITY_WEB_LISTEN"] = f"127.0.0.1:{web}"
     c.env["CONTINUITY_WEB_PUBLIC_URL"] = f"http://127.0.0.1:{web}"
-    pw = os.path.join(tempfile.mkdtemp(prefix="continuity-ldap-"), "bind.secret")
+    pw = os.path.join(scratch("continuity-ldap-"), "bind.secret")
     with open(pw, "w") as f:
         f.write("admin-secret")
     ldap("ldapadd", "dn: uid=sam,ou=people,dc=example,dc=test\nobjectClass: inetOrgPerson\nuid: sam\n"

@@ -225,12 +225,10 @@ mod tests {
     /// lease given back is taken at once.
     #[tokio::test]
     async fn one_leader_at_a_time_and_takeover_when_the_lease_runs_out() {
-        let dir = std::env::temp_dir().join(format!(
-            "continuity-lease-{}-{}",
-            std::process::id(),
-            crate::store::now_ms()
-        ));
-        let store = crate::store::testing::open(&dir).await.expect("store");
+        let dir = crate::store::testing::Scratch::new("lease");
+        let store = crate::store::testing::open(dir.path())
+            .await
+            .expect("store");
         let (a, b) = (Node::new("a"), Node::new("b"));
         let mut la = a.leader(&store, Job::Monitor);
         let mut lb = b.leader(&store, Job::Monitor);

@@ -234,6 +234,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             cfg.queue.clone(),
             outbound,
             &cfg.hostname,
+            &node.id,
         );
         // the jobs that run on one node at a time (see cluster.rs)
         let mut lead = |job| {

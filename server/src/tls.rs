@@ -101,13 +101,13 @@ mod tests {
 
     #[test]
     fn self_signed_roundtrip() {
-        let dir = std::env::temp_dir().join(format!("continuity-tls-{}", std::process::id()));
-        let (c, k) = ensure_self_signed(&dir, "mx.example.test").expect("generated");
+        let scratch = crate::store::testing::Scratch::new("tls");
+        let dir = scratch.path();
+        let (c, k) = ensure_self_signed(dir, "mx.example.test").expect("generated");
         server_config(&c, &k).expect("loads");
         // second call reuses the pair
-        let again = ensure_self_signed(&dir, "mx.example.test").expect("reused");
+        let again = ensure_self_signed(dir, "mx.example.test").expect("reused");
         assert_eq!(again.0, c);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

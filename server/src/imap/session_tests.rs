@@ -11,6 +11,7 @@ use super::{drive, ImapContext, Session};
 use crate::auth::Auth;
 use crate::config::{Config, TlsMode};
 use crate::store::mailbox::Folder;
+use crate::store::testing::Scratch;
 use crate::store::{NewMessage, NewRecipient, Origin, Store, Summary, UserId};
 
 const PW: &str = "velvet-harbor-Quokka-87";
@@ -20,6 +21,8 @@ pub(super) struct World {
     ctx: Arc<ImapContext>,
     pub(super) alice: UserId,
     dom: crate::store::DomainId,
+    /// removed with the world (None: the test keeps its directory itself)
+    _dir: Option<Scratch>,
 }
 
 pub(super) async fn world(tag: &str, plaintext: bool) -> World {
@@ -33,11 +36,8 @@ pub(super) async fn world(tag: &str, plaintext: bool) -> World {
 
 /// A world with more settings (`CONTINUITY_…` pairs).
 pub(super) async fn world_with(tag: &str, plaintext: bool, extra: &[(&str, &str)]) -> World {
-    let dir = std::env::temp_dir().join(format!(
-        "continuity-imap-{tag}-{}-{}",
-        std::process::id(),
-        crate::store::now_ms()
-    ));
+    let scratch = Scratch::new(&format!("imap-{tag}"));
+    let dir = scratch.path().to_path_buf();
     let env = vec![
         (
             "CONTINUITY_SERVER_DATA_DIR".to_string(),
@@ -84,6 +84,7 @@ pub(super) async fn world_with(tag: &str, plaintext: bool, extra: &[(&str, &str)
         ctx,
         alice,
         dom,
+        _dir: Some(scratch),
     }
 }
 
@@ -467,11 +468,8 @@ async fn issue_9_append_to_sent_once_and_idle_sees_new_mail() {
 
 #[tokio::test]
 async fn issue_9_uidvalidity_and_uids_survive_a_restart() {
-    let dir = std::env::temp_dir().join(format!(
-        "continuity-imap-restart-{}-{}",
-        std::process::id(),
-        crate::store::now_ms()
-    ));
+    let scratch = Scratch::new("imap-restart");
+    let dir = scratch.path().to_path_buf();
     let store = crate::store::testing::open(&dir).await.expect("store");
     let dom = store
         .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
@@ -498,6 +496,7 @@ async fn issue_9_uidvalidity_and_uids_survive_a_restart() {
         store: store.clone(),
         alice,
         dom,
+        _dir: None,
     };
     deliver(&w, MSG1).await;
     let validity = store.imap_uid_validity().await.unwrap();

@@ -16,8 +16,15 @@
 //! - [`transport`]: the `Deliverer` seam and the lettre implementation.
 //! - [`mx`]: MX resolution (hickory-resolver), null MX, implicit MX.
 //! - [`dsn`]: building RFC 3464 reports.
+//! - [`hold`]: how long this node's claims are surely its own.
+//!
+//! Several nodes may share one database: each claim belongs to the node
+//! that made it, for a lease the node renews while its attempts run; a
+//! node that dies has its claims taken back by the others once the lease
+//! ran out, and a node that cannot renew abandons its attempts first.
 
 pub mod dsn;
+pub mod hold;
 pub mod mx;
 pub mod transport;
 
@@ -39,6 +46,9 @@ pub struct Queue {
     pub cfg: QueueConfig,
     pub outbound: Outbound,
     pub hostname: String,
+    /// This node's id: the owner of its claims.
+    node: String,
+    hold: hold::Hold,
     per_route: Mutex<HashMap<Route, Arc<Semaphore>>>,
     /// Where temporary failures to a primary are reported (the monitor's
     /// passive signal).
@@ -148,6 +158,7 @@ impl Queue {
         cfg: QueueConfig,
         outbound: Outbound,
         hostname: &str,
+        node: &str,
     ) -> Arc<Queue> {
         Arc::new(Queue {
             store,
@@ -156,6 +167,8 @@ impl Queue {
             cfg,
             outbound,
             hostname: hostname.to_string(),
+            node: node.to_string(),
+            hold: hold::Hold::new(),
             per_route: Mutex::new(HashMap::new()),
             signals: std::sync::OnceLock::new(),
             pacer: Mutex::new(HashMap::new()),
@@ -164,12 +177,13 @@ impl Queue {
 
     /// Run until `shutdown` turns true; attempts under way are finished.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        match self.store.requeue_interrupted().await {
+        match self.store.requeue_interrupted(&self.node).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(count = n, "requeued deliveries interrupted by a restart"),
             Err(e) => tracing::error!(error = %e, "cannot requeue interrupted deliveries"),
         }
         let slots = Arc::new(Semaphore::new(self.cfg.concurrency));
+        let renewer = tokio::spawn(self.clone().renew_claims(slots.clone()));
         let wake = self.store.queue_wake.clone();
         loop {
             if *shutdown.borrow() {
@@ -179,8 +193,13 @@ impl Queue {
             let claims = if free == 0 {
                 Vec::new()
             } else {
-                match self.store.claim_due(free, now_ms()).await {
-                    Ok(c) => c,
+                let asked = tokio::time::Instant::now();
+                match self.store.claim_due(&self.node, free, now_ms()).await {
+                    Ok(c) => {
+                        // the claim renewed this node's other claims too
+                        self.hold.renewed(asked);
+                        c
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "cannot claim deliveries");
                         Vec::new()
@@ -213,6 +232,26 @@ impl Queue {
         }
         let all = self.cfg.concurrency as u32;
         let _ = tokio::time::timeout(Duration::from_secs(30), slots.acquire_many(all)).await;
+        renewer.abort();
+    }
+
+    /// While attempts run, renew this node's claims every
+    /// [`crate::cluster::RENEW`] (a claim renews them too).
+    async fn renew_claims(self: Arc<Self>, slots: Arc<Semaphore>) {
+        let lease = crate::store::CLAIM_LEASE.as_millis() as i64;
+        loop {
+            tokio::time::sleep(crate::cluster::RENEW).await;
+            if slots.available_permits() == self.cfg.concurrency {
+                continue;
+            }
+            let asked = tokio::time::Instant::now();
+            match self.store.renew_claims(&self.node, now_ms() + lease).await {
+                Ok(_) => self.hold.renewed(asked),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot renew this node's claims on deliveries")
+                }
+            }
+        }
     }
 
     async fn routes_for(&self, claim: &Claim) -> Routes {
@@ -266,22 +305,34 @@ impl Queue {
             .clone()
     }
 
-    /// One attempt for one claimed delivery, outcome recorded.
+    /// One attempt for one claimed delivery, outcome recorded. Abandoned
+    /// if this node's hold on its claims runs out first (see [`hold`]).
     pub async fn attempt(&self, claim: Claim) {
-        let outcome = self.try_deliver(&claim).await;
-        // The outcome must be recorded: retry while the store is busy.
+        let outcome = tokio::select! {
+            o = self.try_deliver(&claim) => o,
+            _ = self.hold.lost() => {
+                tracing::warn!(
+                    delivery = %claim.delivery,
+                    "attempt abandoned: this node could not renew its claim in time \
+                     (database unreachable?); it goes back to the queue"
+                );
+                return;
+            }
+        };
+        // The outcome must be recorded: retry until it is, or until the
+        // claim is no longer this node's (another node took it back).
         let mut wait = Duration::from_millis(100);
-        for _ in 0..8 {
-            match self
-                .store
-                .record_outcome(claim.delivery, outcome.clone())
-                .await
-            {
+        loop {
+            match self.store.record_outcome(&claim, outcome.clone()).await {
                 Ok(()) => return,
+                Err(crate::store::StoreError::NotFound(why)) => {
+                    tracing::warn!(delivery = %claim.delivery, %why, "outcome not recorded: the claim was taken back");
+                    return;
+                }
                 Err(e) => {
                     tracing::error!(delivery = %claim.delivery, error = %e, "cannot record outcome; retrying");
                     tokio::time::sleep(wait).await;
-                    wait *= 2;
+                    wait = (wait * 2).min(Duration::from_secs(5));
                 }
             }
         }

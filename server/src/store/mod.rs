@@ -61,6 +61,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+pub use queue_writes::CLAIM_LEASE;
 pub use types::*;
 
 /// Errors of the store. Callers show `Unavailable` as a temporary failure
@@ -332,16 +333,36 @@ impl Store {
         let _ = self.writer.try_send(writer::Request::Reject(rejection));
     }
 
-    /// Claim up to `limit` due deliveries: they are marked `delivering` and an
-    /// `attempt` event is recorded before anything is sent.
-    pub async fn claim_due(&self, limit: usize, now: i64) -> Result<Vec<Claim>> {
-        self.call(|reply| writer::Request::Claim { limit, now, reply })
+    /// Claim up to `limit` due deliveries for `node`: they are marked
+    /// `delivering`, owned by `node` for [`CLAIM_LEASE`], and an `attempt`
+    /// event is recorded before anything is sent. In the same commit,
+    /// claims whose lease ran out go back to the queue (their node died)
+    /// and `node`'s own claims are renewed.
+    pub async fn claim_due(&self, node: &str, limit: usize, now: i64) -> Result<Vec<Claim>> {
+        let node = node.to_string();
+        let lease = CLAIM_LEASE.as_millis() as i64;
+        self.call(|reply| writer::Request::Claim {
+            node,
+            limit,
+            now,
+            lease,
+            reply,
+        })
+        .await
+    }
+
+    /// Extend the lease of every claim `node` holds to `until` (while its
+    /// attempts run); how many were renewed.
+    pub async fn renew_claims(&self, node: &str, until: i64) -> Result<u64> {
+        let node = node.to_string();
+        self.call(|reply| writer::Request::RenewClaims { node, until, reply })
             .await
     }
 
     /// Record the result of an attempt (and, for a failure, the DSN to send),
-    /// atomically.
-    pub async fn record_outcome(&self, delivery: DeliveryId, outcome: Outcome) -> Result<()> {
+    /// atomically. Only the claim's node can: a claim another node took
+    /// back is `NotFound`.
+    pub async fn record_outcome(&self, claim: &Claim, outcome: Outcome) -> Result<()> {
         let dsn_users: Vec<UserId> = match &outcome {
             Outcome::Bounced { dsn: Some(m), .. } | Outcome::Expired { dsn: Some(m), .. } => {
                 m.recipients.iter().filter_map(|r| r.user).collect()
@@ -349,7 +370,8 @@ impl Store {
             _ => Vec::new(),
         };
         self.call(|reply| writer::Request::Outcome {
-            delivery,
+            node: claim.node.clone(),
+            delivery: claim.delivery,
             outcome: Box::new(outcome),
             reply,
         })
@@ -360,10 +382,11 @@ impl Store {
         Ok(())
     }
 
-    /// After a crash, deliveries left `delivering` go back to the queue.
-    /// Returns how many were requeued.
-    pub async fn requeue_interrupted(&self) -> Result<u64> {
-        self.call(|reply| writer::Request::RequeueInterrupted { reply })
+    /// At `node`'s start: the deliveries it left `delivering` (it stopped
+    /// or crashed mid-attempt) go back to the queue. Returns how many.
+    pub async fn requeue_interrupted(&self, node: &str) -> Result<u64> {
+        let node = node.to_string();
+        self.call(|reply| writer::Request::RequeueInterrupted { node, reply })
             .await
     }
 
@@ -385,6 +408,34 @@ pub mod testing {
     use super::{Store, StoreUrl};
 
     static N: AtomicU32 = AtomicU32::new(0);
+
+    /// A unit test's scratch directory under the system's temporary
+    /// directory, removed with everything in it when dropped (unit tests
+    /// have no Cargo target scratch directory of their own).
+    pub struct Scratch(std::path::PathBuf);
+
+    impl Scratch {
+        pub fn new(tag: &str) -> Scratch {
+            let d = std::env::temp_dir().join(format!(
+                "continuity-{tag}-{}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed),
+                super::now_ms()
+            ));
+            std::fs::create_dir_all(&d).expect("scratch dir");
+            Scratch(d)
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 
     /// The store URL of the test whose scratch directory is `dir`: the
     /// same for every call with the same `dir` (a test that reopens its

@@ -1,7 +1,14 @@
 //! The queue's writes, inside the writer's group commits: claiming due
 //! deliveries (the claim and its `attempt` event before anything is sent),
-//! recording an outcome with its DSN in the same transaction, and putting
-//! back claims a crash left `delivering`.
+//! renewing a node's claims, recording an outcome with its DSN in the same
+//! transaction, and putting back claims a crash left `delivering`.
+//!
+//! A claim belongs to one node (`claimed_by`, kept afterwards as the node
+//! that attempted it last) until `lease_until`; the node
+//! renews the lease of all its claims while their attempts run (every
+//! claim and every [`crate::cluster::RENEW`]). Claims whose lease ran out
+//! — their node died or lost the database — are taken back by whichever
+//! node claims next, and only the owner can record an outcome.
 
 use crate::store::db;
 use std::borrow::Cow;
@@ -9,12 +16,24 @@ use std::borrow::Cow;
 use serde_json::json;
 
 use super::writer::{event, ingest};
+
+/// How long a claim is a node's without renewal: another node takes a
+/// delivery back this long after its node stopped renewing it.
+pub const CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(15);
 use super::{Claim, DeliveryId, DomainId, MessageId, Outcome, Result, StoreError};
 
 /// Due deliveries, oldest first. Deliveries to a primary in an outage are
 /// held (the monitor's probe decides when it is back, not per-message
 /// retries hammering a dead server).
-pub(super) async fn claim(conn: &mut db::Tx<'_>, limit: usize, now: i64) -> Result<Vec<Claim>> {
+pub(super) async fn claim(
+    conn: &mut db::Tx<'_>,
+    node: &str,
+    limit: usize,
+    now: i64,
+    lease: i64,
+) -> Result<Vec<Claim>> {
+    take_back_expired(conn, now).await?;
+    renew(conn, node, now + lease).await?;
     const DUE: &str = "SELECT d.id, d.message_id, d.rcpt, d.domain_id, d.attempts, m.mail_from, \
          m.received_at, m.client_ip, m.helo, m.tls \
          FROM deliveries d JOIN messages m ON m.id = d.message_id \
@@ -36,6 +55,7 @@ pub(super) async fn claim(conn: &mut db::Tx<'_>, limit: usize, now: i64) -> Resu
     let mut claims = Vec::with_capacity(rows.len());
     for row in rows {
         let c = Claim {
+            node: node.to_string(),
             delivery: DeliveryId(row.try_get(0)?),
             message: MessageId(row.try_get(1)?),
             rcpt: row.try_get(2)?,
@@ -49,18 +69,23 @@ pub(super) async fn claim(conn: &mut db::Tx<'_>, limit: usize, now: i64) -> Resu
         };
         // Recorded before anything is sent: after a crash we know an
         // attempt was under way (see requeue_interrupted).
-        db::query("UPDATE deliveries SET status = 'delivering', updated_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(c.delivery.0)
-            .execute(&mut *conn)
-            .await?;
+        db::query(
+            "UPDATE deliveries SET status = 'delivering', claimed_by = ?, lease_until = ?, \
+             updated_at = ? WHERE id = ?",
+        )
+        .bind(node)
+        .bind(now + lease)
+        .bind(now)
+        .bind(c.delivery.0)
+        .execute(&mut *conn)
+        .await?;
         event(
             conn,
             now,
             Some(c.message),
             Some(c.delivery),
             "attempt",
-            json!({ "rcpt": c.rcpt, "attempt": c.attempts + 1 }),
+            json!({ "rcpt": c.rcpt, "attempt": c.attempts + 1, "node": node }),
         )
         .await?;
         claims.push(c);
@@ -68,8 +93,65 @@ pub(super) async fn claim(conn: &mut db::Tx<'_>, limit: usize, now: i64) -> Resu
     Ok(claims)
 }
 
+/// Extend the lease of every claim `node` holds to `until`; how many.
+pub(super) async fn renew(conn: &mut db::Tx<'_>, node: &str, until: i64) -> Result<u64> {
+    let r = db::query(
+        "UPDATE deliveries SET lease_until = ? \
+         WHERE status = 'delivering' AND claimed_by = ? AND lease_until < ?",
+    )
+    .bind(until)
+    .bind(node)
+    .bind(until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Claims whose lease ran out go back to the queue, due now: their node
+/// stopped renewing them (it died, or lost the database and abandoned
+/// them).
+async fn take_back_expired(conn: &mut db::Tx<'_>, now: i64) -> Result<()> {
+    const EXPIRED: &str =
+        "SELECT id FROM deliveries WHERE status = 'delivering' AND lease_until < ?";
+    let expired = match conn.backend() {
+        db::Backend::Sqlite => Cow::Borrowed(EXPIRED),
+        // nodes taking back at once each take other rows, in no lock order
+        // that could deadlock
+        db::Backend::Postgres => Cow::Owned(format!("{EXPIRED} FOR UPDATE SKIP LOCKED")),
+    };
+    let sql = format!(
+        "UPDATE deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ?, \
+         lease_until = NULL \
+         WHERE id IN ({expired}) \
+         RETURNING id, message_id, claimed_by"
+    );
+    let rows = db::query(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in rows {
+        let node: Option<String> = row.try_get(2)?;
+        event(
+            conn,
+            now,
+            Some(MessageId(row.try_get(1)?)),
+            Some(DeliveryId(row.try_get(0)?)),
+            "requeued",
+            json!({
+                "reason": "the node attempting it stopped renewing its claim",
+                "node": node,
+            }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 pub(super) async fn outcome_apply(
     conn: &mut db::Tx<'_>,
+    node: &str,
     delivery: DeliveryId,
     outcome: Outcome,
     now: i64,
@@ -114,19 +196,21 @@ pub(super) async fn outcome_apply(
     };
     let row = db::query(
         "UPDATE deliveries SET status = ?, attempts = attempts + 1, last_reply = ?, \
-         next_attempt_at = COALESCE(?, next_attempt_at), updated_at = ? \
-         WHERE id = ? AND status = 'delivering' RETURNING message_id",
+         next_attempt_at = COALESCE(?, next_attempt_at), updated_at = ?, \
+         lease_until = NULL \
+         WHERE id = ? AND status = 'delivering' AND claimed_by = ? RETURNING message_id",
     )
     .bind(status)
     .bind(&reply)
     .bind(next)
     .bind(now)
     .bind(delivery.0)
+    .bind(node)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {
         return Err(StoreError::NotFound(format!(
-            "delivery {delivery} is not being delivered"
+            "delivery {delivery} is not being delivered by node {node}"
         )));
     };
     let message = MessageId(row.try_get(0)?);
@@ -137,13 +221,22 @@ pub(super) async fn outcome_apply(
     Ok(())
 }
 
-pub(super) async fn requeue_interrupted(conn: &mut db::Tx<'_>, now: i64) -> Result<u64> {
+/// At `node`'s start: its claims of a previous run go back to the queue
+/// (other nodes' claims are theirs until their lease runs out).
+pub(super) async fn requeue_interrupted(
+    conn: &mut db::Tx<'_>,
+    node: &str,
+    now: i64,
+) -> Result<u64> {
     let rows = db::query(
-        "UPDATE deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ? \
-         WHERE status = 'delivering' RETURNING id, message_id",
+        "UPDATE deliveries SET status = 'queued', next_attempt_at = ?, updated_at = ?, \
+         lease_until = NULL \
+         WHERE status = 'delivering' AND (claimed_by = ? OR claimed_by IS NULL) \
+         RETURNING id, message_id",
     )
     .bind(now)
     .bind(now)
+    .bind(node)
     .fetch_all(&mut *conn)
     .await?;
     let n = rows.len() as u64;

@@ -122,6 +122,8 @@ pub struct Rejection {
 /// A delivery claimed by the queue, with what is needed to attempt it.
 #[derive(Debug, Clone)]
 pub struct Claim {
+    /// The node that holds the claim.
+    pub node: String,
     pub delivery: DeliveryId,
     pub message: MessageId,
     pub rcpt: String,

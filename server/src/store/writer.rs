@@ -30,16 +30,25 @@ pub enum Request {
     ),
     Reject(Rejection),
     Claim {
+        node: String,
         limit: usize,
         now: i64,
+        lease: i64,
         reply: oneshot::Sender<Result<Vec<Claim>>>,
     },
+    RenewClaims {
+        node: String,
+        until: i64,
+        reply: oneshot::Sender<Result<u64>>,
+    },
     Outcome {
+        node: String,
         delivery: DeliveryId,
         outcome: Box<Outcome>,
         reply: oneshot::Sender<Result<()>>,
     },
     RequeueInterrupted {
+        node: String,
         reply: oneshot::Sender<Result<u64>>,
     },
     Flush {
@@ -127,7 +136,9 @@ fn answer_unavailable(r: Request) {
         Request::Outcome { reply, .. } | Request::Flush { reply } => {
             drop(reply.send(Err(StoreError::Unavailable)))
         }
-        Request::RequeueInterrupted { reply } => drop(reply.send(Err(StoreError::Unavailable))),
+        Request::RequeueInterrupted { reply, .. } | Request::RenewClaims { reply, .. } => {
+            drop(reply.send(Err(StoreError::Unavailable)))
+        }
         Request::AddUser(_, reply) => drop(reply.send(Err(StoreError::Unavailable))),
         Request::Reject(_) => {}
     }
@@ -168,20 +179,32 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
                 let _ = reject(&mut tx, &r, now).await;
                 Answer::None
             }
-            Request::Claim { limit, now, reply } => {
-                Answer::Claims(reply, super::queue_writes::claim(&mut tx, limit, now).await)
-            }
+            Request::Claim {
+                node,
+                limit,
+                now,
+                lease,
+                reply,
+            } => Answer::Claims(
+                reply,
+                super::queue_writes::claim(&mut tx, &node, limit, now, lease).await,
+            ),
+            Request::RenewClaims { node, until, reply } => Answer::Count(
+                reply,
+                super::queue_writes::renew(&mut tx, &node, until).await,
+            ),
             Request::Outcome {
+                node,
                 delivery,
                 outcome,
                 reply,
             } => Answer::Unit(
                 reply,
-                super::queue_writes::outcome_apply(&mut tx, delivery, *outcome, now).await,
+                super::queue_writes::outcome_apply(&mut tx, &node, delivery, *outcome, now).await,
             ),
-            Request::RequeueInterrupted { reply } => Answer::Count(
+            Request::RequeueInterrupted { node, reply } => Answer::Count(
                 reply,
-                super::queue_writes::requeue_interrupted(&mut tx, now).await,
+                super::queue_writes::requeue_interrupted(&mut tx, &node, now).await,
             ),
             Request::Flush { reply } => Answer::Unit(reply, Ok(())),
             Request::AddUser(user, reply) => {

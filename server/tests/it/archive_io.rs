@@ -110,7 +110,7 @@ async fn mbox_maildir_and_eml_import_once_and_export_round_trips() {
         "the separator line is not kept: {text:?}"
     );
     assert!(store
-        .claim_due(10, now_ms() + 1)
+        .claim_due("test", 10, now_ms() + 1)
         .await
         .expect("claim")
         .is_empty());

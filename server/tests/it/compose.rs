@@ -73,7 +73,7 @@ async fn compose_send_reply_and_refusals() {
             .to_request()
     };
     let queued = |s: server::store::Store| async move {
-        s.claim_due(100, server::store::now_ms() + 1)
+        s.claim_due("test", 100, server::store::now_ms() + 1)
             .await
             .expect("claim")
             .len()

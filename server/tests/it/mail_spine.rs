@@ -438,7 +438,11 @@ async fn the_queue_survives_a_restart() {
     let a = message_id(&c.mail("s@remote.test", &["alice@example.test"], MSG).await);
     let b = message_id(&c.mail("s@remote.test", &["bob@example.test"], MSG).await);
     // simulate a crash mid-attempt: claimed (recorded as delivering), no outcome
-    let claimed = r.store.claim_due(1, server::store::now_ms()).await.unwrap();
+    let claimed = r
+        .store
+        .claim_due(&cfg.node_id, 1, server::store::now_ms())
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(statuses(&r.store, claimed[0].message).await, ["delivering"]);
     drop(c);

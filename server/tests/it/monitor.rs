@@ -239,7 +239,11 @@ async fn a_dead_primary_holds_delivery_until_it_is_back() {
         .expect("ingest");
     let now = server::store::now_ms() + 60_000;
     assert!(
-        store.claim_due(10, now).await.expect("claim").is_empty(),
+        store
+            .claim_due("test", 10, now)
+            .await
+            .expect("claim")
+            .is_empty(),
         "held"
     );
     // tracked as held, marked via Continuity
@@ -273,7 +277,7 @@ async fn a_dead_primary_holds_delivery_until_it_is_back() {
         .expect("primary");
     wait_state(&store, d, "recovering", 10).await;
     let claims = store
-        .claim_due(10, server::store::now_ms() + 1)
+        .claim_due("test", 10, server::store::now_ms() + 1)
         .await
         .expect("claim");
     assert_eq!(claims.len(), 1, "released for delivery at once");
@@ -289,7 +293,7 @@ async fn a_dead_primary_holds_delivery_until_it_is_back() {
     // delivered after the outage, it stays "via Continuity"
     store
         .record_outcome(
-            claims[0].delivery,
+            &claims[0],
             server::store::Outcome::Delivered {
                 reply: "250 ok".into(),
                 remote: "primary".into(),

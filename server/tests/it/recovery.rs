@@ -132,7 +132,10 @@ async fn a_restart_in_the_middle_of_the_flush_delivers_each_held_message_once() 
     // 3. a second start finds claims that were never sent (a crash right
     //    after claiming): they are requeued, not lost and not doubled
     let store = Store::connect(&cfg.store).await.expect("store");
-    let claimed = store.claim_due(3, now_ms() + 1).await.expect("claim");
+    let claimed = store
+        .claim_due(&cfg.node_id, 3, now_ms() + 1)
+        .await
+        .expect("claim");
     assert_eq!(claimed.len(), 3);
     drop(store);
 

@@ -61,14 +61,17 @@ async fn ingest(store: &Store, rcpt: &str, subject: &str) -> MessageId {
 /// Deliver everything due (as the queue would).
 async fn deliver_all(store: &Store) {
     loop {
-        let claims = store.claim_due(500, now_ms() + 1).await.expect("claim");
+        let claims = store
+            .claim_due("test", 500, now_ms() + 1)
+            .await
+            .expect("claim");
         if claims.is_empty() {
             return;
         }
         for c in claims {
             store
                 .record_outcome(
-                    c.delivery,
+                    &c,
                     Outcome::Delivered {
                         reply: "250 ok".into(),
                         remote: "primary".into(),

@@ -47,12 +47,16 @@ async fn ingest(store: &Store, from: &str, rcpt: &str, subject: &str) -> Message
 }
 
 async fn settle(store: &Store, outcome: impl Fn(&str) -> Option<Outcome>) {
-    for c in store.claim_due(100, now_ms() + 1).await.expect("claim") {
+    for c in store
+        .claim_due("test", 100, now_ms() + 1)
+        .await
+        .expect("claim")
+    {
         match outcome(&c.rcpt) {
-            Some(o) => store.record_outcome(c.delivery, o).await.expect("outcome"),
+            Some(o) => store.record_outcome(&c, o).await.expect("outcome"),
             None => store
                 .record_outcome(
-                    c.delivery,
+                    &c,
                     Outcome::Deferred {
                         reply: "451 4.3.0 try later".into(),
                         remote: "primary".into(),

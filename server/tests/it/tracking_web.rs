@@ -41,10 +41,15 @@ async fn live_tracking_pages_csv_download_and_redelivery_by_role() {
     let s = setup("tracking-web").await;
     let ours = ingest(&s, "alice@example.test", "=cmd|' /C calc'!A0, \"quoted\"").await;
     let theirs = ingest(&s, "dave@other.test", "Other domain secret").await;
-    for c in s.store.claim_due(10, now_ms() + 1).await.expect("claim") {
+    for c in s
+        .store
+        .claim_due("test", 10, now_ms() + 1)
+        .await
+        .expect("claim")
+    {
         s.store
             .record_outcome(
-                c.delivery,
+                &c,
                 Outcome::Delivered {
                     reply: "250 2.0.0 Ok".into(),
                     remote: "primary".into(),
