@@ -129,6 +129,9 @@ pub struct Auth {
     /// address names (tests hold it to that).
     hash_checks: Arc<AtomicU64>,
     clock: Clock,
+    /// On a shared database: this process's mark on the login failures it
+    /// records for the other nodes (see `throttle.rs`).
+    shared: Option<String>,
 }
 
 /// Password hashing at once, process-wide: each argon2id computation takes
@@ -156,6 +159,36 @@ fn check_hash(hash: Option<String>, password: &str, done: &AtomicU64) -> bool {
     }
 }
 
+/// Write this node's login failures and successes for the other nodes,
+/// and forget those older than the window now and then.
+async fn share_login_events(
+    store: Store,
+    origin: String,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<throttle::LoginEvent>,
+    window: Duration,
+) {
+    let mut purged = 0;
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 256 {
+            match rx.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = store.record_login_events(&origin, &batch).await {
+            tracing::warn!(error = %e, "cannot record login failures for the other nodes");
+        }
+        let now = crate::store::now_ms();
+        if now - purged > 60_000 {
+            purged = now;
+            if let Err(e) = store.forget_login_failures(now - ms(window)).await {
+                tracing::warn!(error = %e, "cannot forget old login failures");
+            }
+        }
+    }
+}
+
 /// Sessions are "touched" (last_seen written) at most this often.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
@@ -169,13 +202,32 @@ impl Auth {
         let key = store
             .server_key("link-signing", || token::random_bytes::<32>().to_vec())
             .await?;
+        let mut throttle = Throttle::new(
+            web.login_failures_per_account,
+            web.login_failures_per_ip,
+            web.login_window,
+        );
+        // several nodes may share a PostgreSQL database: failures are
+        // counted across them
+        let shared = match store.backend() {
+            crate::store::db::Backend::Sqlite => None,
+            crate::store::db::Backend::Postgres => {
+                let origin = token::random_token();
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                throttle = throttle.with_log(tx);
+                tokio::spawn(share_login_events(
+                    store.clone(),
+                    origin.clone(),
+                    rx,
+                    web.login_window,
+                ));
+                Some(origin)
+            }
+        };
         Ok(Auth {
             signer: LinkSigner::new(&key),
-            throttle: Throttle::new(
-                web.login_failures_per_account,
-                web.login_failures_per_ip,
-                web.login_window,
-            ),
+            throttle,
+            shared,
             store,
             session_idle: web.session_idle,
             session_lifetime: web.session_lifetime,
@@ -221,6 +273,28 @@ impl Auth {
         }
     }
 
+    /// The failures other nodes recorded on this account and source
+    /// (nothing on a database of one node; nothing, logged, when the
+    /// database cannot tell: this node's own counts still hold).
+    async fn failures_elsewhere(&self, key: &str, ip: &str) -> throttle::Elsewhere {
+        let Some(origin) = &self.shared else {
+            return throttle::Elsewhere::default();
+        };
+        let (account, source) = Throttle::keys(key, ip);
+        let since = now_ms() - ms(self.throttle.window());
+        match self
+            .store
+            .login_failures_elsewhere(origin, &source, &account, since)
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read other nodes' login failures");
+                throttle::Elsewhere::default()
+            }
+        }
+    }
+
     /// Count the attempt (before any password is checked) and wait out the
     /// account's slow-down, if any.
     async fn begin(
@@ -232,8 +306,9 @@ impl Auth {
         // one attempt at a time per account and source: the others wait
         // their turn (a mail app logging in on several connections at once)
         let give_up = Instant::now() + Duration::from_secs(30);
+        let elsewhere = self.failures_elsewhere(key, ip).await;
         let attempt = loop {
-            match self.throttle.begin(key, ip, Instant::now()) {
+            match self.throttle.begin_with(key, ip, Instant::now(), elsewhere) {
                 Ok(a) => break a,
                 Err(throttle::Busy) if Instant::now() < give_up => {
                     tokio::time::sleep(Duration::from_millis(10)).await

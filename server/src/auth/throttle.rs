@@ -17,10 +17,19 @@
 //! still logs in together). An attempt dropped without
 //! [`Attempt::succeeded`] is a failure. Callers count per account (the
 //! user's id, not the alias typed).
+//!
+//! Nodes sharing a database: each counts its own failures here and tells
+//! the others through its [`Throttle::with_log`] channel (written to the
+//! store); [`Throttle::begin_with`] adds what the others recorded, so
+//! failures spread over several nodes hold as if made on one.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+pub use crate::store::login_failures::{Elsewhere, LoginEvent};
 
 /// Keys tracked at most per map (an attacker spraying addresses cannot
 /// grow memory without bound; expired entries are dropped first).
@@ -42,6 +51,8 @@ pub struct Throttle {
     per_source: u32,
     window: Duration,
     inner: Mutex<Inner>,
+    /// Where failures and successes go for the other nodes.
+    log: Option<UnboundedSender<LoginEvent>>,
 }
 
 #[derive(Debug, Default)]
@@ -78,6 +89,11 @@ impl Attempt<'_> {
         let key = pair(&self.account, &self.source);
         g.busy.remove(&key);
         g.pairs.remove(&key);
+        drop(g);
+        self.throttle.tell(LoginEvent::Succeeded {
+            account: self.account.clone(),
+            source: self.source.clone(),
+        });
     }
 }
 
@@ -103,6 +119,12 @@ impl Drop for Attempt<'_> {
             w,
             per_account + SLOW_STEPS,
         );
+        drop(g);
+        t.tell(LoginEvent::Failed {
+            account: std::mem::take(&mut self.account),
+            source: std::mem::take(&mut self.source),
+            at: crate::store::now_ms(),
+        });
     }
 }
 
@@ -206,7 +228,25 @@ impl Throttle {
             per_source: per_source.max(1),
             window,
             inner: Mutex::new(Inner::default()),
+            log: None,
         }
+    }
+
+    /// Tell `log` of every failure and success (for the other nodes).
+    pub fn with_log(mut self, log: UnboundedSender<LoginEvent>) -> Throttle {
+        self.log = Some(log);
+        self
+    }
+
+    fn tell(&self, e: LoginEvent) {
+        if let Some(l) = &self.log {
+            let _ = l.send(e);
+        }
+    }
+
+    /// How long failures count.
+    pub fn window(&self) -> Duration {
+        self.window
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -215,21 +255,37 @@ impl Throttle {
 
     /// May `account` be tried from `ip` now? (See the module's note.)
     pub fn begin(&self, account: &str, ip: &str, now: Instant) -> Result<Attempt<'_>, Refused> {
-        let source = source_key(ip);
-        let account = account.to_lowercase();
+        self.begin_with(account, ip, now, Elsewhere::default())
+    }
+
+    /// The keys `account` and `ip` are counted under (what
+    /// [`Throttle::begin_with`] needs counted elsewhere).
+    pub fn keys(account: &str, ip: &str) -> (String, String) {
+        (account.to_lowercase(), source_key(ip))
+    }
+
+    /// [`Throttle::begin`], with the failures other nodes saw added.
+    pub fn begin_with(
+        &self,
+        account: &str,
+        ip: &str,
+        now: Instant,
+        elsewhere: Elsewhere,
+    ) -> Result<Attempt<'_>, Refused> {
+        let (account, source) = Self::keys(account, ip);
         let key = pair(&account, &source);
         let w = self.window;
         let mut g = self.lock();
-        if count(&mut g.sources, &source, now, w) >= self.per_source as usize
+        if count(&mut g.sources, &source, now, w) + elsewhere.source >= self.per_source as usize
             || g.in_flight.get(&source).copied().unwrap_or(0) >= MAX_IN_FLIGHT
-            || count(&mut g.pairs, &key, now, w) >= self.per_account as usize
+            || count(&mut g.pairs, &key, now, w) + elsewhere.pair >= self.per_account as usize
         {
             return Err(Held);
         }
         if g.busy.contains(&key) {
             return Err(Busy);
         }
-        let failed = count(&mut g.accounts, &account, now, w);
+        let failed = count(&mut g.accounts, &account, now, w) + elsewhere.account;
         let delay = match failed.checked_sub(self.per_account as usize) {
             None => Duration::ZERO,
             Some(over) => SLOW_FIRST

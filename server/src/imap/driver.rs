@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use super::session::{bad, bye, no, ok, untagged_bad, After, Outcome, Session};
 use super::ImapContext;
+use crate::store::MailboxEvent;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ended {
@@ -285,9 +286,10 @@ where
                     },
                     ev = events.recv(), if idling.is_some() => {
                         let mine = match ev {
-                            Ok(u) => Some(u) == session.user(),
+                            Ok(MailboxEvent::Changed(u)) => Some(u) == session.user(),
                             // missed some: look anyway
-                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                            Ok(MailboxEvent::Missed)
+                            | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
                             Err(_) => false,
                         };
                         if mine {

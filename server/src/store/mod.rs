@@ -23,6 +23,7 @@ pub mod accounts;
 pub mod admin;
 pub mod admins;
 pub mod archive_io;
+pub mod bus;
 pub mod cluster;
 pub mod continuity;
 pub mod control;
@@ -35,6 +36,7 @@ pub mod imap;
 mod imap_changes;
 pub mod imap_search;
 pub mod imap_snapshot;
+pub mod login_failures;
 pub mod mailbox;
 mod queue_writes;
 pub mod reads;
@@ -61,6 +63,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+pub use bus::MailboxEvent;
 pub use queue_writes::CLAIM_LEASE;
 pub use types::*;
 
@@ -125,7 +128,9 @@ pub struct Store {
     pub queue_wake: Arc<Notify>,
     /// A user whose mailbox changed (new mail, flags, expunged): IMAP
     /// sessions (IDLE) look again.
-    mailbox_events: tokio::sync::broadcast::Sender<UserId>,
+    mailbox_events: tokio::sync::broadcast::Sender<MailboxEvent>,
+    /// The same changes, to the other nodes (PostgreSQL; see [`bus`]).
+    outbox: Option<bus::Outbox>,
     /// Folder views lately read, shared by IMAP sessions (see
     /// [`imap_snapshot`]).
     folders: Arc<imap_snapshot::FolderCache>,
@@ -267,11 +272,16 @@ impl Store {
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(writer::run(write, rx, queue_wake.clone()));
         let (mailbox_events, _) = tokio::sync::broadcast::channel(1024);
+        let outbox = match &read {
+            db::Pool::Postgres(pg) => Some(bus::start(pg, mailbox_events.clone())),
+            db::Pool::Sqlite(_) => None,
+        };
         Store {
             read,
             writer: tx,
             queue_wake,
             mailbox_events,
+            outbox,
             folders: Default::default(),
         }
     }
@@ -319,11 +329,14 @@ impl Store {
 
     /// Tell the user's IMAP sessions their mailbox changed.
     pub fn mailbox_changed(&self, user: UserId) {
-        let _ = self.mailbox_events.send(user);
+        let _ = self.mailbox_events.send(MailboxEvent::Changed(user));
+        if let Some(o) = &self.outbox {
+            o.send(user);
+        }
     }
 
-    /// Changes to any user's mailbox, as they happen.
-    pub fn mailbox_events(&self) -> tokio::sync::broadcast::Receiver<UserId> {
+    /// Changes to any user's mailbox, as they happen, on any node.
+    pub fn mailbox_events(&self) -> tokio::sync::broadcast::Receiver<MailboxEvent> {
         self.mailbox_events.subscribe()
     }
 

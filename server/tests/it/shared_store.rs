@@ -8,7 +8,7 @@ use crate::common;
 
 use server::config::TlsMode;
 use server::store::{
-    now_ms, NewMessage, NewRecipient, Origin, Outcome, Store, StoreError, Summary,
+    now_ms, MailboxEvent, NewMessage, NewRecipient, Origin, Outcome, Store, StoreError, Summary,
 };
 
 async fn ingest_for(store: &Store, domain: server::store::DomainId, n: usize) {
@@ -163,4 +163,111 @@ async fn claims_of_a_node_that_stops_renewing_are_taken_back_by_another() {
         .await
         .expect("claimable again");
     assert_eq!(again.len(), 1);
+}
+
+/// A change to a mailbox made through one node wakes the IMAP sessions of
+/// every node (LISTEN/NOTIFY on PostgreSQL); a node does not hear its own
+/// changes twice. On SQLite there is one node: nothing to carry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailbox_change_on_one_node_reaches_the_others() {
+    let dir = common::temp_dir("bus");
+    let a = server::store::testing::open(&dir).await.expect("store a");
+    if a.backend() == server::store::db::Backend::Sqlite {
+        return;
+    }
+    let b = server::store::testing::open(&dir).await.expect("store b");
+    let mut on_b = b.mailbox_events();
+    let mut on_a = a.mailbox_events();
+    // b's listener may still be connecting: ask until it hears
+    let user = server::store::UserId(42);
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            a.mailbox_changed(user);
+            match tokio::time::timeout(std::time::Duration::from_millis(200), on_b.recv()).await {
+                Ok(Ok(MailboxEvent::Changed(u))) => return u,
+                Ok(Ok(MailboxEvent::Missed)) | Err(_) => continue,
+                Ok(Err(e)) => panic!("b's events: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("b heard a's change");
+    assert_eq!(heard, user);
+    // a heard its own change once, from itself, not again through the database
+    let mut own = 0;
+    while let Ok(Ok(ev)) =
+        tokio::time::timeout(std::time::Duration::from_millis(500), on_a.recv()).await
+    {
+        assert_eq!(ev, MailboxEvent::Changed(user));
+        own += 1;
+    }
+    assert!(own >= 1);
+    // one more: exactly one event on a
+    a.mailbox_changed(server::store::UserId(7));
+    let mut n = 0;
+    while let Ok(Ok(ev)) =
+        tokio::time::timeout(std::time::Duration::from_millis(500), on_a.recv()).await
+    {
+        assert_eq!(ev, MailboxEvent::Changed(server::store::UserId(7)));
+        n += 1;
+    }
+    assert_eq!(n, 1, "a node does not hear its own changes back");
+}
+
+/// Five wrong passwords from one source spread over two nodes still hold
+/// that source for the account (the failures each node records are
+/// counted by the other); the owner from elsewhere still gets in. On
+/// SQLite there is one node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_failures_spread_over_two_nodes_add_up() {
+    use server::auth::{Auth, LoginError};
+    let dir = common::temp_dir("throttle-nodes");
+    let a = server::store::testing::open(&dir).await.expect("store a");
+    if a.backend() == server::store::db::Backend::Sqlite {
+        return;
+    }
+    let b = server::store::testing::open(&dir).await.expect("store b");
+    a.add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
+        .await
+        .expect("domain");
+    a.add_user("alice@example.test", "Alice", &[], "local")
+        .await
+        .expect("alice");
+    let web = common::mailuser::web_config(&dir);
+    let on_a = Auth::new(a.clone(), &web).await.expect("auth a");
+    let on_b = Auth::new(b.clone(), &web).await.expect("auth b");
+    let pw = common::mailuser::PW;
+    on_a.set_password("alice@example.test", pw)
+        .await
+        .expect("password");
+    let attacker = "203.0.113.9";
+    // 2 on a, 2 on b, 1 on a: five in all, never five on one node
+    for (i, node) in [&on_a, &on_b, &on_a, &on_b, &on_a].into_iter().enumerate() {
+        let r = node
+            .verify_user("alice@example.test", "wrong-guess-1", attacker, "imap")
+            .await;
+        assert!(matches!(r, Err(LoginError::Invalid)), "{r:?}");
+        // what a node records reaches the database within a moment
+        common::eventually(10, "the failure recorded", || async {
+            let seen = a
+                .login_failures_elsewhere("-", attacker, "", 0)
+                .await
+                .expect("count");
+            seen.source == i + 1
+        })
+        .await;
+    }
+    for node in [&on_a, &on_b] {
+        let r = node
+            .verify_user("alice@example.test", pw, attacker, "imap")
+            .await;
+        assert!(
+            matches!(r, Err(LoginError::Throttled)),
+            "the guessing source is held on every node: {r:?}"
+        );
+    }
+    let owner = on_b
+        .verify_user("alice@example.test", pw, "198.51.100.4", "imap")
+        .await;
+    assert!(owner.is_ok(), "the owner still gets in: {owner:?}");
 }
