@@ -150,11 +150,22 @@ impl Monitor {
         let mut watches: HashMap<DomainId, Watch> = HashMap::new();
         let mut probes = tokio::task::JoinSet::new();
         let mut in_flight: std::collections::HashSet<DomainId> = Default::default();
+        // other nodes' queues' failures (see `store/bus.rs`)
+        let mut elsewhere = self.store.trouble_events();
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 _ = tokio::time::sleep(TICK) => {}
                 Some((domain, why)) = self.signals.recv() => {
+                    if *self.leading.borrow() {
+                        self.feed(&mut watches, domain, Input::QueueFailure(why)).await;
+                    } else {
+                        // for the node that leads
+                        self.store.report_trouble(domain, &why);
+                    }
+                    continue;
+                }
+                Ok((domain, why)) = elsewhere.recv() => {
                     if *self.leading.borrow() {
                         self.feed(&mut watches, domain, Input::QueueFailure(why)).await;
                     }

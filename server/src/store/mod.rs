@@ -131,6 +131,8 @@ pub struct Store {
     mailbox_events: tokio::sync::broadcast::Sender<MailboxEvent>,
     /// The same changes, to the other nodes (PostgreSQL; see [`bus`]).
     outbox: Option<bus::Outbox>,
+    /// Primaries' temporary failures other nodes' queues met.
+    trouble_events: tokio::sync::broadcast::Sender<(DomainId, String)>,
     /// Folder views lately read, shared by IMAP sessions (see
     /// [`imap_snapshot`]).
     folders: Arc<imap_snapshot::FolderCache>,
@@ -272,8 +274,15 @@ impl Store {
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(writer::run(write, rx, queue_wake.clone()));
         let (mailbox_events, _) = tokio::sync::broadcast::channel(1024);
+        let (trouble_events, _) = tokio::sync::broadcast::channel(256);
         let outbox = match &read {
-            db::Pool::Postgres(pg) => Some(bus::start(pg, mailbox_events.clone())),
+            db::Pool::Postgres(pg) => Some(bus::start(
+                pg,
+                bus::Inbox {
+                    mailbox: mailbox_events.clone(),
+                    trouble: trouble_events.clone(),
+                },
+            )),
             db::Pool::Sqlite(_) => None,
         };
         Store {
@@ -282,6 +291,7 @@ impl Store {
             queue_wake,
             mailbox_events,
             outbox,
+            trouble_events,
             folders: Default::default(),
         }
     }
@@ -333,6 +343,20 @@ impl Store {
         if let Some(o) = &self.outbox {
             o.send(user);
         }
+    }
+
+    /// Tell the node that leads the monitor that this node's queue met a
+    /// temporary failure of `domain`'s primary (nothing to tell with one
+    /// node: its own monitor heard it).
+    pub fn report_trouble(&self, domain: DomainId, why: &str) {
+        if let Some(o) = &self.outbox {
+            o.trouble(domain, why);
+        }
+    }
+
+    /// Primaries' temporary failures other nodes reported.
+    pub fn trouble_events(&self) -> tokio::sync::broadcast::Receiver<(DomainId, String)> {
+        self.trouble_events.subscribe()
     }
 
     /// Changes to any user's mailbox, as they happen, on any node.

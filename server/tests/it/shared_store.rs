@@ -271,3 +271,44 @@ async fn login_failures_spread_over_two_nodes_add_up() {
         .await;
     assert!(owner.is_ok(), "the owner still gets in: {owner:?}");
 }
+
+/// A primary's temporary failure met by one node's queue reaches the
+/// other nodes (where the monitor's leader feeds it to the domain's state
+/// machine), and not the node that met it, whose own monitor heard it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_failure_seen_by_one_node_reaches_the_others() {
+    let dir = common::temp_dir("trouble");
+    let a = server::store::testing::open(&dir).await.expect("store a");
+    if a.backend() == server::store::db::Backend::Sqlite {
+        return;
+    }
+    let b = server::store::testing::open(&dir).await.expect("store b");
+    let mut on_b = b.trouble_events();
+    let mut on_a = a.trouble_events();
+    let d = server::store::DomainId(3);
+    let why = "451 4.3.0 primary busy: é".repeat(100);
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            a.report_trouble(d, &why);
+            if let Ok(Ok(t)) =
+                tokio::time::timeout(std::time::Duration::from_millis(200), on_b.recv()).await
+            {
+                return t;
+            }
+        }
+    })
+    .await
+    .expect("b heard a's failure");
+    assert_eq!(got.0, d);
+    assert!(
+        why.starts_with(&got.1) && got.1.len() >= 900,
+        "{}",
+        got.1.len()
+    );
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(500), on_a.recv())
+            .await
+            .is_err(),
+        "a does not hear its own"
+    );
+}
