@@ -68,8 +68,13 @@ def eventually(what, fn, timeout=30):
 class Continuity:
     """A continuity process with its own data directory and SMTP port."""
 
-    def __init__(self, smtp_port, primary_port=2526, smarthost=None):
+    def __init__(self, smtp_port, primary_port=2526, smarthost=None, store_url=None,
+                 node_id=None, setup=True):
+        """`store_url`: a shared PostgreSQL database (default: SQLite under
+        the data directory); `setup`: add the test domain and users (a
+        second node on the same database finds them there)."""
         self.dir = scratch("continuity-e2e-")
+        self.store_url = store_url
         self.smtp_port = smtp_port
         self.log = open(os.path.join(self.dir, "continuity.log"), "wb")
         self.env = dict(
@@ -85,6 +90,13 @@ class Continuity:
         if smarthost:
             self.env["CONTINUITY_OUTBOUND_SMARTHOST"] = smarthost
             self.env["CONTINUITY_OUTBOUND_SMARTHOST_TLS"] = "none"
+        if store_url:
+            self.env["CONTINUITY_STORE_URL"] = store_url
+        if node_id:
+            self.env["CONTINUITY_SERVER_NODE_ID"] = node_id
+        self.proc = None
+        if not setup:
+            return
         self.cli("domain", "add", "example.test", "--primary", f"127.0.0.1:{primary_port}", "--tls", "none")
         # probe often so outages and recoveries are seen within the tests' waits
         self.cli("domain", "monitoring", "example.test", "--interval", "1s", "--timeout", "3s")
@@ -119,6 +131,8 @@ class Continuity:
         return con
 
     def query(self, sql, *args):
+        if self.store_url:
+            return pg_query(self.store_url, sql, *args)
         con = self.db()
         try:
             return con.execute(sql, args).fetchall()
@@ -129,6 +143,41 @@ class Continuity:
         return [r[0] for r in self.query(
             "SELECT d.status FROM deliveries d JOIN messages m ON m.id = d.message_id "
             "WHERE m.subject = ? ORDER BY d.id", subject)]
+
+
+def pg_query(url, sql, *args):
+    """Rows of `sql` on PostgreSQL through psql; `?` placeholders bound
+    (as psql variables, quoted by psql); numbers come back as ints."""
+    parts = sql.split("?")
+    assert len(parts) == len(args) + 1, sql
+    text = parts[0] + "".join(f":'p{i}'" + rest for i, rest in enumerate(parts[1:]))
+    cmd = ["psql", url, "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
+    for i, a in enumerate(args):
+        cmd += ["-v", f"p{i}={a}"]
+    out = subprocess.run(cmd, input=text + ";\n", check=True, capture_output=True, text=True).stdout
+
+    def value(v):
+        try:
+            return int(v)
+        except ValueError:
+            return v
+    return [tuple(value(v) for v in line.split("\t")) for line in out.splitlines()]
+
+
+def pg_database(admin):
+    """A fresh database on the cluster whose admin URL is `admin`."""
+    name = f"mail_{os.getpid()}_{int(time.time() * 1000) % 100000000}"
+    subprocess.run(["psql", admin, "-X", "-q", "-c", f"CREATE DATABASE {name}"], check=True,
+                   capture_output=True)
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def pg_ctl(port, cmd):
+    """scripts/pg CMD (start, stop, reset) for the cluster on `port`; what
+    it prints (start: the admin URL)."""
+    env = dict(os.environ, CONTINUITY_PG_PORT=str(port))
+    return subprocess.run([os.path.join(ROOT, "scripts", "pg"), cmd], env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()
 
 
 def settled(c, timeout=120):
