@@ -90,14 +90,11 @@ pub(super) async fn index(
             .await?;
         }
         Backend::Postgres => {
-            db::query(
-                "INSERT INTO messages_fts (message_id, doc) VALUES (?, \
-                 setweight(to_tsvector('continuity', ?), 'A') || \
-                 setweight(to_tsvector('continuity', ?), 'B') || \
-                 setweight(to_tsvector('continuity', ?), 'C') || \
-                 setweight(to_tsvector('continuity', ?), 'D')) \
+            db::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO messages_fts (message_id, doc) VALUES (?1, {}) \
                  ON CONFLICT (message_id) DO UPDATE SET doc = EXCLUDED.doc",
-            )
+                pg_doc(2)
+            )))
             .bind(id.0)
             .bind(words(sender, MAX_INDEXED))
             .bind(words(recipients, MAX_INDEXED))
@@ -108,6 +105,27 @@ pub(super) async fn index(
         }
     }
     Ok(())
+}
+
+/// PostgreSQL's weighted document of a message, from the four texts bound
+/// at `?first` … `?first+3` (sender, recipients, subject, body; each
+/// through [`pg_words`]).
+pub(super) fn pg_doc(first: usize) -> String {
+    format!(
+        "setweight(to_tsvector('continuity', ?{}), 'A') || \
+         setweight(to_tsvector('continuity', ?{}), 'B') || \
+         setweight(to_tsvector('continuity', ?{}), 'C') || \
+         setweight(to_tsvector('continuity', ?{}), 'D')",
+        first,
+        first + 1,
+        first + 2,
+        first + 3
+    )
+}
+
+/// A text as [`pg_doc`] takes it.
+pub(super) fn pg_words(text: &str) -> String {
+    words(text, MAX_INDEXED)
 }
 
 /// `DELETE` of the index rows of the messages in `list` (ids joined by

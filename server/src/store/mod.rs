@@ -36,6 +36,7 @@ pub mod imap;
 mod imap_changes;
 pub mod imap_search;
 pub mod imap_snapshot;
+mod ingest_pg;
 pub mod login_failures;
 pub mod mailbox;
 mod queue_writes;

@@ -159,13 +159,15 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
         }
     };
     let now = now_ms();
-    for req in batch {
-        // Each request in its own savepoint: one bad request cannot spoil
-        // the others, and never leaves half of itself behind.
-        if let Err(e) = db::query("SAVEPOINT req").execute(&mut tx).await {
-            answer_unavailable(req);
-            return Err((e.into(), answers));
-        }
+    // Each request in its own savepoint: one bad request cannot spoil the
+    // others, and never leaves half of itself behind. The end of one and
+    // the start of the next go in one round trip; the commit ends the last.
+    if let Err(e) = db::raw("SAVEPOINT req", &mut tx).await {
+        batch.into_iter().for_each(answer_unavailable);
+        return Err((e.into(), answers));
+    }
+    let last = batch.len().saturating_sub(1);
+    for (i, req) in batch.into_iter().enumerate() {
         let answer = match req {
             Request::Ingest(msg, sent_by, reply) => {
                 let r = ingest(&mut tx, &msg, sent_by, now).await;
@@ -219,14 +221,17 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
                 | Answer::Unit(_, Err(_))
                 | Answer::Count(_, Err(_))
         );
-        let end = if failed {
-            "ROLLBACK TO req; RELEASE req"
-        } else {
-            "RELEASE req"
+        let end = match (failed, i == last) {
+            (true, true) => Some("ROLLBACK TO req"),
+            (true, false) => Some("ROLLBACK TO req; RELEASE req; SAVEPOINT req"),
+            (false, true) => None,
+            (false, false) => Some("RELEASE req; SAVEPOINT req"),
         };
-        if let Err(e) = db::raw(end, &mut tx).await {
-            answers.push(answer);
-            return Err((e.into(), answers));
+        if let Some(end) = end {
+            if let Err(e) = db::raw(end, &mut tx).await {
+                answers.push(answer);
+                return Err((e.into(), answers));
+            }
         }
         answers.push(answer);
     }
@@ -257,8 +262,37 @@ pub(super) async fn event(
     Ok(())
 }
 
-/// Insert a message, its raw bytes, one delivery per recipient and the
-/// tracking events `received` and `queued`.
+/// Several tracking events of one message, in one statement.
+async fn events_of(
+    conn: &mut db::Tx<'_>,
+    at: i64,
+    message: MessageId,
+    events: &[(Option<DeliveryId>, &str, serde_json::Value)],
+) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut sql =
+        String::from("INSERT INTO events (at, message_id, delivery_id, kind, detail) VALUES ");
+    for i in 0..events.len() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("(?, ?, ?, ?, ?)");
+    }
+    let mut q = db::query(sqlx::AssertSqlSafe(sql));
+    for (delivery, kind, detail) in events {
+        q = q
+            .bind(at)
+            .bind(message.0)
+            .bind(delivery.map(|d| d.0))
+            .bind(*kind)
+            .bind(detail.to_string());
+    }
+    q.execute(conn).await?;
+    Ok(())
+}
+
 /// File a message in the user's Sent (read), in the message's own commit.
 async fn file_sent(conn: &mut db::Tx<'_>, user: UserId, id: MessageId, now: i64) -> Result<()> {
     db::query(
@@ -282,6 +316,60 @@ pub(super) async fn ingest(
     if m.recipients.is_empty() {
         return Err(StoreError::Invalid("a message needs a recipient".into()));
     }
+    let id = match conn.backend() {
+        db::Backend::Postgres => super::ingest_pg::insert(conn, m, sent_by, now).await?,
+        db::Backend::Sqlite => insert_sqlite(conn, m, sent_by, now).await?,
+    };
+    if let Some(orig) = m.in_reply_to {
+        event(
+            conn,
+            now,
+            Some(orig),
+            None,
+            "dsn",
+            json!({ "dsn_message": id.0, "to": m.recipients[0].rcpt }),
+        )
+        .await?;
+    }
+    Ok(id)
+}
+
+/// The tracking event of a message's arrival (its detail).
+pub(super) fn received_detail(m: &NewMessage) -> serde_json::Value {
+    json!({
+        "origin": m.origin.as_str(),
+        "mail_from": m.mail_from,
+        "client_ip": m.client_ip,
+        "helo": m.helo,
+        "tls": m.tls,
+        "size": m.raw.len(),
+        "recipients": m.recipients.len(),
+    })
+}
+
+/// The tracking event of a delivery queued (its detail).
+pub(super) fn queued_detail(r: &super::NewRecipient) -> serde_json::Value {
+    let route = if r.domain.is_some() {
+        "primary"
+    } else {
+        "outbound"
+    };
+    json!({ "rcpt": r.rcpt, "route": route })
+}
+
+/// The tracking event of a delivery held from the start (its detail).
+pub(super) fn held_detail() -> serde_json::Value {
+    json!({ "reason": "the primary is in an outage: kept in the continuity mailbox" })
+}
+
+/// [`ingest`] on SQLite: statement by statement (each one costs no round
+/// trip in-process).
+async fn insert_sqlite(
+    conn: &mut db::Tx<'_>,
+    m: &NewMessage,
+    sent_by: Option<UserId>,
+    now: i64,
+) -> Result<MessageId> {
     let s = &m.summary;
     let id: i64 = db::query(
         "INSERT INTO messages (received_at, origin, mail_from, client_ip, helo, tls, size, \
@@ -314,28 +402,19 @@ pub(super) async fn ingest(
         .bind(&m.raw)
         .execute(&mut *conn)
         .await?;
-    event(
-        conn,
-        now,
-        Some(id),
-        None,
-        "received",
-        json!({
-            "origin": m.origin.as_str(),
-            "mail_from": m.mail_from,
-            "client_ip": m.client_ip,
-            "helo": m.helo,
-            "tls": m.tls,
-            "size": m.raw.len(),
-            "recipients": m.recipients.len(),
-        }),
-    )
-    .await?;
+    super::fts::index(conn, id, &s.from, &s.to, &s.subject, &s.text).await?;
+    // the deliveries; one arriving while its primary is in an outage is
+    // held from the start (via_continuity)
+    let mut events: Vec<(Option<DeliveryId>, &str, serde_json::Value)> =
+        Vec::with_capacity(1 + 2 * m.recipients.len());
+    events.push((None, "received", received_detail(m)));
     for r in &m.recipients {
-        let did: i64 = db::query(
+        let row = db::query(
             "INSERT INTO deliveries (message_id, rcpt, domain_id, user_id, status, attempts, \
-             next_attempt_at, updated_at, received_at) \
-             VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?) RETURNING id",
+             next_attempt_at, updated_at, received_at, via_continuity) \
+             VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, \
+             EXISTS (SELECT 1 FROM domains WHERE id = ? AND state = 'outage')) \
+             RETURNING id, via_continuity",
         )
         .bind(id.0)
         .bind(&r.rcpt)
@@ -344,51 +423,17 @@ pub(super) async fn ingest(
         .bind(now)
         .bind(now)
         .bind(now)
+        .bind(r.domain.map(|d: DomainId| d.0))
         .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-        let route = if r.domain.is_some() {
-            "primary"
-        } else {
-            "outbound"
-        };
-        // arriving while the primary is in an outage: held from the start
-        let held = match r.domain {
-            Some(d) => {
-                db::query(
-                    "UPDATE deliveries SET via_continuity = TRUE WHERE id = ? \
-                     AND EXISTS (SELECT 1 FROM domains WHERE id = ? AND state = 'outage')",
-                )
-                .bind(did)
-                .bind(d.0)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected()
-                    > 0
-            }
-            None => false,
-        };
-        event(
-            conn,
-            now,
-            Some(id),
-            Some(DeliveryId(did)),
-            "queued",
-            json!({ "rcpt": r.rcpt, "route": route }),
-        )
         .await?;
+        let did = DeliveryId(row.try_get(0)?);
+        let held: bool = row.try_get(1)?;
+        events.push((Some(did), "queued", queued_detail(r)));
         if held {
-            event(
-                conn,
-                now,
-                Some(id),
-                Some(DeliveryId(did)),
-                "held",
-                json!({ "reason": "the primary is in an outage: kept in the continuity mailbox" }),
-            )
-            .await?;
+            events.push((Some(did), "held", held_detail()));
         }
     }
+    events_of(conn, now, id, &events).await?;
     // The users' mailboxes (once per user, however many of their addresses
     // were recipients), for domains that keep an archive.
     for r in &m.recipients {
@@ -405,18 +450,6 @@ pub(super) async fn ingest(
         .bind(now)
         .bind(domain.0)
         .execute(&mut *conn)
-        .await?;
-    }
-    super::fts::index(conn, id, &s.from, &s.to, &s.subject, &s.text).await?;
-    if let Some(orig) = m.in_reply_to {
-        event(
-            conn,
-            now,
-            Some(orig),
-            None,
-            "dsn",
-            json!({ "dsn_message": id.0, "to": m.recipients[0].rcpt }),
-        )
         .await?;
     }
     Ok(id)
