@@ -9,7 +9,7 @@
   RFC 1047 leaves no choice: named below); continuity became active once;
   the monitor's lead moved to B when A died and B probed within seconds; a
   webmail session opened on A works on B; IMAP IDLE on B sees mail that
-  arrived on A.
+  arrived on A; the nodes tell that B runs with other shared settings.
 - Database faults: PostgreSQL stopped for 10 s under SMTP load: the node
   answers 4xx (the sender keeps the message) and never 250 for what it
   could not commit, and takes mail again by itself once it is back."""
@@ -185,8 +185,14 @@ def test_two_nodes_lose_nothing_when_either_dies(postfix, pg):
     start(a)
     # a leads the monitor (it started first); b starts and leads nothing
     eventually("a leads the monitor", lambda: lease_holder(a, "monitor") == "a")
+    # b runs with one shared setting of its own: both are told
+    b.env["CONTINUITY_QUEUE_MAX_AGE"] = "4d"
     start(b)
     try:
+        eventually("the nodes see their settings differ", lambda: b"other shared settings" in open(
+            os.path.join(a.dir, "continuity.log"), "rb").read(), timeout=15)
+        nodes = a.cli("node", "list")
+        assert "2 different shared settings" in nodes and " alive " in nodes, nodes
         # what one node learns, the other sees
         waited = idle_sees_new_mail(on=b, via=a)
         print(f"\nIMAP IDLE on b woke {waited:.2f} s after a took the message")

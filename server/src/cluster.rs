@@ -59,6 +59,9 @@ impl Job {
 pub struct Node {
     pub id: String,
     pub started_at: i64,
+    /// The fingerprint of the settings all nodes must share
+    /// (`Config::shared_fingerprint`).
+    pub settings: String,
 }
 
 impl Node {
@@ -66,7 +69,14 @@ impl Node {
         Node {
             id: id.to_string(),
             started_at: now_ms(),
+            settings: String::new(),
         }
+    }
+
+    /// This node runs with shared settings of this fingerprint.
+    pub fn with_settings(mut self, fingerprint: &str) -> Node {
+        self.settings = fingerprint.to_string();
+        self
     }
 
     /// The lead of `job` for this node.
@@ -197,9 +207,12 @@ pub fn lead(
 /// uses this node's id.
 pub async fn heartbeat(store: Store, node: Node, mut shutdown: watch::Receiver<bool>) {
     let version = env!("CARGO_PKG_VERSION");
+    // nodes already told about: (node, its fingerprint)
+    let mut told = std::collections::HashSet::new();
     loop {
+        let now = now_ms();
         match store
-            .heartbeat(&node.id, node.started_at, version, now_ms())
+            .heartbeat(&node.id, node.started_at, version, &node.settings, now)
             .await
         {
             Ok(Some(before)) if before != node.started_at => {
@@ -209,6 +222,23 @@ pub async fn heartbeat(store: Store, node: Node, mut shutdown: watch::Receiver<b
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot record this node's heartbeat"),
         }
+        match store.nodes().await {
+            Ok(nodes) => {
+                for other in settings_differ(&node, &nodes, now) {
+                    if told.insert((other.id.clone(), other.settings.clone())) {
+                        tracing::warn!(
+                            node = %other.id,
+                            theirs = %other.settings,
+                            ours = %node.settings,
+                            "another node runs with other shared settings than this one: \
+                             what `continuity config --shared` prints must be the same on \
+                             every node"
+                        );
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot read the other nodes"),
+        }
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = tokio::time::sleep(RENEW) => {}
@@ -216,9 +246,54 @@ pub async fn heartbeat(store: Store, node: Node, mut shutdown: watch::Receiver<b
     }
 }
 
+/// The other nodes alive at `now` whose shared settings differ from
+/// `node`'s (a node that published none is not judged).
+pub fn settings_differ<'a>(
+    node: &Node,
+    nodes: &'a [crate::store::cluster::NodeRow],
+    now: i64,
+) -> Vec<&'a crate::store::cluster::NodeRow> {
+    let alive = LEASE.as_millis() as i64;
+    nodes
+        .iter()
+        .filter(|n| n.id != node.id && now - n.heartbeat_at <= alive)
+        .filter(|n| !n.settings.is_empty() && !node.settings.is_empty())
+        .filter(|n| n.settings != node.settings)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Job, Node, LEASE, RENEW};
+    use super::{settings_differ, Job, Node, LEASE, RENEW};
+
+    /// Two nodes alive with different shared settings are told apart; a
+    /// node long gone, or the same settings, are not.
+    #[tokio::test]
+    async fn nodes_with_other_shared_settings_are_found() {
+        let dir = crate::store::testing::Scratch::new("settings");
+        let store = crate::store::testing::open(dir.path())
+            .await
+            .expect("store");
+        let a = Node::new("a").with_settings("aaaa");
+        let now = 5_000_000;
+        for (id, settings, at) in [
+            ("a", "aaaa", now),
+            ("b", "bbbb", now - 1_000),
+            ("c", "aaaa", now),
+            ("gone", "cccc", now - LEASE.as_millis() as i64 - 1),
+        ] {
+            store
+                .heartbeat(id, 1, "test", settings, at)
+                .await
+                .expect("beat");
+        }
+        let nodes = store.nodes().await.expect("nodes");
+        let differ: Vec<&str> = settings_differ(&a, &nodes, now)
+            .iter()
+            .map(|n| n.id.as_str())
+            .collect();
+        assert_eq!(differ, ["b"]);
+    }
 
     /// Two nodes, one clock of the test's own: one leads at a time, the
     /// holder renews, the other takes over once the lease ran out, and a

@@ -104,7 +104,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    let node = cluster::Node::new(&cfg.node_id);
+    let node = cluster::Node::new(&cfg.node_id).with_settings(&cfg.shared_fingerprint());
     tasks.push(tokio::spawn(cluster::heartbeat(
         store.clone(),
         node.clone(),

@@ -50,6 +50,10 @@ enum Command {
         /// Print a documented example configuration with every default.
         #[arg(long)]
         example: bool,
+        /// Print the settings every node sharing one database must agree
+        /// on, and their fingerprint (`node list` shows each node's).
+        #[arg(long, conflicts_with = "example")]
+        shared: bool,
     },
     /// Manage protected domains.
     #[command(subcommand)]
@@ -113,9 +117,13 @@ async fn main() -> Result<()> {
     server::service::return_large_allocations();
     let cli = Cli::parse();
     match cli.command {
-        Command::Config { example } => {
+        Command::Config { example, shared } => {
             if example {
                 print!("{}", config::EXAMPLE);
+            } else if shared {
+                let c = load_config(cli.config.as_ref())?;
+                print!("{}", c.shared_settings());
+                println!("fingerprint: {}", c.shared_fingerprint());
             } else {
                 let c = load_config(cli.config.as_ref())?;
                 println!("configuration is valid: {c:#?}");

@@ -33,16 +33,35 @@ pub async fn node_cmd(store: &Store, cmd: NodeCmd) -> Result<()> {
                     .map(|l| l.job.as_str())
                     .collect();
                 println!(
-                    "{:<24} {:<6} last heartbeat {:>6.1} s ago, version {}, leads: {}",
+                    "{:<24} {:<6} last heartbeat {:>6.1} s ago, version {}, settings {}, leads: {}",
                     n.id,
                     state,
                     ago as f64 / 1000.0,
                     n.version,
+                    if n.settings.is_empty() {
+                        "?"
+                    } else {
+                        &n.settings
+                    },
                     if jobs.is_empty() {
                         "-".to_string()
                     } else {
                         jobs.join(", ")
                     }
+                );
+            }
+            let mut alive: Vec<&str> = nodes
+                .iter()
+                .filter(|n| now - n.heartbeat_at <= alive_within && !n.settings.is_empty())
+                .map(|n| n.settings.as_str())
+                .collect();
+            alive.sort_unstable();
+            alive.dedup();
+            if alive.len() > 1 {
+                println!(
+                    "warning: the nodes alive run with {} different shared settings \
+                     (compare `continuity config --shared` on each)",
+                    alive.len()
                 );
             }
             for job in Job::ALL {

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 mod imap;
 mod outbound;
+mod shared;
 mod store;
 mod submission;
 mod values;

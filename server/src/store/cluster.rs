@@ -11,6 +11,8 @@ pub struct NodeRow {
     pub started_at: i64,
     pub heartbeat_at: i64,
     pub version: String,
+    /// The fingerprint of its shared settings (`Config::shared_fingerprint`).
+    pub settings: String,
 }
 
 /// Who holds a job's lease, since when, until when.
@@ -31,6 +33,7 @@ impl Store {
         node: &str,
         started_at: i64,
         version: &str,
+        settings: &str,
         now: i64,
     ) -> Result<Option<i64>> {
         let mut tx = self.read.begin().await?;
@@ -39,14 +42,17 @@ impl Store {
             .fetch_optional(&mut tx)
             .await?;
         db::query(
-            "INSERT INTO nodes (id, started_at, heartbeat_at, version) VALUES (?, ?, ?, ?) \
+            "INSERT INTO nodes (id, started_at, heartbeat_at, version, settings) \
+             VALUES (?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, \
-             heartbeat_at = excluded.heartbeat_at, version = excluded.version",
+             heartbeat_at = excluded.heartbeat_at, version = excluded.version, \
+             settings = excluded.settings",
         )
         .bind(node)
         .bind(started_at)
         .bind(now)
         .bind(version)
+        .bind(settings)
         .execute(&mut tx)
         .await?;
         tx.commit().await?;
@@ -89,19 +95,23 @@ impl Store {
 
     /// The nodes that ever sent a heartbeat, most recent first.
     pub async fn nodes(&self) -> Result<Vec<NodeRow>> {
-        let rows: Vec<(String, i64, i64, String)> = db::query_as(
-            "SELECT id, started_at, heartbeat_at, version FROM nodes ORDER BY heartbeat_at DESC, id",
+        let rows: Vec<(String, i64, i64, String, String)> = db::query_as(
+            "SELECT id, started_at, heartbeat_at, version, settings FROM nodes \
+             ORDER BY heartbeat_at DESC, id",
         )
         .fetch_all(&self.read)
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, started_at, heartbeat_at, version)| NodeRow {
-                id,
-                started_at,
-                heartbeat_at,
-                version,
-            })
+            .map(
+                |(id, started_at, heartbeat_at, version, settings)| NodeRow {
+                    id,
+                    started_at,
+                    heartbeat_at,
+                    version,
+                    settings,
+                },
+            )
             .collect())
     }
 
