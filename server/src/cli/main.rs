@@ -18,6 +18,7 @@ mod directory;
 mod domains;
 mod nodes;
 mod relay;
+mod store_cmd;
 mod users;
 
 use admins::{admin_cmd, service_cmd, AdminCmd, ServiceCmd};
@@ -25,6 +26,7 @@ use archive::{archive_cmd, ArchiveCmd};
 use directory::{directory_cmd, DirectoryCmd};
 use domains::{domain_cmd, DomainCmd};
 use nodes::{node_cmd, NodeCmd};
+use store_cmd::{store_cmd, StoreCmd};
 use users::{user_cmd, UserCmd};
 
 /// Continuity: email continuity for protected domains — always in the
@@ -76,6 +78,9 @@ enum Command {
     /// The nodes sharing this database (several nodes on PostgreSQL).
     #[command(subcommand)]
     Node(NodeCmd),
+    /// The store itself: copy a SQLite installation into PostgreSQL.
+    #[command(subcommand)]
+    Store(StoreCmd),
 }
 
 #[derive(Args)]
@@ -165,6 +170,10 @@ async fn main() -> Result<()> {
             let cfg = load_config(cli.config.as_ref())?;
             let store = Store::connect(&cfg.store).await?;
             directory_cmd(&store, cmd).await
+        }
+        Command::Store(cmd) => {
+            let cfg = load_config(cli.config.as_ref())?;
+            store_cmd(&cfg.store.url, cmd).await
         }
         Command::Node(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;

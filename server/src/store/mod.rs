@@ -27,6 +27,7 @@ pub mod bus;
 pub mod cluster;
 pub mod continuity;
 pub mod control;
+pub mod copy;
 pub mod db;
 pub mod dialect;
 pub mod directories;
@@ -259,6 +260,13 @@ impl Store {
             &POSTGRES_MIGRATIONS,
             POSTGRES_MIGRATIONS.run(&write_pool).await,
         )?;
+        if copy::unfinished(&write_pool).await? {
+            return Err(StoreError::Invalid(
+                "a `continuity store copy` into this database is unfinished: run it again \
+                 to finish it before starting a node"
+                    .into(),
+            ));
+        }
         let read = PgPoolOptions::new()
             .max_connections(pool_size)
             .acquire_timeout(Duration::from_secs(10))

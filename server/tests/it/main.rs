@@ -21,6 +21,7 @@ mod recovery;
 mod report_web;
 mod retention;
 mod shared_store;
+mod store_copy;
 mod submission;
 mod tracking;
 mod tracking_web;
