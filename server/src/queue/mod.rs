@@ -55,6 +55,9 @@ pub struct Queue {
     pub signals: std::sync::OnceLock<tokio::sync::mpsc::Sender<(crate::store::DomainId, String)>>,
     /// Next free slot (µs) per recovering primary: the recovery rate.
     pacer: Mutex<HashMap<crate::store::DomainId, i64>>,
+    /// Nodes alive on this database (this one included): each flushes its
+    /// share of the recovery rate.
+    nodes_alive: std::sync::atomic::AtomicU32,
 }
 
 /// How mail for domains we do not protect leaves.
@@ -141,6 +144,15 @@ enum Routes {
     Later(String),
 }
 
+/// This node's part of a recovery rate that `nodes` nodes share (never
+/// below one message a second; 0 stays 0: no pacing).
+pub fn share(rate: u32, nodes: u32) -> u32 {
+    if rate == 0 {
+        return 0;
+    }
+    (rate / nodes.max(1)).max(1)
+}
+
 /// Pace deliveries to `rate` per second: given the next free slot and the
 /// time now (µs), how long to wait before sending (µs); advances the slot.
 pub fn pace(next: &mut i64, now_us: i64, rate: u32) -> i64 {
@@ -172,6 +184,7 @@ impl Queue {
             per_route: Mutex::new(HashMap::new()),
             signals: std::sync::OnceLock::new(),
             pacer: Mutex::new(HashMap::new()),
+            nodes_alive: std::sync::atomic::AtomicU32::new(1),
         })
     }
 
@@ -236,11 +249,23 @@ impl Queue {
     }
 
     /// While attempts run, renew this node's claims every
-    /// [`crate::cluster::RENEW`] (a claim renews them too).
+    /// [`crate::cluster::RENEW`] (a claim renews them too); and count the
+    /// nodes alive, who share the recovery rate.
     async fn renew_claims(self: Arc<Self>, slots: Arc<Semaphore>) {
         let lease = crate::store::CLAIM_LEASE.as_millis() as i64;
         loop {
             tokio::time::sleep(crate::cluster::RENEW).await;
+            if let Ok(nodes) = self.store.nodes().await {
+                let now = now_ms();
+                let alive = nodes
+                    .iter()
+                    .filter(|n| now - n.heartbeat_at <= crate::cluster::LEASE.as_millis() as i64)
+                    .count();
+                self.nodes_alive.store(
+                    u32::try_from(alive).unwrap_or(u32::MAX).max(1),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
             if slots.available_permits() == self.cfg.concurrency {
                 continue;
             }
@@ -389,7 +414,8 @@ impl Queue {
         message.extend_from_slice(&raw);
         // A primary back from an outage gets its held backlog at a measured
         // rate (oldest first, by the claim order), not all at once.
-        if let (Some(domain), rate) = (claim.domain, self.cfg.recovery_rate) {
+        let alive = self.nodes_alive.load(std::sync::atomic::Ordering::Relaxed);
+        if let (Some(domain), rate) = (claim.domain, share(self.cfg.recovery_rate, alive)) {
             if rate > 0
                 && matches!(self.store.domain_state(domain).await, Ok(Some(s)) if s == "recovering")
             {
@@ -571,7 +597,7 @@ pub fn received_header(claim: &Claim, hostname: &str) -> String {
 
 #[cfg(test)]
 mod pace_tests {
-    use super::pace;
+    use super::{pace, share};
 
     #[test]
     fn recovery_is_paced_to_the_configured_rate() {
@@ -586,5 +612,16 @@ mod pace_tests {
         let mut n = 0;
         assert_eq!(pace(&mut n, 5, 1_000), 0);
         assert_eq!(pace(&mut n, 5, 1_000), 1_000);
+    }
+
+    /// Two nodes flushing one primary each take half of the recovery rate:
+    /// together they send it no faster than one node would.
+    #[test]
+    fn nodes_alive_share_the_recovery_rate() {
+        assert_eq!(share(20, 1), 20);
+        assert_eq!(share(20, 2), 10);
+        assert_eq!(share(20, 0), 20, "at least this node");
+        assert_eq!(share(3, 8), 1, "never stalls");
+        assert_eq!(share(0, 2), 0, "no pacing stays no pacing");
     }
 }
