@@ -215,8 +215,19 @@ pub async fn send(
             sent_by = Some(user);
         }
         Sender::Primary(domain) => {
-            let minute = (crate::store::now_ms() / 60_000).max(0) as u64;
-            if let Err(n) = opts.relayed.take(domain, minute, opts.relay_max_per_hour) {
+            let minute = (crate::store::now_ms() / 60_000).max(0);
+            // one node counts in memory; nodes sharing a database, in it
+            let taken = match store.backend() {
+                crate::store::db::Backend::Sqlite => {
+                    opts.relayed
+                        .take(domain, minute as u64, opts.relay_max_per_hour)
+                }
+                crate::store::db::Backend::Postgres => store
+                    .relay_take(domain, minute, opts.relay_max_per_hour)
+                    .await
+                    .map_err(RelayError::Unavailable)?,
+            };
+            if let Err(n) = taken {
                 return Err(RelayError::RateLimited(n as i64));
             }
             // filed in the Sent of the user it is from, when they are ours

@@ -59,6 +59,44 @@ const KEY_COLUMNS: &str =
     "id, domain_id, selector, algorithm, private_der, public_b64, active, created_at";
 
 impl Store {
+    /// Count one message relayed by `domain`'s server at `minute` (since
+    /// the epoch) unless the hour up to it holds `max` already — for the
+    /// nodes sharing this database; the hour's count when refused. Nodes
+    /// asking at the same instant may pass the limit by a message or two.
+    pub async fn relay_take(
+        &self,
+        domain: DomainId,
+        minute: i64,
+        max: u32,
+    ) -> Result<std::result::Result<(), u32>> {
+        let mut tx = self.read.begin().await?;
+        db::query("DELETE FROM relay_counts WHERE domain_id = ? AND minute <= ?")
+            .bind(domain.0)
+            .bind(minute - 60)
+            .execute(&mut tx)
+            .await?;
+        let total: i64 = db::query_scalar(
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM relay_counts WHERE domain_id = ?",
+        )
+        .bind(domain.0)
+        .fetch_one(&mut tx)
+        .await?;
+        if total >= i64::from(max) {
+            tx.commit().await?;
+            return Ok(Err(u32::try_from(total).unwrap_or(u32::MAX)));
+        }
+        db::query(
+            "INSERT INTO relay_counts (domain_id, minute, n) VALUES (?, ?, 1) \
+             ON CONFLICT (domain_id, minute) DO UPDATE SET n = relay_counts.n + 1",
+        )
+        .bind(domain.0)
+        .bind(minute)
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
     /// Keep a new key for `domain` and make it the one that signs (the
     /// previous one stays, inactive).
     pub async fn add_dkim_key(

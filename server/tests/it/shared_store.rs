@@ -312,3 +312,31 @@ async fn a_primary_failure_seen_by_one_node_reaches_the_others() {
         "a does not hear its own"
     );
 }
+
+/// A domain's server relaying through two nodes is held to one hourly
+/// limit, and the hour slides (the relay counts live in the database when
+/// nodes share one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domains_hourly_relay_limit_holds_across_nodes() {
+    let dir = common::temp_dir("relay-nodes");
+    let a = server::store::testing::open(&dir).await.expect("store a");
+    if a.backend() == server::store::db::Backend::Sqlite {
+        return;
+    }
+    let b = server::store::testing::open(&dir).await.expect("store b");
+    let d = a
+        .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
+        .await
+        .expect("domain")
+        .id;
+    let minute = 29_000_000;
+    assert_eq!(a.relay_take(d, minute, 3).await.expect("a"), Ok(()));
+    assert_eq!(b.relay_take(d, minute, 3).await.expect("b"), Ok(()));
+    assert_eq!(a.relay_take(d, minute + 30, 3).await.expect("a"), Ok(()));
+    assert_eq!(b.relay_take(d, minute + 30, 3).await.expect("b"), Err(3));
+    // an hour after the first two, their minute no longer counts
+    assert_eq!(b.relay_take(d, minute + 59, 3).await.expect("b"), Err(3));
+    assert_eq!(b.relay_take(d, minute + 60, 3).await.expect("b"), Ok(()));
+    assert_eq!(a.relay_take(d, minute + 60, 3).await.expect("a"), Ok(()));
+    assert_eq!(a.relay_take(d, minute + 61, 3).await.expect("a"), Err(3));
+}
