@@ -3,13 +3,19 @@
 //! Every statement of an ingest costs a round trip to the database server,
 //! and the writer's commit waits for them one after the other. So on
 //! PostgreSQL the message, its bytes, its search document, one delivery per
-//! recipient (held from the start when its primary is in an outage), the
-//! tracking events (`received`, then `queued` and `held` delivery by
-//! delivery) and the users' mailbox rows go in one statement of
-//! data-modifying `WITH` queries — the same rows, in the same order, as
-//! SQLite's statement-by-statement path in `writer.rs`. Foreign keys and
-//! the mailbox triggers are checked and run at the end of the statement,
-//! inside the writer's transaction as before.
+//! recipient (held from the start when its primary is in an outage) and
+//! the tracking events (`received`, then `queued` and `held` delivery by
+//! delivery) go in one statement of data-modifying `WITH` queries — the
+//! same rows, in the same order, as SQLite's statement-by-statement path in
+//! `writer.rs`. Foreign keys are checked at the end of the statement.
+//!
+//! The users' mailbox rows wait for the end of the writer's batch
+//! ([`Later`]): all of a batch's go in one statement just before its
+//! commit, in (user, arrival) order. Filing a row locks its folder's counts
+//! row until the commit (UIDs become visible in ascending order), so two
+//! writers — or two nodes — work on their batches side by side and only
+//! take those locks at the very end, always in the same order (no
+//! deadlock between them).
 
 use std::fmt::Write as _;
 
@@ -65,13 +71,7 @@ fn sql(recipients: usize) -> String {
              UNION ALL SELECT dn.n, 1, dn.id, 'queued', r.queued FROM dn JOIN r ON r.n = dn.n \
              UNION ALL SELECT dn.n, 2, dn.id, 'held', CAST(?22 AS TEXT) FROM dn \
                WHERE dn.via_continuity \
-           ) x ORDER BY x.n, x.k), \
-         mb AS (\
-           INSERT INTO mailbox (user_id, message_id, folder, received_at, during_outage) \
-           SELECT r.user_id, m.id, 'inbox', ?1, x.state IN ('outage', 'drill') \
-           FROM m, r JOIN domains x ON x.id = r.domain_id \
-           WHERE r.user_id IS NOT NULL AND x.continuity_enabled ORDER BY r.n \
-           ON CONFLICT DO NOTHING) \
+           ) x ORDER BY x.n, x.k) \
          SELECT id FROM m",
         doc = super::fts::pg_doc(17),
     )
@@ -84,6 +84,7 @@ pub(super) async fn insert(
     m: &NewMessage,
     sent_by: Option<UserId>,
     now: i64,
+    later: &mut Later,
 ) -> Result<MessageId> {
     let s = &m.summary;
     let sql = sql(m.recipients.len());
@@ -119,7 +120,64 @@ pub(super) async fn insert(
             .bind(r.user.map(|u| u.0))
             .bind(queued_detail(r).to_string());
     }
-    Ok(MessageId(q.fetch_one(&mut *conn).await?.try_get(0)?))
+    let id = MessageId(q.fetch_one(&mut *conn).await?.try_get(0)?);
+    for r in &m.recipients {
+        if let (Some(user), Some(domain)) = (r.user, r.domain) {
+            later.rows.push([user.0, id.0, domain.0, now]);
+        }
+    }
+    Ok(id)
+}
+
+/// Mailbox rows to file at the end of the batch: (user, message, domain,
+/// time), in arrival order.
+#[derive(Debug, Default)]
+pub(super) struct Later {
+    rows: Vec<[i64; 4]>,
+}
+
+/// Rows per statement (4 parameters each; PostgreSQL takes 65,535).
+const ROWS_PER_STATEMENT: usize = 8_000;
+
+impl Later {
+    /// How many are waiting (a failed request's are dropped back to it).
+    pub(super) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub(super) fn truncate(&mut self, len: usize) {
+        self.rows.truncate(len);
+    }
+
+    /// File them: into each user's inbox for domains that keep an archive,
+    /// once per user and message, user by user in arrival order.
+    pub(super) async fn file(&mut self, conn: &mut db::Tx<'_>) -> Result<()> {
+        let rows = std::mem::take(&mut self.rows);
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut values = String::new();
+            for (n, _) in chunk.iter().enumerate() {
+                if n > 0 {
+                    values.push_str(", ");
+                }
+                let _ = write!(
+                    values,
+                    "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), {n})"
+                );
+            }
+            let sql = format!(
+                "INSERT INTO mailbox (user_id, message_id, folder, received_at, during_outage) \
+                 SELECT v.u, v.m, 'inbox', v.t, x.state IN ('outage', 'drill') \
+                 FROM (VALUES {values}) AS v (u, m, d, t, n) JOIN domains x ON x.id = v.d \
+                 WHERE x.continuity_enabled ORDER BY v.u, v.n ON CONFLICT DO NOTHING"
+            );
+            let mut q = db::query(sqlx::AssertSqlSafe(sql));
+            for [user, message, domain, at] in chunk {
+                q = q.bind(*user).bind(*message).bind(*domain).bind(*at);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

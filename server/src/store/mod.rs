@@ -121,11 +121,20 @@ fn migrated(
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
+/// Writers on PostgreSQL, each its own connection and group commits: while
+/// one waits for its commit, the next batch is already being written (the
+/// mailbox rows, which take per-folder locks, go last in each batch; see
+/// `ingest_pg.rs`).
+pub const PG_WRITERS: usize = 2;
+
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pub(crate) read: db::Pool,
-    writer: mpsc::Sender<writer::Request>,
+    /// The group-commit writers (one on SQLite, [`PG_WRITERS`] on
+    /// PostgreSQL); requests go to them in turn.
+    writers: Arc<[mpsc::Sender<writer::Request>]>,
+    next_writer: Arc<std::sync::atomic::AtomicUsize>,
     /// Woken after each commit that queued deliveries.
     pub queue_wake: Arc<Notify>,
     /// A user whose mailbox changed (new mail, flags, expunged): IMAP
@@ -251,7 +260,7 @@ impl Store {
     pub async fn open_postgres(url: &str, pool_size: u32) -> Result<Store> {
         let opts = PgConnectOptions::from_str(url)?.application_name("continuity");
         let write_pool = PgPoolOptions::new()
-            .max_connections(1)
+            .max_connections(PG_WRITERS as u32)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts.clone())
@@ -280,8 +289,17 @@ impl Store {
 
     fn start(write: db::Pool, read: db::Pool) -> Store {
         let queue_wake = Arc::new(Notify::new());
-        let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer::run(write, rx, queue_wake.clone()));
+        let n = match write.backend() {
+            db::Backend::Sqlite => 1,
+            db::Backend::Postgres => PG_WRITERS,
+        };
+        let writers: Vec<_> = (0..n)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(4096);
+                tokio::spawn(writer::run(write.clone(), rx, queue_wake.clone()));
+                tx
+            })
+            .collect();
         let (mailbox_events, _) = tokio::sync::broadcast::channel(1024);
         let (trouble_events, _) = tokio::sync::broadcast::channel(256);
         let outbox = match &read {
@@ -296,7 +314,8 @@ impl Store {
         };
         Store {
             read,
-            writer: tx,
+            writers: writers.into(),
+            next_writer: Arc::default(),
             queue_wake,
             mailbox_events,
             outbox,
@@ -315,11 +334,19 @@ impl Store {
         make: impl FnOnce(oneshot::Sender<Result<T>>) -> writer::Request,
     ) -> Result<T> {
         let (tx, rx) = oneshot::channel();
-        self.writer
+        self.writer()
             .send(make(tx))
             .await
             .map_err(|_| StoreError::Unavailable)?;
         rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// The writer whose turn it is.
+    fn writer(&self) -> &mpsc::Sender<writer::Request> {
+        let i = self
+            .next_writer
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        &self.writers[i % self.writers.len()]
     }
 
     /// Store an accepted message, its deliveries and tracking events. Returns
@@ -376,7 +403,7 @@ impl Store {
     /// Record a refused SMTP transaction step (relay attempt, unknown user).
     /// Fire-and-forget: it rides along the next group commit.
     pub fn record_rejection(&self, rejection: Rejection) {
-        let _ = self.writer.try_send(writer::Request::Reject(rejection));
+        let _ = self.writer().try_send(writer::Request::Reject(rejection));
     }
 
     /// Claim up to `limit` due deliveries for `node`: they are marked
@@ -436,9 +463,16 @@ impl Store {
             .await
     }
 
-    /// Wait until everything sent to the writer so far is committed.
+    /// Wait until everything sent to the writers so far is committed.
     pub async fn flush(&self) -> Result<()> {
-        self.call(|reply| writer::Request::Flush { reply }).await
+        for w in self.writers.iter() {
+            let (tx, rx) = oneshot::channel();
+            w.send(writer::Request::Flush { reply: tx })
+                .await
+                .map_err(|_| StoreError::Unavailable)?;
+            rx.await.map_err(|_| StoreError::Unavailable)??;
+        }
+        Ok(())
     }
 }
 

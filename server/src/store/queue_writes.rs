@@ -155,6 +155,7 @@ pub(super) async fn outcome_apply(
     delivery: DeliveryId,
     outcome: Outcome,
     now: i64,
+    later: &mut super::ingest_pg::Later,
 ) -> Result<()> {
     let (status, reply, next, kind, detail, dsn) = match outcome {
         Outcome::Delivered { reply, remote } => (
@@ -216,7 +217,7 @@ pub(super) async fn outcome_apply(
     let message = MessageId(row.try_get(0)?);
     event(conn, now, Some(message), Some(delivery), kind, detail).await?;
     if let Some(dsn) = dsn {
-        ingest(conn, &dsn, None, now).await?;
+        ingest(conn, &dsn, None, now, later).await?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::admin::NewUser;
+use super::ingest_pg::Later;
 use super::{
     now_ms, Claim, DeliveryId, DomainId, MessageId, NewMessage, Outcome, Rejection, Result,
     StoreError, UserId,
@@ -167,10 +168,13 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
         return Err((e.into(), answers));
     }
     let last = batch.len().saturating_sub(1);
+    // PostgreSQL: the batch's mailbox rows, filed just before the commit
+    let mut later = Later::default();
     for (i, req) in batch.into_iter().enumerate() {
+        let filed = later.len();
         let answer = match req {
             Request::Ingest(msg, sent_by, reply) => {
-                let r = ingest(&mut tx, &msg, sent_by, now).await;
+                let r = ingest(&mut tx, &msg, sent_by, now, &mut later).await;
                 let r = match (r, sent_by) {
                     (Ok(id), Some(user)) => file_sent(&mut tx, user, id, now).await.map(|_| id),
                     (r, _) => r,
@@ -202,7 +206,10 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
                 reply,
             } => Answer::Unit(
                 reply,
-                super::queue_writes::outcome_apply(&mut tx, &node, delivery, *outcome, now).await,
+                super::queue_writes::outcome_apply(
+                    &mut tx, &node, delivery, *outcome, now, &mut later,
+                )
+                .await,
             ),
             Request::RequeueInterrupted { node, reply } => Answer::Count(
                 reply,
@@ -221,6 +228,10 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
                 | Answer::Unit(_, Err(_))
                 | Answer::Count(_, Err(_))
         );
+        if failed {
+            // its mailbox rows go with it
+            later.truncate(filed);
+        }
         let end = match (failed, i == last) {
             (true, true) => Some("ROLLBACK TO req"),
             (true, false) => Some("ROLLBACK TO req; RELEASE req; SAVEPOINT req"),
@@ -234,6 +245,9 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
             }
         }
         answers.push(answer);
+    }
+    if let Err(e) = later.file(&mut tx).await {
+        return Err((e, answers));
     }
     match tx.commit().await {
         Ok(()) => Ok(answers),
@@ -312,12 +326,13 @@ pub(super) async fn ingest(
     m: &NewMessage,
     sent_by: Option<UserId>,
     now: i64,
+    later: &mut Later,
 ) -> Result<MessageId> {
     if m.recipients.is_empty() {
         return Err(StoreError::Invalid("a message needs a recipient".into()));
     }
     let id = match conn.backend() {
-        db::Backend::Postgres => super::ingest_pg::insert(conn, m, sent_by, now).await?,
+        db::Backend::Postgres => super::ingest_pg::insert(conn, m, sent_by, now, later).await?,
         db::Backend::Sqlite => insert_sqlite(conn, m, sent_by, now).await?,
     };
     if let Some(orig) = m.in_reply_to {
