@@ -9,10 +9,12 @@
 //! - [`Auth`] (here): login, server-side sessions (idle and absolute
 //!   timeouts, id rotated at every login, CSRF token per session), logout,
 //!   issuing and redeeming set-password links, changing a password;
-//! - [`reveal`]: credentials made for an administrator, shown once.
+//! - [`reveal`]: credentials made for an administrator, shown once;
+//! - `across_nodes`: login failures shared by the nodes of one database.
 //!
 //! Nothing here logs a password, a token or a session id.
 
+mod across_nodes;
 pub mod invite;
 pub mod password;
 pub mod reveal;
@@ -159,36 +161,6 @@ fn check_hash(hash: Option<String>, password: &str, done: &AtomicU64) -> bool {
     }
 }
 
-/// Write this node's login failures and successes for the other nodes,
-/// and forget those older than the window now and then.
-async fn share_login_events(
-    store: Store,
-    origin: String,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<throttle::LoginEvent>,
-    window: Duration,
-) {
-    let mut purged = 0;
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < 256 {
-            match rx.try_recv() {
-                Ok(e) => batch.push(e),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = store.record_login_events(&origin, &batch).await {
-            tracing::warn!(error = %e, "cannot record login failures for the other nodes");
-        }
-        let now = crate::store::now_ms();
-        if now - purged > 60_000 {
-            purged = now;
-            if let Err(e) = store.forget_login_failures(now - ms(window)).await {
-                tracing::warn!(error = %e, "cannot forget old login failures");
-            }
-        }
-    }
-}
-
 /// Sessions are "touched" (last_seen written) at most this often.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
@@ -215,7 +187,7 @@ impl Auth {
                 let origin = token::random_token();
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 throttle = throttle.with_log(tx);
-                tokio::spawn(share_login_events(
+                tokio::spawn(across_nodes::share_login_events(
                     store.clone(),
                     origin.clone(),
                     rx,
@@ -270,28 +242,6 @@ impl Auth {
             (Some(a), _) => format!("user:{}", a.user.0),
             (None, Some(a)) => format!("admin:{}", a.id),
             (None, None) => format!("typed:{}", address.to_lowercase()),
-        }
-    }
-
-    /// The failures other nodes recorded on this account and source
-    /// (nothing on a database of one node; nothing, logged, when the
-    /// database cannot tell: this node's own counts still hold).
-    async fn failures_elsewhere(&self, key: &str, ip: &str) -> throttle::Elsewhere {
-        let Some(origin) = &self.shared else {
-            return throttle::Elsewhere::default();
-        };
-        let (account, source) = Throttle::keys(key, ip);
-        let since = now_ms() - ms(self.throttle.window());
-        match self
-            .store
-            .login_failures_elsewhere(origin, &source, &account, since)
-            .await
-        {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read other nodes' login failures");
-                throttle::Elsewhere::default()
-            }
         }
     }
 
