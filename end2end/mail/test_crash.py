@@ -1,9 +1,10 @@
 """kill -9, twice: during a load run, and in the middle of the recovery flush
 to a real Postfix primary. After each restart every message that got 250 is
-stored and reaches the primary; nothing arrives twice, except — in the
-flush — at most the deliveries that were under way at the kill (the primary
-may have taken a message whose outcome we had not recorded yet: RFC 1047;
-see ARCHITECTURE.md)."""
+stored and reaches the primary (so may one whose 250 the kill cut off: its
+sender never saw the reply and would send it again); nothing arrives twice,
+except — in the flush — at most the deliveries that were under way at the
+kill (the primary may have taken a message whose outcome we had not
+recorded yet: RFC 1047; see ARCHITECTURE.md)."""
 import os
 import smtplib
 import subprocess
@@ -19,6 +20,10 @@ def test_kill9_loses_nothing_and_delivers_once(postfix):
     c.start()
     peers("outage")
     acked, lock, stop = [], threading.Lock(), threading.Event()
+    # the message each sender had sent without its reply yet: the kill may
+    # fall after its commit and before the 250 reached the sender (which
+    # would send it again: RFC 1047's window on the receiving side)
+    unanswered = {}
     run = uuid.uuid4().hex[:8]
 
     def sender(n):
@@ -28,10 +33,13 @@ def test_kill9_loses_nothing_and_delivers_once(postfix):
                 with smtplib.SMTP("127.0.0.1", c.smtp_port, timeout=5) as s:
                     while not stop.is_set():
                         mid = f"crash-{run}-{n}-{i}"
+                        with lock:
+                            unanswered[n] = mid
                         s.sendmail("s@remote.test", ["erin@example.test"],
                                    f"Subject: {mid}\r\nMessage-ID: <{mid}@remote.test>\r\n\r\nx\r\n")
                         with lock:
                             acked.append(mid)
+                            del unanswered[n]
                         i += 1
             except (OSError, smtplib.SMTPException):
                 time.sleep(0.05)
@@ -70,7 +78,9 @@ def test_kill9_loses_nothing_and_delivers_once(postfix):
         assert not absent, f"{len(absent)} acknowledged messages never delivered, e.g. {absent[:3]}"
         doubles = {m: n for m, n in counts.items() if n != 1}
         assert not doubles, f"delivered more than once: {list(doubles.items())[:5]}"
-        assert set(counts) == set(acked)
+        extra = set(counts) - set(acked)
+        assert extra <= set(unanswered.values()), \
+            f"delivered but never sent: {sorted(extra - set(unanswered.values()))[:5]}"
     finally:
         c.stop()
 
