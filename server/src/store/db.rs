@@ -389,6 +389,8 @@ impl Done {
 pub struct Query<'q> {
     sql: SqlStr,
     args: Vec<Arg<'q>>,
+    /// Keep the prepared statement for the next run of the same text.
+    persistent: bool,
 }
 
 /// A statement with `?` placeholders (see the module's documentation).
@@ -396,6 +398,44 @@ pub fn query<'q>(sql: impl SqlSafeStr) -> Query<'q> {
     Query {
         sql: sql.into_sql_str(),
         args: Vec::new(),
+        persistent: true,
+    }
+}
+
+/// Statements written one after the other with their arguments (`?`, in
+/// order), run as one query: on SQLite one call to the connection's
+/// thread for all of them instead of one each. SQLite only.
+#[derive(Default)]
+pub struct Script<'q> {
+    sql: String,
+    args: Vec<Arg<'q>>,
+}
+
+impl<'q> Script<'q> {
+    /// Append SQL text (whole statements, each ending with `;`).
+    pub fn sql(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    pub fn bind<T: Bind<'q>>(&mut self, value: T) -> &mut Self {
+        self.args.push(value.arg());
+        self
+    }
+
+    /// Arguments bound so far.
+    pub fn args(&self) -> usize {
+        self.args.len()
+    }
+
+    /// The script as one query. `repeats`: its text comes back often (its
+    /// prepared statements are kept); a one-off text is not cached.
+    pub fn query(self, repeats: bool) -> Query<'q> {
+        Query {
+            sql: sqlx::AssertSqlSafe(self.sql).into_sql_str(),
+            args: self.args,
+            persistent: repeats,
+        }
     }
 }
 
@@ -441,7 +481,7 @@ impl<'q> Query<'q> {
     }
 
     fn sqlite(self) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments> {
-        let q = sqlx::query::<Sqlite>(self.sql);
+        let q = sqlx::query::<Sqlite>(self.sql).persistent(self.persistent);
         bind_all!(q, self.args)
     }
 
@@ -450,7 +490,7 @@ impl<'q> Query<'q> {
             Cow::Borrowed(_) => self.sql,
             Cow::Owned(s) => sqlx::AssertSqlSafe(s).into_sql_str(),
         };
-        let q = sqlx::query::<Postgres>(sql);
+        let q = sqlx::query::<Postgres>(sql).persistent(self.persistent);
         bind_all!(q, self.args)
     }
 

@@ -66,7 +66,8 @@ fn words(text: &str, max: usize) -> String {
     out
 }
 
-/// Index a message's words, in the transaction that stores it.
+/// Index a message's words at once, in the caller's transaction (an
+/// import, a store copy; mail as it arrives goes through the indexer).
 pub(super) async fn index(
     tx: &mut db::Tx<'_>,
     id: MessageId,
@@ -93,7 +94,7 @@ pub(super) async fn index(
             db::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO messages_fts (message_id, doc) VALUES (?1, {}) \
                  ON CONFLICT (message_id) DO UPDATE SET doc = EXCLUDED.doc",
-                pg_doc(2)
+                pg_doc(["?2", "?3", "?4", "?5"])
             )))
             .bind(id.0)
             .bind(words(sender, MAX_INDEXED))
@@ -107,25 +108,108 @@ pub(super) async fn index(
     Ok(())
 }
 
-/// PostgreSQL's weighted document of a message, from the four texts bound
-/// at `?first` … `?first+3` (sender, recipients, subject, body; each
-/// through [`pg_words`]).
-pub(super) fn pg_doc(first: usize) -> String {
+/// PostgreSQL's weighted document of a message from four text
+/// expressions (sender, recipients, subject, body; each through
+/// [`words`]).
+fn pg_doc(parts: [&str; 4]) -> String {
     format!(
-        "setweight(to_tsvector('continuity', ?{}), 'A') || \
-         setweight(to_tsvector('continuity', ?{}), 'B') || \
-         setweight(to_tsvector('continuity', ?{}), 'C') || \
-         setweight(to_tsvector('continuity', ?{}), 'D')",
-        first,
-        first + 1,
-        first + 2,
-        first + 3
+        "setweight(to_tsvector('continuity', {}), 'A') || \
+         setweight(to_tsvector('continuity', {}), 'B') || \
+         setweight(to_tsvector('continuity', {}), 'C') || \
+         setweight(to_tsvector('continuity', {}), 'D')",
+        parts[0], parts[1], parts[2], parts[3]
     )
 }
 
-/// A text as [`pg_doc`] takes it.
-pub(super) fn pg_words(text: &str) -> String {
-    words(text, MAX_INDEXED)
+/// A message's words, ready for the index of `backend`.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub id: MessageId,
+    parts: [String; 4],
+}
+
+impl Doc {
+    pub fn new(backend: Backend, id: MessageId, s: &super::Summary) -> Doc {
+        let prepare = |t: &str| match backend {
+            Backend::Sqlite => t.to_string(),
+            Backend::Postgres => words(t, MAX_INDEXED),
+        };
+        Doc {
+            id,
+            parts: [
+                prepare(&s.from),
+                prepare(&s.to),
+                prepare(&s.subject),
+                prepare(&s.text),
+            ],
+        }
+    }
+
+    /// The document of a message whose bytes are gone: nothing to find.
+    pub fn empty(id: MessageId) -> Doc {
+        Doc {
+            id,
+            parts: Default::default(),
+        }
+    }
+}
+
+/// Write the documents of the messages still in `index_pending` among
+/// `docs`, and take them out of it, in the caller's transaction. Returns
+/// how many were written. On PostgreSQL the pending rows are locked in
+/// one order first: a message another transaction is indexing is waited
+/// for, then left alone.
+pub(super) async fn write_pending(tx: &mut db::Tx<'_>, docs: &[Doc]) -> Result<u64> {
+    if docs.is_empty() {
+        return Ok(0);
+    }
+    let rows = vec!["(?, ?, ?, ?, ?)"; docs.len()].join(", ");
+    let ids = vec!["?"; docs.len()].join(", ");
+    let written = match tx.backend() {
+        Backend::Sqlite => {
+            // one call: the writer holds SQLite's lock, nobody else writes
+            let sql = format!(
+                "INSERT INTO messages_fts (rowid, sender, recipients, subject, body) \
+                 SELECT column1, column2, column3, column4, column5 FROM (VALUES {rows}) \
+                 WHERE column1 IN (SELECT message_id FROM index_pending);\n\
+                 DELETE FROM index_pending WHERE message_id IN ({ids});"
+            );
+            let mut q = db::query(sqlx::AssertSqlSafe(sql));
+            for d in docs {
+                q = q.bind(d.id.0);
+                for p in &d.parts {
+                    q = q.bind(p.as_str());
+                }
+            }
+            for d in docs {
+                q = q.bind(d.id.0);
+            }
+            // rows written, then rows taken out: the same count
+            q.execute(&mut *tx).await?.rows_affected() / 2
+        }
+        Backend::Postgres => {
+            let sql = format!(
+                "WITH d (id, a, b, c, e) AS (VALUES {rows}), \
+                 l AS (SELECT message_id FROM index_pending \
+                       WHERE message_id IN (SELECT id FROM d) ORDER BY message_id FOR UPDATE), \
+                 p AS (DELETE FROM index_pending x USING l WHERE x.message_id = l.message_id \
+                       RETURNING x.message_id) \
+                 INSERT INTO messages_fts (message_id, doc) SELECT d.id, {doc} FROM d \
+                 JOIN p ON p.message_id = d.id \
+                 ON CONFLICT (message_id) DO UPDATE SET doc = EXCLUDED.doc",
+                doc = pg_doc(["d.a", "d.b", "d.c", "d.e"])
+            );
+            let mut q = db::query(sqlx::AssertSqlSafe(sql));
+            for d in docs {
+                q = q.bind(d.id.0);
+                for p in &d.parts {
+                    q = q.bind(p.as_str());
+                }
+            }
+            q.execute(&mut *tx).await?.rows_affected()
+        }
+    };
+    Ok(written)
 }
 
 /// `DELETE` of the index rows of the messages in `list` (ids joined by

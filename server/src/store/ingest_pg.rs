@@ -2,12 +2,13 @@
 //!
 //! Every statement of an ingest costs a round trip to the database server,
 //! and the writer's commit waits for them one after the other. So on
-//! PostgreSQL the message, its bytes, its search document, one delivery per
-//! recipient (held from the start when its primary is in an outage) and
-//! the tracking events (`received`, then `queued` and `held` delivery by
-//! delivery) go in one statement of data-modifying `WITH` queries — the
-//! same rows, in the same order, as SQLite's statement-by-statement path in
-//! `writer.rs`. Foreign keys are checked at the end of the statement.
+//! PostgreSQL the message, its bytes, its place in the indexer's queue
+//! (`index_pending`, see `indexer.rs`), one delivery per recipient (held
+//! from the start when its primary is in an outage) and the tracking
+//! events (`received`, then `queued` and `held` delivery by delivery) go in
+//! one statement of data-modifying `WITH` queries — the same rows, in the
+//! same order, as SQLite's statements in `writer.rs`. Foreign keys are
+//! checked at the end of the statement.
 //!
 //! The users' mailbox rows wait for the end of the writer's batch
 //! ([`Later`]): all of a batch's go in one statement just before its
@@ -25,7 +26,7 @@ use super::writer::{held_detail, queued_detail, received_detail};
 use super::{MessageId, NewMessage, Result, UserId};
 
 /// Parameters before the recipients' rows.
-const FIXED: usize = 22;
+const FIXED: usize = 18;
 /// Parameters per recipient: address, domain, user, `queued` detail.
 const PER_RECIPIENT: usize = 4;
 
@@ -54,7 +55,7 @@ fn sql(recipients: usize) -> String {
              sent_by) \
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id), \
          b AS (INSERT INTO message_blobs (message_id, raw) SELECT id, ?16 FROM m), \
-         f AS (INSERT INTO messages_fts (message_id, doc) SELECT id, {doc} FROM m), \
+         f AS (INSERT INTO index_pending (message_id) SELECT id FROM m), \
          r (n, rcpt, domain_id, user_id, queued) AS (VALUES {rows}), \
          d AS (\
            INSERT INTO deliveries (message_id, rcpt, domain_id, user_id, status, attempts, \
@@ -67,13 +68,12 @@ fn sql(recipients: usize) -> String {
            INSERT INTO events (at, message_id, delivery_id, kind, detail) \
            SELECT ?1, m.id, x.delivery, x.kind, x.detail FROM m, (\
              SELECT 0 AS n, 0 AS k, CAST(NULL AS BIGINT) AS delivery, 'received' AS kind, \
-               CAST(?21 AS TEXT) AS detail \
+               CAST(?17 AS TEXT) AS detail \
              UNION ALL SELECT dn.n, 1, dn.id, 'queued', r.queued FROM dn JOIN r ON r.n = dn.n \
-             UNION ALL SELECT dn.n, 2, dn.id, 'held', CAST(?22 AS TEXT) FROM dn \
+             UNION ALL SELECT dn.n, 2, dn.id, 'held', CAST(?18 AS TEXT) FROM dn \
                WHERE dn.via_continuity \
            ) x ORDER BY x.n, x.k) \
-         SELECT id FROM m",
-        doc = super::fts::pg_doc(17),
+         SELECT id FROM m"
     )
 }
 
@@ -107,10 +107,6 @@ pub(super) async fn insert(
         // becomes of the Sent entry
         .bind(sent_by.map(|u| u.0))
         .bind(&m.raw)
-        .bind(super::fts::pg_words(&s.from))
-        .bind(super::fts::pg_words(&s.to))
-        .bind(super::fts::pg_words(&s.subject))
-        .bind(super::fts::pg_words(&s.text))
         .bind(received_detail(m).to_string())
         .bind(held_detail().to_string());
     for r in &m.recipients {
@@ -187,10 +183,10 @@ mod tests {
     #[test]
     fn one_row_of_parameters_per_recipient() {
         let two = sql(2);
-        assert!(two.contains("(1, CAST(?23 AS TEXT), CAST(?24 AS BIGINT)"));
-        assert!(two.contains("(2, CAST(?27 AS TEXT)"));
-        assert!(two.contains("CAST(?30 AS TEXT))"));
-        assert!(!two.contains("?31"));
+        assert!(two.contains("(1, CAST(?19 AS TEXT), CAST(?20 AS BIGINT)"));
+        assert!(two.contains("(2, CAST(?23 AS TEXT)"));
+        assert!(two.contains("CAST(?26 AS TEXT))"));
+        assert!(!two.contains("?27"));
         let pg = crate::store::dialect::for_postgres(&two);
         assert!(
             !pg.contains('?'),

@@ -242,6 +242,10 @@ impl Store {
         let (at, id) = before.unwrap_or((i64::MAX, i64::MAX));
         let backend = self.backend();
         let fts = q.terms().query(backend);
+        if fts.is_some() {
+            // what was stored is found: its document is written first
+            self.index_pending().await?;
+        }
         let sql = match fts {
             // The FTS index drives, newest message first, and stops at the
             // limit. `f.rowid + 0` keeps SQLite from deriving a range on

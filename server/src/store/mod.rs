@@ -37,6 +37,7 @@ pub mod imap;
 mod imap_changes;
 pub mod imap_search;
 pub mod imap_snapshot;
+pub mod indexer;
 mod ingest_pg;
 pub mod login_failures;
 pub mod mailbox;
@@ -293,13 +294,19 @@ impl Store {
             db::Backend::Sqlite => 1,
             db::Backend::Postgres => PG_WRITERS,
         };
+        let wakes = writer::Wakes {
+            queue: queue_wake.clone(),
+            index: Arc::new(Notify::new()),
+        };
         let writers: Vec<_> = (0..n)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(4096);
-                tokio::spawn(writer::run(write.clone(), rx, queue_wake.clone()));
+                tokio::spawn(writer::run(write.clone(), rx, wakes.clone()));
                 tx
             })
             .collect();
+        let writers: Arc<[mpsc::Sender<writer::Request>]> = writers.into();
+        indexer::spawn(read.clone(), Arc::downgrade(&writers), wakes.index);
         let (mailbox_events, _) = tokio::sync::broadcast::channel(1024);
         let (trouble_events, _) = tokio::sync::broadcast::channel(256);
         let outbox = match &read {
@@ -314,7 +321,7 @@ impl Store {
         };
         Store {
             read,
-            writers: writers.into(),
+            writers,
             next_writer: Arc::default(),
             queue_wake,
             mailbox_events,

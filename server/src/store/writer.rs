@@ -56,6 +56,8 @@ pub enum Request {
         reply: oneshot::Sender<Result<()>>,
     },
     AddUser(Box<NewUser>, oneshot::Sender<Result<UserId>>),
+    /// Search documents of pending messages (see `indexer.rs`).
+    Index(Vec<super::fts::Doc>, oneshot::Sender<Result<u64>>),
 }
 
 /// A computed answer, held until the batch is committed.
@@ -92,7 +94,16 @@ impl Answer {
     }
 }
 
-pub async fn run(pool: db::Pool, mut rx: mpsc::Receiver<Request>, wake: Arc<Notify>) {
+/// Whom a writer wakes after its commits.
+#[derive(Clone)]
+pub struct Wakes {
+    /// The queue: deliveries were queued, or came back.
+    pub queue: Arc<Notify>,
+    /// The indexer: messages were stored.
+    pub index: Arc<Notify>,
+}
+
+pub async fn run(pool: db::Pool, mut rx: mpsc::Receiver<Request>, wake: Wakes) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -102,6 +113,7 @@ pub async fn run(pool: db::Pool, mut rx: mpsc::Receiver<Request>, wake: Arc<Noti
                 Err(_) => break,
             }
         }
+        let stored = batch.iter().any(|r| matches!(r, Request::Ingest(..)));
         let wakes_queue = batch.iter().any(|r| {
             matches!(
                 r,
@@ -125,7 +137,10 @@ pub async fn run(pool: db::Pool, mut rx: mpsc::Receiver<Request>, wake: Arc<Noti
             }
         }
         if wakes_queue {
-            wake.notify_one();
+            wake.queue.notify_one();
+        }
+        if stored {
+            wake.index.notify_one();
         }
     }
 }
@@ -141,6 +156,7 @@ fn answer_unavailable(r: Request) {
             drop(reply.send(Err(StoreError::Unavailable)))
         }
         Request::AddUser(_, reply) => drop(reply.send(Err(StoreError::Unavailable))),
+        Request::Index(_, reply) => drop(reply.send(Err(StoreError::Unavailable))),
         Request::Reject(_) => {}
     }
 }
@@ -167,6 +183,52 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
         batch.into_iter().for_each(answer_unavailable);
         return Err((e.into(), answers));
     }
+    let mut batch = batch;
+    if tx.backend() == db::Backend::Sqlite {
+        // the batch's messages first, together in as few calls as can be
+        let mut msgs = Vec::new();
+        let mut rest = Vec::with_capacity(batch.len());
+        for r in batch {
+            match r {
+                Request::Ingest(m, sent_by, reply) if !m.recipients.is_empty() => {
+                    msgs.push((m, sent_by, reply))
+                }
+                other => rest.push(other),
+            }
+        }
+        let together = if msgs.len() >= 2 {
+            let list: Vec<_> = msgs.iter().map(|(m, u, _)| (&**m, *u)).collect();
+            Some(ingest_sqlite_together(&mut tx, &list, now).await)
+        } else {
+            None
+        };
+        match together {
+            Some(Ok(ids)) => {
+                for ((_, _, reply), id) in msgs.into_iter().zip(ids) {
+                    answers.push(Answer::Message(reply, Ok(id)));
+                }
+                if !rest.is_empty() {
+                    if let Err(e) = db::raw("RELEASE req; SAVEPOINT req", &mut tx).await {
+                        return Err((e.into(), answers));
+                    }
+                }
+            }
+            failed => {
+                if let Some(Err(e)) = failed {
+                    // one of them is refused: each in its own savepoint
+                    tracing::debug!(error = %e, "messages stored one by one");
+                    if let Err(e) = db::raw("ROLLBACK TO req", &mut tx).await {
+                        return Err((e.into(), answers));
+                    }
+                }
+                let one_by_one = msgs
+                    .into_iter()
+                    .map(|(m, sent_by, reply)| Request::Ingest(m, sent_by, reply));
+                rest.splice(0..0, one_by_one);
+            }
+        }
+        batch = rest;
+    }
     let last = batch.len().saturating_sub(1);
     // PostgreSQL: the batch's mailbox rows, filed just before the commit
     let mut later = Later::default();
@@ -174,12 +236,7 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
         let filed = later.len();
         let answer = match req {
             Request::Ingest(msg, sent_by, reply) => {
-                let r = ingest(&mut tx, &msg, sent_by, now, &mut later).await;
-                let r = match (r, sent_by) {
-                    (Ok(id), Some(user)) => file_sent(&mut tx, user, id, now).await.map(|_| id),
-                    (r, _) => r,
-                };
-                Answer::Message(reply, r)
+                Answer::Message(reply, ingest(&mut tx, &msg, sent_by, now, &mut later).await)
             }
             Request::Reject(r) => {
                 let _ = reject(&mut tx, &r, now).await;
@@ -218,6 +275,9 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
             Request::Flush { reply } => Answer::Unit(reply, Ok(())),
             Request::AddUser(user, reply) => {
                 Answer::User(reply, add_user(&mut tx, &user, now).await)
+            }
+            Request::Index(docs, reply) => {
+                Answer::Count(reply, super::fts::write_pending(&mut tx, &docs).await)
             }
         };
         let failed = matches!(
@@ -276,37 +336,6 @@ pub(super) async fn event(
     Ok(())
 }
 
-/// Several tracking events of one message, in one statement.
-async fn events_of(
-    conn: &mut db::Tx<'_>,
-    at: i64,
-    message: MessageId,
-    events: &[(Option<DeliveryId>, &str, serde_json::Value)],
-) -> Result<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let mut sql =
-        String::from("INSERT INTO events (at, message_id, delivery_id, kind, detail) VALUES ");
-    for i in 0..events.len() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str("(?, ?, ?, ?, ?)");
-    }
-    let mut q = db::query(sqlx::AssertSqlSafe(sql));
-    for (delivery, kind, detail) in events {
-        q = q
-            .bind(at)
-            .bind(message.0)
-            .bind(delivery.map(|d| d.0))
-            .bind(*kind)
-            .bind(detail.to_string());
-    }
-    q.execute(conn).await?;
-    Ok(())
-}
-
 /// File a message in the user's Sent (read), in the message's own commit.
 async fn file_sent(conn: &mut db::Tx<'_>, user: UserId, id: MessageId, now: i64) -> Result<()> {
     db::query(
@@ -331,10 +360,19 @@ pub(super) async fn ingest(
     if m.recipients.is_empty() {
         return Err(StoreError::Invalid("a message needs a recipient".into()));
     }
-    let id = match conn.backend() {
-        db::Backend::Postgres => super::ingest_pg::insert(conn, m, sent_by, now, later).await?,
-        db::Backend::Sqlite => insert_sqlite(conn, m, sent_by, now).await?,
-    };
+    if conn.backend() == db::Backend::Sqlite {
+        let mut scripts = Vec::new();
+        sqlite_script(&mut scripts, m, sent_by, now);
+        let ids = run_scripts(conn, scripts, true).await?;
+        return ids
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Invalid("the message was not stored".into()));
+    }
+    let id = super::ingest_pg::insert(conn, m, sent_by, now, later).await?;
+    if let Some(user) = sent_by {
+        file_sent(conn, user, id, now).await?;
+    }
     if let Some(orig) = m.in_reply_to {
         event(
             conn,
@@ -347,6 +385,60 @@ pub(super) async fn ingest(
         .await?;
     }
     Ok(id)
+}
+
+/// Most arguments in one SQLite script (SQLite allows 32,766; a
+/// statement group binds at most 19).
+const SCRIPT_ARGS: usize = 30_000;
+
+/// The script of `scripts` to append a statement group to: the last one,
+/// or a new one when it is full.
+fn room<'a, 'q>(scripts: &'a mut Vec<db::Script<'q>>) -> &'a mut db::Script<'q> {
+    if scripts.last().is_none_or(|s| s.args() > SCRIPT_ARGS) {
+        scripts.push(db::Script::default());
+    }
+    let last = scripts.len() - 1;
+    &mut scripts[last]
+}
+
+/// Run the scripts in order; the ids their statements returned.
+async fn run_scripts(
+    conn: &mut db::Tx<'_>,
+    scripts: Vec<db::Script<'_>>,
+    repeats: bool,
+) -> Result<Vec<MessageId>> {
+    let mut ids = Vec::new();
+    for script in scripts {
+        for r in script.query(repeats).fetch_all(&mut *conn).await? {
+            ids.push(MessageId(r.try_get(0)?));
+        }
+    }
+    Ok(ids)
+}
+
+/// Several messages on SQLite in as few calls as [`SCRIPT_ARGS`] allows:
+/// their ids, in order. On an error the caller rolls back what was written
+/// (the batch's savepoint) and stores them one by one.
+async fn ingest_sqlite_together(
+    conn: &mut db::Tx<'_>,
+    msgs: &[(&NewMessage, Option<UserId>)],
+    now: i64,
+) -> Result<Vec<MessageId>> {
+    let mut scripts = Vec::new();
+    for (m, sent_by) in msgs {
+        sqlite_script(&mut scripts, m, *sent_by, now);
+    }
+    // the same text for batches alike (n messages of one shape): kept
+    // prepared, as SQLite parsing it again would cost more than the hops
+    let ids = run_scripts(conn, scripts, true).await?;
+    if ids.len() != msgs.len() {
+        return Err(StoreError::Invalid(format!(
+            "{} ids for {} messages",
+            ids.len(),
+            msgs.len()
+        )));
+    }
+    Ok(ids)
 }
 
 /// The tracking event of a message's arrival (its detail).
@@ -377,97 +469,116 @@ pub(super) fn held_detail() -> serde_json::Value {
     json!({ "reason": "the primary is in an outage: kept in the continuity mailbox" })
 }
 
-/// [`ingest`] on SQLite: statement by statement (each one costs no round
-/// trip in-process).
-async fn insert_sqlite(
-    conn: &mut db::Tx<'_>,
-    m: &NewMessage,
+/// [`ingest`] on SQLite: the message's statements, appended to `script`
+/// (one call to the connection's thread runs them all: each call is a hop
+/// between threads, and the writer waited on those hops more than it
+/// worked). The only row it returns is the message's id. Within the
+/// batch's transaction (which holds SQLite's write lock) the message just
+/// inserted is the one with the highest id, and so is its last delivery.
+fn sqlite_script<'q>(
+    scripts: &mut Vec<db::Script<'q>>,
+    m: &'q NewMessage,
     sent_by: Option<UserId>,
     now: i64,
-) -> Result<MessageId> {
+) {
+    const LAST_MESSAGE: &str = "(SELECT MAX(id) FROM messages)";
+    const LAST_DELIVERY: &str = "FROM deliveries WHERE id = (SELECT MAX(id) FROM deliveries)";
     let s = &m.summary;
-    let id: i64 = db::query(
-        "INSERT INTO messages (received_at, origin, mail_from, client_ip, helo, tls, size, \
-         header_from, header_to, header_cc, subject, sent_date, message_id_hdr, attachments, sent_by) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(now)
-    .bind(m.origin.as_str())
-    .bind(&m.mail_from)
-    .bind(&m.client_ip)
-    .bind(&m.helo)
-    .bind(m.tls)
-    .bind(m.raw.len() as i64)
-    .bind(&s.from)
-    .bind(&s.to)
-    .bind(&s.cc)
-    .bind(&s.subject)
-    .bind(s.date)
-    .bind(&s.message_id)
-    .bind(s.attachments as i64)
-    // who sent it through us: the sending limit counts this, whatever
-    // becomes of the Sent entry
-    .bind(sent_by.map(|u| u.0))
-    .fetch_one(&mut *conn)
-    .await?
-    .try_get(0)?;
-    let id = MessageId(id);
-    db::query("INSERT INTO message_blobs (message_id, raw) VALUES (?, ?)")
-        .bind(id.0)
-        .bind(&m.raw)
-        .execute(&mut *conn)
-        .await?;
-    super::fts::index(conn, id, &s.from, &s.to, &s.subject, &s.text).await?;
-    // the deliveries; one arriving while its primary is in an outage is
-    // held from the start (via_continuity)
-    let mut events: Vec<(Option<DeliveryId>, &str, serde_json::Value)> =
-        Vec::with_capacity(1 + 2 * m.recipients.len());
-    events.push((None, "received", received_detail(m)));
-    for r in &m.recipients {
-        let row = db::query(
-            "INSERT INTO deliveries (message_id, rcpt, domain_id, user_id, status, attempts, \
-             next_attempt_at, updated_at, received_at, via_continuity) \
-             VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, \
-             EXISTS (SELECT 1 FROM domains WHERE id = ? AND state = 'outage')) \
-             RETURNING id, via_continuity",
+    room(scripts)
+        .sql(
+            "INSERT INTO messages (received_at, origin, mail_from, client_ip, helo, tls, size, \
+             header_from, header_to, header_cc, subject, sent_date, message_id_hdr, attachments, \
+             sent_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id;\n",
         )
-        .bind(id.0)
-        .bind(&r.rcpt)
-        .bind(r.domain.map(|d: DomainId| d.0))
-        .bind(r.user.map(|u| u.0))
         .bind(now)
+        .bind(m.origin.as_str())
+        .bind(&m.mail_from)
+        .bind(&m.client_ip)
+        .bind(&m.helo)
+        .bind(m.tls)
+        .bind(m.raw.len() as i64)
+        .bind(&s.from)
+        .bind(&s.to)
+        .bind(&s.cc)
+        .bind(&s.subject)
+        .bind(s.date)
+        .bind(&s.message_id)
+        .bind(s.attachments as i64)
+        // who sent it through us: the sending limit counts this, whatever
+        // becomes of the Sent entry
+        .bind(sent_by.map(|u| u.0))
+        .sql(&format!(
+            "INSERT INTO message_blobs (message_id, raw) VALUES ({LAST_MESSAGE}, ?);\n\
+             INSERT INTO index_pending (message_id) VALUES ({LAST_MESSAGE});\n\
+             INSERT INTO events (at, message_id, kind, detail) \
+             VALUES (?, {LAST_MESSAGE}, 'received', ?);\n"
+        ))
+        .bind(&m.raw)
         .bind(now)
-        .bind(now)
-        .bind(r.domain.map(|d: DomainId| d.0))
-        .fetch_one(&mut *conn)
-        .await?;
-        let did = DeliveryId(row.try_get(0)?);
-        let held: bool = row.try_get(1)?;
-        events.push((Some(did), "queued", queued_detail(r)));
-        if held {
-            events.push((Some(did), "held", held_detail()));
-        }
+        .bind(received_detail(m).to_string());
+    // the deliveries, each with its tracking events; one arriving while its
+    // primary is in an outage is held from the start (via_continuity)
+    for r in &m.recipients {
+        room(scripts)
+            .sql(&format!(
+                "INSERT INTO deliveries (message_id, rcpt, domain_id, user_id, status, attempts, \
+                 next_attempt_at, updated_at, received_at, via_continuity) \
+                 VALUES ({LAST_MESSAGE}, ?, ?, ?, 'queued', 0, ?, ?, ?, \
+                 EXISTS (SELECT 1 FROM domains WHERE id = ? AND state = 'outage'));\n\
+                 INSERT INTO events (at, message_id, delivery_id, kind, detail) \
+                 SELECT ?, message_id, id, 'queued', ? {LAST_DELIVERY};\n\
+                 INSERT INTO events (at, message_id, delivery_id, kind, detail) \
+                 SELECT ?, message_id, id, 'held', ? {LAST_DELIVERY} AND via_continuity;\n"
+            ))
+            .bind(&r.rcpt)
+            .bind(r.domain.map(|d: DomainId| d.0))
+            .bind(r.user.map(|u| u.0))
+            .bind(now)
+            .bind(now)
+            .bind(now)
+            .bind(r.domain.map(|d: DomainId| d.0))
+            .bind(now)
+            .bind(queued_detail(r).to_string())
+            .bind(now)
+            .bind(held_detail().to_string());
     }
-    events_of(conn, now, id, &events).await?;
     // The users' mailboxes (once per user, however many of their addresses
     // were recipients), for domains that keep an archive.
     for r in &m.recipients {
         let (Some(user), Some(domain)) = (r.user, r.domain) else {
             continue;
         };
-        db::query(
-            "INSERT INTO mailbox (user_id, message_id, folder, received_at, during_outage) \
-             SELECT ?, ?, 'inbox', ?, state IN ('outage', 'drill') FROM domains \
-             WHERE id = ? AND continuity_enabled ON CONFLICT DO NOTHING",
-        )
-        .bind(user.0)
-        .bind(id.0)
-        .bind(now)
-        .bind(domain.0)
-        .execute(&mut *conn)
-        .await?;
+        room(scripts)
+            .sql(&format!(
+                "INSERT INTO mailbox (user_id, message_id, folder, received_at, during_outage) \
+                 SELECT ?, {LAST_MESSAGE}, 'inbox', ?, state IN ('outage', 'drill') \
+                 FROM domains WHERE id = ? AND continuity_enabled ON CONFLICT DO NOTHING;\n"
+            ))
+            .bind(user.0)
+            .bind(now)
+            .bind(domain.0);
     }
-    Ok(id)
+    // what a user sent, in their Sent (read)
+    if let Some(user) = sent_by {
+        room(scripts)
+            .sql(&format!(
+                "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen) \
+                 VALUES (?, {LAST_MESSAGE}, 'sent', ?, TRUE) ON CONFLICT DO NOTHING;\n"
+            ))
+            .bind(user.0)
+            .bind(now);
+    }
+    // a bounce: on the tracking of the message it is about
+    if let Some(orig) = m.in_reply_to {
+        room(scripts)
+            .sql(&format!(
+                "INSERT INTO events (at, message_id, kind, detail) \
+                 VALUES (?, ?, 'dsn', json_object('dsn_message', {LAST_MESSAGE}, 'to', ?));\n"
+            ))
+            .bind(now)
+            .bind(orig.0)
+            .bind(&m.recipients[0].rcpt);
+    }
 }
 
 async fn reject(conn: &mut db::Tx<'_>, r: &Rejection, now: i64) -> Result<()> {
@@ -527,4 +638,136 @@ async fn add_user(conn: &mut db::Tx<'_>, u: &NewUser, now: i64) -> Result<UserId
             .await?;
     }
     Ok(UserId(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TlsMode;
+    use crate::directory::{RcptVerdict, RecipientPolicy};
+    use crate::store::testing::{self, Scratch};
+    use crate::store::{NewRecipient, Origin, Store, Summary};
+
+    fn message(subject: &str, domain: DomainId, user: Option<UserId>) -> Box<NewMessage> {
+        let raw = format!("From: s@remote.test\r\nSubject: {subject}\r\n\r\nbody\r\n").into_bytes();
+        Box::new(NewMessage {
+            origin: Origin::Smtp,
+            mail_from: "s@remote.test".into(),
+            client_ip: None,
+            helo: None,
+            tls: false,
+            summary: Summary::parse(&raw),
+            raw,
+            recipients: vec![NewRecipient {
+                rcpt: "alice@example.test".into(),
+                domain: Some(domain),
+                user,
+            }],
+            in_reply_to: None,
+        })
+    }
+
+    async fn kinds(store: &Store, id: MessageId) -> Vec<String> {
+        db::query_scalar("SELECT kind FROM events WHERE message_id = ? ORDER BY id")
+            .bind(id.0)
+            .fetch_all(&store.read)
+            .await
+            .expect("events")
+    }
+
+    /// Apply `batch` as the writer does; the answers sent.
+    async fn apply(store: &Store, batch: Vec<Request>) {
+        let mut conn = store.read.acquire().await.expect("connection");
+        match apply_batch(&mut conn, batch).await {
+            Ok(answers) => answers.into_iter().for_each(Answer::send),
+            Err((e, _)) => panic!("the batch failed: {e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_message_does_not_spoil_its_batch() {
+        let dir = Scratch::new("writer-batch");
+        let store = testing::open(dir.path()).await.expect("store");
+        store
+            .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
+            .await
+            .expect("domain");
+        let alice = store
+            .add_user("alice@example.test", "Alice", &[], "local")
+            .await
+            .expect("user")
+            .id;
+        let snap = store.directory_snapshot().await.expect("directory");
+        let RcptVerdict::Accept { domain, .. } = snap.check("alice@example.test") else {
+            panic!("alice is a user");
+        };
+        // the middle one names a domain that does not exist
+        let mut batch = Vec::new();
+        let mut replies = Vec::new();
+        for (subject, d) in [
+            ("one", domain),
+            ("bad", DomainId(987_654)),
+            ("three", domain),
+        ] {
+            let (tx, rx) = oneshot::channel();
+            batch.push(Request::Ingest(message(subject, d, Some(alice)), None, tx));
+            replies.push(rx);
+        }
+        apply(&store, batch).await;
+        let mut results = Vec::new();
+        for rx in replies {
+            results.push(rx.await.expect("answered"));
+        }
+        assert!(results[1].is_err(), "{:?}", results[1]);
+        let stored: Vec<MessageId> = [&results[0], &results[2]]
+            .iter()
+            .map(|r| *r.as_ref().expect("stored"))
+            .collect();
+        let messages: i64 = db::query_scalar("SELECT COUNT(*) FROM messages")
+            .fetch_one(&store.read)
+            .await
+            .expect("count");
+        assert_eq!(messages, 2, "nothing of the refused one is left");
+        let subjects: Vec<String> = db::query_scalar("SELECT subject FROM messages ORDER BY id")
+            .fetch_all(&store.read)
+            .await
+            .expect("subjects");
+        assert_eq!(subjects, ["one", "three"]);
+        for id in stored {
+            assert_eq!(kinds(&store, id).await, ["received", "queued"]);
+            let filed: i64 = db::query_scalar(
+                "SELECT COUNT(*) FROM mailbox WHERE message_id = ? AND user_id = ? AND folder = 'inbox'",
+            )
+            .bind(id.0)
+            .bind(alice.0)
+            .fetch_one(&store.read)
+            .await
+            .expect("mailbox");
+            assert_eq!(filed, 1);
+        }
+        // a batch of good ones while the primary is in an outage: each
+        // held from the start, with its own rows, in order
+        db::query("UPDATE domains SET state = 'outage' WHERE id = ?")
+            .bind(domain.0)
+            .execute(&store.read)
+            .await
+            .expect("outage");
+        let mut batch = Vec::new();
+        let mut replies = Vec::new();
+        for subject in ["four", "five"] {
+            let (tx, rx) = oneshot::channel();
+            batch.push(Request::Ingest(
+                message(subject, domain, Some(alice)),
+                None,
+                tx,
+            ));
+            replies.push(rx);
+        }
+        apply(&store, batch).await;
+        let four = replies.remove(0).await.expect("answered").expect("four");
+        let five = replies.remove(0).await.expect("answered").expect("five");
+        assert!(five.0 > four.0);
+        assert_eq!(kinds(&store, four).await, ["received", "queued", "held"]);
+        assert_eq!(kinds(&store, five).await, ["received", "queued", "held"]);
+    }
 }

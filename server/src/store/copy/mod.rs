@@ -37,6 +37,8 @@ const LEFT_OUT: &[&str] = &[
     "login_failures",
     "folder_snapshots",
     "messages_fts",
+    // every message's document is made again on the other side
+    "index_pending",
     PROGRESS,
 ];
 /// Sessions: copied unless asked not to (users then log in again).

@@ -1,0 +1,285 @@
+//! The full-text index, kept off the path a sender waits on.
+//!
+//! The commit that stores a message files it in `index_pending` (one small
+//! row) instead of writing its search document: tokenizing the body and
+//! updating the index cost more than the rest of the ingest together, and
+//! on SQLite every commit that touches FTS5 adds a segment that must be
+//! merged later. The indexer writes the documents right after, many per
+//! commit: it reads the pending messages' bytes, makes their documents
+//! (outside any transaction), and hands them to a writer as one request of
+//! a group commit (on SQLite there is still one writer and no waiting on
+//! its lock). The pending rows leave in the commit that writes their
+//! documents, so a crash in between only leaves them pending: the indexer
+//! of this node or any other does them at its next round.
+//!
+//! A search first indexes whatever is still pending, so a message is found
+//! as soon as its sender had the 250.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use super::fts::Doc;
+
+use super::writer::Request;
+use super::{db, MessageId, Result, Store, StoreError, Summary};
+
+/// Most messages in one batch.
+const BATCH: usize = 256;
+/// Most bytes of messages read for one batch (at least one message).
+const BATCH_BYTES: i64 = 32 << 20;
+/// After a commit that stored mail: wait this long for more before
+/// indexing (one batch instead of many small ones).
+const GATHER: Duration = Duration::from_millis(100);
+/// Look anyway this often (another node's mail, a round that failed).
+const EVERY: Duration = Duration::from_secs(1);
+
+type Writers = [mpsc::Sender<Request>];
+
+/// The background indexer of a store: runs until the store is dropped.
+pub(super) fn spawn(read: db::Pool, writers: Weak<Writers>, wake: Arc<Notify>) {
+    tokio::spawn(async move {
+        let mut failing = false;
+        // at once (what a stopped node left pending), then after each wake
+        loop {
+            let Some(writers) = writers.upgrade() else {
+                return;
+            };
+            match index_all(&read, &writers).await {
+                Ok(_) => failing = false,
+                // said once per run of failures; the rows stay pending
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "search index: pending messages not indexed yet");
+                }
+                Err(_) => {}
+            }
+            drop(writers);
+            tokio::select! {
+                _ = wake.notified() => tokio::time::sleep(GATHER).await,
+                _ = tokio::time::sleep(EVERY) => {}
+            }
+        }
+    });
+}
+
+/// Index everything pending, batch by batch; how many were written.
+async fn index_all(read: &db::Pool, writers: &Writers) -> Result<u64> {
+    let mut written = 0;
+    let mut turn = 0usize;
+    loop {
+        let (docs, full) = next_docs(read).await?;
+        if docs.is_empty() {
+            return Ok(written);
+        }
+        let (tx, rx) = oneshot::channel();
+        writers[turn % writers.len()]
+            .send(Request::Index(docs, tx))
+            .await
+            .map_err(|_| StoreError::Unavailable)?;
+        written += rx.await.map_err(|_| StoreError::Unavailable)??;
+        turn += 1;
+        if !full {
+            return Ok(written);
+        }
+    }
+}
+
+/// The documents of the next pending messages, and whether the batch was
+/// full (more may be pending).
+async fn next_docs(read: &db::Pool) -> Result<(Vec<Doc>, bool)> {
+    let pending: Vec<(i64, i64)> = db::query_as(
+        "SELECT p.message_id, m.size FROM index_pending p \
+         JOIN messages m ON m.id = p.message_id ORDER BY p.message_id LIMIT ?",
+    )
+    .bind(BATCH as i64)
+    .fetch_all(read)
+    .await?;
+    // more may be pending: the batch was full, or cut short by its bytes
+    let mut full = pending.len() == BATCH;
+    let mut ids = Vec::with_capacity(pending.len());
+    let mut bytes = 0;
+    for (id, size) in pending {
+        if !ids.is_empty() && bytes + size > BATCH_BYTES {
+            full = true;
+            break;
+        }
+        bytes += size;
+        ids.push(id);
+    }
+    if ids.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let blobs: Vec<(i64, Vec<u8>)> = db::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT message_id, raw FROM message_blobs WHERE message_id IN ({list})"
+    )))
+    .fetch_all(read)
+    .await?;
+    let backend = read.backend();
+    // parsing is CPU work: off the async workers
+    let docs = tokio::task::spawn_blocking(move || {
+        let mut by_id: std::collections::HashMap<i64, Vec<u8>> = blobs.into_iter().collect();
+        ids.iter()
+            .map(|&id| match by_id.remove(&id) {
+                Some(raw) => Doc::new(backend, MessageId(id), &Summary::parse(&raw)),
+                None => Doc::empty(MessageId(id)),
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| StoreError::Invalid(format!("search index: {e}")))?;
+    Ok((docs, full))
+}
+
+impl Store {
+    /// Index every message still pending (a search calls this first, so
+    /// that what was stored is found). Returns how many were indexed.
+    pub async fn index_pending(&self) -> Result<u64> {
+        index_all(&self.read, &self.writers).await
+    }
+
+    /// How many messages wait for their search document.
+    pub async fn index_backlog(&self) -> Result<u64> {
+        let n: i64 = db::query_scalar("SELECT COUNT(*) FROM index_pending")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::mailbox::SearchQuery;
+    use super::super::testing::{self, Scratch};
+    use super::super::{NewMessage, NewRecipient, Origin, UserId};
+    use super::*;
+    use crate::config::TlsMode;
+
+    async fn with_user(dir: &std::path::Path) -> (Store, UserId) {
+        let store = testing::open(dir).await.expect("store");
+        store
+            .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
+            .await
+            .expect("domain");
+        let user = store
+            .add_user("alice@example.test", "Alice", &[], "local")
+            .await
+            .expect("user")
+            .id;
+        (store, user)
+    }
+
+    async fn deliver(store: &Store, user: UserId, subject: &str, body: &str) -> MessageId {
+        use crate::directory::{RcptVerdict, RecipientPolicy};
+        let snap = store.directory_snapshot().await.expect("directory");
+        let RcptVerdict::Accept { domain, .. } = snap.check("alice@example.test") else {
+            panic!("alice is a user");
+        };
+        let raw = format!(
+            "From: s@remote.test\r\nTo: alice@example.test\r\nSubject: {subject}\r\n\r\n{body}\r\n"
+        )
+        .into_bytes();
+        store
+            .ingest(NewMessage {
+                origin: Origin::Smtp,
+                mail_from: "s@remote.test".into(),
+                client_ip: None,
+                helo: None,
+                tls: false,
+                summary: Summary::parse(&raw),
+                raw,
+                recipients: vec![NewRecipient {
+                    rcpt: "alice@example.test".into(),
+                    domain: Some(domain),
+                    user: Some(user),
+                }],
+                in_reply_to: None,
+            })
+            .await
+            .expect("ingest")
+    }
+
+    async fn found(store: &Store, user: UserId, words: &str) -> usize {
+        let q = SearchQuery {
+            text: words.into(),
+            ..Default::default()
+        };
+        store
+            .search(user, &q, None, 500)
+            .await
+            .expect("search")
+            .len()
+    }
+
+    #[tokio::test]
+    async fn mail_is_indexed_after_its_commit_without_anyone_searching() {
+        let dir = Scratch::new("indexer-bg");
+        let (store, user) = with_user(dir.path()).await;
+        for i in 0..5 {
+            deliver(&store, user, &format!("note {i}"), "quarterly zeppelin").await;
+        }
+        let mut waited = 0;
+        while store.index_backlog().await.expect("backlog") > 0 {
+            assert!(waited < 100, "the indexer never caught up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += 1;
+        }
+        assert_eq!(found(&store, user, "zeppelin").await, 5);
+    }
+
+    #[tokio::test]
+    async fn a_search_finds_what_was_stored_just_before_however_much() {
+        let dir = Scratch::new("indexer-search");
+        let (store, user) = with_user(dir.path()).await;
+        // more than a batch, then at once a search for the last one
+        let n = BATCH + 20;
+        let sends = (0..n).map(|i| {
+            let store = store.clone();
+            async move {
+                let body = if i == n - 1 {
+                    "the last aardvark"
+                } else {
+                    "filler"
+                };
+                deliver(&store, user, &format!("m{i}"), body).await
+            }
+        });
+        futures_util::future::join_all(sends).await;
+        assert_eq!(found(&store, user, "aardvark").await, 1);
+        assert_eq!(found(&store, user, "filler").await, n - 1);
+        assert_eq!(store.index_backlog().await.expect("backlog"), 0);
+    }
+
+    #[tokio::test]
+    async fn a_document_lost_between_two_commits_is_written_after_a_restart() {
+        let dir = Scratch::new("indexer-restart");
+        let (store, user) = with_user(dir.path()).await;
+        let id = deliver(&store, user, "hello", "platypus").await;
+        assert_eq!(found(&store, user, "platypus").await, 1);
+        // a crash after the ingest's commit and before the indexer's: the
+        // message is pending and has no document
+        let forget = super::super::fts::forget_sql(store.backend(), &id.0.to_string());
+        db::query(sqlx::AssertSqlSafe(forget))
+            .execute(&store.read)
+            .await
+            .expect("forget");
+        db::query("INSERT INTO index_pending (message_id) VALUES (?)")
+            .bind(id.0)
+            .execute(&store.read)
+            .await
+            .expect("pending");
+        drop(store);
+        let again = testing::open(dir.path()).await.expect("reopen");
+        let mut waited = 0;
+        while again.index_backlog().await.expect("backlog") > 0 {
+            assert!(waited < 100, "the indexer of the restarted store never ran");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += 1;
+        }
+        assert_eq!(found(&again, user, "platypus").await, 1);
+        // indexed once: a second round finds nothing to do
+        assert_eq!(again.index_pending().await.expect("index"), 0);
+    }
+}
