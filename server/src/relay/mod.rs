@@ -240,17 +240,9 @@ pub async fn send(
         }
     }
     let raw = sign(store, snap, &out.mail_from, out.raw).await?;
-    let (raw, summary) = if raw.len() > 256 * 1024 {
-        tokio::task::spawn_blocking(move || {
-            let s = Summary::parse(&raw);
-            (raw, s)
-        })
+    let (raw, summary) = Summary::for_ingest(raw)
         .await
-        .map_err(|e| StoreError::Invalid(format!("summary task failed: {e}")))?
-    } else {
-        let s = Summary::parse(&raw);
-        (raw, s)
-    };
+        .map_err(|e| StoreError::Invalid(format!("summary task failed: {e}")))?;
     let id = store
         .ingest_filed(
             NewMessage {

@@ -435,19 +435,9 @@ async fn commit<P: crate::directory::RecipientPolicy>(
     env: session::Envelope,
 ) -> Result<crate::store::MessageId, String> {
     let size = env.raw.len();
-    // Parsing a large message takes a while: keep it off the async workers.
-    let (raw, summary) = if size > 256 * 1024 {
-        let raw = env.raw;
-        tokio::task::spawn_blocking(move || {
-            let s = Summary::parse(&raw);
-            (raw, s)
-        })
+    let (raw, summary) = Summary::for_ingest(env.raw)
         .await
-        .map_err(|e| format!("summary task failed: {e}"))? // only if the runtime is shutting down
-    } else {
-        let s = Summary::parse(&env.raw);
-        (env.raw, s)
-    };
+        .map_err(|e| format!("summary task failed: {e}"))?; // only if the runtime is shutting down
     let rcpts = env.recipients.len();
     let msg = NewMessage {
         origin: Origin::Smtp,

@@ -75,7 +75,31 @@ impl Summary {
         .unwrap_or_default()
     }
 
+    /// The summary of a message about to be stored, without its search
+    /// text (the indexer makes that from the stored bytes, after the
+    /// commit the sender waits for). A large message is parsed off the
+    /// async workers. Fails only when the runtime is shutting down.
+    pub async fn for_ingest(raw: Vec<u8>) -> Result<(Vec<u8>, Summary), tokio::task::JoinError> {
+        let parse = |raw: &[u8]| {
+            std::panic::catch_unwind(|| Summary::parse_parts(raw, false)).unwrap_or_default()
+        };
+        if raw.len() > 256 * 1024 {
+            tokio::task::spawn_blocking(move || {
+                let s = parse(&raw);
+                (raw, s)
+            })
+            .await
+        } else {
+            let s = parse(&raw);
+            Ok((raw, s))
+        }
+    }
+
     fn parse_inner(raw: &[u8]) -> Summary {
+        Summary::parse_parts(raw, true)
+    }
+
+    fn parse_parts(raw: &[u8], with_text: bool) -> Summary {
         let Some(m) = MessageParser::default().parse(raw) else {
             return Summary::default();
         };
@@ -87,7 +111,11 @@ impl Summary {
             date: m.date().map(|d| d.to_timestamp()),
             message_id: m.message_id().map(|s| cap(s.to_string(), 500)),
             attachments: m.attachment_count() as u32,
-            text: search_text(&m),
+            text: if with_text {
+                search_text(&m)
+            } else {
+                String::new()
+            },
         }
     }
 }
@@ -116,6 +144,28 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n\
         assert_eq!(s.attachments, 1);
         assert!(s.text.contains("hi"), "{:?}", s.text);
         assert!(s.text.contains("a.pdf"), "{:?}", s.text);
+    }
+
+    #[tokio::test]
+    async fn the_summary_for_ingest_is_the_same_without_the_search_text() {
+        let raw = b"From: a@remote.test\r\nTo: b@example.test\r\nSubject: hello\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/html\r\n\r\n<p>hi there</p>\r\n\
+--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n\r\nxx\r\n--b--\r\n";
+        let full = Summary::parse(raw);
+        let (back, quick) = Summary::for_ingest(raw.to_vec()).await.expect("parsed");
+        assert_eq!(back, raw.to_vec());
+        assert!(full.text.contains("hi there"), "{:?}", full.text);
+        assert_eq!(quick.text, "");
+        assert_eq!(
+            (quick.from, quick.to, quick.subject, quick.attachments),
+            (full.from, full.to, full.subject, full.attachments)
+        );
+        // a large one is parsed off the async workers, the same way
+        let mut big = raw.to_vec();
+        big.extend(std::iter::repeat_n(b'x', 300 * 1024));
+        let (_, s) = Summary::for_ingest(big).await.expect("parsed");
+        assert_eq!(s.subject, "hello");
     }
 
     #[test]
