@@ -154,7 +154,7 @@ impl Store {
                 let Some(expr) = terms.query(backend) else {
                     return Ok(None);
                 };
-                self.index_pending().await?;
+                self.index_before_search().await;
                 let id = super::fts::id_column(backend, "f");
                 let matches = super::fts::matches(backend, "f");
                 let ids: Vec<i64> = db::query_scalar(sqlx::AssertSqlSafe(format!(

@@ -73,17 +73,53 @@ async fn index_all(read: &db::Pool, writers: &Writers) -> Result<u64> {
         if docs.is_empty() {
             return Ok(written);
         }
-        let (tx, rx) = oneshot::channel();
-        writers[turn % writers.len()]
-            .send(Request::Index(docs, tx))
-            .await
-            .map_err(|_| StoreError::Unavailable)?;
-        written += rx.await.map_err(|_| StoreError::Unavailable)??;
+        written += write(&writers[turn % writers.len()], docs).await?;
         turn += 1;
         if !full {
             return Ok(written);
         }
     }
+}
+
+/// Hand `docs` to `writer`. A batch refused is written document by
+/// document, and a document refused twice is left out (an empty document:
+/// the message is no longer pending, its words are not found), so that one
+/// message never holds up the index of all the others.
+async fn write(writer: &mpsc::Sender<Request>, docs: Vec<Doc>) -> Result<u64> {
+    match send(writer, docs.clone()).await {
+        Ok(n) => return Ok(n),
+        // the writer or the commit failed: nothing to learn about the
+        // documents; next round
+        Err(e @ StoreError::Unavailable) => return Err(e),
+        Err(_) => {}
+    }
+    let mut written = 0;
+    for d in docs {
+        let id = d.id;
+        let mut tries = 0;
+        written += loop {
+            match send(writer, vec![d.clone()]).await {
+                Ok(n) => break n,
+                Err(e @ StoreError::Unavailable) => return Err(e),
+                Err(e) if tries == 1 => {
+                    tracing::warn!(message = id.0, error = %e,
+                        "search index: this message's words are left out");
+                    break send(writer, vec![Doc::empty(id)]).await?;
+                }
+                Err(_) => tries += 1,
+            }
+        };
+    }
+    Ok(written)
+}
+
+async fn send(writer: &mpsc::Sender<Request>, docs: Vec<Doc>) -> Result<u64> {
+    let (tx, rx) = oneshot::channel();
+    writer
+        .send(Request::Index(docs, tx))
+        .await
+        .map_err(|_| StoreError::Unavailable)?;
+    rx.await.map_err(|_| StoreError::Unavailable)?
 }
 
 /// The documents of the next pending messages, and whether the batch was
@@ -138,6 +174,14 @@ impl Store {
     /// that what was stored is found). Returns how many were indexed.
     pub async fn index_pending(&self) -> Result<u64> {
         index_all(&self.read, &self.writers).await
+    }
+
+    /// Before a search: [`Store::index_pending`], and if that fails, the
+    /// search goes on with the index as it is (said in the log).
+    pub async fn index_before_search(&self) {
+        if let Err(e) = self.index_pending().await {
+            tracing::warn!(error = %e, "search index: searching without what is still pending");
+        }
     }
 
     /// How many messages wait for their search document.
@@ -250,6 +294,45 @@ mod tests {
         assert_eq!(found(&store, user, "aardvark").await, 1);
         assert_eq!(found(&store, user, "filler").await, n - 1);
         assert_eq!(store.index_backlog().await.expect("backlog"), 0);
+    }
+
+    #[tokio::test]
+    async fn a_message_whose_document_is_refused_holds_up_nothing() {
+        let dir = Scratch::new("indexer-poison");
+        let (store, user) = with_user(dir.path()).await;
+        // the database refuses the document of any message with this word
+        let poison = match store.backend() {
+            db::Backend::Sqlite => {
+                "CREATE TRIGGER poison BEFORE DELETE ON index_pending \
+                 WHEN (SELECT body FROM messages_fts WHERE rowid = OLD.message_id) LIKE '%nightshade%' \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+            }
+            db::Backend::Postgres => {
+                "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.doc @@ to_tsquery('continuity', 'nightshade') THEN \
+                 RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; \
+                 CREATE TRIGGER poison BEFORE INSERT ON messages_fts \
+                 FOR EACH ROW EXECUTE FUNCTION poison();"
+            }
+        };
+        db::raw(poison, &store.read).await.expect("trigger");
+        deliver(&store, user, "one", "alpha").await;
+        deliver(&store, user, "two", "nightshade beta").await;
+        deliver(&store, user, "three", "alpha").await;
+        let mut waited = 0;
+        while store.index_backlog().await.expect("backlog") > 0 {
+            assert!(waited < 100, "one refused document held up the index");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += 1;
+        }
+        // the others are found; the refused one is stored, its words left out
+        assert_eq!(found(&store, user, "alpha").await, 2);
+        assert_eq!(found(&store, user, "beta").await, 0);
+        let page = store
+            .mailbox_page(user, super::super::mailbox::Folder::Inbox, None, 10)
+            .await
+            .expect("inbox");
+        assert_eq!(page.len(), 3);
     }
 
     #[tokio::test]

@@ -244,7 +244,7 @@ impl Store {
         let fts = q.terms().query(backend);
         if fts.is_some() {
             // what was stored is found: its document is written first
-            self.index_pending().await?;
+            self.index_before_search().await;
         }
         let sql = match fts {
             // The FTS index drives, newest message first, and stops at the

@@ -152,7 +152,7 @@ impl Store {
         }
         if !f.subject.trim().is_empty() {
             // the subject filter reads the search index: bring it up to date
-            self.index_pending().await?;
+            self.index_before_search().await;
         }
         let limit = limit.clamp(1, 1000);
         let asc = f.oldest_first;
