@@ -404,7 +404,8 @@ pub fn query<'q>(sql: impl SqlSafeStr) -> Query<'q> {
 
 /// Statements written one after the other with their arguments (`?`, in
 /// order), run as one query: on SQLite one call to the connection's
-/// thread for all of them instead of one each. SQLite only.
+/// thread for all of them instead of one each (PostgreSQL takes one
+/// statement per query: there, a script holds one).
 #[derive(Default)]
 pub struct Script<'q> {
     sql: String,

@@ -197,50 +197,18 @@ impl Store {
 mod tests {
     use super::super::mailbox::SearchQuery;
     use super::super::testing::{self, Scratch};
-    use super::super::{NewMessage, NewRecipient, Origin, UserId};
+    use super::super::UserId;
     use super::*;
-    use crate::config::TlsMode;
 
     async fn with_user(dir: &std::path::Path) -> (Store, UserId) {
-        let store = testing::open(dir).await.expect("store");
-        store
-            .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
-            .await
-            .expect("domain");
-        let user = store
-            .add_user("alice@example.test", "Alice", &[], "local")
-            .await
-            .expect("user")
-            .id;
-        (store, user)
+        let (store, alice, _) = testing::with_alice(dir).await;
+        (store, alice)
     }
 
     async fn deliver(store: &Store, user: UserId, subject: &str, body: &str) -> MessageId {
-        use crate::directory::{RcptVerdict, RecipientPolicy};
-        let snap = store.directory_snapshot().await.expect("directory");
-        let RcptVerdict::Accept { domain, .. } = snap.check("alice@example.test") else {
-            panic!("alice is a user");
-        };
-        let raw = format!(
-            "From: s@remote.test\r\nTo: alice@example.test\r\nSubject: {subject}\r\n\r\n{body}\r\n"
-        )
-        .into_bytes();
+        let domain = testing::domain_of(store, "alice@example.test").await;
         store
-            .ingest(NewMessage {
-                origin: Origin::Smtp,
-                mail_from: "s@remote.test".into(),
-                client_ip: None,
-                helo: None,
-                tls: false,
-                summary: Summary::parse(&raw),
-                raw,
-                recipients: vec![NewRecipient {
-                    rcpt: "alice@example.test".into(),
-                    domain: Some(domain),
-                    user: Some(user),
-                }],
-                in_reply_to: None,
-            })
+            .ingest(testing::message_to_alice(subject, body, domain, Some(user)))
             .await
             .expect("ingest")
     }

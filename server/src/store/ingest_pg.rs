@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 
 use crate::store::db;
 
-use super::writer::{held_detail, queued_detail, received_detail};
+use super::writer::{bind_message_row, held_detail, queued_detail, received_detail};
 use super::{MessageId, NewMessage, Result, UserId};
 
 /// Parameters before the recipients' rows.
@@ -86,37 +86,20 @@ pub(super) async fn insert(
     now: i64,
     later: &mut Later,
 ) -> Result<MessageId> {
-    let s = &m.summary;
-    let sql = sql(m.recipients.len());
-    let mut q = db::query(sqlx::AssertSqlSafe(sql))
-        .bind(now)
-        .bind(m.origin.as_str())
-        .bind(&m.mail_from)
-        .bind(&m.client_ip)
-        .bind(&m.helo)
-        .bind(m.tls)
-        .bind(m.raw.len() as i64)
-        .bind(&s.from)
-        .bind(&s.to)
-        .bind(&s.cc)
-        .bind(&s.subject)
-        .bind(s.date)
-        .bind(&s.message_id)
-        .bind(s.attachments as i64)
-        // who sent it through us: the sending limit counts this, whatever
-        // becomes of the Sent entry
-        .bind(sent_by.map(|u| u.0))
+    let mut script = db::Script::default();
+    script.sql(&sql(m.recipients.len()));
+    bind_message_row(&mut script, m, sent_by, now)
         .bind(&m.raw)
         .bind(received_detail(m).to_string())
         .bind(held_detail().to_string());
     for r in &m.recipients {
-        q = q
+        script
             .bind(&r.rcpt)
             .bind(r.domain.map(|d| d.0))
             .bind(r.user.map(|u| u.0))
             .bind(queued_detail(r).to_string());
     }
-    let id = MessageId(q.fetch_one(&mut *conn).await?.try_get(0)?);
+    let id = MessageId(script.query(true).fetch_one(&mut *conn).await?.try_get(0)?);
     for r in &m.recipients {
         if let (Some(user), Some(domain)) = (r.user, r.domain) {
             later.rows.push([user.0, id.0, domain.0, now]);

@@ -570,6 +570,67 @@ pub mod testing {
         StoreUrl::Postgres(u)
     }
 
+    /// The test store under `dir` with the domain example.test and its
+    /// user alice@example.test: (store, alice, the domain).
+    pub async fn with_alice(dir: &Path) -> (Store, super::UserId, super::DomainId) {
+        let store = open(dir).await.expect("store");
+        store
+            .add_domain(
+                "example.test",
+                "127.0.0.1",
+                2526,
+                crate::config::TlsMode::None,
+            )
+            .await
+            .expect("domain");
+        let alice = store
+            .add_user("alice@example.test", "Alice", &[], "local")
+            .await
+            .expect("user")
+            .id;
+        let domain = domain_of(&store, "alice@example.test").await;
+        (store, alice, domain)
+    }
+
+    /// The protected domain `rcpt` is accepted for.
+    pub async fn domain_of(store: &Store, rcpt: &str) -> super::DomainId {
+        use crate::directory::{RcptVerdict, RecipientPolicy};
+        let snap = store.directory_snapshot().await.expect("directory");
+        let RcptVerdict::Accept { domain, .. } = snap.check(rcpt) else {
+            panic!("{rcpt} is not accepted");
+        };
+        domain
+    }
+
+    /// A message from s@remote.test to alice@example.test in `domain`
+    /// (and in `user`'s mailbox).
+    pub fn message_to_alice(
+        subject: &str,
+        body: &str,
+        domain: super::DomainId,
+        user: Option<super::UserId>,
+    ) -> super::NewMessage {
+        let raw = format!(
+            "From: s@remote.test\r\nTo: alice@example.test\r\nSubject: {subject}\r\n\r\n{body}\r\n"
+        )
+        .into_bytes();
+        super::NewMessage {
+            origin: super::Origin::Smtp,
+            mail_from: "s@remote.test".into(),
+            client_ip: None,
+            helo: None,
+            tls: false,
+            summary: super::Summary::parse(&raw),
+            raw,
+            recipients: vec![super::NewRecipient {
+                rcpt: "alice@example.test".into(),
+                domain: Some(domain),
+                user,
+            }],
+            in_reply_to: None,
+        }
+    }
+
     /// Open the test store under `dir` (see [`url`]).
     pub async fn open(dir: &Path) -> super::Result<Store> {
         match url(dir) {

@@ -469,27 +469,16 @@ pub(super) fn held_detail() -> serde_json::Value {
     json!({ "reason": "the primary is in an outage: kept in the continuity mailbox" })
 }
 
-/// [`ingest`] on SQLite: the message's statements, appended to `script`
-/// (one call to the connection's thread runs them all: each call is a hop
-/// between threads, and the writer waited on those hops more than it
-/// worked). The only row it returns is the message's id. Within the
-/// batch's transaction (which holds SQLite's write lock) the message just
-/// inserted is the one with the highest id, and so is its last delivery.
-fn sqlite_script<'q>(
-    scripts: &mut Vec<db::Script<'q>>,
+/// The values of a `messages` row, in the order of its columns in both
+/// backends' ingest (received_at … sent_by: 15 values).
+pub(super) fn bind_message_row<'a, 'q>(
+    script: &'a mut db::Script<'q>,
     m: &'q NewMessage,
     sent_by: Option<UserId>,
     now: i64,
-) {
-    const LAST_MESSAGE: &str = "(SELECT MAX(id) FROM messages)";
-    const LAST_DELIVERY: &str = "FROM deliveries WHERE id = (SELECT MAX(id) FROM deliveries)";
+) -> &'a mut db::Script<'q> {
     let s = &m.summary;
-    room(scripts)
-        .sql(
-            "INSERT INTO messages (received_at, origin, mail_from, client_ip, helo, tls, size, \
-             header_from, header_to, header_cc, subject, sent_date, message_id_hdr, attachments, \
-             sent_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id;\n",
-        )
+    script
         .bind(now)
         .bind(m.origin.as_str())
         .bind(&m.mail_from)
@@ -507,6 +496,29 @@ fn sqlite_script<'q>(
         // who sent it through us: the sending limit counts this, whatever
         // becomes of the Sent entry
         .bind(sent_by.map(|u| u.0))
+}
+
+/// [`ingest`] on SQLite: the message's statements, appended to `script`
+/// (one call to the connection's thread runs them all: each call is a hop
+/// between threads, and the writer waited on those hops more than it
+/// worked). The only row it returns is the message's id. Within the
+/// batch's transaction (which holds SQLite's write lock) the message just
+/// inserted is the one with the highest id, and so is its last delivery.
+fn sqlite_script<'q>(
+    scripts: &mut Vec<db::Script<'q>>,
+    m: &'q NewMessage,
+    sent_by: Option<UserId>,
+    now: i64,
+) {
+    const LAST_MESSAGE: &str = "(SELECT MAX(id) FROM messages)";
+    const LAST_DELIVERY: &str = "FROM deliveries WHERE id = (SELECT MAX(id) FROM deliveries)";
+    let script = room(scripts);
+    script.sql(
+        "INSERT INTO messages (received_at, origin, mail_from, client_ip, helo, tls, size, \
+         header_from, header_to, header_cc, subject, sent_date, message_id_hdr, attachments, \
+         sent_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id;\n",
+    );
+    bind_message_row(script, m, sent_by, now)
         .sql(&format!(
             "INSERT INTO message_blobs (message_id, raw) VALUES ({LAST_MESSAGE}, ?);\n\
              INSERT INTO index_pending (message_id) VALUES ({LAST_MESSAGE});\n\
@@ -643,28 +655,11 @@ async fn add_user(conn: &mut db::Tx<'_>, u: &NewUser, now: i64) -> Result<UserId
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TlsMode;
-    use crate::directory::{RcptVerdict, RecipientPolicy};
     use crate::store::testing::{self, Scratch};
-    use crate::store::{NewRecipient, Origin, Store, Summary};
+    use crate::store::Store;
 
     fn message(subject: &str, domain: DomainId, user: Option<UserId>) -> Box<NewMessage> {
-        let raw = format!("From: s@remote.test\r\nSubject: {subject}\r\n\r\nbody\r\n").into_bytes();
-        Box::new(NewMessage {
-            origin: Origin::Smtp,
-            mail_from: "s@remote.test".into(),
-            client_ip: None,
-            helo: None,
-            tls: false,
-            summary: Summary::parse(&raw),
-            raw,
-            recipients: vec![NewRecipient {
-                rcpt: "alice@example.test".into(),
-                domain: Some(domain),
-                user,
-            }],
-            in_reply_to: None,
-        })
+        Box::new(testing::message_to_alice(subject, "body", domain, user))
     }
 
     async fn kinds(store: &Store, id: MessageId) -> Vec<String> {
@@ -687,20 +682,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_message_does_not_spoil_its_batch() {
         let dir = Scratch::new("writer-batch");
-        let store = testing::open(dir.path()).await.expect("store");
-        store
-            .add_domain("example.test", "127.0.0.1", 2526, TlsMode::None)
-            .await
-            .expect("domain");
-        let alice = store
-            .add_user("alice@example.test", "Alice", &[], "local")
-            .await
-            .expect("user")
-            .id;
-        let snap = store.directory_snapshot().await.expect("directory");
-        let RcptVerdict::Accept { domain, .. } = snap.check("alice@example.test") else {
-            panic!("alice is a user");
-        };
+        let (store, alice, domain) = testing::with_alice(dir.path()).await;
         // the middle one names a domain that does not exist
         let mut batch = Vec::new();
         let mut replies = Vec::new();
