@@ -15,7 +15,8 @@ use std::borrow::Cow;
 
 use serde_json::json;
 
-use super::writer::{event, ingest};
+use super::events::event;
+use super::ingest::ingest;
 
 /// How long a claim is a node's without renewal: another node takes a
 /// delivery back this long after its node stopped renewing it.
@@ -155,7 +156,7 @@ pub(super) async fn outcome_apply(
     delivery: DeliveryId,
     outcome: Outcome,
     now: i64,
-    later: &mut super::ingest_pg::Later,
+    later: &mut super::ingest::Later,
 ) -> Result<()> {
     let (status, reply, next, kind, detail, dsn) = match outcome {
         Outcome::Delivered { reply, remote } => (

@@ -8,15 +8,15 @@
 //! fsyncs instead of queueing behind each other's.
 
 use crate::store::db;
-use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::admin::NewUser;
-use super::ingest_pg::Later;
+use super::events::rejected;
+use super::ingest::{ingest, together, Later};
 use super::{
-    now_ms, Claim, DeliveryId, DomainId, MessageId, NewMessage, Outcome, Rejection, Result,
-    StoreError, UserId,
+    now_ms, Claim, DeliveryId, MessageId, NewMessage, Outcome, Rejection, Result, StoreError,
+    UserId,
 };
 
 /// Most requests committed together.
@@ -198,7 +198,7 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
         }
         let together = if msgs.len() >= 2 {
             let list: Vec<_> = msgs.iter().map(|(m, u, _)| (&**m, *u)).collect();
-            Some(ingest_sqlite_together(&mut tx, &list, now).await)
+            Some(together(&mut tx, &list, now).await)
         } else {
             None
         };
@@ -239,7 +239,7 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
                 Answer::Message(reply, ingest(&mut tx, &msg, sent_by, now, &mut later).await)
             }
             Request::Reject(r) => {
-                let _ = reject(&mut tx, &r, now).await;
+                let _ = rejected(&mut tx, &r, now).await;
                 Answer::None
             }
             Request::Claim {
@@ -315,302 +315,6 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
     }
 }
 
-pub(super) async fn event(
-    conn: &mut db::Tx<'_>,
-    at: i64,
-    message: Option<MessageId>,
-    delivery: Option<DeliveryId>,
-    kind: &str,
-    detail: serde_json::Value,
-) -> Result<()> {
-    db::query(
-        "INSERT INTO events (at, message_id, delivery_id, kind, detail) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(at)
-    .bind(message.map(|m| m.0))
-    .bind(delivery.map(|d| d.0))
-    .bind(kind)
-    .bind(detail.to_string())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// File a message in the user's Sent (read), in the message's own commit.
-async fn file_sent(conn: &mut db::Tx<'_>, user: UserId, id: MessageId, now: i64) -> Result<()> {
-    db::query(
-        "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen) \
-         VALUES (?, ?, 'sent', ?, TRUE) ON CONFLICT DO NOTHING",
-    )
-    .bind(user.0)
-    .bind(id.0)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn ingest(
-    conn: &mut db::Tx<'_>,
-    m: &NewMessage,
-    sent_by: Option<UserId>,
-    now: i64,
-    later: &mut Later,
-) -> Result<MessageId> {
-    if m.recipients.is_empty() {
-        return Err(StoreError::Invalid("a message needs a recipient".into()));
-    }
-    if conn.backend() == db::Backend::Sqlite {
-        let mut scripts = Vec::new();
-        sqlite_script(&mut scripts, m, sent_by, now);
-        let ids = run_scripts(conn, scripts, true).await?;
-        return ids
-            .first()
-            .copied()
-            .ok_or_else(|| StoreError::Invalid("the message was not stored".into()));
-    }
-    let id = super::ingest_pg::insert(conn, m, sent_by, now, later).await?;
-    if let Some(user) = sent_by {
-        file_sent(conn, user, id, now).await?;
-    }
-    if let Some(orig) = m.in_reply_to {
-        event(
-            conn,
-            now,
-            Some(orig),
-            None,
-            "dsn",
-            json!({ "dsn_message": id.0, "to": m.recipients[0].rcpt }),
-        )
-        .await?;
-    }
-    Ok(id)
-}
-
-/// Most arguments in one SQLite script (SQLite allows 32,766; a
-/// statement group binds at most 19).
-const SCRIPT_ARGS: usize = 30_000;
-
-/// The script of `scripts` to append a statement group to: the last one,
-/// or a new one when it is full.
-fn room<'a, 'q>(scripts: &'a mut Vec<db::Script<'q>>) -> &'a mut db::Script<'q> {
-    if scripts.last().is_none_or(|s| s.args() > SCRIPT_ARGS) {
-        scripts.push(db::Script::default());
-    }
-    let last = scripts.len() - 1;
-    &mut scripts[last]
-}
-
-/// Run the scripts in order; the ids their statements returned.
-async fn run_scripts(
-    conn: &mut db::Tx<'_>,
-    scripts: Vec<db::Script<'_>>,
-    repeats: bool,
-) -> Result<Vec<MessageId>> {
-    let mut ids = Vec::new();
-    for script in scripts {
-        for r in script.query(repeats).fetch_all(&mut *conn).await? {
-            ids.push(MessageId(r.try_get(0)?));
-        }
-    }
-    Ok(ids)
-}
-
-/// Several messages on SQLite in as few calls as [`SCRIPT_ARGS`] allows:
-/// their ids, in order. On an error the caller rolls back what was written
-/// (the batch's savepoint) and stores them one by one.
-async fn ingest_sqlite_together(
-    conn: &mut db::Tx<'_>,
-    msgs: &[(&NewMessage, Option<UserId>)],
-    now: i64,
-) -> Result<Vec<MessageId>> {
-    let mut scripts = Vec::new();
-    for (m, sent_by) in msgs {
-        sqlite_script(&mut scripts, m, *sent_by, now);
-    }
-    // the same text for batches alike (n messages of one shape): kept
-    // prepared, as SQLite parsing it again would cost more than the hops
-    let ids = run_scripts(conn, scripts, true).await?;
-    if ids.len() != msgs.len() {
-        return Err(StoreError::Invalid(format!(
-            "{} ids for {} messages",
-            ids.len(),
-            msgs.len()
-        )));
-    }
-    Ok(ids)
-}
-
-/// The tracking event of a message's arrival (its detail).
-pub(super) fn received_detail(m: &NewMessage) -> serde_json::Value {
-    json!({
-        "origin": m.origin.as_str(),
-        "mail_from": m.mail_from,
-        "client_ip": m.client_ip,
-        "helo": m.helo,
-        "tls": m.tls,
-        "size": m.raw.len(),
-        "recipients": m.recipients.len(),
-    })
-}
-
-/// The tracking event of a delivery queued (its detail).
-pub(super) fn queued_detail(r: &super::NewRecipient) -> serde_json::Value {
-    let route = if r.domain.is_some() {
-        "primary"
-    } else {
-        "outbound"
-    };
-    json!({ "rcpt": r.rcpt, "route": route })
-}
-
-/// The tracking event of a delivery held from the start (its detail).
-pub(super) fn held_detail() -> serde_json::Value {
-    json!({ "reason": "the primary is in an outage: kept in the continuity mailbox" })
-}
-
-/// The values of a `messages` row, in the order of its columns in both
-/// backends' ingest (received_at … sent_by: 15 values).
-pub(super) fn bind_message_row<'a, 'q>(
-    script: &'a mut db::Script<'q>,
-    m: &'q NewMessage,
-    sent_by: Option<UserId>,
-    now: i64,
-) -> &'a mut db::Script<'q> {
-    let s = &m.summary;
-    script
-        .bind(now)
-        .bind(m.origin.as_str())
-        .bind(&m.mail_from)
-        .bind(&m.client_ip)
-        .bind(&m.helo)
-        .bind(m.tls)
-        .bind(m.raw.len() as i64)
-        .bind(&s.from)
-        .bind(&s.to)
-        .bind(&s.cc)
-        .bind(&s.subject)
-        .bind(s.date)
-        .bind(&s.message_id)
-        .bind(s.attachments as i64)
-        // who sent it through us: the sending limit counts this, whatever
-        // becomes of the Sent entry
-        .bind(sent_by.map(|u| u.0))
-}
-
-/// [`ingest`] on SQLite: the message's statements, appended to `script`
-/// (one call to the connection's thread runs them all: each call is a hop
-/// between threads, and the writer waited on those hops more than it
-/// worked). The only row it returns is the message's id. Within the
-/// batch's transaction (which holds SQLite's write lock) the message just
-/// inserted is the one with the highest id, and so is its last delivery.
-fn sqlite_script<'q>(
-    scripts: &mut Vec<db::Script<'q>>,
-    m: &'q NewMessage,
-    sent_by: Option<UserId>,
-    now: i64,
-) {
-    const LAST_MESSAGE: &str = "(SELECT MAX(id) FROM messages)";
-    const LAST_DELIVERY: &str = "FROM deliveries WHERE id = (SELECT MAX(id) FROM deliveries)";
-    let script = room(scripts);
-    script.sql(
-        "INSERT INTO messages (received_at, origin, mail_from, client_ip, helo, tls, size, \
-         header_from, header_to, header_cc, subject, sent_date, message_id_hdr, attachments, \
-         sent_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id;\n",
-    );
-    bind_message_row(script, m, sent_by, now)
-        .sql(&format!(
-            "INSERT INTO message_blobs (message_id, raw) VALUES ({LAST_MESSAGE}, ?);\n\
-             INSERT INTO index_pending (message_id) VALUES ({LAST_MESSAGE});\n\
-             INSERT INTO events (at, message_id, kind, detail) \
-             VALUES (?, {LAST_MESSAGE}, 'received', ?);\n"
-        ))
-        .bind(&m.raw)
-        .bind(now)
-        .bind(received_detail(m).to_string());
-    // the deliveries, each with its tracking events; one arriving while its
-    // primary is in an outage is held from the start (via_continuity)
-    for r in &m.recipients {
-        room(scripts)
-            .sql(&format!(
-                "INSERT INTO deliveries (message_id, rcpt, domain_id, user_id, status, attempts, \
-                 next_attempt_at, updated_at, received_at, via_continuity) \
-                 VALUES ({LAST_MESSAGE}, ?, ?, ?, 'queued', 0, ?, ?, ?, \
-                 EXISTS (SELECT 1 FROM domains WHERE id = ? AND state = 'outage'));\n\
-                 INSERT INTO events (at, message_id, delivery_id, kind, detail) \
-                 SELECT ?, message_id, id, 'queued', ? {LAST_DELIVERY};\n\
-                 INSERT INTO events (at, message_id, delivery_id, kind, detail) \
-                 SELECT ?, message_id, id, 'held', ? {LAST_DELIVERY} AND via_continuity;\n"
-            ))
-            .bind(&r.rcpt)
-            .bind(r.domain.map(|d: DomainId| d.0))
-            .bind(r.user.map(|u| u.0))
-            .bind(now)
-            .bind(now)
-            .bind(now)
-            .bind(r.domain.map(|d: DomainId| d.0))
-            .bind(now)
-            .bind(queued_detail(r).to_string())
-            .bind(now)
-            .bind(held_detail().to_string());
-    }
-    // The users' mailboxes (once per user, however many of their addresses
-    // were recipients), for domains that keep an archive.
-    for r in &m.recipients {
-        let (Some(user), Some(domain)) = (r.user, r.domain) else {
-            continue;
-        };
-        room(scripts)
-            .sql(&format!(
-                "INSERT INTO mailbox (user_id, message_id, folder, received_at, during_outage) \
-                 SELECT ?, {LAST_MESSAGE}, 'inbox', ?, state IN ('outage', 'drill') \
-                 FROM domains WHERE id = ? AND continuity_enabled ON CONFLICT DO NOTHING;\n"
-            ))
-            .bind(user.0)
-            .bind(now)
-            .bind(domain.0);
-    }
-    // what a user sent, in their Sent (read)
-    if let Some(user) = sent_by {
-        room(scripts)
-            .sql(&format!(
-                "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen) \
-                 VALUES (?, {LAST_MESSAGE}, 'sent', ?, TRUE) ON CONFLICT DO NOTHING;\n"
-            ))
-            .bind(user.0)
-            .bind(now);
-    }
-    // a bounce: on the tracking of the message it is about
-    if let Some(orig) = m.in_reply_to {
-        room(scripts)
-            .sql(&format!(
-                "INSERT INTO events (at, message_id, kind, detail) \
-                 VALUES (?, ?, 'dsn', json_object('dsn_message', {LAST_MESSAGE}, 'to', ?));\n"
-            ))
-            .bind(now)
-            .bind(orig.0)
-            .bind(&m.recipients[0].rcpt);
-    }
-}
-
-async fn reject(conn: &mut db::Tx<'_>, r: &Rejection, now: i64) -> Result<()> {
-    event(
-        conn,
-        now,
-        None,
-        None,
-        "rejected",
-        json!({
-            "client_ip": r.client_ip,
-            "helo": r.helo,
-            "mail_from": r.mail_from,
-            "rcpt": r.rcpt,
-            "reply": r.reply,
-        }),
-    )
-    .await
-}
-
 /// Insert a user and its aliases, refusing any address already taken.
 async fn add_user(conn: &mut db::Tx<'_>, u: &NewUser, now: i64) -> Result<UserId> {
     let Some((primary, aliases)) = u.addresses.split_first() else {
@@ -656,6 +360,7 @@ async fn add_user(conn: &mut db::Tx<'_>, u: &NewUser, now: i64) -> Result<UserId
 mod tests {
     use super::*;
     use crate::store::testing::{self, Scratch};
+    use crate::store::DomainId;
     use crate::store::Store;
 
     fn message(subject: &str, domain: DomainId, user: Option<UserId>) -> Box<NewMessage> {

@@ -7,7 +7,7 @@
 //! from the start when its primary is in an outage) and the tracking
 //! events (`received`, then `queued` and `held` delivery by delivery) go in
 //! one statement of data-modifying `WITH` queries — the same rows, in the
-//! same order, as SQLite's statements in `writer.rs`. Foreign keys are
+//! same order, as SQLite's script in `sqlite.rs`. Foreign keys are
 //! checked at the end of the statement.
 //!
 //! The users' mailbox rows wait for the end of the writer's batch
@@ -22,8 +22,9 @@ use std::fmt::Write as _;
 
 use crate::store::db;
 
-use super::writer::{bind_message_row, held_detail, queued_detail, received_detail};
-use super::{MessageId, NewMessage, Result, UserId};
+use super::bind_message_row;
+use crate::store::events::{held_detail, queued_detail, received_detail};
+use crate::store::{MessageId, NewMessage, Result, UserId};
 
 /// Parameters before the recipients' rows.
 const FIXED: usize = 18;
@@ -111,7 +112,7 @@ pub(super) async fn insert(
 /// Mailbox rows to file at the end of the batch: (user, message, domain,
 /// time), in arrival order.
 #[derive(Debug, Default)]
-pub(super) struct Later {
+pub(in crate::store) struct Later {
     rows: Vec<[i64; 4]>,
 }
 
@@ -120,17 +121,17 @@ const ROWS_PER_STATEMENT: usize = 8_000;
 
 impl Later {
     /// How many are waiting (a failed request's are dropped back to it).
-    pub(super) fn len(&self) -> usize {
+    pub(in crate::store) fn len(&self) -> usize {
         self.rows.len()
     }
 
-    pub(super) fn truncate(&mut self, len: usize) {
+    pub(in crate::store) fn truncate(&mut self, len: usize) {
         self.rows.truncate(len);
     }
 
     /// File them: into each user's inbox for domains that keep an archive,
     /// once per user and message, user by user in arrival order.
-    pub(super) async fn file(&mut self, conn: &mut db::Tx<'_>) -> Result<()> {
+    pub(in crate::store) async fn file(&mut self, conn: &mut db::Tx<'_>) -> Result<()> {
         let rows = std::mem::take(&mut self.rows);
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut values = String::new();
