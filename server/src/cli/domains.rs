@@ -125,11 +125,11 @@ pub enum DomainCmd {
     /// Change how the primary is watched.
     Monitoring {
         name: String,
-        /// Probe interval, e.g. 15s
-        #[arg(long, default_value = "15s")]
+        /// Probe interval, e.g. 5s
+        #[arg(long, default_value = "5s")]
         interval: String,
-        /// Probe timeout, e.g. 10s
-        #[arg(long, default_value = "10s")]
+        /// Probe timeout, e.g. 5s
+        #[arg(long, default_value = "5s")]
         timeout: String,
         /// Consecutive failures that start an outage
         #[arg(long, default_value_t = 2)]

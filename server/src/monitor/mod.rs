@@ -152,13 +152,18 @@ impl Monitor {
         let mut in_flight: std::collections::HashSet<DomainId> = Default::default();
         // other nodes' queues' failures (see `store/bus.rs`)
         let mut elsewhere = self.store.trouble_events();
+        // an interval, not a sleep per pass: a stream of the queue's
+        // failures must not keep the probes from being due
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
-                _ = tokio::time::sleep(TICK) => {}
+                _ = tick.tick() => {}
                 Some((domain, why)) = self.signals.recv() => {
                     if *self.leading.borrow() {
-                        self.feed(&mut watches, domain, Input::QueueFailure(why)).await;
+                        let input = Input::QueueFailure { why, at_ms: now_ms() };
+                        self.feed(&mut watches, domain, input).await;
                     } else {
                         // for the node that leads
                         self.store.report_trouble(domain, &why);
@@ -167,16 +172,17 @@ impl Monitor {
                 }
                 Ok((domain, why)) = elsewhere.recv() => {
                     if *self.leading.borrow() {
-                        self.feed(&mut watches, domain, Input::QueueFailure(why)).await;
+                        let input = Input::QueueFailure { why, at_ms: now_ms() };
+                        self.feed(&mut watches, domain, input).await;
                     }
                     continue;
                 }
                 Some(done) = probes.join_next(), if !probes.is_empty() => {
-                    if let Ok((domain, result)) = done {
+                    if let Ok((domain, at_ms, result)) = done {
                         in_flight.remove(&domain);
                         let input = match result {
-                            Ok(_) => Input::ProbeOk,
-                            Err(why) => Input::ProbeFailed(why),
+                            Ok(_) => Input::ProbeOk { at_ms },
+                            Err(why) => Input::ProbeFailed { why, at_ms },
                         };
                         self.feed(&mut watches, domain, input).await;
                     }
@@ -242,7 +248,9 @@ impl Monitor {
                     let hello = self.hostname.clone();
                     let timeout = Duration::from_millis(d.probe_timeout_ms.max(500) as u64);
                     let id = d.id;
-                    probes.spawn(async move { (id, probe::probe(&target, &hello, timeout).await) });
+                    probes.spawn(
+                        async move { (id, now, probe::probe(&target, &hello, timeout).await) },
+                    );
                 }
             }
         }
@@ -253,10 +261,15 @@ impl Monitor {
         let Some(w) = watches.get_mut(&domain) else {
             return;
         };
-        if let Input::ProbeFailed(why) | Input::QueueFailure(why) = &input {
+        if let Input::ProbeFailed { why, .. } | Input::QueueFailure { why, .. } = &input {
             tracing::info!(%domain, reason = %why, "primary check failed");
         }
-        if let Some(t) = w.machine.feed(input) {
+        let transition = w.machine.feed(input);
+        // a result to confirm: probe again as soon as that is due
+        if let Some(at) = w.machine.confirm_at() {
+            w.next_probe = w.next_probe.min(at);
+        }
+        if let Some(t) = transition {
             match self.store.monitored_domain(domain).await {
                 Ok(Some(d)) => {
                     if !matches!(

@@ -15,7 +15,12 @@
 //! Hysteresis: entering an outage needs N failures in a row, leaving it M
 //! successes in a row, and a recovery that fails again needs N failures
 //! again; a server that alternates never makes the state flap faster than
-//! that. A manual outage is not ended by probes, only by an admin. A drill
+//! that. And a run is only believed once a probe *started* at least
+//! [`CONFIRM_MS`] after the run's first result agrees with it: a server
+//! restarting (refusing for a second), or a burst of the queue's failures
+//! in one second, never starts an outage by itself; the monitor probes
+//! again as soon as a confirmation is due ([`Machine::confirm_at`]), so an
+//! idle domain still enters its outage seconds after the first failure. A manual outage is not ended by probes, only by an admin. A drill
 //! shows continuity to users without holding delivery and rolls back by
 //! itself; a real failure during a drill becomes a real outage.
 
@@ -51,12 +56,14 @@ impl Mode {
 /// What the machine is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    /// The active probe found the primary accepting mail.
-    ProbeOk,
-    /// The active probe failed (refused, timeout, no banner, 4xx/5xx...).
-    ProbeFailed(String),
-    /// A delivery to the primary failed to connect or got a 4xx.
-    QueueFailure(String),
+    /// The active probe started at `at_ms` found the primary accepting mail.
+    ProbeOk { at_ms: i64 },
+    /// The active probe started at `at_ms` failed (refused, timeout, no
+    /// banner, 4xx/5xx...).
+    ProbeFailed { why: String, at_ms: i64 },
+    /// A delivery to the primary failed to connect or got a 4xx (reported
+    /// at `at_ms`).
+    QueueFailure { why: String, at_ms: i64 },
     /// An admin starts continuity by hand (maintenance, invisible failure).
     ActivateNow { by: String },
     /// An admin ends continuity (manual or automatic outage, or a drill).
@@ -86,6 +93,16 @@ pub struct Thresholds {
     pub recover_after: u32,
 }
 
+/// How long after a run's first failure (or, in an outage, first success)
+/// a probe must start for its agreeing result to count: longer than a
+/// server's restart, short enough that an outage starts seconds after the
+/// first failure.
+pub const CONFIRM_MS: i64 = 2_000;
+
+/// The shortest gap between two confirming probes (when the threshold
+/// needs several).
+pub const CONFIRM_STEP_MS: i64 = 1_000;
+
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
@@ -101,6 +118,10 @@ pub struct Machine {
     pub thresholds: Thresholds,
     failures: u32,
     successes: u32,
+    /// When the current run of failures (or successes) began.
+    run_since: Option<i64>,
+    /// When the last probe of the current run started.
+    last_probe_at: Option<i64>,
     /// The outage was started by an admin: probes do not end it.
     manual: bool,
     drill_until: Option<i64>,
@@ -114,6 +135,8 @@ impl Machine {
             thresholds,
             failures: 0,
             successes: 0,
+            run_since: None,
+            last_probe_at: None,
             manual: false,
             drill_until: None,
             last_failure: None,
@@ -142,19 +165,33 @@ impl Machine {
         self.mode = to;
         self.failures = 0;
         self.successes = 0;
+        self.run_since = None;
+        self.last_probe_at = None;
         if to != Mode::Drill {
             self.drill_until = None;
         }
         Some(Transition { from, to, reason })
     }
 
-    fn failure(&mut self, what: String) -> Option<Transition> {
-        self.successes = 0;
+    /// Whether a probe started at `at` confirms the current run (see
+    /// [`CONFIRM_MS`]), noting it as the run's last probe.
+    fn confirmed_by_probe(&mut self, at: i64) -> bool {
+        self.last_probe_at = Some(at);
+        self.run_since.is_some_and(|since| at >= since + CONFIRM_MS)
+    }
+
+    fn failure(&mut self, what: String, at: i64, probe: bool) -> Option<Transition> {
+        if self.failures == 0 {
+            self.successes = 0;
+            self.run_since = Some(at);
+            self.last_probe_at = None;
+        }
         self.failures = self.failures.saturating_add(1);
         self.last_failure = Some(what.clone());
+        let confirmed = probe && self.confirmed_by_probe(at);
         match self.mode {
             Mode::Normal | Mode::Recovering | Mode::Drill
-                if self.failures >= self.thresholds.fail_after =>
+                if self.failures >= self.thresholds.fail_after && confirmed =>
             {
                 self.manual = false;
                 let n = self.failures;
@@ -167,25 +204,51 @@ impl Machine {
         }
     }
 
+    fn success(&mut self, at: i64) -> Option<Transition> {
+        if self.successes == 0 {
+            self.failures = 0;
+            self.run_since = Some(at);
+            self.last_probe_at = None;
+        }
+        self.successes = self.successes.saturating_add(1);
+        let confirmed = self.confirmed_by_probe(at);
+        if self.mode == Mode::Outage
+            && !self.manual
+            && self.successes >= self.thresholds.recover_after
+            && confirmed
+        {
+            let n = self.successes;
+            return self.go(
+                Mode::Recovering,
+                format!("{n} consecutive successful probes"),
+            );
+        }
+        None
+    }
+
+    /// When the monitor should probe again to confirm the current run (a
+    /// failure outside an outage, a success inside an automatic one), if
+    /// one is due: [`CONFIRM_MS`] after the run began, and at least
+    /// [`CONFIRM_STEP_MS`] after the run's last probe.
+    pub fn confirm_at(&self) -> Option<i64> {
+        let since = self.run_since?;
+        let wanted = match self.mode {
+            Mode::Normal | Mode::Recovering | Mode::Drill => self.failures > 0,
+            Mode::Outage => self.successes > 0 && !self.manual,
+        };
+        if !wanted {
+            return None;
+        }
+        let after_last = self.last_probe_at.map_or(i64::MIN, |t| t + CONFIRM_STEP_MS);
+        Some((since + CONFIRM_MS).max(after_last))
+    }
+
     /// Feed one input; returns the transition it caused, if any.
     pub fn feed(&mut self, input: Input) -> Option<Transition> {
         match input {
-            Input::ProbeFailed(what) | Input::QueueFailure(what) => self.failure(what),
-            Input::ProbeOk => {
-                self.failures = 0;
-                self.successes = self.successes.saturating_add(1);
-                if self.mode == Mode::Outage
-                    && !self.manual
-                    && self.successes >= self.thresholds.recover_after
-                {
-                    let n = self.successes;
-                    return self.go(
-                        Mode::Recovering,
-                        format!("{n} consecutive successful probes"),
-                    );
-                }
-                None
-            }
+            Input::ProbeFailed { why, at_ms } => self.failure(why, at_ms, true),
+            Input::QueueFailure { why, at_ms } => self.failure(why, at_ms, false),
+            Input::ProbeOk { at_ms } => self.success(at_ms),
             Input::ActivateNow { by } => {
                 if self.mode == Mode::Outage {
                     self.manual = true;
@@ -244,26 +307,32 @@ mod tests {
     fn m() -> Machine {
         Machine::new(Mode::Normal, Thresholds::default())
     }
-    fn fail() -> Input {
-        Input::ProbeFailed("connection refused".into())
+    /// A probe failing at `t` seconds.
+    fn fail(t: i64) -> Input {
+        Input::ProbeFailed {
+            why: "connection refused".into(),
+            at_ms: t * 1000,
+        }
+    }
+    /// A probe succeeding at `t` seconds.
+    fn ok(t: i64) -> Input {
+        Input::ProbeOk { at_ms: t * 1000 }
     }
 
     #[test]
     fn an_outage_needs_n_failures_in_a_row_and_recovery_m_successes() {
         let mut s = m();
-        assert_eq!(s.feed(fail()), None);
-        assert_eq!(s.feed(Input::ProbeOk), None, "a success resets the count");
-        assert_eq!(s.feed(fail()), None);
-        let t = s
-            .feed(Input::QueueFailure("452 4.3.1 disk full".into()))
-            .expect("outage");
+        assert_eq!(s.feed(fail(0)), None);
+        assert_eq!(s.feed(ok(2)), None, "a success resets the count");
+        assert_eq!(s.feed(fail(4)), None);
+        let t = s.feed(fail(6)).expect("outage");
         assert_eq!((t.from, t.to), (Mode::Normal, Mode::Outage));
-        assert!(t.reason.contains("452 4.3.1"), "{}", t.reason);
+        assert!(t.reason.contains("2 consecutive failures"), "{}", t.reason);
         assert!(s.holds_delivery() && s.visible_to_users());
-        assert_eq!(s.feed(Input::ProbeOk), None);
-        assert_eq!(s.feed(fail()), None, "a failure resets the successes");
-        assert_eq!(s.feed(Input::ProbeOk), None);
-        let t = s.feed(Input::ProbeOk).expect("recovering");
+        assert_eq!(s.feed(ok(8)), None);
+        assert_eq!(s.feed(fail(10)), None, "a failure resets the successes");
+        assert_eq!(s.feed(ok(12)), None);
+        let t = s.feed(ok(14)).expect("recovering");
         assert_eq!(t.to, Mode::Recovering);
         assert!(!s.holds_delivery() && !s.visible_to_users());
         assert_eq!(s.feed(Input::Flushed).map(|t| t.to), Some(Mode::Normal));
@@ -280,7 +349,7 @@ mod tests {
         );
         let mut transitions = 0;
         for i in 0..100 {
-            let input = if i % 2 == 0 { fail() } else { Input::ProbeOk };
+            let input = if i % 2 == 0 { fail(i) } else { ok(i) };
             transitions += s.feed(input).is_some() as u32;
         }
         assert_eq!(transitions, 0, "alternating never reaches a threshold");
@@ -290,11 +359,11 @@ mod tests {
     #[test]
     fn recovery_that_fails_again_goes_back_to_outage_after_n_failures() {
         let mut s = Machine::new(Mode::Outage, Thresholds::default());
-        s.feed(Input::ProbeOk);
-        s.feed(Input::ProbeOk);
+        s.feed(ok(0));
+        s.feed(ok(2));
         assert_eq!(s.mode, Mode::Recovering);
-        assert_eq!(s.feed(fail()), None);
-        assert_eq!(s.feed(fail()).map(|t| t.to), Some(Mode::Outage));
+        assert_eq!(s.feed(fail(3)), None);
+        assert_eq!(s.feed(fail(5)).map(|t| t.to), Some(Mode::Outage));
     }
 
     #[test]
@@ -307,9 +376,10 @@ mod tests {
             .expect("outage");
         assert_eq!(t.to, Mode::Outage);
         assert!(t.reason.contains("ops@msp.test"));
-        for _ in 0..10 {
-            assert_eq!(s.feed(Input::ProbeOk), None);
+        for i in 0..10 {
+            assert_eq!(s.feed(ok(i * 2)), None);
         }
+        assert_eq!(s.confirm_at(), None, "nothing to confirm");
         assert_eq!(s.mode, Mode::Outage);
         let t = s
             .feed(Input::End {
@@ -319,15 +389,16 @@ mod tests {
         assert_eq!(t.to, Mode::Recovering);
         // restored after a restart, it is still manual
         let mut r = Machine::restore(Mode::Outage, true, None, Thresholds::default());
-        assert_eq!(r.feed(Input::ProbeOk), None);
-        assert_eq!(r.feed(Input::ProbeOk), None);
+        assert_eq!(r.feed(ok(0)), None);
+        assert_eq!(r.feed(ok(2)), None);
         // an automatic outage made manual stays until an admin ends it
         let mut a = m();
-        a.feed(fail());
-        a.feed(fail());
+        a.feed(fail(0));
+        a.feed(fail(2));
+        assert_eq!(a.mode, Mode::Outage);
         assert_eq!(a.feed(Input::ActivateNow { by: "x".into() }), None);
-        a.feed(Input::ProbeOk);
-        assert_eq!(a.feed(Input::ProbeOk), None);
+        a.feed(ok(4));
+        assert_eq!(a.feed(ok(6)), None);
     }
 
     #[test]
@@ -360,8 +431,8 @@ mod tests {
             by: "admin".into(),
             until_ms: 5_000,
         });
-        s.feed(fail());
-        assert_eq!(s.feed(fail()).map(|t| t.to), Some(Mode::Outage));
+        s.feed(fail(1));
+        assert_eq!(s.feed(fail(3)).map(|t| t.to), Some(Mode::Outage));
         assert_eq!(
             s.feed(Input::Tick { now_ms: 9_000 }),
             None,
@@ -375,6 +446,70 @@ mod tests {
             }),
             None
         );
+    }
+
+    #[test]
+    fn failures_within_the_confirmation_time_start_no_outage() {
+        let mut s = m();
+        // a restart: the queue's deliveries refused in one second, and a
+        // probe in that second too
+        for ms in [0, 100, 250, 700] {
+            let why = "connection refused".to_string();
+            assert_eq!(s.feed(Input::QueueFailure { why, at_ms: ms }), None);
+        }
+        let why = "connection refused".to_string();
+        assert_eq!(s.feed(Input::ProbeFailed { why, at_ms: 900 }), None);
+        assert_eq!(s.confirm_at(), Some(CONFIRM_MS), "a probe is due");
+        // the server is back when the confirming probe runs
+        assert_eq!(s.feed(Input::ProbeOk { at_ms: CONFIRM_MS }), None);
+        assert_eq!(s.mode, Mode::Normal);
+        assert_eq!(s.confirm_at(), None);
+    }
+
+    #[test]
+    fn the_queue_alone_never_starts_an_outage_but_asks_for_a_probe() {
+        let mut s = m();
+        for i in 0..50 {
+            let why = "421 4.3.2 shutting down".to_string();
+            assert_eq!(
+                s.feed(Input::QueueFailure {
+                    why,
+                    at_ms: i * 100
+                }),
+                None
+            );
+        }
+        assert_eq!(s.confirm_at(), Some(CONFIRM_MS));
+        let t = s.feed(fail(2)).expect("confirmed by a probe");
+        assert_eq!(t.to, Mode::Outage);
+        assert!(t.reason.contains("51 consecutive failures"), "{}", t.reason);
+    }
+
+    #[test]
+    fn confirming_probes_are_spaced_and_a_recovery_is_confirmed_too() {
+        let mut s = Machine::new(
+            Mode::Normal,
+            Thresholds {
+                fail_after: 4,
+                recover_after: 2,
+            },
+        );
+        assert_eq!(s.feed(fail(10)), None);
+        assert_eq!(s.confirm_at(), Some(12_000));
+        assert_eq!(s.feed(fail(12)), None);
+        assert_eq!(s.confirm_at(), Some(13_000), "one step after the last");
+        assert_eq!(s.feed(fail(13)), None);
+        assert_eq!(s.feed(fail(14)).map(|t| t.to), Some(Mode::Outage));
+        assert_eq!(
+            s.confirm_at(),
+            None,
+            "the outage stands: nothing to confirm"
+        );
+        // one success in the outage: confirmed two seconds later
+        assert_eq!(s.feed(ok(20)), None);
+        assert_eq!(s.confirm_at(), Some(22_000));
+        assert_eq!(s.feed(ok(21)), None, "too soon to believe it");
+        assert_eq!(s.feed(ok(22)).map(|t| t.to), Some(Mode::Recovering));
     }
 
     #[test]

@@ -93,14 +93,16 @@ impl Store {
             return Err(StoreError::Invalid(format!("domain {name} already exists")));
         }
         let id: i64 = db::query(
-            "INSERT INTO domains (name, primary_host, primary_port, primary_tls, created_at) \
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO domains (name, primary_host, primary_port, primary_tls, created_at, \
+             probe_interval_ms, probe_timeout_ms) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&name)
         .bind(primary_host.trim())
         .bind(primary_port as i64)
         .bind(primary_tls.as_str())
         .bind(now_ms())
+        .bind(super::continuity::DEFAULT_PROBE_INTERVAL_MS)
+        .bind(super::continuity::DEFAULT_PROBE_TIMEOUT_MS)
         .fetch_one(&self.read)
         .await?
         .try_get(0)?;

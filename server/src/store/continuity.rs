@@ -8,6 +8,12 @@ use crate::store::db;
 
 use super::{now_ms, DomainId, Result, Store, StoreError};
 
+/// A new domain's probe interval: an idle domain whose primary dies is in
+/// its outage within seconds (one probe, then one confirming it).
+pub const DEFAULT_PROBE_INTERVAL_MS: i64 = 5_000;
+/// A new domain's probe timeout.
+pub const DEFAULT_PROBE_TIMEOUT_MS: i64 = 5_000;
+
 /// A domain as the monitor sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Monitored {

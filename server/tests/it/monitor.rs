@@ -20,6 +20,8 @@ const HEALTHY: u8 = 0;
 const DISK_FULL: u8 = 1;
 const FROZEN: u8 = 2;
 const REFUSING: u8 = 3;
+/// Not listening at all: connections refused (a stopped server).
+const GONE: u8 = 4;
 
 /// Probes each fake primary has answered to the end (QUIT), by port.
 static PROBED: std::sync::Mutex<Vec<(u16, usize)>> = std::sync::Mutex::new(Vec::new());
@@ -41,14 +43,44 @@ async fn probes_answered(port: u16, n: usize) {
     common::eventually(30, "probes answered", || async { probed(port) >= target }).await;
 }
 
-/// A tiny SMTP server whose behaviour the test switches.
+/// Connections each fake primary has refused with a 421 banner, by port.
+static REFUSED: std::sync::Mutex<Vec<(u16, usize)>> = std::sync::Mutex::new(Vec::new());
+
+fn count(list: &std::sync::Mutex<Vec<(u16, usize)>>, port: u16) {
+    let mut p = list.lock().unwrap();
+    match p.iter_mut().find(|(q, _)| *q == port) {
+        Some((_, n)) => *n += 1,
+        None => p.push((port, 1)),
+    }
+}
+
+/// A tiny SMTP server whose behaviour the test switches (GONE closes its
+/// listening socket until the mode changes again).
 async fn fake_primary(mode: Arc<AtomicU8>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
+        let mut listener = Some(listener);
         loop {
-            let Ok((sock, _)) = listener.accept().await else {
-                return;
+            let tick = tokio::time::sleep(Duration::from_millis(20));
+            if mode.load(Ordering::SeqCst) == GONE {
+                listener = None;
+                tick.await;
+                continue;
+            }
+            let Some(l) = &listener else {
+                listener = TcpListener::bind(("127.0.0.1", port)).await.ok();
+                if listener.is_none() {
+                    tick.await;
+                }
+                continue;
+            };
+            let sock = tokio::select! {
+                r = l.accept() => match r {
+                    Ok((sock, _)) => sock,
+                    Err(_) => return,
+                },
+                _ = tick => continue,
             };
             let mode = mode.clone();
             tokio::spawn(async move {
@@ -60,6 +92,7 @@ async fn fake_primary(mode: Arc<AtomicU8>) -> u16 {
                 }
                 if m == REFUSING {
                     let _ = w.write_all(b"421 4.3.2 service not available\r\n").await;
+                    count(&REFUSED, port);
                     return;
                 }
                 let _ = w.write_all(b"220 primary.test ESMTP\r\n").await;
@@ -75,11 +108,7 @@ async fn fake_primary(mode: Arc<AtomicU8>) -> u16 {
                         "RSET" => b"250 2.0.0 ok\r\n",
                         "QUIT" => {
                             let _ = w.write_all(b"221 2.0.0 bye\r\n").await;
-                            let mut p = PROBED.lock().unwrap();
-                            match p.iter_mut().find(|(q, _)| *q == port) {
-                                Some((_, n)) => *n += 1,
-                                None => p.push((port, 1)),
-                            }
+                            count(&PROBED, port);
                             return;
                         }
                         _ => b"502 5.5.2 no\r\n",
@@ -94,7 +123,19 @@ async fn fake_primary(mode: Arc<AtomicU8>) -> u16 {
     port
 }
 
+/// A domain on the primary at `port`, watched every second (1 s timeout,
+/// 2 failures, 2 successes).
 async fn setup(tag: &str, port: u16) -> (Store, DomainId) {
+    let (store, d) = setup_with_defaults(tag, port).await;
+    store
+        .set_monitoring(d, 1000, 1000, 2, 2, None)
+        .await
+        .expect("monitoring");
+    (store, d)
+}
+
+/// A domain on the primary at `port`, watched as a new domain is.
+async fn setup_with_defaults(tag: &str, port: u16) -> (Store, DomainId) {
     let dir = common::temp_dir(tag);
     let store = server::store::testing::open(&dir).await.expect("store");
     let d = store
@@ -105,10 +146,6 @@ async fn setup(tag: &str, port: u16) -> (Store, DomainId) {
         .add_user("alice@example.test", "Alice", &[], "local")
         .await
         .expect("alice");
-    store
-        .set_monitoring(d.id, 1000, 1000, 2, 2, None)
-        .await
-        .expect("monitoring");
     (store, d.id)
 }
 
@@ -137,10 +174,125 @@ async fn wait_state(store: &Store, d: DomainId, want: &str, secs: u64) -> Durati
 }
 
 fn start_monitor(store: &Store) -> tokio::sync::watch::Sender<bool> {
+    start_monitor_told(store).0
+}
+
+/// The monitor, and the channel the queue tells it its failures on.
+fn start_monitor_told(
+    store: &Store,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::sync::mpsc::Sender<(DomainId, String)>,
+) {
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let (m, _signals) = Monitor::new(store.clone(), "mx.continuity.test");
+    let (m, signals) = Monitor::new(store.clone(), "mx.continuity.test");
     tokio::spawn(m.run(rx));
-    tx
+    (tx, signals)
+}
+
+/// Deliveries failing: the queue tells the monitor every 100 ms until
+/// aborted.
+fn failing_deliveries(
+    signals: &tokio::sync::mpsc::Sender<(DomainId, String)>,
+    d: DomainId,
+) -> tokio::task::JoinHandle<()> {
+    let signals = signals.clone();
+    tokio::spawn(async move {
+        loop {
+            let why = "connect: Connection refused (os error 111)".to_string();
+            if signals.send((d, why)).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+}
+
+/// With the shipped defaults (a probe every 5 s; a failure believed once a
+/// probe started 2 s after it fails too), a primary that stops answering
+/// is an outage within 10 s with no traffic at all, and sooner while
+/// deliveries fail.
+#[tokio::test]
+async fn with_the_defaults_a_dead_primary_is_an_outage_within_10_s_idle_or_busy() {
+    let mode = Arc::new(AtomicU8::new(HEALTHY));
+    let port = fake_primary(mode.clone()).await;
+    let (store, d) = setup_with_defaults("monitor-defaults", port).await;
+    let m = store.monitored_domain(d).await.expect("q").expect("domain");
+    assert_eq!((m.probe_interval_ms, m.probe_timeout_ms), (5000, 5000));
+    let (stop, signals) = start_monitor_told(&store);
+    probes_answered(port, 1).await;
+
+    // idle: only probes can tell
+    mode.store(GONE, Ordering::SeqCst);
+    let idle = wait_state(&store, d, "outage", 10).await;
+    eprintln!(
+        "idle: outage {:.1} s after the primary stopped",
+        idle.as_secs_f64()
+    );
+    mode.store(HEALTHY, Ordering::SeqCst);
+    wait_state(&store, d, "normal", 20).await;
+
+    // busy: the queue's failures ask for a confirming probe at once
+    probes_answered(port, 1).await;
+    mode.store(GONE, Ordering::SeqCst);
+    let feeding = failing_deliveries(&signals, d);
+    let busy = wait_state(&store, d, "outage", 10).await;
+    feeding.abort();
+    eprintln!(
+        "busy: outage {:.1} s after the primary stopped",
+        busy.as_secs_f64()
+    );
+    let tl = store.timeline(d, 1).await.expect("timeline");
+    assert!(tl[0].reason.contains("consecutive failures"), "{:?}", tl[0]);
+    mode.store(HEALTHY, Ordering::SeqCst);
+    wait_state(&store, d, "normal", 20).await;
+    let _ = stop.send(true);
+}
+
+/// A primary restarting — refusing for a second, with a 421 or with no
+/// listener at all — is no outage, whether deliveries fail meanwhile or
+/// only the probes see it.
+#[tokio::test]
+async fn a_primary_restarting_for_a_second_is_no_outage_idle_or_busy() {
+    let mode = Arc::new(AtomicU8::new(HEALTHY));
+    let port = fake_primary(mode.clone()).await;
+    // probed every second, so that the probes do see the restarts
+    let (store, d) = setup("monitor-restart", port).await;
+    let (stop, signals) = start_monitor_told(&store);
+    probes_answered(port, 1).await;
+
+    // idle: a 421 at the banner for one second, three times
+    let refused = || {
+        REFUSED
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(q, _)| *q == port)
+            .map_or(0, |(_, n)| *n)
+    };
+    for _ in 0..3 {
+        let before = refused();
+        mode.store(REFUSING, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        mode.store(HEALTHY, Ordering::SeqCst);
+        probes_answered(port, 2).await;
+        if refused() > before {
+            break; // a probe met the restart
+        }
+    }
+    assert!(refused() > 0, "no probe met the restarts");
+    // busy: stopped for a second while the deliveries fail
+    mode.store(GONE, Ordering::SeqCst);
+    let feeding = failing_deliveries(&signals, d);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    feeding.abort();
+    mode.store(HEALTHY, Ordering::SeqCst);
+    probes_answered(port, 2).await;
+
+    assert_eq!(state(&store, d).await, "normal");
+    let tl = store.timeline(d, 10).await.expect("timeline");
+    assert!(tl.is_empty(), "no state change: {tl:?}");
+    let _ = stop.send(true);
 }
 
 #[tokio::test]
