@@ -272,6 +272,10 @@ async fn a_primary_restarting_for_a_second_is_no_outage_idle_or_busy() {
     };
     for _ in 0..3 {
         let before = refused();
+        // half-way to the next probe (every 0.9–1.1 s, on a 250 ms tick):
+        // the second of refusals holds its start
+        probes_answered(port, 1).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         mode.store(REFUSING, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_secs(1)).await;
         mode.store(HEALTHY, Ordering::SeqCst);
