@@ -13,7 +13,7 @@ use crate::cluster;
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::monitor::Monitor;
-use crate::queue::{Deliverer, LettreDeliverer, Outbound, Queue};
+use crate::queue::{Deliverer, Outbound, Queue, SmtpDeliverer};
 use crate::smtp::{self, SmtpContext};
 use crate::store::Store;
 use crate::web::{self, StoreBackend};
@@ -215,13 +215,13 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         shutdown_rx.clone(),
     )));
     if !opts.no_queue {
-        let deliverer = opts.deliverer.unwrap_or_else(|| {
-            Arc::new(LettreDeliverer::new(
-                &cfg.hostname,
-                cfg.queue.timeout,
-                cfg.queue.per_destination,
-            ))
-        });
+        let deliverer = match opts.deliverer {
+            Some(d) => d,
+            None => Arc::new(
+                SmtpDeliverer::new(&cfg.hostname, cfg.queue.timeout)
+                    .map_err(|e| StartError::Outbound(format!("TLS for delivery: {e}")))?,
+            ),
+        };
         let outbound = match opts.outbound {
             Some(o) => o,
             None => Outbound::from_config(&cfg.outbound, cfg.queue.timeout)

@@ -13,7 +13,7 @@
 //! when one is configured, else straight to the recipient domain's MX
 //! hosts, each tried in turn until one answers (RFC 5321 §5.1).
 //!
-//! - [`transport`]: the `Deliverer` seam and the lettre implementation.
+//! - [`transport`]: the `Deliverer` seam and the real one ([`client`] connections kept per destination).
 //! - [`mx`]: MX resolution (hickory-resolver), null MX, implicit MX.
 //! - [`dsn`]: building RFC 3464 reports.
 //! - [`hold`]: how long this node's claims are surely its own.
@@ -24,6 +24,7 @@
 //! node that dies has its claims taken back by the others once the lease
 //! ran out, and a node that cannot renew abandons its attempts first.
 
+mod client;
 pub mod dsn;
 pub mod hold;
 pub mod mx;
@@ -40,7 +41,7 @@ use crate::config::{OutboundConfig, QueueConfig, TlsMode};
 use crate::directory::{Directory, RcptVerdict, RecipientPolicy};
 use crate::store::{now_ms, Claim, NewMessage, NewRecipient, Origin, Outcome, Store, Summary};
 pub use pace::{pace, share};
-pub use transport::{Attempt, Deliverer, LettreDeliverer, Route, RouteAuth};
+pub use transport::{Attempt, Deliverer, Route, RouteAuth, SmtpDeliverer};
 
 pub struct Queue {
     pub store: Store,

@@ -1,20 +1,15 @@
 //! How one delivery attempt reaches a remote SMTP server.
 //!
-//! [`Deliverer`] is the seam the queue is generic over; [`LettreDeliverer`]
-//! is the real one, built on lettre's `AsyncSmtpTransport` (one pooled
-//! transport per destination). Tests plug in their own.
+//! [`Deliverer`] is the seam the queue is generic over; [`SmtpDeliverer`]
+//! is the real one: [`super::client`] connections (pipelined, chunked when
+//! the server offers it), kept per destination between messages. Tests
+//! plug in their own.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
-use lettre::address::{Address, Envelope};
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-
+use super::client::{Conn, Fate, TlsSetup};
 use crate::config::TlsMode;
 
 /// Where to deliver: a primary, the outbound smarthost, or one address of
@@ -86,116 +81,137 @@ pub trait Deliverer: Send + Sync + 'static {
     async fn deliver(&self, route: &Route, mail_from: &str, rcpt: &str, message: &[u8]) -> Attempt;
 }
 
-/// Delivery with lettre.
-pub struct LettreDeliverer {
+/// How long a connection waits in the pool for its next message.
+const IDLE: Duration = Duration::from_secs(10);
+/// Messages on one connection before a new one is opened.
+const MAX_MESSAGES: u32 = 100;
+/// How long one connection is used at most.
+const MAX_AGE: Duration = Duration::from_secs(300);
+
+/// Delivery over [`super::client`] connections, a few kept open per
+/// destination (as many as the queue sends to it at once) and reused
+/// without a `NOOP`: a connection found closed at its first reply is
+/// replaced and the message sent on the new one.
+pub struct SmtpDeliverer {
     hello: String,
     timeout: Duration,
-    per_destination: u32,
-    transports: Mutex<HashMap<Route, Arc<AsyncSmtpTransport<Tokio1Executor>>>>,
+    tls: TlsSetup,
+    /// Configurations for routes with a private CA, made once each.
+    with_ca: Mutex<HashMap<Arc<Vec<u8>>, Arc<rustls::ClientConfig>>>,
+    idle: Arc<Mutex<HashMap<Route, Vec<Conn>>>>,
 }
 
-impl LettreDeliverer {
-    pub fn new(hello: &str, timeout: Duration, per_destination: usize) -> Self {
-        LettreDeliverer {
+impl SmtpDeliverer {
+    pub fn new(hello: &str, timeout: Duration) -> Result<Self, String> {
+        let idle: Arc<Mutex<HashMap<Route, Vec<Conn>>>> = Default::default();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(sweep(Arc::downgrade(&idle)));
+        }
+        Ok(SmtpDeliverer {
             hello: hello.to_string(),
             timeout,
-            per_destination: per_destination.max(1) as u32,
-            transports: Mutex::new(HashMap::new()),
+            tls: TlsSetup::new()?,
+            with_ca: Mutex::new(HashMap::new()),
+            idle,
+        })
+    }
+
+    fn tls_for(&self, route: &Route) -> Result<Arc<rustls::ClientConfig>, String> {
+        match (&route.ca, route.tls) {
+            (_, TlsMode::Opportunistic) => Ok(self.tls.any.clone()),
+            (None, _) => Ok(self.tls.verify.clone()),
+            (Some(pem), _) => {
+                let mut map = self.with_ca.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(c) = map.get(pem) {
+                    return Ok(c.clone());
+                }
+                let c = TlsSetup::with_ca(pem).map_err(|e| format!("{route}: {e}"))?;
+                map.insert(pem.clone(), c.clone());
+                Ok(c)
+            }
         }
     }
 
-    fn transport(&self, route: &Route) -> Result<Arc<AsyncSmtpTransport<Tokio1Executor>>, String> {
-        let mut map = self
-            .transports
-            .lock()
-            .map_err(|_| "transport cache poisoned".to_string())?;
-        if let Some(t) = map.get(route) {
-            return Ok(t.clone());
-        }
-        let name = route.tls_name.clone().unwrap_or_else(|| route.host.clone());
-        let params = |verify: bool| {
-            let mut b = TlsParameters::builder(name.clone());
-            if let Some(pem) = &route.ca {
-                let cert = Certificate::from_pem(pem)
-                    .map_err(|e| format!("CA certificate for {route}: {e}"))?;
-                b = b.add_root_certificate(cert);
+    /// An idle connection to `route` still fit for a message.
+    fn take_idle(&self, route: &Route) -> Option<Conn> {
+        let mut map = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = map.get_mut(route)?;
+        while let Some(c) = list.pop() {
+            if c.idle_since.elapsed() < IDLE {
+                return Some(c);
             }
-            let b = if verify {
-                b
-            } else {
-                // RFC 7435: opportunistic TLS does not authenticate the peer.
-                b.dangerous_accept_invalid_certs(true)
-                    .dangerous_accept_invalid_hostnames(true)
-            };
-            b.build_rustls()
-                .map_err(|e| format!("TLS setup for {route}: {e}"))
-        };
-        let tls = match route.tls {
-            TlsMode::None => Tls::None,
-            TlsMode::Opportunistic => Tls::Opportunistic(params(false)?),
-            TlsMode::Required => Tls::Required(params(true)?),
-            TlsMode::Implicit => Tls::Wrapper(params(true)?),
-        };
-        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(route.host.clone())
-            .port(route.port)
-            .tls(tls)
-            .timeout(Some(self.timeout))
-            .hello_name(ClientId::Domain(self.hello.clone()))
-            .pool_config(
-                PoolConfig::new()
-                    .max_size(self.per_destination)
-                    .idle_timeout(Duration::from_secs(30)),
-            );
-        if let Some(auth) = &route.auth {
-            // only over TLS: the configuration refuses AUTH without it
-            b = b
-                .credentials(Credentials::new(auth.user.clone(), auth.password.clone()))
-                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+            tokio::spawn(c.quit());
         }
-        let t = b.build();
-        let t = Arc::new(t);
-        map.insert(route.clone(), t.clone());
-        Ok(t)
+        None
+    }
+
+    fn put_back(&self, route: &Route, mut conn: Conn) {
+        if conn.sent >= MAX_MESSAGES || conn.opened.elapsed() >= MAX_AGE {
+            tokio::spawn(conn.quit());
+            return;
+        }
+        conn.idle_since = Instant::now();
+        let mut map = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(route.clone()).or_default().push(conn);
+    }
+}
+
+/// Close the connections idle too long, every second, for as long as the
+/// deliverer lives.
+async fn sweep(idle: Weak<Mutex<HashMap<Route, Vec<Conn>>>>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(idle) = idle.upgrade() else {
+            return;
+        };
+        let old: Vec<Conn> = {
+            let mut map = idle.lock().unwrap_or_else(|p| p.into_inner());
+            let mut old = Vec::new();
+            for list in map.values_mut() {
+                let (keep, gone): (Vec<Conn>, Vec<Conn>) =
+                    list.drain(..).partition(|c| c.idle_since.elapsed() < IDLE);
+                *list = keep;
+                old.extend(gone);
+            }
+            map.retain(|_, l| !l.is_empty());
+            old
+        };
+        for c in old {
+            tokio::spawn(c.quit());
+        }
     }
 }
 
 #[async_trait::async_trait]
-impl Deliverer for LettreDeliverer {
+impl Deliverer for SmtpDeliverer {
     async fn deliver(&self, route: &Route, mail_from: &str, rcpt: &str, message: &[u8]) -> Attempt {
-        let from = if mail_from.is_empty() {
-            None
-        } else {
-            match mail_from.parse::<Address>() {
-                Ok(a) => Some(a),
-                Err(e) => {
-                    return Attempt::Permanent(format!("sender <{mail_from}> cannot be sent: {e}"))
-                }
-            }
-        };
-        let to = match rcpt.parse::<Address>() {
-            Ok(a) => a,
-            Err(e) => return Attempt::Permanent(format!("recipient <{rcpt}> cannot be sent: {e}")),
-        };
-        let envelope = match Envelope::new(from, vec![to]) {
-            Ok(e) => e,
-            Err(e) => return Attempt::Permanent(format!("bad envelope: {e}")),
-        };
-        let transport = match self.transport(route) {
+        let tls = match self.tls_for(route) {
             Ok(t) => t,
             Err(e) => return Attempt::Temporary(e),
         };
-        // lettre always ends DATA with "\r\n.\r\n". The stored message ends
-        // with its last line's CRLF; without this, every relayed message
-        // would gain an empty line at the end.
-        let body = message.strip_suffix(b"\r\n").unwrap_or(message);
-        match transport.send_raw(&envelope, body).await {
-            Ok(resp) => Attempt::Accepted(format!(
-                "{} {}",
-                resp.code(),
-                resp.message().collect::<Vec<_>>().join(" ")
-            )),
-            Err(e) if e.is_permanent() => Attempt::Permanent(e.to_string()),
-            Err(e) => Attempt::Temporary(e.to_string()),
+        // a kept connection first; one found closed is replaced once
+        let mut reused = self.take_idle(route);
+        loop {
+            let was_reused = reused.is_some();
+            let mut conn = match reused.take() {
+                Some(c) => c,
+                None => match Conn::open(route, &self.hello, self.timeout, &tls).await {
+                    Ok(c) => c,
+                    Err(e) => return Attempt::Temporary(e),
+                },
+            };
+            let (attempt, fate) = conn.send(mail_from, rcpt, message).await;
+            match fate {
+                Fate::Keep => {
+                    self.put_back(route, conn);
+                    return attempt;
+                }
+                Fate::Stale if was_reused => {
+                    tracing::debug!(%route, "kept connection found closed: a new one");
+                    continue;
+                }
+                Fate::Stale | Fate::Close => return attempt,
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ mod compose;
 mod compose_files;
 mod continuity_scope;
 mod control_panel;
+mod delivery_client;
 mod directory_web;
 mod drafts_web;
 mod listener_limits;
