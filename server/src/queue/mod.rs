@@ -26,6 +26,7 @@
 
 mod client;
 pub mod dsn;
+pub mod gate;
 pub mod hold;
 pub mod mx;
 pub mod pace;
@@ -53,7 +54,7 @@ pub struct Queue {
     /// This node's id: the owner of its claims.
     node: String,
     hold: hold::Hold,
-    per_route: Mutex<HashMap<Route, Arc<Semaphore>>>,
+    per_route: Mutex<HashMap<Route, Arc<gate::Gate>>>,
     /// Where temporary failures to a primary are reported (the monitor's
     /// passive signal).
     pub signals: std::sync::OnceLock<tokio::sync::mpsc::Sender<(crate::store::DomainId, String)>>,
@@ -306,13 +307,13 @@ impl Queue {
         }
     }
 
-    fn route_slots(&self, route: &Route) -> Arc<Semaphore> {
+    fn route_gate(&self, route: &Route) -> Arc<gate::Gate> {
         let mut map = match self.per_route.lock() {
             Ok(m) => m,
             Err(p) => p.into_inner(),
         };
         map.entry(route.clone())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.per_destination)))
+            .or_insert_with(|| gate::Gate::new(self.cfg.per_destination))
             .clone()
     }
 
@@ -418,15 +419,18 @@ impl Queue {
         // RFC 5321 §5.1: on a temporary failure, the next host is tried
         let mut last = (String::new(), first);
         for route in &routes {
-            let slots = self.route_slots(route);
-            let _permit = slots.acquire().await;
+            let pass = self.route_gate(route).enter().await;
             let remote = route.to_string();
             tracing::debug!(delivery = %claim.delivery, %remote, "delivering");
-            match self
+            let attempt = self
                 .deliverer
                 .deliver(route, &claim.mail_from, &claim.rcpt, &message)
-                .await
-            {
+                .await;
+            pass.leave(match attempt {
+                Attempt::Temporary(_) => gate::Met::Busy,
+                Attempt::Accepted(_) | Attempt::Permanent(_) => gate::Met::Answered,
+            });
+            match attempt {
                 Attempt::Accepted(reply) => return Outcome::Delivered { reply, remote },
                 Attempt::Temporary(reply) => last = (reply, remote),
                 Attempt::Permanent(reply) => {
