@@ -67,7 +67,7 @@ impl RawQueue {
             max_age: parse_duration("queue.max_age", q.max_age.as_deref().unwrap_or("5d"))?,
             concurrency: positive("queue.concurrency", q.concurrency.unwrap_or(16))?,
             per_destination: positive("queue.per_destination", q.per_destination.unwrap_or(4))?,
-            recovery_rate: q.recovery_rate.unwrap_or(20),
+            recovery_rate: q.recovery_rate.unwrap_or(0),
             timeout: parse_duration("queue.timeout", q.timeout.as_deref().unwrap_or("60s"))?,
             poll_interval: parse_duration(
                 "queue.poll_interval",

@@ -28,11 +28,12 @@ use tokio::net::TcpStream;
 
 use super::transport::{Attempt, Route};
 use crate::config::TlsMode;
+use crate::quickack::QuickAck;
 
 /// The connection's byte stream: plain TCP, or TLS over it.
 enum Stream {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Plain(QuickAck),
+    Tls(Box<tokio_rustls::client::TlsStream<QuickAck>>),
     /// Between the two, during STARTTLS.
     Upgrading,
 }
@@ -279,6 +280,9 @@ impl Conn {
         .map_err(|_| format!("connect to {route}: timed out"))?
         .map_err(|e| format!("connect to {route}: {e}"))?;
         let _ = tcp.set_nodelay(true);
+        // a pipelined group's replies may come in two writes, the second
+        // held back by the server's Nagle until this side acknowledges
+        let tcp = QuickAck::new(tcp);
         let name = route.tls_name.clone().unwrap_or_else(|| route.host.clone());
         let io = if route.tls == TlsMode::Implicit {
             Stream::Tls(Box::new(handshake(tcp, &name, tls, timeout).await?))
@@ -695,11 +699,11 @@ fn dot_stuffed(message: &[u8]) -> Vec<u8> {
 }
 
 async fn handshake(
-    tcp: TcpStream,
+    tcp: QuickAck,
     name: &str,
     tls: &Arc<rustls::ClientConfig>,
     timeout: Duration,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ConnectError> {
+) -> Result<tokio_rustls::client::TlsStream<QuickAck>, ConnectError> {
     let server_name = ServerName::try_from(name.to_string())
         .map_err(|e| format!("TLS: {name} is not a server name: {e}"))?;
     let connector = tokio_rustls::TlsConnector::from(tls.clone());
