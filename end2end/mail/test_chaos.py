@@ -169,3 +169,114 @@ def test_chaos_every_message_exactly_once(postfix):
             except subprocess.CalledProcessError:
                 pass
         c.stop()
+
+
+class RefusingProxy:
+    """A TCP proxy in front of the Postfix primary that answers every
+    `every`-th connection itself with a 421 (a server at its connection
+    limit) and forwards the others."""
+
+    def __init__(self, upstream=2526, every=4):
+        import socket
+        self.upstream, self.every = upstream, every
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.refused_at = []
+        self.closed = False
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        import socket
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            if self.connections % self.every == 0:
+                self.refused_at.append(time.time())
+                try:
+                    client.sendall(b"421 4.7.0 too many connections, try again later\r\n")
+                finally:
+                    client.close()
+                continue
+            try:
+                up = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+            except OSError:
+                client.close()  # the primary is down: so is the proxy
+                continue
+            for a, b in ((client, up), (up, client)):
+                threading.Thread(target=self.pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def pump(src, dst):
+        import socket
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+
+
+def test_a_flush_through_421_on_every_fourth_connection_delivers_each_message_once(postfix):
+    """The held backlog of an outage flushed to a primary that answers 421
+    to every fourth connection (probes included): each message exactly
+    once, no false outage from those 421s, nothing left waiting."""
+    run = uuid.uuid4().hex[:10]
+    proxy = RefusingProxy()
+    c = Continuity(smtp_port=int(os.environ.get("CONTINUITY_CHAOS421_SMTP_PORT", "2631")),
+                   primary_port=proxy.port)
+    c.start()
+    try:
+        time.sleep(3)  # probes through the proxy: some get the 421
+        assert state(c) == "normal", "a 421 now and then is no outage"
+        peer("drain-outage")
+        eventually("outage", lambda: state(c) == "outage", timeout=30)
+        ids = set()
+        s = smtplib.SMTP("127.0.0.1", c.smtp_port, timeout=30)
+        for i in range(200):
+            rcpt = f"{USERS[i % len(USERS)]}@example.test"
+            mid = f"<flush421-{run}-{i}@remote.test>"
+            s.sendmail("s@remote.test", [rcpt],
+                       f"From: s@remote.test\r\nTo: {rcpt}\r\nSubject: flush {i}\r\n"
+                       f"Message-ID: {mid}\r\n\r\nheld message {i}\r\n")
+            ids.add(mid)
+        s.quit()
+        recovered_at = time.time()
+        peer("recover")
+        eventually("recovered", lambda: state(c) == "normal", timeout=120)
+        settled(c)
+        counts = maildir_ids(run)
+        assert set(counts) == ids, f"missing: {sorted(ids - set(counts))[:5]}"
+        doubles = {m: n for m, n in counts.items() if n != 1}
+        assert not doubles, f"delivered more than once: {doubles}"
+        assert [t for t in proxy.refused_at if t >= recovered_at], "the flush met 421s"
+        left = c.query("SELECT COUNT(*) FROM deliveries WHERE status != 'delivered'")[0][0]
+        assert left == 0
+        outages = c.query(
+            "SELECT COUNT(*) FROM domain_timeline t JOIN domains d ON d.id = t.domain_id "
+            "WHERE d.name = 'example.test' AND t.to_state = 'outage'")[0][0]
+        assert outages == 1, "one outage: the 421s made no other"
+    finally:
+        try:
+            peer("recover")
+        except subprocess.CalledProcessError:
+            pass
+        c.stop()
+        proxy.close()
