@@ -240,7 +240,7 @@ def test_a_flush_through_421_on_every_fourth_connection_delivers_each_message_on
     once, no false outage from those 421s, nothing left waiting."""
     run = uuid.uuid4().hex[:10]
     proxy = RefusingProxy()
-    c = Continuity(smtp_port=int(os.environ.get("CONTINUITY_CHAOS421_SMTP_PORT", "2631")),
+    c = Continuity(smtp_port=int(os.environ.get("CONTINUITY_CHAOS421_SMTP_PORT", "2635")),
                    primary_port=proxy.port)
     c.start()
     try:
