@@ -41,6 +41,7 @@ use tokio::sync::{watch, Semaphore};
 use crate::config::{OutboundConfig, QueueConfig, TlsMode};
 use crate::directory::{Directory, RcptVerdict, RecipientPolicy};
 use crate::store::{now_ms, Claim, NewMessage, NewRecipient, Origin, Outcome, Store, Summary};
+pub use client::TlsSetup;
 pub use pace::{pace, share};
 pub use transport::{Attempt, Deliverer, Route, RouteAuth, SmtpDeliverer};
 
