@@ -89,6 +89,14 @@ pub(super) async fn index(
             .bind(body)
             .execute(&mut *tx)
             .await?;
+            // and the headers' trigram index, as the indexer does
+            db::query(
+                "INSERT INTO messages_hdr (rowid, header_from, header_to, subject, header_cc) \
+                 SELECT id, header_from, header_to, subject, header_cc FROM messages WHERE id = ?",
+            )
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
         }
         Backend::Postgres => {
             db::query(sqlx::AssertSqlSafe(format!(
@@ -167,11 +175,17 @@ pub(super) async fn write_pending(tx: &mut db::Tx<'_>, docs: &[Doc]) -> Result<u
     let ids = vec!["?"; docs.len()].join(", ");
     let written = match tx.backend() {
         Backend::Sqlite => {
-            // one call: the writer holds SQLite's lock, nobody else writes
+            // one call: the writer holds SQLite's lock, nobody else writes.
+            // The headers' trigram index (IMAP SEARCH FROM/TO/SUBJECT/CC)
+            // too, from the message's row as it is now (see the migration
+            // header_index_by_indexer).
             let sql = format!(
                 "INSERT INTO messages_fts (rowid, sender, recipients, subject, body) \
                  SELECT column1, column2, column3, column4, column5 FROM (VALUES {rows}) \
                  WHERE column1 IN (SELECT message_id FROM index_pending);\n\
+                 INSERT INTO messages_hdr (rowid, header_from, header_to, subject, header_cc) \
+                 SELECT id, header_from, header_to, subject, header_cc FROM messages \
+                 WHERE id IN ({ids}) AND id IN (SELECT message_id FROM index_pending);\n\
                  DELETE FROM index_pending WHERE message_id IN ({ids});"
             );
             let mut q = db::query(sqlx::AssertSqlSafe(sql));
@@ -181,11 +195,13 @@ pub(super) async fn write_pending(tx: &mut db::Tx<'_>, docs: &[Doc]) -> Result<u
                     q = q.bind(p.as_str());
                 }
             }
-            for d in docs {
-                q = q.bind(d.id.0);
+            for _ in 0..2 {
+                for d in docs {
+                    q = q.bind(d.id.0);
+                }
             }
-            // rows written, then rows taken out: the same count
-            q.execute(&mut *tx).await?.rows_affected() / 2
+            // documents, header entries, rows taken out: the same count
+            q.execute(&mut *tx).await?.rows_affected() / 3
         }
         Backend::Postgres => {
             let sql = format!(

@@ -92,6 +92,10 @@ impl Store {
                 }
                 let needle = needle.to_lowercase();
                 let c = col.column();
+                if self.backend() == db::Backend::Sqlite {
+                    // the headers' trigram index is the indexer's too
+                    self.index_before_search().await;
+                }
                 let rows: Vec<(i64, Option<String>)> = match like_pattern(&needle) {
                     Some(pattern) => {
                         let sql = match self.backend() {

@@ -316,6 +316,17 @@ mod tests {
             .execute(&store.read)
             .await
             .expect("forget");
+        if store.backend() == db::Backend::Sqlite {
+            db::query(
+                "INSERT INTO messages_hdr (messages_hdr, rowid, header_from, header_to, subject, \
+                 header_cc) SELECT 'delete', id, header_from, header_to, subject, header_cc \
+                 FROM messages WHERE id = ?",
+            )
+            .bind(id.0)
+            .execute(&store.read)
+            .await
+            .expect("forget the headers");
+        }
         db::query("INSERT INTO index_pending (message_id) VALUES (?)")
             .bind(id.0)
             .execute(&store.read)
@@ -332,5 +343,68 @@ mod tests {
         assert_eq!(found(&again, user, "platypus").await, 1);
         // indexed once: a second round finds nothing to do
         assert_eq!(again.index_pending().await.expect("index"), 0);
+    }
+
+    #[tokio::test]
+    async fn pending_messages_deleted_or_changed_leave_the_header_index_sound() {
+        let dir = Scratch::new("indexer-hdr");
+        let (store, user) = with_user(dir.path()).await;
+        if store.backend() != db::Backend::Sqlite {
+            return; // PostgreSQL's trigram indexes are the table's own
+        }
+        let hdr_count = |word: &'static str| {
+            let store = store.clone();
+            async move {
+                let n: i64 =
+                    db::query_scalar("SELECT COUNT(*) FROM messages_hdr WHERE subject LIKE ?")
+                        .bind(format!("%{word}%"))
+                        .fetch_one(&store.read)
+                        .await
+                        .expect("count");
+                n
+            }
+        };
+        // searched at once by its subject: found (the search indexes first)
+        deliver(&store, user, "wombat report", "x").await;
+        store.index_before_search().await;
+        assert_eq!(hdr_count("wombat").await, 1);
+        // the indexer held back (the messages stay pending) while one
+        // pending message is deleted and another's Cc changes
+        db::raw(
+            "CREATE TRIGGER hold BEFORE DELETE ON index_pending \
+             WHEN EXISTS (SELECT 1 FROM messages WHERE id = OLD.message_id) \
+             BEGIN SELECT RAISE(ABORT, 'held'); END;",
+            &store.read,
+        )
+        .await
+        .expect("hold");
+        let gone = deliver(&store, user, "kestrel one", "x").await;
+        let kept = deliver(&store, user, "kestrel two", "x").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(store.index_backlog().await.expect("backlog"), 2);
+        db::query("DELETE FROM messages WHERE id = ?")
+            .bind(gone.0)
+            .execute(&store.read)
+            .await
+            .expect("delete a pending message");
+        db::query("UPDATE messages SET header_cc = 'someone@example.test' WHERE id = ?")
+            .bind(kept.0)
+            .execute(&store.read)
+            .await
+            .expect("change a pending message");
+        db::raw("DROP TRIGGER hold", &store.read)
+            .await
+            .expect("release");
+        store.index_before_search().await;
+        assert_eq!(store.index_backlog().await.expect("backlog"), 0);
+        // the index holds what the table holds, no more, no less
+        db::raw(
+            "INSERT INTO messages_hdr (messages_hdr, rank) VALUES ('integrity-check', 1)",
+            &store.read,
+        )
+        .await
+        .expect("the header index is sound");
+        assert_eq!(hdr_count("kestrel").await, 1);
+        assert_eq!(hdr_count("wombat").await, 1);
     }
 }
