@@ -256,7 +256,10 @@ def test_two_nodes_lose_nothing_when_either_dies(postfix, pg):
         for m, n in doubles.items():
             assert n == 2 and (m in senders.cut or m in interrupted), \
                 f"{m} delivered {n} times with no ambiguous step"
-        assert len(doubles) <= 6, doubles
+        # how many: at most the claims the killed node held (the queue's
+        # concurrency, 16 by default: each may have had the primary's 250
+        # and not yet its record), and the senders cut off
+        assert len(doubles) <= 16 + len(senders.cut), doubles
         # continuity became active once, and ended once
         changes = [s for (s,) in a.query(
             "SELECT t.to_state FROM domain_timeline t JOIN domains d ON d.id = t.domain_id "

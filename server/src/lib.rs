@@ -8,7 +8,7 @@
 //! - [`dirsync`]: users from LDAP / Active Directory (or a CSV file).
 //! - [`smtp`]: the inbound listener and its sans-IO session.
 //! - [`imap`]: IMAP access to the continuity mailbox (imap-next).
-//! - [`queue`]: delivery to the primaries (lettre), retries, DSNs.
+//! - [`queue`]: delivery to the primaries (a pipelining SMTP client), retries, DSNs.
 //! - [`relay`]: what users and primaries send through us (local or
 //!   outbound, DKIM, Sent).
 //! - [`web`]: actix-web + Leptos wiring and the UI's backend port.

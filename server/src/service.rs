@@ -76,7 +76,7 @@ pub fn return_large_allocations() {
 /// Options that tests and the demo change.
 #[derive(Default)]
 pub struct StartOptions {
-    /// Deliver with this instead of lettre.
+    /// Deliver with this instead of the SMTP client.
     pub deliverer: Option<Arc<dyn Deliverer>>,
     /// Run without the delivery queue (e.g. to inspect what was stored).
     pub no_queue: bool,

@@ -8,16 +8,15 @@
 //! What a failure says is shown to domain admins (the test button, the
 //! timeline), so it names the step and, from an SMTP server, its reply
 //! code and text — never bytes a non-SMTP service sent ("not an SMTP
-//! server"), nor the system's error text.
+//! server"), nor the system's error text. It runs on the delivery
+//! client's connection ([`crate::queue::client`]).
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use lettre::address::Address;
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::commands::{Mail, Quit, Rcpt, Rset};
-use lettre::transport::smtp::extension::ClientId;
-
 use crate::config::TlsMode;
+use crate::queue::client::{Conn, TlsSetup};
+use crate::queue::Route;
 
 /// Where and how to probe one primary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +35,7 @@ pub struct ProbeTarget {
 /// Probe once. `Ok` with the RCPT reply, or `Err` with why it failed.
 pub async fn probe(target: &ProbeTarget, hello: &str, timeout: Duration) -> Result<String, String> {
     match tokio::time::timeout(timeout, probe_inner(target, hello, timeout)).await {
-        Ok(r) => r,
+        Ok(r) => r.map(|ok| printable(&ok)).map_err(|e| printable(&e)),
         Err(_) => Err(format!(
             "no complete answer within {} s (frozen or overloaded server)",
             timeout.as_secs_f32()
@@ -54,50 +53,11 @@ fn printable(text: &str) -> String {
         .to_string()
 }
 
-fn describe(step: &str, e: lettre::transport::smtp::Error) -> String {
-    if let Some(code) = e.status() {
-        // an SMTP server's reply: its code and text
-        let text = std::error::Error::source(&e)
-            .map(|s| printable(&s.to_string()))
-            .unwrap_or_default();
-        return format!("{step}: {code} {text}").trim_end().to_string();
-    }
-    tracing::debug!(error = %e, step, "probe failed");
-    let why = if e.is_timeout() {
-        "timeout"
-    } else if e.is_response() {
-        "not an SMTP server"
-    } else if e.is_tls() {
-        "TLS handshake failed"
-    } else if e.is_client() {
-        "the probe could not be sent"
-    } else {
-        io_reason(&e)
-    };
-    format!("{step}: {why}")
-}
-
-/// A connection failure in a few words (the system's own text may carry
-/// details of the network that a domain admin need not see).
-fn io_reason(e: &lettre::transport::smtp::Error) -> &'static str {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind as K;
-            return match io.kind() {
-                K::ConnectionRefused => "connection refused",
-                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
-                    "connection closed by the server"
-                }
-                K::UnexpectedEof => "connection closed by the server",
-                K::TimedOut => "timeout",
-                K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => "unreachable",
-                _ => "connection failed",
-            };
-        }
-        source = s.source();
-    }
-    "connection failed"
+/// The TLS configuration of probes: any certificate (a probe asks whether
+/// the server takes mail, not who it is).
+fn any_certificate() -> Result<Arc<rustls::ClientConfig>, String> {
+    static TLS: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    TLS.get_or_init(|| TlsSetup::new().map(|t| t.any)).clone()
 }
 
 async fn probe_inner(
@@ -105,54 +65,22 @@ async fn probe_inner(
     hello: &str,
     timeout: Duration,
 ) -> Result<String, String> {
-    let tls = match target.tls {
-        TlsMode::Implicit => Some(
-            TlsParameters::builder(target.host.clone())
-                .dangerous_accept_invalid_certs(true)
-                .dangerous_accept_invalid_hostnames(true)
-                .build_rustls()
-                .map_err(|e| format!("TLS setup: {e}"))?,
-        ),
-        // Probing the plain session is enough to know the server takes mail.
-        _ => None,
+    let tls = any_certificate().map_err(|e| format!("TLS setup: {e}"))?;
+    let (host, port) = match target.connect_to {
+        Some(addr) => (addr.ip().to_string(), addr.port()),
+        None => (target.host.clone(), target.port),
     };
-    let hello = ClientId::Domain(hello.to_string());
-    let connected = match target.connect_to {
-        Some(addr) => {
-            AsyncSmtpConnection::connect_tokio1(addr, Some(timeout), &hello, tls, None).await
-        }
-        None => {
-            AsyncSmtpConnection::connect_tokio1(
-                (target.host.as_str(), target.port),
-                Some(timeout),
-                &hello,
-                tls,
-                None,
-            )
-            .await
-        }
+    let route = Route {
+        // probing the plain session is enough to know the server takes mail
+        tls: match target.tls {
+            TlsMode::Implicit => TlsMode::Implicit,
+            _ => TlsMode::None,
+        },
+        tls_name: Some(target.host.clone()),
+        ..Route::new(host, port, TlsMode::None)
     };
-    let mut conn = connected.map_err(|e| describe("connect/banner/EHLO", e))?;
-    let rcpt: Address = target
-        .rcpt
-        .parse()
-        .map_err(|e| format!("probe address {:?}: {e}", target.rcpt))?;
-    let result = async {
-        conn.command(Mail::new(None, vec![]))
-            .await
-            .map_err(|e| describe("MAIL FROM:<>", e))?;
-        let r = conn
-            .command(Rcpt::new(rcpt, vec![]))
-            .await
-            .map_err(|e| describe("RCPT TO", e))?;
-        Ok(format!(
-            "{} {}",
-            r.code(),
-            printable(&r.message().collect::<Vec<_>>().join(" "))
-        ))
-    }
-    .await;
-    let _ = conn.command(Rset).await;
-    let _ = conn.command(Quit).await;
-    result
+    let conn = Conn::open(&route, hello, timeout, &tls)
+        .await
+        .map_err(|e| format!("connect/banner/EHLO: {e}"))?;
+    conn.probe(&target.rcpt).await
 }

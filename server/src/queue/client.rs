@@ -277,8 +277,8 @@ impl Conn {
             TcpStream::connect((route.host.as_str(), route.port)),
         )
         .await
-        .map_err(|_| format!("connect to {route}: timed out"))?
-        .map_err(|e| format!("connect to {route}: {e}"))?;
+        .map_err(|_| format!("connect to {route}: timeout"))?
+        .map_err(|e| format!("connect to {route}: {}", io_words(&e)))?;
         let _ = tcp.set_nodelay(true);
         // a pipelined group's replies may come in two writes, the second
         // held back by the server's Nagle until this side acknowledges
@@ -396,6 +396,34 @@ impl Conn {
             return Err(Broken(format!("authentication failed: {}", r.text)));
         }
         Ok(())
+    }
+
+    /// The outage monitor's check: `MAIL FROM:<>`, `RCPT TO:<rcpt>`, then
+    /// `RSET` and `QUIT`. `Ok` with the RCPT reply; `Err` naming the step
+    /// and the server's reply (or what went wrong).
+    pub async fn probe(mut self, rcpt: &str) -> Result<String, String> {
+        let result = async {
+            check_address(rcpt)?;
+            let r = self
+                .command(b"MAIL FROM:<>\r\n")
+                .await
+                .map_err(|Broken(e)| format!("MAIL FROM:<>: {e}"))?;
+            if !r.is_ok() {
+                return Err(format!("MAIL FROM:<>: {}", r.text));
+            }
+            let r = self
+                .command(format!("RCPT TO:<{rcpt}>\r\n").as_bytes())
+                .await
+                .map_err(|Broken(e)| format!("RCPT TO: {e}"))?;
+            if !r.is_ok() {
+                return Err(format!("RCPT TO: {}", r.text));
+            }
+            Ok(r.text)
+        }
+        .await;
+        let _ = self.command(b"RSET\r\n").await;
+        self.quit().await;
+        result
     }
 
     /// One transaction: `message` from `mail_from` ("" for `<>`) to `rcpt`.
@@ -579,8 +607,8 @@ impl Conn {
         };
         match tokio::time::timeout(self.timeout, w).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Broken(format!("write: {e}"))),
-            Err(_) => Err(Broken("write: timed out".into())),
+            Ok(Err(e)) => Err(Broken(format!("write: {}", io_words(&e)))),
+            Err(_) => Err(Broken("write: timeout".into())),
         }
     }
 
@@ -594,7 +622,7 @@ impl Conn {
         let raw = self.raw_reply().await?;
         let code = match ResponseReceiver::default().parse(&mut raw.iter()) {
             Ok(r) => r.code,
-            Err(e) => return Err(Broken(format!("unreadable reply: {e}"))),
+            Err(_) => return Err(Broken("not an SMTP server".into())),
         };
         // the text as written, enhanced codes included: "250 2.0.0 Ok"
         let mut text = code.to_string();
@@ -626,11 +654,27 @@ impl Conn {
             let n = match tokio::time::timeout_at(deadline, self.io.read(&mut chunk)).await {
                 Ok(Ok(0)) => return Err(Broken("the server closed the connection".into())),
                 Ok(Ok(n)) => n,
-                Ok(Err(e)) => return Err(Broken(format!("read: {e}"))),
+                Ok(Err(e)) => return Err(Broken(format!("read: {}", io_words(&e)))),
                 Err(_) => return Err(Broken("no complete answer in time (timeout)".into())),
             };
             self.buf.extend_from_slice(&chunk[..n]);
         }
+    }
+}
+
+/// A connection's failure in a few words: the system's own text may carry
+/// details of the network that a domain admin need not see (the probe's
+/// reasons are shown in the Control Panel).
+fn io_words(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => "connection refused",
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+            "connection closed by the server"
+        }
+        K::TimedOut => "timeout",
+        K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => "unreachable",
+        _ => "connection failed",
     }
 }
 
@@ -654,13 +698,15 @@ impl Step {
 }
 
 /// Where the first whole reply in `buf` ends: after the line whose code is
-/// followed by a space (or nothing: `250\r\n`).
+/// followed by a space (or nothing: `250\r\n`). A line that does not begin
+/// with a code ends it too (not SMTP: the parser says so).
 fn reply_end(buf: &[u8]) -> Option<usize> {
     let mut start = 0;
     while let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
         let line = &buf[start..start + nl];
         start += nl + 1;
-        if line.get(3).is_none_or(|&c| c != b'-') {
+        let coded = line.len() >= 3 && line[..3].iter().all(u8::is_ascii_digit);
+        if !coded || line.get(3).is_none_or(|&c| c != b'-') {
             return Some(start);
         }
     }
@@ -723,6 +769,8 @@ mod tests {
         assert_eq!(reply_end(b"250-a\r\n250 b\r\n354 go"), Some(14));
         assert_eq!(reply_end(b"250\r\n"), Some(5));
         assert_eq!(reply_end(b"25"), None);
+        // not SMTP (an SSH banner has a '-' where a code's dash would be)
+        assert_eq!(reply_end(b"SSH-2.0-OpenSSH_9.2\r\n"), Some(21));
     }
 
     #[test]

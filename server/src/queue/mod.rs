@@ -24,7 +24,7 @@
 //! node that dies has its claims taken back by the others once the lease
 //! ran out, and a node that cannot renew abandons its attempts first.
 
-mod client;
+pub mod client;
 pub mod dsn;
 pub mod gate;
 pub mod hold;
@@ -178,10 +178,27 @@ impl Queue {
 
     /// Run until `shutdown` turns true; attempts under way are finished.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        match self.store.requeue_interrupted(&self.node).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(count = n, "requeued deliveries interrupted by a restart"),
-            Err(e) => tracing::error!(error = %e, "cannot requeue interrupted deliveries"),
+        // Until this is done, this node's claims from before its restart
+        // would be renewed by it forever and sent by nobody: retried until
+        // it succeeds (a deadlock with another node's batch, the database
+        // away for a while).
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.store.requeue_interrupted(&self.node).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    tracing::warn!(count = n, "requeued deliveries interrupted by a restart");
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot requeue interrupted deliveries; retrying")
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => return,
+            }
+            wait = (wait * 2).min(Duration::from_secs(5));
         }
         let slots = Arc::new(Semaphore::new(self.cfg.concurrency));
         let renewer = tokio::spawn(self.clone().renew_claims(slots.clone()));
