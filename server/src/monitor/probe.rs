@@ -15,8 +15,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::config::TlsMode;
-use crate::queue::client::{Conn, TlsSetup};
+use crate::queue::client::Conn;
 use crate::queue::Route;
+use crate::queue::TlsSetup;
 
 /// Where and how to probe one primary.
 #[derive(Debug, Clone, PartialEq, Eq)]

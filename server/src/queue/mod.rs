@@ -30,6 +30,7 @@ pub mod gate;
 pub mod hold;
 pub mod mx;
 pub mod pace;
+mod tls;
 pub mod transport;
 
 use std::collections::HashMap;
@@ -41,8 +42,8 @@ use tokio::sync::{watch, Semaphore};
 use crate::config::{OutboundConfig, QueueConfig, TlsMode};
 use crate::directory::{Directory, RcptVerdict, RecipientPolicy};
 use crate::store::{now_ms, Claim, NewMessage, NewRecipient, Origin, Outcome, Store, Summary};
-pub use client::TlsSetup;
 pub use pace::{pace, share};
+pub use tls::TlsSetup;
 pub use transport::{Attempt, Deliverer, Route, RouteAuth, SmtpDeliverer};
 
 pub struct Queue {

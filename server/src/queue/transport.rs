@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::client::{Conn, Fate, TlsSetup};
+use super::client::{Conn, Fate};
+use super::tls::TlsSetup;
 use crate::config::TlsMode;
 
 /// Where to deliver: a primary, the outbound smarthost, or one address of
