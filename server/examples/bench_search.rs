@@ -157,6 +157,7 @@ async fn run(dir: std::path::PathBuf, n: usize) -> anyhow::Result<()> {
                     user: alice,
                 }],
                 in_reply_to: None,
+                sign_as: None,
             };
             let s = store.clone();
             pending.push(tokio::spawn(async move { s.ingest(msg).await }));

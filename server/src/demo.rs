@@ -164,6 +164,7 @@ async fn create(store: &Store, primary_host: &str, primary_port: u16) -> Result<
                     user: user_id,
                 }],
                 in_reply_to: None,
+                sign_as: None,
             })
             .await?;
     }

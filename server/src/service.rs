@@ -133,16 +133,17 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
     }
 
     let mut submission_addrs = Vec::new();
+    // one set of sending rules and counts for the webmail and submission
+    let relay = crate::relay::RelayOptions {
+        copy_sent_to_primary: cfg.web.copy_sent_to_primary,
+        relay_max_per_hour: cfg.submission.relay_max_per_hour,
+        max_per_hour: i64::from(cfg.web.max_sends_per_hour),
+        ..Default::default()
+    };
     if cfg.submission.enabled() {
         if tls.is_none() && !cfg.submission.allow_plaintext_auth {
             return Err(StartError::SubmissionWithoutTls);
         }
-        let relay = crate::relay::RelayOptions {
-            copy_sent_to_primary: cfg.web.copy_sent_to_primary,
-            relay_max_per_hour: cfg.submission.relay_max_per_hour,
-            max_per_hour: i64::from(cfg.web.max_sends_per_hour),
-            ..Default::default()
-        };
         let listeners = cfg
             .submission
             .listen
@@ -333,13 +334,12 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             backend,
             options: web::leptos_options(&cfg.web.site_root, web_addr),
             hostname: cfg.hostname.clone(),
-            copy_sent: cfg.web.copy_sent_to_primary,
+            relay,
             outbound,
             trusted_proxies: Arc::new(cfg.web.trusted_proxies.clone()),
             quotas: web::Quotas {
                 max_drafts: cfg.web.max_drafts,
                 draft_files: cfg.web.draft_files_quota,
-                max_sends_per_hour: cfg.web.max_sends_per_hour,
             },
         },
     )

@@ -72,6 +72,7 @@ pub async fn send(
                 user: Some(account.user),
             }],
             in_reply_to: None,
+            sign_as: None,
         })
         .await
 }

@@ -104,6 +104,7 @@ pub(super) async fn deliver(w: &World, raw: &str) {
                 user: Some(w.alice),
             }],
             in_reply_to: None,
+            sign_as: None,
         })
         .await
         .expect("ingest");

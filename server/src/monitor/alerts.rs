@@ -97,6 +97,7 @@ pub async fn announce(
             raw,
             recipients,
             in_reply_to: None,
+            sign_as: None,
         })
         .await?;
     Ok(n)

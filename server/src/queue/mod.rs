@@ -416,7 +416,19 @@ impl Queue {
                 dsn,
             };
         }
-        let mut message = received_header(claim, &self.hostname).into_bytes();
+        // the sending domain's signature, made for this delivery
+        let raw = std::sync::Arc::new(raw);
+        let signature = match claim.sign_as {
+            Some(domain) => {
+                crate::relay::delivery_signature(&self.store, domain, &claim.mail_from, &raw).await
+            }
+            None => None,
+        };
+        let received = received_header(claim, &self.hostname);
+        let signature = signature.unwrap_or_default();
+        let mut message = Vec::with_capacity(received.len() + signature.len() + raw.len());
+        message.extend_from_slice(received.as_bytes());
+        message.extend_from_slice(signature.as_bytes());
         message.extend_from_slice(&raw);
         // A primary back from an outage gets its held backlog at a measured
         // rate (oldest first, by the claim order), not all at once.
@@ -555,6 +567,7 @@ impl Queue {
                 user,
             }],
             in_reply_to: Some(claim.message),
+            sign_as: None,
         })
     }
 }

@@ -274,10 +274,7 @@ pub fn signature(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mail_auth::common::parse::TxtRecordParser;
-    use mail_auth::common::verify::DomainKey;
-    use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator, ResolverCache, Txt};
-    use std::borrow::Borrow;
+    use mail_auth::DkimResult;
 
     #[test]
     fn selectors_name_the_month() {
@@ -317,56 +314,12 @@ mod tests {
             P::Matches
         );
     }
-    use std::hash::Hash;
-    use std::sync::{Arc, Mutex};
-    use std::time::Instant;
-
-    /// The published record, as a DNS cache mail-auth reads first.
-    struct Published(Mutex<Vec<(String, Txt)>>);
-
-    impl ResolverCache<String, Txt> for Published {
-        fn get<Q>(&self, name: &Q) -> Option<Txt>
-        where
-            String: Borrow<Q>,
-            Q: Hash + Eq + ?Sized,
-        {
-            self.0
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|(k, _)| <String as Borrow<Q>>::borrow(k) == name)
-                .map(|(_, v)| v.clone())
-        }
-        fn remove<Q>(&self, _: &Q) -> Option<Txt>
-        where
-            String: Borrow<Q>,
-            Q: Hash + Eq + ?Sized,
-        {
-            None
-        }
-        fn insert(&self, key: String, value: Txt, _: Instant) {
-            self.0.lock().unwrap().push((key, value));
-        }
-    }
-
     const MSG: &[u8] = b"From: Alice <alice@example.test>\r\nTo: bob@remote.test\r\n\
 Subject: signed\r\nDate: Wed, 02 Dec 2026 10:00:00 +0000\r\nMessage-ID: <s1@example.test>\r\n\
 MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello Bob.\r\n";
 
     async fn verify(message: &[u8], selector: &str, record: &str) -> DkimResult {
-        let key = DomainKey::parse(record.as_bytes()).expect("record parses");
-        let cache = Published(Mutex::new(vec![(
-            format!("{selector}._domainkey.example.test."),
-            Txt::DomainKey(Arc::new(key)),
-        )]));
-        let auth = MessageAuthenticator::new(Default::default(), Default::default()).unwrap();
-        let parsed = AuthenticatedMessage::parse(message).expect("message parses");
-        let out = auth
-            .verify_dkim(mail_auth::Parameters::new(&parsed).with_txt_cache(&cache))
-            .await;
-        out.first()
-            .map(|o| o.result().clone())
-            .unwrap_or(DkimResult::None)
+        super::super::testing::verify_dkim(message, "example.test", selector, record).await
     }
 
     #[tokio::test]

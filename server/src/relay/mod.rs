@@ -9,15 +9,19 @@
 //!    others go through the outbound route (smarthost or MX);
 //! 3. a user's own copy is queued for their mailbox on their primary
 //!    (`web.copy_sent_to_primary`), so their server has it after an outage;
-//! 4. the message is DKIM-signed for the sender's domain when it has a key;
+//! 4. the message is marked to be DKIM-signed for the sender's domain:
+//!    the queue signs each delivery with the domain's active key
+//!    ([`delivery_signature`]), off the commit the sender waits for;
 //! 5. it is stored durably and queued ([`Store::ingest`]) — only then is the
 //!    sender told it was sent — and filed in the sender's Sent.
 //!
 //! - [`dkim`]: keys, DNS records and signatures (mail-auth);
-//! - [`access`]: how a domain's own server may relay (networks, credentials).
+//! - [`access`]: how a domain's own server may relay (networks, credentials);
+//! - [`testing`]: a receiving server's DKIM check, for tests.
 
 pub mod access;
 pub mod dkim;
+pub mod testing;
 
 use crate::directory::{RcptVerdict, RecipientPolicy};
 use crate::store::admin::DirectorySnapshot;
@@ -37,6 +41,9 @@ pub struct RelayOptions {
     /// What each domain's server relayed in the last hour (shared by the
     /// submission listeners of this process).
     pub relayed: std::sync::Arc<HourlyCounts>,
+    /// What each user sent in the last hour, as last counted (shared by
+    /// the webmail and the submission listeners of this process).
+    pub sent: std::sync::Arc<SentCounts>,
 }
 
 impl Default for RelayOptions {
@@ -46,6 +53,7 @@ impl Default for RelayOptions {
             max_per_hour: 200,
             relay_max_per_hour: 20_000,
             relayed: Default::default(),
+            sent: Default::default(),
         }
     }
 }
@@ -75,6 +83,46 @@ impl HourlyCounts {
         }
         buckets[(minute % 60) as usize] += 1;
         Ok(())
+    }
+}
+
+/// How long a user's count of messages sent in the last hour is used
+/// before it is counted again in the store.
+pub const SENT_RECOUNT_MS: i64 = 10_000;
+
+/// Users' counts of messages sent in the last hour, so that a send does not
+/// count them in the store each time (a step per message sent): counted at
+/// most every [`SENT_RECOUNT_MS`], plus what this process stored since. A
+/// count never drops before its recount (messages leaving the hour are let
+/// go then), so a user at their limit waits at most that much longer; nodes
+/// sharing a database see each other's sends at the next recount.
+#[derive(Debug, Default)]
+pub struct SentCounts {
+    inner: std::sync::Mutex<std::collections::HashMap<UserId, (i64, i64)>>,
+}
+
+impl SentCounts {
+    /// The user's count, if it was counted in the store since `now - SENT_RECOUNT_MS`.
+    pub fn fresh(&self, user: UserId, now: i64) -> Option<i64> {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&user)
+            .filter(|(_, at)| *at > now - SENT_RECOUNT_MS)
+            .map(|(n, _)| *n)
+    }
+    /// The count just read from the store.
+    pub fn counted(&self, user: UserId, n: i64, now: i64) {
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, (_, at)| *at > now - SENT_RECOUNT_MS);
+        }
+        map.insert(user, (n, now));
+    }
+    /// One more message stored for the user.
+    pub fn add(&self, user: UserId) {
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((n, _)) = map.get_mut(&user) {
+            *n += 1;
+        }
     }
 }
 
@@ -121,6 +169,21 @@ mod tests {
         assert_eq!(c.take(a, 160, 3), Err(3));
         // long silence: everything gone
         assert_eq!(c.take(a, 1000, 3), Ok(()));
+    }
+
+    #[test]
+    fn a_users_count_is_used_until_its_recount_and_grows_with_each_send() {
+        let c = SentCounts::default();
+        let (u, v) = (UserId(1), UserId(2));
+        assert_eq!(c.fresh(u, 1_000), None, "never counted");
+        c.add(u); // nothing to add to: the next send counts in the store
+        assert_eq!(c.fresh(u, 1_000), None);
+        c.counted(u, 5, 1_000);
+        c.add(u);
+        c.add(u);
+        assert_eq!(c.fresh(u, 1_000 + SENT_RECOUNT_MS - 1), Some(7));
+        assert_eq!(c.fresh(u, 1_000 + SENT_RECOUNT_MS), None, "recounted");
+        assert_eq!(c.fresh(v, 1_000), None, "each user their own");
     }
 }
 
@@ -183,10 +246,19 @@ pub async fn send(
     let mut recipients: Vec<NewRecipient> = out.rcpts.iter().map(|r| recipient(snap, r)).collect();
     match out.sender {
         Sender::User(user) => {
-            let account = store
-                .account(user)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?;
+            let now = crate::store::now_ms();
+            let missing = || StoreError::NotFound(format!("user {user}"));
+            let (account, n) = match opts.sent.fresh(user, now) {
+                Some(n) => (store.account(user).await?.ok_or_else(missing)?, n),
+                None => {
+                    let (account, n) = store
+                        .sender(user, 3_600_000, opts.max_per_hour)
+                        .await?
+                        .ok_or_else(missing)?;
+                    opts.sent.counted(user, n, now);
+                    (account, n)
+                }
+            };
             if account.disabled {
                 return Err(RelayError::Disabled);
             }
@@ -195,7 +267,6 @@ pub async fn send(
             if !account.covered {
                 return Err(RelayError::NotCovered);
             }
-            let n = store.sent_recently(user, 3_600_000).await?;
             if n >= opts.max_per_hour {
                 return Err(RelayError::RateLimited(n));
             }
@@ -239,8 +310,13 @@ pub async fn send(
             }
         }
     }
-    let raw = sign(store, snap, &out.mail_from, out.raw).await?;
-    let (raw, summary) = Summary::for_ingest(raw)
+    // signed when delivered (see delivery_signature), by the domain the
+    // envelope sender is of
+    let sign_as = snap
+        .domains
+        .get(&domain_of(&out.mail_from))
+        .map(|&(id, _)| id);
+    let (raw, summary) = Summary::for_ingest(out.raw)
         .await
         .map_err(|e| StoreError::Invalid(format!("summary task failed: {e}")))?;
     let id = store
@@ -255,10 +331,14 @@ pub async fn send(
                 raw,
                 recipients,
                 in_reply_to: None,
+                sign_as,
             },
             sent_by,
         )
         .await?;
+    if let Some(user) = sent_by {
+        opts.sent.add(user);
+    }
     Ok(id)
 }
 
@@ -290,52 +370,40 @@ fn signer(
     Ok(s)
 }
 
-/// DKIM-sign `raw` for the envelope sender's domain if it has an active
-/// key. A key that cannot be used is logged and the message goes unsigned:
-/// mail must not stop for a signature.
-async fn sign(
+/// The `DKIM-Signature` header field for a delivery of `raw`, signed for
+/// the envelope sender's domain with `domain`'s active key — the key of
+/// the day it is sent, as Exim's transports sign, so mail queued before a
+/// key change goes out with the new key. `None` when the domain has no
+/// active key, or its key cannot be used (logged: mail must not stop for a
+/// signature). The RSA work runs off the async workers.
+pub async fn delivery_signature(
     store: &Store,
-    snap: &DirectorySnapshot,
+    domain: DomainId,
     mail_from: &str,
-    raw: Vec<u8>,
-) -> Result<Vec<u8>, RelayError> {
-    let domain = domain_of(mail_from);
-    let Some(&(id, _)) = snap.domains.get(&domain) else {
-        return Ok(raw);
-    };
-    let key = match store.active_dkim_key(id).await {
+    raw: &std::sync::Arc<Vec<u8>>,
+) -> Option<String> {
+    let name = domain_of(mail_from);
+    let key = match store.active_dkim_key(domain).await {
         Ok(Some(k)) => k,
-        Ok(None) => return Ok(raw),
+        Ok(None) => return None,
         Err(e) => {
-            tracing::error!(error = %e, %domain, "cannot read the DKIM key; sending unsigned");
-            return Ok(raw);
+            tracing::error!(error = %e, domain = %name, "cannot read the DKIM key; sending unsigned");
+            return None;
         }
     };
-    let Ok(algorithm) = key.algorithm.parse::<dkim::Algorithm>() else {
-        return Ok(raw);
-    };
+    let algorithm = key.algorithm.parse::<dkim::Algorithm>().ok()?;
+    let raw = raw.clone();
     let signed = tokio::task::spawn_blocking(move || {
-        let signer = match signer(&key, &domain, algorithm) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, %domain, selector = %key.selector, "DKIM key unusable; sending unsigned");
-                return raw;
-            }
-        };
-        match signer.header(&raw) {
-            Ok(header) => {
-                let mut out = header.into_bytes();
-                out.extend_from_slice(&raw);
-                out
-            }
-            Err(e) => {
-                tracing::error!(error = %e, %domain, selector = %key.selector, "DKIM signing failed; sending unsigned");
-                raw
-            }
-        }
+        signer(&key, &name, algorithm)
+            .and_then(|s| s.header(&raw))
+            .map_err(|e| {
+                tracing::error!(error = %e, domain = %name, selector = %key.selector, "DKIM signing failed; sending unsigned");
+            })
+            .ok()
     })
     .await;
-    // fails only while the runtime shuts down: the caller keeps what was
-    // typed (a draft) or answers 451
-    signed.map_err(|e| RelayError::Unavailable(StoreError::Invalid(format!("signing task: {e}"))))
+    signed.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "DKIM signing task failed; sending unsigned");
+        None
+    })
 }

@@ -449,6 +449,7 @@ async fn commit<P: crate::directory::RecipientPolicy>(
         summary,
         recipients: env.recipients,
         in_reply_to: None,
+        sign_as: None,
     };
     match ctx.store.ingest(msg).await {
         Ok(id) => {

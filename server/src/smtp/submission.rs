@@ -268,51 +268,74 @@ fn login_reply(e: LoginError) -> Reply {
     }
 }
 
-/// Addresses in a message's From (and Sender) header fields; `None` when
-/// the header cannot be read or names its author twice (a second From a
-/// reader might show instead of the first).
-fn header_senders(raw: &[u8]) -> Option<Vec<String>> {
-    let m = mail_parser::MessageParser::default().parse_headers(raw)?;
-    let count =
-        |name: mail_parser::HeaderName<'_>| m.headers().iter().filter(|h| h.name == name).count();
-    if count(mail_parser::HeaderName::From) > 1 || count(mail_parser::HeaderName::Sender) > 1 {
-        return None;
-    }
-    let list = |a: Option<&mail_parser::Address>| -> Vec<String> {
-        a.map(|a| {
-            a.iter()
-                .filter_map(|x| x.address().map(str::to_ascii_lowercase))
-                .collect()
-        })
-        .unwrap_or_default()
-    };
-    let mut out = list(m.from());
-    out.extend(list(m.sender()));
-    Some(out)
+/// What submission checks and completes in a message's header, read in
+/// one parse.
+struct Header {
+    /// Addresses in the From (and Sender) fields; `None` when the header
+    /// cannot be read or names its author twice (a second From a reader
+    /// might show instead of the first).
+    senders: Option<Vec<String>>,
+    has_date: bool,
+    has_message_id: bool,
 }
 
-/// RFC 6409 §8.2, §8.3: a message without Date or Message-ID gets them.
-fn complete_headers(raw: Vec<u8>, hostname: &str) -> Vec<u8> {
-    let Some(m) = mail_parser::MessageParser::default().parse_headers(&raw) else {
-        return raw;
-    };
-    let mut extra = String::new();
-    if m.date().is_none() {
-        let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc2822)
-            .unwrap_or_default();
-        extra.push_str(&format!("Date: {now}\r\n"));
+impl Header {
+    fn read(raw: &[u8]) -> Header {
+        let Some(m) = mail_parser::MessageParser::default().parse_headers(raw) else {
+            // unreadable: nothing added, and the sender check refuses it
+            return Header {
+                senders: None,
+                has_date: true,
+                has_message_id: true,
+            };
+        };
+        let count = |name: mail_parser::HeaderName<'_>| {
+            m.headers().iter().filter(|h| h.name == name).count()
+        };
+        let senders = if count(mail_parser::HeaderName::From) > 1
+            || count(mail_parser::HeaderName::Sender) > 1
+        {
+            None
+        } else {
+            let list = |a: Option<&mail_parser::Address>| -> Vec<String> {
+                a.map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.address().map(str::to_ascii_lowercase))
+                        .collect()
+                })
+                .unwrap_or_default()
+            };
+            let mut out = list(m.from());
+            out.extend(list(m.sender()));
+            Some(out)
+        };
+        Header {
+            senders,
+            has_date: m.date().is_some(),
+            has_message_id: m.message_id().is_some(),
+        }
     }
-    if m.message_id().is_none() {
-        let id = crate::auth::token::random_token();
-        extra.push_str(&format!("Message-ID: <{id}@{hostname}>\r\n"));
+
+    /// RFC 6409 §8.2, §8.3: a message without Date or Message-ID gets them.
+    fn complete(&self, raw: Vec<u8>, hostname: &str) -> Vec<u8> {
+        let mut extra = String::new();
+        if !self.has_date {
+            let now = time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc2822)
+                .unwrap_or_default();
+            extra.push_str(&format!("Date: {now}\r\n"));
+        }
+        if !self.has_message_id {
+            let id = crate::auth::token::random_token();
+            extra.push_str(&format!("Message-ID: <{id}@{hostname}>\r\n"));
+        }
+        if extra.is_empty() {
+            return raw;
+        }
+        let mut out = extra.into_bytes();
+        out.extend_from_slice(&raw);
+        out
     }
-    if extra.is_empty() {
-        return raw;
-    }
-    let mut out = extra.into_bytes();
-    out.extend_from_slice(&raw);
-    out
 }
 
 /// Hand a submitted message to the relay; the reply for end of data.
@@ -327,10 +350,11 @@ pub async fn commit(
     let Some(principal) = env.principal else {
         return Err(Reply::new(530, [5, 7, 0], "Authentication required"));
     };
+    let header = Header::read(&env.raw);
+    let senders = header.senders.as_deref().unwrap_or_default();
     let sender = match &principal {
         Principal::User { id, addresses } => {
             // the From header must be theirs too: no forged author
-            let senders = header_senders(&env.raw).unwrap_or_default();
             if senders.is_empty()
                 || !senders
                     .iter()
@@ -349,7 +373,6 @@ pub async fn commit(
             // authors too, not only its envelope (a protected subdomain is
             // another tenant's)
             use crate::directory::RecipientPolicy;
-            let senders = header_senders(&env.raw).unwrap_or_default();
             let ours = |a: &String| {
                 a.rsplit_once('@')
                     .is_some_and(|(_, d)| snap.owner_domain(d) == Some(*domain))
@@ -364,7 +387,7 @@ pub async fn commit(
             Sender::Primary(*domain)
         }
     };
-    let raw = complete_headers(env.raw, hostname);
+    let raw = header.complete(env.raw, hostname);
     let out = Outgoing {
         origin: Origin::Submission,
         sender,
@@ -407,18 +430,18 @@ mod tests {
     #[test]
     fn missing_date_and_message_id_are_added() {
         let raw = b"From: a@example.test\r\nSubject: x\r\n\r\nbody\r\n".to_vec();
-        let out = String::from_utf8(complete_headers(raw, "mx.test")).unwrap();
+        let out = String::from_utf8(Header::read(&raw).complete(raw, "mx.test")).unwrap();
         assert!(out.starts_with("Date: "), "{out}");
         assert!(out.contains("\r\nMessage-ID: <") && out.contains("@mx.test>\r\n"));
         let full = b"Date: Wed, 02 Dec 2026 10:00:00 +0000\r\nMessage-ID: <x@y>\r\nFrom: a@example.test\r\n\r\nb\r\n".to_vec();
-        assert_eq!(complete_headers(full.clone(), "mx.test"), full);
+        assert_eq!(Header::read(&full).complete(full.clone(), "mx.test"), full);
     }
 
     #[test]
     fn from_and_sender_are_read() {
         let raw = b"From: \"A\" <Alice@Example.test>, bob@example.test\r\nSender: carol@example.test\r\n\r\n";
         assert_eq!(
-            header_senders(raw).unwrap(),
+            Header::read(raw).senders.unwrap(),
             [
                 "alice@example.test",
                 "bob@example.test",

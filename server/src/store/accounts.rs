@@ -71,13 +71,13 @@ pub struct TokenRow {
     pub superseded: bool,
 }
 
-const SELECT_ACCOUNT: &str = "SELECT u.id, u.domain_id, d.name, u.address, u.display_name, \
-     u.source, u.disabled, u.password_hash, u.password_set_at, d.state, d.continuity_enabled, \
-     d.continuity_enabled AND (d.continuity_scope = 'all' OR EXISTS (SELECT 1 FROM continuity_users c \
-       WHERE c.domain_id = d.id AND c.user_id = u.id)) \
-     FROM users u JOIN domains d ON d.id = u.domain_id ";
+pub(super) const ACCOUNT_COLUMNS: &str = "SELECT u.id, u.domain_id, d.name, u.address, \
+     u.display_name, u.source, u.disabled, u.password_hash, u.password_set_at, d.state, \
+     d.continuity_enabled, d.continuity_enabled AND (d.continuity_scope = 'all' OR EXISTS \
+       (SELECT 1 FROM continuity_users c WHERE c.domain_id = d.id AND c.user_id = u.id))";
+pub(super) const ACCOUNT_FROM: &str = " FROM users u JOIN domains d ON d.id = u.domain_id ";
 
-fn account_from_row(r: &db::Row) -> Result<Account> {
+pub(super) fn account_from_row(r: &db::Row) -> Result<Account> {
     Ok(Account {
         user: UserId(r.try_get(0)?),
         domain: DomainId(r.try_get(1)?),
@@ -101,7 +101,7 @@ impl Store {
             return Ok(None);
         };
         let row = db::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT_ACCOUNT} WHERE lower(u.address) = lower(?1) OR u.id = \
+            "{ACCOUNT_COLUMNS}{ACCOUNT_FROM} WHERE lower(u.address) = lower(?1) OR u.id = \
              (SELECT user_id FROM user_aliases WHERE lower(address) = lower(?1))"
         )))
         .bind(&address)
@@ -112,7 +112,7 @@ impl Store {
 
     pub async fn account(&self, user: UserId) -> Result<Option<Account>> {
         let row = db::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT_ACCOUNT} WHERE u.id = ?"
+            "{ACCOUNT_COLUMNS}{ACCOUNT_FROM} WHERE u.id = ?"
         )))
         .bind(user.0)
         .fetch_optional(&self.read)

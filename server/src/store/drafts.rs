@@ -51,6 +51,10 @@ fn cap(s: &str, max: usize) -> String {
     s[..end].to_string()
 }
 
+/// How many messages a user sent since a time, up to a bound.
+const SENT_RECENTLY: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM messages \
+     WHERE sent_by = ? AND received_at > ? LIMIT ?) s";
+
 impl Store {
     /// Save a draft (a new one when `d.id` is 0, else that one if it is the
     /// user's). Returns its id.
@@ -303,17 +307,31 @@ impl Store {
         Ok(())
     }
 
-    /// Messages the user sent (webmail and submission) in the last
-    /// `window_ms` — counted on the messages themselves, so deleting them
-    /// from Sent or the trash frees nothing.
-    pub async fn sent_recently(&self, user: UserId, window_ms: i64) -> Result<i64> {
-        Ok(
-            db::query_scalar("SELECT COUNT(*) FROM messages WHERE sent_by = ? AND received_at > ?")
-                .bind(user.0)
-                .bind(now_ms() - window_ms)
-                .fetch_one(&self.read)
-                .await?,
-        )
+    /// The sending account, and how many messages it sent (webmail and
+    /// submission) in the last `window_ms` counted up to `at_most` (the
+    /// limit: counting further would cost a step per message sent) — in one
+    /// query, what every send checks. Counted on the messages themselves,
+    /// so deleting them from Sent or the trash frees nothing.
+    pub async fn sender(
+        &self,
+        user: UserId,
+        window_ms: i64,
+        at_most: i64,
+    ) -> Result<Option<(super::accounts::Account, i64)>> {
+        let row = db::query(sqlx::AssertSqlSafe(format!(
+            "{}, ({SENT_RECENTLY}) {} WHERE u.id = ?",
+            super::accounts::ACCOUNT_COLUMNS,
+            super::accounts::ACCOUNT_FROM
+        )))
+        .bind(user.0)
+        .bind(now_ms() - window_ms)
+        .bind(at_most)
+        .bind(user.0)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref()
+            .map(|r| Ok((super::accounts::account_from_row(r)?, r.try_get(12)?)))
+            .transpose()
     }
 
     /// Addresses the user corresponds with (the senders of their recent

@@ -36,7 +36,7 @@ pub(super) async fn claim(
     take_back_expired(conn, now).await?;
     renew(conn, node, now + lease).await?;
     const DUE: &str = "SELECT d.id, d.message_id, d.rcpt, d.domain_id, d.attempts, m.mail_from, \
-         m.received_at, m.client_ip, m.helo, m.tls \
+         m.received_at, m.client_ip, m.helo, m.tls, m.sign_as \
          FROM deliveries d JOIN messages m ON m.id = d.message_id \
          WHERE d.status IN ('queued', 'delayed') AND d.next_attempt_at <= ? \
          AND NOT EXISTS (SELECT 1 FROM domains x WHERE x.id = d.domain_id AND x.state = 'outage') \
@@ -67,6 +67,7 @@ pub(super) async fn claim(
             client_ip: row.try_get(7)?,
             helo: row.try_get(8)?,
             tls: row.try_get(9)?,
+            sign_as: row.try_get::<Option<i64>, _>(10)?.map(DomainId),
         };
         // Recorded before anything is sent: after a crash we know an
         // attempt was under way (see requeue_interrupted).

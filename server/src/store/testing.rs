@@ -142,6 +142,7 @@ pub fn message_to_alice(
             user,
         }],
         in_reply_to: None,
+        sign_as: None,
     }
 }
 

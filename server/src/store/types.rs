@@ -107,6 +107,9 @@ pub struct NewMessage {
     pub recipients: Vec<NewRecipient>,
     /// For a DSN: the message it reports on (tracked on both).
     pub in_reply_to: Option<MessageId>,
+    /// The protected domain whose DKIM key signs the message each time it
+    /// is delivered (mail its users or its own server send through us).
+    pub sign_as: Option<DomainId>,
 }
 
 /// A refused step of an SMTP session, for Email Live Tracking.
@@ -135,6 +138,8 @@ pub struct Claim {
     pub client_ip: Option<String>,
     pub helo: Option<String>,
     pub tls: bool,
+    /// Sign with this domain's active DKIM key when delivering.
+    pub sign_as: Option<DomainId>,
 }
 
 /// The result of one delivery attempt.

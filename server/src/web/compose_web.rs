@@ -15,7 +15,7 @@ use super::compose_form;
 use super::forms::{client_ip, csrf_ok, enc, forbidden_form, require_session, see_other};
 use super::WebState;
 use crate::compose::{self, ComposeError, Draft};
-use crate::relay::{self, Outgoing, RelayError, RelayOptions, Sender};
+use crate::relay::{self, Outgoing, RelayError, Sender};
 use crate::store::drafts::DraftRow;
 use crate::store::{Origin, Store, UserId};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -403,8 +403,8 @@ pub async fn send(
     let fail = |code: &'static str, detail: String| {
         back_to_draft(store, user, json, draft, "", Some((code, detail)))
     };
-    let max_per_hour = i64::from(state.quotas.max_sends_per_hour);
-    let Ok(Some(account)) = store.account(user).await else {
+    let max_per_hour = state.relay.max_per_hour;
+    let Ok(Some((account, sent))) = store.sender(user, 3_600_000, max_per_hour).await else {
         return HttpResponse::ServiceUnavailable().finish();
     };
     if account.disabled {
@@ -413,10 +413,8 @@ pub async fn send(
     if !account.covered {
         return fail("notcovered", String::new()).await;
     }
-    match store.sent_recently(user, 3_600_000).await {
-        Ok(n) if n >= max_per_hour => return fail("rate", max_per_hour.to_string()).await,
-        Ok(_) => {}
-        Err(_) => return HttpResponse::ServiceUnavailable().finish(),
+    if sent >= max_per_hour {
+        return fail("rate", max_per_hour.to_string()).await;
     }
     let own = match store.own_addresses(user).await {
         Ok(o) => o,
@@ -480,11 +478,7 @@ pub async fn send(
         Ok(s) => s,
         Err(_) => return HttpResponse::ServiceUnavailable().finish(),
     };
-    let opts = RelayOptions {
-        copy_sent_to_primary: state.copy_sent,
-        max_per_hour,
-        ..Default::default()
-    };
+    let opts = &state.relay;
     let outgoing = Outgoing {
         origin: Origin::Webmail,
         sender: Sender::User(user),
@@ -495,7 +489,7 @@ pub async fn send(
         helo: Some("webmail".into()),
         tls: false,
     };
-    let id = match relay::send(store, &snap, &opts, outgoing).await {
+    let id = match relay::send(store, &snap, opts, outgoing).await {
         Ok(id) => id,
         Err(RelayError::RateLimited(_)) => return fail("rate", max_per_hour.to_string()).await,
         Err(RelayError::Disabled) => return forbidden_form(&req),

@@ -67,8 +67,9 @@ pub struct WebState {
     pub options: LeptosOptions,
     /// Our name (EHLO of the connection test, sender of invitations).
     pub hostname: String,
-    /// Webmail mail also goes to the sender's own mailbox on their primary.
-    pub copy_sent: bool,
+    /// How the webmail sends (the sender's own copy for their primary, the
+    /// sending limit; counts shared with the submission listeners).
+    pub relay: crate::relay::RelayOptions,
     /// How mail leaves, for the Control Panel's outbound page.
     pub outbound: OutboundFacts,
     /// Reverse proxies whose forwarding headers name the client.
@@ -77,14 +78,12 @@ pub struct WebState {
     pub quotas: Quotas,
 }
 
-/// What a user may keep and send in the webmail (`web.max_drafts`,
-/// `web.draft_files_quota`, `web.max_sends_per_hour`).
+/// What a user may keep in the webmail (`web.max_drafts`,
+/// `web.draft_files_quota`; the sending limit is the relay's).
 #[derive(Debug, Clone, Copy)]
 pub struct Quotas {
     pub max_drafts: u32,
     pub draft_files: usize,
-    /// Messages a user may send in an hour (webmail and mail apps together).
-    pub max_sends_per_hour: u32,
 }
 
 impl Default for Quotas {
@@ -92,7 +91,6 @@ impl Default for Quotas {
         Quotas {
             max_drafts: 500,
             draft_files: 200 << 20,
-            max_sends_per_hour: 200,
         }
     }
 }

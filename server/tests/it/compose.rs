@@ -38,6 +38,7 @@ async fn compose_send_reply_and_refusals() {
                 user,
             }],
             in_reply_to: None,
+            sign_as: None,
         })
         .await
         .expect("ingest");
@@ -323,6 +324,7 @@ async fn compose_send_reply_and_refusals() {
                 user,
             }],
             in_reply_to: None,
+            sign_as: None,
         })
         .await
         .expect("ingest");

@@ -389,7 +389,6 @@ async fn a_user_cannot_fill_the_server_with_form_parts_drafts_or_files() {
         server::web::Quotas {
             max_drafts: 3,
             draft_files: 100 * 1024,
-            ..Default::default()
         },
     )
     .await;

@@ -59,6 +59,7 @@ async fn deliver(store: &Store, rcpts: &[&str], raw: String) {
             raw,
             recipients,
             in_reply_to: None,
+            sign_as: None,
         })
         .await
         .expect("ingest");

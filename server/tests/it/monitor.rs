@@ -390,6 +390,7 @@ async fn a_dead_primary_holds_delivery_until_it_is_back() {
                 user,
             }],
             in_reply_to: None,
+            sign_as: None,
         })
         .await
         .expect("ingest");

@@ -55,6 +55,7 @@ async fn send_out(r: &server::service::Running, rcpt: &str) -> MessageId {
                 user: None,
             }],
             in_reply_to: None,
+            sign_as: None,
         })
         .await
         .expect("stored")

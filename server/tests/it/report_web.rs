@@ -54,6 +54,7 @@ async fn the_held_queue_and_the_reconciliation_report_are_shown_to_whom_they_con
                     user,
                 }],
                 in_reply_to: None,
+                sign_as: None,
             })
             .await
             .expect("ingest");

@@ -53,6 +53,7 @@ async fn ingest(store: &Store, rcpt: &str, subject: &str) -> MessageId {
                 user,
             }],
             in_reply_to: None,
+            sign_as: None,
         })
         .await
         .expect("ingest")

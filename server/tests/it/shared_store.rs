@@ -32,6 +32,7 @@ async fn ingest_for(store: &Store, domain: server::store::DomainId, n: usize) {
                     user: None,
                 }],
                 in_reply_to: None,
+                sign_as: None,
             })
             .await
             .expect("ingest");

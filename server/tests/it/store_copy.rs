@@ -58,6 +58,7 @@ async fn a_sqlite_installation_moves_to_postgres_whole() {
                 user: Some(alice),
             }],
             in_reply_to: None,
+            sign_as: None,
         })
         .await
         .expect("ingest");
@@ -155,6 +156,7 @@ async fn a_sqlite_installation_moves_to_postgres_whole() {
                 user: Some(alice),
             }],
             in_reply_to: None,
+            sign_as: None,
         })
         .await
         .expect("new mail");

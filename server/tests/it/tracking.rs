@@ -41,6 +41,7 @@ async fn ingest(store: &Store, from: &str, rcpt: &str, subject: &str) -> Message
                 user,
             }],
             in_reply_to: None,
+            sign_as: None,
         })
         .await
         .expect("ingest")

@@ -31,6 +31,7 @@ async fn ingest(s: &Setup, rcpt: &str, subject: &str) -> MessageId {
                 user,
             }],
             in_reply_to: None,
+            sign_as: None,
         })
         .await
         .expect("ingest")

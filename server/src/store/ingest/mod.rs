@@ -73,7 +73,7 @@ async fn file_sent(conn: &mut db::Tx<'_>, user: UserId, id: MessageId, now: i64)
 }
 
 /// The values of a `messages` row, in the order of its columns in both
-/// backends' ingest (received_at … sent_by: 15 values).
+/// backends' ingest (received_at … sign_as: 16 values).
 pub(super) fn bind_message_row<'a, 'q>(
     script: &'a mut db::Script<'q>,
     m: &'q NewMessage,
@@ -99,4 +99,5 @@ pub(super) fn bind_message_row<'a, 'q>(
         // who sent it through us: the sending limit counts this, whatever
         // becomes of the Sent entry
         .bind(sent_by.map(|u| u.0))
+        .bind(m.sign_as.map(|d| d.0))
 }

@@ -27,7 +27,7 @@ use crate::store::events::{held_detail, queued_detail, received_detail};
 use crate::store::{MessageId, NewMessage, Result, UserId};
 
 /// Parameters before the recipients' rows.
-const FIXED: usize = 18;
+const FIXED: usize = 19;
 /// Parameters per recipient: address, domain, user, `queued` detail.
 const PER_RECIPIENT: usize = 4;
 
@@ -53,9 +53,10 @@ fn sql(recipients: usize) -> String {
         "WITH m AS (\
            INSERT INTO messages (received_at, origin, mail_from, client_ip, helo, tls, size, \
              header_from, header_to, header_cc, subject, sent_date, message_id_hdr, attachments, \
-             sent_by) \
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id), \
-         b AS (INSERT INTO message_blobs (message_id, raw) SELECT id, ?16 FROM m), \
+             sent_by, sign_as) \
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+           RETURNING id), \
+         b AS (INSERT INTO message_blobs (message_id, raw) SELECT id, ?17 FROM m), \
          f AS (INSERT INTO index_pending (message_id) SELECT id FROM m), \
          r (n, rcpt, domain_id, user_id, queued) AS (VALUES {rows}), \
          d AS (\
@@ -69,9 +70,9 @@ fn sql(recipients: usize) -> String {
            INSERT INTO events (at, message_id, delivery_id, kind, detail) \
            SELECT ?1, m.id, x.delivery, x.kind, x.detail FROM m, (\
              SELECT 0 AS n, 0 AS k, CAST(NULL AS BIGINT) AS delivery, 'received' AS kind, \
-               CAST(?17 AS TEXT) AS detail \
+               CAST(?18 AS TEXT) AS detail \
              UNION ALL SELECT dn.n, 1, dn.id, 'queued', r.queued FROM dn JOIN r ON r.n = dn.n \
-             UNION ALL SELECT dn.n, 2, dn.id, 'held', CAST(?18 AS TEXT) FROM dn \
+             UNION ALL SELECT dn.n, 2, dn.id, 'held', CAST(?19 AS TEXT) FROM dn \
                WHERE dn.via_continuity \
            ) x ORDER BY x.n, x.k) \
          SELECT id FROM m"

@@ -78,7 +78,7 @@ pub(super) fn script<'q>(
     script.sql(
         "INSERT INTO messages (received_at, origin, mail_from, client_ip, helo, tls, size, \
          header_from, header_to, header_cc, subject, sent_date, message_id_hdr, attachments, \
-         sent_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id;\n",
+         sent_by, sign_as) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id;\n",
     );
     bind_message_row(script, m, sent_by, now)
         .sql(&format!(

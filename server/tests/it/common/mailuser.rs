@@ -51,6 +51,7 @@ pub async fn ingest(store: &Store, to: &str, raw: &[u8]) -> server::store::Messa
                 user,
             }],
             in_reply_to: None,
+            sign_as: None,
         })
         .await
         .expect("ingest")

@@ -318,7 +318,7 @@ pub async fn web_app_quotas(
             "127.0.0.1:8080".parse().expect("addr"),
         ),
         hostname: "mx.continuity.test".into(),
-        copy_sent: true,
+        relay: Default::default(),
         outbound,
         trusted_proxies: Arc::new(vec!["127.0.0.100/32".parse().expect("net")]),
         quotas,
