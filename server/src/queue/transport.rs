@@ -78,8 +78,16 @@ pub enum Attempt {
 
 #[async_trait::async_trait]
 pub trait Deliverer: Send + Sync + 'static {
-    /// Send `message` from `mail_from` ("" for `<>`) to `rcpt` via `route`.
-    async fn deliver(&self, route: &Route, mail_from: &str, rcpt: &str, message: &[u8]) -> Attempt;
+    /// Send `message` from `mail_from` ("" for `<>`) to `rcpts` via
+    /// `route`, in one transaction where it can: one verdict per
+    /// recipient, in their order.
+    async fn deliver(
+        &self,
+        route: &Route,
+        mail_from: &str,
+        rcpts: &[&str],
+        message: &[u8],
+    ) -> Vec<Attempt>;
 }
 
 /// How long a connection waits in the pool for its next message.
@@ -185,10 +193,17 @@ async fn sweep(idle: Weak<Mutex<HashMap<Route, Vec<Conn>>>>) {
 
 #[async_trait::async_trait]
 impl Deliverer for SmtpDeliverer {
-    async fn deliver(&self, route: &Route, mail_from: &str, rcpt: &str, message: &[u8]) -> Attempt {
+    async fn deliver(
+        &self,
+        route: &Route,
+        mail_from: &str,
+        rcpts: &[&str],
+        message: &[u8],
+    ) -> Vec<Attempt> {
+        let all = |a: Attempt| vec![a; rcpts.len()];
         let tls = match self.tls_for(route) {
             Ok(t) => t,
-            Err(e) => return Attempt::Temporary(e),
+            Err(e) => return all(Attempt::Temporary(e)),
         };
         // a kept connection first; one found closed is replaced once
         let mut reused = self.take_idle(route);
@@ -198,10 +213,10 @@ impl Deliverer for SmtpDeliverer {
                 Some(c) => c,
                 None => match Conn::open(route, &self.hello, self.timeout, &tls).await {
                     Ok(c) => c,
-                    Err(e) => return Attempt::Temporary(e),
+                    Err(e) => return all(Attempt::Temporary(e)),
                 },
             };
-            let (attempt, fate) = conn.send(mail_from, rcpt, message).await;
+            let (attempt, fate) = conn.send(mail_from, rcpts, message).await;
             match fate {
                 Fate::Keep => {
                     self.put_back(route, conn);

@@ -256,6 +256,25 @@ fn deliverer() -> SmtpDeliverer {
 const MESSAGE: &[u8] =
     b"From: a@remote.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\n.a line with a dot\r\nend\r\n";
 
+/// The ways a server may take a transaction: pipelined with DATA or with
+/// BDAT, or one command at a time.
+const WAYS: [&[&str]; 3] = [&["PIPELINING"], &["PIPELINING", "CHUNKING"], &[]];
+
+/// One recipient per transaction, as most tests here send.
+#[async_trait::async_trait]
+trait One {
+    async fn deliver_one(&self, route: &Route, from: &str, rcpt: &str, message: &[u8]) -> Attempt;
+}
+
+#[async_trait::async_trait]
+impl One for SmtpDeliverer {
+    async fn deliver_one(&self, route: &Route, from: &str, rcpt: &str, message: &[u8]) -> Attempt {
+        let mut each = self.deliver(route, from, &[rcpt], message).await;
+        assert_eq!(each.len(), 1, "one verdict per recipient");
+        each.remove(0)
+    }
+}
+
 fn accepted(a: &Attempt) -> bool {
     matches!(a, Attempt::Accepted(_))
 }
@@ -270,7 +289,7 @@ async fn with_pipelining_mail_rcpt_and_data_go_together_and_the_connection_is_re
     let d = deliverer();
     for i in 0..3 {
         let a = d
-            .deliver(
+            .deliver_one(
                 &route(port),
                 "a@remote.test",
                 &format!("b{i}@example.test"),
@@ -310,7 +329,7 @@ async fn without_pipelining_one_command_at_a_time() {
     .await;
     let d = deliverer();
     for rcpt in ["b@example.test", "c@example.test"] {
-        let a = d.deliver(&route(port), "", rcpt, MESSAGE).await;
+        let a = d.deliver_one(&route(port), "", rcpt, MESSAGE).await;
         assert!(accepted(&a), "{a:?}");
     }
     let seen = log.lock().unwrap();
@@ -330,7 +349,7 @@ async fn with_chunking_the_message_goes_as_bdat_in_the_same_write() {
     let d = deliverer();
     let eight_bit = "Subject: é\r\n\r\ncafé\r\n.\r\n".as_bytes();
     let a = d
-        .deliver(&route(port), "a@remote.test", "b@example.test", eight_bit)
+        .deliver_one(&route(port), "a@remote.test", "b@example.test", eight_bit)
         .await;
     assert!(accepted(&a), "{a:?}");
     let seen = log.lock().unwrap();
@@ -345,13 +364,72 @@ async fn with_chunking_the_message_goes_as_bdat_in_the_same_write() {
     assert!(!seen.commands.iter().any(|c| c == "DATA"));
 }
 
+/// Several recipients in one transaction: MAIL once, every RCPT, the
+/// message once; the recipient refused among them bounces alone and the
+/// others share the message's verdict — pipelined or not, DATA or BDAT.
+#[tokio::test]
+async fn one_transaction_for_several_recipients_each_judged_alone() {
+    for caps in WAYS {
+        let (port, log) = scripted(Script {
+            caps,
+            refuse: Some("nobody@example.test"),
+            ..Script::default()
+        })
+        .await;
+        let d = deliverer();
+        let rcpts = ["b@example.test", "nobody@example.test", "c@example.test"];
+        let each = d
+            .deliver(&route(port), "a@remote.test", &rcpts, MESSAGE)
+            .await;
+        assert_eq!(each.len(), 3, "{caps:?}");
+        assert!(
+            accepted(&each[0]) && accepted(&each[2]),
+            "{caps:?}: {each:?}"
+        );
+        assert_eq!(
+            each[1],
+            Attempt::Permanent("550 5.1.1 no such user here".into()),
+            "{caps:?}"
+        );
+        // all refused: nothing sent, each its own reply; then the connection
+        // serves the next transaction
+        let each = d
+            .deliver(
+                &route(port),
+                "a@remote.test",
+                &["nobody@example.test"; 2],
+                MESSAGE,
+            )
+            .await;
+        assert!(
+            each.iter().all(|a| matches!(a, Attempt::Permanent(_))),
+            "{caps:?}: {each:?}"
+        );
+        let next = d
+            .deliver_one(&route(port), "a@remote.test", "d@example.test", MESSAGE)
+            .await;
+        assert!(accepted(&next), "{caps:?}: {next:?}");
+        let seen = log.lock().unwrap();
+        assert!(
+            seen.violations.is_empty(),
+            "{caps:?}: {:?}",
+            seen.violations
+        );
+        assert_eq!(seen.connections, 1, "{caps:?}");
+        assert_eq!(
+            seen.bodies.len(),
+            2,
+            "{caps:?}: the message once, then the next"
+        );
+        let count = |p: &str| seen.commands.iter().filter(|c| c.starts_with(p)).count();
+        assert_eq!(count("MAIL"), 3, "{caps:?}: {:?}", seen.commands);
+        assert_eq!(count("RCPT"), 6, "{caps:?}: {:?}", seen.commands);
+    }
+}
+
 #[tokio::test]
 async fn a_refused_recipient_is_judged_alone_and_the_next_one_delivered() {
-    for caps in [
-        &["PIPELINING"][..],
-        &["PIPELINING", "CHUNKING"][..],
-        &[][..],
-    ] {
+    for caps in WAYS {
         let (port, log) = scripted(Script {
             caps,
             refuse: Some("nobody@example.test"),
@@ -360,7 +438,7 @@ async fn a_refused_recipient_is_judged_alone_and_the_next_one_delivered() {
         .await;
         let d = deliverer();
         let refused = d
-            .deliver(
+            .deliver_one(
                 &route(port),
                 "a@remote.test",
                 "nobody@example.test",
@@ -373,7 +451,7 @@ async fn a_refused_recipient_is_judged_alone_and_the_next_one_delivered() {
             "{caps:?}"
         );
         let ok = d
-            .deliver(&route(port), "a@remote.test", "b@example.test", MESSAGE)
+            .deliver_one(&route(port), "a@remote.test", "b@example.test", MESSAGE)
             .await;
         assert!(accepted(&ok), "{caps:?}: {ok:?}");
         let seen = log.lock().unwrap();
@@ -412,7 +490,7 @@ async fn a_connection_the_server_closed_is_replaced_and_nothing_is_lost() {
     let d = deliverer();
     for rcpt in ["b@example.test", "c@example.test", "e@example.test"] {
         let a = d
-            .deliver(&route(port), "a@remote.test", rcpt, MESSAGE)
+            .deliver_one(&route(port), "a@remote.test", rcpt, MESSAGE)
             .await;
         assert!(accepted(&a), "{rcpt}: {a:?}");
     }
@@ -430,7 +508,7 @@ async fn a_connection_the_server_closed_is_replaced_and_nothing_is_lost() {
     .await;
     for rcpt in ["b@example.test", "c@example.test"] {
         let a = d
-            .deliver(&route(port), "a@remote.test", rcpt, MESSAGE)
+            .deliver_one(&route(port), "a@remote.test", rcpt, MESSAGE)
             .await;
         assert!(accepted(&a), "{rcpt}: {a:?}");
     }
@@ -448,7 +526,7 @@ async fn an_address_that_would_smuggle_a_command_is_refused_before_sending() {
     .await;
     let d = deliverer();
     let a = d
-        .deliver(
+        .deliver_one(
             &route(port),
             "a@remote.test",
             "b@example.test>\r\nRCPT TO:<c@example.test",

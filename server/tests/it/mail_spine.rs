@@ -177,6 +177,69 @@ async fn permanent_failure_bounces_with_a_dsn_to_the_sender() {
     r.stop().await;
 }
 
+/// A message to several users of one domain goes to its primary in one
+/// transaction; the recipient the primary refuses bounces alone, with one
+/// DSN, and the one it defers is retried alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_recipients_at_one_primary_go_together_each_judged_alone() {
+    let cfg = test_config("multi-rcpt");
+    let d = ScriptedDeliverer::accepting();
+    d.script.lock().unwrap().extend([
+        Attempt::Accepted("250 2.0.0 Ok: queued as A".into()),
+        Attempt::Permanent("550 5.1.1 <bob@example.test>: User unknown".into()),
+        Attempt::Temporary("452 4.2.2 <carol@example.test>: Mailbox full".into()),
+    ]);
+    let r = start(&cfg, Some(d.clone())).await;
+    demo_domain(&r, "primary.example.test", 25).await;
+    let mut c = Client::connect(r.smtp_addrs[0]).await;
+    c.cmd("EHLO c").await;
+    let rcpts = [
+        "alice@example.test",
+        "bob@example.test",
+        "carol@example.test",
+    ];
+    let id = message_id(&c.mail("dave@example.test", &rcpts, MSG).await);
+    eventually(10, "each recipient's outcome", || async {
+        statuses(&r.store, id).await == ["delivered", "bounced", "delivered"]
+    })
+    .await;
+    let tx = d.transactions();
+    assert_eq!(tx[0], rcpts, "one transaction for the three: {tx:?}");
+    assert!(
+        tx[1..].contains(&vec!["carol@example.test".to_string()]),
+        "the deferred one retried alone: {tx:?}"
+    );
+    // our trace names no recipient when there are several
+    let (_, _, _, bytes) = d.seen().remove(0);
+    let head = String::from_utf8_lossy(&bytes[..200]).to_string();
+    assert!(
+        head.starts_with("Received: ") && !head.contains("for <"),
+        "{head}"
+    );
+    // one DSN, for bob only
+    eventually(10, "the DSN delivered", || async {
+        d.seen().iter().any(|(_, from, _, _)| from.is_empty())
+    })
+    .await;
+    let dsns: Vec<String> = d
+        .seen()
+        .into_iter()
+        .filter(|(_, from, _, _)| from.is_empty())
+        .map(|(_, _, _, b)| String::from_utf8_lossy(&b).to_string())
+        .collect();
+    assert_eq!(dsns.len(), 1, "{dsns:?}");
+    assert!(
+        dsns[0].contains("Final-Recipient: rfc822; bob@example.test"),
+        "{}",
+        dsns[0]
+    );
+    assert!(!dsns[0].contains("Final-Recipient: rfc822; carol"));
+    let rows = r.store.deliveries_of(id).await.unwrap();
+    let attempts: Vec<i64> = rows.iter().map(|d| d.attempts).collect();
+    assert_eq!(attempts, [1, 1, 2]);
+    r.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn null_sender_is_never_bounced_and_remote_dsn_waits_for_a_route() {
     let cfg = test_config("nullsender");

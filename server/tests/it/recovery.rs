@@ -31,7 +31,7 @@ impl CountingPrimary {
 
 #[async_trait::async_trait]
 impl Deliverer for CountingPrimary {
-    async fn deliver(&self, _: &Route, _: &str, _: &str, message: &[u8]) -> Attempt {
+    async fn deliver(&self, _: &Route, _: &str, rcpts: &[&str], message: &[u8]) -> Vec<Attempt> {
         tokio::time::sleep(Duration::from_millis(40)).await;
         let text = String::from_utf8_lossy(message);
         let id = text
@@ -39,8 +39,8 @@ impl Deliverer for CountingPrimary {
             .find_map(|l| l.strip_prefix("Message-ID: "))
             .unwrap_or("?")
             .to_string();
-        *self.accepted.lock().unwrap().entry(id).or_default() += 1;
-        Attempt::Accepted("250 2.0.0 Ok: queued".into())
+        *self.accepted.lock().unwrap().entry(id).or_default() += rcpts.len() as u32;
+        vec![Attempt::Accepted("250 2.0.0 Ok: queued".into()); rcpts.len()]
     }
 }
 

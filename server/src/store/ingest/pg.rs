@@ -168,10 +168,10 @@ mod tests {
     #[test]
     fn one_row_of_parameters_per_recipient() {
         let two = sql(2);
-        assert!(two.contains("(1, CAST(?19 AS TEXT), CAST(?20 AS BIGINT)"));
-        assert!(two.contains("(2, CAST(?23 AS TEXT)"));
-        assert!(two.contains("CAST(?26 AS TEXT))"));
-        assert!(!two.contains("?27"));
+        assert!(two.contains("(1, CAST(?20 AS TEXT), CAST(?21 AS BIGINT)"));
+        assert!(two.contains("(2, CAST(?24 AS TEXT)"));
+        assert!(two.contains("CAST(?27 AS TEXT))"));
+        assert!(!two.contains("?28"));
         let pg = crate::store::dialect::for_postgres(&two);
         assert!(
             !pg.contains('?'),

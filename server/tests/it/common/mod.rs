@@ -196,12 +196,14 @@ impl Client {
 /// One delivery a scripted deliverer was asked for: route, sender, recipient, bytes.
 pub type Seen = (Route, String, String, Vec<u8>);
 
-/// A deliverer that answers from a script and records what it was given.
+/// A deliverer that answers from a script (one answer per recipient) and
+/// records what it was given: each recipient, and each transaction's.
 #[derive(Default)]
 pub struct ScriptedDeliverer {
     pub script: Mutex<Vec<Attempt>>,
     pub default: Mutex<Option<Attempt>>,
     pub seen: Mutex<Vec<Seen>>,
+    pub transactions: Mutex<Vec<Vec<String>>>,
 }
 
 impl ScriptedDeliverer {
@@ -213,26 +215,45 @@ impl ScriptedDeliverer {
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
+    /// The recipients of each transaction, in order.
+    pub fn transactions(&self) -> Vec<Vec<String>> {
+        self.transactions.lock().unwrap().clone()
+    }
 }
 
 #[async_trait::async_trait]
 impl Deliverer for ScriptedDeliverer {
-    async fn deliver(&self, route: &Route, mail_from: &str, rcpt: &str, message: &[u8]) -> Attempt {
-        self.seen.lock().unwrap().push((
-            route.clone(),
-            mail_from.to_string(),
-            rcpt.to_string(),
-            message.to_vec(),
-        ));
-        let mut s = self.script.lock().unwrap();
-        if !s.is_empty() {
-            return s.remove(0);
-        }
-        self.default
+    async fn deliver(
+        &self,
+        route: &Route,
+        mail_from: &str,
+        rcpts: &[&str],
+        message: &[u8],
+    ) -> Vec<Attempt> {
+        self.transactions
             .lock()
             .unwrap()
-            .clone()
-            .unwrap_or(Attempt::Temporary("421 4.3.0 not scripted".into()))
+            .push(rcpts.iter().map(|r| r.to_string()).collect());
+        rcpts
+            .iter()
+            .map(|rcpt| {
+                self.seen.lock().unwrap().push((
+                    route.clone(),
+                    mail_from.to_string(),
+                    rcpt.to_string(),
+                    message.to_vec(),
+                ));
+                let mut s = self.script.lock().unwrap();
+                if !s.is_empty() {
+                    return s.remove(0);
+                }
+                self.default
+                    .lock()
+                    .unwrap()
+                    .clone()
+                    .unwrap_or(Attempt::Temporary("421 4.3.0 not scripted".into()))
+            })
+            .collect()
     }
 }
 

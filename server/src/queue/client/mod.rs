@@ -1,7 +1,7 @@
 //! One SMTP client connection for delivery (RFC 5321), built on
 //! smtp-proto's reply parsers: the greeting, EHLO (HELO when refused),
 //! STARTTLS or implicit TLS, AUTH PLAIN/LOGIN, then any number of
-//! transactions on the same connection.
+//! transactions on the same connection ([`transaction`]).
 //!
 //! A transaction costs as few round trips as the server allows: with
 //! PIPELINING (RFC 2920) `MAIL`, `RCPT` and `DATA` go in one write, and
@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use smtp_proto::response::parser::ResponseReceiver;
-use smtp_proto::{EhloResponse, EXT_8BIT_MIME, EXT_AUTH, EXT_CHUNKING, EXT_PIPELINING};
-use smtp_proto::{EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS};
+use smtp_proto::{EhloResponse, EXT_AUTH, EXT_START_TLS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+mod transaction;
 
 use super::tls::{handshake, Stream};
 use super::transport::{Attempt, Route};
@@ -229,7 +230,7 @@ impl Conn {
     /// and the server's reply (or what went wrong).
     pub async fn probe(mut self, rcpt: &str) -> Result<String, String> {
         let result = async {
-            check_address(rcpt)?;
+            transaction::check_address(rcpt)?;
             let r = self
                 .command(b"MAIL FROM:<>\r\n")
                 .await
@@ -250,169 +251,6 @@ impl Conn {
         let _ = self.command(b"RSET\r\n").await;
         self.quit().await;
         result
-    }
-
-    /// One transaction: `message` from `mail_from` ("" for `<>`) to `rcpt`.
-    pub async fn send(&mut self, mail_from: &str, rcpt: &str, message: &[u8]) -> (Attempt, Fate) {
-        if let Err(why) = check_address(mail_from).and_then(|_| check_address(rcpt)) {
-            return (Attempt::Permanent(why), Fate::Keep);
-        }
-        let utf8 = !mail_from.is_ascii() || !rcpt.is_ascii();
-        if utf8 && self.caps & EXT_SMTP_UTF8 == 0 {
-            return (
-                Attempt::Permanent(
-                    "the address is not ASCII and the server does not offer SMTPUTF8".into(),
-                ),
-                Fate::Keep,
-            );
-        }
-        let mut mail = format!("MAIL FROM:<{mail_from}>");
-        if self.caps & EXT_8BIT_MIME != 0 && !message.is_ascii() {
-            mail.push_str(" BODY=8BITMIME");
-        }
-        if self.caps & EXT_SIZE != 0 {
-            mail.push_str(&format!(" SIZE={}", message.len()));
-        }
-        if utf8 {
-            mail.push_str(" SMTPUTF8");
-        }
-        mail.push_str("\r\n");
-        let rcpt_cmd = format!("RCPT TO:<{rcpt}>\r\n");
-        let pipelining = self.caps & EXT_PIPELINING != 0;
-        let chunking = self.caps & EXT_CHUNKING != 0;
-        let result = if pipelining {
-            self.pipelined(&mail, &rcpt_cmd, message, chunking).await
-        } else {
-            self.one_by_one(&mail, &rcpt_cmd, message, chunking).await
-        };
-        match result {
-            Ok(attempt) => {
-                if matches!(attempt, Attempt::Accepted(_)) {
-                    self.sent += 1;
-                } else {
-                    self.needs_reset = true;
-                }
-                (attempt, Fate::Keep)
-            }
-            Err(Step { at_first, why }) => {
-                let fate = if at_first { Fate::Stale } else { Fate::Close };
-                (Attempt::Temporary(why), fate)
-            }
-        }
-    }
-
-    /// MAIL, RCPT and DATA (or the whole message as BDAT) in one write.
-    async fn pipelined(
-        &mut self,
-        mail: &str,
-        rcpt: &str,
-        message: &[u8],
-        chunking: bool,
-    ) -> Result<Attempt, Step> {
-        let reset = std::mem::take(&mut self.needs_reset);
-        let mut out = Vec::with_capacity(mail.len() + rcpt.len() + 32 + message.len());
-        if reset {
-            out.extend_from_slice(b"RSET\r\n");
-        }
-        out.extend_from_slice(mail.as_bytes());
-        out.extend_from_slice(rcpt.as_bytes());
-        if chunking {
-            out.extend_from_slice(format!("BDAT {} LAST\r\n", message.len()).as_bytes());
-            out.extend_from_slice(message);
-        } else {
-            out.extend_from_slice(b"DATA\r\n");
-        }
-        self.write(&out).await.map_err(Step::first)?;
-        if reset {
-            // whatever it says, the transaction below is judged by its own replies
-            self.reply().await.map_err(Step::first)?;
-        }
-        let mail_r = self.reply().await.map_err(|b| Step::at(b, !reset))?;
-        if mail_r.code == 421 {
-            return Err(Step {
-                at_first: !reset,
-                why: mail_r.text,
-            });
-        }
-        let rcpt_r = self.reply().await.map_err(Step::later)?;
-        let data_r = self.reply().await.map_err(Step::later)?;
-        if !mail_r.is_ok() {
-            if data_r.code == 354 {
-                self.end_empty_data().await?;
-            }
-            return Ok(mail_r.verdict());
-        }
-        if !rcpt_r.is_ok() {
-            if data_r.code == 354 {
-                self.end_empty_data().await?;
-            }
-            return Ok(rcpt_r.verdict());
-        }
-        if chunking {
-            return Ok(data_r.verdict());
-        }
-        if data_r.code != 354 {
-            return Ok(data_r.verdict());
-        }
-        self.write(&dot_stuffed(message))
-            .await
-            .map_err(Step::later)?;
-        let end = self.reply().await.map_err(Step::later)?;
-        Ok(end.verdict())
-    }
-
-    /// Without PIPELINING: each command waits for its reply.
-    async fn one_by_one(
-        &mut self,
-        mail: &str,
-        rcpt: &str,
-        message: &[u8],
-        chunking: bool,
-    ) -> Result<Attempt, Step> {
-        let mut first = true;
-        if std::mem::take(&mut self.needs_reset) {
-            self.command(b"RSET\r\n").await.map_err(Step::first)?;
-            first = false;
-        }
-        let r = self
-            .command(mail.as_bytes())
-            .await
-            .map_err(|b| Step::at(b, first))?;
-        if r.code == 421 && first {
-            return Err(Step {
-                at_first: true,
-                why: r.text,
-            });
-        }
-        if !r.is_ok() {
-            return Ok(r.verdict());
-        }
-        let r = self.command(rcpt.as_bytes()).await.map_err(Step::later)?;
-        if !r.is_ok() {
-            return Ok(r.verdict());
-        }
-        if chunking {
-            let mut out = format!("BDAT {} LAST\r\n", message.len()).into_bytes();
-            out.extend_from_slice(message);
-            let r = self.command(&out).await.map_err(Step::later)?;
-            return Ok(r.verdict());
-        }
-        let r = self.command(b"DATA\r\n").await.map_err(Step::later)?;
-        if r.code != 354 {
-            return Ok(r.verdict());
-        }
-        let r = self
-            .command(&dot_stuffed(message))
-            .await
-            .map_err(Step::later)?;
-        Ok(r.verdict())
-    }
-
-    /// DATA was accepted though no recipient was (RFC 2920 §3.1): an
-    /// empty message ends it, and is refused.
-    async fn end_empty_data(&mut self) -> Result<(), Step> {
-        self.command(b".\r\n").await.map_err(Step::later)?;
-        Ok(())
     }
 
     /// Say goodbye (best effort, bounded).
@@ -504,25 +342,6 @@ fn io_words(e: &std::io::Error) -> &'static str {
     }
 }
 
-/// A transaction's failure that broke the connection: `at_first` when it
-/// happened at its first reply (the server accepted nothing).
-struct Step {
-    at_first: bool,
-    why: String,
-}
-
-impl Step {
-    fn at(Broken(why): Broken, at_first: bool) -> Step {
-        Step { at_first, why }
-    }
-    fn first(b: Broken) -> Step {
-        Step::at(b, true)
-    }
-    fn later(b: Broken) -> Step {
-        Step::at(b, false)
-    }
-}
-
 /// Where the first whole reply in `buf` ends: after the line whose code is
 /// followed by a space (or nothing: `250\r\n`). A line that does not begin
 /// with a code ends it too (not SMTP: the parser says so).
@@ -539,37 +358,6 @@ fn reply_end(buf: &[u8]) -> Option<usize> {
     None
 }
 
-/// An address fit to go between `<` and `>` (no spaces, brackets or
-/// control characters: nothing that would smuggle a command).
-fn check_address(a: &str) -> Result<(), String> {
-    if a.len() > 512
-        || a.chars()
-            .any(|c| c.is_control() || c == ' ' || c == '<' || c == '>')
-    {
-        return Err(format!("the address <{}> cannot be sent", a.escape_debug()));
-    }
-    Ok(())
-}
-
-/// The message as DATA sends it: a `.` doubled at the start of every line,
-/// ending with CRLF and the final `.`.
-fn dot_stuffed(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 5);
-    let mut at_line_start = true;
-    for &b in message {
-        if at_line_start && b == b'.' {
-            out.push(b'.');
-        }
-        out.push(b);
-        at_line_start = b == b'\n';
-    }
-    if !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -582,22 +370,5 @@ mod tests {
         assert_eq!(reply_end(b"25"), None);
         // not SMTP (an SSH banner has a '-' where a code's dash would be)
         assert_eq!(reply_end(b"SSH-2.0-OpenSSH_9.2\r\n"), Some(21));
-    }
-
-    #[test]
-    fn dots_are_doubled_at_line_starts_and_the_end_is_added() {
-        assert_eq!(
-            dot_stuffed(b".a\r\nb.\r\n..c\r\n"),
-            b"..a\r\nb.\r\n...c\r\n.\r\n"
-        );
-        assert_eq!(dot_stuffed(b"no end"), b"no end\r\n.\r\n");
-    }
-
-    #[test]
-    fn addresses_cannot_smuggle_commands() {
-        assert!(check_address("a@b.test").is_ok());
-        assert!(check_address("").is_ok());
-        assert!(check_address("a@b.test>\r\nRCPT TO:<c@d.test").is_err());
-        assert!(check_address("a b@c.test").is_err());
     }
 }
