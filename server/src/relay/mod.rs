@@ -94,8 +94,10 @@ pub const SENT_RECOUNT_MS: i64 = 10_000;
 /// count them in the store each time (a step per message sent): counted at
 /// most every [`SENT_RECOUNT_MS`], plus what this process stored since. A
 /// count never drops before its recount (messages leaving the hour are let
-/// go then), so a user at their limit waits at most that much longer; nodes
-/// sharing a database see each other's sends at the next recount.
+/// go then), so a user at their limit waits at most that much longer. Used
+/// on SQLite, where this process stores every message; nodes sharing a
+/// PostgreSQL database count in it at each send, so the limit holds across
+/// them.
 #[derive(Debug, Default)]
 pub struct SentCounts {
     inner: std::sync::Mutex<std::collections::HashMap<UserId, (i64, i64)>>,
@@ -248,7 +250,13 @@ pub async fn send(
         Sender::User(user) => {
             let now = crate::store::now_ms();
             let missing = || StoreError::NotFound(format!("user {user}"));
-            let (account, n) = match opts.sent.fresh(user, now) {
+            // one node sees every send of its own database; nodes sharing
+            // one count in it each time (bounded by the limit)
+            let cached = match store.backend() {
+                crate::store::db::Backend::Sqlite => opts.sent.fresh(user, now),
+                crate::store::db::Backend::Postgres => None,
+            };
+            let (account, n) = match cached {
                 Some(n) => (store.account(user).await?.ok_or_else(missing)?, n),
                 None => {
                     let (account, n) = store
