@@ -6,9 +6,11 @@
 //! on SQLite every commit that touches FTS5 adds a segment that must be
 //! merged later. The indexer writes the documents right after, many per
 //! commit: it reads the pending messages' bytes, makes their documents
-//! (outside any transaction), and hands them to a writer as one request of
-//! a group commit (on SQLite there is still one writer and no waiting on
-//! its lock). The pending rows leave in the commit that writes their
+//! (outside any transaction), and writes them: on SQLite as one request of
+//! a writer's group commit (there is still one writer and no waiting on
+//! its lock), on PostgreSQL in a transaction of its own beside the
+//! writers' (the documents' words are made there, and senders must not
+//! wait on that). The pending rows leave in the commit that writes their
 //! documents, so a crash in between only leaves them pending: the indexer
 //! of this node or any other does them at its next round.
 //!
@@ -73,7 +75,15 @@ async fn index_all(read: &db::Pool, writers: &Writers) -> Result<u64> {
         if docs.is_empty() {
             return Ok(written);
         }
-        written += write(&writers[turn % writers.len()], docs).await?;
+        let to = match read.backend() {
+            // one writer holds SQLite's lock: the documents go in its commits
+            db::Backend::Sqlite => To::Writer(&writers[turn % writers.len()]),
+            // PostgreSQL's own transaction, beside the writers': making the
+            // search documents (to_tsvector) must not hold up the commits
+            // senders wait on
+            db::Backend::Postgres => To::Pool(read),
+        };
+        written += write(to, docs).await?;
         turn += 1;
         if !full {
             return Ok(written);
@@ -81,11 +91,18 @@ async fn index_all(read: &db::Pool, writers: &Writers) -> Result<u64> {
     }
 }
 
-/// Hand `docs` to `writer`. A batch refused is written document by
+/// Where the documents are written.
+#[derive(Clone, Copy)]
+enum To<'a> {
+    Writer(&'a mpsc::Sender<Request>),
+    Pool(&'a db::Pool),
+}
+
+/// Write `docs`. A batch refused is written document by
 /// document, and a document refused twice is left out (an empty document:
 /// the message is no longer pending, its words are not found), so that one
 /// message never holds up the index of all the others.
-async fn write(writer: &mpsc::Sender<Request>, docs: Vec<Doc>) -> Result<u64> {
+async fn write(writer: To<'_>, docs: Vec<Doc>) -> Result<u64> {
     match send(writer, docs.clone()).await {
         Ok(n) => return Ok(n),
         // the writer or the commit failed: nothing to learn about the
@@ -113,13 +130,23 @@ async fn write(writer: &mpsc::Sender<Request>, docs: Vec<Doc>) -> Result<u64> {
     Ok(written)
 }
 
-async fn send(writer: &mpsc::Sender<Request>, docs: Vec<Doc>) -> Result<u64> {
-    let (tx, rx) = oneshot::channel();
-    writer
-        .send(Request::Index(docs, tx))
-        .await
-        .map_err(|_| StoreError::Unavailable)?;
-    rx.await.map_err(|_| StoreError::Unavailable)?
+async fn send(to: To<'_>, docs: Vec<Doc>) -> Result<u64> {
+    match to {
+        To::Writer(writer) => {
+            let (tx, rx) = oneshot::channel();
+            writer
+                .send(Request::Index(docs, tx))
+                .await
+                .map_err(|_| StoreError::Unavailable)?;
+            rx.await.map_err(|_| StoreError::Unavailable)?
+        }
+        To::Pool(pool) => {
+            let mut tx = pool.begin().await.map_err(|_| StoreError::Unavailable)?;
+            let n = super::fts::write_pending(&mut tx, &docs).await?;
+            tx.commit().await?;
+            Ok(n)
+        }
+    }
 }
 
 /// The documents of the next pending messages, and whether the batch was

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::admin::NewUser;
 use super::events::rejected;
-use super::ingest::{ingest, together, Later};
+use super::ingest::{goes_together, ingest, together, Later};
 use super::{
     now_ms, Claim, DeliveryId, MessageId, NewMessage, Outcome, Rejection, Result, StoreError,
     UserId,
@@ -183,55 +183,54 @@ async fn apply_batch(conn: &mut db::PoolConn, batch: Vec<Request>) -> BatchResul
         batch.into_iter().for_each(answer_unavailable);
         return Err((e.into(), answers));
     }
-    let mut batch = batch;
-    if tx.backend() == db::Backend::Sqlite {
-        // the batch's messages first, together in as few calls as can be
-        let mut msgs = Vec::new();
-        let mut rest = Vec::with_capacity(batch.len());
-        for r in batch {
-            match r {
-                Request::Ingest(m, sent_by, reply) if !m.recipients.is_empty() => {
-                    msgs.push((m, sent_by, reply))
-                }
-                other => rest.push(other),
-            }
-        }
-        let together = if msgs.len() >= 2 {
-            let list: Vec<_> = msgs.iter().map(|(m, u, _)| (&**m, *u)).collect();
-            Some(together(&mut tx, &list, now).await)
-        } else {
-            None
-        };
-        match together {
-            Some(Ok(ids)) => {
-                for ((_, _, reply), id) in msgs.into_iter().zip(ids) {
-                    answers.push(Answer::Message(reply, Ok(id)));
-                }
-                if !rest.is_empty() {
-                    if let Err(e) = db::raw("RELEASE req; SAVEPOINT req", &mut tx).await {
-                        return Err((e.into(), answers));
-                    }
-                }
-            }
-            failed => {
-                if let Some(Err(e)) = failed {
-                    // one of them is refused: each in its own savepoint
-                    tracing::debug!(error = %e, "messages stored one by one");
-                    if let Err(e) = db::raw("ROLLBACK TO req", &mut tx).await {
-                        return Err((e.into(), answers));
-                    }
-                }
-                let one_by_one = msgs
-                    .into_iter()
-                    .map(|(m, sent_by, reply)| Request::Ingest(m, sent_by, reply));
-                rest.splice(0..0, one_by_one);
-            }
-        }
-        batch = rest;
-    }
-    let last = batch.len().saturating_sub(1);
+    // the batch's messages first, together in as few calls as can be
+    let backend = tx.backend();
     // PostgreSQL: the batch's mailbox rows, filed just before the commit
     let mut later = Later::default();
+    let mut msgs = Vec::new();
+    let mut rest = Vec::with_capacity(batch.len());
+    for r in batch {
+        match r {
+            Request::Ingest(m, sent_by, reply) if goes_together(backend, &m) => {
+                msgs.push((m, sent_by, reply))
+            }
+            other => rest.push(other),
+        }
+    }
+    let together = if msgs.len() >= 2 {
+        let list: Vec<_> = msgs.iter().map(|(m, u, _)| (&**m, *u)).collect();
+        Some(together(&mut tx, &list, now, &mut later).await)
+    } else {
+        None
+    };
+    match together {
+        Some(Ok(ids)) => {
+            for ((_, _, reply), id) in msgs.into_iter().zip(ids) {
+                answers.push(Answer::Message(reply, Ok(id)));
+            }
+            if !rest.is_empty() {
+                if let Err(e) = db::raw("RELEASE req; SAVEPOINT req", &mut tx).await {
+                    return Err((e.into(), answers));
+                }
+            }
+        }
+        failed => {
+            if let Some(Err(e)) = failed {
+                // one of them is refused: each in its own savepoint
+                tracing::debug!(error = %e, "messages stored one by one");
+                later.truncate(0);
+                if let Err(e) = db::raw("ROLLBACK TO req", &mut tx).await {
+                    return Err((e.into(), answers));
+                }
+            }
+            let one_by_one = msgs
+                .into_iter()
+                .map(|(m, sent_by, reply)| Request::Ingest(m, sent_by, reply));
+            rest.splice(0..0, one_by_one);
+        }
+    }
+    let batch = rest;
+    let last = batch.len().saturating_sub(1);
     for (i, req) in batch.into_iter().enumerate() {
         let filed = later.len();
         let answer = match req {
@@ -456,5 +455,31 @@ mod tests {
         assert!(five.0 > four.0);
         assert_eq!(kinds(&store, four).await, ["received", "queued", "held"]);
         assert_eq!(kinds(&store, five).await, ["received", "queued", "held"]);
+        // sent by alice, together: each in her Sent as well as her Inbox
+        let mut batch = Vec::new();
+        let mut replies = Vec::new();
+        for subject in ["six", "seven"] {
+            let (tx, rx) = oneshot::channel();
+            batch.push(Request::Ingest(
+                message(subject, domain, Some(alice)),
+                Some(alice),
+                tx,
+            ));
+            replies.push(rx);
+        }
+        apply(&store, batch).await;
+        for rx in replies {
+            let id = rx.await.expect("answered").expect("stored");
+            let folders: Vec<String> = db::query_scalar(
+                "SELECT folder FROM mailbox WHERE message_id = ? AND user_id = ? ORDER BY folder",
+            )
+            .bind(id.0)
+            .bind(alice.0)
+            .fetch_all(&store.read)
+            .await
+            .expect("mailbox");
+            assert_eq!(folders, ["inbox", "sent"]);
+            assert_eq!(kinds(&store, id).await, ["received", "queued", "held"]);
+        }
     }
 }

@@ -5,8 +5,9 @@
 //! - [`sqlite`]: on SQLite, each message as a script of statements, and a
 //!   batch's messages together in as few calls as can be;
 //! - [`pg`]: on PostgreSQL, each message in one statement of
-//!   data-modifying `WITH` queries, the batch's mailbox rows just before
-//!   its commit ([`Later`]).
+//!   data-modifying `WITH` queries — a batch's messages together in one
+//!   such statement, their ids taken from the sequence first — and the
+//!   batch's mailbox rows just before its commit ([`Later`]).
 
 mod pg;
 mod sqlite;
@@ -16,10 +17,31 @@ use serde_json::json;
 use crate::store::db;
 
 pub(in crate::store) use pg::Later;
-pub(in crate::store) use sqlite::together;
 
 use super::events::event;
 use super::{MessageId, NewMessage, Result, StoreError, UserId};
+
+/// Whether a message may be stored with others of its batch in
+/// [`together`] (on PostgreSQL a DSN, which is tracked on the message it
+/// reports on too, goes alone).
+pub(in crate::store) fn goes_together(backend: db::Backend, m: &NewMessage) -> bool {
+    !m.recipients.is_empty() && (backend == db::Backend::Sqlite || m.in_reply_to.is_none())
+}
+
+/// Several messages of a batch in as few calls as each backend allows:
+/// their ids, in order. On an error the caller rolls back what was written
+/// (the batch's savepoint) and stores them one by one.
+pub(in crate::store) async fn together(
+    conn: &mut db::Tx<'_>,
+    msgs: &[(&NewMessage, Option<UserId>)],
+    now: i64,
+    later: &mut Later,
+) -> Result<Vec<MessageId>> {
+    match conn.backend() {
+        db::Backend::Sqlite => sqlite::together(conn, msgs, now).await,
+        db::Backend::Postgres => pg::together(conn, msgs, now, later).await,
+    }
+}
 
 pub(in crate::store) async fn ingest(
     conn: &mut db::Tx<'_>,

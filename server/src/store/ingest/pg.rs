@@ -24,7 +24,7 @@ use crate::store::db;
 
 use super::bind_message_row;
 use crate::store::events::{held_detail, queued_detail, received_detail};
-use crate::store::{MessageId, NewMessage, Result, UserId};
+use crate::store::{MessageId, NewMessage, Result, StoreError, UserId};
 
 /// Parameters before the recipients' rows.
 const FIXED: usize = 19;
@@ -108,6 +108,170 @@ pub(super) async fn insert(
         }
     }
     Ok(id)
+}
+
+/// Parameters of one message in [`together`]'s statement: its id, the 16
+/// values of its row, its bytes and its `received` detail.
+const PER_MESSAGE: usize = 19;
+/// Parameters one statement of [`together`] may take (PostgreSQL takes
+/// 65,535; fewer keeps a statement's planning short).
+const TOGETHER_ARGS: usize = 16_000;
+
+/// Several messages in as few statements as [`TOGETHER_ARGS`] allows,
+/// two round trips each — their ids taken from the sequence first, then
+/// every row of theirs written by one statement: what [`insert`] writes for
+/// each, their Sent entries, the same tracking events in the same order.
+/// For messages that report on none (`in_reply_to`). On an error the
+/// caller rolls back to the batch's savepoint and stores them one by one.
+pub(in crate::store) async fn together(
+    conn: &mut db::Tx<'_>,
+    msgs: &[(&NewMessage, Option<UserId>)],
+    now: i64,
+    later: &mut Later,
+) -> Result<Vec<MessageId>> {
+    let mut ids = Vec::with_capacity(msgs.len());
+    let mut start = 0;
+    while start < msgs.len() {
+        let mut end = start;
+        let mut args = 2;
+        while end < msgs.len() {
+            let more = PER_MESSAGE + PER_RECIPIENT * msgs[end].0.recipients.len();
+            if end > start && args + more > TOGETHER_ARGS {
+                break;
+            }
+            args += more;
+            end += 1;
+        }
+        ids.extend(together_once(conn, &msgs[start..end], now, later).await?);
+        start = end;
+    }
+    Ok(ids)
+}
+
+async fn together_once(
+    conn: &mut db::Tx<'_>,
+    msgs: &[(&NewMessage, Option<UserId>)],
+    now: i64,
+    later: &mut Later,
+) -> Result<Vec<MessageId>> {
+    let ids: Vec<i64> = db::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('messages', 'id')) \
+         FROM generate_series(1, CAST(? AS BIGINT))",
+    )
+    .bind(msgs.len() as i64)
+    .fetch_all(&mut *conn)
+    .await?;
+    if ids.len() != msgs.len() {
+        return Err(StoreError::Invalid(format!(
+            "{} ids for {} messages",
+            ids.len(),
+            msgs.len()
+        )));
+    }
+    let mut script = db::Script::default();
+    let message_row = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), \
+        CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BOOLEAN), CAST(? AS BIGINT), CAST(? AS TEXT), \
+        CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), \
+        CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BYTEA), CAST(? AS TEXT))";
+    let mut rows = String::new();
+    let mut rcpts = String::new();
+    let mut g = 0;
+    for (i, (m, _)) in msgs.iter().enumerate() {
+        if i > 0 {
+            rows.push_str(", ");
+        }
+        rows.push_str(message_row);
+        for _ in &m.recipients {
+            g += 1;
+            if g > 1 {
+                rcpts.push_str(", ");
+            }
+            let _ = write!(
+                rcpts,
+                "({g}, CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), \
+                 CAST(? AS TEXT))"
+            );
+        }
+    }
+    script.sql(&format!(
+        "WITH v (id, received_at, origin, mail_from, client_ip, helo, tls, size, header_from, \
+           header_to, header_cc, subject, sent_date, message_id_hdr, attachments, sent_by, \
+           sign_as, raw, received) AS (VALUES {rows}), \
+         m AS (\
+           INSERT INTO messages (id, received_at, origin, mail_from, client_ip, helo, tls, size, \
+             header_from, header_to, header_cc, subject, sent_date, message_id_hdr, attachments, \
+             sent_by, sign_as) \
+           SELECT id, received_at, origin, mail_from, client_ip, helo, tls, size, header_from, \
+             header_to, header_cc, subject, sent_date, message_id_hdr, attachments, sent_by, \
+             sign_as FROM v ORDER BY id RETURNING id), \
+         b AS (INSERT INTO message_blobs (message_id, raw) SELECT id, raw FROM v ORDER BY id), \
+         f AS (INSERT INTO index_pending (message_id) SELECT id FROM v ORDER BY id), \
+         s AS (\
+           INSERT INTO mailbox (user_id, message_id, folder, received_at, seen) \
+           SELECT sent_by, id, 'sent', received_at, TRUE FROM v WHERE sent_by IS NOT NULL \
+           ORDER BY sent_by, id ON CONFLICT DO NOTHING), \
+         r (g, message_id, rcpt, domain_id, user_id, queued) AS (VALUES {rcpts}), \
+         d AS (\
+           INSERT INTO deliveries (message_id, rcpt, domain_id, user_id, status, attempts, \
+             next_attempt_at, updated_at, received_at, via_continuity) \
+           SELECT r.message_id, r.rcpt, r.domain_id, r.user_id, 'queued', 0, CAST(? AS BIGINT), \
+             CAST(? AS BIGINT), CAST(? AS BIGINT), \
+             EXISTS (SELECT 1 FROM domains x WHERE x.id = r.domain_id AND x.state = 'outage') \
+           FROM r ORDER BY r.g RETURNING id, via_continuity), \
+         dn AS (SELECT id, via_continuity, row_number() OVER (ORDER BY id) AS g FROM d), \
+         e AS (\
+           INSERT INTO events (at, message_id, delivery_id, kind, detail) \
+           SELECT CAST(? AS BIGINT), x.message_id, x.delivery, x.kind, x.detail FROM (\
+             SELECT v.id AS message_id, 0 AS g, 0 AS k, CAST(NULL AS BIGINT) AS delivery, \
+               'received' AS kind, v.received AS detail FROM v \
+             UNION ALL SELECT r.message_id, dn.g, 1, dn.id, 'queued', r.queued \
+               FROM dn JOIN r ON r.g = dn.g \
+             UNION ALL SELECT r.message_id, dn.g, 2, dn.id, 'held', CAST(? AS TEXT) \
+               FROM dn JOIN r ON r.g = dn.g WHERE dn.via_continuity \
+           ) x ORDER BY x.message_id, x.g, x.k) \
+         SELECT count(*) FROM m"
+    ));
+    for ((m, sent_by), id) in msgs.iter().zip(&ids) {
+        script.bind(*id);
+        bind_message_row(&mut script, m, *sent_by, now)
+            .bind(&m.raw)
+            .bind(received_detail(m).to_string());
+    }
+    for ((m, _), id) in msgs.iter().zip(&ids) {
+        for r in &m.recipients {
+            script
+                .bind(*id)
+                .bind(&r.rcpt)
+                .bind(r.domain.map(|d| d.0))
+                .bind(r.user.map(|u| u.0))
+                .bind(queued_detail(r).to_string());
+        }
+    }
+    script
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(held_detail().to_string());
+    let stored: i64 = script
+        .query(false)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    if stored != msgs.len() as i64 {
+        return Err(StoreError::Invalid(format!(
+            "{stored} messages stored of {}",
+            msgs.len()
+        )));
+    }
+    for ((m, _), id) in msgs.iter().zip(&ids) {
+        for r in &m.recipients {
+            if let (Some(user), Some(domain)) = (r.user, r.domain) {
+                later.rows.push([user.0, *id, domain.0, now]);
+            }
+        }
+    }
+    Ok(ids.into_iter().map(MessageId).collect())
 }
 
 /// Mailbox rows to file at the end of the batch: (user, message, domain,
