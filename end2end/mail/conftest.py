@@ -29,14 +29,15 @@ _SCRATCH = []
 
 def scratch(prefix):
     """A temporary directory for this run, removed at the end of a run that
-    passed (kept after a failure, to read its logs and databases)."""
+    passed (kept after a failure, to read its logs and databases, and with
+    KEEP_SCRATCH=1)."""
     d = tempfile.mkdtemp(prefix=prefix)
     _SCRATCH.append(d)
     return d
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if exitstatus == 0:
+    if exitstatus == 0 and not os.environ.get("KEEP_SCRATCH"):
         for d in _SCRATCH:
             shutil.rmtree(d, ignore_errors=True)
 

@@ -17,6 +17,7 @@ import email
 import os
 import smtplib
 import socket
+import shutil
 import subprocess
 import threading
 import time
@@ -24,8 +25,8 @@ import uuid
 
 import pytest
 
-from conftest import (BIN, Continuity, eventually, maildir, peers, pg_ctl, pg_database, settled,
-                      wait_port)
+from conftest import (BIN, ROOT, Continuity, eventually, maildir, peers, pg_ctl, pg_database,
+                      scratch, settled, wait_port)
 from test_compose import Webmail
 
 USERS = ["alice", "bob", "carol", "erin"]
@@ -40,6 +41,10 @@ def pg():
     at the end: its admin URL."""
     admin = pg_ctl(PG_PORT, "start")
     yield admin
+    if os.environ.get("KEEP_SCRATCH"):
+        # the server's log (deadlocks are told there, with both statements)
+        shutil.copy(os.path.join(ROOT, "target", "pg", str(PG_PORT), "pg.log"),
+                    scratch("continuity-pg-log-"))
     pg_ctl(PG_PORT, "reset")
 
 

@@ -97,15 +97,22 @@ pub(super) async fn claim(
 
 /// Extend the lease of every claim `node` holds to `until`; how many.
 pub(super) async fn renew(conn: &mut db::Tx<'_>, node: &str, until: i64) -> Result<u64> {
-    let r = db::query(
-        "UPDATE deliveries SET lease_until = ? \
-         WHERE status = 'delivering' AND claimed_by = ? AND lease_until < ?",
-    )
-    .bind(until)
-    .bind(node)
-    .bind(until)
-    .execute(&mut *conn)
-    .await?;
+    const MINE: &str = "SELECT id FROM deliveries \
+         WHERE status = 'delivering' AND claimed_by = ? AND lease_until < ?";
+    let mine = match conn.backend() {
+        db::Backend::Sqlite => Cow::Borrowed(MINE),
+        // a claim another transaction holds is being ended (its outcome,
+        // by this node's other writer) or renewed already: waiting for it
+        // while holding the others is how two writers deadlocked
+        db::Backend::Postgres => Cow::Owned(format!("{MINE} FOR UPDATE SKIP LOCKED")),
+    };
+    let sql = format!("UPDATE deliveries SET lease_until = ? WHERE id IN ({mine})");
+    let r = db::query(sqlx::AssertSqlSafe(sql))
+        .bind(until)
+        .bind(node)
+        .bind(until)
+        .execute(&mut *conn)
+        .await?;
     Ok(r.rows_affected())
 }
 
