@@ -263,3 +263,57 @@ pub(super) async fn requeue_interrupted(
     }
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::testing::{self, Scratch};
+    use crate::store::{db, now_ms, CLAIM_LEASE};
+
+    /// Two writers of one node on PostgreSQL: while one ends a claim (its
+    /// transaction holds the row), the other renews the node's claims and
+    /// skips that one instead of waiting for it — waiting there, while
+    /// holding the rows renewed already, is how they deadlocked. (SQLite
+    /// has one writer.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn renewing_skips_a_claim_another_transaction_holds() {
+        let dir = Scratch::new("renew-skip");
+        let (store, alice, domain) = testing::with_alice(dir.path()).await;
+        if store.backend() == db::Backend::Sqlite {
+            return;
+        }
+        for subject in ["one", "two"] {
+            store
+                .ingest(testing::message_to_alice(subject, "x", domain, Some(alice)))
+                .await
+                .expect("stored");
+        }
+        let claims = store
+            .claim_due("a", 10, now_ms() + 1)
+            .await
+            .expect("claims");
+        assert_eq!(claims.len(), 2);
+        let lease = CLAIM_LEASE.as_millis() as i64;
+        let mut ending = store.read.begin().await.expect("transaction");
+        db::query("UPDATE deliveries SET last_reply = 'ending' WHERE id = ?")
+            .bind(claims[0].delivery.0)
+            .execute(&mut ending)
+            .await
+            .expect("row held");
+        let renewed = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            store.renew_claims("a", now_ms() + 10 * lease),
+        )
+        .await
+        .expect("the renewal did not wait for the held claim")
+        .expect("renewed");
+        assert_eq!(renewed, 1, "the other claim only");
+        ending.rollback().await.expect("rollback");
+        assert_eq!(
+            store
+                .renew_claims("a", now_ms() + 20 * lease)
+                .await
+                .expect("renewed"),
+            2
+        );
+    }
+}
