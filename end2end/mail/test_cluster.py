@@ -265,7 +265,11 @@ def test_two_nodes_lose_nothing_when_either_dies(postfix, pg):
         # concurrency, 16 by default: each may have had the primary's 250
         # and not yet its record), and the senders cut off
         assert len(doubles) <= 16 + len(senders.cut), doubles
-        # continuity became active once, and ended once
+        # continuity became active once, and ended once: the flush is over,
+        # and the monitor's leader (a, once b's lease has run out, when b
+        # led it) records the end at its next tick
+        eventually("continuity ended", lambda: a.query(
+            "SELECT state FROM domains WHERE name = 'example.test'")[0][0] == "normal", timeout=45)
         changes = [s for (s,) in a.query(
             "SELECT t.to_state FROM domain_timeline t JOIN domains d ON d.id = t.domain_id "
             "WHERE d.name = 'example.test' ORDER BY t.at, t.id")]
