@@ -24,6 +24,7 @@ pub mod admin;
 pub mod admins;
 pub mod archive_io;
 pub mod bus;
+mod checkpoint;
 pub mod cluster;
 pub mod continuity;
 pub mod control;
@@ -174,6 +175,11 @@ fn options(path: &Path) -> SqliteConnectOptions {
         // per connection: Live Tracking and search walk many rows
         .pragma("mmap_size", "268435456")
         .pragma("cache_size", "-16000")
+        // a batch's savepoints journal in memory: on disk each batch made,
+        // wrote and deleted a temporary file
+        .pragma("temp_store", "memory")
+        // the checkpoints are the checkpointer's, off the writer's commits
+        .pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES.to_string())
 }
 
 /// Create `dir` (and its parents) readable by the service's user only
@@ -300,6 +306,10 @@ impl Store {
         let wakes = writer::Wakes {
             queue: queue_wake.clone(),
             index: Arc::new(Notify::new()),
+            checkpoint: match write.backend() {
+                db::Backend::Sqlite => Some(checkpoint::spawn(read.clone())),
+                db::Backend::Postgres => None,
+            },
         };
         let writers: Vec<_> = (0..n)
             .map(|_| {

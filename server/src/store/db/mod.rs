@@ -122,11 +122,34 @@ impl Pool {
 }
 
 impl PoolConn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            PoolConn::Sqlite(_) => Backend::Sqlite,
+            PoolConn::Postgres(_) => Backend::Postgres,
+        }
+    }
+
     /// A write transaction on this connection (see [`Pool::begin`]).
     pub async fn begin(&mut self) -> Result<Tx<'_>, sqlx::Error> {
         Ok(match self {
             PoolConn::Sqlite(c) => Tx::Sqlite(c.begin_with("BEGIN IMMEDIATE").await?),
             PoolConn::Postgres(c) => Tx::Postgres(c.begin().await?),
+        })
+    }
+
+    /// [`PoolConn::begin`], then `sql` (statements without results, such
+    /// as a `SAVEPOINT`) in the transaction, in one round trip to the
+    /// database (on SQLite each is a hop between threads).
+    pub async fn begin_then(&mut self, sql: &'static str) -> Result<Tx<'_>, sqlx::Error> {
+        Ok(match self {
+            PoolConn::Sqlite(c) => Tx::Sqlite(
+                c.begin_with(sqlx::AssertSqlSafe(format!("BEGIN IMMEDIATE; {sql}")))
+                    .await?,
+            ),
+            PoolConn::Postgres(c) => Tx::Postgres(
+                c.begin_with(sqlx::AssertSqlSafe(format!("BEGIN; {sql}")))
+                    .await?,
+            ),
         })
     }
 }
