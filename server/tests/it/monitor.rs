@@ -1,9 +1,16 @@
 //! The outage monitor against a scripted primary on 127.0.0.1 that can be
 //! healthy, refuse mail (452 at RCPT), freeze (accept TCP, never greet) or
 //! be gone: detection, recovery, hysteresis, manual override, drills, and
-//! delivery held during an outage.
+//! delivery held during an outage. The scripted primary is
+//! [`fake_primary`]; the outage webhook's tests are in [`webhooks`].
+
+mod fake_primary;
+mod webhooks;
 
 use crate::common;
+use fake_primary::{
+    fake_primary, probes_answered, DISK_FULL, FROZEN, GONE, HEALTHY, REFUSED, REFUSING,
+};
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -13,115 +20,7 @@ use server::config::TlsMode;
 use server::monitor::state::Input;
 use server::monitor::{self, Monitor};
 use server::store::{DomainId, NewMessage, NewRecipient, Origin, Store, Summary};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
-
-const HEALTHY: u8 = 0;
-const DISK_FULL: u8 = 1;
-const FROZEN: u8 = 2;
-const REFUSING: u8 = 3;
-/// Not listening at all: connections refused (a stopped server).
-const GONE: u8 = 4;
-
-/// Probes each fake primary has answered to the end (QUIT), by port.
-static PROBED: std::sync::Mutex<Vec<(u16, usize)>> = std::sync::Mutex::new(Vec::new());
-
-fn probed(port: u16) -> usize {
-    PROBED
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|(p, _)| *p == port)
-        .map_or(0, |(_, n)| *n)
-}
-
-/// Wait until the fake primary on `port` has answered `n` more whole
-/// probes: what the monitor concluded from them is then on record (a wait
-/// on what happened, not on the clock).
-async fn probes_answered(port: u16, n: usize) {
-    let target = probed(port) + n;
-    common::eventually(30, "probes answered", || async { probed(port) >= target }).await;
-}
-
-/// Connections each fake primary has refused with a 421 banner, by port.
-static REFUSED: std::sync::Mutex<Vec<(u16, usize)>> = std::sync::Mutex::new(Vec::new());
-
-fn count(list: &std::sync::Mutex<Vec<(u16, usize)>>, port: u16) {
-    let mut p = list.lock().unwrap();
-    match p.iter_mut().find(|(q, _)| *q == port) {
-        Some((_, n)) => *n += 1,
-        None => p.push((port, 1)),
-    }
-}
-
-/// A tiny SMTP server whose behaviour the test switches (GONE closes its
-/// listening socket until the mode changes again).
-async fn fake_primary(mode: Arc<AtomicU8>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        let mut listener = Some(listener);
-        loop {
-            let tick = tokio::time::sleep(Duration::from_millis(20));
-            if mode.load(Ordering::SeqCst) == GONE {
-                listener = None;
-                tick.await;
-                continue;
-            }
-            let Some(l) = &listener else {
-                listener = TcpListener::bind(("127.0.0.1", port)).await.ok();
-                if listener.is_none() {
-                    tick.await;
-                }
-                continue;
-            };
-            let sock = tokio::select! {
-                r = l.accept() => match r {
-                    Ok((sock, _)) => sock,
-                    Err(_) => return,
-                },
-                _ = tick => continue,
-            };
-            let mode = mode.clone();
-            tokio::spawn(async move {
-                let m = mode.load(Ordering::SeqCst);
-                let (r, mut w) = sock.into_split();
-                if m == FROZEN {
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                    return;
-                }
-                if m == REFUSING {
-                    let _ = w.write_all(b"421 4.3.2 service not available\r\n").await;
-                    count(&REFUSED, port);
-                    return;
-                }
-                let _ = w.write_all(b"220 primary.test ESMTP\r\n").await;
-                let mut lines = BufReader::new(r).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                    let reply: &[u8] = match verb.as_str() {
-                        "EHLO" => b"250-primary.test\r\n250 8BITMIME\r\n",
-                        "HELO" => b"250 primary.test\r\n",
-                        "MAIL" => b"250 2.1.0 ok\r\n",
-                        "RCPT" if m == DISK_FULL => b"452 4.3.1 insufficient system storage\r\n",
-                        "RCPT" => b"250 2.1.5 ok\r\n",
-                        "RSET" => b"250 2.0.0 ok\r\n",
-                        "QUIT" => {
-                            let _ = w.write_all(b"221 2.0.0 bye\r\n").await;
-                            count(&PROBED, port);
-                            return;
-                        }
-                        _ => b"502 5.5.2 no\r\n",
-                    };
-                    if w.write_all(reply).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
+use tokio::io::AsyncWriteExt;
 
 /// A domain on the primary at `port`, watched every second (1 s timeout,
 /// 2 failures, 2 successes).
@@ -602,136 +501,5 @@ async fn admins_start_end_and_rehearse_continuity() {
         other => panic!("{other:?}"),
     }
     assert_eq!(state(&store, d).await, "normal");
-    let _ = stop.send(true);
-}
-
-/// A receiver that answers 500 to the first POST and 200 after, and keeps
-/// what it was sent: (headers, body).
-async fn hook_receiver() -> (u16, Arc<std::sync::Mutex<Vec<(String, String)>>>) {
-    use tokio::io::AsyncReadExt;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let seen: Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
-    let keep = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            let (head, body) = loop {
-                let Ok(n) = sock.read(&mut chunk).await else {
-                    break (String::new(), String::new());
-                };
-                if n == 0 {
-                    break (String::new(), String::new());
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let text = String::from_utf8_lossy(&buf).to_string();
-                if let Some((h, b)) = text.split_once("\r\n\r\n") {
-                    let len: usize = h
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if b.len() >= len {
-                        break (h.to_string(), b.to_string());
-                    }
-                }
-            };
-            let first = {
-                let mut s = keep.lock().unwrap();
-                s.push((head, body));
-                s.len() == 1
-            };
-            let status = if first {
-                "500 Internal Server Error"
-            } else {
-                "200 OK"
-            };
-            let _ = sock
-                .write_all(
-                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                        .as_bytes(),
-                )
-                .await;
-        }
-    });
-    (port, seen)
-}
-
-#[tokio::test]
-async fn state_changes_are_posted_to_the_webhook_signed_and_retried() {
-    let mode = Arc::new(AtomicU8::new(HEALTHY));
-    let port = fake_primary(mode.clone()).await;
-    let (store, d) = setup("monitor-webhook", port).await;
-    for bad in ["ftp://x/", "https://u:p@h/", "nope"] {
-        assert!(store.set_webhook(d, Some(bad)).await.is_err(), "{bad}");
-    }
-    let (hook, seen) = hook_receiver().await;
-    let secret = store
-        .set_webhook(d, Some(&format!("http://127.0.0.1:{hook}/continuity?k=1")))
-        .await
-        .expect("webhook")
-        .expect("secret");
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let sender = server::monitor::webhook::Sender::new(store.clone())
-        .with_backoff(vec![Duration::from_millis(200)]);
-    tokio::spawn(sender.run(rx));
-
-    monitor::command(
-        &store,
-        "mx.continuity.test",
-        d,
-        Input::ActivateNow { by: "ops".into() },
-    )
-    .await
-    .expect("activate");
-    common::eventually(10, "delivered on the second try", || async {
-        seen.lock().unwrap().len() >= 2
-    })
-    .await;
-    let posts = seen.lock().unwrap().clone();
-    let (head, body) = &posts[1];
-    assert!(head.starts_with("POST /continuity?k=1 HTTP/1.1"), "{head}");
-    assert_eq!(posts[0].1, *body, "the same document is retried");
-    let v: serde_json::Value = serde_json::from_str(body).expect("json");
-    assert_eq!(v["event"], "outage.started");
-    assert_eq!(v["domain"], "example.test");
-    assert_eq!(v["to"], "outage");
-    assert_eq!(v["reason"], "activated by ops");
-    // the signature checks out with the secret, over "<t>.<body>"
-    let sig = head
-        .lines()
-        .find_map(|l| l.strip_prefix("continuity-signature: "))
-        .expect("signature header");
-    let t: i64 = sig
-        .strip_prefix("t=")
-        .and_then(|r| r.split(',').next())
-        .and_then(|t| t.parse().ok())
-        .expect("t");
-    assert_eq!(
-        sig,
-        server::monitor::webhook::signature(&secret, t, body),
-        "signed with the domain's secret"
-    );
-    assert_ne!(
-        sig,
-        server::monitor::webhook::signature("another secret", t, body)
-    );
-    assert!(head.contains(&format!("continuity-webhook-id: {}", v["id"])));
-    common::eventually(5, "recorded as delivered", || async {
-        let log = store.webhook_log(d, 5).await.expect("log");
-        log.first().is_some_and(|(_, status, attempts, err, _)| {
-            status == "delivered"
-                && *attempts == 2
-                && err.as_deref() == Some("answered 500 Internal Server Error")
-        })
-    })
-    .await;
     let _ = stop.send(true);
 }
