@@ -35,6 +35,7 @@ pub mod compose_web;
 pub mod directory_forms;
 pub mod forms;
 pub mod gate;
+pub mod monitoring_forms;
 pub mod outbound_admin;
 pub mod render;
 pub mod sanitize;
@@ -277,11 +278,11 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             )
             .route(
                 "/admin/d/{domain}/continuity/primary",
-                web::post().to(admin_forms::set_primary),
+                web::post().to(monitoring_forms::set_primary),
             )
             .route(
                 "/admin/d/{domain}/continuity/state",
-                web::post().to(admin_forms::change_state),
+                web::post().to(monitoring_forms::change_state),
             );
         cfg.leptos_routes_with_context(routes, request_context(state.backend.clone()), move || {
             app::shell(opts.clone())
