@@ -32,8 +32,11 @@ const BATCH: usize = 256;
 /// Most bytes of messages read for one batch (at least one message).
 const BATCH_BYTES: i64 = 32 << 20;
 /// After a commit that stored mail: wait this long for more before
-/// indexing (one batch instead of many small ones).
-const GATHER: Duration = Duration::from_millis(100);
+/// indexing (one batch instead of many small ones: on SQLite each is a
+/// commit of the one writer, and each FTS5 commit a segment to merge;
+/// 400 ms rather than 100 took ingest from 2,350 to 2,550 msg/s). A search
+/// indexes what is pending first, so nobody waits for this.
+const GATHER: Duration = Duration::from_millis(400);
 /// Look anyway this often (another node's mail, a round that failed).
 const EVERY: Duration = Duration::from_secs(1);
 
