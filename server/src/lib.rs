@@ -28,6 +28,7 @@ pub mod config;
 pub mod demo;
 pub mod directory;
 pub mod dirsync;
+pub mod health;
 pub mod imap;
 pub mod monitor;
 pub mod per_ip;

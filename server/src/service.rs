@@ -12,6 +12,7 @@ use crate::auth::Auth;
 use crate::cluster;
 use crate::config::Config;
 use crate::directory::Directory;
+use crate::health::Health;
 use crate::monitor::Monitor;
 use crate::queue::{Deliverer, Outbound, Queue, SmtpDeliverer};
 use crate::smtp::{self, SmtpContext};
@@ -120,15 +121,16 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         tls.clone(),
     );
     let grace = cfg.smtp.data_timeout.min(Duration::from_secs(60));
+    // every listener watched, for /readyz
+    let mut health = Health::new(&node.id);
     let mut smtp_addrs = Vec::new();
     for addr in &cfg.smtp.listen {
         let listener = bind(*addr).await?;
-        smtp_addrs.push(local_addr(&listener, *addr)?);
-        tasks.push(tokio::spawn(smtp::serve(
-            listener,
-            ctx.clone(),
-            shutdown_rx.clone(),
-            grace,
+        let local = local_addr(&listener, *addr)?;
+        smtp_addrs.push(local);
+        tasks.push(tokio::spawn(health.watch(
+            format!("SMTP {local}"),
+            smtp::serve(listener, ctx.clone(), shutdown_rx.clone(), grace),
         )));
     }
 
@@ -171,12 +173,11 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
                 },
             );
             let listener = bind(addr).await?;
-            submission_addrs.push(local_addr(&listener, addr)?);
-            tasks.push(tokio::spawn(smtp::serve(
-                listener,
-                sub,
-                shutdown_rx.clone(),
-                grace,
+            let local = local_addr(&listener, addr)?;
+            submission_addrs.push(local);
+            tasks.push(tokio::spawn(health.watch(
+                format!("submission {local}"),
+                smtp::serve(listener, sub, shutdown_rx.clone(), grace),
             )));
         }
     }
@@ -201,12 +202,11 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             .chain(cfg.imap.tls_listen.iter().map(|a| (*a, true)));
         for (addr, implicit_tls) in listeners {
             let listener = bind(addr).await?;
-            imap_addrs.push(local_addr(&listener, addr)?);
-            tasks.push(tokio::spawn(crate::imap::serve(
-                listener,
-                ictx.clone(),
-                implicit_tls,
-                shutdown_rx.clone(),
+            let local = local_addr(&listener, addr)?;
+            imap_addrs.push(local);
+            tasks.push(tokio::spawn(health.watch(
+                format!("IMAP {local}"),
+                crate::imap::serve(listener, ictx.clone(), implicit_tls, shutdown_rx.clone()),
             )));
         }
     }
@@ -341,6 +341,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
                 max_drafts: cfg.web.max_drafts,
                 draft_files: cfg.web.draft_files_quota,
             },
+            health: Arc::new(health),
         },
     )
     .map_err(|source| StartError::Bind {

@@ -44,6 +44,7 @@ mod ingest;
 pub mod login_failures;
 pub mod mailbox;
 mod queue_writes;
+pub mod readiness;
 pub mod reads;
 pub mod relay;
 pub mod report;

@@ -35,6 +35,7 @@ pub mod compose_web;
 pub mod directory_forms;
 pub mod forms;
 pub mod gate;
+mod health;
 pub mod monitoring_forms;
 pub mod outbound_admin;
 pub mod render;
@@ -77,6 +78,8 @@ pub struct WebState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// What a user may keep in the webmail.
     pub quotas: Quotas,
+    /// The node's listeners, for `GET /readyz`.
+    pub health: Arc<crate::health::Health>,
 }
 
 /// What a user may keep in the webmail (`web.max_drafts`,
@@ -181,6 +184,8 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(Files::new("/pkg", format!("{site_root}/pkg")))
             .service(Files::new("/assets", &site_root))
             .configure(api::configure)
+            .route("/healthz", web::get().to(health::healthz))
+            .route("/readyz", web::get().to(health::readyz))
             .route("/auth/login", web::post().to(forms::login))
             .route("/auth/logout", web::post().to(forms::logout))
             .route("/auth/set-password", web::post().to(forms::set_password))

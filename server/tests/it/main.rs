@@ -11,6 +11,7 @@ mod control_panel;
 mod delivery_client;
 mod directory_web;
 mod drafts_web;
+mod health;
 mod listener_limits;
 mod login_throttle;
 mod mail_spine;

@@ -343,6 +343,7 @@ pub async fn web_app_quotas(
         outbound,
         trusted_proxies: Arc::new(vec!["127.0.0.100/32".parse().expect("net")]),
         quotas,
+        health: Arc::new(server::health::Health::new("test")),
     };
     actix_web::test::init_service(
         actix_web::App::new()

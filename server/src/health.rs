@@ -1,0 +1,89 @@
+//! What `GET /healthz` and `GET /readyz` answer, for load balancers and
+//! orchestrators. Live: the process answers HTTP. Ready: every listener it
+//! started with still accepts (none does once it shuts down), and the
+//! store is ready for this node (`store::readiness`: the migrations this
+//! binary knows, a write within seconds).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::store::Store;
+
+/// The listeners of this node, and its id (whose heartbeat row the
+/// readiness write touches).
+#[derive(Debug, Default)]
+pub struct Health {
+    node: String,
+    listeners: Vec<Listener>,
+}
+
+#[derive(Debug)]
+struct Listener {
+    /// "SMTP 127.0.0.1:25", "IMAP [::1]:993", …
+    what: String,
+    up: Arc<AtomicBool>,
+}
+
+impl Health {
+    pub fn new(node: &str) -> Health {
+        Health {
+            node: node.to_string(),
+            listeners: Vec::new(),
+        }
+    }
+
+    /// `serve`, a listener's accept loop, watched: the node is not ready
+    /// once it has returned.
+    pub fn watch(
+        &mut self,
+        what: String,
+        serve: impl Future<Output = ()>,
+    ) -> impl Future<Output = ()> {
+        let up = Arc::new(AtomicBool::new(true));
+        self.listeners.push(Listener {
+            what,
+            up: up.clone(),
+        });
+        async move {
+            serve.await;
+            up.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Why this node is not ready, if it is not.
+    pub async fn not_ready(&self, store: &Store) -> Option<String> {
+        if let Some(l) = self
+            .listeners
+            .iter()
+            .find(|l| !l.up.load(Ordering::Relaxed))
+        {
+            return Some(format!("the {} listener no longer accepts", l.what));
+        }
+        store.not_ready(&self.node).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{self, Scratch};
+
+    #[tokio::test]
+    async fn a_listener_that_stopped_makes_the_node_not_ready() {
+        let dir = Scratch::new("health");
+        let store = testing::open(dir.path()).await.expect("store");
+        let mut health = Health::new("test");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(health.watch("IMAP 127.0.0.1:1993".into(), async move {
+            let _ = stopped.await;
+        }));
+        assert_eq!(health.not_ready(&store).await, None);
+        let _ = stop.send(());
+        serving.await.expect("stopped");
+        assert_eq!(
+            health.not_ready(&store).await.as_deref(),
+            Some("the IMAP 127.0.0.1:1993 listener no longer accepts")
+        );
+    }
+}
