@@ -7,6 +7,9 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Mutex;
 
 use crate::store::Store;
 
@@ -16,7 +19,14 @@ use crate::store::Store;
 pub struct Health {
     node: String,
     listeners: Vec<Listener>,
+    /// The last store check and its answer: asked again at most every
+    /// [`STORE_CHECK_EVERY`], however often `/readyz` is asked (it writes,
+    /// and anyone may ask).
+    last: Mutex<Option<(Instant, Option<String>)>>,
 }
+
+/// The store's readiness is checked at most this often.
+pub const STORE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 struct Listener {
@@ -29,7 +39,7 @@ impl Health {
     pub fn new(node: &str) -> Health {
         Health {
             node: node.to_string(),
-            listeners: Vec::new(),
+            ..Health::default()
         }
     }
 
@@ -60,7 +70,16 @@ impl Health {
         {
             return Some(format!("the {} listener no longer accepts", l.what));
         }
-        store.not_ready(&self.node).await
+        // one check at a time; those asking meanwhile take its answer
+        let mut last = self.last.lock().await;
+        if let Some((at, why)) = &*last {
+            if at.elapsed() < STORE_CHECK_EVERY {
+                return why.clone();
+            }
+        }
+        let why = store.not_ready(&self.node).await;
+        *last = Some((Instant::now(), why.clone()));
+        why
     }
 }
 

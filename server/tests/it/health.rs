@@ -81,6 +81,7 @@ async fn readyz_says_why_a_node_is_not_ready_and_recovers() {
                 .await
         }
     }
+    tokio::time::sleep(server::health::STORE_CHECK_EVERY).await;
     let asked = Instant::now();
     let (status, body) = get(r.web_addr, "/readyz").await;
     assert_eq!(status, 503, "{body}");
@@ -102,6 +103,8 @@ async fn readyz_says_why_a_node_is_not_ready_and_recovers() {
              VALUES (99990101000001, 'from the future', TRUE, '\\x00', 0)",
         )
         .await;
+    // (the store's answer is kept a second: anyone may ask, and it writes)
+    tokio::time::sleep(server::health::STORE_CHECK_EVERY).await;
     let (status, body) = get(r.web_addr, "/readyz").await;
     assert_eq!(status, 503, "{body}");
     assert!(
@@ -111,6 +114,7 @@ async fn readyz_says_why_a_node_is_not_ready_and_recovers() {
     other
         .run("DELETE FROM _sqlx_migrations WHERE version = 99990101000001")
         .await;
+    tokio::time::sleep(server::health::STORE_CHECK_EVERY).await;
     let (status, body) = get(r.web_addr, "/readyz").await;
     assert_eq!((status, body.as_str()), (200, "ready\n"));
     r.stop().await;
