@@ -11,8 +11,10 @@
   domain with a null MX bounces into the sender's continuity Inbox.
 - Open-relay and forgery attempts on the submission port are refused.
 """
+import base64
 import email
 import email.policy
+import json
 import os
 import re
 import smtplib
@@ -90,6 +92,9 @@ def test_submission_through_an_auth_smarthost_signed_and_never_an_open_relay(pos
         CONTINUITY_SMTP_SELF_SIGNED="true",
         CONTINUITY_SUBMISSION_LISTEN=f"127.0.0.1:{base + 1}",
         CONTINUITY_SUBMISSION_TLS_LISTEN=f"127.0.0.1:{base + 2}",
+        # a log collector's format, with everything this run does in it
+        CONTINUITY_LOG_FORMAT="json",
+        CONTINUITY_LOG="debug",
     )
     set_password(c, "alice@example.test")
     c.start()
@@ -172,6 +177,18 @@ def test_submission_through_an_auth_smarthost_signed_and_never_an_open_relay(pos
         assert not files_containing(authrelay_dir(), "victim@remote.test")
     finally:
         c.stop()
+    # the whole run's log as a collector reads it: one JSON object a line
+    # (at debug, all the service said), and no secret nor a message's body
+    log = open(os.path.join(c.dir, "continuity.log"), "rb").read().decode()
+    lines = [json.loads(line) for line in log.splitlines() if line.strip()]
+    assert len(lines) > 20, log[:500]
+    for line in lines:
+        assert {"timestamp", "level", "fields"} <= line.keys(), line
+    assert any("spans" in line for line in lines), "the sessions' spans are named"
+    plain = base64.b64encode(f"\0alice@example.test\0{PASSWORD}".encode()).decode()
+    for secret in (PASSWORD, plain, "relay-secret", "guess", "The file is attached.",
+                   base64.b64encode(ATTACHMENT[:48]).decode(), "PRIVATE KEY", "Pay the invoice"):
+        assert secret not in log, f"{secret!r} is in the log"
 
 
 class Zone(BaseResolver):

@@ -107,14 +107,23 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config> {
     Config::load(path.map(|p| p.as_path()), std::env::vars()).context("invalid configuration")
 }
 
-fn init_logging() {
+/// The log on standard error: the events `CONTINUITY_LOG` selects (`info`
+/// by default), as text or as one JSON object per line (`[log] format`).
+fn init_logging(format: config::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("CONTINUITY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        config::LogFormat::Text => fmt.try_init(),
+        config::LogFormat::Json => fmt
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
+    };
 }
 
 #[tokio::main]
@@ -136,16 +145,16 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Serve(args) => {
-            init_logging();
             let mut cfg = load_config(cli.config.as_ref())?;
+            init_logging(cfg.log.format);
             if args.demo {
                 cfg.smtp.self_signed = true;
             }
             serve(cfg, args.demo.then_some(args.demo_args), args.no_delivery).await
         }
         Command::Demo(args) => {
-            init_logging();
             let mut cfg = load_config(cli.config.as_ref())?;
+            init_logging(cfg.log.format);
             cfg.smtp.self_signed = true;
             // mail apps can try it too, unless configured otherwise
             if !cfg.imap.enabled() {
@@ -217,6 +226,26 @@ async fn serve(cfg: Config, demo: Option<DemoArgs>, no_delivery: bool) -> Result
     let running = service::start(&cfg, opts)
         .await
         .context("cannot start the service")?;
+    if cfg.log.format == config::LogFormat::Json {
+        // for a collector, the one line it parses (the banner is a person's)
+        tracing::info!(
+            web = %running.web_addr,
+            smtp = ?running.smtp_addrs,
+            imap = ?running.imap_addrs,
+            submission = ?running.submission_addrs,
+            data = %cfg.data_dir.display(),
+            delivery = !no_delivery,
+            "Continuity is running"
+        );
+    } else {
+        banner(&cfg, &running, demo.as_ref(), no_delivery);
+    }
+    wait_and_stop(running).await
+}
+
+/// What a person starting the service reads: where it listens, and with
+/// the demo how to try it.
+fn banner(cfg: &Config, running: &service::Running, demo: Option<&DemoArgs>, no_delivery: bool) {
     println!();
     println!("Continuity is running.");
     println!("  web:       http://{}/", running.web_addr);
@@ -273,6 +302,10 @@ async fn serve(cfg: Config, demo: Option<DemoArgs>, no_delivery: bool) -> Result
     }
     println!("  stop:      Ctrl-C (or SIGTERM)");
     println!();
+}
+
+/// Run until Ctrl-C or SIGTERM, then stop gracefully.
+async fn wait_and_stop(running: service::Running) -> Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down: finishing sessions in DATA and attempts under way");
     running.stop().await;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod imap;
+mod log;
 mod outbound;
 mod queue;
 mod shared;
@@ -21,6 +22,7 @@ mod store;
 mod submission;
 mod values;
 pub use imap::{ImapConfig, RawImap};
+pub use log::{LogConfig, LogFormat, RawLog};
 pub use outbound::{OutboundConfig, RawOutbound, SmarthostAuth};
 pub use queue::{QueueConfig, RawQueue};
 pub use store::{RawStore, StoreConfig, StoreUrl};
@@ -86,6 +88,8 @@ pub struct RawConfig {
     pub imap: RawImap,
     #[serde(default)]
     pub store: RawStore,
+    #[serde(default)]
+    pub log: RawLog,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -244,6 +248,7 @@ pub struct Config {
     pub submission: SubmissionConfig,
     pub imap: ImapConfig,
     pub store: StoreConfig,
+    pub log: LogConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -331,7 +336,7 @@ impl Config {
     }
 }
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "server",
     "web",
     "smtp",
@@ -340,6 +345,7 @@ const SECTIONS: [&str; 8] = [
     "submission",
     "imap",
     "store",
+    "log",
 ];
 
 /// `CONTINUITY_SMTP_MAX_RECIPIENTS=50` sets `[smtp] max_recipients = 50`. The
@@ -557,6 +563,7 @@ impl RawConfig {
         let submission = self.submission.validate()?;
         let imap = self.imap.validate()?;
         let store = self.store.validate(&data_dir)?;
+        let log = self.log.validate()?;
 
         Ok(Config {
             hostname,
@@ -569,6 +576,7 @@ impl RawConfig {
             submission,
             imap,
             store,
+            log,
         })
     }
 }

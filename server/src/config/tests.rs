@@ -61,3 +61,17 @@ fn sizes_and_durations() {
         ("::1".to_string(), 25)
     );
 }
+
+#[test]
+fn the_log_is_text_or_json() {
+    let c = Config::load(None, Vec::new()).expect("defaults");
+    assert_eq!(c.log.format, LogFormat::Text);
+    let c = Config::load(None, env(&[("CONTINUITY_LOG_FORMAT", "json")])).expect("json");
+    assert_eq!(c.log.format, LogFormat::Json);
+    // CONTINUITY_LOG is the filter, not a key of [log]
+    let c = Config::load(None, env(&[("CONTINUITY_LOG", "debug")])).expect("a filter");
+    assert_eq!(c.log.format, LogFormat::Text);
+    let e = Config::load(None, env(&[("CONTINUITY_LOG_FORMAT", "xml")])).unwrap_err();
+    assert!(e.to_string().contains("log.format"), "{e}");
+    assert!(e.to_string().contains("\"text\" or \"json\""), "{e}");
+}
