@@ -14,6 +14,7 @@ use server::store::Store;
 
 mod admins;
 mod archive;
+mod check;
 mod directory;
 mod domains;
 mod nodes;
@@ -57,6 +58,9 @@ enum Command {
         #[arg(long, conflicts_with = "example")]
         shared: bool,
     },
+    /// Check what a (re)start would meet: the configuration, the files it
+    /// names, the data directory, the database's migrations (read only).
+    CheckConfig,
     /// Manage protected domains.
     #[command(subcommand)]
     Domain(DomainCmd),
@@ -164,6 +168,16 @@ async fn main() -> Result<()> {
                 cfg.submission.listen = vec![std::net::SocketAddr::from(([127, 0, 0, 1], 2588))];
             }
             serve(cfg, Some(args), false).await
+        }
+        Command::CheckConfig => {
+            let cfg = load_config(cli.config.as_ref())?;
+            let origin = cli
+                .config
+                .as_ref()
+                .map_or("defaults and environment".to_string(), |p| {
+                    p.display().to_string()
+                });
+            check::check_config(&cfg, &origin).await
         }
         Command::Domain(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;
