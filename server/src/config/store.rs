@@ -21,10 +21,17 @@ pub struct RawStore {
 }
 
 /// Which database, and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreUrl {
     Sqlite(PathBuf),
     Postgres(String),
+}
+
+/// Without the password (`continuity config` prints the configuration).
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -75,3 +75,18 @@ fn the_log_is_text_or_json() {
     assert!(e.to_string().contains("log.format"), "{e}");
     assert!(e.to_string().contains("\"text\" or \"json\""), "{e}");
 }
+
+#[test]
+fn the_printed_configuration_holds_no_database_password() {
+    let c = Config::load(
+        None,
+        env(&[(
+            "CONTINUITY_STORE_URL",
+            "\"postgres://continuity:s3cret-pw@db.example.net/continuity\"",
+        )]),
+    )
+    .expect("valid");
+    let printed = format!("{c:#?}");
+    assert!(!printed.contains("s3cret-pw"), "{printed}");
+    assert!(printed.contains("postgres://continuity:***@db.example.net/continuity"));
+}
