@@ -133,6 +133,13 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 /// `ingest_pg.rs`).
 pub const PG_WRITERS: usize = 2;
 
+/// How long a PostgreSQL connection is waited for, trying again while the
+/// server refuses them (sqlx backs off up to a fifth of it). While the
+/// database is down, mail waits this long for its 451: seconds, not the
+/// tens a sender's timeout allows; and a connection is taken again within
+/// about half a second once the database is back.
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -273,7 +280,7 @@ impl Store {
         let write_pool = PgPoolOptions::new()
             .max_connections(PG_WRITERS as u32)
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(PG_ACQUIRE_TIMEOUT)
             .connect_with(opts.clone())
             .await?;
         migrated(
@@ -289,7 +296,7 @@ impl Store {
         }
         let read = PgPoolOptions::new()
             .max_connections(pool_size)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(PG_ACQUIRE_TIMEOUT)
             .connect_with(opts)
             .await?;
         Ok(Store::start(
