@@ -30,6 +30,7 @@ pub mod directory;
 pub mod dirsync;
 pub mod health;
 pub mod imap;
+pub mod metrics;
 pub mod monitor;
 pub mod per_ip;
 pub mod queue;

@@ -56,9 +56,12 @@ pub struct Running {
     /// HTTPS listeners (`web.tls_listen`).
     pub web_tls_addrs: Vec<SocketAddr>,
     pub tls: bool,
+    /// `GET /metrics` (`[metrics] listen`), if configured.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     web: actix_web::dev::ServerHandle,
+    metrics: Option<actix_web::dev::ServerHandle>,
 }
 
 /// Large allocations straight from the system and back to it when freed.
@@ -93,13 +96,13 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
     directory.refresh(&store).await;
     directory.spawn_refresher(store.clone(), Duration::from_secs(5));
 
-    let tls = match (&cfg.smtp.tls_cert, &cfg.smtp.tls_key) {
-        (Some(c), Some(k)) => Some(crate::tls::server_config(c, k)?),
+    let (tls, certificate) = match (&cfg.smtp.tls_cert, &cfg.smtp.tls_key) {
+        (Some(c), Some(k)) => (Some(crate::tls::server_config(c, k)?), Some(c.clone())),
         _ if cfg.smtp.self_signed => {
             let (c, k) = crate::tls::ensure_self_signed(&cfg.data_dir, &cfg.hostname)?;
-            Some(crate::tls::server_config(&c, &k)?)
+            (Some(crate::tls::server_config(&c, &k)?), Some(c))
         }
-        _ => None,
+        _ => (None, None),
     };
     let has_tls = tls.is_some();
 
@@ -355,6 +358,27 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         }
     }));
 
+    let mut metrics = None;
+    if let Some(addr) = cfg.metrics.listen {
+        let bind_error = |source| StartError::Bind { addr, source };
+        let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+        let local = listener.local_addr().map_err(bind_error)?;
+        let server = crate::metrics::serve(
+            listener,
+            crate::metrics::Sources {
+                store: store.clone(),
+                certificate,
+            },
+        )
+        .map_err(bind_error)?;
+        metrics = Some((local, server.handle()));
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::error!(error = %e, "metrics server failed");
+            }
+        }));
+    }
+
     Ok(Running {
         store,
         auth,
@@ -366,9 +390,11 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         smtp: ctx,
         web_tls_addrs,
         tls: has_tls,
+        metrics_addr: metrics.as_ref().map(|(a, _)| *a),
         shutdown,
         tasks,
         web,
+        metrics: metrics.map(|(_, h)| h),
     })
 }
 
@@ -388,6 +414,9 @@ impl Running {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         self.web.stop(true).await;
+        if let Some(m) = self.metrics {
+            m.stop(true).await;
+        }
         for t in self.tasks {
             let _ = t.await;
         }

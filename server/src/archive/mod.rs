@@ -29,6 +29,7 @@ pub async fn purge(store: &Store, now: i64, batch: u32, pause: Duration) -> Resu
             break;
         }
         total.messages += p.messages;
+        crate::metrics::purged(p.messages);
         total.bodies += p.bodies;
         total.events += p.events;
         tokio::time::sleep(pause).await;

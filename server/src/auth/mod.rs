@@ -82,6 +82,40 @@ pub struct NewSession {
     pub admin: bool,
 }
 
+/// Where a password was typed: named in the logs and counted in
+/// `/metrics` (`service` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// The login page (webmail and Control Panel).
+    Web,
+    Imap,
+    Submission,
+    /// A domain's server relaying with its relay secret.
+    Relay,
+    /// The current password, to change it.
+    PasswordChange,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 5] = [
+        Channel::Web,
+        Channel::Imap,
+        Channel::Submission,
+        Channel::Relay,
+        Channel::PasswordChange,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::Imap => "imap",
+            Channel::Submission => "submission",
+            Channel::Relay => "relay",
+            Channel::PasswordChange => "password_change",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoginError {
     /// Wrong address or password, unknown or disabled account, no password
@@ -250,12 +284,7 @@ impl Auth {
 
     /// Count the attempt (before any password is checked) and wait out the
     /// account's slow-down, if any.
-    async fn begin(
-        &self,
-        key: &str,
-        ip: &str,
-        what: &'static str,
-    ) -> Result<Attempt<'_>, LoginError> {
+    async fn begin(&self, key: &str, ip: &str, what: Channel) -> Result<Attempt<'_>, LoginError> {
         // one attempt at a time per account and source: the others wait
         // their turn (a mail app logging in on several connections at once)
         let give_up = Instant::now() + Duration::from_secs(30);
@@ -267,13 +296,15 @@ impl Auth {
                     tokio::time::sleep(Duration::from_millis(10)).await
                 }
                 Err(_) => {
-                    tracing::warn!(%ip, what, "login throttled");
+                    tracing::warn!(%ip, what = what.name(), "login throttled");
+                    crate::metrics::login_throttled(what);
                     return Err(LoginError::Throttled);
                 }
             }
-        };
+        }
+        .counted_as(what);
         if !attempt.delay.is_zero() {
-            tracing::info!(%ip, what, delay_ms = attempt.delay.as_millis() as u64, "login slowed down: the account is being guessed at");
+            tracing::info!(%ip, what = what.name(), delay_ms = attempt.delay.as_millis() as u64, "login slowed down: the account is being guessed at");
             tokio::time::sleep(attempt.delay).await;
         }
         Ok(attempt)
@@ -288,7 +319,7 @@ impl Auth {
         address: &str,
         password: &str,
         ip: &str,
-        proto: &'static str,
+        proto: Channel,
     ) -> Result<Account, LoginError> {
         let address = address.trim();
         let account = self.store.account_by_address(address).await.map_err(|e| {
@@ -312,15 +343,15 @@ impl Auth {
             .await
             .unwrap_or(false);
         let Some(account) = account.filter(|_| ok) else {
-            tracing::info!(%ip, proto, "login failed");
+            tracing::info!(%ip, proto = proto.name(), "login failed");
             return Err(LoginError::Invalid);
         };
         attempt.succeeded();
         if !account.covered {
-            tracing::info!(user = %account.user, %ip, proto, "login refused: not covered by the Continuity Service");
+            tracing::info!(user = %account.user, %ip, proto = proto.name(), "login refused: not covered by the Continuity Service");
             return Err(LoginError::NotCovered);
         }
-        tracing::info!(user = %account.user, %ip, proto, "login");
+        tracing::info!(user = %account.user, %ip, proto = proto.name(), "login");
         Ok(account)
     }
 
@@ -334,7 +365,7 @@ impl Auth {
         ip: &str,
     ) -> Result<crate::store::Domain, LoginError> {
         let key = format!("relay:{}", domain.trim().to_ascii_lowercase());
-        let attempt = self.begin(&key, ip, "relay").await?;
+        let attempt = self.begin(&key, ip, Channel::Relay).await?;
         let unavailable = |e: StoreError| {
             tracing::error!(error = %e, "relay login lookup failed");
             LoginError::Unavailable
@@ -395,7 +426,7 @@ impl Auth {
             .await
             .map_err(lookup)?;
         let key = Self::throttle_key(address, account.as_ref(), admin.as_ref());
-        let attempt = self.begin(&key, ip, "web").await?;
+        let attempt = self.begin(&key, ip, Channel::Web).await?;
         let admin_hash = admin.as_ref().and_then(|a| a.password_hash.clone());
         let user_hash = account
             .as_ref()

@@ -130,7 +130,7 @@ impl Auth {
             .begin(
                 &format!("current-password:{}", user.0),
                 ip,
-                "password change",
+                super::Channel::PasswordChange,
             )
             .await
         {

@@ -77,9 +77,17 @@ pub struct Attempt<'a> {
     at: Instant,
     throttle: &'a Throttle,
     settled: bool,
+    /// The service it is counted under in `/metrics` (a failure).
+    service: Option<crate::metrics::Service>,
 }
 
-impl Attempt<'_> {
+impl<'a> Attempt<'a> {
+    /// A failure is counted in `/metrics` under `service`.
+    pub fn counted_as(mut self, service: crate::metrics::Service) -> Attempt<'a> {
+        self.service = Some(service);
+        self
+    }
+
     /// The password was right: the attempt was no failure, and the source's
     /// earlier failures on this account are forgiven (not its others).
     pub fn succeeded(mut self) {
@@ -120,6 +128,9 @@ impl Drop for Attempt<'_> {
             per_account + SLOW_STEPS,
         );
         drop(g);
+        if let Some(service) = self.service {
+            crate::metrics::login_failed(service);
+        }
         t.tell(LoginEvent::Failed {
             account: std::mem::take(&mut self.account),
             source: std::mem::take(&mut self.source),
@@ -303,6 +314,7 @@ impl Throttle {
             at: now,
             throttle: self,
             settled: false,
+            service: None,
         })
     }
 

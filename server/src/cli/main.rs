@@ -247,6 +247,7 @@ async fn serve(cfg: Config, demo: Option<DemoArgs>, no_delivery: bool) -> Result
             smtp = ?running.smtp_addrs,
             imap = ?running.imap_addrs,
             submission = ?running.submission_addrs,
+            metrics = ?running.metrics_addr,
             data = %cfg.data_dir.display(),
             delivery = !no_delivery,
             "Continuity is running"
@@ -274,6 +275,9 @@ fn banner(cfg: &Config, running: &service::Running, demo: Option<&DemoArgs>, no_
     }
     for a in &running.submission_addrs {
         println!("  submission: {a} (AUTH after TLS)");
+    }
+    if let Some(a) = running.metrics_addr {
+        println!("  metrics:   http://{a}/metrics");
     }
     println!("  data:      {}", cfg.data_dir.display());
     if no_delivery {

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 mod imap;
 mod log;
+mod metrics;
 mod outbound;
 mod queue;
 mod shared;
@@ -23,6 +24,7 @@ mod submission;
 mod values;
 pub use imap::{ImapConfig, RawImap};
 pub use log::{LogConfig, LogFormat, RawLog};
+pub use metrics::{MetricsConfig, RawMetrics};
 pub use outbound::{OutboundConfig, RawOutbound, SmarthostAuth};
 pub use queue::{QueueConfig, RawQueue};
 pub use store::{RawStore, StoreConfig, StoreUrl};
@@ -90,6 +92,8 @@ pub struct RawConfig {
     pub store: RawStore,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub metrics: RawMetrics,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -249,6 +253,7 @@ pub struct Config {
     pub imap: ImapConfig,
     pub store: StoreConfig,
     pub log: LogConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -336,7 +341,7 @@ impl Config {
     }
 }
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "server",
     "web",
     "smtp",
@@ -346,6 +351,7 @@ const SECTIONS: [&str; 9] = [
     "imap",
     "store",
     "log",
+    "metrics",
 ];
 
 /// `CONTINUITY_SMTP_MAX_RECIPIENTS=50` sets `[smtp] max_recipients = 50`. The
@@ -564,6 +570,7 @@ impl RawConfig {
         let imap = self.imap.validate()?;
         let store = self.store.validate(&data_dir)?;
         let log = self.log.validate()?;
+        let metrics = self.metrics.validate(web.listen)?;
 
         Ok(Config {
             hostname,
@@ -577,6 +584,7 @@ impl RawConfig {
             imap,
             store,
             log,
+            metrics,
         })
     }
 }

@@ -90,3 +90,26 @@ fn the_printed_configuration_holds_no_database_password() {
     assert!(!printed.contains("s3cret-pw"), "{printed}");
     assert!(printed.contains("postgres://continuity:***@db.example.net/continuity"));
 }
+
+#[test]
+fn metrics_are_off_unless_given_a_listener_of_their_own() {
+    let c = Config::load(None, Vec::new()).expect("defaults");
+    assert_eq!(c.metrics.listen, None);
+    let c = Config::load(
+        None,
+        env(&[("CONTINUITY_METRICS_LISTEN", "127.0.0.1:9310")]),
+    )
+    .expect("valid");
+    assert_eq!(c.metrics.listen, Some("127.0.0.1:9310".parse().unwrap()));
+    let e = Config::load(
+        None,
+        env(&[
+            ("CONTINUITY_METRICS_LISTEN", "127.0.0.1:8080"),
+            ("CONTINUITY_WEB_LISTEN", "127.0.0.1:8080"),
+        ]),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("metrics.listen"), "{e}");
+    let e = Config::load(None, env(&[("CONTINUITY_METRICS_LISTEN", "everywhere")])).unwrap_err();
+    assert!(e.to_string().contains("metrics.listen"), "{e}");
+}

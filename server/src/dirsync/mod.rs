@@ -262,6 +262,7 @@ pub async fn sync(
         {
             tracing::error!(error = %e, "cannot record the directory sync");
         }
+        crate::metrics::directory_sync(ok);
         match &result {
             Ok(_) => tracing::info!(domain = %c.domain, result = %text, "directory sync"),
             Err(_) => {

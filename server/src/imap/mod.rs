@@ -178,6 +178,7 @@ pub async fn serve(
                             .await;
                         return;
                     };
+                    let _counted = crate::metrics::imap_session();
                     if let Err(e) = connection(tcp, peer, &ctx, implicit_tls, stop).await {
                         tracing::debug!(error = %e, "IMAP connection ended with an error");
                     }

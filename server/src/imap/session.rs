@@ -200,7 +200,7 @@ impl Session {
         let account = match self
             .ctx
             .auth
-            .verify_user(user, password, &self.ip, "imap")
+            .verify_user(user, password, &self.ip, crate::auth::Channel::Imap)
             .await
         {
             Ok(a) => a,

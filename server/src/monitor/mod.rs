@@ -248,9 +248,13 @@ impl Monitor {
                     let hello = self.hostname.clone();
                     let timeout = Duration::from_millis(d.probe_timeout_ms.max(500) as u64);
                     let id = d.id;
-                    probes.spawn(
-                        async move { (id, now, probe::probe(&target, &hello, timeout).await) },
-                    );
+                    let name = d.name.clone();
+                    probes.spawn(async move {
+                        let began = std::time::Instant::now();
+                        let result = probe::probe(&target, &hello, timeout).await;
+                        crate::metrics::probe(&name, result.is_ok(), began.elapsed());
+                        (id, now, result)
+                    });
                 }
             }
         }

@@ -184,6 +184,7 @@ impl Sender {
         let result = tokio::time::timeout(TIMEOUT, self.post(&d))
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {} s", TIMEOUT.as_secs())));
+        crate::metrics::webhook(result.is_ok());
         let outcome = match result {
             Ok(()) => {
                 tracing::info!(id = d.id, url = %d.url, "webhook delivered");

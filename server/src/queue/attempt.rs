@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use crate::directory::{RcptVerdict, RecipientPolicy};
+use crate::metrics;
 use crate::store::{now_ms, Claim, NewMessage, NewRecipient, Origin, Outcome, Summary};
 
 use super::routes::Routes;
@@ -23,6 +24,7 @@ impl Queue {
         if claims.is_empty() {
             return;
         }
+        let began = std::time::Instant::now();
         let outcomes = tokio::select! {
             o = self.try_deliver(&claims) => o,
             _ = self.hold.lost() => {
@@ -35,6 +37,22 @@ impl Queue {
                 return;
             }
         };
+        let took = began.elapsed();
+        let now = now_ms();
+        for (claim, outcome) in claims.iter().zip(&outcomes) {
+            let (kind, latency) = match outcome {
+                Outcome::Delivered { .. } => (
+                    metrics::Delivery::Delivered,
+                    u64::try_from(now - claim.received_at)
+                        .ok()
+                        .map(Duration::from_millis),
+                ),
+                Outcome::Deferred { .. } => (metrics::Delivery::Deferred, None),
+                Outcome::Bounced { .. } => (metrics::Delivery::Bounced, None),
+                Outcome::Expired { .. } => (metrics::Delivery::Expired, None),
+            };
+            metrics::delivery(kind, took, latency);
+        }
         join_all(
             claims
                 .iter()

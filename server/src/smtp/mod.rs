@@ -32,6 +32,7 @@ use tracing::Instrument;
 
 use crate::config::SmtpConfig;
 use crate::directory::Directory;
+use crate::metrics;
 use crate::store::{NewMessage, Origin, Store, Summary};
 use reply::Reply;
 use session::{Event, Session, SessionParams};
@@ -95,6 +96,14 @@ impl SmtpContext {
 }
 
 impl SmtpContext {
+    /// Which listener this is, in `/metrics`.
+    fn listener(&self) -> metrics::Listener {
+        match self.submission {
+            Some(_) => metrics::Listener::Submission,
+            None => metrics::Listener::Mx,
+        }
+    }
+
     /// Message data the sessions hold in memory now, in KiB (what the
     /// in-flight budget has lent out).
     pub fn data_in_flight_kib(&self) -> usize {
@@ -163,7 +172,9 @@ pub async fn serve(
                     Ok(permits) => {
                         let ctx = ctx.clone();
                         let shutdown = shutdown.clone();
+                        let counted = metrics::smtp_session(ctx.listener());
                         tokio::spawn(async move {
+                            let _counted = counted;
                             if let Err(e) = handle(stream, peer, &ctx, shutdown).await {
                                 tracing::debug!(error = %e, "connection ended with an error");
                             }
@@ -171,10 +182,12 @@ pub async fn serve(
                         }.instrument(span));
                     }
                     Err(why) => {
+                        let listener = ctx.listener();
                         tokio::spawn(async move {
                             let mut stream = stream;
                             tracing::warn!(why, "connection refused");
                             let r = Reply::new(421, [4, 7, 0], why);
+                            count(listener, &r);
                             let _ = stream.write_all(&r.to_bytes()).await;
                             let _ = stream.shutdown().await;
                         }.instrument(span));
@@ -188,6 +201,11 @@ pub async fn serve(
     // Every permit back means every session has ended.
     let all = ctx.max_connections as u32;
     let _ = tokio::time::timeout(grace, ctx.connections.acquire_many(all)).await;
+}
+
+/// A reply about to be written, for `/metrics` (refusals are counted).
+fn count(listener: metrics::Listener, r: &Reply) {
+    metrics::smtp_reply(listener, r.code, r.enhanced);
 }
 
 fn kib(bytes: usize) -> u32 {
@@ -278,10 +296,14 @@ where
     // Share of the in-flight data budget this session holds (KiB).
     let mut held: Option<tokio::sync::OwnedSemaphorePermit> = None;
     let mut held_kib = 0u32;
+    let listener = ctx.listener();
     loop {
         while let Some(event) = session.next_event() {
             match event {
-                Event::Reply(r) => r.write_to(&mut out),
+                Event::Reply(r) => {
+                    count(listener, &r);
+                    r.write_to(&mut out)
+                }
                 Event::Commit(env) => match &ctx.submission {
                     Some(sub) => {
                         let snap = ctx.directory.current();
@@ -298,15 +320,22 @@ where
                         let reply = match r {
                             Ok(id) => {
                                 tracing::info!(message = %id, "submitted");
+                                metrics::smtp_accepted(listener);
                                 session.committed(Ok(id))
                             }
                             Err(reply) => session.commit_refused(reply),
                         };
+                        count(listener, &reply);
                         reply.write_to(&mut out);
                     }
                     None => {
                         let result = commit(ctx, session, env).await;
-                        session.committed(result).write_to(&mut out);
+                        if result.is_ok() {
+                            metrics::smtp_accepted(listener);
+                        }
+                        let reply = session.committed(result);
+                        count(listener, &reply);
+                        reply.write_to(&mut out);
                     }
                 },
                 Event::Authenticate { user, password } => {
@@ -324,6 +353,7 @@ where
                             "AUTH is not available on this port",
                         ))),
                     };
+                    count(listener, &reply);
                     reply.write_to(&mut out);
                 }
                 Event::StartTls(r) => {
@@ -333,6 +363,7 @@ where
                     return Ok(Next::StartTls);
                 }
                 Event::Close(r) => {
+                    count(listener, &r);
                     r.write_to(&mut out);
                     stream.write_all(&out).await?;
                     let _ = stream.shutdown().await;
@@ -405,6 +436,7 @@ where
                     } else {
                         session.timeout_reply()
                     };
+                    count(listener, &reply);
                     stream.write_all(&reply.to_bytes()).await?;
                     let _ = stream.shutdown().await;
                     return Ok(Next::Closed);

@@ -240,7 +240,7 @@ pub async fn verify(
         };
     }
     let account = auth
-        .verify_user(user, password, ip, "submission")
+        .verify_user(user, password, ip, crate::auth::Channel::Submission)
         .await
         .map_err(login_reply)?;
     let addresses = store

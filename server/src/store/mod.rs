@@ -35,6 +35,7 @@ pub mod directories;
 pub mod drafts;
 pub mod events;
 pub mod fts;
+pub mod gauges;
 pub mod imap;
 mod imap_changes;
 pub mod imap_search;
@@ -144,6 +145,8 @@ const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Clone)]
 pub struct Store {
     pub(crate) read: db::Pool,
+    /// The writers' pool (read only for its figures, in `/metrics`).
+    write: db::Pool,
     /// The group-commit writers (one on SQLite, [`PG_WRITERS`] on
     /// PostgreSQL); requests go to them in turn.
     writers: Arc<[mpsc::Sender<writer::Request>]>,
@@ -342,6 +345,7 @@ impl Store {
         };
         Store {
             read,
+            write,
             writers,
             next_writer: Arc::default(),
             queue_wake,
@@ -392,9 +396,11 @@ impl Store {
     ) -> Result<MessageId> {
         let mut users: Vec<UserId> = msg.recipients.iter().filter_map(|r| r.user).collect();
         users.extend(sent_by);
+        let began = std::time::Instant::now();
         let id = self
             .call(|reply| writer::Request::Ingest(Box::new(msg), sent_by, reply))
             .await?;
+        crate::metrics::ingest_committed(began.elapsed());
         for u in users {
             self.mailbox_changed(u);
         }

@@ -352,7 +352,12 @@ async fn only_covered_users_log_in_and_a_user_removed_is_logged_out() {
     // IMAP and submission share the rule
     assert_eq!(
         s.auth
-            .verify_user("alice@example.test", PW, "198.51.100.60", "imap")
+            .verify_user(
+                "alice@example.test",
+                PW,
+                "198.51.100.60",
+                server::auth::Channel::Imap
+            )
             .await
             .err(),
         Some(server::auth::LoginError::NotCovered)
@@ -404,8 +409,13 @@ async fn a_mail_app_logging_in_on_many_connections_at_once_gets_them_all() {
     for _ in 0..12 {
         let auth = s.auth.clone();
         tasks.push(tokio::spawn(async move {
-            auth.verify_user("alice@example.test", PW, "198.51.100.90", "imap")
-                .await
+            auth.verify_user(
+                "alice@example.test",
+                PW,
+                "198.51.100.90",
+                server::auth::Channel::Imap,
+            )
+            .await
         }));
     }
     for t in tasks {

@@ -245,7 +245,12 @@ async fn login_failures_spread_over_two_nodes_add_up() {
     // 2 on a, 2 on b, 1 on a: five in all, never five on one node
     for (i, node) in [&on_a, &on_b, &on_a, &on_b, &on_a].into_iter().enumerate() {
         let r = node
-            .verify_user("alice@example.test", "wrong-guess-1", attacker, "imap")
+            .verify_user(
+                "alice@example.test",
+                "wrong-guess-1",
+                attacker,
+                server::auth::Channel::Imap,
+            )
             .await;
         assert!(matches!(r, Err(LoginError::Invalid)), "{r:?}");
         // what a node records reaches the database within a moment
@@ -260,7 +265,12 @@ async fn login_failures_spread_over_two_nodes_add_up() {
     }
     for node in [&on_a, &on_b] {
         let r = node
-            .verify_user("alice@example.test", pw, attacker, "imap")
+            .verify_user(
+                "alice@example.test",
+                pw,
+                attacker,
+                server::auth::Channel::Imap,
+            )
             .await;
         assert!(
             matches!(r, Err(LoginError::Throttled)),
@@ -268,7 +278,12 @@ async fn login_failures_spread_over_two_nodes_add_up() {
         );
     }
     let owner = on_b
-        .verify_user("alice@example.test", pw, "198.51.100.4", "imap")
+        .verify_user(
+            "alice@example.test",
+            pw,
+            "198.51.100.4",
+            server::auth::Channel::Imap,
+        )
         .await;
     assert!(owner.is_ok(), "the owner still gets in: {owner:?}");
 }

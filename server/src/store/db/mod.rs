@@ -95,6 +95,14 @@ impl Pool {
         }
     }
 
+    /// Connections open, and of them idle.
+    pub fn usage(&self) -> (u32, u32) {
+        match self {
+            Pool::Sqlite(p) => (p.size(), p.num_idle() as u32),
+            Pool::Postgres(p) => (p.size(), p.num_idle() as u32),
+        }
+    }
+
     /// A write transaction. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first cannot
     /// upgrade once another connection has written (WAL's
