@@ -22,6 +22,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod backup;
 pub mod cluster;
 pub mod compose;
 pub mod config;

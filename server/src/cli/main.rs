@@ -14,6 +14,7 @@ use server::store::Store;
 
 mod admins;
 mod archive;
+mod backup;
 mod check;
 mod directory;
 mod domains;
@@ -85,6 +86,22 @@ enum Command {
     /// The store itself: copy a SQLite installation into PostgreSQL.
     #[command(subcommand)]
     Store(StoreCmd),
+    /// Back up the database (and the generated certificate) into one
+    /// compressed file, while the service runs: a consistent copy as of
+    /// one moment, with a manifest (version, row counts, SHA-256).
+    Backup {
+        /// The backup file to write, e.g. continuity-2026-12-06.tar.zst
+        /// (replaced only once complete).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into an empty data directory (the configured one):
+    /// refused if a newer version made it; every file's SHA-256, the
+    /// database's integrity and its row counts are checked first.
+    Restore {
+        /// The file `continuity backup` wrote.
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -193,6 +210,14 @@ async fn main() -> Result<()> {
             let cfg = load_config(cli.config.as_ref())?;
             let store = Store::connect(&cfg.store).await?;
             directory_cmd(&store, cmd).await
+        }
+        Command::Backup { out } => {
+            let cfg = load_config(cli.config.as_ref())?;
+            backup::backup_cmd(&cfg, &out).await
+        }
+        Command::Restore { file } => {
+            let cfg = load_config(cli.config.as_ref())?;
+            backup::restore_cmd(&cfg, &file).await
         }
         Command::Store(cmd) => {
             let cfg = load_config(cli.config.as_ref())?;

@@ -50,6 +50,7 @@ pub mod reads;
 pub mod relay;
 pub mod report;
 pub mod retention;
+pub mod snapshot;
 pub mod summary;
 #[doc(hidden)]
 pub mod testing;
