@@ -4,7 +4,7 @@ import os
 import sqlite3
 import subprocess
 
-from conftest import BIN, scratch
+from conftest import BIN, ROOT, scratch
 
 
 def check(env):
@@ -150,3 +150,115 @@ def test_backup_while_mail_flows_restores_every_acknowledged_message_and_serves_
     finally:
         p.terminate()
         p.wait(timeout=30)
+
+
+def test_the_unit_file_passes_systemd_analyze_verify():
+    unit = os.path.join(ROOT, "contrib", "systemd", "continuity.service")
+    d = scratch("continuity-unit-")
+    with open(unit) as f:
+        text = f.read()
+    assert "Type=notify" in text and "WatchdogSec=" in text and "ExecReload=" in text
+    # the packaged path, pointed at the binary under test (verify wants it)
+    local = os.path.join(d, "continuity.service")
+    with open(local, "w") as f:
+        f.write(text.replace("/usr/bin/continuity", os.path.abspath(BIN)))
+    r = subprocess.run(["systemd-analyze", "verify", local], capture_output=True, text=True)
+    assert r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(), r.stdout + r.stderr
+
+
+def test_systemd_notify_and_a_new_certificate_on_sighup():
+    """Type=notify without systemd: READY=1, WATCHDOG=1 pings, and SIGHUP
+    with a new certificate in place: RELOADING=1 then READY=1; a new
+    STARTTLS session presents the new certificate, one opened before goes
+    on with the old and delivers its message; STOPPING=1 at the end."""
+    import signal
+    import smtplib
+    import socket
+    import ssl
+    import time
+
+    from conftest import Continuity
+
+    d = scratch("continuity-notify-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+
+    def make_certificate(cn):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-subj", f"/CN={cn}",
+                        "-days", "30", "-keyout", key + ".new", "-out", cert + ".new"],
+                       check=True, capture_output=True)
+        os.replace(key + ".new", key)
+        os.replace(cert + ".new", cert)
+
+    make_certificate("first.continuity.test")
+    sock_path = os.path.join(d, "notify.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(sock_path)
+    notify.settimeout(30)
+
+    def until(word):
+        got = []
+        while True:
+            msg = notify.recv(4096).decode()
+            got.append(msg)
+            if word in msg.split("\n"):
+                return got
+
+    c = Continuity(smtp_port=int(os.environ.get("CONTINUITY_NOTIFY_SMTP_PORT", "2651")))
+    c.env.update(NOTIFY_SOCKET=sock_path, WATCHDOG_USEC="2000000",
+                 CONTINUITY_SMTP_TLS_CERT=cert, CONTINUITY_SMTP_TLS_KEY=key)
+    c.env.pop("WATCHDOG_PID", None)
+    c.start()
+    try:
+        got = until("READY=1")
+        assert any(m.startswith("READY=1") and "STATUS=serving" in m for m in got), got
+        until("WATCHDOG=1")
+
+        def presented(s):
+            der = s.sock.getpeercert(binary_form=True)
+            pem = ssl.DER_cert_to_PEM_cert(der)
+            out = subprocess.run(["openssl", "x509", "-noout", "-subject"], input=pem,
+                                 capture_output=True, text=True, check=True).stdout
+            return out.strip()
+
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        before = smtplib.SMTP("127.0.0.1", c.smtp_port, timeout=10)
+        before.starttls(context=ctx)
+        assert "first.continuity.test" in presented(before)
+
+        make_certificate("second.continuity.test")
+        c.proc.send_signal(signal.SIGHUP)
+        got = until("READY=1")
+        assert any("RELOADING=1" in m.split("\n") for m in got), got
+
+        after = smtplib.SMTP("127.0.0.1", c.smtp_port, timeout=10)
+        after.starttls(context=ctx)
+        assert "second.continuity.test" in presented(after)
+        after.quit()
+        # the session opened before the reload was not dropped
+        before.sendmail("s@remote.test", ["alice@example.test"], "Subject: across a reload\r\n\r\nx\r\n")
+        before.quit()
+
+        # a certificate that does not load: the one in use stays
+        with open(cert, "w") as f:
+            f.write("not a certificate\n")
+        c.proc.send_signal(signal.SIGHUP)
+        until("READY=1")
+        again = smtplib.SMTP("127.0.0.1", c.smtp_port, timeout=10)
+        again.starttls(context=ctx)
+        assert "second.continuity.test" in presented(again)
+        again.quit()
+        assert c.proc.poll() is None
+
+        c.proc.send_signal(signal.SIGTERM)
+        until("STOPPING=1")
+        c.proc.wait(timeout=30)
+        time.sleep(0.1)
+        with open(os.path.join(c.dir, "continuity.log"), errors="replace") as f:
+            log = f.read()
+        assert "TLS certificate reloaded" in log and "TLS certificate not reloaded" in log, log[-2000:]
+    finally:
+        c.stop()
+        notify.close()

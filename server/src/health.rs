@@ -61,14 +61,18 @@ impl Health {
         }
     }
 
-    /// Why this node is not ready, if it is not.
-    pub async fn not_ready(&self, store: &Store) -> Option<String> {
-        if let Some(l) = self
-            .listeners
+    /// The first listener that no longer accepts, if any.
+    pub fn listeners_down(&self) -> Option<String> {
+        self.listeners
             .iter()
             .find(|l| !l.up.load(Ordering::Relaxed))
-        {
-            return Some(format!("the {} listener no longer accepts", l.what));
+            .map(|l| format!("the {} listener no longer accepts", l.what))
+    }
+
+    /// Why this node is not ready, if it is not.
+    pub async fn not_ready(&self, store: &Store) -> Option<String> {
+        if let Some(why) = self.listeners_down() {
+            return Some(why);
         }
         // one check at a time; those asking meanwhile take its answer
         let mut last = self.last.lock().await;

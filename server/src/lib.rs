@@ -40,5 +40,6 @@ pub mod relay;
 pub mod service;
 pub mod smtp;
 pub mod store;
+pub mod systemd;
 pub mod tls;
 pub mod web;

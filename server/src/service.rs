@@ -58,6 +58,8 @@ pub struct Running {
     pub tls: bool,
     /// `GET /metrics` (`[metrics] listen`), if configured.
     pub metrics_addr: Option<SocketAddr>,
+    /// The listeners' certificate (see [`Running::reload_tls`]).
+    pub certificate: Option<Arc<crate::tls::Certificate>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     web: actix_web::dev::ServerHandle,
@@ -97,10 +99,14 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
     directory.spawn_refresher(store.clone(), Duration::from_secs(5));
 
     let (tls, certificate) = match (&cfg.smtp.tls_cert, &cfg.smtp.tls_key) {
-        (Some(c), Some(k)) => (Some(crate::tls::server_config(c, k)?), Some(c.clone())),
+        (Some(c), Some(k)) => {
+            let (config, cert) = crate::tls::reloadable(c, k)?;
+            (Some(config), Some(cert))
+        }
         _ if cfg.smtp.self_signed => {
             let (c, k) = crate::tls::ensure_self_signed(&cfg.data_dir, &cfg.hostname)?;
-            (Some(crate::tls::server_config(&c, &k)?), Some(c))
+            let (config, cert) = crate::tls::reloadable(&c, &k)?;
+            (Some(config), Some(cert))
         }
         _ => (None, None),
     };
@@ -327,6 +333,11 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         })?);
         web_tls_listeners.push(l);
     }
+    let health = Arc::new(health);
+    tasks.extend(crate::systemd::watchdog(
+        health.clone(),
+        shutdown_rx.clone(),
+    ));
     let server = web::bind(
         web_listener,
         web_tls_listeners,
@@ -344,7 +355,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
                 max_drafts: cfg.web.max_drafts,
                 draft_files: cfg.web.draft_files_quota,
             },
-            health: Arc::new(health),
+            health: health.clone(),
         },
     )
     .map_err(|source| StartError::Bind {
@@ -367,7 +378,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             listener,
             crate::metrics::Sources {
                 store: store.clone(),
-                certificate,
+                certificate: certificate.as_ref().map(|c| c.path().to_path_buf()),
             },
         )
         .map_err(bind_error)?;
@@ -391,6 +402,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         web_tls_addrs,
         tls: has_tls,
         metrics_addr: metrics.as_ref().map(|(a, _)| *a),
+        certificate,
         shutdown,
         tasks,
         web,
@@ -410,6 +422,17 @@ fn local_addr(l: &tokio::net::TcpListener, addr: SocketAddr) -> Result<SocketAdd
 }
 
 impl Running {
+    /// Read the certificate and key again (SIGHUP): the TLS handshakes of
+    /// every listener after this present the new one; sessions already up
+    /// keep theirs. On an error the certificate in use stays. `false`
+    /// without TLS.
+    pub fn reload_tls(&self) -> Result<bool, crate::tls::TlsError> {
+        match &self.certificate {
+            Some(c) => c.reload().map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     /// Stop accepting, let sessions in DATA finish, finish attempts under way.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);

@@ -1,11 +1,14 @@
 //! TLS material for the listeners: PEM files from the configuration, or a
-//! self-signed certificate generated once under the data directory (demo).
+//! self-signed certificate generated once under the data directory (demo);
+//! reloaded in place on SIGHUP ([`Certificate::reload`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -28,8 +31,8 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A server configuration from a PEM certificate chain and private key.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+/// The certificate and key in the PEM files, checked to belong together.
+fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
     let read_err = |path: &Path, e: &dyn std::fmt::Display| TlsError::Read {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -44,11 +47,75 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
         });
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| read_err(key, &e))?;
+    let certified = CertifiedKey::from_der(chain, key, &provider())?;
+    Ok(certified)
+}
+
+/// The service's certificate, the same for every listener, replaced in
+/// place by [`Certificate::reload`] (SIGHUP): handshakes after it present
+/// the new one; sessions already up keep theirs.
+#[derive(Debug)]
+pub struct Certificate {
+    cert: PathBuf,
+    key: PathBuf,
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl Certificate {
+    /// Read the files again; on any error the certificate in use stays.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let fresh = Arc::new(load(&self.cert, &self.key)?);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// The certificate file.
+    pub fn path(&self) -> &Path {
+        &self.cert
+    }
+}
+
+impl ResolvesServerCert for Certificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        )
+    }
+}
+
+/// A server configuration from a PEM certificate chain and private key,
+/// and the handle that reloads them.
+pub fn reloadable(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Arc<rustls::ServerConfig>, Arc<Certificate>), TlsError> {
+    let certificate = Arc::new(Certificate {
+        current: RwLock::new(Arc::new(load(cert, key)?)),
+        cert: cert.to_path_buf(),
+        key: key.to_path_buf(),
+    });
     let config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    Ok(Arc::new(config))
+        .with_cert_resolver(certificate.clone());
+    Ok((Arc::new(config), certificate))
+}
+
+/// When the first certificate in the PEM file at `path` expires (its
+/// notAfter, Unix time).
+pub fn expiry(path: &Path) -> Option<i64> {
+    let pem = std::fs::read(path).ok()?;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).ok()?;
+    let cert = pem.parse_x509().ok()?;
+    Some(cert.validity().not_after.timestamp())
+}
+
+/// A server configuration from a PEM certificate chain and private key.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    Ok(reloadable(cert, key)?.0)
 }
 
 /// Paths of the self-signed pair under `data_dir/tls`, generated if missing.

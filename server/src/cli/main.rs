@@ -249,6 +249,8 @@ async fn main() -> Result<()> {
 }
 
 async fn serve(cfg: Config, demo: Option<DemoArgs>, no_delivery: bool) -> Result<()> {
+    // before anything starts: a SIGHUP during the start does not kill it
+    let signals = Signals::new();
     if demo.is_some() {
         let store = Store::connect(&cfg.store).await?;
         let d = demo.clone().unwrap_or(DemoArgs {
@@ -280,7 +282,7 @@ async fn serve(cfg: Config, demo: Option<DemoArgs>, no_delivery: bool) -> Result
     } else {
         banner(&cfg, &running, demo.as_ref(), no_delivery);
     }
-    wait_and_stop(running).await
+    wait_and_stop(running, signals).await
 }
 
 /// What a person starting the service reads: where it listens, and with
@@ -347,32 +349,109 @@ fn banner(cfg: &Config, running: &service::Running, demo: Option<&DemoArgs>, no_
     println!();
 }
 
-/// Run until Ctrl-C or SIGTERM, then stop gracefully.
-async fn wait_and_stop(running: service::Running) -> Result<()> {
-    wait_for_signal().await;
+/// Run until Ctrl-C or SIGTERM, then stop gracefully; on SIGHUP, read the
+/// certificate and key again.
+async fn wait_and_stop(running: service::Running, mut signals: Signals) -> Result<()> {
+    let status = format!(
+        "serving: SMTP {:?}, web {}",
+        running.smtp_addrs, running.web_addr
+    );
+    server::systemd::ready(&status);
+    loop {
+        match signals.next().await {
+            Signal::Stop => break,
+            Signal::Reload => {
+                server::systemd::reloading();
+                match running.reload_tls() {
+                    Ok(true) => {
+                        let path = running
+                            .certificate
+                            .as_ref()
+                            .map(|c| c.path().display().to_string());
+                        let expires = running
+                            .certificate
+                            .as_ref()
+                            .and_then(|c| server::tls::expiry(c.path()))
+                            .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                            .map(|t| t.date().to_string());
+                        tracing::info!(
+                            path,
+                            expires,
+                            "TLS certificate reloaded: new sessions present it"
+                        );
+                    }
+                    Ok(false) => tracing::info!("SIGHUP: no TLS certificate to reload"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS certificate not reloaded: the one in use stays")
+                    }
+                }
+                server::systemd::ready(&status);
+            }
+        }
+    }
+    server::systemd::stopping();
     tracing::info!("shutting down: finishing sessions in DATA and attempts under way");
     running.stop().await;
     Ok(())
 }
 
-async fn wait_for_signal() {
+enum Signal {
+    Stop,
+    Reload,
+}
+
+/// SIGTERM, SIGINT and SIGHUP, listened to from the start (registered once:
+/// a SIGHUP between two waits is not lost, and never kills the process).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match &mut self.term {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let hup = async {
+                match &mut self.hup {
+                    Some(h) => {
+                        h.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => Signal::Stop,
+                _ = term => Signal::Stop,
+                _ = hup => Signal::Reload,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Stop
+        }
     }
 }

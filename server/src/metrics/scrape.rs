@@ -239,7 +239,7 @@ pub(crate) async fn refresh(g: &Gauges, s: &Sources) {
     // read at each scrape: a renewed certificate shows at once
     g.certificate_expiry.clear();
     if let Some(path) = &s.certificate {
-        if let Some(at) = certificate_expiry(path) {
+        if let Some(at) = crate::tls::expiry(path) {
             g.certificate_expiry
                 .get_or_create(&FileLabel {
                     file: path.display().to_string(),
@@ -247,14 +247,6 @@ pub(crate) async fn refresh(g: &Gauges, s: &Sources) {
                 .set(at);
         }
     }
-}
-
-/// The first certificate's notAfter in the PEM file at `path` (Unix time).
-fn certificate_expiry(path: &std::path::Path) -> Option<i64> {
-    let pem = std::fs::read(path).ok()?;
-    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).ok()?;
-    let cert = pem.parse_x509().ok()?;
-    Some(cert.validity().not_after.timestamp())
 }
 
 #[cfg(test)]
@@ -265,12 +257,12 @@ mod tests {
     fn a_certificates_expiry_is_read_from_its_pem() {
         let dir = std::env::temp_dir().join(format!("continuity-cert-{}", std::process::id()));
         let (cert, _) = crate::tls::ensure_self_signed(&dir, "mx.example.test").expect("cert");
-        let at = certificate_expiry(&cert).expect("parsed");
+        let at = crate::tls::expiry(&cert).expect("parsed");
         let now = now_ms() / 1000;
         assert!(at > now, "expires at {at}, now {now}");
-        assert_eq!(certificate_expiry(&dir.join("missing.pem")), None);
+        assert_eq!(crate::tls::expiry(&dir.join("missing.pem")), None);
         std::fs::write(dir.join("junk.pem"), "not a certificate").expect("write");
-        assert_eq!(certificate_expiry(&dir.join("junk.pem")), None);
+        assert_eq!(crate::tls::expiry(&dir.join("junk.pem")), None);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
