@@ -95,6 +95,15 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write the man pages (continuity.1 and one per command) or the shell
+    /// completions (bash, zsh, fish) into a directory: for packaging.
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
+        /// The directory to write into (created if missing).
+        dir: PathBuf,
+    },
     /// Restore a backup into an empty data directory (the configured one):
     /// refused if a newer version made it; every file's SHA-256, the
     /// database's integrity and its row counts are checked first.
@@ -102,6 +111,29 @@ enum Command {
         /// The file `continuity backup` wrote.
         file: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Generated {
+    Man,
+    Completions,
+}
+
+/// The man pages or completions of the command table, into `dir`.
+fn generate(what: Generated, dir: &std::path::Path) -> Result<()> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let cmd = Cli::command();
+    match what {
+        Generated::Man => clap_mangen::generate_to(cmd, dir)?,
+        Generated::Completions => {
+            use clap_complete::Shell;
+            for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+                clap_complete::generate_to(shell, &mut Cli::command(), "continuity", dir)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -211,6 +243,7 @@ async fn main() -> Result<()> {
             let store = Store::connect(&cfg.store).await?;
             directory_cmd(&store, cmd).await
         }
+        Command::Generate { what, dir } => generate(what, &dir),
         Command::Backup { out } => {
             let cfg = load_config(cli.config.as_ref())?;
             backup::backup_cmd(&cfg, &out).await
