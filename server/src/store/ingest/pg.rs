@@ -148,6 +148,54 @@ pub(in crate::store) async fn together(
     Ok(ids)
 }
 
+/// [`together_once`]'s statement: the same text whatever the number of
+/// messages and recipients (their values come as one array per column),
+/// so each connection prepares it once. A `VALUES` list as long as the
+/// batch was a new statement for PostgreSQL to parse and plan each time.
+const TOGETHER: &str = "WITH v AS (\
+   SELECT * FROM unnest(CAST($1 AS BIGINT[]), CAST($3 AS TEXT[]), CAST($4 AS TEXT[]), \
+     CAST($5 AS TEXT[]), CAST($6 AS TEXT[]), CAST($7 AS BOOLEAN[]), CAST($8 AS BIGINT[]), \
+     CAST($9 AS TEXT[]), CAST($10 AS TEXT[]), CAST($11 AS TEXT[]), CAST($12 AS TEXT[]), \
+     CAST($13 AS BIGINT[]), CAST($14 AS TEXT[]), CAST($15 AS BIGINT[]), CAST($16 AS BIGINT[]), \
+     CAST($17 AS BIGINT[]), CAST($18 AS BYTEA[]), CAST($19 AS TEXT[])) \
+   AS v (id, origin, mail_from, client_ip, helo, tls, size, header_from, header_to, header_cc, \
+     subject, sent_date, message_id_hdr, attachments, sent_by, sign_as, raw, received)), \
+ m AS (\
+   INSERT INTO messages (id, received_at, origin, mail_from, client_ip, helo, tls, size, \
+     header_from, header_to, header_cc, subject, sent_date, message_id_hdr, attachments, \
+     sent_by, sign_as) \
+   SELECT id, $2, origin, mail_from, client_ip, helo, tls, size, header_from, header_to, \
+     header_cc, subject, sent_date, message_id_hdr, attachments, sent_by, sign_as \
+   FROM v ORDER BY id RETURNING id), \
+ b AS (INSERT INTO message_blobs (message_id, raw) SELECT id, raw FROM v ORDER BY id), \
+ f AS (INSERT INTO index_pending (message_id) SELECT id FROM v ORDER BY id), \
+ s AS (\
+   INSERT INTO mailbox (user_id, message_id, folder, received_at, seen) \
+   SELECT sent_by, id, 'sent', $2, TRUE FROM v WHERE sent_by IS NOT NULL \
+   ORDER BY sent_by, id ON CONFLICT DO NOTHING), \
+ r AS (\
+   SELECT * FROM unnest(CAST($20 AS BIGINT[]), CAST($21 AS TEXT[]), CAST($22 AS BIGINT[]), \
+     CAST($23 AS BIGINT[]), CAST($24 AS TEXT[])) WITH ORDINALITY \
+   AS r (message_id, rcpt, domain_id, user_id, queued, g)), \
+ d AS (\
+   INSERT INTO deliveries (message_id, rcpt, domain_id, user_id, status, attempts, \
+     next_attempt_at, updated_at, received_at, via_continuity) \
+   SELECT r.message_id, r.rcpt, r.domain_id, r.user_id, 'queued', 0, $2, $2, $2, \
+     EXISTS (SELECT 1 FROM domains x WHERE x.id = r.domain_id AND x.state = 'outage') \
+   FROM r ORDER BY r.g RETURNING id, via_continuity), \
+ dn AS (SELECT id, via_continuity, row_number() OVER (ORDER BY id) AS g FROM d), \
+ e AS (\
+   INSERT INTO events (at, message_id, delivery_id, kind, detail) \
+   SELECT $2, x.message_id, x.delivery, x.kind, x.detail FROM (\
+     SELECT v.id AS message_id, 0 AS g, 0 AS k, CAST(NULL AS BIGINT) AS delivery, \
+       'received' AS kind, v.received AS detail FROM v \
+     UNION ALL SELECT r.message_id, dn.g, 1, dn.id, 'queued', r.queued \
+       FROM dn JOIN r ON r.g = dn.g \
+     UNION ALL SELECT r.message_id, dn.g, 2, dn.id, 'held', CAST($25 AS TEXT) \
+       FROM dn JOIN r ON r.g = dn.g WHERE dn.via_continuity \
+   ) x ORDER BY x.message_id, x.g, x.k) \
+ SELECT count(*) FROM m";
+
 async fn together_once(
     conn: &mut db::Tx<'_>,
     msgs: &[(&NewMessage, Option<UserId>)],
@@ -168,96 +216,72 @@ async fn together_once(
             msgs.len()
         )));
     }
-    let mut script = db::Script::default();
-    let message_row = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), \
-        CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BOOLEAN), CAST(? AS BIGINT), CAST(? AS TEXT), \
-        CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), \
-        CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BYTEA), CAST(? AS TEXT))";
-    let mut rows = String::new();
-    let mut rcpts = String::new();
-    let mut g = 0;
-    for (i, (m, _)) in msgs.iter().enumerate() {
-        if i > 0 {
-            rows.push_str(", ");
-        }
-        rows.push_str(message_row);
-        for _ in &m.recipients {
-            g += 1;
-            if g > 1 {
-                rcpts.push_str(", ");
-            }
-            let _ = write!(
-                rcpts,
-                "({g}, CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), \
-                 CAST(? AS TEXT))"
-            );
-        }
-    }
-    script.sql(&format!(
-        "WITH v (id, received_at, origin, mail_from, client_ip, helo, tls, size, header_from, \
-           header_to, header_cc, subject, sent_date, message_id_hdr, attachments, sent_by, \
-           sign_as, raw, received) AS (VALUES {rows}), \
-         m AS (\
-           INSERT INTO messages (id, received_at, origin, mail_from, client_ip, helo, tls, size, \
-             header_from, header_to, header_cc, subject, sent_date, message_id_hdr, attachments, \
-             sent_by, sign_as) \
-           SELECT id, received_at, origin, mail_from, client_ip, helo, tls, size, header_from, \
-             header_to, header_cc, subject, sent_date, message_id_hdr, attachments, sent_by, \
-             sign_as FROM v ORDER BY id RETURNING id), \
-         b AS (INSERT INTO message_blobs (message_id, raw) SELECT id, raw FROM v ORDER BY id), \
-         f AS (INSERT INTO index_pending (message_id) SELECT id FROM v ORDER BY id), \
-         s AS (\
-           INSERT INTO mailbox (user_id, message_id, folder, received_at, seen) \
-           SELECT sent_by, id, 'sent', received_at, TRUE FROM v WHERE sent_by IS NOT NULL \
-           ORDER BY sent_by, id ON CONFLICT DO NOTHING), \
-         r (g, message_id, rcpt, domain_id, user_id, queued) AS (VALUES {rcpts}), \
-         d AS (\
-           INSERT INTO deliveries (message_id, rcpt, domain_id, user_id, status, attempts, \
-             next_attempt_at, updated_at, received_at, via_continuity) \
-           SELECT r.message_id, r.rcpt, r.domain_id, r.user_id, 'queued', 0, CAST(? AS BIGINT), \
-             CAST(? AS BIGINT), CAST(? AS BIGINT), \
-             EXISTS (SELECT 1 FROM domains x WHERE x.id = r.domain_id AND x.state = 'outage') \
-           FROM r ORDER BY r.g RETURNING id, via_continuity), \
-         dn AS (SELECT id, via_continuity, row_number() OVER (ORDER BY id) AS g FROM d), \
-         e AS (\
-           INSERT INTO events (at, message_id, delivery_id, kind, detail) \
-           SELECT CAST(? AS BIGINT), x.message_id, x.delivery, x.kind, x.detail FROM (\
-             SELECT v.id AS message_id, 0 AS g, 0 AS k, CAST(NULL AS BIGINT) AS delivery, \
-               'received' AS kind, v.received AS detail FROM v \
-             UNION ALL SELECT r.message_id, dn.g, 1, dn.id, 'queued', r.queued \
-               FROM dn JOIN r ON r.g = dn.g \
-             UNION ALL SELECT r.message_id, dn.g, 2, dn.id, 'held', CAST(? AS TEXT) \
-               FROM dn JOIN r ON r.g = dn.g WHERE dn.via_continuity \
-           ) x ORDER BY x.message_id, x.g, x.k) \
-         SELECT count(*) FROM m"
-    ));
-    for ((m, sent_by), id) in msgs.iter().zip(&ids) {
-        script.bind(*id);
-        bind_message_row(&mut script, m, *sent_by, now)
-            .bind(&m.raw)
-            .bind(received_detail(m).to_string());
-    }
-    for ((m, _), id) in msgs.iter().zip(&ids) {
-        for r in &m.recipients {
-            script
-                .bind(*id)
-                .bind(&r.rcpt)
-                .bind(r.domain.map(|d| d.0))
-                .bind(r.user.map(|u| u.0))
-                .bind(queued_detail(r).to_string());
-        }
-    }
-    script
+    let db::Tx::Postgres(tx) = conn else {
+        return Err(StoreError::Invalid(
+            "PostgreSQL's ingest on another database".into(),
+        ));
+    };
+    let col = |f: &dyn Fn(&NewMessage, Option<UserId>) -> Option<String>| -> Vec<Option<String>> {
+        msgs.iter().map(|(m, u)| f(m, *u)).collect()
+    };
+    let num = |f: &dyn Fn(&NewMessage, Option<UserId>) -> Option<i64>| -> Vec<Option<i64>> {
+        msgs.iter().map(|(m, u)| f(m, *u)).collect()
+    };
+    let rcpts = || {
+        msgs.iter()
+            .zip(&ids)
+            .flat_map(|((m, _), id)| m.recipients.iter().map(move |r| (*id, r)))
+    };
+    let stored: i64 = sqlx::query_scalar(TOGETHER)
+        .bind(&ids)
         .bind(now)
-        .bind(now)
-        .bind(now)
-        .bind(now)
-        .bind(held_detail().to_string());
-    let stored: i64 = script
-        .query(false)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
+        .bind(col(&|m, _| Some(m.origin.as_str().to_string())))
+        .bind(col(&|m, _| Some(m.mail_from.clone())))
+        .bind(col(&|m, _| m.client_ip.clone()))
+        .bind(col(&|m, _| m.helo.clone()))
+        .bind(msgs.iter().map(|(m, _)| m.tls).collect::<Vec<bool>>())
+        .bind(num(&|m, _| Some(m.raw.len() as i64)))
+        .bind(col(&|m, _| Some(m.summary.from.clone())))
+        .bind(col(&|m, _| Some(m.summary.to.clone())))
+        .bind(col(&|m, _| Some(m.summary.cc.clone())))
+        .bind(col(&|m, _| Some(m.summary.subject.clone())))
+        .bind(num(&|m, _| m.summary.date))
+        .bind(col(&|m, _| m.summary.message_id.clone()))
+        .bind(num(&|m, _| Some(i64::from(m.summary.attachments))))
+        // who sent it through us: the sending limit counts this, whatever
+        // becomes of the Sent entry
+        .bind(num(&|_, u| u.map(|u| u.0)))
+        .bind(num(&|m, _| m.sign_as.map(|d| d.0)))
+        .bind(
+            msgs.iter()
+                .map(|(m, _)| m.raw.as_slice())
+                .collect::<Vec<&[u8]>>(),
+        )
+        .bind(col(&|m, _| Some(received_detail(m).to_string())))
+        .bind(rcpts().map(|(id, _)| id).collect::<Vec<i64>>())
+        .bind(
+            rcpts()
+                .map(|(_, r)| r.rcpt.clone())
+                .collect::<Vec<String>>(),
+        )
+        .bind(
+            rcpts()
+                .map(|(_, r)| r.domain.map(|d| d.0))
+                .collect::<Vec<Option<i64>>>(),
+        )
+        .bind(
+            rcpts()
+                .map(|(_, r)| r.user.map(|u| u.0))
+                .collect::<Vec<Option<i64>>>(),
+        )
+        .bind(
+            rcpts()
+                .map(|(_, r)| queued_detail(r).to_string())
+                .collect::<Vec<String>>(),
+        )
+        .bind(held_detail().to_string())
+        .fetch_one(&mut **tx)
+        .await?;
     if stored != msgs.len() as i64 {
         return Err(StoreError::Invalid(format!(
             "{stored} messages stored of {}",
@@ -281,9 +305,6 @@ pub(in crate::store) struct Later {
     rows: Vec<[i64; 4]>,
 }
 
-/// Rows per statement (4 parameters each; PostgreSQL takes 65,535).
-const ROWS_PER_STATEMENT: usize = 8_000;
-
 impl Later {
     /// How many are waiting (a failed request's are dropped back to it).
     pub(in crate::store) fn len(&self) -> usize {
@@ -295,32 +316,33 @@ impl Later {
     }
 
     /// File them: into each user's inbox for domains that keep an archive,
-    /// once per user and message, user by user in arrival order.
+    /// once per user and message, user by user in arrival order. One
+    /// statement, the same text for any number of rows (arrays).
     pub(in crate::store) async fn file(&mut self, conn: &mut db::Tx<'_>) -> Result<()> {
         let rows = std::mem::take(&mut self.rows);
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut values = String::new();
-            for (n, _) in chunk.iter().enumerate() {
-                if n > 0 {
-                    values.push_str(", ");
-                }
-                let _ = write!(
-                    values,
-                    "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), {n})"
-                );
-            }
-            let sql = format!(
-                "INSERT INTO mailbox (user_id, message_id, folder, received_at, during_outage) \
-                 SELECT v.u, v.m, 'inbox', v.t, x.state IN ('outage', 'drill') \
-                 FROM (VALUES {values}) AS v (u, m, d, t, n) JOIN domains x ON x.id = v.d \
-                 WHERE x.continuity_enabled ORDER BY v.u, v.n ON CONFLICT DO NOTHING"
-            );
-            let mut q = db::query(sqlx::AssertSqlSafe(sql));
-            for [user, message, domain, at] in chunk {
-                q = q.bind(*user).bind(*message).bind(*domain).bind(*at);
-            }
-            q.execute(&mut *conn).await?;
+        if rows.is_empty() {
+            return Ok(());
         }
+        let db::Tx::Postgres(tx) = conn else {
+            return Err(StoreError::Invalid(
+                "PostgreSQL's mailbox rows on another database".into(),
+            ));
+        };
+        let column = |i: usize| rows.iter().map(|r| r[i]).collect::<Vec<i64>>();
+        sqlx::query(
+            "INSERT INTO mailbox (user_id, message_id, folder, received_at, during_outage) \
+             SELECT v.u, v.m, 'inbox', v.t, x.state IN ('outage', 'drill') \
+             FROM unnest(CAST($1 AS BIGINT[]), CAST($2 AS BIGINT[]), CAST($3 AS BIGINT[]), \
+               CAST($4 AS BIGINT[])) WITH ORDINALITY AS v (u, m, d, t, n) \
+             JOIN domains x ON x.id = v.d \
+             WHERE x.continuity_enabled ORDER BY v.u, v.n ON CONFLICT DO NOTHING",
+        )
+        .bind(column(0))
+        .bind(column(1))
+        .bind(column(2))
+        .bind(column(3))
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 }
