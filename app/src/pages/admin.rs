@@ -443,9 +443,22 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
             }}
             {v.report.clone().map(|r| view! {
                 <h3>{at.report_title}</h3>
-                <p class="muted">
-                    {at.report_from}" "{long_date(r.start, tz, lang)}" "{at.report_to}" "
-                    {r.end.map(|e| long_date(e, tz, lang)).unwrap_or_else(|| at.report_ongoing.to_string())}
+                <p class="muted" id="report-window">
+                    {match r.end {
+                        Some(end) => format!(
+                            "{} {} {} {}",
+                            at.report_from,
+                            long_date(r.start, tz, lang),
+                            at.report_to,
+                            long_date(end, tz, lang)
+                        ),
+                        None => format!(
+                            "{} {}, {}",
+                            at.report_since,
+                            long_date(r.start, tz, lang),
+                            at.report_ongoing
+                        ),
+                    }}
                 </p>
                 {if r.lines.is_empty() {
                     view! { <p id="report-empty">{at.report_empty}</p> }.into_any()

@@ -93,6 +93,27 @@ async fn the_held_queue_and_the_reconciliation_report_are_shown_to_whom_they_con
         "{page}"
     );
     assert!(page.contains("Last outage: reconciliation"));
+    // an outage still going on reads as one (not "from … to ongoing")
+    assert!(
+        page.contains(r#"<p id="report-window" class="muted">Since "#)
+            && page.contains(", ongoing</p>"),
+        "{page}"
+    );
+    let fr = TestRequest::get()
+        .uri("/admin/d/example.test/continuity")
+        .cookie(admin.clone())
+        .insert_header(("accept", "text/html"))
+        .insert_header(("accept-language", "fr"))
+        .to_request();
+    let page_fr =
+        String::from_utf8_lossy(&test::read_body(test::call_service(&svc, fr).await).await)
+            .replace("<!>", "");
+    assert!(
+        page_fr.contains(r#"id="report-window" class="muted">Depuis le "#)
+            && page_fr.contains(", en cours</p>"),
+        "{page_fr}"
+    );
+    assert!(!page_fr.contains(" au en cours"));
     // the webhook and its notification (no sender runs here: still to send)
     assert!(page.contains("<code>https://hooks.example.com/continuity</code>"));
     assert!(
