@@ -6,9 +6,15 @@
 //!   message id; a query is an FTS5 expression of quoted prefix terms.
 //! - PostgreSQL: one `tsvector` per message (configuration `continuity`:
 //!   unaccented, lower-cased, no stemming), each part with its weight —
-//!   sender A, recipients B, subject C, body D — and a GIN index; a query
-//!   is a `tsquery` of prefix terms (`'word':*`), restricted to a weight for
-//!   a part.
+//!   sender A, recipients B, subject C, body D — and a GIN index; beside
+//!   it the sender's, the recipients' and the subject's words alone, each
+//!   in its own column with its own GIN index. A query is a `tsquery` of
+//!   prefix terms (`'word':*`) per column: terms anywhere and in the body
+//!   (weight D) ask the document, terms in a header ask that header's
+//!   column. (A GIN index cannot filter by weight and PostgreSQL cannot
+//!   estimate a weighted term: `'name':*A` in the document alone made it
+//!   walk every message for a rare sender whose name also occurs in
+//!   bodies.)
 //!
 //! On both, a word is a run of letters and digits (what FTS5's unicode61
 //! reads): a typed word with punctuation in it ("a.martin@example.test")
@@ -33,6 +39,15 @@ impl Part {
             Part::Recipients => "recipients",
             Part::Subject => "subject",
             Part::Body => "body",
+        }
+    }
+    /// PostgreSQL's column holding only this part's words, if any.
+    fn pg_column(self) -> Option<&'static str> {
+        match self {
+            Part::Sender => Some("sender_words"),
+            Part::Recipients => Some("recipient_words"),
+            Part::Subject => Some("subject_words"),
+            Part::Body => None,
         }
     }
     fn weight(self) -> char {
@@ -100,8 +115,8 @@ pub(super) async fn index(
         }
         Backend::Postgres => {
             db::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO messages_fts (message_id, doc) VALUES (?1, {}) \
-                 ON CONFLICT (message_id) DO UPDATE SET doc = EXCLUDED.doc",
+                "INSERT INTO messages_fts ({PG_COLUMNS}) VALUES (?1, {}) \
+                 ON CONFLICT (message_id) DO UPDATE SET {PG_UPDATE}",
                 pg_doc(["?2", "?3", "?4", "?5"])
             )))
             .bind(id.0)
@@ -116,16 +131,29 @@ pub(super) async fn index(
     Ok(())
 }
 
-/// PostgreSQL's weighted document of a message from four text
+/// The columns of a row of PostgreSQL's `messages_fts`, in the order of
+/// [`pg_doc`]'s values after the message id.
+const PG_COLUMNS: &str = "message_id, doc, sender_words, recipient_words, subject_words";
+/// A row written again takes the new values.
+const PG_UPDATE: &str = "doc = EXCLUDED.doc, sender_words = EXCLUDED.sender_words, \
+     recipient_words = EXCLUDED.recipient_words, subject_words = EXCLUDED.subject_words";
+
+/// PostgreSQL's values of a message's row after its id, from four text
 /// expressions (sender, recipients, subject, body; each through
-/// [`words`]).
+/// [`words`]): the weighted document, then the sender's, the recipients'
+/// and the subject's words alone.
 fn pg_doc(parts: [&str; 4]) -> String {
     format!(
-        "setweight(to_tsvector('continuity', {}), 'A') || \
-         setweight(to_tsvector('continuity', {}), 'B') || \
-         setweight(to_tsvector('continuity', {}), 'C') || \
-         setweight(to_tsvector('continuity', {}), 'D')",
-        parts[0], parts[1], parts[2], parts[3]
+        "setweight(to_tsvector('continuity', {a}), 'A') || \
+         setweight(to_tsvector('continuity', {b}), 'B') || \
+         setweight(to_tsvector('continuity', {c}), 'C') || \
+         setweight(to_tsvector('continuity', {d}), 'D'), \
+         to_tsvector('continuity', {a}), to_tsvector('continuity', {b}), \
+         to_tsvector('continuity', {c})",
+        a = parts[0],
+        b = parts[1],
+        c = parts[2],
+        d = parts[3]
     )
 }
 
@@ -210,9 +238,9 @@ pub(super) async fn write_pending(tx: &mut db::Tx<'_>, docs: &[Doc]) -> Result<u
                        WHERE message_id IN (SELECT id FROM d) ORDER BY message_id FOR UPDATE), \
                  p AS (DELETE FROM index_pending x USING l WHERE x.message_id = l.message_id \
                        RETURNING x.message_id) \
-                 INSERT INTO messages_fts (message_id, doc) SELECT d.id, {doc} FROM d \
+                 INSERT INTO messages_fts ({PG_COLUMNS}) SELECT d.id, {doc} FROM d \
                  JOIN p ON p.message_id = d.id \
-                 ON CONFLICT (message_id) DO UPDATE SET doc = EXCLUDED.doc",
+                 ON CONFLICT (message_id) DO UPDATE SET {PG_UPDATE}",
                 doc = pg_doc(["d.a", "d.b", "d.c", "d.e"])
             );
             let mut q = db::query(sqlx::AssertSqlSafe(sql));
@@ -246,11 +274,34 @@ pub(super) fn id_column(backend: Backend, alias: &str) -> String {
     }
 }
 
-/// The condition "the row of `alias` matches the query bound here".
-pub(super) fn matches(backend: Backend, alias: &str) -> String {
-    match backend {
-        Backend::Sqlite => "messages_fts MATCH ?".to_string(),
-        Backend::Postgres => format!("{alias}.doc @@ to_tsquery('continuity', ?)"),
+/// A full-text query ready for a statement: [`Match::condition`] with
+/// [`Match::values`] bound in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    backend: Backend,
+    /// (PostgreSQL's column, its `tsquery`); SQLite: one FTS5 expression,
+    /// its column unused.
+    queries: Vec<(&'static str, String)>,
+}
+
+impl Match {
+    /// The condition "the row of `alias` (the index table or its alias)
+    /// matches".
+    pub fn condition(&self, alias: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => "messages_fts MATCH ?".to_string(),
+            Backend::Postgres => self
+                .queries
+                .iter()
+                .map(|(column, _)| format!("{alias}.{column} @@ to_tsquery('continuity', ?)"))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+        }
+    }
+
+    /// The values of [`Match::condition`]'s placeholders, in order.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.queries.iter().map(|(_, q)| q.as_str())
     }
 }
 
@@ -295,38 +346,60 @@ impl Terms {
     }
 
     /// The query for `backend`, None when nothing was typed.
-    pub fn query(&self, backend: Backend) -> Option<String> {
+    pub fn query(&self, backend: Backend) -> Option<Match> {
         if self.terms.is_empty() {
             return None;
         }
-        let parts: Vec<String> = self
-            .terms
-            .iter()
-            .map(|(part, ws)| match backend {
-                Backend::Sqlite => {
-                    let term = format!("\"{}\"*", ws.join(" "));
-                    match part {
-                        Some(p) => format!("{} : {term}", p.column()),
-                        None => term,
-                    }
-                }
-                Backend::Postgres => {
-                    let w = part.map(|p| p.weight().to_string()).unwrap_or_default();
-                    let each: Vec<String> = ws.iter().map(|x| format!("'{x}':*{w}")).collect();
-                    if each.len() == 1 {
+        let queries = match backend {
+            Backend::Sqlite => {
+                let parts: Vec<String> = self
+                    .terms
+                    .iter()
+                    .map(|(part, ws)| {
+                        let term = format!("\"{}\"*", ws.join(" "));
+                        match part {
+                            Some(p) => format!("{} : {term}", p.column()),
+                            None => term,
+                        }
+                    })
+                    .collect();
+                vec![("", parts.join(" AND "))]
+            }
+            Backend::Postgres => {
+                // one tsquery per column, in a fixed order of columns
+                let mut by_column: Vec<(&'static str, Vec<String>)> = Vec::new();
+                for (part, ws) in &self.terms {
+                    let (column, weight) = match part.and_then(|p| p.pg_column().map(|c| (p, c))) {
+                        Some((_, column)) => (column, String::new()),
+                        None => (
+                            "doc",
+                            part.map(|p| p.weight().to_string()).unwrap_or_default(),
+                        ),
+                    };
+                    let each: Vec<String> = ws.iter().map(|x| format!("'{x}':*{weight}")).collect();
+                    let term = if each.len() == 1 {
                         each.concat()
                     } else {
                         format!("({})", each.join(" <-> "))
+                    };
+                    match by_column.iter_mut().find(|(c, _)| *c == column) {
+                        Some((_, terms)) => terms.push(term),
+                        None => by_column.push((column, vec![term])),
                     }
                 }
-            })
-            .collect();
-        Some(match backend {
-            Backend::Sqlite => parts.join(" AND "),
-            Backend::Postgres => parts.join(" & "),
-        })
+                by_column.sort_by_key(|(c, _)| PG_ORDER.iter().position(|x| x == c));
+                by_column
+                    .into_iter()
+                    .map(|(c, terms)| (c, terms.join(" & ")))
+                    .collect()
+            }
+        };
+        Some(Match { backend, queries })
     }
 }
+
+/// The order of PostgreSQL's columns in a [`Match`].
+const PG_ORDER: [&str; 4] = ["doc", "sender_words", "recipient_words", "subject_words"];
 
 #[cfg(test)]
 mod tests {
@@ -337,21 +410,125 @@ mod tests {
         let mut t = Terms::default();
         t.add(None, "facture \"NEAR\" OR* ' a.martin@example.test");
         t.add(Some(Part::Subject), "été");
+        let sqlite = t.query(Backend::Sqlite).unwrap();
+        assert_eq!(sqlite.condition("f"), "messages_fts MATCH ?");
         assert_eq!(
-            t.query(Backend::Sqlite).as_deref(),
-            Some("\"facture\"* AND \"NEAR\"* AND \"OR\"* AND \"a martin example test\"* AND subject : \"été\"*")
+            sqlite.values().collect::<Vec<_>>(),
+            ["\"facture\"* AND \"NEAR\"* AND \"OR\"* AND \"a martin example test\"* AND subject : \"été\"*"]
+        );
+        let pg = t.query(Backend::Postgres).unwrap();
+        assert_eq!(
+            pg.condition("f"),
+            "f.doc @@ to_tsquery('continuity', ?) AND f.subject_words @@ to_tsquery('continuity', ?)"
         );
         assert_eq!(
-            t.query(Backend::Postgres).as_deref(),
-            Some("'facture':* & 'NEAR':* & 'OR':* & ('a':* <-> 'martin':* <-> 'example':* <-> 'test':*) & 'été':*C")
+            pg.values().collect::<Vec<_>>(),
+            [
+                "'facture':* & 'NEAR':* & 'OR':* & ('a':* <-> 'martin':* <-> 'example':* <-> 'test':*)",
+                "'été':*"
+            ]
+        );
+        let body = t
+            .clone()
+            .only_in(Part::Body)
+            .query(Backend::Postgres)
+            .unwrap();
+        assert_eq!(
+            body.values().collect::<Vec<_>>(),
+            [
+                "'facture':*D & 'NEAR':*D & 'OR':*D & ('a':*D <-> 'martin':*D <-> 'example':*D <-> 'test':*D)",
+                "'été':*"
+            ]
+        );
+        // headers ask their own columns, in one order whatever was typed first
+        let mut h = Terms::default();
+        h.add(Some(Part::Subject), "devis");
+        h.add(Some(Part::Sender), "a.martin@example.test");
+        h.add(Some(Part::Recipients), "paul");
+        h.add(Some(Part::Subject), "mars");
+        let pg = h.query(Backend::Postgres).unwrap();
+        assert_eq!(
+            pg.condition("messages_fts"),
+            "messages_fts.sender_words @@ to_tsquery('continuity', ?) \
+             AND messages_fts.recipient_words @@ to_tsquery('continuity', ?) \
+             AND messages_fts.subject_words @@ to_tsquery('continuity', ?)"
         );
         assert_eq!(
-            t.clone().only_in(Part::Body).query(Backend::Postgres).as_deref(),
-            Some("'facture':*D & 'NEAR':*D & 'OR':*D & ('a':*D <-> 'martin':*D <-> 'example':*D <-> 'test':*D) & 'été':*C")
+            pg.values().collect::<Vec<_>>(),
+            [
+                "('a':* <-> 'martin':* <-> 'example':* <-> 'test':*)",
+                "'paul':*",
+                "'devis':* & 'mars':*"
+            ]
         );
         let mut none = Terms::default();
         none.add(None, " ,; ' ");
-        assert_eq!(none.query(Backend::Postgres), None);
+        assert!(none.query(Backend::Postgres).is_none());
+    }
+
+    /// PostgreSQL: a database indexed before the headers had columns of
+    /// their own gets them filled from its messages' headers, word by word
+    /// as the indexer splits them, unaccented; a message indexed without
+    /// its bytes stays empty. (SQLite's FTS5 table has had a column per
+    /// part from the start: nothing to migrate there.)
+    #[tokio::test]
+    async fn the_header_columns_migration_fills_what_was_indexed_before() {
+        use sqlx::{Connection, Executor};
+        let scratch = crate::store::testing::Scratch::new("fts-migration");
+        let crate::store::StoreUrl::Postgres(url) = crate::store::testing::url(scratch.path())
+        else {
+            return;
+        };
+        let mut db = sqlx::PgConnection::connect(&url).await.expect("db");
+        let migrator = sqlx::migrate!("../migrations/postgres");
+        let header_words = 20261211000001;
+        for m in migrator.iter().filter(|m| m.version < header_words) {
+            db.execute(sqlx::raw_sql(m.sql.clone()))
+                .await
+                .expect("earlier migration");
+        }
+        db.execute(sqlx::raw_sql(
+            "INSERT INTO messages (id, received_at, origin, mail_from, size, header_from, \
+               header_to, subject) VALUES \
+               (1, 1, 'smtp', 'x@remote.test', 10, 'Émile Martin <e.martin@remote.test>', \
+                'Zoé <zoe@example.test>, paul@example.test', 'Re: l''été à Zürich'), \
+               (2, 1, 'smtp', 'x@remote.test', 10, 'Gone <gone@remote.test>', 'a@example.test', 'lost'); \
+             INSERT INTO messages_fts (message_id, doc) VALUES \
+               (1, setweight(to_tsvector('continuity', 'Émile Martin e martin remote test'), 'A')), \
+               (2, '');",
+        ))
+        .await
+        .expect("rows indexed before");
+        let m = migrator
+            .iter()
+            .find(|m| m.version == header_words)
+            .expect("the migration");
+        db.execute(sqlx::raw_sql(m.sql.clone()))
+            .await
+            .expect("header words migration");
+        let found = |column: &str| {
+            format!(
+                "SELECT coalesce(string_agg(message_id::text, ',' ORDER BY message_id), '') \
+                 FROM messages_fts WHERE {column} @@ to_tsquery('continuity', $1)"
+            )
+        };
+        for (column, query, ids) in [
+            ("sender_words", "'emile':*", "1"),
+            ("sender_words", "'e':* <-> 'martin':* <-> 'remote':*", "1"),
+            ("sender_words", "'zoe':*", ""),
+            ("recipient_words", "'zoe':*", "1"),
+            ("recipient_words", "'paul':* <-> 'example':*", "1"),
+            ("subject_words", "'ete':* & 'zurich':*", "1"),
+            ("subject_words", "'lost':*", ""),
+            ("sender_words", "'gone':*", ""),
+        ] {
+            let got: String = sqlx::query_scalar(sqlx::AssertSqlSafe(found(column)))
+                .bind(query)
+                .fetch_one(&mut db)
+                .await
+                .expect("search");
+            assert_eq!(got, ids, "{column} @@ {query}");
+        }
     }
 
     #[test]

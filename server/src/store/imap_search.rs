@@ -155,22 +155,25 @@ impl Store {
                     terms = terms.only_in(super::fts::Part::Body);
                 }
                 let backend = self.backend();
-                let Some(expr) = terms.query(backend) else {
+                let Some(m) = terms.query(backend) else {
                     return Ok(None);
                 };
                 self.index_before_search().await;
                 let id = super::fts::id_column(backend, "f");
-                let matches = super::fts::matches(backend, "f");
-                let ids: Vec<i64> = db::query_scalar(sqlx::AssertSqlSafe(format!(
+                let mut query = db::query_scalar(sqlx::AssertSqlSafe(format!(
                     "SELECT mb.id FROM messages_fts f \
                      CROSS JOIN mailbox mb ON mb.message_id = {id} \
-                     WHERE {matches} AND mb.user_id = ? AND mb.folder = ?",
-                )))
-                .bind(expr)
-                .bind(user.0)
-                .bind(folder.as_str())
-                .fetch_all(&self.read)
-                .await?;
+                     WHERE {} AND mb.user_id = ? AND mb.folder = ?",
+                    m.condition("f")
+                )));
+                for v in m.values() {
+                    query = query.bind(v.to_string());
+                }
+                let ids: Vec<i64> = query
+                    .bind(user.0)
+                    .bind(folder.as_str())
+                    .fetch_all(&self.read)
+                    .await?;
                 Ok(Some(ids.into_iter().filter_map(uid).collect()))
             }
         }

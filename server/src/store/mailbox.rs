@@ -246,15 +246,15 @@ impl Store {
             // what was stored is found: its document is written first
             self.index_before_search().await;
         }
-        let sql = match fts {
+        let sql = match &fts {
             // The FTS index drives, newest message first, and stops at the
             // limit. `f.rowid + 0` keeps SQLite from deriving a range on
             // mailbox.message_id from `f.rowid < ?` (which made it scan the
             // user's whole mailbox for every match); ordering by the FTS
             // rowid alone lets FTS5 return rows already in order.
-            Some(_) => {
+            Some(m) => {
                 let id = super::fts::id_column(backend, "f");
-                let matches = super::fts::matches(backend, "f");
+                let matches = m.condition("f");
                 format!(
                     "SELECT {ENTRY_COLUMNS} FROM messages_fts f \
                      JOIN mailbox mb ON mb.message_id = {id} + 0 \
@@ -271,7 +271,12 @@ impl Store {
         };
         let mut query = db::query(sqlx::AssertSqlSafe(sql)).bind(user.0);
         query = match &fts {
-            Some(expr) => query.bind(expr.clone()).bind(at),
+            Some(m) => {
+                for v in m.values() {
+                    query = query.bind(v.to_string());
+                }
+                query.bind(at)
+            }
             None => query.bind(at).bind(id),
         };
         if let Some(s) = q.since {

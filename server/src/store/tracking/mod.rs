@@ -291,13 +291,16 @@ impl Store {
                         ),
                         _ => (String::new(), None),
                     };
-                    let matches = fts::matches(self.backend(), "messages_fts");
+                    let matches = m.condition("messages_fts");
                     let sql = format!(
                         "SELECT {rowid}, (SELECT received_at FROM messages m WHERE m.id = {rowid}) \
                          FROM messages_fts WHERE {matches} {cond} \
                          ORDER BY {rowid} {dir} LIMIT {CHUNK}"
                     );
-                    let mut q = db::query_as(sqlx::AssertSqlSafe(sql)).bind(m.as_str());
+                    let mut q = db::query_as(sqlx::AssertSqlSafe(sql));
+                    for v in m.values() {
+                        q = q.bind(v.to_string());
+                    }
                     if let Some(b) = b {
                         q = q.bind(b);
                     }

@@ -3,7 +3,7 @@
 //! patterns escaped, FTS terms quoted), and rows are read into [`TrackRow`].
 
 use crate::store::db::{self, Backend};
-use crate::store::fts::{self, Part, Terms};
+use crate::store::fts::{self, Match, Part, Terms};
 
 use super::{Cursor, Direction, Filter, Scope, Status, TrackRow};
 use crate::store::{MessageId, Result, Store};
@@ -33,8 +33,8 @@ pub(super) fn is_address(s: &str) -> bool {
         .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !s.contains(' '))
 }
 
-/// FTS5 query: each word a quoted prefix term, in the subject column.
-pub(super) fn subject_match(s: &str, backend: Backend) -> Option<String> {
+/// Full-text query: each word a prefix term, in the subject.
+pub(super) fn subject_match(s: &str, backend: Backend) -> Option<Match> {
     let mut t = Terms::default();
     for w in s
         .split(|c: char| !c.is_alphanumeric())
@@ -160,7 +160,7 @@ pub(super) fn index_for(scope: &Scope, f: &Filter) -> &'static str {
 /// subject's words (full-text index) or the sender's address (its index),
 /// newest (or oldest) first, a chunk at a time.
 pub(super) enum Source {
-    Subject(String),
+    Subject(Match),
     Sender(String),
 }
 
@@ -261,10 +261,10 @@ pub(super) fn deliveries_sql(
             sql.push_str(&format!(
                 " AND (SELECT 1 FROM messages_fts WHERE {} \
                  AND {} = d.message_id) IS NOT NULL",
-                fts::matches(backend, "messages_fts"),
+                m.condition("messages_fts"),
                 fts::id_column(backend, "messages_fts")
             ));
-            binds.push(Bind::Text(m));
+            binds.extend(m.values().map(|v| Bind::Text(v.to_string())));
         }
     }
     if let Some(c) = after {
@@ -365,15 +365,21 @@ mod tests {
     #[test]
     fn user_text_is_quoted_never_sql_or_fts_syntax() {
         assert_eq!(contains("50%_off\\"), "%50\\%\\_off\\\\%");
+        let sqlite = subject_match("invoice \"NEAR\" OR*", Backend::Sqlite).unwrap();
         assert_eq!(
-            subject_match("invoice \"NEAR\" OR*", Backend::Sqlite),
-            Some("subject : \"invoice\"* AND subject : \"NEAR\"* AND subject : \"OR\"*".into())
+            sqlite.values().collect::<Vec<_>>(),
+            ["subject : \"invoice\"* AND subject : \"NEAR\"* AND subject : \"OR\"*"]
+        );
+        let pg = subject_match("invoice \"NEAR\" OR*", Backend::Postgres).unwrap();
+        assert_eq!(
+            pg.condition("messages_fts"),
+            "messages_fts.subject_words @@ to_tsquery('continuity', ?)"
         );
         assert_eq!(
-            subject_match("invoice \"NEAR\" OR*", Backend::Postgres),
-            Some("'invoice':*C & 'NEAR':*C & 'OR':*C".into())
+            pg.values().collect::<Vec<_>>(),
+            ["'invoice':* & 'NEAR':* & 'OR':*"]
         );
-        assert_eq!(subject_match(" ,; ", Backend::Sqlite), None);
+        assert!(subject_match(" ,; ", Backend::Sqlite).is_none());
         assert!(is_address("bob@example.com"));
         assert!(!is_address("@example.com"));
         assert!(!is_address("bob"));
