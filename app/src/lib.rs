@@ -17,7 +17,7 @@ pub mod pages;
 
 use i18n::{Lang, TzOffset};
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode, WildcardSegment,
@@ -35,6 +35,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // under the build's version (the server's pkg dir): cached for a year
+                <link rel="stylesheet" id="leptos" href=format!("/{}/continuity.css", options.site_pkg_dir)/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -78,7 +80,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_locale();
     view! {
-        <Stylesheet id="leptos" href="/pkg/continuity.css"/>
         <Title text="Continuity"/>
         <Router>
             // Async: the whole page is rendered before it is sent, so every

@@ -338,6 +338,15 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         health.clone(),
         shutdown_rx.clone(),
     ));
+    let assets = Arc::new(web::assets::Assets::load(&cfg.web.site_root));
+    let (br, gz, files) = assets.counts();
+    tracing::info!(
+        files,
+        brotli = br,
+        gzip = gz,
+        version = %assets.pkg_dir(),
+        "web assets"
+    );
     let server = web::bind(
         web_listener,
         web_tls_listeners,
@@ -346,7 +355,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             store: store.clone(),
             auth: auth.clone(),
             backend,
-            options: web::leptos_options(&cfg.web.site_root, web_addr),
+            options: web::leptos_options(&cfg.web.site_root, web_addr, &assets),
             hostname: cfg.hostname.clone(),
             relay,
             outbound,
@@ -356,6 +365,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
                 draft_files: cfg.web.draft_files_quota,
             },
             health: health.clone(),
+            assets,
         },
     )
     .map_err(|source| StartError::Bind {

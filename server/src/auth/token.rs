@@ -39,6 +39,40 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A CSRF token as a page shows it: a fresh random pad and the token
+/// XORed with it (base64url). Each page carries different bytes, so a
+/// compressed page's length tells nothing about the token (BREACH).
+pub fn mask_csrf(token: &str) -> String {
+    let t = token.as_bytes();
+    let mut out = vec![0u8; 2 * t.len()];
+    let (pad, masked) = out.split_at_mut(t.len());
+    // see random_bytes: no safe way on without the OS's randomness
+    SystemRandom::new()
+        .fill(pad)
+        .expect("the operating system's random number generator failed");
+    for ((m, p), x) in masked.iter_mut().zip(pad.iter()).zip(t) {
+        *m = p ^ x;
+    }
+    URL_SAFE_NO_PAD.encode(out)
+}
+
+/// Does `given` carry the session's CSRF `token`, masked by
+/// [`mask_csrf`] or as it is? Constant time in the token.
+pub fn csrf_matches(token: &str, given: &str) -> bool {
+    if given.len() == token.len() {
+        return same(token.as_bytes(), given.as_bytes());
+    }
+    let Ok(raw) = URL_SAFE_NO_PAD.decode(given) else {
+        return false;
+    };
+    if raw.len() != 2 * token.len() {
+        return false;
+    }
+    let (pad, masked) = raw.split_at(token.len());
+    let unmasked: Vec<u8> = pad.iter().zip(masked).map(|(p, m)| p ^ m).collect();
+    same(token.as_bytes(), &unmasked)
+}
+
 /// What a valid-looking link carries (its signature checked).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkClaims {
@@ -91,6 +125,32 @@ impl LinkSigner {
             expires_at,
             secret,
         })
+    }
+}
+
+#[cfg(test)]
+mod csrf_tests {
+    use super::{csrf_matches, mask_csrf, random_token};
+
+    #[test]
+    fn a_masked_token_differs_each_time_and_still_matches() {
+        let t = random_token();
+        let (a, b) = (mask_csrf(&t), mask_csrf(&t));
+        assert_ne!(a, b);
+        assert!(!a.contains(&t) && !b.contains(&t));
+        assert!(csrf_matches(&t, &a) && csrf_matches(&t, &b) && csrf_matches(&t, &t));
+        // another session's token, a flipped character, a cut one, junk
+        let other = random_token();
+        assert!(!csrf_matches(&t, &mask_csrf(&other)) && !csrf_matches(&t, &other));
+        let mut flipped = a.clone().into_bytes();
+        flipped[60] = if flipped[60] == b'A' { b'B' } else { b'A' };
+        assert!(!csrf_matches(
+            &t,
+            &String::from_utf8(flipped).expect("ascii")
+        ));
+        assert!(!csrf_matches(&t, &a[..a.len() - 1]));
+        assert!(!csrf_matches(&t, ""));
+        assert!(!csrf_matches(&t, "!!not base64!!"));
     }
 }
 

@@ -40,7 +40,7 @@ pub(crate) async fn guard(
         .cloned()
         .flatten()
         .ok_or_else(|| see_other("/login?expired=1&next=/admin"))?;
-    if !token::same(session.csrf.as_bytes(), csrf.as_bytes()) {
+    if !token::csrf_matches(&session.csrf, csrf) {
         return Err(forbidden_form(req));
     }
     match admin_domain(&state.store, &session, domain).await {
@@ -236,7 +236,7 @@ pub async fn logout(
     let Some(session) = session else {
         return see_other("/login");
     };
-    if !token::same(session.csrf.as_bytes(), form.csrf.as_bytes()) {
+    if !token::csrf_matches(&session.csrf, &form.csrf) {
         return forbidden_form(&req);
     }
     if let Some(c) = req.cookie(state.auth.admin_cookie_name()) {

@@ -204,7 +204,7 @@ impl Backend for StoreBackend {
             display_name: account.display_name,
             domain: account.domain_name,
             source: account.source,
-            csrf: session.csrf.clone(),
+            csrf: crate::auth::token::mask_csrf(&session.csrf),
             // users continuity does not cover see no banner: their mail waits
             domain_state: if account.covered {
                 account.domain_state
@@ -371,7 +371,7 @@ impl Backend for StoreBackend {
             operator: admin.is_operator(),
             address: admin.address,
             display_name: admin.display_name,
-            csrf: session.csrf.clone(),
+            csrf: crate::auth::token::mask_csrf(&session.csrf),
             domains: domains.into_iter().map(|(_, n)| n).collect(),
         })
     }

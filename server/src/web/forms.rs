@@ -108,7 +108,7 @@ pub(crate) fn require_session(req: &HttpRequest) -> Result<SessionUser, HttpResp
 
 /// Compare a form's CSRF token with the session's, in constant time.
 pub(crate) fn csrf_ok(session: &SessionUser, given: &str) -> bool {
-    token::same(session.csrf.as_bytes(), given.as_bytes())
+    token::csrf_matches(&session.csrf, given)
 }
 
 pub fn forbidden_form(req: &HttpRequest) -> HttpResponse {

@@ -28,11 +28,13 @@
 pub mod admin_forms;
 pub mod admin_views;
 pub mod api;
+pub mod assets;
 pub mod backend;
 pub mod client_ip;
 pub mod compose_form;
 pub mod compose_web;
 pub mod directory_forms;
+pub mod encoding;
 pub mod forms;
 pub mod gate;
 mod health;
@@ -80,6 +82,8 @@ pub struct WebState {
     pub quotas: Quotas,
     /// The node's listeners, for `GET /readyz`.
     pub health: Arc<crate::health::Health>,
+    /// The front's files by version (`assets.rs`).
+    pub assets: Arc<assets::Assets>,
 }
 
 /// What a user may keep in the webmail (`web.max_drafts`,
@@ -112,12 +116,17 @@ pub struct OutboundFacts {
     pub nameservers: Vec<std::net::SocketAddr>,
 }
 
-/// Leptos options built from our configuration (no Cargo.toml needed at run time).
-pub fn leptos_options(site_root: &Path, addr: SocketAddr) -> LeptosOptions {
+/// Leptos options built from our configuration (no Cargo.toml needed at
+/// run time); pages link the front's files under `assets`' version.
+pub fn leptos_options(
+    site_root: &Path,
+    addr: SocketAddr,
+    assets: &assets::Assets,
+) -> LeptosOptions {
     LeptosOptions::builder()
         .output_name("continuity")
         .site_root(site_root.display().to_string())
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(assets.pkg_dir())
         .site_addr(addr)
         .build()
 }
@@ -181,6 +190,12 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
         cfg.app_data(web::Data::new(state.clone()))
             .app_data(web::Data::new(state.options.clone()))
             .app_data(web::FormConfig::default().limit(64 * 1024))
+            .app_data(web::Data::from(state.assets.clone()))
+            .service(
+                web::resource("/pkg/{version}/{file}")
+                    .route(web::get().to(assets::serve))
+                    .route(web::head().to(assets::serve)),
+            )
             .service(Files::new("/pkg", format!("{site_root}/pkg")))
             .service(Files::new("/assets", &site_root))
             .configure(api::configure)
@@ -307,6 +322,7 @@ pub fn bind(
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(gate::gate))
+            .wrap(from_fn(encoding::compress_pages))
             .configure(configure(state.clone()))
     })
     .workers(2)

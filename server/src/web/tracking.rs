@@ -416,7 +416,7 @@ pub async fn redeliver(
             .insert_header((header::LOCATION, "/login?expired=1&next=/admin/tracking"))
             .finish();
     };
-    if !crate::auth::token::same(form.csrf.as_bytes(), session.csrf.as_bytes()) {
+    if !crate::auth::token::csrf_matches(&session.csrf, &form.csrf) {
         return HttpResponse::Forbidden().body("the form has expired; reload the page");
     }
     let Ok((scope, _)) = admin_scope(&state.store, &session).await else {

@@ -447,3 +447,94 @@ async fn the_web_ui_is_served_over_https_with_the_service_certificate() {
     assert!(page.starts_with(b"HTTP/1.1 200"));
     r.stop().await;
 }
+
+/// The hidden CSRF inputs of a page.
+fn csrf_inputs(page: &str) -> Vec<String> {
+    page.split("name=\"csrf\" value=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[actix_web::test]
+async fn pages_go_compressed_and_never_show_the_same_csrf_bytes_twice() {
+    use std::io::Read;
+    let s = setup("compressed").await;
+    let svc = app(&s).await;
+    let (cookie, raw) = session_of(&s, &svc, "alice@example.test").await;
+    let c = actix_web::cookie::Cookie::new("continuity", cookie.clone());
+    let page = |accept: Option<&'static str>| {
+        let mut r = TestRequest::get()
+            .uri(&format!("/mail/m/{}", s.alice_mail))
+            .cookie(c.clone());
+        if let Some(a) = accept {
+            r = r.insert_header(("accept-encoding", a));
+        }
+        r.to_request()
+    };
+    let header = |r: &actix_web::dev::ServiceResponse<_>, h: &str| {
+        r.headers()
+            .get_all(h)
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+
+    // a browser's Accept-Encoding: brotli; gzip for those without it
+    let r = test::call_service(&svc, page(Some("gzip, deflate, br, zstd"))).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "content-encoding"), "br");
+    assert!(header(&r, "vary").contains("accept-encoding"));
+    assert_eq!(header(&r, "cache-control"), "no-store");
+    let r = test::call_service(&svc, page(Some("gzip"))).await;
+    assert_eq!(header(&r, "content-encoding"), "gzip");
+    let zipped = test::read_body(r).await;
+    let mut html = String::new();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_string(&mut html)
+        .expect("a gzip page");
+    assert!(
+        html.contains("<html") && html.len() > zipped.len() * 2,
+        "{}",
+        html.len()
+    );
+
+    // each render masks the token afresh; the token itself never shows
+    let r = test::call_service(&svc, page(None)).await;
+    assert_eq!(header(&r, "content-encoding"), "");
+    let first = body_text(r).await;
+    let second = body_text(test::call_service(&svc, page(None)).await).await;
+    assert!(!html.contains(&raw) && !first.contains(&raw) && !second.contains(&raw));
+    let (a, b) = (csrf_inputs(&first), csrf_inputs(&second));
+    assert!(!a.is_empty() && a.len() == b.len(), "{a:?} {b:?}");
+    // one mask per response: every form of a page has the same, the next
+    // page another
+    assert!(a.iter().all(|t| *t == a[0]) && b.iter().all(|t| *t == b[0]));
+    assert_ne!(a[0], b[0]);
+    // a masked token from the page works, once tampered it does not
+    let mut tampered = a[0].clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("ascii");
+    for (token, status) in [(tampered.as_str(), 403), (a[0].as_str(), 303)] {
+        let req = TestRequest::post()
+            .uri(&format!("/mail/m/{}/seen", s.alice_mail))
+            .cookie(c.clone())
+            .set_form([("csrf", token), ("seen", "0")])
+            .to_request();
+        assert_eq!(
+            test::call_service(&svc, req).await.status(),
+            status,
+            "{token}"
+        );
+    }
+    // what is not a page goes as it is
+    let req = TestRequest::get()
+        .uri("/healthz")
+        .insert_header(("accept-encoding", "br"))
+        .to_request();
+    let r = test::call_service(&svc, req).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "content-encoding"), "");
+}

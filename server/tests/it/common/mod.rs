@@ -337,6 +337,7 @@ pub async fn web_app_quotas(
         options: web::leptos_options(
             std::path::Path::new("target/site"),
             "127.0.0.1:8080".parse().expect("addr"),
+            &Default::default(),
         ),
         hostname: "mx.continuity.test".into(),
         relay: Default::default(),
@@ -344,10 +345,14 @@ pub async fn web_app_quotas(
         trusted_proxies: Arc::new(vec!["127.0.0.100/32".parse().expect("net")]),
         quotas,
         health: Arc::new(server::health::Health::new("test")),
+        assets: Default::default(),
     };
     actix_web::test::init_service(
         actix_web::App::new()
             .wrap(actix_web::middleware::from_fn(gate::gate))
+            .wrap(actix_web::middleware::from_fn(
+                web::encoding::compress_pages,
+            ))
             .configure(web::configure(state)),
     )
     .await
