@@ -134,7 +134,117 @@ pub struct TimelineEntry {
     pub at: i64,
     pub from: String,
     pub to: String,
+    /// As stored: [`Reason`]'s text.
     pub reason: String,
+}
+
+/// Why the continuity state changed. Stored (and sent in webhooks and
+/// logs) as its English text ([`std::fmt::Display`]); read back with
+/// [`Reason::parse`] so the Control Panel says it in the viewer's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// Probes or deliveries failed `n` times in a row; the last one's
+    /// technical detail.
+    Failures {
+        n: u32,
+        last: String,
+    },
+    /// `n` probes in a row succeeded.
+    Successes {
+        n: u32,
+    },
+    ActivatedBy(String),
+    EndedBy(String),
+    DrillStartedBy(String),
+    DrillEndedBy(String),
+    HeldMailDelivered,
+    DrillOver,
+    /// A text from elsewhere (an older version): shown as it is.
+    Other(String),
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Failures { n, last } => write!(f, "{n} consecutive failures; last: {last}"),
+            Reason::Successes { n } => write!(f, "{n} consecutive successful probes"),
+            Reason::ActivatedBy(by) => write!(f, "activated by {by}"),
+            Reason::EndedBy(by) => write!(f, "ended by {by}"),
+            Reason::DrillStartedBy(by) => write!(f, "drill started by {by}"),
+            Reason::DrillEndedBy(by) => write!(f, "drill ended by {by}"),
+            Reason::HeldMailDelivered => f.write_str("held mail delivered"),
+            Reason::DrillOver => f.write_str("drill time is over"),
+            Reason::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl Reason {
+    /// The reason a stored text says (the inverse of its `Display`).
+    pub fn parse(text: &str) -> Reason {
+        let count = |s: &str| s.parse::<u32>().ok();
+        if let Some((n, last)) = text.split_once(" consecutive failures; last: ") {
+            if let Some(n) = count(n) {
+                return Reason::Failures {
+                    n,
+                    last: last.to_string(),
+                };
+            }
+        }
+        if let Some(n) = text
+            .strip_suffix(" consecutive successful probes")
+            .and_then(count)
+        {
+            return Reason::Successes { n };
+        }
+        let by = |prefix: &str| text.strip_prefix(prefix).map(str::to_string);
+        if let Some(b) = by("activated by ") {
+            return Reason::ActivatedBy(b);
+        }
+        if let Some(b) = by("ended by ") {
+            return Reason::EndedBy(b);
+        }
+        if let Some(b) = by("drill started by ") {
+            return Reason::DrillStartedBy(b);
+        }
+        if let Some(b) = by("drill ended by ") {
+            return Reason::DrillEndedBy(b);
+        }
+        match text {
+            "held mail delivered" => Reason::HeldMailDelivered,
+            "drill time is over" => Reason::DrillOver,
+            _ => Reason::Other(text.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::Reason;
+
+    #[test]
+    fn every_reason_reads_back_from_its_stored_text() {
+        for r in [
+            Reason::Failures {
+                n: 2,
+                last: "connect/banner/EHLO: Connection error: refused; last: x".into(),
+            },
+            Reason::Successes { n: 3 },
+            Reason::ActivatedBy("admin@example.test".into()),
+            Reason::EndedBy("ops@continuity.test".into()),
+            Reason::DrillStartedBy("admin@example.test".into()),
+            Reason::DrillEndedBy("admin@example.test".into()),
+            Reason::HeldMailDelivered,
+            Reason::DrillOver,
+            Reason::Other("something else".into()),
+        ] {
+            assert_eq!(Reason::parse(&r.to_string()), r, "{r}");
+        }
+        assert_eq!(
+            Reason::parse("many consecutive failures; last: x"),
+            Reason::Other("many consecutive failures; last: x".into())
+        );
+    }
 }
 
 /// Live Tracking filters, as they appear in the URL (all text: the server

@@ -82,6 +82,13 @@ pub struct AdminStrings {
     pub e_primary_unresolved: &'static str,
     pub e_primary_rcpt: &'static str,
     pub timeline: &'static str,
+    /// The states in a timeline line ("normal → outage").
+    pub mode_normal: &'static str,
+    pub mode_outage: &'static str,
+    pub mode_recovering: &'static str,
+    pub mode_drill: &'static str,
+    /// The disclosure over a technical detail.
+    pub details: &'static str,
     pub state_normal: &'static str,
     pub state_outage: &'static str,
     pub state_recovering: &'static str,
@@ -236,6 +243,11 @@ pub static ADMIN_EN: AdminStrings = AdminStrings {
     e_primary_unresolved: "This host name does not resolve to an address.",
     e_primary_rcpt: "The probe address must be an address of this domain.",
     timeline: "Continuity timeline",
+    mode_normal: "normal",
+    mode_outage: "outage",
+    mode_recovering: "recovering",
+    mode_drill: "drill",
+    details: "details",
     state_normal: "normal: the primary receives the mail",
     state_outage: "outage: the Continuity Service is active",
     state_recovering: "recovering: held mail is being delivered",
@@ -389,6 +401,11 @@ pub static ADMIN_FR: AdminStrings = AdminStrings {
     e_primary_unresolved: "Ce nom d'hôte ne correspond à aucune adresse.",
     e_primary_rcpt: "L'adresse de test doit être une adresse de ce domaine.",
     timeline: "Historique de la continuité",
+    mode_normal: "normal",
+    mode_outage: "panne",
+    mode_recovering: "reprise",
+    mode_drill: "exercice",
+    details: "détails",
     state_normal: "normal : le serveur principal reçoit les courriels",
     state_outage: "panne : le Continuity Service est actif",
     state_recovering: "reprise : les courriels conservés sont distribués",
@@ -468,5 +485,81 @@ impl Lang {
             Lang::En => &ADMIN_EN,
             Lang::Fr => &ADMIN_FR,
         }
+    }
+}
+
+/// A state as a timeline line names it, in `lang`.
+pub fn mode_name(lang: Lang, mode: &str) -> &'static str {
+    let t = lang.a();
+    match mode {
+        "outage" => t.mode_outage,
+        "recovering" => t.mode_recovering,
+        "drill" => t.mode_drill,
+        _ => t.mode_normal,
+    }
+}
+
+/// Why the state changed, in `lang`; the technical detail (a probe's
+/// error, in the words of the server that answered) apart, for a
+/// disclosure.
+pub fn reason_text(lang: Lang, reason: &crate::backend::Reason) -> (String, Option<String>) {
+    use crate::backend::Reason as R;
+    let fr = lang == Lang::Fr;
+    let s = |en: String, fr_text: String| if fr { fr_text } else { en };
+    match reason {
+        R::Failures { n, last } => (
+            s(
+                format!("{n} failures in a row"),
+                format!("{n} échecs consécutifs"),
+            ),
+            Some(last.clone()),
+        ),
+        R::Successes { n } => (
+            s(
+                format!("{n} successful probes in a row"),
+                format!("{n} tests réussis consécutifs"),
+            ),
+            None,
+        ),
+        R::ActivatedBy(by) => (
+            s(format!("activated by {by}"), format!("activée par {by}")),
+            None,
+        ),
+        R::EndedBy(by) => (
+            s(format!("ended by {by}"), format!("terminée par {by}")),
+            None,
+        ),
+        R::DrillStartedBy(by) => (
+            s(
+                format!("drill started by {by}"),
+                format!("exercice lancé par {by}"),
+            ),
+            None,
+        ),
+        R::DrillEndedBy(by) => (
+            s(
+                format!("drill ended by {by}"),
+                format!("exercice terminé par {by}"),
+            ),
+            None,
+        ),
+        R::HeldMailDelivered => (
+            s(
+                "held mail delivered".into(),
+                "courriels conservés distribués".into(),
+            ),
+            None,
+        ),
+        R::DrillOver => (
+            s(
+                "the drill's time is over".into(),
+                "fin de la durée de l'exercice".into(),
+            ),
+            None,
+        ),
+        R::Other(text) => (
+            s("state changed".into(), "changement d'état".into()),
+            Some(text.clone()),
+        ),
     }
 }

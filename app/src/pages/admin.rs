@@ -10,9 +10,9 @@ use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::admin::{get_admin, get_continuity, suggest};
-use crate::backend::{AdminViewer, BackendError, ContinuityView};
+use crate::backend::{AdminViewer, BackendError, ContinuityView, Reason};
 use crate::components::shell::{enc, use_lang, ErrorBox, LangSwitch};
-use crate::i18n::{long_date, TzOffset};
+use crate::i18n::{long_date, mode_name, reason_text, TzOffset};
 
 /// The frame of every admin page; `children` see the [`AdminViewer`].
 #[component]
@@ -503,7 +503,14 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
                 <h3>{at.timeline}</h3>
                 <ul class="audit" id="timeline">
                     {v.timeline.iter().map(|t| view! {
-                        <li><time>{long_date(t.at, tz, lang)}</time>" · "{t.from.clone()}" → "{t.to.clone()}" · "{t.reason.clone()}</li>
+                        <li>
+                            <time>{long_date(t.at, tz, lang)}</time>" · "{mode_name(lang, &t.from)}" → "{mode_name(lang, &t.to)}" · "
+                            {let (said, detail) = reason_text(lang, &Reason::parse(&t.reason));
+                            view! {
+                                {said}
+                                {detail.map(|d| view! { " " <details class="detail"><summary>{at.details}</summary><code>{d}</code></details> })}
+                            }}
+                        </li>
                     }).collect_view()}
                 </ul>
             })}

@@ -24,6 +24,8 @@
 //! shows continuity to users without holding delivery and rolls back by
 //! itself; a real failure during a drill becomes a real outage.
 
+use app::backend::Reason;
+
 /// A domain's continuity mode (stored as `domains.state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -195,10 +197,7 @@ impl Machine {
             {
                 self.manual = false;
                 let n = self.failures;
-                self.go(
-                    Mode::Outage,
-                    format!("{n} consecutive failures; last: {what}"),
-                )
+                self.go(Mode::Outage, Reason::Failures { n, last: what }.to_string())
             }
             _ => None,
         }
@@ -218,10 +217,7 @@ impl Machine {
             && confirmed
         {
             let n = self.successes;
-            return self.go(
-                Mode::Recovering,
-                format!("{n} consecutive successful probes"),
-            );
+            return self.go(Mode::Recovering, Reason::Successes { n }.to_string());
         }
         None
     }
@@ -255,34 +251,34 @@ impl Machine {
                     return None;
                 }
                 self.manual = true;
-                self.go(Mode::Outage, format!("activated by {by}"))
+                self.go(Mode::Outage, Reason::ActivatedBy(by).to_string())
             }
             Input::End { by } => match self.mode {
                 Mode::Outage => {
                     self.manual = false;
-                    self.go(Mode::Recovering, format!("ended by {by}"))
+                    self.go(Mode::Recovering, Reason::EndedBy(by).to_string())
                 }
-                Mode::Drill => self.go(Mode::Normal, format!("drill ended by {by}")),
+                Mode::Drill => self.go(Mode::Normal, Reason::DrillEndedBy(by).to_string()),
                 _ => None,
             },
             Input::StartDrill { by, until_ms } => {
                 if self.mode != Mode::Normal {
                     return None;
                 }
-                let t = self.go(Mode::Drill, format!("drill started by {by}"));
+                let t = self.go(Mode::Drill, Reason::DrillStartedBy(by).to_string());
                 self.drill_until = Some(until_ms);
                 t
             }
             Input::Flushed => {
                 if self.mode == Mode::Recovering {
-                    self.go(Mode::Normal, "held mail delivered".into())
+                    self.go(Mode::Normal, Reason::HeldMailDelivered.to_string())
                 } else {
                     None
                 }
             }
             Input::Tick { now_ms } => match (self.mode, self.drill_until) {
                 (Mode::Drill, Some(until)) if now_ms >= until => {
-                    self.go(Mode::Normal, "drill time is over".into())
+                    self.go(Mode::Normal, Reason::DrillOver.to_string())
                 }
                 _ => None,
             },

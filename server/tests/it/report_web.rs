@@ -153,3 +153,99 @@ async fn the_held_queue_and_the_reconciliation_report_are_shown_to_whom_they_con
         3
     );
 }
+
+/// The continuity timeline reads in the viewer's language: the states by
+/// their names, why they changed in words, and a probe's technical error
+/// only behind a "details" disclosure.
+#[actix_web::test]
+async fn the_timeline_says_why_in_the_viewers_language() {
+    use app::backend::Reason;
+    let s = setup("cp-timeline").await;
+    let svc = app(&s).await;
+    let failed = Reason::Failures {
+        n: 2,
+        last: "connect/banner/EHLO: Connection error: Connection refused (os error 111)".into(),
+    };
+    for (from, to, why) in [
+        ("normal", "outage", failed.to_string()),
+        (
+            "outage",
+            "recovering",
+            Reason::Successes { n: 3 }.to_string(),
+        ),
+        (
+            "recovering",
+            "normal",
+            Reason::HeldMailDelivered.to_string(),
+        ),
+    ] {
+        s.store
+            .transition(s.example, from, to, &why, false, None)
+            .await
+            .expect("transition");
+    }
+    let r = test::call_service(
+        &svc,
+        TestRequest::post()
+            .uri("/auth/login")
+            .peer_addr("127.0.0.1:1".parse().expect("addr"))
+            .set_form([("address", "admin@example.test"), ("password", PW)])
+            .to_request(),
+    )
+    .await;
+    let admin = r
+        .response()
+        .cookies()
+        .find(|c| c.name() == "continuity-admin")
+        .expect("admin cookie")
+        .into_owned();
+    let page = |lang: &'static str| {
+        TestRequest::get()
+            .uri("/admin/d/example.test/continuity")
+            .cookie(admin.clone())
+            .insert_header(("accept", "text/html"))
+            .insert_header(("accept-language", lang))
+            .to_request()
+    };
+    let read = |r| async move {
+        String::from_utf8_lossy(&test::read_body(r).await)
+            .replace("<!>", "")
+            .replace("<!---->", "")
+    };
+    let fr = read(test::call_service(&svc, page("fr")).await).await;
+    let timeline = fr
+        .split(r#"id="timeline""#)
+        .nth(1)
+        .and_then(|t| t.split("</ul>").next())
+        .expect("the timeline")
+        .to_string();
+    for said in [
+        "normal → panne · 2 échecs consécutifs",
+        "<summary>détails</summary><code>connect/banner/EHLO: Connection error: Connection refused (os error 111)</code>",
+        "panne → reprise · 3 tests réussis consécutifs",
+        "reprise → normal · courriels conservés distribués",
+    ] {
+        assert!(timeline.contains(said), "{said} in {timeline}");
+    }
+    // outside the disclosure, no English
+    let outside: String = timeline
+        .split("<details")
+        .map(|part| part.split("</details>").last().unwrap_or(""))
+        .collect();
+    for english in [
+        "consecutive",
+        "outage",
+        "recovering",
+        "delivered",
+        "successful",
+    ] {
+        assert!(!outside.contains(english), "{english} in {outside}");
+    }
+    let en = read(test::call_service(&svc, page("en")).await).await;
+    assert!(en.contains("normal → outage · 2 failures in a row"), "{en}");
+    assert!(en.contains("<summary>details</summary>"), "{en}");
+    assert!(
+        en.contains("recovering → normal · held mail delivered"),
+        "{en}"
+    );
+}
