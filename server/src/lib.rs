@@ -31,6 +31,7 @@ pub mod directory;
 pub mod dirsync;
 pub mod health;
 pub mod imap;
+pub mod memory;
 pub mod metrics;
 pub mod monitor;
 pub mod per_ip;

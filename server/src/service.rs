@@ -334,6 +334,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         web_tls_listeners.push(l);
     }
     let health = Arc::new(health);
+    tasks.push(crate::memory::trimmer(shutdown_rx.clone()));
     tasks.extend(crate::systemd::watchdog(
         health.clone(),
         shutdown_rx.clone(),

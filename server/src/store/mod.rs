@@ -265,8 +265,14 @@ impl Store {
             .connect_with(opts.clone())
             .await?;
         migrated(&SQLITE_MIGRATIONS, SQLITE_MIGRATIONS.run(&write_pool).await)?;
+        // a reader unused for a minute closes, and none lives more than
+        // two: its page cache and prepared statements (megabytes after a
+        // burst) go with it (see memory.rs); a new one opens in a
+        // millisecond
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .idle_timeout(Some(crate::memory::TRIM_EVERY))
+            .max_lifetime(Some(2 * crate::memory::TRIM_EVERY))
             .after_connect(|c, _| Box::pin(async move { work::count_on(c).await }))
             .connect_with(opts.read_only(false))
             .await?;

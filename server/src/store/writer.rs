@@ -112,6 +112,11 @@ pub async fn run(pool: db::Pool, mut rx: mpsc::Receiver<Request>, wake: Wakes) {
     // and a hand-back, a fifth of a batch's time on SQLite. After a failed
     // batch it goes back, and the pool's next one is checked.
     let mut held: Option<db::PoolConn> = None;
+    // once a minute, when nothing waits, the held connection gives back
+    // its prepared statements and page cache (megabytes after a burst of
+    // batches of every size; see memory.rs): its next statements are
+    // prepared again, a few milliseconds a minute
+    let mut shed_at = tokio::time::Instant::now();
     while let Some(first) = rx.recv().await {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -155,6 +160,15 @@ pub async fn run(pool: db::Pool, mut rx: mpsc::Receiver<Request>, wake: Wakes) {
         }
         if stored {
             wake.index.notify_one();
+        }
+        if rx.is_empty() && shed_at.elapsed() >= crate::memory::TRIM_EVERY {
+            shed_at = tokio::time::Instant::now();
+            if let Some(conn) = held.as_mut() {
+                if let Err(e) = conn.shed().await {
+                    tracing::warn!(error = %e, "the writer's connection could not free its caches");
+                    held = None;
+                }
+            }
         }
     }
 }

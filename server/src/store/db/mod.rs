@@ -137,6 +137,23 @@ impl PoolConn {
         }
     }
 
+    /// Give back what the connection keeps between statements: its
+    /// prepared statements and, on SQLite, its page cache (see
+    /// `memory.rs`). The next statements are prepared again.
+    pub async fn shed(&mut self) -> Result<(), sqlx::Error> {
+        use sqlx::Connection;
+        match self {
+            PoolConn::Sqlite(c) => {
+                c.clear_cached_statements().await?;
+                sqlx::query("PRAGMA shrink_memory")
+                    .execute(&mut **c)
+                    .await?;
+            }
+            PoolConn::Postgres(c) => c.clear_cached_statements().await?,
+        }
+        Ok(())
+    }
+
     /// A write transaction on this connection (see [`Pool::begin`]).
     pub async fn begin(&mut self) -> Result<Tx<'_>, sqlx::Error> {
         Ok(match self {
