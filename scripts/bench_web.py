@@ -26,11 +26,11 @@ PW = "lantern-orchid-2026"
 ACCEPT = "gzip, deflate, br, zstd"
 
 
-def http(method, path, body=None, cookie=None):
+def http(method, path, body=None, cookie=None, accept=ACCEPT):
     """(milliseconds, status, headers, bytes on the wire, body as sent)"""
     s = socket.create_connection(("127.0.0.1", PORT))
     head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{PORT}\r\nAccept: text/html\r\n"
-            f"Accept-Encoding: {ACCEPT}\r\nConnection: close\r\n")
+            f"Accept-Encoding: {accept}\r\nConnection: close\r\n")
     data = b""
     if cookie:
         head += f"Cookie: {cookie}\r\n"
@@ -98,6 +98,11 @@ def main():
     t, st, h, inbox, _ = http("GET", "/mail/inbox", cookie=cookie)
     assert st == 200, st
     cold = login_page + sum(n for n, _, _ in files.values()) + n_login + inbox
+    # the same without compression: what every visit cost before
+    raw = http("GET", "/login", accept="identity")[3] + n_login
+    raw += sum(http("GET", link, accept="identity")[3] for link in links)
+    raw_inbox = http("GET", "/mail/inbox", cookie=cookie, accept="identity")[3]
+    raw += raw_inbox
     print("first visit, empty cache (login page, its files, log in, inbox):")
     print(f"  login page {kb(login_page)}")
     for link, (n, enc, cache) in files.items():
@@ -105,6 +110,8 @@ def main():
     print(f"  log in     {kb(n_login)}")
     print(f"  inbox      {kb(inbox)}  {header(h, 'content-encoding') or 'identity'}")
     print(f"COLD {cold} bytes ({kb(cold).strip()}); target <= 300 KB: {'met' if cold <= 300 * 1024 else 'NOT met'}")
+    print(f"UNCOMPRESSED the same visit without compression: {raw} bytes ({kb(raw).strip()}); "
+          f"the inbox page alone {raw_inbox} bytes")
     print(f"WARM {inbox} bytes ({kb(inbox).strip()}): a repeat visit of the inbox; "
           f"target <= 20 KB: {'met' if inbox <= 20 * 1024 else 'NOT met'}")
 
