@@ -25,11 +25,14 @@ pub async fn get_admin() -> Result<Option<AdminViewer>, BackendError> {
 }
 
 #[server]
-pub async fn get_continuity(domain: String) -> Result<ContinuityView, BackendError> {
+pub async fn get_continuity(
+    domain: String,
+    reveal: String,
+) -> Result<ContinuityView, BackendError> {
     let backend =
         use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
     let session = crate::backend::admin_session()?;
-    backend.continuity_view(&session, &domain).await
+    backend.continuity_view(&session, &domain, &reveal).await
 }
 
 #[server]

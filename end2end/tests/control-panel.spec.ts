@@ -137,6 +137,8 @@ test("Activer le mot de passe d'urgence, tester la connexion", async ({ page }) 
   // the demo primary is not running: the test says so, with the reason
   await page.locator("#test-connection").click();
   await expect(page.locator("#tested")).toContainText("Le serveur principal n'accepte pas le courrier");
+  // the probe's own words only behind the disclosure
+  await expect(page.locator("#tested details summary")).toHaveText("détails");
   await page.screenshot({ path: `${SHOTS}/emergency-and-primary.png`, fullPage: true });
 });
 
@@ -189,4 +191,29 @@ test("a mail user is sent away from the admin area", async ({ page }) => {
   await expect(page).toHaveURL(/\/mail\/inbox/);
   await page.goto("/admin/d/example.test/continuity");
   await expect(page).toHaveURL(/\/login/);
+});
+
+test("le webhook se règle depuis le Control Panel, le secret affiché une fois", async ({ page }) => {
+  await connect(page, "fr");
+  await selectDomainAndNavigate(page);
+  // the service's own network: refused, said in French
+  await page.getByLabel("Adresse du récepteur (https://)").fill("https://10.0.0.7/hook");
+  await page.getByRole("button", { name: "Enregistrer le webhook" }).click();
+  await expect(page.locator("#webhook-error")).toHaveText(
+    "Le webhook n'a pas été enregistré : 10.0.0.7 n'est pas une adresse publique : le service n'y envoie rien",
+  );
+  // the demo's operator allowed loopback for this domain's primary: saved
+  await page.getByLabel("Adresse du récepteur (https://)").fill("https://127.0.0.1:9443/continuity");
+  await page.getByRole("button", { name: "Enregistrer le webhook" }).click();
+  await expect(page.locator("#notice")).toHaveText("Le webhook a été enregistré.");
+  await expect(page.locator("#webhook-secret code")).toHaveText(/^\S{20,}$/);
+  const secret = await page.locator("#webhook-secret code").textContent();
+  await expect(page.locator("#webhook code")).toHaveText("https://127.0.0.1:9443/continuity");
+  // shown once: not on the page any more
+  await page.goto("/admin/d/example.test/continuity");
+  await expect(page.locator("#webhook code")).toHaveText("https://127.0.0.1:9443/continuity");
+  await expect(page.getByText(secret!)).toHaveCount(0);
+  await page.getByRole("button", { name: "Supprimer le webhook" }).click();
+  await expect(page.locator("#notice")).toHaveText("Le webhook a été supprimé.");
+  await expect(page.locator("#webhook")).toHaveText("Aucun webhook : les changements d'état ne sont envoyés nulle part.");
 });

@@ -61,7 +61,7 @@ test("Signature DKIM et relais depuis le Control Panel", async ({ page }) => {
   await expect(page.getByLabel("Réseaux autorisés à relayer")).toHaveValue("192.0.2.10/32\n198.51.100.0/24");
   await page.getByLabel("Réseaux autorisés à relayer").fill("0.0.0.0/0");
   await page.getByRole("button", { name: "Enregistrer les réseaux" }).click();
-  await expect(page.locator("#error")).toContainText("Les réseaux n'ont pas été enregistrés : 0.0.0.0/0 is too broad");
+  await expect(page.locator("#error")).toHaveText("Les réseaux n'ont pas été enregistrés : 0.0.0.0/0 est trop large : au plus un /24 (IPv4) ou un /56 (IPv6)");
   await expect(page.getByLabel("Réseaux autorisés à relayer")).toHaveValue("192.0.2.10/32\n198.51.100.0/24");
 
   // credentials: shown once

@@ -365,10 +365,12 @@ mod port {
         async fn admin_viewer(&self, session: &AdminSession) -> Result<AdminViewer, BackendError>;
         /// A domain's Continuity Service settings (`NotFound` if the
         /// administrator may not manage it).
+        /// `reveal`: the id of a webhook secret just made, shown once.
         async fn continuity_view(
             &self,
             session: &AdminSession,
             domain: &str,
+            reveal: &str,
         ) -> Result<ContinuityView, BackendError>;
         /// A domain's directory sync settings and last run.
         async fn directory_view(

@@ -135,6 +135,7 @@ fn TopBar(v: Viewer) -> impl IntoView {
         <header class="topbar">
             <A href="/mail/inbox" attr:class="brand">"Continuity"</A>
             <span class="who" title=v.address.clone()>{name}</span>
+            <crate::components::shortcuts::Shortcuts/>
             <LangSwitch/>
             <form method="post" action="/auth/logout" class="logout">
                 <input type="hidden" name="csrf" value=v.csrf.clone()/>
@@ -203,7 +204,7 @@ fn Nav(v: Viewer) -> impl IntoView {
             .unwrap_or(first)
     };
     view! {
-        <nav class="folders" aria-label="folders">
+        <nav class="folders" aria-label=t.folders>
             <A href="/mail/inbox">
                 {t.inbox}
                 <Transition>
@@ -212,13 +213,24 @@ fn Nav(v: Viewer) -> impl IntoView {
                     })}
                 </Transition>
             </A>
-            <A href="/mail/compose" attr:id="nav-compose" attr:class="compose">{t.new_message}</A>
+            <A href="/mail/compose" attr:id="nav-compose" attr:class="compose" attr:data-key="c">{t.new_message}</A>
             <A href="/mail/sent">{t.sent}</A>
             <A href="/mail/drafts" attr:id="nav-drafts">{t.drafts}</A>
             <A href="/mail/trash" attr:id="nav-trash">{t.trash}</A>
             <A href="/mail/tracking">{use_lang().tr().my_title}</A>
-            <A href="/mail/search">{t.search}</A>
+            <A href="/mail/search" attr:data-key="/">{t.search}</A>
             <A href="/settings">{t.settings}</A>
         </nav>
     }
+}
+
+/// A technical detail for administrators (a probe's or a library's own
+/// words), kept behind a "details" disclosure so the page reads in the
+/// viewer's language; nothing when there is none.
+#[component]
+pub fn Detail(text: Option<String>) -> impl IntoView {
+    let at = use_lang().a();
+    text.filter(|d| !d.trim().is_empty()).map(|d| {
+        view! { " " <details class="detail"><summary>{at.details}</summary><code>{d}</code></details> }
+    })
 }

@@ -2,8 +2,10 @@
 
 use super::Lang;
 
+#[derive(serde::Serialize)]
 pub struct AdminStrings {
     pub control_panel: &'static str,
+    pub breadcrumb: &'static str,
     pub scope_selection: &'static str,
     pub choose_domain: &'static str,
     pub no_domains: &'static str,
@@ -157,6 +159,14 @@ pub struct AdminStrings {
     pub webhook_title: &'static str,
     pub webhook_none: &'static str,
     pub webhook_to: &'static str,
+    pub webhook_url: &'static str,
+    pub webhook_save: &'static str,
+    pub webhook_remove: &'static str,
+    pub webhook_hint: &'static str,
+    pub webhook_secret_once: &'static str,
+    pub done_webhook: &'static str,
+    pub done_webhook_removed: &'static str,
+    pub e_webhook: &'static str,
     pub wh_delivered: &'static str,
     pub wh_pending: &'static str,
     pub wh_failed: &'static str,
@@ -165,6 +175,7 @@ pub struct AdminStrings {
 
 pub static ADMIN_EN: AdminStrings = AdminStrings {
     control_panel: "Control Panel",
+    breadcrumb: "Where you are",
     scope_selection: "Scope selection",
     choose_domain: "Select the domain to manage.",
     no_domains: "No domain is assigned to you.",
@@ -235,7 +246,7 @@ pub static ADMIN_EN: AdminStrings = AdminStrings {
     probe_rcpt: "Probe address (default postmaster)",
     test_connection: "Test connection",
     tested_ok: "The primary server accepts mail:",
-    tested_fail: "The primary server does not accept mail:",
+    tested_fail: "The primary server does not accept mail (its answer is in the details).",
     done_primary: "The primary server settings have been saved.",
     e_primary: "A value is not valid:",
     e_primary_address: "This server is on a loopback, link-local or private address: only an operator can allow that network for this domain.",
@@ -302,7 +313,7 @@ pub static ADMIN_EN: AdminStrings = AdminStrings {
     dir_enabled: "Enabled again",
     dir_warnings: "Warnings",
     dir_tested_ok: "The directory answered: users matching:",
-    dir_tested_fail: "The test failed:",
+    dir_tested_fail: "The test failed (the directory's answer is in the details).",
     dir_done_settings: "The directory settings have been saved.",
     dir_done_sync: "The sync has run.",
     dir_e_sync: "The sync failed: nothing was changed (see the last run).",
@@ -313,8 +324,16 @@ pub static ADMIN_EN: AdminStrings = AdminStrings {
     dir_allow_plain: "Allow plain LDAP without StartTLS (the bind password travels in clear: a trusted network only)",
     dir_cleared: "The directory's address or its TLS changed: the bind password is no longer sent to it until an operator sets its file again.",
     webhook_title: "Webhook",
-    webhook_none: "No webhook: set one with `continuity domain webhook DOMAIN URL`.",
+    webhook_none: "No webhook: state changes are posted nowhere.",
     webhook_to: "State changes are posted to",
+    webhook_url: "Address of the receiver (https://)",
+    webhook_save: "Save the webhook",
+    webhook_remove: "Remove the webhook",
+    webhook_hint: "Each POST carries a Continuity-Signature header: t=<Unix time>,v1=<HMAC-SHA256 of “<t>.<body>” keyed with the secret>. Each save makes a new secret.",
+    webhook_secret_once: "The signing secret, shown only this once: keep it in the receiver.",
+    done_webhook: "The webhook has been saved.",
+    done_webhook_removed: "The webhook has been removed.",
+    e_webhook: "The webhook was not saved:",
     wh_delivered: "delivered",
     wh_pending: "retrying",
     wh_failed: "given up",
@@ -323,6 +342,7 @@ pub static ADMIN_EN: AdminStrings = AdminStrings {
 
 pub static ADMIN_FR: AdminStrings = AdminStrings {
     control_panel: "Control Panel",
+    breadcrumb: "Vous êtes ici",
     scope_selection: "Sélection de l'espace",
     choose_domain: "Sélectionnez le domaine à gérer.",
     no_domains: "Aucun domaine ne vous est attribué.",
@@ -393,7 +413,7 @@ pub static ADMIN_FR: AdminStrings = AdminStrings {
     probe_rcpt: "Adresse de test (postmaster par défaut)",
     test_connection: "Tester la connexion",
     tested_ok: "Le serveur principal accepte le courrier :",
-    tested_fail: "Le serveur principal n'accepte pas le courrier :",
+    tested_fail: "Le serveur principal n'accepte pas le courrier (sa réponse est dans les détails).",
     done_primary: "Les réglages du serveur principal ont été enregistrés.",
     e_primary: "Une valeur n'est pas valide :",
     e_primary_address: "Ce serveur a une adresse de bouclage, lien-local ou privée : seul un opérateur peut autoriser ce réseau pour ce domaine.",
@@ -460,7 +480,7 @@ pub static ADMIN_FR: AdminStrings = AdminStrings {
     dir_enabled: "Réactivés",
     dir_warnings: "Avertissements",
     dir_tested_ok: "L'annuaire a répondu : utilisateurs correspondants :",
-    dir_tested_fail: "Le test a échoué :",
+    dir_tested_fail: "Le test a échoué (la réponse de l'annuaire est dans les détails).",
     dir_done_settings: "Les réglages de l'annuaire ont été enregistrés.",
     dir_done_sync: "La synchronisation a été lancée.",
     dir_e_sync: "La synchronisation a échoué : rien n'a été modifié (voir la dernière synchronisation).",
@@ -471,8 +491,16 @@ pub static ADMIN_FR: AdminStrings = AdminStrings {
     dir_allow_plain: "Autoriser LDAP en clair sans StartTLS (le mot de passe de connexion circule en clair : réseau de confiance uniquement)",
     dir_cleared: "L'adresse de l'annuaire ou son chiffrement a changé : le mot de passe de connexion ne lui est plus envoyé tant qu'un opérateur n'a pas redéfini son fichier.",
     webhook_title: "Webhook",
-    webhook_none: "Aucun webhook : définissez-en un avec `continuity domain webhook DOMAINE URL`.",
+    webhook_none: "Aucun webhook : les changements d'état ne sont envoyés nulle part.",
     webhook_to: "Les changements d'état sont envoyés à",
+    webhook_url: "Adresse du récepteur (https://)",
+    webhook_save: "Enregistrer le webhook",
+    webhook_remove: "Supprimer le webhook",
+    webhook_hint: "Chaque envoi porte un en-tête Continuity-Signature : t=<heure Unix>,v1=<HMAC-SHA256 de « <t>.<corps> » avec le secret>. Chaque enregistrement crée un nouveau secret.",
+    webhook_secret_once: "Le secret de signature, affiché cette seule fois : conservez-le dans le récepteur.",
+    done_webhook: "Le webhook a été enregistré.",
+    done_webhook_removed: "Le webhook a été supprimé.",
+    e_webhook: "Le webhook n'a pas été enregistré :",
     wh_delivered: "remis",
     wh_pending: "nouvel essai prévu",
     wh_failed: "abandonné",
@@ -561,5 +589,105 @@ pub fn reason_text(lang: Lang, reason: &crate::backend::Reason) -> (String, Opti
             s("state changed".into(), "changement d'état".into()),
             Some(text.clone()),
         ),
+    }
+}
+
+/// Why a form was refused, in the viewer's language.
+pub fn refusal_text(lang: Lang, refusal: &crate::backend::Refusal) -> String {
+    use crate::backend::Refusal as R;
+    if lang == Lang::En {
+        return refusal.to_string();
+    }
+    match refusal {
+        R::DirectoryInterval => "l'intervalle est un nombre entier de minutes, au moins 1".into(),
+        R::DirectoryGuard => "le seuil de désactivation est un pourcentage de 0 à 100".into(),
+        R::DirectoryPasswordFile(f) => format!("le service ne peut pas lire {f}"),
+        R::DirectoryUrl => "l'URL de l'annuaire commence par ldap:// ou ldaps://".into(),
+        R::DirectoryStartTls => {
+            "StartTLS s'utilise avec une URL ldap:// (ldaps:// est déjà chiffré)".into()
+        }
+        R::DirectoryPlaintext => "une URL ldap:// sans StartTLS enverrait le mot de passe de \
+             liaison en clair : utilisez ldaps:// ou StartTLS (seul un opérateur peut autoriser \
+             LDAP non chiffré)"
+            .into(),
+        R::DirectoryBaseDn => "le DN de base est obligatoire".into(),
+        R::DirectoryFilter => {
+            "le filtre est un filtre LDAP entre parenthèses, par exemple (mail=*)".into()
+        }
+        R::DirectoryKind => "le type est OpenLDAP ou Active Directory".into(),
+        R::NotANetwork(n) => format!(
+            "« {n} » n'est ni une adresse IP ni un réseau (par exemple 192.0.2.10 ou 192.0.2.0/24)"
+        ),
+        R::NetworkTooBroad(n) => {
+            format!("{n} est trop large : au plus un /24 (IPv4) ou un /56 (IPv6)")
+        }
+        R::NetworkReserved(n) => format!(
+            "{n} est un réseau local ou réservé : aucun serveur de domaine n'envoie depuis là"
+        ),
+        R::TooManyNetworks => "trop de réseaux".into(),
+        R::DkimAlgorithm => "choisissez RSA ou Ed25519".into(),
+        R::DkimKeygen => "la clé n'a pas pu être créée".into(),
+        R::DkimNoneSigns => "aucune clé ne signe".into(),
+        R::DkimNoSuchKey(s) => format!("aucune clé n'a le sélecteur {s}"),
+        R::DkimSelector(s) => {
+            format!("« {s} » n'est pas un sélecteur DKIM (lettres, chiffres, « - » et « . »)")
+        }
+        R::DkimSelectorTaken(s) => format!(
+            "le sélecteur {s} est déjà utilisé pour ce domaine ; choisissez-en un autre \
+             (un sélecteur désigne une seule clé, pour toujours)"
+        ),
+        R::DkimKeySigns(s) => format!(
+            "{s} est la clé qui signe : choisissez-en une autre ou arrêtez la signature d'abord"
+        ),
+        R::NetworkTaken(n) => format!("{n} est déjà utilisé par le serveur d'un autre domaine"),
+        R::Unavailable => "la base de données ne répond pas ; rien n'a été modifié".into(),
+        R::NotFound => "introuvable".into(),
+        R::UnknownAction => "action inconnue".into(),
+        R::WebhookUrl => "le webhook est une adresse https:// avec un nom d'hôte".into(),
+        R::WebhookAddress(h) => {
+            format!("{h} n'est pas une adresse publique : le service n'y envoie rien")
+        }
+        R::HostUnresolved(h) => format!("{h} ne correspond à aucune adresse"),
+    }
+}
+
+/// The refusals a page's query names (`why=`, once each), in words.
+pub fn refusals_text(lang: Lang, codes: &[String]) -> String {
+    let said: Vec<String> = codes
+        .iter()
+        .filter_map(|c| crate::backend::Refusal::parse(c))
+        .map(|r| refusal_text(lang, &r))
+        .collect();
+    said.join(if lang == Lang::Fr { " ; " } else { "; " })
+}
+
+/// A successful directory run in words: users read, then added, updated,
+/// disabled, enabled and warnings.
+pub fn sync_summary(lang: Lang, seen: u64, n: [usize; 5]) -> String {
+    let [added, updated, disabled, enabled, warnings] = n;
+    match lang {
+        Lang::Fr => format!(
+            "{seen} utilisateurs lus : {added} ajoutés, {updated} mis à jour, \
+             {disabled} désactivés, {enabled} réactivés, {warnings} avertissements"
+        ),
+        Lang::En => format!(
+            "{seen} users read: {added} added, {updated} updated, {disabled} disabled, \
+             {enabled} enabled, {warnings} warnings"
+        ),
+    }
+}
+
+/// A TLS mode of the primary server, by its stored name, in words.
+pub fn tls_mode_name(lang: Lang, mode: &str) -> &'static str {
+    match (lang, mode) {
+        (Lang::En, "none") => "none",
+        (Lang::En, "opportunistic") => "opportunistic (STARTTLS when offered)",
+        (Lang::En, "required") => "required (STARTTLS)",
+        (Lang::En, "implicit") => "implicit (TLS from the start, port 465)",
+        (Lang::Fr, "none") => "aucun",
+        (Lang::Fr, "opportunistic") => "si proposé (STARTTLS)",
+        (Lang::Fr, "required") => "obligatoire (STARTTLS)",
+        (Lang::Fr, "implicit") => "implicite (TLS dès la connexion, port 465)",
+        _ => "?",
     }
 }

@@ -75,7 +75,10 @@ mod outbound;
 mod tracking;
 mod webmail;
 
-pub use admin::{mode_name, reason_text, AdminStrings, ADMIN_EN, ADMIN_FR};
+pub use admin::{
+    mode_name, reason_text, refusal_text, refusals_text, sync_summary, tls_mode_name, AdminStrings,
+    ADMIN_EN, ADMIN_FR,
+};
 pub use format::{long_date, short_date, size};
 pub use outbound::{OutboundStrings, OUTBOUND_EN, OUTBOUND_FR};
 pub use tracking::{TrackingStrings, TRACKING_EN, TRACKING_FR};

@@ -3,6 +3,7 @@
 
 use super::Lang;
 
+#[derive(serde::Serialize)]
 pub struct OutboundStrings {
     pub title: &'static str,
     pub link: &'static str,
@@ -138,7 +139,7 @@ pub static OUTBOUND_EN: OutboundStrings = OutboundStrings {
     dns_different: "DNS publishes another key at this name: receivers will fail the signatures of",
     dns_revoked: "DNS publishes this name as revoked (empty key):",
     dns_missing: "No DKIM record found in DNS yet for",
-    dns_failed: "DNS could not be asked:",
+    dns_failed: "DNS could not be asked.",
 };
 
 pub static OUTBOUND_FR: OutboundStrings = OutboundStrings {
@@ -207,7 +208,7 @@ pub static OUTBOUND_FR: OutboundStrings = OutboundStrings {
     dns_different: "Le DNS publie une autre clé sous ce nom : les destinataires refuseront les signatures de",
     dns_revoked: "Le DNS publie ce nom comme révoqué (clé vide) :",
     dns_missing: "Aucun enregistrement DKIM trouvé dans le DNS pour l'instant pour",
-    dns_failed: "Le DNS n'a pas pu être interrogé :",
+    dns_failed: "Le DNS n'a pas pu être interrogé.",
 };
 
 impl Lang {

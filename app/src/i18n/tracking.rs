@@ -2,6 +2,7 @@
 
 use super::Lang;
 
+#[derive(serde::Serialize)]
 pub struct TrackingStrings {
     pub title: &'static str,
     pub my_title: &'static str,

@@ -11,8 +11,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::admin::{get_admin, get_continuity, suggest};
 use crate::backend::{AdminViewer, BackendError, ContinuityView, Reason};
-use crate::components::shell::{enc, use_lang, ErrorBox, LangSwitch};
-use crate::i18n::{long_date, mode_name, reason_text, TzOffset};
+use crate::components::shell::{enc, use_lang, Detail, ErrorBox, LangSwitch};
+use crate::i18n::{long_date, mode_name, reason_text, refusals_text, tls_mode_name, TzOffset};
 
 /// The frame of every admin page; `children` see the [`AdminViewer`].
 #[component]
@@ -127,8 +127,14 @@ fn ContinuityBody() -> impl IntoView {
     let q = use_query_map();
     // refetch after every form post (the query string changes)
     let view_res = Resource::new(
-        move || (domain(), q.with(|q| q.to_query_string())),
-        |(d, _)| get_continuity(d),
+        move || {
+            (
+                domain(),
+                q.with(|q| q.to_query_string()),
+                q.with(|q| q.get("reveal")).unwrap_or_default(),
+            )
+        },
+        |(d, _, reveal)| get_continuity(d, reveal),
     );
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -194,7 +200,11 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
         "resend" => Some(at.done_resend.to_string()),
         "reset" => Some(at.done_reset.to_string()),
         "primary" => Some(at.done_primary.to_string()),
-        d if d.starts_with("state-") => Some(format!("{} {}", at.done_state, &d[6..])),
+        d if d.starts_with("state-") => {
+            Some(format!("{} {}", at.done_state, mode_name(lang, &d[6..])))
+        }
+        "webhook" => Some(at.done_webhook.to_string()),
+        "webhook-removed" => Some(at.done_webhook_removed.to_string()),
         "activated" => Some(at.done_activated.to_string()),
         "deactivated" => Some(at.done_deactivated.to_string()),
         "scope" => Some(if v.scope == "all" {
@@ -246,7 +256,7 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
     let domain = v.domain.clone();
     let users = v.users.clone();
     view! {
-        <nav class="crumbs" aria-label="breadcrumb">
+        <nav class="crumbs" aria-label=use_lang().a().breadcrumb>
             <A href="/admin">{at.control_panel}</A>" › "{v.domain.clone()}" › "{at.security_settings}" › "{at.continuity_service}
         </nav>
         <h1 data-hydrated=move || hydrated.get().then_some("true")>
@@ -396,8 +406,8 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
                 })}
             </div>
             {(get("e") == "state").then(|| view! { <p class="alert error" role="alert">{at.e_state}</p> })}
-            {(tested == "ok").then(|| view! { <p class="alert notice" id="tested">{at.tested_ok}" "{tested_reply.clone()}</p> })}
-            {(tested == "fail").then(|| view! { <p class="alert error" id="tested">{at.tested_fail}" "{tested_reply.clone()}</p> })}
+            {(tested == "ok").then(|| view! { <p class="alert notice" id="tested">{at.tested_ok}" "<code>{tested_reply.clone()}</code></p> })}
+            {(tested == "fail").then(|| view! { <div class="alert error" id="tested">{at.tested_fail}<Detail text=Some(tested_reply.clone())/></div> })}
             {(get("e") == "primary").then(|| {
                 let text = match get("why").as_str() {
                     "address" => at.e_primary_address.to_string(),
@@ -415,7 +425,7 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
                 <label>{at.tls_mode}
                     <select name="tls">
                         {["none", "opportunistic", "required", "implicit"].into_iter().map(|m| view! {
-                            <option value=m selected=v.primary.tls == m>{m}</option>
+                            <option value=m selected=v.primary.tls == m>{tls_mode_name(lang, m)}</option>
                         }).collect_view()}
                     </select>
                 </label>
@@ -481,7 +491,18 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
                     }.into_any()
                 }}
             })}
-            <h3>{at.webhook_title}</h3>
+            <h3 id="webhook-section">{at.webhook_title}</h3>
+            {(get("e") == "webhook").then(|| view! {
+                <p class="alert error" role="alert" id="webhook-error">
+                    {at.e_webhook}" "
+                    {refusals_text(lang, &q.with_untracked(|q| q.get_all("why")).unwrap_or_default())}
+                </p>
+            })}
+            {v.webhook_secret.clone().map(|secret| view! {
+                <p class="alert notice" role="status" id="webhook-secret">
+                    {at.webhook_secret_once}" "<code>{secret}</code>
+                </p>
+            })}
             {match v.webhook.clone() {
                 None => view! { <p class="muted" id="webhook">{at.webhook_none}</p> }.into_any(),
                 Some(url) => view! {
@@ -491,14 +512,26 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
                             let status = match w.status.as_str() { "delivered" => at.wh_delivered, "failed" => at.wh_failed, _ => at.wh_pending };
                             view! {
                                 <li class=format!("webhook {}", w.status)>
-                                    "#"{w.id}" · "{w.event.clone()}" · "{status}" ("{w.attempts}" "{at.wh_attempts}")"
-                                    {(!w.last_error.is_empty()).then(|| view! { <span class="muted">" · "{w.last_error.clone()}</span> })}
+                                    "#"{w.id}" · "<code>{w.event.clone()}</code>" · "{status}" ("{w.attempts}" "{at.wh_attempts}")"
+                                    <Detail text=Some(w.last_error.clone())/>
                                 </li>
                             }
                         }).collect_view()}
                     </ul>
                 }.into_any(),
             }}
+            <form method="post" action=format!("{base}/webhook") class="webhook-form" id="webhook-form">
+                <input type="hidden" name="csrf" value=csrf.clone()/>
+                <label>{at.webhook_url}" "
+                    <input type="url" name="url" id="webhook-url" inputmode="url" autocomplete="off"
+                        value=if get("e") == "webhook" { get("url") } else { v.webhook.clone().unwrap_or_default() }/>
+                </label>
+                <button type="submit" name="action" value="save" id="webhook-save">{at.webhook_save}</button>
+                {v.webhook.is_some().then(|| view! {
+                    " "<button type="submit" name="action" value="remove" id="webhook-remove">{at.webhook_remove}</button>
+                })}
+            </form>
+            <p class="hint">{at.webhook_hint}</p>
             {(!v.timeline.is_empty()).then(|| view! {
                 <h3>{at.timeline}</h3>
                 <ul class="audit" id="timeline">
@@ -508,7 +541,7 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
                             {let (said, detail) = reason_text(lang, &Reason::parse(&t.reason));
                             view! {
                                 {said}
-                                {detail.map(|d| view! { " " <details class="detail"><summary>{at.details}</summary><code>{d}</code></details> })}
+                                <Detail text=detail/>
                             }}
                         </li>
                     }).collect_view()}

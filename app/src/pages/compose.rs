@@ -283,7 +283,7 @@ impl Enhance {
         let _ = data.set_with_str("action", action);
         if !upload {
             // the file input's selection is uploaded on its own
-            let _ = data.delete("files");
+            data.delete("files");
         }
         let Ok(xhr) = web_sys::XmlHttpRequest::new() else {
             return;

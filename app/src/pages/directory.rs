@@ -8,8 +8,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::admin::get_directory;
 use crate::backend::{AdminViewer, DirectoryView};
-use crate::components::shell::{enc, use_lang, ErrorBox};
-use crate::i18n::{long_date, TzOffset};
+use crate::components::shell::{enc, use_lang, Detail, ErrorBox};
+use crate::i18n::{long_date, refusals_text, sync_summary, TzOffset};
 use crate::pages::admin::AdminShell;
 
 #[component]
@@ -63,14 +63,22 @@ fn Directory(v: DirectoryView, hydrated: RwSignal<bool>) -> impl IntoView {
     let error = match get("e").as_str() {
         "sync" => Some(at.dir_e_sync.to_string()),
         "unset" => Some(at.dir_e_unset.to_string()),
-        "settings" => Some(format!("{} {}", at.dir_e_settings, get("why"))),
+        "settings" => Some(format!(
+            "{} {}",
+            at.dir_e_settings,
+            refusals_text(
+                lang,
+                &q.with_untracked(|q| q.get_all("why")).unwrap_or_default()
+            )
+        )),
         _ => None,
     };
     let tested = match get("tested").as_str() {
         "ok" => Some((true, format!("{} {}", at.dir_tested_ok, get("n")))),
-        "fail" => Some((false, format!("{} {}", at.dir_tested_fail, get("why")))),
+        "fail" => Some((false, at.dir_tested_fail.to_string())),
         _ => None,
     };
+    let detail = Some(get("detail")).filter(|d| !d.is_empty());
     let list = |title: &'static str, id: &'static str, items: Vec<String>| {
         (!items.is_empty()).then(|| view! {
             <h3>{title}" ("{items.len()}")"</h3>
@@ -78,7 +86,7 @@ fn Directory(v: DirectoryView, hydrated: RwSignal<bool>) -> impl IntoView {
         })
     };
     view! {
-        <nav class="crumbs" aria-label="breadcrumb">
+        <nav class="crumbs" aria-label=use_lang().a().breadcrumb>
             <A href="/admin">{at.control_panel}</A>" › "{v.domain.clone()}" › "
             <A href=format!("/admin/d/{}/continuity", enc(&v.domain))>{at.continuity_service}</A>" › "{at.dir_title}
         </nav>
@@ -87,7 +95,7 @@ fn Directory(v: DirectoryView, hydrated: RwSignal<bool>) -> impl IntoView {
         {(get("cleared") == "1").then(|| view! { <p class="alert error" role="alert" id="cleared">{at.dir_cleared}</p> })}
         {error.map(|e| view! { <p class="alert error" role="alert" id="error">{e}</p> })}
         {tested.map(|(ok, text)| view! {
-            <p class=if ok { "alert notice" } else { "alert error" } id="tested">{text}</p>
+            <div class=if ok { "alert notice" } else { "alert error" } id="tested">{text}<Detail text=detail.clone()/></div>
         })}
         {(!v.configured).then(|| view! { <p class="muted">{at.dir_none}</p> })}
         <section class="card">
@@ -133,17 +141,28 @@ fn Directory(v: DirectoryView, hydrated: RwSignal<bool>) -> impl IntoView {
             {match v.last_at {
                 None => view! { <p class="muted">{at.dir_never}</p> }.into_any(),
                 Some(t) => view! {
-                    <p class=if v.last_ok { "ok" } else { "alert error" } id="last-result">
+                    <div class=if v.last_ok { "ok" } else { "alert error" } id="last-result">
                         <time>{long_date(t, tz, lang)}</time>" · "
-                        {if v.last_ok { at.dir_ok } else { at.dir_failed }}" · "{v.last_result.clone()}
-                    </p>
+                        {if v.last_ok { at.dir_ok } else { at.dir_failed }}
+                        {match (v.last_ok, v.last_seen) {
+                            (true, Some(seen)) => view! {
+                                " · "{sync_summary(lang, seen, [v.added.len(), v.updated.len(), v.disabled.len(), v.enabled.len(), v.warnings.len()])}
+                            }.into_any(),
+                            _ => view! { <Detail text=Some(v.last_result.clone())/> }.into_any(),
+                        }}
+                    </div>
                 }.into_any(),
             }}
             {list(at.dir_added, "dir-added", v.added.clone())}
             {list(at.dir_updated, "dir-updated", v.updated.clone())}
             {list(at.dir_disabled, "dir-disabled", v.disabled.clone())}
             {list(at.dir_enabled, "dir-enabled", v.enabled.clone())}
-            {list(at.dir_warnings, "dir-warnings", v.warnings.clone())}
+            {(!v.warnings.is_empty()).then(|| view! {
+                <details class="detail" id="dir-warnings-box">
+                    <summary>{at.dir_warnings}" ("{v.warnings.len()}")"</summary>
+                    <ul class="audit" id="dir-warnings">{v.warnings.iter().map(|a| view! { <li>{a.clone()}</li> }).collect_view()}</ul>
+                </details>
+            })}
         </section>
     }
 }

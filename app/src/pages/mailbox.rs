@@ -242,7 +242,7 @@ fn SearchBody() -> impl IntoView {
         <Form method="GET" action="/mail/search" attr:class="search" attr:role="search">
             <label class="wide">
                 {t.search_words}
-                <input type="search" name="q" value=p0.q.clone() id="search-q"/>
+                <input type="search" name="q" value=p0.q.clone() id="search-q" data-key="/"/>
             </label>
             <label>{t.from}<input type="text" name="from" value=p0.from.clone()/></label>
             <label>{t.to}<input type="text" name="to" value=p0.to.clone()/></label>

@@ -84,7 +84,7 @@ fn Message(m: MailView, remote: bool) -> impl IntoView {
     Effect::new(move |_| crate::components::shell::refresh_counts());
     view! {
         <article class="message" id="message">
-            <p class="back"><A href=back.0>"← "{t.back_to}" "{back.1}</A></p>
+            <p class="back"><A href=back.0 attr:data-key="u">"← "{t.back_to}" "{back.1}</A></p>
             <h1 id="message-subject">{subject}</h1>
             {m.during_outage.then(|| view! { <p class="via">{t.via_continuity}</p> })}
             <dl class="headers">
@@ -95,9 +95,9 @@ fn Message(m: MailView, remote: bool) -> impl IntoView {
                 {header(t.date, long_date(date, tz, lang))}
             </dl>
             <div class="actions">
-                <A href=format!("/mail/compose?mode=reply&ref={id}") attr:id="reply">{t.reply}</A>
-                <A href=format!("/mail/compose?mode=replyall&ref={id}") attr:id="reply-all">{t.reply_all}</A>
-                <A href=format!("/mail/compose?mode=forward&ref={id}") attr:id="forward">{t.forward}</A>
+                <A href=format!("/mail/compose?mode=reply&ref={id}") attr:id="reply" attr:data-key="r">{t.reply}</A>
+                <A href=format!("/mail/compose?mode=replyall&ref={id}") attr:id="reply-all" attr:data-key="a">{t.reply_all}</A>
+                <A href=format!("/mail/compose?mode=forward&ref={id}") attr:id="forward" attr:data-key="f">{t.forward}</A>
                 <form method="post" action=format!("/mail/m/{id}/seen")>
                     <input type="hidden" name="csrf" value=csrf.clone()/>
                     <input type="hidden" name="seen" value="0"/>
@@ -122,7 +122,7 @@ fn Message(m: MailView, remote: bool) -> impl IntoView {
                     view! {
                         <form method="post" action=format!("/mail/m/{id}/trash")>
                             <input type="hidden" name="csrf" value=csrf.clone()/>
-                            <button type="submit" id="move-to-trash">{t.move_to_trash}</button>
+                            <button type="submit" id="move-to-trash" data-key="#">{t.move_to_trash}</button>
                         </form>
                     }.into_any()
                 }}

@@ -10,8 +10,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::admin::get_outbound;
 use crate::backend::{AdminViewer, DkimKeyView, OutboundView};
-use crate::components::shell::{enc, use_lang, ErrorBox};
-use crate::i18n::{long_date, TzOffset};
+use crate::components::shell::{enc, use_lang, Detail, ErrorBox};
+use crate::i18n::{long_date, refusals_text, TzOffset};
 use crate::pages::admin::AdminShell;
 
 #[component]
@@ -68,19 +68,24 @@ fn Outbound(v: OutboundView, hydrated: RwSignal<bool>) -> impl IntoView {
         "secret-removed" => Some(ot.done_secret_removed.to_string()),
         _ => None,
     };
+    let why = refusals_text(
+        lang,
+        &q.with_untracked(|q| q.get_all("why")).unwrap_or_default(),
+    );
     let error = match get("e").as_str() {
-        "dkim" => Some(format!("{} {}", ot.e_dkim, get("why"))),
-        "networks" => Some(format!("{} {}", ot.e_networks, get("why"))),
-        "secret" => Some(format!("{} {}", ot.e_secret, get("why"))),
+        "dkim" => Some(format!("{} {why}", ot.e_dkim)),
+        "networks" => Some(format!("{} {why}", ot.e_networks)),
+        "secret" => Some(format!("{} {why}", ot.e_secret)),
         _ => None,
     };
+    let detail = Some(get("detail")).filter(|d| !d.is_empty());
     let record = format!("{sel}._domainkey.{}", v.domain);
     let dns = match get("dns").as_str() {
         "ok" => Some((true, format!("{} {record}", ot.dns_ok))),
         "different" => Some((false, format!("{} {sel} ({record})", ot.dns_different))),
         "revoked" => Some((false, format!("{} {record}", ot.dns_revoked))),
         "missing" => Some((false, format!("{} {record}", ot.dns_missing))),
-        "failed" => Some((false, format!("{} {}", ot.dns_failed, get("why")))),
+        "failed" => Some((false, ot.dns_failed.to_string())),
         _ => None,
     };
     let confirm_box = match get("confirm").as_str() {
@@ -117,7 +122,7 @@ fn Outbound(v: OutboundView, hydrated: RwSignal<bool>) -> impl IntoView {
     };
     let keys = v.keys.clone();
     view! {
-        <nav class="crumbs" aria-label="breadcrumb">
+        <nav class="crumbs" aria-label=use_lang().a().breadcrumb>
             <A href="/admin">{at.control_panel}</A>" › "{v.domain.clone()}" › "
             <A href=format!("/admin/d/{}/continuity", enc(&v.domain))>{at.continuity_service}</A>" › "{ot.title}
         </nav>
@@ -125,7 +130,7 @@ fn Outbound(v: OutboundView, hydrated: RwSignal<bool>) -> impl IntoView {
         {notice.map(|n| view! { <p class="alert notice" role="status" id="notice">{n}</p> })}
         {error.map(|e| view! { <p class="alert error" role="alert" id="error">{e}</p> })}
         {dns.map(|(ok, text)| view! {
-            <p class=if ok { "alert notice" } else { "alert error" } role="status" id="dns-result">{text}</p>
+            <div class=if ok { "alert notice" } else { "alert error" } role="status" id="dns-result">{text}<Detail text=detail.clone()/></div>
         })}
         {v.new_secret.clone().map(|secret| view! {
             <section class="card reveal" id="new-secret">
@@ -224,7 +229,7 @@ fn KeyItem(k: DkimKeyView, csrf: String, base: String) -> impl IntoView {
     };
     let id = format!("key-{}", k.selector);
     view! {
-        <li class=if k.active { "dkim-key active" } else { "dkim-key" } id=id>
+        <li class=if k.active { "dkim-key active" } else { "dkim-key" } id=id.clone()>
             <p>
                 <strong class="selector">{k.selector.clone()}</strong>" · "{k.algorithm.clone()}" · "
                 {ot.created}" "<time>{long_date(k.created_at, tz, lang)}</time>" · "
@@ -232,10 +237,10 @@ fn KeyItem(k: DkimKeyView, csrf: String, base: String) -> impl IntoView {
             </p>
             <dl class="record">
                 <dt>{ot.record_name}</dt><dd><code class="record-name">{k.record_name.clone()}</code></dd>
-                <dt>{ot.record_value}</dt>
-                <dd><textarea class="record-value" readonly rows="3">{k.record_value.clone()}</textarea></dd>
-                <dt>{ot.zone_line}</dt>
-                <dd><textarea class="zone-line" readonly rows="3">{k.zone_line.clone()}</textarea></dd>
+                <dt id=format!("{id}-value")>{ot.record_value}</dt>
+                <dd><textarea class="record-value" readonly rows="3" aria-labelledby=format!("{id}-value")>{k.record_value.clone()}</textarea></dd>
+                <dt id=format!("{id}-zone")>{ot.zone_line}</dt>
+                <dd><textarea class="zone-line" readonly rows="3" aria-labelledby=format!("{id}-zone")>{k.zone_line.clone()}</textarea></dd>
             </dl>
             <div class="state-actions">
                 <form method="post" action=format!("{base}/dkim/check")>

@@ -257,7 +257,7 @@ pub async fn domain_cmd(store: &Store, hostname: &str, cmd: DomainCmd) -> Result
             match (url, off) {
                 (Some(url), false) => {
                     let secret = store
-                        .set_webhook(d.id, Some(&url))
+                        .set_webhook(d.id, Some(&url), false)
                         .await?
                         .unwrap_or_default();
                     println!("{}: state changes are posted to {url}", d.name);
@@ -267,7 +267,7 @@ pub async fn domain_cmd(store: &Store, hostname: &str, cmd: DomainCmd) -> Result
                     );
                 }
                 (None, true) => {
-                    store.set_webhook(d.id, None).await?;
+                    store.set_webhook(d.id, None, false).await?;
                     println!("{}: webhook removed", d.name);
                 }
                 _ => {

@@ -123,7 +123,14 @@ pub async fn relay(
     if !allow_ip.is_empty() {
         let nets =
             access::parse_networks(&allow_ip.join(","), access::Who::Operator { allow_local })
-                .map_err(anyhow::Error::msg)?;
+                .map_err(|bad| {
+                    anyhow::Error::msg(
+                        bad.iter()
+                            .map(|r| r.to_string())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
+                })?;
         store.set_relay_networks(d.id, &nets).await?;
         println!("{}: relay allowed from {}", d.name, nets.join(", "));
     }

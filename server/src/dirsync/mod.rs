@@ -220,6 +220,7 @@ pub async fn test(c: &DirectoryConfig) -> Result<usize, SyncError> {
 /// The changes of a plan as JSON (kept as the last run's diff).
 pub fn diff_json(p: &Plan) -> String {
     serde_json::json!({
+        "seen": p.seen,
         "added": p.adds.iter().map(|a| &a.address).collect::<Vec<_>>(),
         "updated": p.updates.iter().map(|u| &u.address).collect::<Vec<_>>(),
         "disabled": p.disables.iter().map(|(_, a)| a).collect::<Vec<_>>(),

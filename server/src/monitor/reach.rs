@@ -190,6 +190,17 @@ pub async fn resolve_checked(
     allow: &PrimaryAllowance,
 ) -> Result<Vec<SocketAddr>, Refusal> {
     check_port(port, allow)?;
+    resolve_addresses(host, port, allow).await
+}
+
+/// Resolve `host` once and check every address it gives, on any port (a
+/// webhook's receiver listens where it likes; its address is what a
+/// domain admin must not choose freely). The addresses checked.
+pub async fn resolve_addresses(
+    host: &str,
+    port: u16,
+    allow: &PrimaryAllowance,
+) -> Result<Vec<SocketAddr>, Refusal> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],

@@ -227,9 +227,22 @@ impl Sender {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        let tcp = TcpStream::connect((bare.as_str(), port))
-            .await
-            .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+        let tcp = if d.checked {
+            // set by a domain admin: only where their primary could be,
+            // checked now (the name may resolve elsewhere than when saved)
+            let allow = self
+                .store
+                .primary_allowance(d.domain)
+                .await
+                .map_err(|e| format!("cannot read the domain's allowed networks: {e}"))?;
+            let addrs = super::reach::resolve_addresses(&bare, port, &allow)
+                .await
+                .map_err(|r| format!("not posted to {host}: {r}"))?;
+            TcpStream::connect(&addrs[..]).await
+        } else {
+            TcpStream::connect((bare.as_str(), port)).await
+        }
+        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
         let _ = tcp.set_nodelay(true);
         let unix = now_ms() / 1000;
         let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");

@@ -2,6 +2,8 @@
 //! the networks it sends from and its credentials. Shared by the CLI
 //! (`continuity domain relay`) and the Control Panel.
 
+pub use app::backend::Refusal;
+
 use crate::auth::token;
 
 /// The broadest networks accepted: a /24 of IPv4, a /56 of IPv6 — what a
@@ -52,17 +54,13 @@ fn refused_kind(net: &ipnet::IpNet, who: Who) -> Option<&'static str> {
 }
 
 /// Parse "192.0.2.10", "192.0.2.0/24", "2001:db8::/64" (host bits cleared).
-pub fn parse_network(s: &str, who: Who) -> Result<ipnet::IpNet, String> {
+pub fn parse_network(s: &str, who: Who) -> Result<ipnet::IpNet, Refusal> {
     let s = s.trim();
     let net = match s.parse::<ipnet::IpNet>() {
         Ok(n) => n.trunc(),
         Err(_) => match s.parse::<std::net::IpAddr>() {
             Ok(ip) => ipnet::IpNet::from(ip),
-            Err(_) => {
-                return Err(format!(
-                    "{s:?} is not an IP address or network (e.g. 192.0.2.10 or 192.0.2.0/24)"
-                ))
-            }
+            Err(_) => return Err(Refusal::NotANetwork(s.to_string())),
         },
     };
     let (len, min) = match net {
@@ -70,21 +68,17 @@ pub fn parse_network(s: &str, who: Who) -> Result<ipnet::IpNet, String> {
         ipnet::IpNet::V6(n) => (n.prefix_len(), MIN_V6_PREFIX),
     };
     if len < min {
-        return Err(format!(
-            "{net} is too broad: at most a /{min} (name the server's own addresses)"
-        ));
+        return Err(Refusal::NetworkTooBroad(net.to_string()));
     }
-    if let Some(kind) = refused_kind(&net, who) {
-        return Err(format!(
-            "{net} is a {kind} network: no domain's server relays from there"
-        ));
+    if refused_kind(&net, who).is_some() {
+        return Err(Refusal::NetworkReserved(net.to_string()));
     }
     Ok(net)
 }
 
 /// A list of networks, one per line or separated by commas or spaces;
 /// duplicates dropped, order kept. Every bad entry is named.
-pub fn parse_networks(text: &str, who: Who) -> Result<Vec<String>, String> {
+pub fn parse_networks(text: &str, who: Who) -> Result<Vec<String>, Vec<Refusal>> {
     let mut out: Vec<String> = Vec::new();
     let mut bad = Vec::new();
     for item in text
@@ -102,10 +96,10 @@ pub fn parse_networks(text: &str, who: Who) -> Result<Vec<String>, String> {
         }
     }
     if !bad.is_empty() {
-        return Err(bad.join("; "));
+        return Err(bad);
     }
     if out.len() > MAX_NETWORKS {
-        return Err(format!("at most {MAX_NETWORKS} networks"));
+        return Err(vec![Refusal::TooManyNetworks]);
     }
     Ok(out)
 }
@@ -150,7 +144,7 @@ mod tests {
             "2001:db8::/48",
         ] {
             let e = parse_network(broad, admin).unwrap_err();
-            assert!(e.contains("too broad"), "{broad}: {e}");
+            assert!(matches!(e, Refusal::NetworkTooBroad(_)), "{broad}: {e}");
         }
         for local in [
             "127.0.0.1",
@@ -160,10 +154,7 @@ mod tests {
             "fe80::/64",
         ] {
             let e = parse_network(local, admin).unwrap_err();
-            assert!(
-                e.contains("loopback") || e.contains("link-local"),
-                "{local}: {e}"
-            );
+            assert!(matches!(e, Refusal::NetworkReserved(_)), "{local}: {e}");
             // the operator may name this machine's own loopback
             assert!(
                 parse_network(local, Who::Operator { allow_local: true }).is_ok(),
@@ -193,11 +184,18 @@ mod tests {
         );
         assert_eq!(parse_networks(" \n ", admin).unwrap(), Vec::<String>::new());
         let e = parse_networks("192.0.2.1, nope, 0.0.0.0/0", admin).unwrap_err();
-        assert!(e.contains("nope") && e.contains("too broad"), "{e}");
+        assert_eq!(
+            e,
+            [
+                Refusal::NotANetwork("nope".into()),
+                Refusal::NetworkTooBroad("0.0.0.0/0".into())
+            ]
+        );
         let many: Vec<String> = (0..=MAX_NETWORKS).map(|i| format!("192.0.2.{i}")).collect();
-        assert!(parse_networks(&many.join(" "), admin)
-            .unwrap_err()
-            .contains("at most"));
+        assert_eq!(
+            parse_networks(&many.join(" "), admin).unwrap_err(),
+            [Refusal::TooManyNetworks]
+        );
         let n = |s: &str| s.parse::<ipnet::IpNet>().unwrap();
         assert!(overlap(&n("192.0.2.0/24"), &n("192.0.2.7/32")));
         assert!(overlap(&n("192.0.2.7/32"), &n("192.0.2.0/24")));

@@ -4,6 +4,7 @@
 use super::{now_ms, DomainId, Result, Store, StoreError};
 use crate::dirsync::plan::{Current, Plan};
 use crate::store::db;
+use app::backend::Refusal;
 
 /// A domain's directory settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,40 +80,32 @@ const SELECT: &str = "SELECT domain_id, url, starttls, ca_file, bind_dn, bind_pa
 
 impl Store {
     pub async fn set_directory(&self, c: &DirectoryConfig) -> Result<()> {
+        let refuse = |r: Refusal| Err(StoreError::Refused(r));
         let url = c.url.trim();
         if !(url.starts_with("ldap://") || url.starts_with("ldaps://")) {
-            return Err(StoreError::Invalid(
-                "the directory URL starts with ldap:// or ldaps://".into(),
-            ));
+            return refuse(Refusal::DirectoryUrl);
         }
         if url.starts_with("ldaps://") && c.starttls {
-            return Err(StoreError::Invalid(
-                "StartTLS is for ldap:// URLs (ldaps:// is TLS already)".into(),
-            ));
+            return refuse(Refusal::DirectoryStartTls);
         }
         if c.is_plaintext() && !c.allow_plaintext {
-            return Err(StoreError::Invalid(
-                "a plain ldap:// URL without StartTLS would send the bind password in clear: \
-                 use ldaps:// or StartTLS (only an operator can allow plain LDAP)"
-                    .into(),
-            ));
+            return refuse(Refusal::DirectoryPlaintext);
         }
         if c.base_dn.trim().is_empty() {
-            return Err(StoreError::Invalid("the base DN is required".into()));
+            return refuse(Refusal::DirectoryBaseDn);
         }
         let filter = c.user_filter.trim();
         if !(filter.starts_with('(') && filter.ends_with(')')) {
-            return Err(StoreError::Invalid(
-                "the user filter is an LDAP filter in parentheses, e.g. (mail=*)".into(),
-            ));
+            return refuse(Refusal::DirectoryFilter);
         }
         if !matches!(c.flavor.as_str(), "openldap" | "ad") {
-            return Err(StoreError::Invalid("the kind is openldap or ad".into()));
+            return refuse(Refusal::DirectoryKind);
         }
-        if c.interval_s < 60 || c.max_disable_pct > 100 {
-            return Err(StoreError::Invalid(
-                "the interval is at least 1 minute; the disable guard is 0 to 100 %".into(),
-            ));
+        if c.interval_s < 60 {
+            return refuse(Refusal::DirectoryInterval);
+        }
+        if c.max_disable_pct > 100 {
+            return refuse(Refusal::DirectoryGuard);
         }
         db::query(
             "INSERT INTO directories (domain_id, url, starttls, ca_file, bind_dn, \

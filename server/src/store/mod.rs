@@ -98,6 +98,9 @@ pub enum StoreError {
     Unavailable,
     #[error("{0}")]
     Invalid(String),
+    /// A form's value refused, said in the viewer's language by the page.
+    #[error("{0}")]
+    Refused(app::backend::Refusal),
     #[error("not found: {0}")]
     NotFound(String),
 }

@@ -4,6 +4,7 @@
 
 use super::{now_ms, DomainId, Result, Store, StoreError};
 use crate::store::db;
+use app::backend::Refusal;
 
 /// A DKIM key as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -108,8 +109,8 @@ impl Store {
         public_b64: &str,
     ) -> Result<DkimKeyRow> {
         if !valid_selector(selector) {
-            return Err(StoreError::Invalid(format!(
-                "{selector:?} is not a DKIM selector (letters, digits, '-', '.')"
+            return Err(StoreError::Refused(Refusal::DkimSelector(
+                selector.to_string(),
             )));
         }
         let mut tx = self.read.begin().await?;
@@ -120,9 +121,8 @@ impl Store {
                 .fetch_optional(&mut tx)
                 .await?;
         if taken.is_some() {
-            return Err(StoreError::Invalid(format!(
-                "selector {selector} is already used for this domain; choose another \
-                 (a selector names one key for good)"
+            return Err(StoreError::Refused(Refusal::DkimSelectorTaken(
+                selector.to_string(),
             )));
         }
         db::query("UPDATE dkim_keys SET active = FALSE WHERE domain_id = ?")
@@ -237,8 +237,8 @@ impl Store {
                 )))
             }
             Some(true) => {
-                return Err(StoreError::Invalid(format!(
-                    "{selector} is the key that signs: use another or turn signing off first"
+                return Err(StoreError::Refused(Refusal::DkimKeySigns(
+                    selector.to_string(),
                 )))
             }
             Some(false) => {}
@@ -289,16 +289,14 @@ impl Store {
         let parse = |n: &str| n.parse::<ipnet::IpNet>().ok();
         for n in networks {
             let Some(mine) = parse(n) else {
-                return Err(StoreError::Invalid(format!("{n:?} is not a network")));
+                return Err(StoreError::Refused(Refusal::NotANetwork(n.to_string())));
             };
             if others
                 .iter()
                 .filter_map(|o| parse(o))
                 .any(|o| crate::relay::access::overlap(&mine, &o))
             {
-                return Err(StoreError::Invalid(format!(
-                    "{n} is already used by another domain's server"
-                )));
+                return Err(StoreError::Refused(Refusal::NetworkTaken(n.to_string())));
             }
         }
         db::query("DELETE FROM relay_networks WHERE domain_id = ?")

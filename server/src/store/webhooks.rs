@@ -12,11 +12,22 @@ pub struct WebhookDue {
     pub secret: String,
     pub attempts: i64,
     pub created_at: i64,
+    pub domain: DomainId,
+    /// Set by a domain admin: posted only to addresses the domain's
+    /// primary could be at ([`crate::monitor::reach`]).
+    pub checked: bool,
 }
 
 impl Store {
     /// Set (or with None remove) a domain's webhook; returns the new secret.
-    pub async fn set_webhook(&self, domain: DomainId, url: Option<&str>) -> Result<Option<String>> {
+    /// `checked`: posted only to the addresses a domain admin may name
+    /// (set from the Control Panel by one), checked at every post.
+    pub async fn set_webhook(
+        &self,
+        domain: DomainId,
+        url: Option<&str>,
+        checked: bool,
+    ) -> Result<Option<String>> {
         let (url, secret) = match url {
             Some(u) => {
                 let uri = crate::monitor::webhook::check_url(u).map_err(StoreError::Invalid)?;
@@ -25,12 +36,16 @@ impl Store {
             }
             None => (None, None),
         };
-        db::query("UPDATE domains SET webhook_url = ?, webhook_secret = ? WHERE id = ?")
-            .bind(&url)
-            .bind(&secret)
-            .bind(domain.0)
-            .execute(&self.read)
-            .await?;
+        db::query(
+            "UPDATE domains SET webhook_url = ?, webhook_secret = ?, webhook_checked = ? \
+             WHERE id = ?",
+        )
+        .bind(&url)
+        .bind(&secret)
+        .bind(checked && url.is_some())
+        .bind(domain.0)
+        .execute(&self.read)
+        .await?;
         Ok(secret)
     }
 
@@ -80,7 +95,8 @@ impl Store {
     /// Notifications due now.
     pub async fn due_webhooks(&self, now: i64) -> Result<Vec<WebhookDue>> {
         let rows = db::query(
-            "SELECT w.id, w.url, w.body, COALESCE(d.webhook_secret, ''), w.attempts, w.created_at \
+            "SELECT w.id, w.url, w.body, COALESCE(d.webhook_secret, ''), w.attempts, w.created_at, \
+             d.id, d.webhook_checked \
              FROM webhook_outbox w JOIN domains d ON d.id = w.domain_id \
              WHERE w.status = 'pending' AND w.next_attempt_at <= ? \
              ORDER BY w.next_attempt_at, w.id LIMIT 20",
@@ -97,6 +113,8 @@ impl Store {
                     secret: r.try_get(3)?,
                     attempts: r.try_get(4)?,
                     created_at: r.try_get(5)?,
+                    domain: DomainId(r.try_get(6)?),
+                    checked: r.try_get(7)?,
                 })
             })
             .collect()

@@ -8,14 +8,20 @@ use app::backend::{
 };
 
 use super::backend::{admin_domain, admin_domain_name, report, unavailable};
+use crate::auth::Auth;
 use crate::store::Store;
 
 pub async fn continuity_view(
     store: &Store,
+    auth: &Auth,
     session: &AdminSession,
     domain: &str,
+    reveal: &str,
 ) -> Result<ContinuityView, BackendError> {
     let (_, id) = admin_domain(store, session, domain).await?;
+    let webhook_secret =
+        auth.reveals
+            .take(&session.csrf, reveal, &super::webhook_forms::reveal_key(id));
     let s = store
         .continuity_settings(id)
         .await
@@ -51,6 +57,7 @@ pub async fn continuity_view(
         .collect();
     Ok(ContinuityView {
         webhook,
+        webhook_secret,
         webhook_log,
         held: HeldView {
             waiting: held.waiting,
@@ -157,6 +164,7 @@ pub async fn directory_view(
                 })
                 .unwrap_or_default()
         };
+        v.last_seen = d["seen"].as_u64();
         v.added = list("added");
         v.updated = list("updated");
         v.disabled = list("disabled");

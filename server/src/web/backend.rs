@@ -380,8 +380,9 @@ impl Backend for StoreBackend {
         &self,
         session: &AdminSession,
         domain: &str,
+        reveal: &str,
     ) -> Result<ContinuityView, BackendError> {
-        super::admin_views::continuity_view(&self.store, session, domain).await
+        super::admin_views::continuity_view(&self.store, &self.auth, session, domain, reveal).await
     }
 
     async fn directory_view(

@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use app::backend::Refusal;
 use serde::Deserialize;
 
 use super::admin_forms::{guard, is_operator};
@@ -51,12 +52,18 @@ pub async fn settings(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let bad = |why: &str| see_other(&format!("{}?e=settings&why={}", page(&domain), enc(why)));
+    let bad = |why: Refusal| {
+        see_other(&format!(
+            "{}?e=settings&why={}",
+            page(&domain),
+            enc(&why.code())
+        ))
+    };
     let Ok(interval) = form.interval_min.trim().parse::<i64>() else {
-        return bad("the interval is a number of minutes");
+        return bad(Refusal::DirectoryInterval);
     };
     let Ok(guard_pct) = form.max_disable_pct.trim().parse::<u32>() else {
-        return bad("the guard is a percentage");
+        return bad(Refusal::DirectoryGuard);
     };
     let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
     let before = state.store.directory(id).await.ok().flatten();
@@ -83,12 +90,12 @@ pub async fn settings(
     };
     if let Some(f) = &c.bind_password_file {
         if std::fs::metadata(f).is_err() {
-            return bad(&format!("the service cannot read {f}"));
+            return bad(Refusal::DirectoryPasswordFile(f.clone()));
         }
     }
     match state.store.set_directory(&c).await {
         Ok(()) => {}
-        Err(crate::store::StoreError::Invalid(why)) => return bad(&why),
+        Err(crate::store::StoreError::Refused(why)) => return bad(why),
         Err(e) => {
             tracing::error!(error = %e, "saving the directory settings failed");
             return HttpResponse::ServiceUnavailable().finish();
@@ -169,7 +176,7 @@ pub async fn test(
     match crate::dirsync::test(&c).await {
         Ok(n) => see_other(&format!("{}?tested=ok&n={n}", page(&domain))),
         Err(e) => see_other(&format!(
-            "{}?tested=fail&why={}",
+            "{}?tested=fail&detail={}",
             page(&domain),
             enc(&e.to_string())
         )),

@@ -44,6 +44,7 @@ pub mod render;
 pub mod sanitize;
 pub mod tracking;
 pub mod trash_forms;
+pub mod webhook_forms;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -303,6 +304,10 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route(
                 "/admin/d/{domain}/continuity/state",
                 web::post().to(monitoring_forms::change_state),
+            )
+            .route(
+                "/admin/d/{domain}/continuity/webhook",
+                web::post().to(webhook_forms::set_webhook),
             );
         cfg.leptos_routes_with_context(routes, request_context(state.backend.clone()), move || {
             app::shell(opts.clone())

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use app::backend::{AdminSession, BackendError, DkimKeyView, OutboundView};
+use app::backend::{AdminSession, BackendError, DkimKeyView, OutboundView, Refusal};
 use serde::Deserialize;
 
 use super::admin_forms::guard;
@@ -89,8 +89,14 @@ pub async fn view(
     })
 }
 
-fn error(domain: &str, kind: &str, why: &str) -> HttpResponse {
-    see_other(&format!("{}?e={kind}&why={}", page(domain), enc(why)))
+/// Back to the page saying which form was refused (`kind`) and why, in
+/// codes the page words in the viewer's language.
+fn error(domain: &str, kind: &str, why: &[Refusal]) -> HttpResponse {
+    let mut to = format!("{}?e={kind}", page(domain));
+    for r in why {
+        to.push_str(&format!("&why={}", enc(&r.code())));
+    }
+    see_other(&to)
 }
 
 fn done(domain: &str, what: &str, selector: &str) -> HttpResponse {
@@ -120,15 +126,15 @@ async fn audit(
     }
 }
 
-fn store_error(e: StoreError) -> String {
-    match e {
-        StoreError::Invalid(why) => why,
-        StoreError::NotFound(what) => format!("not found: {what}"),
+fn store_error(e: StoreError) -> [Refusal; 1] {
+    [match e {
+        StoreError::Refused(r) => r,
+        StoreError::NotFound(_) => Refusal::NotFound,
         other => {
             tracing::warn!(error = %other, "outbound settings not saved");
-            "the store is unavailable; nothing was changed".into()
+            Refusal::Unavailable
         }
-    }
+    }]
 }
 
 #[derive(Deserialize)]
@@ -155,7 +161,7 @@ pub async fn new_key(
     let algorithm = match form.algorithm.as_str() {
         "rsa" => Algorithm::RsaSha256,
         "ed25519" => Algorithm::Ed25519Sha256,
-        _ => return error(&domain, "dkim", "choose RSA or Ed25519"),
+        _ => return error(&domain, "dkim", &[Refusal::DkimAlgorithm]),
     };
     let existing: Vec<String> = match state.store.dkim_keys(id).await {
         Ok(k) => k.into_iter().map(|k| k.selector).collect(),
@@ -166,16 +172,15 @@ pub async fn new_key(
         s => s,
     };
     if !crate::store::relay::valid_selector(&selector) {
-        return error(
-            &domain,
-            "dkim",
-            &format!("{selector:?} is not a selector: letters, digits, '-' and '.' only"),
-        );
+        return error(&domain, "dkim", &[Refusal::DkimSelector(selector)]);
     }
     let key = match tokio::task::spawn_blocking(move || dkim::generate(algorithm, 2048)).await {
         Ok(Ok(k)) => k,
-        Ok(Err(e)) => return error(&domain, "dkim", &e.to_string()),
-        Err(_) => return error(&domain, "dkim", "the key could not be made"),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "making a DKIM key failed");
+            return error(&domain, "dkim", &[Refusal::DkimKeygen]);
+        }
+        Err(_) => return error(&domain, "dkim", &[Refusal::DkimKeygen]),
     };
     let row = match state
         .store
@@ -240,7 +245,7 @@ pub async fn use_key(
             .await;
             done(&domain, "dkim-on", &k.selector)
         }
-        Ok(None) => error(&domain, "dkim", "no key signs"),
+        Ok(None) => error(&domain, "dkim", &[Refusal::DkimNoneSigns]),
         Err(e) => error(&domain, "dkim", &store_error(e)),
     }
 }
@@ -325,10 +330,10 @@ pub async fn check_key(
         state.store.domain(id).await,
     ) {
         (Ok(keys), Ok(Some(d))) => (keys.into_iter().find(|k| k.selector == selector), d.name),
-        _ => return error(&domain, "dkim", "the store is unavailable"),
+        _ => return error(&domain, "dkim", &[Refusal::Unavailable]),
     };
     let Some(key) = key else {
-        return error(&domain, "dkim", &format!("no key with selector {selector}"));
+        return error(&domain, "dkim", &[Refusal::DkimNoSuchKey(selector)]);
     };
     let record = format!("{selector}._domainkey.{name}");
     let outcome = match HickoryDns::new(&state.outbound.nameservers, Duration::from_secs(3)) {
@@ -344,7 +349,7 @@ pub async fn check_key(
         Ok(Published::Different) => "different".into(),
         Ok(Published::Revoked) => "revoked".into(),
         Ok(Published::Missing) => "missing".into(),
-        Err(why) => format!("failed&why={}", enc(&why)),
+        Err(why) => format!("failed&detail={}", enc(&why)),
     };
     see_other(&format!(
         "{}?dns={result}&sel={}",
@@ -430,7 +435,7 @@ pub async fn secret(
     };
     let action = match form.action.as_str() {
         a @ ("new" | "remove") => a,
-        _ => return error(&domain, "secret", "unknown action"),
+        _ => return error(&domain, "secret", &[Refusal::UnknownAction]),
     };
     if has && form.confirm.as_deref() != Some("1") {
         return see_other(&format!("{}?confirm=secret-{action}", page(&domain)));

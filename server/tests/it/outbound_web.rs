@@ -115,9 +115,9 @@ async fn dkim_keys_and_relay_settings_from_the_control_panel() {
 
     // bad input: said, nothing made
     for (alg, sel, why) in [
-        ("dsa", "", "RSA or Ed25519"),
-        ("rsa", "a b", "not a selector"),
-        ("rsa", "x;y=z", "not a selector"),
+        ("dsa", "", r#""why": "algorithm""#),
+        ("rsa", "a b", r#""why": "selector:a b""#),
+        ("rsa", "x;y=z", r#""why": "selector:x;y=z""#),
     ] {
         let r = test::call_service(
             &svc,
@@ -167,7 +167,7 @@ async fn dkim_keys_and_relay_settings_from_the_control_panel() {
     )
     .await;
     assert!(
-        urlencoding_decode(&location(&r)).contains("already used"),
+        urlencoding_decode(&location(&r)).contains("selector-taken:mail-2"),
         "{}",
         location(&r)
     );
@@ -247,7 +247,7 @@ async fn dkim_keys_and_relay_settings_from_the_control_panel() {
     )
     .await;
     assert!(
-        urlencoding_decode(&location(&r)).contains("the key that signs"),
+        urlencoding_decode(&location(&r)).contains(&format!("key-signs:{}", rsa.selector)),
         "{}",
         location(&r)
     );

@@ -14,7 +14,11 @@ async fn the_held_queue_and_the_reconciliation_report_are_shown_to_whom_they_con
     let s = setup("cp-report").await;
     let svc = app(&s).await;
     s.store
-        .set_webhook(s.example, Some("https://hooks.example.com/continuity"))
+        .set_webhook(
+            s.example,
+            Some("https://hooks.example.com/continuity"),
+            false,
+        )
         .await
         .expect("webhook");
     server::monitor::command(
@@ -117,7 +121,7 @@ async fn the_held_queue_and_the_reconciliation_report_are_shown_to_whom_they_con
     // the webhook and its notification (no sender runs here: still to send)
     assert!(page.contains("<code>https://hooks.example.com/continuity</code>"));
     assert!(
-        page.contains("outage.started · retrying (0 attempts)"),
+        page.contains("<code>outage.started</code> · retrying (0 attempts)"),
         "{page}"
     );
     for (who, held) in [("alice@example.test", 2), ("bob@example.test", 1)] {

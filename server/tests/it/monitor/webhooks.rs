@@ -74,11 +74,18 @@ async fn state_changes_are_posted_to_the_webhook_signed_and_retried() {
     let port = fake_primary(mode.clone()).await;
     let (store, d) = setup("monitor-webhook", port).await;
     for bad in ["ftp://x/", "https://u:p@h/", "nope"] {
-        assert!(store.set_webhook(d, Some(bad)).await.is_err(), "{bad}");
+        assert!(
+            store.set_webhook(d, Some(bad), false).await.is_err(),
+            "{bad}"
+        );
     }
     let (hook, seen) = hook_receiver().await;
     let secret = store
-        .set_webhook(d, Some(&format!("http://127.0.0.1:{hook}/continuity?k=1")))
+        .set_webhook(
+            d,
+            Some(&format!("http://127.0.0.1:{hook}/continuity?k=1")),
+            false,
+        )
         .await
         .expect("webhook")
         .expect("secret");
@@ -135,6 +142,58 @@ async fn state_changes_are_posted_to_the_webhook_signed_and_retried() {
                 && *attempts == 2
                 && err.as_deref() == Some("answered 500 Internal Server Error")
         })
+    })
+    .await;
+    let _ = stop.send(true);
+}
+
+/// A webhook a domain admin set is posted only where their primary could
+/// be, checked at the moment of posting: loopback is refused until an
+/// operator allows its network for the domain, and then it is posted.
+#[tokio::test]
+async fn a_domain_admins_webhook_is_posted_only_to_allowed_addresses() {
+    let mode = Arc::new(AtomicU8::new(HEALTHY));
+    let port = fake_primary(mode.clone()).await;
+    let (store, d) = setup("monitor-webhook-checked", port).await;
+    store
+        .set_primary_allowance(d, &Default::default())
+        .await
+        .expect("no allowance");
+    let (hook, seen) = hook_receiver().await;
+    store
+        .set_webhook(d, Some(&format!("http://127.0.0.1:{hook}/h")), true)
+        .await
+        .expect("webhook");
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let sender = server::monitor::webhook::Sender::new(store.clone())
+        .with_backoff(vec![Duration::from_millis(200)]);
+    tokio::spawn(sender.run(rx));
+    monitor::command(
+        &store,
+        "mx.continuity.test",
+        d,
+        Input::ActivateNow { by: "ops".into() },
+    )
+    .await
+    .expect("activate");
+    common::eventually(10, "the attempt refused before connecting", || async {
+        let log = store.webhook_log(d, 5).await.expect("log");
+        log.first().is_some_and(|(_, status, attempts, err, _)| {
+            status == "pending"
+                && *attempts >= 1
+                && err.as_deref().is_some_and(|e| {
+                    e.contains("not posted to 127.0.0.1") && e.contains("loopback")
+                })
+        })
+    })
+    .await;
+    assert!(seen.lock().unwrap().is_empty(), "nothing reached loopback");
+    // the operator allows loopback for this domain: the retry goes through
+    let allow =
+        server::monitor::reach::PrimaryAllowance::parse("127.0.0.0/8", "").expect("allowance");
+    store.set_primary_allowance(d, &allow).await.expect("allow");
+    common::eventually(10, "posted once allowed", || async {
+        !seen.lock().unwrap().is_empty()
     })
     .await;
     let _ = stop.send(true);
