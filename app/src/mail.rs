@@ -86,7 +86,8 @@ pub async fn get_compose(
     draft: Option<i64>,
 ) -> Result<crate::backend::ComposeView, BackendError> {
     let (backend, session) = crate::backend::backend_for_user()?;
+    let lang = use_context::<crate::i18n::Lang>().unwrap_or_default();
     backend
-        .compose_view(&session, &mode, reference, draft)
+        .compose_view(&session, &mode, reference, draft, lang)
         .await
 }

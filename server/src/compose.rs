@@ -285,6 +285,37 @@ pub fn forward_subject(s: &str) -> String {
     }
 }
 
+/// A forwarded message's text under a header in the writer's language
+/// (as the recipient reads it in the mail too).
+pub fn forward_header(
+    lang: app::i18n::Lang,
+    from: &str,
+    date: &str,
+    subject: &str,
+    to: &str,
+    cc: &str,
+    text: &str,
+) -> String {
+    let (title, [l_from, l_date, l_subject, l_to, l_cc]) = match lang {
+        app::i18n::Lang::Fr => (
+            "---------- Message transféré ----------",
+            ["De :", "Date :", "Objet :", "À :", "Cc :"],
+        ),
+        app::i18n::Lang::En => (
+            "---------- Forwarded message ----------",
+            ["From:", "Date:", "Subject:", "To:", "Cc:"],
+        ),
+    };
+    let cc = if cc.is_empty() {
+        String::new()
+    } else {
+        format!("{l_cc} {cc}\n")
+    };
+    format!(
+        "\n\n{title}\n{l_from} {from}\n{l_date} {date}\n{l_subject} {subject}\n{l_to} {to}\n{cc}\n{text}"
+    )
+}
+
 /// The original text quoted for a reply.
 pub fn quote(intro: &str, text: &str) -> String {
     let mut out = format!("\n\n{intro}\n");
@@ -302,6 +333,27 @@ pub fn quote(intro: &str, text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_forward_reads_in_the_writers_language() {
+        let fr = forward_header(
+            app::i18n::Lang::Fr,
+            "Paul <p@remote.test>",
+            "1 déc. 2026",
+            "Devis",
+            "alice@example.test",
+            "",
+            "Bonjour.",
+        );
+        assert_eq!(
+            fr,
+            "\n\n---------- Message transféré ----------\nDe : Paul <p@remote.test>\n\
+             Date : 1 déc. 2026\nObjet : Devis\nÀ : alice@example.test\n\nBonjour."
+        );
+        let en = forward_header(app::i18n::Lang::En, "p@x", "d", "s", "t", "c@x", "b");
+        assert!(en.starts_with("\n\n---------- Forwarded message ----------\nFrom: p@x\n"));
+        assert!(en.contains("\nCc: c@x\n\nb"));
+    }
     use super::*;
 
     fn draft(to: &str, subject: &str) -> Draft {

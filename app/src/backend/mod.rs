@@ -348,13 +348,15 @@ mod port {
             &self,
             session: &SessionUser,
         ) -> Result<Option<OutageReport>, BackendError>;
-        /// What the compose form starts from.
+        /// What the compose form starts from (a forward's header in the
+        /// viewer's language).
         async fn compose_view(
             &self,
             session: &SessionUser,
             mode: &str,
             reference: Option<i64>,
             draft: Option<i64>,
+            lang: crate::i18n::Lang,
         ) -> Result<ComposeView, BackendError>;
         /// The address a set-password link is for, or why it cannot be used.
         async fn password_link(

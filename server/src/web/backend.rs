@@ -350,8 +350,17 @@ impl Backend for StoreBackend {
         mode: &str,
         reference: Option<i64>,
         draft: Option<i64>,
+        lang: app::i18n::Lang,
     ) -> Result<ComposeView, BackendError> {
-        super::compose_web::view(&self.store, UserId(session.user), mode, reference, draft).await
+        super::compose_web::view(
+            &self.store,
+            UserId(session.user),
+            mode,
+            reference,
+            draft,
+            lang,
+        )
+        .await
     }
 
     async fn admin_viewer(&self, session: &AdminSession) -> Result<AdminViewer, BackendError> {

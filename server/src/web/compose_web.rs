@@ -129,6 +129,7 @@ pub async fn view(
     mode: &str,
     reference: Option<i64>,
     draft: Option<i64>,
+    lang: app::i18n::Lang,
 ) -> Result<ComposeView, BackendError> {
     let own = store.own_addresses(user).await.map_err(unavailable)?;
     let contacts = store.contacts(user, 300).await.map_err(unavailable)?;
@@ -178,6 +179,14 @@ pub async fn view(
                 &o.reply_to
             };
             let mut to_list = others(to, &own);
+            if to_list.is_empty() {
+                // a reply to one's own message goes where it went (to
+                // oneself when it was sent to oneself), as other webmails do
+                to_list = others(&o.to, &own);
+                if to_list.is_empty() {
+                    to_list = others(&o.to, &[]);
+                }
+            }
             if mode == "replyall" {
                 for a in others(&o.to, &own) {
                     if !to_list.contains(&a) {
@@ -197,15 +206,8 @@ pub async fn view(
         }
         "forward" => {
             v.subject = compose::forward_subject(&o.subject);
-            v.body = format!(
-                "\n\n---------- Forwarded message ----------\nFrom: {}\nDate: {}\nSubject: {}\nTo: {}\n{}\n{}",
-                o.from,
-                o.date,
-                o.subject,
-                o.to,
-                if o.cc.is_empty() { String::new() } else { format!("Cc: {}\n", o.cc) },
-                o.text
-            );
+            v.body =
+                compose::forward_header(lang, &o.from, &o.date, &o.subject, &o.to, &o.cc, &o.text);
             v.mode = "forward".into();
             v.forwarded = forwarded_files(&o.attachments);
         }

@@ -181,6 +181,27 @@ async fn compose_send_reply_and_refusals() {
         .await
         .expect("sent");
     assert_eq!(sent.len(), 1);
+    // a reply to her own message goes to whom it went, not nowhere
+    let p = body(
+        test::call_service(
+            &svc,
+            page(&format!("/mail/compose?mode=reply&ref={}", sent[0].id)),
+        )
+        .await,
+    )
+    .await;
+    let to = p
+        .split(r#"id="compose-to""#)
+        .nth(1)
+        .and_then(|t| t.split("value=\"").nth(1))
+        .and_then(|t| t.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        to.contains("bob@example.test") && to.contains("carol@remote.test"),
+        "{to}"
+    );
+    assert!(!to.contains("a.martin@example.test"), "{to}");
     let raw = s
         .store
         .raw_message(sent[0].message)
