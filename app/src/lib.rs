@@ -20,7 +20,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode, WildcardSegment,
+    lazy_route, path, Lazy, LazyRoute, SsrMode, WildcardSegment,
 };
 
 /// The HTML document the server renders around [`App`]. `<html lang>` and
@@ -75,6 +75,37 @@ fn provide_locale() {
     }
 }
 
+/// A page a first visit (the login page, then the inbox) does not need:
+/// its code is a WASM chunk of its own (`cargo leptos build --split`),
+/// fetched when the page is first shown.
+macro_rules! lazy_page {
+    ($name:ident, $($page:tt)+) => {
+        struct $name;
+        #[lazy_route]
+        impl LazyRoute for $name {
+            fn data() -> Self {
+                $name
+            }
+            fn view(_this: Self) -> AnyView {
+                view! { <$($page)+/> }.into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(AdminHomeRoute, pages::admin::AdminHome);
+lazy_page!(ContinuityRoute, pages::admin::ContinuityPage);
+lazy_page!(DirectoryRoute, pages::directory::DirectoryPage);
+lazy_page!(OutboundRoute, pages::outbound::OutboundPage);
+lazy_page!(AdminTrackingRoute, pages::tracking::AdminTrackingPage);
+lazy_page!(MessageTrackRoute, pages::tracking::MessageTrackPage);
+lazy_page!(MyTrackingRoute, pages::tracking::MyTrackingPage);
+lazy_page!(ComposeRoute, pages::compose::ComposePage);
+lazy_page!(SettingsRoute, pages::settings::SettingsPage);
+lazy_page!(DraftsRoute, pages::drafts::DraftsPage);
+lazy_page!(StatusRoute, pages::status::StatusPage);
+lazy_page!(SetPasswordRoute, pages::set_password::SetPasswordPage);
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -87,23 +118,23 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("") view=pages::login::Home ssr=SsrMode::Async/>
                 <Route path=path!("login") view=pages::login::LoginPage ssr=SsrMode::Async/>
-                <Route path=path!("set-password") view=pages::set_password::SetPasswordPage ssr=SsrMode::Async/>
+                <Route path=path!("set-password") view={Lazy::<SetPasswordRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("mail/inbox") view=pages::mailbox::InboxPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/sent") view=pages::mailbox::SentPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/trash") view=pages::mailbox::TrashPage ssr=SsrMode::Async/>
-                <Route path=path!("mail/drafts") view=pages::drafts::DraftsPage ssr=SsrMode::Async/>
+                <Route path=path!("mail/drafts") view={Lazy::<DraftsRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("mail/search") view=pages::mailbox::SearchPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/m/:id") view=pages::message::MessagePage ssr=SsrMode::Async/>
-                <Route path=path!("mail/compose") view=pages::compose::ComposePage ssr=SsrMode::Async/>
-                <Route path=path!("mail/tracking") view=pages::tracking::MyTrackingPage ssr=SsrMode::Async/>
-                <Route path=path!("settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
-                <Route path=path!("status") view=pages::status::StatusPage ssr=SsrMode::Async/>
-                <Route path=path!("admin") view=pages::admin::AdminHome ssr=SsrMode::Async/>
-                <Route path=path!("admin/d/:domain/continuity") view=pages::admin::ContinuityPage ssr=SsrMode::Async/>
-                <Route path=path!("admin/d/:domain/directory") view=pages::directory::DirectoryPage ssr=SsrMode::Async/>
-                <Route path=path!("admin/d/:domain/outbound") view=pages::outbound::OutboundPage ssr=SsrMode::Async/>
-                <Route path=path!("admin/tracking") view=pages::tracking::AdminTrackingPage ssr=SsrMode::Async/>
-                <Route path=path!("admin/tracking/m/:id") view=pages::tracking::MessageTrackPage ssr=SsrMode::Async/>
+                <Route path=path!("mail/compose") view={Lazy::<ComposeRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("mail/tracking") view={Lazy::<MyTrackingRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("status") view={Lazy::<StatusRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("admin") view={Lazy::<AdminHomeRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("admin/d/:domain/continuity") view={Lazy::<ContinuityRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("admin/d/:domain/directory") view={Lazy::<DirectoryRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("admin/d/:domain/outbound") view={Lazy::<OutboundRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("admin/tracking") view={Lazy::<AdminTrackingRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("admin/tracking/m/:id") view={Lazy::<MessageTrackRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=WildcardSegment("any") view=pages::not_found::NotFound/>
             </Routes>
         </Router>
@@ -121,5 +152,5 @@ pub fn hydrate() {
     let cookie = format!("tzo={offset}; path=/; max-age=31536000; samesite=lax");
     let doc = leptos::prelude::document();
     let _ = js_sys::Reflect::set(doc.as_ref(), &"cookie".into(), &cookie.into());
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_lazy(App);
 }

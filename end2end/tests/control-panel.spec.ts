@@ -68,6 +68,9 @@ test("Ajouter des utilisateurs individuels au Continuity Service", async ({ page
   // the click could send the previous one again)
   const field = page.getByLabel("Sélectionner utilisateur");
   await expect(field).toBeEditable();
+  // and hydrated: the page's code is a chunk of its own, fetched after the
+  // main one; hydration sets the field's value from the page it rendered
+  await page.locator("h1[data-hydrated]").waitFor();
   await field.fill("personne@example.test");
   await expect(field).toHaveValue("personne@example.test");
   await page.locator("#add-submit").click();

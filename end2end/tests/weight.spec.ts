@@ -55,7 +55,13 @@ test("the first visit downloads everything compressed; a repeat visit only its p
     if (p.bytes > 200) expect(p.encoding, p.url).toBe("br");
     expect(p.cache, p.url).toContain("no-store");
   }
-  const wasm = assets.find((s) => s.url.endsWith(".wasm"))!;
+  // the pages a first visit does not show are chunks it does not fetch
+  for (const n of names) {
+    expect(n, "a Control Panel, compose or settings chunk").not.toMatch(
+      /split___(continuity|admin_home|directory|outbound|compose|settings)_route/,
+    );
+  }
+  const wasm = assets.find((s) => s.url.endsWith("/continuity.wasm"))!;
   const raw = await (await page.request.get(wasm.url, { headers: { "accept-encoding": "identity" } })).body();
   expect(wasm.bytes).toBeLessThan(raw.length / 3);
   console.log(

@@ -1,4 +1,5 @@
-//! The front's static files (`pkg/`: the WASM, its JavaScript, the CSS)
+//! The front's static files (`pkg/`: the WASM, its JavaScript, the CSS,
+//! and the WASM chunks of the pages loaded lazily with `__wasm_split.js`)
 //! under a name that changes with their content, cached for a year and
 //! sent precompressed.
 //!
