@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 mod admin;
+mod codes;
 pub use admin::*;
+pub use codes::{Reason, Refusal};
 
 /// Deliveries of one route counted by status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

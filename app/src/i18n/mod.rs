@@ -74,15 +74,14 @@ mod format;
 mod outbound;
 mod tracking;
 mod webmail;
+mod words;
 
-pub use admin::{
-    mode_name, reason_text, refusal_text, refusals_text, sync_summary, tls_mode_name, AdminStrings,
-    ADMIN_EN, ADMIN_FR,
-};
+pub use admin::{AdminStrings, ADMIN_EN, ADMIN_FR};
 pub use format::{long_date, short_date, size};
 pub use outbound::{OutboundStrings, OUTBOUND_EN, OUTBOUND_FR};
 pub use tracking::{TrackingStrings, TRACKING_EN, TRACKING_FR};
 pub use webmail::{Strings, EN, FR};
+pub use words::{mode_name, reason_text, refusal_text, refusals_text, sync_summary, tls_mode_name};
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::admin::{get_admin, get_continuity, suggest};
 use crate::backend::{AdminViewer, BackendError, ContinuityView, Reason};
 use crate::components::shell::{enc, use_lang, Detail, ErrorBox, LangSwitch};
-use crate::i18n::{long_date, mode_name, reason_text, refusals_text, tls_mode_name, TzOffset};
+use crate::i18n::{long_date, mode_name, reason_text, tls_mode_name, TzOffset};
+use crate::pages::webhook::WebhookPanel;
 
 /// The frame of every admin page; `children` see the [`AdminViewer`].
 #[component]
@@ -491,47 +492,13 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
                     }.into_any()
                 }}
             })}
-            <h3 id="webhook-section">{at.webhook_title}</h3>
-            {(get("e") == "webhook").then(|| view! {
-                <p class="alert error" role="alert" id="webhook-error">
-                    {at.e_webhook}" "
-                    {refusals_text(lang, &q.with_untracked(|q| q.get_all("why")).unwrap_or_default())}
-                </p>
-            })}
-            {v.webhook_secret.clone().map(|secret| view! {
-                <p class="alert notice" role="status" id="webhook-secret">
-                    {at.webhook_secret_once}" "<code>{secret}</code>
-                </p>
-            })}
-            {match v.webhook.clone() {
-                None => view! { <p class="muted" id="webhook">{at.webhook_none}</p> }.into_any(),
-                Some(url) => view! {
-                    <p id="webhook">{at.webhook_to}" "<code>{url}</code></p>
-                    <ul class="audit" id="webhook-log">
-                        {v.webhook_log.iter().map(|w| {
-                            let status = match w.status.as_str() { "delivered" => at.wh_delivered, "failed" => at.wh_failed, _ => at.wh_pending };
-                            view! {
-                                <li class=format!("webhook {}", w.status)>
-                                    "#"{w.id}" · "<code>{w.event.clone()}</code>" · "{status}" ("{w.attempts}" "{at.wh_attempts}")"
-                                    <Detail text=Some(w.last_error.clone())/>
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                }.into_any(),
-            }}
-            <form method="post" action=format!("{base}/webhook") class="webhook-form" id="webhook-form">
-                <input type="hidden" name="csrf" value=csrf.clone()/>
-                <label>{at.webhook_url}" "
-                    <input type="url" name="url" id="webhook-url" inputmode="url" autocomplete="off"
-                        value=if get("e") == "webhook" { get("url") } else { v.webhook.clone().unwrap_or_default() }/>
-                </label>
-                <button type="submit" name="action" value="save" id="webhook-save">{at.webhook_save}</button>
-                {v.webhook.is_some().then(|| view! {
-                    " "<button type="submit" name="action" value="remove" id="webhook-remove">{at.webhook_remove}</button>
-                })}
-            </form>
-            <p class="hint">{at.webhook_hint}</p>
+            <WebhookPanel
+                base=base.clone()
+                csrf=csrf.clone()
+                url=v.webhook.clone()
+                secret=v.webhook_secret.clone()
+                log=v.webhook_log.clone()
+            />
             {(!v.timeline.is_empty()).then(|| view! {
                 <h3>{at.timeline}</h3>
                 <ul class="audit" id="timeline">

@@ -13,3 +13,4 @@ pub mod set_password;
 pub mod settings;
 pub mod status;
 pub mod tracking;
+pub mod webhook;
