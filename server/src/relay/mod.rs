@@ -147,6 +147,9 @@ pub struct Outgoing {
     pub mail_from: String,
     pub rcpts: Vec<String>,
     pub raw: Vec<u8>,
+    /// The summary, when the caller parsed the message already (made by
+    /// [`Summary::for_ingest_with`]); else [`send`] makes it.
+    pub summary: Option<Summary>,
     pub client_ip: Option<String>,
     pub helo: Option<String>,
     pub tls: bool,
@@ -324,9 +327,12 @@ pub async fn send(
         .domains
         .get(&domain_of(&out.mail_from))
         .map(|&(id, _)| id);
-    let (raw, summary) = Summary::for_ingest(out.raw)
-        .await
-        .map_err(|e| StoreError::Invalid(format!("summary task failed: {e}")))?;
+    let (raw, summary) = match out.summary {
+        Some(summary) => (out.raw, summary),
+        None => Summary::for_ingest(out.raw)
+            .await
+            .map_err(|e| StoreError::Invalid(format!("summary task failed: {e}")))?,
+    };
     let id = store
         .ingest_filed(
             NewMessage {

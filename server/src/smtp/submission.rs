@@ -15,6 +15,7 @@ use super::session::{Event, Principal, Session, State};
 use crate::auth::{Auth, LoginError};
 use crate::directory::RecipientPolicy;
 use crate::relay::{self, Outgoing, RelayError, RelayOptions, Sender};
+use crate::store::Summary;
 use crate::store::{DomainId, MessageId, Origin, Store};
 
 impl<P: RecipientPolicy> Session<P> {
@@ -269,7 +270,7 @@ fn login_reply(e: LoginError) -> Reply {
 }
 
 /// What submission checks and completes in a message's header, read in
-/// one parse.
+/// the parse that makes the stored summary (nothing parsed twice).
 struct Header {
     /// Addresses in the From (and Sender) fields; `None` when the header
     /// cannot be read or names its author twice (a second From a reader
@@ -280,8 +281,13 @@ struct Header {
 }
 
 impl Header {
+    #[cfg(test)]
     fn read(raw: &[u8]) -> Header {
-        let Some(m) = mail_parser::MessageParser::default().parse_headers(raw) else {
+        Header::of(mail_parser::MessageParser::default().parse(raw).as_ref())
+    }
+
+    fn of(m: Option<&mail_parser::Message<'_>>) -> Header {
+        let Some(m) = m else {
             // unreadable: nothing added, and the sender check refuses it
             return Header {
                 senders: None,
@@ -316,18 +322,22 @@ impl Header {
         }
     }
 
-    /// RFC 6409 §8.2, §8.3: a message without Date or Message-ID gets them.
-    fn complete(&self, raw: Vec<u8>, hostname: &str) -> Vec<u8> {
+    /// RFC 6409 §8.2, §8.3: a message without Date or Message-ID gets
+    /// them, and its summary says so.
+    fn complete(&self, raw: Vec<u8>, summary: &mut Summary, hostname: &str) -> Vec<u8> {
         let mut extra = String::new();
         if !self.has_date {
-            let now = time::OffsetDateTime::now_utc()
+            let now = time::OffsetDateTime::now_utc();
+            let text = now
                 .format(&time::format_description::well_known::Rfc2822)
                 .unwrap_or_default();
-            extra.push_str(&format!("Date: {now}\r\n"));
+            extra.push_str(&format!("Date: {text}\r\n"));
+            summary.date = Some(now.unix_timestamp());
         }
         if !self.has_message_id {
-            let id = crate::auth::token::random_token();
-            extra.push_str(&format!("Message-ID: <{id}@{hostname}>\r\n"));
+            let id = format!("{}@{hostname}", crate::auth::token::random_token());
+            extra.push_str(&format!("Message-ID: <{id}>\r\n"));
+            summary.message_id = Some(id);
         }
         if extra.is_empty() {
             return raw;
@@ -350,7 +360,15 @@ pub async fn commit(
     let Some(principal) = env.principal else {
         return Err(Reply::new(530, [5, 7, 0], "Authentication required"));
     };
-    let header = Header::read(&env.raw);
+    let (raw, mut summary, header) = Summary::for_ingest_with(env.raw, Header::of)
+        .await
+        .map_err(|_| {
+            Reply::new(
+                451,
+                [4, 3, 0],
+                "Temporary failure storing the message, try again later",
+            )
+        })?;
     let senders = header.senders.as_deref().unwrap_or_default();
     let sender = match &principal {
         Principal::User { id, addresses } => {
@@ -387,13 +405,14 @@ pub async fn commit(
             Sender::Primary(*domain)
         }
     };
-    let raw = header.complete(env.raw, hostname);
+    let raw = header.complete(raw, &mut summary, hostname);
     let out = Outgoing {
         origin: Origin::Submission,
         sender,
         mail_from: env.mail_from,
         rcpts: env.recipients.into_iter().map(|r| r.rcpt).collect(),
         raw,
+        summary: Some(summary),
         client_ip: Some(client_ip.to_string()),
         helo: env.helo,
         tls: env.tls,
@@ -430,11 +449,23 @@ mod tests {
     #[test]
     fn missing_date_and_message_id_are_added() {
         let raw = b"From: a@example.test\r\nSubject: x\r\n\r\nbody\r\n".to_vec();
-        let out = String::from_utf8(Header::read(&raw).complete(raw, "mx.test")).unwrap();
+        let mut summary = Summary::parse(&raw);
+        let out = Header::read(&raw).complete(raw, &mut summary, "mx.test");
+        // the summary stored with it says what the message now says
+        assert_eq!(Summary::parse(&out).message_id, summary.message_id);
+        assert_eq!(Summary::parse(&out).date, summary.date);
+        assert!(summary.date.is_some());
+        let out = String::from_utf8(out).unwrap();
         assert!(out.starts_with("Date: "), "{out}");
         assert!(out.contains("\r\nMessage-ID: <") && out.contains("@mx.test>\r\n"));
         let full = b"Date: Wed, 02 Dec 2026 10:00:00 +0000\r\nMessage-ID: <x@y>\r\nFrom: a@example.test\r\n\r\nb\r\n".to_vec();
-        assert_eq!(Header::read(&full).complete(full.clone(), "mx.test"), full);
+        let mut summary = Summary::parse(&full);
+        let before = summary.clone();
+        assert_eq!(
+            Header::read(&full).complete(full.clone(), &mut summary, "mx.test"),
+            full
+        );
+        assert_eq!(summary, before);
     }
 
     #[test]

@@ -80,18 +80,33 @@ impl Summary {
     /// commit the sender waits for). A large message is parsed off the
     /// async workers. Fails only when the runtime is shutting down.
     pub async fn for_ingest(raw: Vec<u8>) -> Result<(Vec<u8>, Summary), tokio::task::JoinError> {
-        let parse = |raw: &[u8]| {
-            std::panic::catch_unwind(|| Summary::parse_parts(raw, false)).unwrap_or_default()
+        let (raw, summary, ()) = Summary::for_ingest_with(raw, |_| ()).await?;
+        Ok((raw, summary))
+    }
+
+    /// [`Summary::for_ingest`], and `also` read from the same parse (given
+    /// `None` when the message cannot be parsed): what a caller checks in
+    /// the header costs no second parse.
+    pub async fn for_ingest_with<T: Send + 'static>(
+        raw: Vec<u8>,
+        also: fn(Option<&mail_parser::Message<'_>>) -> T,
+    ) -> Result<(Vec<u8>, Summary, T), tokio::task::JoinError> {
+        let parse = move |raw: &[u8]| {
+            std::panic::catch_unwind(|| match MessageParser::default().parse(raw) {
+                Some(m) => (Summary::of_message(&m, false), also(Some(&m))),
+                None => (Summary::default(), also(None)),
+            })
+            .unwrap_or_else(|_| (Summary::default(), also(None)))
         };
         if raw.len() > 256 * 1024 {
             tokio::task::spawn_blocking(move || {
-                let s = parse(&raw);
-                (raw, s)
+                let (s, t) = parse(&raw);
+                (raw, s, t)
             })
             .await
         } else {
-            let s = parse(&raw);
-            Ok((raw, s))
+            let (s, t) = parse(&raw);
+            Ok((raw, s, t))
         }
     }
 
@@ -100,9 +115,13 @@ impl Summary {
     }
 
     fn parse_parts(raw: &[u8], with_text: bool) -> Summary {
-        let Some(m) = MessageParser::default().parse(raw) else {
-            return Summary::default();
-        };
+        match MessageParser::default().parse(raw) {
+            Some(m) => Summary::of_message(&m, with_text),
+            None => Summary::default(),
+        }
+    }
+
+    fn of_message(m: &mail_parser::Message<'_>, with_text: bool) -> Summary {
         Summary {
             from: cap(addresses(m.from()), 1000),
             to: cap(addresses(m.to()), 2000),
@@ -112,7 +131,7 @@ impl Summary {
             message_id: m.message_id().map(|s| cap(s.to_string(), 500)),
             attachments: m.attachment_count() as u32,
             text: if with_text {
-                search_text(&m)
+                search_text(m)
             } else {
                 String::new()
             },
@@ -166,6 +185,23 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
         big.extend(std::iter::repeat_n(b'x', 300 * 1024));
         let (_, s) = Summary::for_ingest(big).await.expect("parsed");
         assert_eq!(s.subject, "hello");
+    }
+
+    #[tokio::test]
+    async fn what_a_caller_reads_comes_from_the_same_parse() {
+        let raw = b"From: a@remote.test\r\nSubject: hello\r\n\r\nbody\r\n".to_vec();
+        let subject =
+            |m: Option<&mail_parser::Message<'_>>| m.and_then(|m| m.subject().map(str::to_string));
+        let (back, s, seen) = Summary::for_ingest_with(raw.clone(), subject)
+            .await
+            .expect("parsed");
+        assert_eq!((back, s.subject.as_str()), (raw, "hello"));
+        assert_eq!(seen.as_deref(), Some("hello"));
+        // nothing a parser can read: the caller is told so
+        let (_, s, seen) = Summary::for_ingest_with(Vec::new(), |m| m.is_none())
+            .await
+            .expect("ran");
+        assert_eq!((s, seen), (Summary::default(), true));
     }
 
     #[test]

@@ -487,6 +487,7 @@ pub async fn send(
         mail_from: built.mail_from.clone(),
         rcpts: built.rcpts.clone(),
         raw: built.raw,
+        summary: None,
         client_ip: Some(client_ip(&req)),
         helo: Some("webmail".into()),
         tls: false,

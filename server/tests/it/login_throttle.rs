@@ -317,6 +317,7 @@ async fn only_covered_users_log_in_and_a_user_removed_is_logged_out() {
             rcpts: vec!["someone@remote.test".into()],
             raw: b"From: alice@example.test\r\nTo: someone@remote.test\r\nSubject: x\r\n\r\nx\r\n"
                 .to_vec(),
+            summary: None,
             client_ip: None,
             helo: None,
             tls: true,
