@@ -23,8 +23,11 @@ pub mod condstore;
 mod condstore_tests;
 mod driver;
 pub mod fetch;
+#[cfg(test)]
+mod folder_tests;
 pub mod mailboxes;
 pub mod mime;
+pub mod mutf7;
 #[cfg(test)]
 mod prelogin_tests;
 pub mod read_cmds;

@@ -17,7 +17,6 @@ use imap_next::imap_types::sequence::SequenceSet;
 
 use super::condstore::{self, Resync};
 use super::fetch;
-use super::mailboxes::folder_of;
 use super::session::{bad, no, ok, unavailable, After, Outcome, Session, State};
 use crate::store::imap::{FlagOp, Flags};
 
@@ -306,12 +305,17 @@ async fn copy_cmd(
     uid: bool,
     moving: bool,
 ) -> Outcome {
-    let State::Selected(user, sel) = &mut s.state else {
+    let State::Selected(user, _) = &s.state else {
         return Outcome::one(bad(tag, "Select a mailbox first"));
     };
     let user = *user;
-    let Some(to) = folder_of(target) else {
-        return Outcome::one(no(tag, Some(Code::TryCreate), "No such mailbox"));
+    let to = match s.folder_named(user, target).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return Outcome::one(no(tag, Some(Code::TryCreate), "No such mailbox")),
+        Err(_) => return Outcome::one(unavailable(tag)),
+    };
+    let State::Selected(_, sel) = &mut s.state else {
+        return Outcome::one(bad(tag, "Select a mailbox first"));
     };
     if moving && sel.read_only {
         return Outcome::one(no(tag, None, "The mailbox is read-only (EXAMINE)"));
@@ -332,7 +336,12 @@ async fn copy_cmd(
             Err(_) => return Outcome::one(unavailable(tag)),
         }
     };
-    let validity = store.imap_uid_validity().await.unwrap_or(1);
+    let validity = store
+        .folder_uid_validity(user, to)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(1);
     let copy_uid = match (
         uid_set(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
         uid_set(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()),

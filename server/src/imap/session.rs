@@ -1,8 +1,8 @@
 //! One IMAP session's state machine (RFC 3501 §3): not authenticated →
 //! authenticated → selected → logout. Commands come parsed by imap-next;
 //! each is answered with imap-types responses; the driver ([`super`]) does
-//! the I/O. Mailbox semantics are ours: INBOX and Sent (SPECIAL-USE
-//! `\Sent`), the webmail's mailbox rows and flags.
+//! the I/O. Mailbox semantics are ours: INBOX, Sent, Trash and the user's
+//! folders ([`super::mailboxes`]), the webmail's mailbox rows and flags.
 //!
 //! Selected-state commands (FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE) are
 //! in [`super::selected_cmds`].
@@ -20,7 +20,6 @@ use imap_next::imap_types::response::{
 };
 
 use super::condstore::{self, Resync};
-use super::mailboxes::folder_of;
 use super::selected::Selected;
 use super::ImapContext;
 use crate::auth::LoginError;
@@ -69,6 +68,9 @@ pub struct Session {
     slot: Option<super::Slot>,
     /// CONDSTORE / QRESYNC as enabled by the client (RFC 7162).
     pub(super) resync: Resync,
+    /// Drafts, Junk and Archive were made (if missing) at this session's
+    /// first LIST.
+    pub(super) specials_made: bool,
 }
 
 fn text(s: &str) -> Text<'static> {
@@ -129,6 +131,7 @@ impl Session {
             ip,
             slot: None,
             resync: Resync::Off,
+            specials_made: false,
         }
     }
 
@@ -317,28 +320,20 @@ impl Session {
             CommandBody::List {
                 reference,
                 mailbox_wildcard,
-            } => self.list(&tag, &reference, &mailbox_wildcard, false),
+            } => self.list(&tag, &reference, &mailbox_wildcard, false).await,
             CommandBody::Lsub {
                 reference,
                 mailbox_wildcard,
-            } => self.list(&tag, &reference, &mailbox_wildcard, true),
+            } => self.list(&tag, &reference, &mailbox_wildcard, true).await,
             CommandBody::Status {
                 mailbox,
                 item_names,
             } => self.status(&tag, &mailbox, &item_names).await,
-            CommandBody::Subscribe { mailbox } | CommandBody::Unsubscribe { mailbox } => {
-                match folder_of(&mailbox) {
-                    Some(_) => Outcome::one(ok(&tag, None, "Done")),
-                    None => Outcome::one(no(&tag, Some(Code::TryCreate), "No such mailbox")),
-                }
-            }
-            CommandBody::Create { .. }
-            | CommandBody::Delete { .. }
-            | CommandBody::Rename { .. } => Outcome::one(no(
-                &tag,
-                code("CANNOT"),
-                "The continuity mailbox has INBOX and Sent only",
-            )),
+            CommandBody::Subscribe { mailbox } => self.subscribe(&tag, &mailbox, true).await,
+            CommandBody::Unsubscribe { mailbox } => self.subscribe(&tag, &mailbox, false).await,
+            CommandBody::Create { mailbox } => self.create(&tag, &mailbox).await,
+            CommandBody::Delete { mailbox } => self.delete(&tag, &mailbox).await,
+            CommandBody::Rename { from, to } => self.rename(&tag, &from, &to).await,
             CommandBody::Append {
                 mailbox,
                 flags,
@@ -392,17 +387,19 @@ impl Session {
         }
         // RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected
         self.state = State::Authenticated(user);
-        let Some(folder) = folder_of(m) else {
-            return Outcome::one(no(tag, Some(Code::TryCreate), "No such mailbox"));
+        let folder = match self.folder_named(user, m).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return Outcome::one(no(tag, code("NONEXISTENT"), "No such mailbox")),
+            Err(_) => return Outcome::one(unavailable(tag)),
         };
         let store = &self.ctx.store;
         // the folder's snapshot and the changes after it, not every row
         let ((entries, modseq), validity, next) = match (
             store.imap_folder(user, folder).await,
-            store.imap_uid_validity().await,
+            store.folder_uid_validity(user, folder).await,
             store.imap_uid_next(user, folder).await,
         ) {
-            (Ok(f), Ok(v), Ok(n)) => (f, v, n),
+            (Ok(f), Ok(Some(v)), Ok(n)) => (f, v, n),
             _ => return Outcome::one(unavailable(tag)),
         };
         let flags = vec![
@@ -482,8 +479,13 @@ impl Session {
         at: Option<i64>,
         raw: Vec<u8>,
     ) -> Outcome {
-        let (Some(user), Some(folder)) = (self.user(), folder_of(m)) else {
-            return Outcome::one(no(tag, Some(Code::TryCreate), "No such mailbox"));
+        let Some(user) = self.user() else {
+            return Outcome::one(bad(tag, "Log in first"));
+        };
+        let folder = match self.folder_named(user, m).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return Outcome::one(no(tag, Some(Code::TryCreate), "No such mailbox")),
+            Err(_) => return Outcome::one(unavailable(tag)),
         };
         if raw.is_empty() {
             return Outcome::one(no(tag, None, "An empty message cannot be appended"));
@@ -520,7 +522,12 @@ impl Session {
                 return Outcome::one(unavailable(tag));
             }
         };
-        let validity = store.imap_uid_validity().await.unwrap_or(1);
+        let validity = store
+            .folder_uid_validity(user, folder)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(1);
         let mut responses = self.changes().await;
         responses.push(Response::Status(ok(
             tag,

@@ -342,7 +342,7 @@ async fn issue_9_list_status_select_and_fetch() {
         r.contains("j OK"),
         "a missing part is empty, not an error: {r}"
     );
-    let r = c.cmd("k", "SELECT Archive").await;
+    let r = c.cmd("k", "SELECT Nowhere").await;
     assert!(r.contains("k NO"), "{r}");
     let r = c.cmd("l", "FETCH 1 FLAGS").await;
     assert!(
@@ -410,8 +410,8 @@ async fn issue_9_store_search_copy_move_expunge() {
     assert!(r.contains("p NO"), "read-only: {r}");
     let r = c.cmd("q", "CLOSE").await;
     assert!(r.contains("q OK"), "{r}");
-    let r = c.cmd("r", "CREATE Archive").await;
-    assert!(r.contains("r NO"), "{r}");
+    let r = c.cmd("r", "CREATE Sent").await;
+    assert!(r.contains("r NO [ALREADYEXISTS]"), "{r}");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 //! already has (same Message-ID, or same content) is skipped, so an import
 //! can be run again safely.
 
+use super::mailbox::Folder;
 use super::{now_ms, MessageId, Result, Store, Summary, UserId};
 use crate::store::db;
 
@@ -41,8 +42,7 @@ pub(super) struct Archived<'a> {
     pub summary: &'a Summary,
     pub sha: &'a [u8],
     pub mail_from: &'a str,
-    /// "inbox" or "sent".
-    pub folder: &'a str,
+    pub folder: Folder,
     pub at: i64,
     pub seen: bool,
     /// For the tracking event ("mbox", "imap append", …).
@@ -204,9 +204,9 @@ impl Store {
             let folder = if from_addr == address.to_ascii_lowercase()
                 || aliases.iter().any(|a| a.eq_ignore_ascii_case(&from_addr))
             {
-                "sent"
+                Folder::Sent
             } else {
-                "inbox"
+                Folder::Inbox
             };
             let (id, _) = archive_in(
                 &mut tx,

@@ -164,7 +164,7 @@ impl Store {
                     "SELECT uid_high FROM mailbox_counts WHERE user_id = ? AND folder = ?",
                 )
                 .bind(user.0)
-                .bind(folder.as_str())
+                .bind(folder)
                 .fetch_optional(&self.read)
                 .await?
             }
@@ -187,7 +187,7 @@ impl Store {
              WHERE mb.user_id = ? AND mb.folder = ? ORDER BY mb.id",
         )
         .bind(user.0)
-        .bind(folder.as_str())
+        .bind(folder)
         .fetch_all(&self.read)
         .await?;
         Ok(rows
@@ -299,7 +299,7 @@ impl Store {
                  AND id IN (SELECT value FROM json_each(?)) AND modseq > ?",
             )
             .bind(user.0)
-            .bind(folder.as_str())
+            .bind(folder)
             .bind(&ids)
             .bind(limit)
             .fetch_all(&mut tx)
@@ -312,7 +312,7 @@ impl Store {
         modified.sort_unstable();
         db::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
-            .bind(folder.as_str())
+            .bind(folder)
             .bind(&ids)
             .bind(limit)
             .execute(&mut tx)
@@ -323,7 +323,7 @@ impl Store {
              ORDER BY mb.id"
         )))
         .bind(user.0)
-        .bind(folder.as_str())
+        .bind(folder)
         .bind(&ids)
         .fetch_all(&mut tx)
         .await?;
@@ -354,7 +354,7 @@ impl Store {
                      AND id IN (SELECT value FROM json_each(?)) RETURNING id",
                 )
                 .bind(user.0)
-                .bind(folder.as_str())
+                .bind(folder)
                 .bind(json_ids(uids))
                 .fetch_all(&self.read)
                 .await?
@@ -363,7 +363,7 @@ impl Store {
                 "DELETE FROM mailbox WHERE user_id = ? AND folder = ? AND deleted = TRUE RETURNING id",
             )
             .bind(user.0)
-            .bind(folder.as_str())
+            .bind(folder)
             .fetch_all(&self.read)
             .await?,
         };
@@ -399,10 +399,10 @@ impl Store {
                  FROM mailbox WHERE user_id = ? AND folder = ? AND id = ? \
                  ON CONFLICT DO NOTHING RETURNING id",
             )
-            .bind(to.as_str())
-            .bind(to.as_str())
+            .bind(to)
+            .bind(to)
             .bind(user.0)
-            .bind(from.as_str())
+            .bind(from)
             .bind(uid as i64)
             .fetch_optional(&mut tx)
             .await?;
@@ -444,7 +444,7 @@ impl Store {
                 )
                 .bind(mid)
                 .bind(user.0)
-                .bind(folder.as_str())
+                .bind(folder)
                 .fetch_optional(&mut tx)
                 .await?
             }
@@ -464,7 +464,7 @@ impl Store {
                 summary: &summary,
                 sha: &sha,
                 mail_from: &from,
-                folder: folder.as_str(),
+                folder,
                 at: internal_date.unwrap_or(now).min(now),
                 seen: flags.seen,
                 source: "imap append",

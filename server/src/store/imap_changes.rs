@@ -18,7 +18,7 @@ impl Store {
              WHERE user_id = ? AND folder = ?",
         )
         .bind(user.0)
-        .bind(folder.as_str())
+        .bind(folder)
         .fetch_optional(&self.read)
         .await?;
         let n = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
@@ -75,7 +75,7 @@ impl Store {
              ORDER BY mb.id"
         )))
         .bind(user.0)
-        .bind(folder.as_str())
+        .bind(folder)
         .bind(since)
         .bind(top as i64)
         .fetch_all(&self.read)
@@ -121,7 +121,7 @@ impl Store {
              AND modseq > ? AND modseq <= ?",
         )
         .bind(user.0)
-        .bind(folder.as_str())
+        .bind(folder)
         .bind(since)
         .bind(up_to.min(i64::MAX as u64) as i64)
         .fetch_all(&self.read)

@@ -117,7 +117,7 @@ impl Store {
                         db::query_as(sqlx::AssertSqlSafe(sql))
                             .bind(pattern)
                             .bind(user.0)
-                            .bind(folder.as_str())
+                            .bind(folder)
                             .fetch_all(&self.read)
                             .await?
                     }
@@ -128,7 +128,7 @@ impl Store {
                              WHERE mb.user_id = ? AND mb.folder = ?"
                         )))
                         .bind(user.0)
-                        .bind(folder.as_str())
+                        .bind(folder)
                         .fetch_all(&self.read)
                         .await?
                     }
@@ -171,7 +171,7 @@ impl Store {
                 }
                 let ids: Vec<i64> = query
                     .bind(user.0)
-                    .bind(folder.as_str())
+                    .bind(folder)
                     .fetch_all(&self.read)
                     .await?;
                 Ok(Some(ids.into_iter().filter_map(uid).collect()))

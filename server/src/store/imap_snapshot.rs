@@ -186,7 +186,7 @@ impl Store {
             "SELECT modseq, entries FROM folder_snapshots WHERE user_id = ? AND folder = ?",
         )
         .bind(user.0)
-        .bind(folder.as_str())
+        .bind(folder)
         .fetch_optional(&self.read)
         .await?;
         if let Some((at, bytes)) = snap {
@@ -229,7 +229,7 @@ impl Store {
              WHERE excluded.modseq > folder_snapshots.modseq",
         )
         .bind(user.0)
-        .bind(folder.as_str())
+        .bind(folder)
         .bind(modseq.min(i64::MAX as u64) as i64)
         .bind(encode(entries))
         .execute(&self.read)

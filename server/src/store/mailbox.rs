@@ -4,8 +4,14 @@
 //! Every query takes the user id and filters on it: an entry id that is not
 //! the caller's is simply not found. That is the authorization rule for mail.
 
+use std::borrow::Cow;
+
 use super::{MessageId, Result, Store, UserId};
 use crate::store::db;
+
+/// A folder of the user's own making (the `folders` table's id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FolderId(pub i64);
 
 /// A mailbox folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -14,14 +20,19 @@ pub enum Folder {
     Sent,
     /// What the user deleted, until they restore it or empty the trash.
     Trash,
+    /// One of the user's own folders (see [`super::folders`]).
+    User(FolderId),
 }
 
 impl Folder {
-    pub fn as_str(self) -> &'static str {
+    /// The key its mailbox rows carry: `inbox`, `sent`, `trash`, or `f`
+    /// and the id of a user's folder.
+    pub fn key(self) -> Cow<'static, str> {
         match self {
-            Folder::Inbox => "inbox",
-            Folder::Sent => "sent",
-            Folder::Trash => "trash",
+            Folder::Inbox => Cow::Borrowed("inbox"),
+            Folder::Sent => Cow::Borrowed("sent"),
+            Folder::Trash => Cow::Borrowed("trash"),
+            Folder::User(id) => Cow::Owned(format!("f{}", id.0)),
         }
     }
     pub fn parse(s: &str) -> Option<Folder> {
@@ -29,8 +40,21 @@ impl Folder {
             "inbox" => Some(Folder::Inbox),
             "sent" => Some(Folder::Sent),
             "trash" => Some(Folder::Trash),
-            _ => None,
+            _ => s
+                .strip_prefix('f')
+                .filter(|n| !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|n| n.parse::<i64>().ok())
+                .map(|n| Folder::User(FolderId(n))),
         }
+    }
+}
+
+impl<'q> db::Bind<'q> for Folder {
+    fn arg(self) -> db::Arg<'q> {
+        db::Arg::Text(Some(self.key()))
+    }
+    fn null() -> db::Arg<'q> {
+        db::Arg::Text(None)
     }
 }
 
@@ -137,7 +161,7 @@ impl Store {
              ORDER BY mb.received_at DESC, mb.id DESC LIMIT ?"
         )))
         .bind(user.0)
-        .bind(folder.as_str())
+        .bind(folder)
         .bind(at)
         .bind(id)
         .bind(limit as i64)
@@ -163,7 +187,7 @@ impl Store {
                 }
                 Some(Folder::Sent) => c.sent = total,
                 Some(Folder::Trash) => c.trash = total,
-                None => {}
+                Some(Folder::User(_)) | None => {}
             }
         }
         Ok(c)
@@ -286,7 +310,7 @@ impl Store {
             query = query.bind(u);
         }
         if let Some(f) = q.folder {
-            query = query.bind(f.as_str());
+            query = query.bind(f);
         }
         if fts.is_none() {
             let rows = query.bind(limit as i64).fetch_all(&self.read).await?;

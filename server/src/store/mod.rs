@@ -34,6 +34,7 @@ pub mod dialect;
 pub mod directories;
 pub mod drafts;
 pub mod events;
+pub mod folders;
 pub mod fts;
 pub mod gauges;
 pub mod imap;

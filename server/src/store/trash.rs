@@ -25,7 +25,7 @@ impl Store {
         let Some((message, from)) = row else {
             return Ok(None);
         };
-        if from == to.as_str() {
+        if from == to.key() {
             return Ok(Some(entry));
         }
         db::query(
@@ -35,8 +35,8 @@ impl Store {
              FALSE, draft, CASE WHEN ? = 'trash' THEN folder END \
              FROM mailbox WHERE user_id = ? AND id = ? ON CONFLICT DO NOTHING",
         )
-        .bind(to.as_str())
-        .bind(to.as_str())
+        .bind(to)
+        .bind(to)
         .bind(user.0)
         .bind(entry)
         .execute(&mut tx)
@@ -46,7 +46,7 @@ impl Store {
         )
         .bind(user.0)
         .bind(message)
-        .bind(to.as_str())
+        .bind(to)
         .fetch_one(&mut tx)
         .await?;
         db::query("DELETE FROM mailbox WHERE user_id = ? AND id = ?")

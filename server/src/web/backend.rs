@@ -314,7 +314,7 @@ impl Backend for StoreBackend {
         }
         Ok(MailView {
             id,
-            folder: entry.folder.as_str().to_string(),
+            folder: entry.folder.key().into_owned(),
             from: r.from,
             to: r.to,
             cc: r.cc,

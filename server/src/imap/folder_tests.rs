@@ -1,0 +1,251 @@
+//! The user's own folders over IMAP, as mail apps use them: CREATE with
+//! levels, LIST with `%` and `*` and the children attributes, Drafts, Junk
+//! and Archive made on demand (SPECIAL-USE), RENAME keeping UIDs and
+//! UIDVALIDITY and taking children along, RENAME INBOX, DELETE, SUBSCRIBE
+//! and LSUB, names in modified UTF-7 — and every refusal with its code.
+
+use super::session_tests::{deliver, logged_in, world, MSG1, MSG2};
+use crate::store::mailbox::Folder;
+
+fn uidvalidity(r: &str) -> u32 {
+    let at = r.find("UIDVALIDITY ").expect("a UIDVALIDITY") + "UIDVALIDITY ".len();
+    r[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number")
+}
+
+#[tokio::test]
+async fn folders_are_made_listed_renamed_and_deleted() {
+    let w = world("folders", false).await;
+    deliver(&w, MSG1).await;
+    deliver(&w, MSG2).await;
+    let mut c = logged_in(&w).await;
+
+    // the first LIST makes the folders mail apps look for
+    let r = c.cmd("a", "LIST \"\" *").await;
+    for line in [
+        "* LIST (\\HasNoChildren) \"/\" INBOX\r\n",
+        "* LIST (\\HasNoChildren \\Sent) \"/\" Sent\r\n",
+        "* LIST (\\HasNoChildren \\Trash) \"/\" Trash\r\n",
+        "* LIST (\\HasNoChildren \\Drafts) \"/\" Drafts\r\n",
+        "* LIST (\\HasNoChildren \\Junk) \"/\" Junk\r\n",
+        "* LIST (\\HasNoChildren \\Archive) \"/\" Archive\r\n",
+    ] {
+        assert!(r.contains(line), "{line} in {r}");
+    }
+
+    // levels: the missing parent is made, and says it has children
+    let r = c.cmd("b", "CREATE Projects/2026/Q1").await;
+    assert!(r.contains("b OK"), "{r}");
+    let r = c.cmd("c", "LIST \"\" %").await;
+    assert!(r.contains("(\\HasChildren) \"/\" Projects\r\n"), "{r}");
+    assert!(!r.contains("Projects/2026"), "% stops at a level: {r}");
+    let r = c.cmd("d", "LIST Projects *").await;
+    assert!(
+        r.contains("(\\HasChildren) \"/\" Projects/2026\r\n")
+            && r.contains("(\\HasNoChildren) \"/\" Projects/2026/Q1\r\n")
+            && !r.contains("INBOX"),
+        "{r}"
+    );
+    // a trailing separator only says more levels may come
+    let r = c.cmd("e", "CREATE Clients/").await;
+    assert!(r.contains("e OK"), "{r}");
+    let r = c.cmd("e2", "LIST \"\" Clients").await;
+    assert!(r.contains("\"/\" Clients\r\n"), "{r}");
+
+    // refusals, each with its code
+    for (cmd, code) in [
+        ("CREATE Projects", "[ALREADYEXISTS]"),
+        ("CREATE inbox", "[ALREADYEXISTS]"),
+        ("CREATE Sent", "[ALREADYEXISTS]"),
+        ("CREATE a//b", "[CANNOT]"),
+        ("CREATE \"a*b\"", "[CANNOT]"),
+        ("CREATE &AMk", "[CANNOT]"),
+        ("DELETE Projects", "[INUSE]"),
+        ("DELETE Nowhere", "[NONEXISTENT]"),
+        ("DELETE INBOX", "[CANNOT]"),
+        ("DELETE Trash", "[CANNOT]"),
+        ("RENAME Nowhere Else", "[NONEXISTENT]"),
+        ("RENAME Projects Clients", "[ALREADYEXISTS]"),
+        ("RENAME Projects Projects/Old", "[CANNOT]"),
+        ("RENAME Sent Outbox", "[CANNOT]"),
+        ("RENAME Clients INBOX", "[ALREADYEXISTS]"),
+        ("SELECT Nowhere", "[NONEXISTENT]"),
+        ("STATUS Nowhere (MESSAGES)", "[NONEXISTENT]"),
+    ] {
+        let r = c.cmd("x", cmd).await;
+        assert!(r.contains(&format!("x NO {code}")), "{cmd}: {r}");
+    }
+
+    // mail moved into a folder keeps its flags there, under a new UID
+    c.cmd("f", "SELECT INBOX").await;
+    c.cmd("g", "STORE 1 +FLAGS.SILENT (\\Flagged)").await;
+    let r = c.cmd("h", "MOVE 1 Projects/2026/Q1").await;
+    assert!(r.contains("[COPYUID ") && r.contains("* 1 EXPUNGE"), "{r}");
+    let r = c.cmd("i", "SELECT Projects/2026/Q1").await;
+    assert!(r.contains("* 1 EXISTS"), "{r}");
+    let validity = uidvalidity(&r);
+    let r = c.cmd("j", "FETCH 1 (UID FLAGS)").await;
+    assert!(r.contains("\\Flagged"), "{r}");
+    let uid_before = r.clone();
+
+    // a rename keeps the messages, their UIDs and the UIDVALIDITY, and
+    // takes the children along
+    c.cmd("k", "SELECT INBOX").await;
+    let r = c.cmd("l", "RENAME Projects Work/Projects").await;
+    assert!(r.contains("l OK"), "{r}");
+    let r = c.cmd("m", "LIST \"\" *").await;
+    assert!(
+        r.contains("\"/\" Work\r\n")
+            && r.contains("\"/\" Work/Projects/2026/Q1\r\n")
+            && !r.contains("\" Projects"),
+        "{r}"
+    );
+    let r = c.cmd("n", "SELECT Work/Projects/2026/Q1").await;
+    assert_eq!(uidvalidity(&r), validity);
+    let r = c.cmd("o", "FETCH 1 (UID FLAGS)").await;
+    assert_eq!(
+        r.lines().next(),
+        uid_before.lines().next(),
+        "same UID and flags"
+    );
+
+    // deleting the leaf, then its parents; the archive keeps the message
+    c.cmd("p", "SELECT INBOX").await;
+    let r = c.cmd("q", "DELETE Work/Projects/2026/Q1").await;
+    assert!(r.contains("q OK"), "{r}");
+    for (t, name) in [
+        ("r", "Work/Projects/2026"),
+        ("s", "Work/Projects"),
+        ("t", "Work"),
+    ] {
+        let r = c.cmd(t, &format!("DELETE {name}")).await;
+        assert!(r.contains(&format!("{t} OK")), "{r}");
+    }
+    let r = c.cmd("u", "LIST \"\" *").await;
+    assert!(!r.contains("Work"), "{r}");
+    let archived: i64 = crate::store::db::query_scalar("SELECT COUNT(*) FROM messages")
+        .fetch_one(&w.store.read)
+        .await
+        .unwrap();
+    assert_eq!(archived, 2, "the archive keeps every message");
+
+    // the same name again is a new folder: a new UIDVALIDITY
+    c.cmd("v", "CREATE Work").await;
+    let r = c.cmd("w", "SELECT Work").await;
+    assert!(r.contains("* 0 EXISTS"), "{r}");
+    assert!(uidvalidity(&r) > validity, "{r}");
+}
+
+#[tokio::test]
+async fn inbox_renamed_moves_its_mail_and_stays() {
+    let w = world("rename-inbox", false).await;
+    deliver(&w, MSG1).await;
+    deliver(&w, MSG2).await;
+    let mut c = logged_in(&w).await;
+    let r = c.cmd("a", "RENAME INBOX \"Old mail\"").await;
+    assert!(r.contains("a OK"), "{r}");
+    let r = c.cmd("b", "STATUS INBOX (MESSAGES)").await;
+    assert!(r.contains("MESSAGES 0"), "{r}");
+    let r = c
+        .cmd("c", "STATUS \"Old mail\" (MESSAGES UIDVALIDITY)")
+        .await;
+    assert!(r.contains("MESSAGES 2"), "{r}");
+    // new mail still arrives in INBOX
+    deliver(&w, MSG1.replace("<b1@", "<b3@").as_str()).await;
+    let r = c.cmd("d", "STATUS INBOX (MESSAGES)").await;
+    assert!(r.contains("MESSAGES 1"), "{r}");
+}
+
+#[tokio::test]
+async fn subscriptions_and_lsub() {
+    let w = world("subscribe", false).await;
+    let mut c = logged_in(&w).await;
+    c.cmd("a", "CREATE Lists/rust").await;
+    c.cmd("b", "CREATE Lists/debian").await;
+    let r = c.cmd("c", "SUBSCRIBE Lists/rust").await;
+    assert!(r.contains("c OK"), "{r}");
+    // a name that does not exist may be subscribed (RFC 3501 §6.3.6)
+    let r = c.cmd("d", "SUBSCRIBE Later").await;
+    assert!(r.contains("d OK"), "{r}");
+    let r = c.cmd("e", "LSUB \"\" *").await;
+    assert!(
+        r.contains("* LSUB () \"/\" INBOX\r\n")
+            && r.contains("* LSUB (\\Sent) \"/\" Sent\r\n")
+            && r.contains("\"/\" Lists/rust\r\n")
+            && r.contains("\"/\" Later\r\n")
+            && !r.contains("debian"),
+        "{r}"
+    );
+    // "%" shows the unsubscribed level above a subscribed name \Noselect
+    let r = c.cmd("f", "LSUB \"\" %").await;
+    assert!(r.contains("* LSUB (\\Noselect) \"/\" Lists\r\n"), "{r}");
+    assert!(!r.contains("Lists/rust"), "{r}");
+    let r = c.cmd("g", "UNSUBSCRIBE Lists/rust").await;
+    assert!(r.contains("g OK"), "{r}");
+    let r = c.cmd("h", "LSUB \"\" *").await;
+    assert!(!r.contains("Lists"), "{r}");
+}
+
+#[tokio::test]
+async fn names_in_modified_utf7() {
+    let w = world("mutf7", false).await;
+    let mut c = logged_in(&w).await;
+    // "Réunions & Comptes" as a mail app sends it
+    let r = c.cmd("a", "CREATE \"R&AOk-unions &- Comptes\"").await;
+    assert!(r.contains("a OK"), "{r}");
+    let folders = w.store.user_folders(w.alice).await.unwrap();
+    assert!(
+        folders.iter().any(|f| f.name == "Réunions & Comptes"),
+        "kept in UTF-8: {folders:?}"
+    );
+    let r = c.cmd("b", "LIST \"\" R*").await;
+    assert!(r.contains("\"/\" \"R&AOk-unions &- Comptes\"\r\n"), "{r}");
+    let r = c.cmd("c", "SELECT \"R&AOk-unions &- Comptes\"").await;
+    assert!(r.contains("c OK"), "{r}");
+    // unencoded 8-bit names are not modified UTF-7
+    let r = c.cmd("d", "CREATE \"R\u{e9}union\"").await;
+    assert!(!r.contains("d OK"), "{r}");
+}
+
+#[tokio::test]
+async fn appended_and_copied_mail_reach_user_folders() {
+    let w = world("folder-append", false).await;
+    deliver(&w, MSG1).await;
+    let mut c = logged_in(&w).await;
+    c.cmd("a", "LIST \"\" *").await;
+    let r = c.cmd("b", "STATUS Drafts (UIDVALIDITY)").await;
+    let validity = uidvalidity(&r);
+    let msg = "From: alice@example.test\r\nSubject: draft\r\n\r\nhello\r\n";
+    c.send(&format!("c APPEND Drafts (\\Draft) {{{}}}\r\n", msg.len()))
+        .await;
+    c.read_until("+").await;
+    c.send(&format!("{msg}\r\n")).await;
+    let r = c.read_until("c ").await;
+    assert!(
+        r.contains(&format!("c OK [APPENDUID {validity} ")),
+        "APPENDUID carries the folder's own UIDVALIDITY: {r}"
+    );
+    c.cmd("d", "SELECT INBOX").await;
+    let r = c.cmd("e", "COPY 1 Archive").await;
+    assert!(r.contains("[COPYUID "), "{r}");
+    let r = c.cmd("f", "COPY 1 Nowhere").await;
+    assert!(r.contains("f NO [TRYCREATE]"), "{r}");
+    let archive = w
+        .store
+        .user_folder_named(w.alice, "Archive")
+        .await
+        .unwrap()
+        .unwrap();
+    let rows = w
+        .store
+        .imap_entries(w.alice, Folder::User(archive.id))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    // the webmail's INBOX still has it: a copy, not a move
+    let counts = w.store.folder_counts(w.alice).await.unwrap();
+    assert_eq!(counts.inbox, 1);
+}
