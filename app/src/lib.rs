@@ -103,6 +103,7 @@ lazy_page!(MyTrackingRoute, pages::tracking::MyTrackingPage);
 lazy_page!(ComposeRoute, pages::compose::ComposePage);
 lazy_page!(SettingsRoute, pages::settings::SettingsPage);
 lazy_page!(DraftsRoute, pages::drafts::DraftsPage);
+lazy_page!(FoldersRoute, pages::folders::FoldersPage);
 lazy_page!(StatusRoute, pages::status::StatusPage);
 lazy_page!(SetPasswordRoute, pages::set_password::SetPasswordPage);
 
@@ -123,6 +124,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("mail/sent") view=pages::mailbox::SentPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/trash") view=pages::mailbox::TrashPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/drafts") view={Lazy::<DraftsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("mail/folders") view={Lazy::<FoldersRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("mail/folder/:id") view=pages::mailbox::UserFolderPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/search") view=pages::mailbox::SearchPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/m/:id") view=pages::message::MessagePage ssr=SsrMode::Async/>
                 <Route path=path!("mail/compose") view={Lazy::<ComposeRoute>::new()} ssr=SsrMode::Async/>

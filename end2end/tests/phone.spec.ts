@@ -61,8 +61,14 @@ test.describe("on a phone", () => {
       await logIn(page, "alice@example.test", lang);
       const first = await page.locator("ul.maillist a").first().getAttribute("href");
       expect(first).toMatch(/\/mail\/m\/\d+/);
+      // a folder with a level and a long name, so the folders page has rows
+      // (the second language meets "exists already": that page must fit too)
+      await page.goto("/mail/folders");
+      await page.locator("#folder-name").fill("Classement/Factures et devis des fournisseurs 2026");
+      await page.locator("#folder-create-submit").click();
+      await expect(page.locator("#folder-list")).toBeVisible();
       for (const path of [
-        "/mail/inbox", first!, "/mail/search?q=demo", "/mail/compose", "/mail/drafts",
+        "/mail/inbox", first!, "/mail/search?q=demo", "/mail/compose", "/mail/drafts", "/mail/folders",
         "/mail/sent", "/mail/trash", "/mail/tracking", "/settings",
       ]) {
         await page.goto(path);

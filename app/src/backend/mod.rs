@@ -110,13 +110,50 @@ pub struct Viewer {
     pub counts: FolderCounts,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FolderCounts {
     pub inbox: i64,
     pub inbox_unseen: i64,
     pub sent: i64,
     pub trash: i64,
     pub drafts: i64,
+    /// The user's own folders, by name (made here or in a mail app).
+    pub folders: Vec<FolderInfo>,
+}
+
+/// What a folder of the user's is for (RFC 6154), when mail apps use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FolderUse {
+    /// Where mail apps keep their drafts (the webmail's own are apart).
+    Drafts,
+    Junk,
+    Archive,
+}
+
+/// One of the user's own folders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderInfo {
+    pub id: i64,
+    /// The whole path, levels split by `/`.
+    pub name: String,
+    pub special: Option<FolderUse>,
+    pub total: i64,
+    pub unseen: i64,
+}
+
+impl FolderInfo {
+    /// Its last level (what the folder list shows, indented by depth).
+    pub fn leaf(&self) -> &str {
+        self.name.rsplit('/').next().unwrap_or(&self.name)
+    }
+    /// How many levels down it is (0 at the top).
+    pub fn depth(&self) -> usize {
+        self.name.matches('/').count()
+    }
+    /// Its page.
+    pub fn href(&self) -> String {
+        format!("/mail/folder/{}", self.id)
+    }
 }
 
 /// One line of a mailbox list.
@@ -327,7 +364,8 @@ mod port {
             &self,
             session: &SessionUser,
         ) -> Result<Vec<DraftSummary>, BackendError>;
-        /// A page of a folder ("inbox", "sent" or "trash"), newest first.
+        /// A page of a folder ("inbox", "sent", "trash" or "f" and the id
+        /// of one of the user's folders), newest first.
         async fn mail_list(
             &self,
             session: &SessionUser,

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::use_location;
 
-use crate::backend::{BackendError, Viewer};
+use crate::backend::{BackendError, FolderInfo, FolderUse, Viewer};
 use crate::i18n::Lang;
 use crate::mail::{get_counts, get_viewer};
 
@@ -203,6 +203,14 @@ fn Nav(v: Viewer) -> impl IntoView {
             .map(|c| c.inbox_unseen)
             .unwrap_or(first)
     };
+    let first_folders = v.counts.folders.clone();
+    let folders = move || {
+        counts
+            .get()
+            .and_then(|r| r.ok())
+            .map(|c| c.folders)
+            .unwrap_or_else(|| first_folders.clone())
+    };
     view! {
         <nav class="folders" aria-label=t.folders>
             <A href="/mail/inbox">
@@ -217,10 +225,37 @@ fn Nav(v: Viewer) -> impl IntoView {
             <A href="/mail/sent">{t.sent}</A>
             <A href="/mail/drafts" attr:id="nav-drafts">{t.drafts}</A>
             <A href="/mail/trash" attr:id="nav-trash">{t.trash}</A>
+            <Transition>
+                {move || folders().into_iter().map(|f| {
+                    let unseen = f.unseen;
+                    let label = folder_label(&f, t);
+                    let (href, depth, name) = (f.href(), f.depth(), f.name);
+                    view! {
+                        <A href=href attr:class="sub" attr:style=format!("--depth:{depth}")
+                            attr:title=name.clone() attr:data-folder=name>
+                            <span class="name">{label}</span>
+                            {(unseen > 0).then(|| view! { <span class="count" title=t.unread>{unseen}</span> })}
+                        </A>
+                    }
+                }).collect_view()}
+            </Transition>
+            <A href="/mail/folders" attr:id="nav-folders">{t.folders}"…"</A>
             <A href="/mail/tracking">{use_lang().tr().my_title}</A>
             <A href="/mail/search" attr:data-key="/">{t.search}</A>
             <A href="/settings">{t.settings}</A>
         </nav>
+    }
+}
+
+/// How the webmail names one of the user's folders: its last level, or
+/// in the viewer's language for the folders mail apps use (Junk, Archive,
+/// their Drafts) while they keep their usual name.
+pub fn folder_label(f: &FolderInfo, t: &crate::i18n::Strings) -> String {
+    match (f.special, f.name.as_str()) {
+        (Some(FolderUse::Junk), "Junk") => t.junk.to_string(),
+        (Some(FolderUse::Archive), "Archive") => t.archive.to_string(),
+        (Some(FolderUse::Drafts), "Drafts") => t.app_drafts.to_string(),
+        _ => f.leaf().to_string(),
     }
 }
 

@@ -1,29 +1,65 @@
-//! Folders (`/mail/inbox`, `/mail/sent`, `/mail/trash`) and search
-//! (`/mail/search`): newest first, 50 per page, keyset paging through
-//! `?before=`. The trash can be emptied (after a confirmation step).
+//! Folders (`/mail/inbox`, `/mail/sent`, `/mail/trash`, the user's own
+//! `/mail/folder/{id}`) and search (`/mail/search`): newest first, 50 per
+//! page, keyset paging through `?before=`. The trash can be emptied (after
+//! a confirmation step).
 
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::backend::{MailPage, MailSummary, SearchParams, Viewer};
-use crate::components::shell::{enc, use_lang, ErrorBox, MailShell};
+use crate::components::shell::{enc, folder_label, use_lang, ErrorBox, MailShell};
 use crate::i18n::{short_date, TzOffset};
 use crate::mail::{list_mail, search_mail};
 
 #[component]
 pub fn InboxPage() -> impl IntoView {
-    view! { <MailShell><FolderList folder="inbox"/></MailShell> }
+    let t = use_lang().t();
+    view! { <MailShell><FolderList folder="inbox".into() title=t.inbox.into()/></MailShell> }
 }
 
 #[component]
 pub fn SentPage() -> impl IntoView {
-    view! { <MailShell><FolderList folder="sent"/></MailShell> }
+    let t = use_lang().t();
+    view! { <MailShell><FolderList folder="sent".into() title=t.sent.into()/></MailShell> }
 }
 
 #[component]
 pub fn TrashPage() -> impl IntoView {
-    view! { <MailShell><FolderList folder="trash"/></MailShell> }
+    let t = use_lang().t();
+    view! { <MailShell><FolderList folder="trash".into() title=t.trash.into()/></MailShell> }
+}
+
+/// One of the user's own folders (`/mail/folder/{id}`).
+#[component]
+pub fn UserFolderPage() -> impl IntoView {
+    let params = use_params_map();
+    view! {
+        <MailShell>
+            {move || {
+                let id = params.with(|p| p.get("id")).unwrap_or_default();
+                view! { <UserFolder id/> }
+            }}
+        </MailShell>
+    }
+}
+
+#[component]
+fn UserFolder(id: String) -> impl IntoView {
+    let t = use_lang().t();
+    let title = use_context::<Viewer>()
+        .and_then(|v| {
+            v.counts
+                .folders
+                .iter()
+                .find(|f| f.id.to_string() == id)
+                .map(|f| match f.special {
+                    Some(_) => folder_label(f, t),
+                    None => f.name.clone(),
+                })
+        })
+        .unwrap_or_default();
+    view! { <FolderList folder=format!("f{id}") title/> }
 }
 
 #[component]
@@ -46,19 +82,19 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 #[component]
-fn FolderList(folder: &'static str) -> impl IntoView {
+fn FolderList(folder: String, title: String) -> impl IntoView {
     let t = use_lang().t();
     let q = use_query_map();
+    let key = folder.clone();
     let list = Resource::new(
         move || q.with(|q| q.get("before")),
-        move |before| list_mail(folder.to_string(), before),
+        move |before| list_mail(key.clone(), before),
     );
-    let title = match folder {
-        "sent" => t.sent,
-        "trash" => t.trash,
-        _ => t.inbox,
+    let base = match folder.strip_prefix('f') {
+        Some(id) => format!("/mail/folder/{id}"),
+        None => format!("/mail/{folder}"),
     };
-    let base = format!("/mail/{folder}");
+    let folder = folder.as_str();
     // Effects run only in the browser: marks the page as hydrated (e2e tests).
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -68,6 +104,7 @@ fn FolderList(folder: &'static str) -> impl IntoView {
         Some("restored") => Some(t.done_restored),
         Some("deleted") => Some(t.done_deleted),
         Some("emptied") => Some(t.done_emptied),
+        Some("moved") => Some(t.done_moved),
         _ => None,
     };
     let confirm_empty =

@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::backend::{MailView, Viewer};
-use crate::components::shell::{use_lang, ErrorBox, MailShell};
+use crate::components::shell::{folder_label, use_lang, ErrorBox, MailShell};
 use crate::i18n::{long_date, size, TzOffset};
 use crate::mail::read_mail;
 
@@ -60,11 +60,30 @@ fn Message(m: MailView, remote: bool) -> impl IntoView {
     let tz = use_context::<TzOffset>().unwrap_or_default();
     let csrf = use_context::<Viewer>().map(|v| v.csrf).unwrap_or_default();
     let id = m.id;
-    let back = match m.folder.as_str() {
-        "sent" => ("/mail/sent", t.sent),
-        "trash" => ("/mail/trash", t.trash),
-        _ => ("/mail/inbox", t.inbox),
+    let folders = use_context::<Viewer>()
+        .map(|v| v.counts.folders)
+        .unwrap_or_default();
+    let back: (String, String) = match m.folder.as_str() {
+        "sent" => ("/mail/sent".into(), t.sent.into()),
+        "trash" => ("/mail/trash".into(), t.trash.into()),
+        key => match folders.iter().find(|f| key == format!("f{}", f.id)) {
+            Some(f) => (f.href(), folder_label(f, t)),
+            None => ("/mail/inbox".into(), t.inbox.into()),
+        },
     };
+    // where it can go: the Inbox and the user's folders, not where it is
+    let targets: Vec<(String, String)> =
+        std::iter::once(("inbox".to_string(), t.inbox.to_string()))
+            .chain(folders.iter().map(|f| {
+                let label = match f.special {
+                    Some(_) => folder_label(f, t),
+                    None => f.name.clone(),
+                };
+                (format!("f{}", f.id), label)
+            }))
+            .filter(|(key, _)| *key != m.folder)
+            .collect();
+    let movable = !matches!(m.folder.as_str(), "trash" | "sent") && !targets.is_empty();
     let in_trash = m.folder == "trash";
     let subject = if m.subject.trim().is_empty() {
         t.no_subject.to_string()
@@ -84,7 +103,7 @@ fn Message(m: MailView, remote: bool) -> impl IntoView {
     Effect::new(move |_| crate::components::shell::refresh_counts());
     view! {
         <article class="message" id="message">
-            <p class="back"><A href=back.0 attr:data-key="u">"← "{t.back_to}" "{back.1}</A></p>
+            <p class="back"><A href=back.0.clone() attr:data-key="u">"← "{t.back_to}" "{back.1}</A></p>
             <h1 id="message-subject">{subject}</h1>
             {m.during_outage.then(|| view! { <p class="via">{t.via_continuity}</p> })}
             <dl class="headers">
@@ -101,7 +120,7 @@ fn Message(m: MailView, remote: bool) -> impl IntoView {
                 <form method="post" action=format!("/mail/m/{id}/seen")>
                     <input type="hidden" name="csrf" value=csrf.clone()/>
                     <input type="hidden" name="seen" value="0"/>
-                    <input type="hidden" name="next" value=back.0/>
+                    <input type="hidden" name="next" value=back.0.clone()/>
                     <button type="submit">{t.mark_unread}</button>
                 </form>
                 <a href=format!("/mail/m/{id}/raw") rel="external" download="" id="download-eml">
@@ -126,6 +145,18 @@ fn Message(m: MailView, remote: bool) -> impl IntoView {
                         </form>
                     }.into_any()
                 }}
+                {movable.then(|| view! {
+                    <form method="post" action=format!("/mail/m/{id}/move") id="move-form">
+                        <input type="hidden" name="csrf" value=csrf.clone()/>
+                        <label for="move-to" class="muted">{t.move_to}</label>
+                        " "
+                        <select name="to" id="move-to">
+                            {targets.into_iter().map(|(key, label)| view! { <option value=key>{label}</option> }).collect_view()}
+                        </select>
+                        " "
+                        <button type="submit" id="move-submit">{t.move_do}</button>
+                    </form>
+                })}
             </div>
             {(m.has_html && m.remote_blocked > 0 && !remote).then(|| view! {
                 <p class="alert notice" id="remote-blocked">

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod compose;
 pub mod directory;
 pub mod drafts;
+pub mod folders;
 pub mod login;
 pub mod mailbox;
 pub mod message;

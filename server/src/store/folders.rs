@@ -144,7 +144,10 @@ fn with_parents(name: &str) -> Vec<&str> {
     out
 }
 
-fn folder_from(r: (i64, String, Option<String>, i64)) -> UserFolder {
+/// A folders row: id, name, special use, UIDVALIDITY.
+type FolderRow = (i64, String, Option<String>, i64);
+
+fn folder_from(r: FolderRow) -> UserFolder {
     UserFolder {
         id: FolderId(r.0),
         name: r.1,
@@ -158,20 +161,45 @@ const FOLDER_COLUMNS: &str = "id, name, special_use, uid_validity";
 impl Store {
     /// The user's own folders, by name.
     pub async fn user_folders(&self, user: UserId) -> Result<Vec<UserFolder>> {
-        let rows: Vec<(i64, String, Option<String>, i64)> = db::query_as(sqlx::AssertSqlSafe(
-            format!("SELECT {FOLDER_COLUMNS} FROM folders WHERE user_id = ? ORDER BY name"),
-        ))
+        let rows: Vec<FolderRow> = db::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {FOLDER_COLUMNS} FROM folders WHERE user_id = ? ORDER BY name"
+        )))
         .bind(user.0)
         .fetch_all(&self.read)
         .await?;
         Ok(rows.into_iter().map(folder_from).collect())
     }
 
+    /// The user's own folders with how many messages each holds and how
+    /// many are unread, by name (the webmail's folder list).
+    pub async fn user_folders_counted(&self, user: UserId) -> Result<Vec<(UserFolder, i64, i64)>> {
+        type Counted = (i64, String, Option<String>, i64, Option<i64>, Option<i64>);
+        let rows: Vec<Counted> = db::query_as(
+            "SELECT f.id, f.name, f.special_use, f.uid_validity, c.total, c.unseen \
+                 FROM folders f LEFT JOIN mailbox_counts c \
+                   ON c.user_id = f.user_id AND c.folder = 'f' || f.id \
+                 WHERE f.user_id = ? ORDER BY f.name",
+        )
+        .bind(user.0)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, special, validity, total, unseen)| {
+                (
+                    folder_from((id, name, special, validity)),
+                    total.unwrap_or(0),
+                    unseen.unwrap_or(0),
+                )
+            })
+            .collect())
+    }
+
     /// One of the user's folders by name (None: not theirs, or none).
     pub async fn user_folder_named(&self, user: UserId, name: &str) -> Result<Option<UserFolder>> {
-        let row: Option<(i64, String, Option<String>, i64)> = db::query_as(sqlx::AssertSqlSafe(
-            format!("SELECT {FOLDER_COLUMNS} FROM folders WHERE user_id = ? AND name = ?"),
-        ))
+        let row: Option<FolderRow> = db::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {FOLDER_COLUMNS} FROM folders WHERE user_id = ? AND name = ?"
+        )))
         .bind(user.0)
         .bind(name)
         .fetch_optional(&self.read)
@@ -181,9 +209,9 @@ impl Store {
 
     /// One of the user's folders by id (None: not theirs, or none).
     pub async fn user_folder(&self, user: UserId, id: FolderId) -> Result<Option<UserFolder>> {
-        let row: Option<(i64, String, Option<String>, i64)> = db::query_as(sqlx::AssertSqlSafe(
-            format!("SELECT {FOLDER_COLUMNS} FROM folders WHERE user_id = ? AND id = ?"),
-        ))
+        let row: Option<FolderRow> = db::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {FOLDER_COLUMNS} FROM folders WHERE user_id = ? AND id = ?"
+        )))
         .bind(user.0)
         .bind(id.0)
         .fetch_optional(&self.read)
@@ -260,7 +288,7 @@ impl Store {
             .execute(&mut tx)
             .await?;
         }
-        let row: (i64, String, Option<String>, i64) = db::query_as(sqlx::AssertSqlSafe(format!(
+        let row: FolderRow = db::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {FOLDER_COLUMNS} FROM folders WHERE user_id = ? AND name = ?"
         )))
         .bind(user.0)

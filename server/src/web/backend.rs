@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use app::backend::{
     AdminSession, AdminViewer, Backend, BackendError, ComposeView, ContinuityView, DirectoryView,
-    DomainOverview, DraftSummary, FolderCounts, LinkProblem, MailPage, MailSummary, MailView,
-    MessageTrack, OutageReport, OutboundView, Overview, ReportLine, SearchParams, SessionUser,
-    Suggestion, TrackingPage, TrackingQuery, Viewer,
+    DomainOverview, DraftSummary, FolderCounts, FolderInfo, FolderUse, LinkProblem, MailPage,
+    MailSummary, MailView, MessageTrack, OutageReport, OutboundView, Overview, ReportLine,
+    SearchParams, SessionUser, Suggestion, TrackingPage, TrackingQuery, Viewer,
 };
 
 use crate::auth::{Auth, PasswordError};
+use crate::store::folders::SpecialUse;
 use crate::store::mailbox::{EntryRow, Folder, SearchQuery};
 use crate::store::{DomainId, Store, UserId};
 
@@ -197,6 +198,24 @@ impl Backend for StoreBackend {
         }
         let c = self.store.folder_counts(user).await.map_err(unavailable)?;
         let drafts = self.store.draft_count(user).await.map_err(unavailable)?;
+        let folders = self
+            .store
+            .user_folders_counted(user)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(|(f, total, unseen)| FolderInfo {
+                id: f.id.0,
+                name: f.name,
+                special: f.special.map(|s| match s {
+                    SpecialUse::Drafts => FolderUse::Drafts,
+                    SpecialUse::Junk => FolderUse::Junk,
+                    SpecialUse::Archive => FolderUse::Archive,
+                }),
+                total,
+                unseen,
+            })
+            .collect();
         Ok(Viewer {
             continuity_active: account.covered
                 && matches!(account.domain_state.as_str(), "outage" | "drill"),
@@ -217,6 +236,7 @@ impl Backend for StoreBackend {
                 sent: c.sent,
                 trash: c.trash,
                 drafts,
+                folders,
             },
         })
     }
@@ -247,6 +267,13 @@ impl Backend for StoreBackend {
         cursor: Option<String>,
     ) -> Result<MailPage, BackendError> {
         let folder = Folder::parse(folder).ok_or(BackendError::NotFound)?;
+        if let Folder::User(id) = folder {
+            self.store
+                .user_folder(UserId(session.user), id)
+                .await
+                .map_err(unavailable)?
+                .ok_or(BackendError::NotFound)?;
+        }
         let rows = self
             .store
             .mailbox_page(

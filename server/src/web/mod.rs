@@ -21,6 +21,8 @@
 //!   (urlencoded or multipart, with limits);
 //! - [`tracking`]: Live Tracking's filters and scopes, the CSV export,
 //!   .eml download and redelivery;
+//! - [`folder_forms`]: the webmail's own folders (make, rename, delete,
+//!   move a message into one).
 //! - [`trash_forms`]: the webmail's trash (delete, restore, delete for
 //!   good, empty) and discarding a draft;
 //! - [`render`] and [`sanitize`]: reading a stored message (pure).
@@ -35,6 +37,7 @@ pub mod compose_form;
 pub mod compose_web;
 pub mod directory_forms;
 pub mod encoding;
+pub mod folder_forms;
 pub mod forms;
 pub mod gate;
 mod health;
@@ -209,6 +212,19 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/lang/{code}", web::get().to(forms::set_lang))
             .route("/mail/m/{id}/seen", web::post().to(forms::set_seen))
             .route("/mail/m/{id}/trash", web::post().to(trash_forms::trash))
+            .route(
+                "/mail/m/{id}/move",
+                web::post().to(folder_forms::move_entry),
+            )
+            .route("/mail/folders/create", web::post().to(folder_forms::create))
+            .route(
+                "/mail/folders/{id}/rename",
+                web::post().to(folder_forms::rename),
+            )
+            .route(
+                "/mail/folders/{id}/delete",
+                web::post().to(folder_forms::delete),
+            )
             .route("/mail/m/{id}/restore", web::post().to(trash_forms::restore))
             .route("/mail/m/{id}/delete", web::post().to(trash_forms::delete))
             .route("/mail/trash/empty", web::post().to(trash_forms::empty))

@@ -50,7 +50,7 @@ pub async fn trash(
         Err(e) => return unavailable(e),
     };
     match state.store.move_entry(user, entry, Folder::Trash).await {
-        Ok(Some(_)) => see_other(&format!("/mail/{}?done=trashed", from.key())),
+        Ok(Some(_)) => see_other(&format!("{}?done=trashed", super::folder_forms::href(from))),
         Ok(None) => not_found(),
         Err(e) => unavailable(e),
     }

@@ -11,6 +11,7 @@ mod control_panel;
 mod delivery_client;
 mod directory_web;
 mod drafts_web;
+mod folders_web;
 mod french_walk;
 mod health;
 mod listener_limits;
