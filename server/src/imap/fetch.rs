@@ -317,7 +317,8 @@ pub fn section(raw: &[u8], tree: &Node, s: Option<&Section<'_>>) -> Option<Vec<u
         Some(Section::Mime(p)) => {
             let n = tree.part(&numbers(p))?;
             let mut h = raw[n.header.clone()].to_vec();
-            if !h.ends_with(b"\r\n\r\n") && !h.is_empty() {
+            // a part with no header lines has the blank line alone
+            if !h.ends_with(b"\r\n\r\n") && !h.is_empty() && h != b"\r\n" {
                 h.extend_from_slice(b"\r\n");
             }
             h

@@ -183,6 +183,28 @@ fn nonexistent(tag: &Tag<'static>) -> Status<'static> {
     no(tag, code("NONEXISTENT"), "No such mailbox")
 }
 
+/// NAMESPACE (RFC 2342): one personal namespace, no prefix, `/` between
+/// levels; nothing shared.
+pub fn namespace(tag: &Tag<'static>) -> Outcome {
+    use imap_next::imap_types::core::IString;
+    use imap_next::imap_types::extensions::namespace::Namespace;
+    let personal = IString::try_from("")
+        .map(|prefix| vec![Namespace::new(prefix, QuotedChar::try_from(SEPARATOR).ok())])
+        .unwrap_or_default();
+    Outcome {
+        responses: vec![
+            Response::Data(Data::Namespace {
+                personal,
+                other: Vec::new(),
+                shared: Vec::new(),
+            }),
+            Response::Status(ok(tag, None, "NAMESPACE completed")),
+        ],
+        after: After::Nothing,
+        job: None,
+    }
+}
+
 impl Session {
     /// The folder a mailbox name stands for (None: no such mailbox).
     pub(super) async fn folder_named(

@@ -108,7 +108,16 @@ impl Node {
         };
         let next = match &self.kind {
             Kind::Multi(children) => children.get(first.checked_sub(1)? as usize)?,
-            Kind::Message(inner) => return inner.part(path),
+            // a message whose body is a message (message/rfc822 at the
+            // top): that body is its part 1, numbers go on inside it
+            Kind::Message(inner) if first == 1 => {
+                return if rest.is_empty() {
+                    Some(self)
+                } else {
+                    inner.part(rest)
+                }
+            }
+            Kind::Message(_) => return None,
             Kind::Single if first == 1 && rest.is_empty() => return Some(self),
             Kind::Single => return None,
         };
@@ -197,6 +206,7 @@ fn build(
     base: usize,
     id: usize,
     default: (&str, &str),
+    end: usize,
 ) -> Option<Node> {
     let part = msg.parts.get(id)?;
     let clamp = |x: u32| (base + x as usize).min(raw.len());
@@ -216,12 +226,12 @@ fn build(
             Kind::Multi(
                 children
                     .iter()
-                    .filter_map(|&c| build(raw, msg, base, c as usize, child_default))
+                    .filter_map(|&c| build(raw, msg, base, c as usize, child_default, 0))
                     .collect(),
             )
         }
-        PartType::Message(inner) if id > 0 => match base_of(raw, &inner.raw_message) {
-            Some(b) => match build(raw, inner, b, 0, ("text", "plain")) {
+        PartType::Message(inner) => match base_of(raw, &inner.raw_message) {
+            Some(b) => match build(raw, inner, b, 0, ("text", "plain"), body.end) {
                 Some(n) => Kind::Message(Box::new(n)),
                 None => Kind::Single,
             },
@@ -232,6 +242,11 @@ fn build(
     };
     let mut info = info_of(part, default);
     let mut body = body;
+    // a message's text runs to the end of what holds it (a multipart's
+    // epilogue included)
+    if id == 0 {
+        body.end = body.end.max(end.min(raw.len()));
+    }
     if matches!(kind, Kind::Multi(_)) {
         if info.ctype != "multipart" {
             info.ctype = "multipart".into();
@@ -272,7 +287,7 @@ pub fn tree(raw: &[u8]) -> Node {
         }
     };
     match MessageParser::default().parse(raw) {
-        Some(m) => build(raw, &m, 0, 0, ("text", "plain")).unwrap_or_else(fallback),
+        Some(m) => build(raw, &m, 0, 0, ("text", "plain"), raw.len()).unwrap_or_else(fallback),
         None => fallback(),
     }
 }
@@ -317,6 +332,26 @@ Content-Type: text/plain; charset=utf-8\r\n\r\nHello\r\nworld\r\n--b1\r\n\
 Content-Type: message/rfc822\r\n\r\nFrom: c@example.test\r\nSubject: inner\r\n\r\ninner body\r\n\
 --b1\r\nContent-Type: application/pdf; name=\"x.pdf\"\r\nContent-Disposition: attachment; filename=\"x.pdf\"\r\n\
 Content-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n--b1--\r\n";
+
+    /// A message that is a message (message/rfc822 at the top): its body
+    /// is part 1, and numbers go on inside it; a message's text runs to
+    /// the end, a multipart's epilogue included (as Dovecot serves them).
+    #[test]
+    fn a_message_of_a_message_and_epilogues() {
+        let raw: &[u8] = b"From: a@example.test\r\nContent-Type: message/rfc822\r\n\r\n\
+From: b@example.test\r\nSubject: inner\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n\
+--x\r\n\r\none\r\n--x--\r\nthe epilogue\r\n";
+        let t = tree(raw);
+        let one = t.part(&[1]).unwrap();
+        assert!(String::from_utf8_lossy(&raw[one.body.clone()]).starts_with("From: b@"));
+        let Kind::Message(inner) = &one.kind else {
+            panic!("a message inside")
+        };
+        assert!(String::from_utf8_lossy(&raw[inner.header.clone()]).starts_with("From: b@"));
+        assert!(String::from_utf8_lossy(&raw[inner.body.clone()]).ends_with("the epilogue\r\n"));
+        assert_eq!(&raw[t.part(&[1, 1]).unwrap().body.clone()], b"one");
+        assert!(t.part(&[2]).is_none());
+    }
 
     #[test]
     fn parts_are_numbered_as_imap_does() {

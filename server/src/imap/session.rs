@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use imap_next::imap_types::auth::AuthMechanism;
 use imap_next::imap_types::command::{Command, CommandBody, SelectParameter};
-use imap_next::imap_types::core::{Tag, Text, Vec1};
+use imap_next::imap_types::core::{IString, NString, Tag, Text, Vec1};
 use imap_next::imap_types::flag::{Flag, FlagPerm};
 use imap_next::imap_types::mailbox::Mailbox;
 use imap_next::imap_types::response::{
@@ -118,6 +118,22 @@ pub fn code(name: &'static str) -> Option<Code<'static>> {
     ))
 }
 
+/// What ID tells about the server (RFC 2971 §3.3).
+fn server_id() -> Option<Vec<(IString<'static>, NString<'static>)>> {
+    let pair = |k: &'static str, v: &'static str| {
+        Some((
+            IString::try_from(k).ok()?,
+            NString(Some(IString::try_from(v).ok()?)),
+        ))
+    };
+    [
+        pair("name", "Continuity"),
+        pair("version", env!("CARGO_PKG_VERSION")),
+    ]
+    .into_iter()
+    .collect()
+}
+
 fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
@@ -173,6 +189,8 @@ impl Session {
             Capability::UidPlus,
             Capability::Unselect,
             Capability::Move,
+            Capability::Id,
+            Capability::Namespace,
             Capability::LiteralPlus,
             Capability::Enable,
             Capability::CondStore,
@@ -256,6 +274,18 @@ impl Session {
                 after: After::Nothing,
                 job: None,
             },
+            // RFC 2971: in any state; what the client says is not kept
+            // (nor logged: it can be long and is the client's to tell)
+            CommandBody::Id { .. } => Outcome {
+                responses: vec![
+                    Response::Data(Data::Id {
+                        parameters: server_id(),
+                    }),
+                    Response::Status(ok(&tag, None, "ID completed")),
+                ],
+                after: After::Nothing,
+                job: None,
+            },
             CommandBody::Noop | CommandBody::Check => {
                 let mut responses = self.changes().await;
                 responses.push(Response::Status(ok(&tag, None, "NOOP completed")));
@@ -329,6 +359,7 @@ impl Session {
                 mailbox,
                 item_names,
             } => self.status(&tag, &mailbox, &item_names).await,
+            CommandBody::Namespace => super::mailboxes::namespace(&tag),
             CommandBody::Subscribe { mailbox } => self.subscribe(&tag, &mailbox, true).await,
             CommandBody::Unsubscribe { mailbox } => self.subscribe(&tag, &mailbox, false).await,
             CommandBody::Create { mailbox } => self.create(&tag, &mailbox).await,
