@@ -109,9 +109,19 @@ fn addresses(v: &HeaderValue<'_>) -> Vec<Address<'static>> {
             Some((l, d)) => (Some(l.to_string()), Some(d.to_string())),
             None => (email.map(str::to_string), None),
         };
+        // an obsolete source route ("<@route:user@domain>") is the adl
+        let (adl, mailbox) = match mailbox.as_deref().and_then(|m| {
+            m.strip_prefix('@')
+                .is_some()
+                .then(|| m.rsplit_once(':'))
+                .flatten()
+        }) {
+            Some((route, local)) => (Some(route.to_string()), Some(local.to_string())),
+            None => (None, mailbox),
+        };
         Address {
             name: nstr(name.map(encoded_name).as_deref()),
-            adl: NString(None),
+            adl: nstr(adl.as_deref()),
             mailbox: nstr(mailbox.as_deref()),
             host: nstr(host.as_deref()),
         }
@@ -135,7 +145,8 @@ fn addresses(v: &HeaderValue<'_>) -> Vec<Address<'static>> {
                             mailbox: nstr(Some(name)),
                             host: NString(None),
                         });
-                        for a in &g.addresses {
+                        // a comment alone ("group: (foo) ;") is no member
+                        for a in g.addresses.iter().filter(|a| a.address.is_some()) {
                             out.push(addr(a.name.as_deref(), a.address.as_deref()));
                         }
                         out.push(Address {
@@ -409,6 +420,30 @@ Content-Type: text/plain\r\n\r\nplain\r\n--z\r\nContent-Type: text/html; charset
             ]
         );
         assert!(text(&e.in_reply_to).is_none());
+    }
+
+    /// A comment alone in a group is no member; an obsolete source route
+    /// goes in the adl (as Dovecot shows them).
+    #[test]
+    fn envelope_of_odd_addresses() {
+        let h = b"From: <@route:user@domain>\r\nCc: group:;, group2: (foo) ;\r\n\r\n";
+        let e = envelope(h);
+        assert_eq!(text(&e.from[0].adl).as_deref(), Some("@route"));
+        assert_eq!(text(&e.from[0].mailbox).as_deref(), Some("user"));
+        assert_eq!(text(&e.from[0].host).as_deref(), Some("domain"));
+        let cc: Vec<(Option<String>, Option<String>)> =
+            e.cc.iter()
+                .map(|a| (text(&a.name), text(&a.mailbox)))
+                .collect();
+        assert_eq!(
+            cc,
+            [
+                (None, Some("group".into())),
+                (None, None),
+                (None, Some("group2".into())),
+                (None, None)
+            ]
+        );
     }
 
     #[test]

@@ -5,14 +5,28 @@ use mail_parser::{Address, MessageParser, MimeHeaders};
 use super::Summary;
 
 fn addresses(a: Option<&Address<'_>>) -> String {
+    fn one(addr: &mail_parser::Addr<'_>) -> Option<String> {
+        match (addr.name(), addr.address()) {
+            (Some(n), Some(e)) if !n.is_empty() => Some(format!("{n} <{e}>")),
+            (_, Some(e)) => Some(e.to_string()),
+            (Some(n), None) => Some(n.to_string()),
+            (None, None) => None,
+        }
+    }
     let Some(a) = a else { return String::new() };
     let mut out = Vec::new();
-    for addr in a.iter() {
-        match (addr.name(), addr.address()) {
-            (Some(n), Some(e)) if !n.is_empty() => out.push(format!("{n} <{e}>")),
-            (_, Some(e)) => out.push(e.to_string()),
-            (Some(n), None) => out.push(n.to_string()),
-            (None, None) => {}
+    match a {
+        Address::List(list) => out.extend(list.iter().filter_map(one)),
+        // a group keeps its name, as the header writes it ("team: a, b;"):
+        // it is shown, and IMAP SEARCH TO finds it
+        Address::Group(groups) => {
+            for g in groups {
+                let members: Vec<String> = g.addresses.iter().filter_map(one).collect();
+                match g.name.as_deref() {
+                    Some(name) => out.push(format!("{name}: {};", members.join(", "))),
+                    None => out.extend(members),
+                }
+            }
         }
     }
     out.join(", ")
