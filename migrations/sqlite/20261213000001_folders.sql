@@ -70,12 +70,23 @@ CREATE INDEX mailbox_uids ON mailbox(user_id, folder, id);
 CREATE INDEX mailbox_modseq ON mailbox(user_id, folder, modseq);
 CREATE INDEX mailbox_deleted ON mailbox(user_id, folder) WHERE deleted = TRUE;
 
+-- UIDNEXT per folder (RFC 3501 §2.3.1.1: it changes only when mail is
+-- added to that folder): the highest UID ever given in it, as the
+-- PostgreSQL schema keeps it. UIDs stay one sequence for all folders.
+ALTER TABLE mailbox_counts ADD COLUMN uid_high INTEGER NOT NULL DEFAULT 0;
+UPDATE mailbox_counts SET uid_high = MAX(
+    COALESCE((SELECT MAX(m.id) FROM mailbox m
+              WHERE m.user_id = mailbox_counts.user_id AND m.folder = mailbox_counts.folder), 0),
+    COALESCE((SELECT MAX(v.uid) FROM mailbox_vanished v
+              WHERE v.user_id = mailbox_counts.user_id AND v.folder = mailbox_counts.folder), 0));
+
 CREATE TRIGGER mailbox_counted_in AFTER INSERT ON mailbox
 BEGIN
     INSERT OR IGNORE INTO mailbox_counts (user_id, folder) VALUES (NEW.user_id, NEW.folder);
     UPDATE mailbox_counts
         SET total = total + 1, unseen = unseen + (NEW.seen = 0),
-            deleted = deleted + (NEW.deleted = 1), modseq = modseq + 1
+            deleted = deleted + (NEW.deleted = 1), modseq = modseq + 1,
+            uid_high = MAX(uid_high, NEW.id)
         WHERE user_id = NEW.user_id AND folder = NEW.folder;
     UPDATE mailbox SET modseq = (SELECT modseq FROM mailbox_counts
                                  WHERE user_id = NEW.user_id AND folder = NEW.folder)

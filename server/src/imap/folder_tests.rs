@@ -249,3 +249,46 @@ async fn appended_and_copied_mail_reach_user_folders() {
     let counts = w.store.folder_counts(w.alice).await.unwrap();
     assert_eq!(counts.inbox, 1);
 }
+
+fn uidnext(r: &str) -> u32 {
+    let at = r.find("UIDNEXT ").expect("a UIDNEXT") + "UIDNEXT ".len();
+    r[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number")
+}
+
+/// UIDNEXT changes only when mail is added to that folder (RFC 3501
+/// §2.3.1.1), though UIDs are one sequence for all of them; a MOVE within
+/// a folder gives the messages new UIDs (RFC 6851).
+#[tokio::test]
+async fn uidnext_is_the_folders_own_and_a_move_within_renumbers() {
+    let w = world("uidnext", false).await;
+    deliver(&w, MSG1).await;
+    let mut c = logged_in(&w).await;
+    c.cmd("a", "CREATE Other").await;
+    let before = uidnext(&c.cmd("b", "STATUS INBOX (UIDNEXT)").await);
+    let msg = "From: alice@example.test\r\nSubject: elsewhere\r\n\r\nhello\r\n";
+    c.send(&format!("c APPEND Other {{{}}}\r\n", msg.len()))
+        .await;
+    c.read_until("+").await;
+    c.send(&format!("{msg}\r\n")).await;
+    c.read_until("c ").await;
+    let r = c.cmd("d", "STATUS INBOX (UIDNEXT)").await;
+    assert_eq!(uidnext(&r), before, "mail added elsewhere: {r}");
+    deliver(&w, MSG2).await;
+    let r = c.cmd("e", "STATUS INBOX (UIDNEXT)").await;
+    assert!(uidnext(&r) > before, "mail added here: {r}");
+
+    c.cmd("f", "SELECT INBOX").await;
+    let r = c.cmd("g", "UID FETCH 1:* (UID)").await;
+    let r2 = c.cmd("h", "MOVE 1 INBOX").await;
+    assert!(
+        r2.contains("* OK [COPYUID ") && r2.contains("* 1 EXPUNGE") && r2.contains(" EXISTS"),
+        "{r2}"
+    );
+    let r3 = c.cmd("i", "UID FETCH 1:* (UID)").await;
+    assert_ne!(r, r3, "new UIDs");
+    assert_eq!(r3.matches("FETCH (UID").count(), 2, "{r3}");
+}

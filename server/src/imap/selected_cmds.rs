@@ -327,8 +327,14 @@ async fn copy_cmd(
     let uids: Vec<u32> = positions.iter().map(|&i| sel.entries[i].uid).collect();
     let store = s.ctx.store.clone();
     let from = sel.folder;
-    let pairs = if to == from {
-        // the same mailbox: nothing to copy (each message is there once)
+    let pairs = if to == from && moving {
+        // RFC 6851: moved within the mailbox, each message gets a new UID
+        match store.imap_move_within(user, from, &uids).await {
+            Ok(p) => p,
+            Err(_) => return Outcome::one(unavailable(tag)),
+        }
+    } else if to == from {
+        // COPY to the same mailbox: nothing to copy (each message is there once)
         uids.iter().map(|&u| (u, u)).collect()
     } else {
         match store.imap_copy(user, from, &uids, to).await {
@@ -346,7 +352,7 @@ async fn copy_cmd(
         uid_set(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
         uid_set(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()),
     ) {
-        (Some(source), Some(destination)) if to != from => Some(Code::CopyUid {
+        (Some(source), Some(destination)) if to != from || moving => Some(Code::CopyUid {
             uid_validity: nz(validity),
             source,
             destination,
@@ -354,7 +360,7 @@ async fn copy_cmd(
         _ => None,
     };
     let mut responses = Vec::new();
-    if moving && to != from {
+    if moving {
         // RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs
         if let Some(c) = copy_uid.clone() {
             responses.push(Response::Status(super::session::untagged_ok(
@@ -362,23 +368,24 @@ async fn copy_cmd(
                 "Moved",
             )));
         }
-        if store
-            .imap_store_flags(
-                user,
-                from,
-                &uids,
-                FlagOp::Add,
-                Flags {
-                    deleted: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .is_err()
+        if to != from
+            && store
+                .imap_store_flags(
+                    user,
+                    from,
+                    &uids,
+                    FlagOp::Add,
+                    Flags {
+                        deleted: true,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .is_err()
         {
             return Outcome::one(unavailable(tag));
         }
-        if store.imap_expunge(user, from, Some(&uids)).await.is_err() {
+        if to != from && store.imap_expunge(user, from, Some(&uids)).await.is_err() {
             return Outcome::one(unavailable(tag));
         }
         responses.extend(s.changes().await);

@@ -143,32 +143,22 @@ impl Store {
         Ok(v.max(1))
     }
 
-    /// The UID the next message of `folder` will get at the least.
-    ///
-    /// SQLite: UIDs come from one sequence that only the writer advances
-    /// (AUTOINCREMENT: never reused), so its last value + 1. PostgreSQL:
-    /// transactions on several connections and nodes take UIDs, each under
-    /// its folder's lock (see the baseline migration), and raise the
-    /// folder's high mark in the same transaction: what a reader sees is
-    /// the highest committed, so a UID taken but not committed yet is at
-    /// or above the UIDNEXT it is told, and UIDNEXT never goes down.
+    /// The UID the next message of `folder` will get at the least: one
+    /// more than the highest ever given in it (kept in its counts row in
+    /// the same transaction as each insert). UIDs come from one sequence
+    /// for all folders, so the next one may be higher still, but UIDNEXT
+    /// changes only when mail is added to this folder (RFC 3501
+    /// §2.3.1.1). PostgreSQL takes each UID under its folder's lock (see
+    /// the baseline migration): a UID taken but not committed yet is at or
+    /// above the UIDNEXT told, and UIDNEXT never goes down.
     pub async fn imap_uid_next(&self, user: UserId, folder: Folder) -> Result<u32> {
-        let last: Option<i64> = match self.backend() {
-            db::Backend::Sqlite => {
-                db::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'mailbox'")
-                    .fetch_optional(&self.read)
-                    .await?
-            }
-            db::Backend::Postgres => {
-                db::query_scalar(
-                    "SELECT uid_high FROM mailbox_counts WHERE user_id = ? AND folder = ?",
-                )
-                .bind(user.0)
-                .bind(folder)
-                .fetch_optional(&self.read)
-                .await?
-            }
-        };
+        let last: Option<i64> = db::query_scalar(
+            "SELECT uid_high FROM mailbox_counts WHERE user_id = ? AND folder = ?",
+        )
+        .bind(user.0)
+        .bind(folder)
+        .fetch_optional(&self.read)
+        .await?;
         Ok(u32::try_from(last.unwrap_or(0) + 1).unwrap_or(u32::MAX))
     }
 
@@ -407,6 +397,65 @@ impl Store {
             .fetch_optional(&mut tx)
             .await?;
             if let Some(n) = new.and_then(|n| u32::try_from(n).ok()) {
+                out.push((uid, n));
+            }
+        }
+        tx.commit().await?;
+        if !out.is_empty() {
+            self.mailbox_changed(user);
+        }
+        Ok(out)
+    }
+
+    /// MOVE within one folder (RFC 6851): each entry is removed and made
+    /// again with its flags, under a new UID; returns (old, new) pairs.
+    pub async fn imap_move_within(
+        &self,
+        user: UserId,
+        folder: Folder,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, u32)>> {
+        let mut tx = self.read.begin().await?;
+        let mut out = Vec::new();
+        for &uid in uids {
+            let row = db::query(
+                "DELETE FROM mailbox WHERE user_id = ? AND folder = ? AND id = ? \
+                 RETURNING message_id, received_at, seen, during_outage, flagged, answered, \
+                 deleted, draft, trashed_from",
+            )
+            .bind(user.0)
+            .bind(folder)
+            .bind(uid as i64)
+            .fetch_optional(&mut tx)
+            .await?;
+            let Some(r) = row else {
+                continue;
+            };
+            let message: i64 = r.try_get(0)?;
+            let at: i64 = r.try_get(1)?;
+            let flag = |i: usize| r.try_get::<bool, _>(i);
+            let (seen, outage, flagged, answered, deleted, draft) =
+                (flag(2)?, flag(3)?, flag(4)?, flag(5)?, flag(6)?, flag(7)?);
+            let from: Option<String> = r.try_get(8)?;
+            let new: i64 = db::query_scalar(
+                "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen, \
+                 during_outage, flagged, answered, deleted, draft, trashed_from) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(user.0)
+            .bind(message)
+            .bind(folder)
+            .bind(at)
+            .bind(seen)
+            .bind(outage)
+            .bind(flagged)
+            .bind(answered)
+            .bind(deleted)
+            .bind(draft)
+            .bind(from)
+            .fetch_one(&mut tx)
+            .await?;
+            if let Ok(n) = u32::try_from(new) {
                 out.push((uid, n));
             }
         }
