@@ -16,7 +16,9 @@
 - a mail app comes back after changes made in the webmail and elsewhere
   (issue 16): CONDSTORE/QRESYNC by raw commands (SELECT … QRESYNC,
   CHANGEDSINCE, VANISHED, UNCHANGEDSINCE) and mbsync's second run bring
-  the local copy to what the server holds.
+  the local copy to what the server holds;
+- mbsync with `Create Both` / `Remove Both` keeps a tree of folders the same
+  on both sides, and the webmail shows the same folders (issue 22).
 """
 import email.utils
 import imaplib
@@ -442,5 +444,84 @@ def test_sections_equal_dovecots(postfix, authrelay):
             assert nums(ours) == nums(dv), (nums(ours), nums(dv))
         ours.logout()
         dv.logout()
+    finally:
+        c.stop()
+
+
+def test_mbsync_syncs_a_tree_of_folders_both_ways(postfix):
+    """Issue 22: mbsync with `Create Both` and `Remove Both` keeps a tree of
+    folders the same on both sides — folders made locally appear on the
+    server with their mail (and in the webmail), the server's own (Sent,
+    Trash, Drafts, Junk, Archive) appear locally, and an empty folder
+    removed on one side goes on the other."""
+    c = start()
+    run = str(int(time.time()))
+    try:
+        smtp_deliver(PLAIN.format(n=f"{run}-tree"))
+        eventually("archived", lambda: c.query(
+            "SELECT COUNT(*) FROM mailbox mb JOIN users u ON u.id = mb.user_id "
+            "WHERE u.address = 'alice@example.test'")[0][0] == 1)
+        work = os.path.join(c.dir, "tree")
+        rc = mbsync_config(c, work, patterns="*")
+        with open(rc) as f:
+            conf = f.read()
+        # the sync state apart from the mailboxes, so a mailbox removed on
+        # one side is told from one new on the other
+        os.makedirs(os.path.join(work, "state"), exist_ok=True)
+        conf = (conf.replace("Create Near", "Create Both\nRemove Both")
+                .replace("Sync Pull", "Sync All").replace("Expunge Near", "Expunge Both")
+                .replace("SyncState *", f"SyncState {work}/state/"))
+        with open(rc, "w") as f:
+            f.write(conf)
+        # a tree made locally, one message filed two levels down, and an
+        # empty folder
+        for name in ("Projects", "Projects/2027", "Empty"):
+            for sub in ("cur", "new", "tmp"):
+                os.makedirs(os.path.join(work, "mail", name, sub), exist_ok=True)
+        filed = PLAIN.format(n=f"{run}-filed").replace("plain-", "filed-")
+        with open(os.path.join(work, "mail", "Projects/2027", "cur", f"{run}.1.local:2,S"), "w") as f:
+            f.write(filed)
+
+        def sync():
+            got = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, text=True, timeout=120)
+            assert got.returncode == 0, got.stdout + got.stderr
+
+        sync()
+        names = {r[0] for r in c.query(
+            "SELECT f.name FROM folders f JOIN users u ON u.id = f.user_id "
+            "WHERE u.address = 'alice@example.test'")}
+        assert {"Projects", "Projects/2027", "Empty", "Drafts", "Junk", "Archive"} <= names, names
+        # the filed message is on the server, in its folder, read
+        rows = c.query(
+            "SELECT mb.seen FROM mailbox mb JOIN folders f ON mb.folder = 'f' || f.id "
+            "JOIN messages m ON m.id = mb.message_id WHERE f.name = 'Projects/2027' AND m.message_id_hdr = ?",
+            f"filed-{run}-filed@remote.test")
+        assert [tuple(r) for r in rows] == [(1,)], rows
+        # the server's folders are made locally
+        for name in ("INBOX", "Sent", "Trash", "Drafts", "Junk", "Archive"):
+            assert os.path.isdir(os.path.join(work, "mail", name, "cur")), name
+        # the webmail shows the same tree
+        w = Webmail(WEB)
+        w.login("alice@example.test", PASSWORD)
+        _, page = w.request("GET", "/mail/folders")
+        for name in ("Projects", "Projects/2027", "Empty"):
+            assert f'data-folder="{name}"' in page, name
+
+        # an empty folder removed locally goes on the server too; one
+        # removed on the server goes locally
+        subprocess.run(["rm", "-rf", os.path.join(work, "mail", "Empty")], check=True)
+        m = imaplib.IMAP4_SSL("127.0.0.1", IMAPS, ssl_context=unverified())
+        m.login("alice@example.test", PASSWORD)
+        assert m.create("Gone")[0] == "OK"
+        sync()
+        assert m.delete("Gone")[0] == "OK"
+        sync()
+        names = {r[0] for r in c.query(
+            "SELECT f.name FROM folders f JOIN users u ON u.id = f.user_id "
+            "WHERE u.address = 'alice@example.test'")}
+        assert "Empty" not in names and "Gone" not in names, names
+        assert not os.path.exists(os.path.join(work, "mail", "Gone")), os.listdir(os.path.join(work, "mail"))
+        assert "Projects/2027" in names
+        m.logout()
     finally:
         c.stop()
