@@ -1,8 +1,10 @@
 //! The IMAP view of a user's mailbox (the same rows the webmail shows):
 //! UIDs are mailbox row ids — strictly ascending, never reused (the table
-//! is AUTOINCREMENT), so one UIDVALIDITY, made once, holds for every folder
-//! and across restarts. Flags are columns. Expunging removes mailbox rows
-//! only; deliveries go on.
+//! is AUTOINCREMENT), one sequence for every folder. The service's folders
+//! share one UIDVALIDITY, made once and kept across restarts; each folder
+//! of the user's has its own (see [`super::folders`]). UIDNEXT is each
+//! folder's own high mark. Flags are columns. Expunging removes mailbox
+//! rows only; deliveries go on.
 
 use super::archive_io::{archive_in, Archived};
 use super::mailbox::Folder;
