@@ -7,13 +7,18 @@
 use super::session_tests::{deliver, logged_in, world, MSG1, MSG2};
 use crate::store::mailbox::Folder;
 
-fn uidvalidity(r: &str) -> u32 {
-    let at = r.find("UIDVALIDITY ").expect("a UIDVALIDITY") + "UIDVALIDITY ".len();
+/// The number after `key` (a status item or a response code) in `r`.
+fn number_after(r: &str, key: &str) -> u32 {
+    let at = r.find(key).unwrap_or_else(|| panic!("{key} in {r}")) + key.len();
     r[at..]
         .split(|c: char| !c.is_ascii_digit())
         .next()
         .and_then(|n| n.parse().ok())
         .expect("a number")
+}
+
+fn uidvalidity(r: &str) -> u32 {
+    number_after(r, "UIDVALIDITY ")
 }
 
 #[tokio::test]
@@ -251,12 +256,7 @@ async fn appended_and_copied_mail_reach_user_folders() {
 }
 
 fn uidnext(r: &str) -> u32 {
-    let at = r.find("UIDNEXT ").expect("a UIDNEXT") + "UIDNEXT ".len();
-    r[at..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .expect("a number")
+    number_after(r, "UIDNEXT ")
 }
 
 /// UIDNEXT changes only when mail is added to that folder (RFC 3501

@@ -9,7 +9,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::forms::{csrf_ok, enc, forbidden_form, not_found, require_session, see_other};
+use super::forms::{enc, form_user, not_found, see_other, store_failed};
 use super::WebState;
 use crate::store::folders::{FolderError, FolderRefusal};
 use crate::store::mailbox::{Folder, FolderId};
@@ -43,18 +43,12 @@ pub struct MoveForm {
 
 type Reply = Result<HttpResponse, HttpResponse>;
 
-/// The session's user, when the form is theirs to post.
 fn user_of(req: &HttpRequest, csrf: &str) -> Result<UserId, HttpResponse> {
-    let session = require_session(req)?;
-    if !csrf_ok(&session, csrf) {
-        return Err(forbidden_form(req));
-    }
-    Ok(UserId(session.user))
+    form_user(req, csrf)
 }
 
 fn unavailable(e: crate::store::StoreError) -> HttpResponse {
-    tracing::error!(error = %e, "folder change failed");
-    HttpResponse::ServiceUnavailable().finish()
+    store_failed("folder change", e)
 }
 
 /// Back to the folders page saying why (the page words it in the

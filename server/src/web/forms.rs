@@ -111,6 +111,22 @@ pub(crate) fn csrf_ok(session: &SessionUser, given: &str) -> bool {
     token::csrf_matches(&session.csrf, given)
 }
 
+/// The session's user, when a webmail form carrying `csrf` is theirs to
+/// post (else the response: to the login page, or refused).
+pub(crate) fn form_user(req: &HttpRequest, csrf: &str) -> Result<UserId, HttpResponse> {
+    let session = require_session(req)?;
+    if !csrf_ok(&session, csrf) {
+        return Err(forbidden_form(req));
+    }
+    Ok(UserId(session.user))
+}
+
+/// A mailbox change the store could not make: logged, 503.
+pub(crate) fn store_failed(what: &str, e: crate::store::StoreError) -> HttpResponse {
+    tracing::error!(error = %e, "{what} failed");
+    HttpResponse::ServiceUnavailable().finish()
+}
+
 pub fn forbidden_form(req: &HttpRequest) -> HttpResponse {
     use actix_web::HttpMessage;
     let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();

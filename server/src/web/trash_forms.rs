@@ -8,7 +8,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::forms::{csrf_ok, forbidden_form, not_found, require_session, see_other};
+use super::forms::{form_user, not_found, see_other, store_failed};
 use super::WebState;
 use crate::store::mailbox::Folder;
 use crate::store::UserId;
@@ -18,18 +18,12 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-/// The session's user, when the form is theirs to post.
 fn user_of(req: &HttpRequest, form: &CsrfForm) -> Result<UserId, HttpResponse> {
-    let session = require_session(req)?;
-    if !csrf_ok(&session, &form.csrf) {
-        return Err(forbidden_form(req));
-    }
-    Ok(UserId(session.user))
+    form_user(req, &form.csrf)
 }
 
 fn unavailable(e: crate::store::StoreError) -> HttpResponse {
-    tracing::error!(error = %e, "trash change failed");
-    HttpResponse::ServiceUnavailable().finish()
+    store_failed("trash change", e)
 }
 
 /// POST /mail/m/{id}/trash — then back to the list it was in.
