@@ -18,6 +18,7 @@
 //!   by batch. IDLE listens to the store's mailbox events, so new mail
 //!   shows at once.
 
+pub mod append;
 pub mod condstore;
 #[cfg(test)]
 mod condstore_tests;

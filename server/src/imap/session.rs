@@ -370,18 +370,7 @@ impl Session {
                 flags,
                 date,
                 message,
-            } => {
-                let raw = match &message {
-                    imap_next::imap_types::extensions::binary::LiteralOrLiteral8::Literal(l) => {
-                        l.data().to_vec()
-                    }
-                    imap_next::imap_types::extensions::binary::LiteralOrLiteral8::Literal8(l) => {
-                        l.data.to_vec()
-                    }
-                };
-                let at = date.map(|d| d.as_ref().timestamp_millis());
-                self.append(&tag, &mailbox, &flags, at, raw).await
-            }
+            } => self.append(&tag, &mailbox, &flags, date, &message).await,
             body => match self.state {
                 State::Selected(..) => super::selected_cmds::run(self, &tag, body).await,
                 _ => Outcome::one(bad(&tag, "Select a mailbox first")),
@@ -495,79 +484,6 @@ impl Session {
             },
         )));
         self.state = State::Selected(user, Selected::new(folder, read_only, entries, modseq));
-        Outcome {
-            responses,
-            after: After::Nothing,
-            job: None,
-        }
-    }
-
-    async fn append(
-        &mut self,
-        tag: &Tag<'static>,
-        m: &Mailbox<'_>,
-        flags: &[Flag<'_>],
-        at: Option<i64>,
-        raw: Vec<u8>,
-    ) -> Outcome {
-        let Some(user) = self.user() else {
-            return Outcome::one(bad(tag, "Log in first"));
-        };
-        let folder = match self.folder_named(user, m).await {
-            Ok(Some(f)) => f,
-            Ok(None) => return Outcome::one(no(tag, Some(Code::TryCreate), "No such mailbox")),
-            Err(_) => return Outcome::one(unavailable(tag)),
-        };
-        if raw.is_empty() {
-            return Outcome::one(no(tag, None, "An empty message cannot be appended"));
-        }
-        let f = super::selected_cmds::flags_of(flags);
-        let store = &self.ctx.store;
-        // RFC 9208 §4.3: what a user appends is theirs to keep, within a quota
-        match store.appended_usage(user).await {
-            Ok((_, bytes))
-                if (bytes.max(0) as u64).saturating_add(raw.len() as u64)
-                    > self.ctx.append_quota =>
-            {
-                tracing::info!(user = %user, bytes, "APPEND refused: quota");
-                return Outcome::one(no(
-                    tag,
-                    code("OVERQUOTA"),
-                    &format!(
-                        "Your mailbox holds {} MiB of mail you added yourself; the most is {} MiB",
-                        bytes.max(0) / (1 << 20),
-                        self.ctx.append_quota / (1 << 20)
-                    ),
-                ));
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "APPEND quota lookup failed");
-                return Outcome::one(unavailable(tag));
-            }
-        }
-        let uid = match store.imap_append(user, folder, &raw, f, at).await {
-            Ok(u) => u,
-            Err(e) => {
-                tracing::error!(error = %e, "APPEND failed");
-                return Outcome::one(unavailable(tag));
-            }
-        };
-        let validity = store
-            .folder_uid_validity(user, folder)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or(1);
-        let mut responses = self.changes().await;
-        responses.push(Response::Status(ok(
-            tag,
-            Some(Code::AppendUid {
-                uid_validity: nz(validity),
-                uid: nz(uid),
-            }),
-            "APPEND completed",
-        )));
         Outcome {
             responses,
             after: After::Nothing,

@@ -35,6 +35,8 @@ pub mod directories;
 pub mod drafts;
 pub mod events;
 pub mod folders;
+#[cfg(test)]
+mod folders_migration_tests;
 pub mod fts;
 pub mod gauges;
 pub mod imap;
