@@ -42,8 +42,20 @@ impl Session {
         if raw.is_empty() {
             return Outcome::one(no(tag, None, "An empty message cannot be appended"));
         }
-        let f = super::selected_cmds::flags_of(flags);
+        let given = match super::flags::given(flags) {
+            Ok(g) => g,
+            Err(e) => return Outcome::one(bad(tag, &e)),
+        };
+        let mut f = given.flags;
         let store = &self.ctx.store;
+        if !given.keywords.is_empty() {
+            let names: Vec<&str> = given.keywords.iter().map(String::as_str).collect();
+            match store.imap_keyword_bits(user, &names).await {
+                Ok(Ok((bits, _))) => f.keywords = bits,
+                Ok(Err(r)) => return Outcome::one(super::flags::refused(tag, r)),
+                Err(_) => return Outcome::one(unavailable(tag)),
+            }
+        }
         // RFC 9208 §4.3: what a user appends is theirs to keep, within a quota
         match store.appended_usage(user).await {
             Ok((_, bytes))

@@ -14,10 +14,11 @@ use imap_next::imap_types::command::SelectParameter;
 use imap_next::imap_types::core::{Tag, Vec1};
 use imap_next::imap_types::extensions::enable::CapabilityEnable;
 use imap_next::imap_types::fetch::MessageDataItem;
+use imap_next::imap_types::flag::FlagFetch;
 use imap_next::imap_types::response::{Data, Response};
 use imap_next::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 
-use super::selected::contains;
+use super::selected::{contains, Selected};
 use super::session::{ok, After, Outcome, Session};
 use crate::store::imap::ImapEntry;
 use crate::store::mailbox::Folder;
@@ -156,10 +157,10 @@ pub async fn vanished_since(
 
 /// A FETCH response telling a changed entry as QRESYNC asks: UID, FLAGS,
 /// MODSEQ.
-pub fn changed_fetch(seq: usize, e: &ImapEntry) -> Data<'static> {
+pub fn changed_fetch(seq: usize, e: &ImapEntry, flags: Vec<FlagFetch<'static>>) -> Data<'static> {
     let items = Vec1::try_from(vec![
         MessageDataItem::Uid(nz(e.uid)),
-        MessageDataItem::Flags(super::fetch::flags(e.flags)),
+        MessageDataItem::Flags(flags),
         MessageDataItem::ModSeq(modseq(e.modseq)),
     ])
     .unwrap_or_else(|_| Vec1::from(MessageDataItem::Uid(nz(e.uid))));
@@ -176,8 +177,7 @@ pub fn changed_fetch(seq: usize, e: &ImapEntry) -> Data<'static> {
 pub async fn select_resync(
     store: &Store,
     user: UserId,
-    folder: Folder,
-    entries: &[ImapEntry],
+    sel: &Selected,
     validity: u32,
     param: &SelectParameter,
 ) -> Result<Vec<Response<'static>>> {
@@ -195,7 +195,8 @@ pub async fn select_resync(
     }
     let since = mod_sequence_value.get();
     let mut out = Vec::new();
-    let gone = vanished_since(store, user, folder, since, known_uids.as_ref(), entries).await?;
+    let entries = &sel.entries;
+    let gone = vanished_since(store, user, sel.folder, since, known_uids.as_ref(), entries).await?;
     if let Some(known_uids) = sequence_set(&gone) {
         out.push(Response::Data(Data::Vanished {
             earlier: true,
@@ -208,7 +209,7 @@ pub async fn select_resync(
                 .as_ref()
                 .is_none_or(|s| contains(s, e.uid, u32::MAX))
         {
-            out.push(Response::Data(changed_fetch(i + 1, e)));
+            out.push(Response::Data(changed_fetch(i + 1, e, sel.flag_list(e))));
         }
     }
     Ok(out)

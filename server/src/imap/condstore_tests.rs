@@ -94,7 +94,9 @@ async fn issue_16_condstore_flags_changed_elsewhere_and_conditional_store() {
     // the session that selected before learns it with the new MODSEQ
     let r = a.cmd("n", "NOOP").await;
     assert!(
-        r.contains(&format!("* 1 FETCH (FLAGS (\\Seen) MODSEQ ({m1}))")),
+        r.contains(&format!(
+            "* 1 FETCH (FLAGS (\\Recent \\Seen) MODSEQ ({m1}))"
+        )),
         "{r}"
     );
 
@@ -106,7 +108,10 @@ async fn issue_16_condstore_flags_changed_elsewhere_and_conditional_store() {
         )
         .await;
     assert!(r.contains("st OK [MODIFIED 1]"), "{r}");
-    assert!(r.contains("* 2 FETCH (FLAGS (\\Flagged) MODSEQ ("), "{r}");
+    assert!(
+        r.contains("* 2 FETCH (FLAGS (\\Recent \\Flagged) MODSEQ ("),
+        "{r}"
+    );
     let now = w.store.imap_entries(w.alice, Folder::Inbox).await.unwrap();
     assert!(!now[0].flags.flagged && now[1].flags.flagged, "{now:?}");
     // .SILENT still tells the new MODSEQ; UID STORE names UIDs

@@ -14,11 +14,9 @@ use imap_next::imap_types::core::{IString, NString, Vec1};
 use imap_next::imap_types::datetime::DateTime;
 use imap_next::imap_types::envelope::{Address, Envelope};
 use imap_next::imap_types::fetch::{MessageDataItem, Section};
-use imap_next::imap_types::flag::{Flag, FlagFetch};
 use mail_parser::{HeaderValue, MessageParser};
 
 use super::mime::{self, Kind, Node};
-use crate::store::imap::Flags;
 
 /// An nstring of bytes: a quoted string when it can be one, else a
 /// literal (NUL, which a literal cannot carry, becomes 0x80).
@@ -74,26 +72,6 @@ fn encoded_name(name: &str) -> String {
         "=?utf-8?b?{}?=",
         base64::engine::general_purpose::STANDARD.encode(name.as_bytes())
     )
-}
-
-pub fn flags(f: Flags) -> Vec<FlagFetch<'static>> {
-    let mut out = Vec::new();
-    if f.seen {
-        out.push(FlagFetch::Flag(Flag::Seen));
-    }
-    if f.answered {
-        out.push(FlagFetch::Flag(Flag::Answered));
-    }
-    if f.flagged {
-        out.push(FlagFetch::Flag(Flag::Flagged));
-    }
-    if f.deleted {
-        out.push(FlagFetch::Flag(Flag::Deleted));
-    }
-    if f.draft {
-        out.push(FlagFetch::Flag(Flag::Draft));
-    }
-    out
 }
 
 /// INTERNALDATE from Unix ms (UTC).
@@ -496,14 +474,5 @@ Content-Type: text/plain\r\n\r\nplain\r\n--z\r\nContent-Type: text/html; charset
             }
         ));
         assert!(internal_date(0).is_some());
-        assert_eq!(
-            flags(Flags {
-                seen: true,
-                deleted: true,
-                ..Default::default()
-            })
-            .len(),
-            2
-        );
     }
 }

@@ -386,11 +386,19 @@ impl Session {
         ) else {
             return Outcome::one(unavailable(tag));
         };
+        let recent = if names.contains(&StatusDataItemName::Recent) {
+            match store.imap_recent_count(user, folder).await {
+                Ok(n) => n,
+                Err(_) => return Outcome::one(unavailable(tag)),
+            }
+        } else {
+            0
+        };
         let mut items = Vec::new();
         for n in names {
             items.push(match n {
                 StatusDataItemName::Messages => StatusDataItem::Messages(counts.total),
-                StatusDataItemName::Recent => StatusDataItem::Recent(0),
+                StatusDataItemName::Recent => StatusDataItem::Recent(recent),
                 StatusDataItemName::UidNext => StatusDataItem::UidNext(nz(next)),
                 StatusDataItemName::UidValidity => StatusDataItem::UidValidity(nz(validity)),
                 StatusDataItemName::Unseen => StatusDataItem::Unseen(counts.unseen),

@@ -24,8 +24,11 @@ pub mod condstore;
 mod condstore_tests;
 mod driver;
 pub mod fetch;
+pub mod flags;
 #[cfg(test)]
 mod folder_tests;
+#[cfg(test)]
+mod keyword_tests;
 pub mod mailboxes;
 pub mod mime;
 pub mod mutf7;
@@ -37,6 +40,7 @@ mod scale_tests;
 pub mod search;
 #[cfg(test)]
 mod search_tests;
+mod select;
 pub mod selected;
 pub mod selected_cmds;
 pub mod session;

@@ -9,6 +9,7 @@ use imap_next::imap_types::core::{Tag, Vec1};
 use imap_next::imap_types::fetch::{
     MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName,
 };
+use imap_next::imap_types::flag::FlagFetch;
 use imap_next::imap_types::response::{Data, Response};
 use imap_next::imap_types::search::SearchKey;
 use imap_next::imap_types::sequence::SequenceSet;
@@ -265,6 +266,8 @@ impl FetchJob {
                 self.newly_seen.push(entry.uid);
                 sel.entries_mut()[i].flags.seen = true;
             }
+            let recent = sel.recent.contains(entry.uid);
+            let flags = super::flags::fetch_list(flags, recent, &sel.keywords);
             work.push((i as u32 + 1, entry, flags, raw, seen_now));
         }
         let names = self.names.clone();
@@ -298,7 +301,7 @@ impl FetchJob {
 /// The items of one FETCH response.
 fn build_items(
     entry: &ImapEntry,
-    flags: Flags,
+    flags: Vec<FlagFetch<'static>>,
     raw: Option<&[u8]>,
     names: &[MessageDataItemName<'static>],
     seen_now: bool,
@@ -326,7 +329,7 @@ fn build_items(
             (MessageDataItemName::Uid, ..) => MessageDataItem::Uid(nz(entry.uid)),
             (MessageDataItemName::Flags, ..) => {
                 flags_sent = true;
-                MessageDataItem::Flags(fetch::flags(flags))
+                MessageDataItem::Flags(flags.clone())
             }
             (MessageDataItemName::InternalDate, ..) => {
                 match fetch::internal_date(entry.received_at) {
@@ -373,7 +376,7 @@ fn build_items(
     }
     // RFC 3501 §6.4.5: a \Seen set by this FETCH is reported
     if seen_now && !flags_sent {
-        out.push(MessageDataItem::Flags(fetch::flags(flags)));
+        out.push(MessageDataItem::Flags(flags));
     }
     out
 }
@@ -395,6 +398,10 @@ pub async fn search_cmd(
     let user = *user;
     let entries = sel.entries.clone();
     let folder = sel.folder;
+    let (recent, keywords) = (
+        std::sync::Arc::new(sel.recent.clone()),
+        sel.keywords.clone(),
+    );
     // header and text criteria through the indexes first
     let mut terms = Vec::new();
     let plan = search::plan(key, &mut terms);
@@ -431,6 +438,7 @@ pub async fn search_cmd(
         };
         let (plan, hits) = (plan.clone(), hits.clone());
         let entries = entries.clone();
+        let (recent, keywords) = (recent.clone(), keywords.clone());
         let found = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
             for i in range {
@@ -442,6 +450,8 @@ pub async fn search_cmd(
                     message: parsed.as_ref(),
                     largest_seq,
                     largest_uid,
+                    recent: recent.contains(e.uid),
+                    keywords: &keywords,
                 };
                 if search::plan_matches(&plan, &c, &hits) {
                     out.push((nz(if uid { e.uid } else { i as u32 + 1 }), e.modseq));

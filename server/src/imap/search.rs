@@ -13,6 +13,7 @@ use mail_parser::{HeaderValue, Message, MessageParser};
 use super::selected::contains;
 use crate::store::imap::ImapEntry;
 use crate::store::imap_search::{HeaderColumn, IndexedTerm};
+use crate::store::keywords::Keywords;
 
 /// A search key with the criteria an index answers taken out.
 #[derive(Debug, Clone)]
@@ -110,6 +111,10 @@ pub struct Candidate<'a> {
     pub message: Option<&'a Message<'a>>,
     pub largest_seq: u32,
     pub largest_uid: u32,
+    /// `\Recent` to this session.
+    pub recent: bool,
+    /// The user's keyword names (KEYWORD, UNKEYWORD).
+    pub keywords: &'a Keywords,
 }
 
 fn text_of(a: &AString<'_>) -> String {
@@ -205,12 +210,11 @@ pub fn matches(k: &SearchKey<'_>, c: &Candidate<'_>) -> bool {
         Unflagged => !f.flagged,
         Seen => f.seen,
         Unseen => !f.seen,
-        // no \Recent here (RFC 9051 dropped it): NEW is UNSEEN
-        New => !f.seen,
-        Old => true,
-        Recent => false,
-        Keyword(_) => false,
-        Unkeyword(_) => true,
+        New => c.recent && !f.seen,
+        Old => !c.recent,
+        Recent => c.recent,
+        Keyword(k) => has_keyword(c, k.as_ref()),
+        Unkeyword(k) => !has_keyword(c, k.as_ref()),
         Larger(n) => c.entry.size > *n,
         Smaller(n) => c.entry.size < *n,
         Before(d) => day(c.entry.received_at).is_some_and(|x| x < *d.as_ref()),
@@ -251,6 +255,13 @@ pub fn matches(k: &SearchKey<'_>, c: &Candidate<'_>) -> bool {
     }
 }
 
+/// Does the entry carry this keyword (a name never used: no)?
+fn has_keyword(c: &Candidate<'_>, name: &str) -> bool {
+    c.keywords
+        .bit(name)
+        .is_some_and(|b| c.entry.flags.keywords & (1u64 << b) != 0)
+}
+
 /// Does the key ask by modification sequence (then the result carries the
 /// highest of the matches, RFC 7162 §3.1.5)?
 pub fn mentions_modseq(k: &SearchKey<'_>) -> bool {
@@ -280,6 +291,11 @@ mod tests {
 Subject: Budget meeting\r\nDate: Tue, 01 Dec 2026 09:00:00 +0100\r\nX-Prio: high\r\n\r\nThe numbers are final.\r\n";
 
     fn run(k: SearchKey<'_>, flags: Flags) -> bool {
+        run_with(k, flags, false)
+    }
+
+    fn run_with(k: SearchKey<'_>, flags: Flags, recent: bool) -> bool {
+        let keywords = Keywords::new(vec!["$Forwarded".into(), "Work".into()]);
         let parsed = parse(RAW);
         let entry = ImapEntry {
             uid: 42,
@@ -299,6 +315,8 @@ Subject: Budget meeting\r\nDate: Tue, 01 Dec 2026 09:00:00 +0100\r\nX-Prio: high
             },
             largest_seq: 5,
             largest_uid: 50,
+            recent,
+            keywords: &keywords,
         };
         matches(&k, &c)
     }
@@ -352,6 +370,23 @@ Subject: Budget meeting\r\nDate: Tue, 01 Dec 2026 09:00:00 +0100\r\nX-Prio: high
             SearchKey::Or(Box::new(SearchKey::Deleted), Box::new(SearchKey::Flagged)),
             seen
         ));
+        let work = Flags {
+            keywords: 0b10,
+            ..Default::default()
+        };
+        let atom = |s: &str| imap_next::imap_types::core::Atom::try_from(s.to_string()).unwrap();
+        assert!(run(SearchKey::Keyword(atom("WORK")), work));
+        assert!(!run(SearchKey::Keyword(atom("$Forwarded")), work));
+        assert!(!run(SearchKey::Keyword(atom("$NeverNamed")), work));
+        assert!(run(SearchKey::Unkeyword(atom("$NeverNamed")), work));
+        assert!(!run(SearchKey::Unkeyword(atom("work")), work));
+        // NEW is RECENT and UNSEEN; OLD is not RECENT
+        assert!(run_with(SearchKey::New, none, true));
+        assert!(!run_with(SearchKey::New, seen, true));
+        assert!(!run_with(SearchKey::New, none, false));
+        assert!(run_with(SearchKey::Old, seen, false));
+        assert!(!run_with(SearchKey::Old, none, true));
+        assert!(run_with(SearchKey::Recent, none, true));
         assert!(run(
             SearchKey::Uid(imap_next::imap_types::sequence::SequenceSet::try_from("40:*").unwrap()),
             none

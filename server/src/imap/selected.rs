@@ -10,8 +10,12 @@ use imap_next::imap_types::fetch::MessageDataItem;
 use imap_next::imap_types::response::Data;
 use imap_next::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 
+use imap_next::imap_types::flag::FlagFetch;
+
 use super::condstore::Resync;
+use super::flags::Recent;
 use crate::store::imap::{FolderChanges, ImapEntry};
+use crate::store::keywords::Keywords;
 use crate::store::mailbox::Folder;
 
 pub struct Selected {
@@ -26,6 +30,12 @@ pub struct Selected {
     /// UIDs removed elsewhere that the client has not been told of yet
     /// (no EXPUNGE during FETCH, STORE or SEARCH, RFC 3501 §7.4.1).
     pending_vanished: Vec<u32>,
+    /// The user's keyword names as the client was last told them (FLAGS).
+    pub keywords: Arc<Keywords>,
+    /// The messages recent to this session.
+    pub recent: Recent,
+    /// The highest UID whose recency was settled (claimed or not).
+    pub claimed: u32,
 }
 
 /// Is `n` in `set`, with `*` the largest value in use (RFC 3501 §9
@@ -48,37 +58,49 @@ fn nz(n: usize) -> NonZeroU32 {
     NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX).max(1)).unwrap_or(NonZeroU32::MIN)
 }
 
-/// An entry's flags changed elsewhere, told as the client asked
-/// (RFC 7162 §3.1.4, §3.2.4: with MODSEQ, and the UID too under QRESYNC).
-fn flags_of(seq: usize, e: &ImapEntry, resync: Resync) -> Data<'static> {
-    if resync == Resync::QResync {
-        return super::condstore::changed_fetch(seq, e);
-    }
-    let mut items = vec![MessageDataItem::Flags(super::fetch::flags(e.flags))];
-    if resync == Resync::CondStore {
-        items.push(MessageDataItem::ModSeq(super::condstore::modseq(e.modseq)));
-    }
-    Data::Fetch {
-        seq: nz(seq),
-        items: Vec1::try_from(items)
-            .unwrap_or_else(|_| Vec1::from(MessageDataItem::Flags(Vec::new()))),
-    }
-}
-
 impl Selected {
-    /// `entries` as read after `modseq` (so nothing older is missing).
+    /// `entries` as read after `modseq` (so nothing older is missing);
+    /// none recent until [`Selected::recent`] says so.
     pub fn new(
         folder: Folder,
         read_only: bool,
         entries: Arc<Vec<ImapEntry>>,
         modseq: u64,
+        keywords: Arc<Keywords>,
     ) -> Selected {
+        let claimed = entries.last().map_or(0, |e| e.uid);
         Selected {
             folder,
             read_only,
             entries,
             modseq,
             pending_vanished: Vec::new(),
+            keywords,
+            recent: Recent::default(),
+            claimed,
+        }
+    }
+
+    /// An entry's flags as this session says them (`\Recent`, keywords).
+    pub fn flag_list(&self, e: &ImapEntry) -> Vec<FlagFetch<'static>> {
+        super::flags::fetch_list(e.flags, self.recent.contains(e.uid), &self.keywords)
+    }
+
+    /// An entry's flags changed elsewhere, told as the client asked
+    /// (RFC 7162 §3.1.4, §3.2.4: with MODSEQ, and the UID too under
+    /// QRESYNC).
+    fn flags_of(&self, seq: usize, e: &ImapEntry, resync: Resync) -> Data<'static> {
+        if resync == Resync::QResync {
+            return super::condstore::changed_fetch(seq, e, self.flag_list(e));
+        }
+        let mut items = vec![MessageDataItem::Flags(self.flag_list(e))];
+        if resync == Resync::CondStore {
+            items.push(MessageDataItem::ModSeq(super::condstore::modseq(e.modseq)));
+        }
+        Data::Fetch {
+            seq: nz(seq),
+            items: Vec1::try_from(items)
+                .unwrap_or_else(|_| Vec1::from(MessageDataItem::Flags(Vec::new()))),
         }
     }
 
@@ -145,7 +167,8 @@ impl Selected {
                         e.modseq = e.modseq.max(c.modseq);
                         e.flags = c.flags;
                         if told {
-                            out.push(flags_of(i + 1, e, resync));
+                            let e = &self.entries[i];
+                            out.push(self.flags_of(i + 1, e, resync));
                         }
                     }
                 }
@@ -161,7 +184,9 @@ impl Selected {
             }
         }
         if added {
+            // RFC 3501 §7.3.2: RECENT beside EXISTS
             out.push(Data::Exists(self.exists()));
+            out.push(Data::Recent(self.recent.count(&self.entries)));
         }
         out
     }
@@ -236,6 +261,7 @@ mod tests {
             false,
             Arc::new(vec![e(10, false), e(20, true), e(300, false)]),
             1,
+            Default::default(),
         );
         assert_eq!(s.resolve(&set("1:*"), false).unwrap(), [0, 1, 2]);
         assert_eq!(s.resolve(&set("2"), false).unwrap(), [1]);
@@ -262,6 +288,7 @@ mod tests {
             false,
             Arc::new(vec![e(10, false), e(20, false), e(30, false)]),
             5,
+            Default::default(),
         );
         // 20 expunged elsewhere, 30 read in the webmail, 40 arrived
         let out = s.apply(
@@ -269,13 +296,14 @@ mod tests {
             Resync::Off,
         );
         let text: Vec<String> = out.iter().map(|d| format!("{d:?}")).collect();
-        assert_eq!(text.len(), 3, "{text:?}");
+        assert_eq!(text.len(), 4, "{text:?}");
         assert!(
             text[0].contains("Fetch") && text[0].contains("seq: 3"),
             "{text:?}"
         );
         assert!(text[1].contains("Exists(4)"), "{text:?}");
-        assert!(text[2].contains("Expunge(2)"), "{text:?}");
+        assert!(text[2].contains("Recent(0)"), "{text:?}");
+        assert!(text[3].contains("Expunge(2)"), "{text:?}");
         assert_eq!(s.modseq, 8);
         assert_eq!(
             s.entries.iter().map(|e| e.uid).collect::<Vec<_>>(),
@@ -295,6 +323,7 @@ mod tests {
             false,
             Arc::new(vec![e(10, false), e(20, false)]),
             1,
+            Default::default(),
         );
         // during FETCH: 10 removed elsewhere stays, 20 read is told
         let out = s.apply_soft(changes(3, vec![e(20, true)], vec![10]), Resync::Off);

@@ -16,7 +16,6 @@ use imap_next::imap_types::search::SearchKey;
 use imap_next::imap_types::sequence::SequenceSet;
 
 use super::condstore::{self, Resync};
-use super::fetch;
 use super::session::{bad, no, ok, unavailable, After, Outcome, Session, State};
 use crate::store::imap::{FlagOp, Flags};
 
@@ -45,45 +44,20 @@ fn uid_set(uids: &[u32]) -> Option<UidSet> {
     Vec1::try_from(out).ok().map(UidSet)
 }
 
-/// The system flags of a flag list (keywords are not kept here).
-pub fn flags_of(list: &[Flag<'_>]) -> Flags {
-    let mut f = Flags::default();
-    for flag in list {
-        match flag {
-            Flag::Seen => f.seen = true,
-            Flag::Answered => f.answered = true,
-            Flag::Flagged => f.flagged = true,
-            Flag::Deleted => f.deleted = true,
-            Flag::Draft => f.draft = true,
-            _ => {}
-        }
-    }
-    f
-}
-
 pub async fn run(s: &mut Session, tag: &Tag<'static>, body: CommandBody<'static>) -> Outcome {
     // flags set elsewhere (the webmail, another session) and new mail are
     // taken in first, so FETCH, STORE and SEARCH work on what is true now
-    let mut before = Vec::new();
-    let resync = s.resync;
-    if matches!(
+    let before = if matches!(
         body,
         CommandBody::Fetch { .. } | CommandBody::Store { .. } | CommandBody::Search { .. }
     ) {
-        if let State::Selected(user, sel) = &mut s.state {
-            if let Ok(c) = s
-                .ctx
-                .store
-                .folder_changes(*user, sel.folder, sel.modseq)
-                .await
-            {
-                before = sel.apply_soft(c, resync);
-            }
-        }
-    }
+        s.refresh(true).await
+    } else {
+        Vec::new()
+    };
     let mut out = run_one(s, tag, body).await;
     if !before.is_empty() {
-        let mut all: Vec<Response<'static>> = before.into_iter().map(Response::Data).collect();
+        let mut all = before;
         all.append(&mut out.responses);
         out.responses = all;
     }
@@ -213,35 +187,54 @@ async fn store_cmd(
         Ok(p) => p,
         Err(e) => return Outcome::one(bad(tag, e)),
     };
-    if flags
-        .iter()
-        .any(|f| matches!(f, Flag::Keyword(_) | Flag::Extension(_)))
-    {
-        return Outcome::one(no(tag, None, "[CANNOT] Only system flags can be stored"));
-    }
     let op = match kind {
         StoreType::Add => FlagOp::Add,
         StoreType::Remove => FlagOp::Remove,
         StoreType::Replace => FlagOp::Replace,
     };
+    let given = match super::flags::given(flags) {
+        Ok(g) => g,
+        Err(e) => return Outcome::one(bad(tag, &e)),
+    };
+    let mut flags = given.flags;
+    let mut responses = Vec::new();
+    if !given.keywords.is_empty() {
+        let names: Vec<&str> = given.keywords.iter().map(String::as_str).collect();
+        // removing a keyword never names it
+        let named = if op == FlagOp::Remove {
+            s.ctx.store.imap_keywords(*user).await.map(|table| {
+                let bits = names
+                    .iter()
+                    .filter_map(|n| table.bit(n))
+                    .fold(0u64, |b, i| b | 1u64 << i);
+                Ok((bits, table))
+            })
+        } else {
+            s.ctx.store.imap_keyword_bits(*user, &names).await
+        };
+        let table = match named {
+            Ok(Ok((bits, table))) => {
+                flags.keywords = bits;
+                table
+            }
+            Ok(Err(r)) => return Outcome::one(super::flags::refused(tag, r)),
+            Err(_) => return Outcome::one(unavailable(tag)),
+        };
+        if table.all().len() > sel.keywords.all().len() {
+            sel.keywords = std::sync::Arc::new(table);
+            responses.extend(super::flags::announce(&sel.keywords, sel.read_only));
+        }
+    }
     let uids: Vec<u32> = positions.iter().map(|&i| sel.entries[i].uid).collect();
     let done = match s
         .ctx
         .store
-        .imap_store_flags_if(
-            *user,
-            sel.folder,
-            &uids,
-            op,
-            flags_of(flags),
-            unchanged_since,
-        )
+        .imap_store_flags_if(*user, sel.folder, &uids, op, flags, unchanged_since)
         .await
     {
         Ok(c) => c,
         Err(_) => return Outcome::one(unavailable(tag)),
     };
-    let mut responses = Vec::new();
     for c in done.changed {
         let Ok(i) = sel.entries.binary_search_by_key(&c.uid, |e| e.uid) else {
             continue;
@@ -259,7 +252,7 @@ async fn store_cmd(
             items.push(MessageDataItem::Uid(nz(c.uid)));
         }
         if answer {
-            items.push(MessageDataItem::Flags(fetch::flags(c.flags)));
+            items.push(MessageDataItem::Flags(sel.flag_list(&c)));
         }
         if resync >= Resync::CondStore {
             items.push(MessageDataItem::ModSeq(condstore::modseq(c.modseq)));

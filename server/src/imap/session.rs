@@ -7,14 +7,11 @@
 //! Selected-state commands (FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE) are
 //! in [`super::selected_cmds`].
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use imap_next::imap_types::auth::AuthMechanism;
-use imap_next::imap_types::command::{Command, CommandBody, SelectParameter};
+use imap_next::imap_types::command::{Command, CommandBody};
 use imap_next::imap_types::core::{IString, NString, Tag, Text, Vec1};
-use imap_next::imap_types::flag::{Flag, FlagPerm};
-use imap_next::imap_types::mailbox::Mailbox;
 use imap_next::imap_types::response::{
     Capability, Code, Data, Greeting, GreetingKind, Response, Status,
 };
@@ -132,10 +129,6 @@ fn server_id() -> Option<Vec<(IString<'static>, NString<'static>)>> {
     ]
     .into_iter()
     .collect()
-}
-
-fn nz(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
 impl Session {
@@ -375,143 +368,6 @@ impl Session {
                 State::Selected(..) => super::selected_cmds::run(self, &tag, body).await,
                 _ => Outcome::one(bad(&tag, "Select a mailbox first")),
             },
-        }
-    }
-
-    async fn select(
-        &mut self,
-        tag: &Tag<'static>,
-        m: &Mailbox<'_>,
-        params: &[SelectParameter],
-        read_only: bool,
-    ) -> Outcome {
-        let Some(user) = self.user() else {
-            return Outcome::one(bad(tag, "Log in first"));
-        };
-        let qresync = params
-            .iter()
-            .find(|p| matches!(p, SelectParameter::QResync { .. }));
-        if qresync.is_some() && self.resync < Resync::QResync {
-            return Outcome::one(bad(tag, "QRESYNC is not enabled (ENABLE QRESYNC first)"));
-        }
-        if params.contains(&SelectParameter::CondStore) {
-            self.resync = self.resync.max(Resync::CondStore);
-        }
-        // RFC 7162 §3.2.11: the end of the previous mailbox's responses
-        let mut responses = Vec::new();
-        if self.is_selected() {
-            responses.push(Response::Status(untagged_ok(
-                Some(Code::Closed),
-                "Previous mailbox closed",
-            )));
-        }
-        // RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected
-        self.state = State::Authenticated(user);
-        let folder = match self.folder_named(user, m).await {
-            Ok(Some(f)) => f,
-            Ok(None) => return Outcome::one(no(tag, code("NONEXISTENT"), "No such mailbox")),
-            Err(_) => return Outcome::one(unavailable(tag)),
-        };
-        let store = &self.ctx.store;
-        // the folder's snapshot and the changes after it, not every row
-        let ((entries, modseq), validity, next) = match (
-            store.imap_folder(user, folder).await,
-            store.folder_uid_validity(user, folder).await,
-            store.imap_uid_next(user, folder).await,
-        ) {
-            (Ok(f), Ok(Some(v)), Ok(n)) => (f, v, n),
-            _ => return Outcome::one(unavailable(tag)),
-        };
-        let flags = vec![
-            Flag::Answered,
-            Flag::Flagged,
-            Flag::Deleted,
-            Flag::Seen,
-            Flag::Draft,
-        ];
-        responses.extend([
-            Response::Data(Data::Flags(flags.clone())),
-            Response::Data(Data::Exists(entries.len() as u32)),
-            Response::Data(Data::Recent(0)),
-        ]);
-        if let Some(i) = entries.iter().position(|e| !e.flags.seen) {
-            responses.push(Response::Status(untagged_ok(
-                Some(Code::Unseen(nz(i as u32 + 1))),
-                "First unseen",
-            )));
-        }
-        let perm: Vec<FlagPerm<'static>> = if read_only {
-            Vec::new()
-        } else {
-            flags.into_iter().map(FlagPerm::Flag).collect()
-        };
-        responses.extend([
-            Response::Status(untagged_ok(
-                Some(Code::PermanentFlags(perm)),
-                "Flags permitted",
-            )),
-            Response::Status(untagged_ok(
-                Some(Code::UidValidity(nz(validity))),
-                "UIDs valid",
-            )),
-            Response::Status(untagged_ok(
-                Some(Code::UidNext(nz(next))),
-                "Predicted next UID",
-            )),
-            Response::Status(untagged_ok(
-                Some(Code::HighestModSeq(condstore::modseq(modseq))),
-                "Highest",
-            )),
-        ]);
-        if let Some(p) = qresync {
-            match condstore::select_resync(store, user, folder, &entries, validity, p).await {
-                Ok(r) => responses.extend(r),
-                Err(_) => return Outcome::one(unavailable(tag)),
-            }
-        }
-        let code = if read_only {
-            Code::ReadOnly
-        } else {
-            Code::ReadWrite
-        };
-        responses.push(Response::Status(ok(
-            tag,
-            Some(code),
-            if read_only {
-                "EXAMINE completed"
-            } else {
-                "SELECT completed"
-            },
-        )));
-        self.state = State::Selected(user, Selected::new(folder, read_only, entries, modseq));
-        Outcome {
-            responses,
-            after: After::Nothing,
-            job: None,
-        }
-    }
-
-    /// What changed in the selected mailbox since the client last heard
-    /// (new mail, flags set in the webmail, expunged elsewhere).
-    pub async fn changes(&mut self) -> Vec<Response<'static>> {
-        let State::Selected(user, sel) = &mut self.state else {
-            return Vec::new();
-        };
-        match self
-            .ctx
-            .store
-            .folder_changes(*user, sel.folder, sel.modseq)
-            .await
-        {
-            Ok(c) => sel
-                .apply(c, self.resync)
-                .into_iter()
-                .map(Response::Data)
-                .collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot refresh the selected mailbox");
-                Vec::new()
-            }
         }
     }
 }

@@ -287,11 +287,14 @@ async fn issue_9_list_status_select_and_fetch() {
         r.contains("* 2 EXISTS") && r.contains("[UIDVALIDITY ") && r.contains("c OK [READ-WRITE]"),
         "{r}"
     );
-    assert!(r.contains("[UNSEEN 1]"), "{r}");
+    assert!(r.contains("[UNSEEN 1]") && r.contains("* 2 RECENT"), "{r}");
     let r = c
         .cmd("d", "FETCH 1:2 (FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)")
         .await;
-    assert!(r.contains("* 1 FETCH (FLAGS () RFC822.SIZE "), "{r}");
+    assert!(
+        r.contains("* 1 FETCH (FLAGS (\\Recent) RFC822.SIZE "),
+        "{r}"
+    );
     assert!(
         r.contains("\"Budget 2027\"") && r.contains("\"<b1@remote.test>\""),
         "{r}"
@@ -321,7 +324,7 @@ async fn issue_9_list_status_select_and_fetch() {
     // PEEK left it unseen; BODY[] reads it, and says so
     let r = c.cmd("g", "FETCH 1 BODY[]").await;
     assert!(
-        r.contains("Can we meet on Monday?") && r.contains("FLAGS (\\Seen)"),
+        r.contains("Can we meet on Monday?") && r.contains("FLAGS (\\Recent \\Seen)"),
         "{r}"
     );
     let r = c.cmd("h", "UID FETCH 1:* (FLAGS)").await;
@@ -361,7 +364,10 @@ async fn issue_9_store_search_copy_move_expunge() {
     let mut c = logged_in(&w).await;
     c.cmd("s", "SELECT INBOX").await;
     let r = c.cmd("a", "STORE 1 +FLAGS (\\Flagged \\Seen)").await;
-    assert!(r.contains("* 1 FETCH (FLAGS (\\Seen \\Flagged))"), "{r}");
+    assert!(
+        r.contains("* 1 FETCH (FLAGS (\\Recent \\Seen \\Flagged))"),
+        "{r}"
+    );
     let r = c.cmd("b", "STORE 1 -FLAGS.SILENT (\\Seen)").await;
     assert!(!r.contains("FETCH"), "{r}");
     let r = c.cmd("c", "SEARCH UNSEEN").await;

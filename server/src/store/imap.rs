@@ -11,7 +11,8 @@ use super::mailbox::Folder;
 use super::{now_ms, MessageId, Result, Store, Summary, UserId};
 use crate::store::db;
 
-/// The system flags a message can carry (no keywords).
+/// The flags a message carries: the system flags, and its keywords as
+/// bits of the user's keyword table ([`super::keywords`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Flags {
     pub seen: bool,
@@ -19,6 +20,7 @@ pub struct Flags {
     pub flagged: bool,
     pub deleted: bool,
     pub draft: bool,
+    pub keywords: u64,
 }
 
 /// How STORE changes flags.
@@ -42,6 +44,11 @@ impl Flags {
             flagged: pick(self.flagged, f.flagged),
             deleted: pick(self.deleted, f.deleted),
             draft: pick(self.draft, f.draft),
+            keywords: match op {
+                FlagOp::Add => self.keywords | f.keywords,
+                FlagOp::Remove => self.keywords & !f.keywords,
+                FlagOp::Replace => f.keywords,
+            },
         }
     }
 }
@@ -117,6 +124,7 @@ pub(super) fn entry(r: &db::Row) -> Result<ImapEntry> {
             flagged: r.try_get(4)?,
             deleted: r.try_get(5)?,
             draft: r.try_get(6)?,
+            keywords: r.try_get::<i64, _>(10)? as u64,
         },
         received_at: r.try_get(7)?,
         size: u32::try_from(size).unwrap_or(u32::MAX),
@@ -126,7 +134,7 @@ pub(super) fn entry(r: &db::Row) -> Result<ImapEntry> {
 
 pub(super) const COLUMNS: &str =
     "mb.id, mb.message_id, mb.seen, mb.answered, mb.flagged, mb.deleted, \
-                       mb.draft, mb.received_at, m.size, mb.modseq";
+                       mb.draft, mb.received_at, m.size, mb.modseq, mb.keywords";
 
 impl Store {
     /// The UIDVALIDITY of every folder (made once, kept).
@@ -168,12 +176,12 @@ impl Store {
     /// instead, see [`Store::imap_folder`]). Flags come packed in one
     /// column: decoding is most of the cost of a big folder.
     pub async fn imap_entries(&self, user: UserId, folder: Folder) -> Result<Vec<ImapEntry>> {
-        let rows: Vec<(i64, i64, i64, i64, i64, i64)> = db::query_as(
+        let rows: Vec<(i64, i64, i64, i64, i64, i64, i64)> = db::query_as(
             "SELECT mb.id, mb.message_id, \
                     CAST(CASE WHEN mb.seen THEN 1 ELSE 0 END + CASE WHEN mb.answered THEN 2 ELSE 0 END \
                     + CASE WHEN mb.flagged THEN 4 ELSE 0 END + CASE WHEN mb.deleted THEN 8 ELSE 0 END \
                     + CASE WHEN mb.draft THEN 16 ELSE 0 END AS BIGINT), \
-                    mb.received_at, m.size, mb.modseq \
+                    mb.received_at, m.size, mb.modseq, mb.keywords \
              FROM mailbox mb INDEXED BY mailbox_uids \
              JOIN messages m ON m.id = mb.message_id \
              WHERE mb.user_id = ? AND mb.folder = ? ORDER BY mb.id",
@@ -185,7 +193,7 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(uid, message, bits, received_at, size, modseq)| ImapEntry {
+                |(uid, message, bits, received_at, size, modseq, keywords)| ImapEntry {
                     uid: u32::try_from(uid).unwrap_or(u32::MAX),
                     message: MessageId(message),
                     flags: Flags {
@@ -194,6 +202,7 @@ impl Store {
                         flagged: bits & 4 != 0,
                         deleted: bits & 8 != 0,
                         draft: bits & 16 != 0,
+                        keywords: keywords as u64,
                     },
                     received_at,
                     size: u32::try_from(size.max(0)).unwrap_or(u32::MAX),
@@ -273,8 +282,14 @@ impl Store {
             (FlagOp::Replace, g) => format!("{col} = {}", if g { "TRUE" } else { "FALSE" }),
             _ => format!("{col} = {col}"),
         };
+        let keywords = match op {
+            FlagOp::Add => "keywords | ?",
+            FlagOp::Remove => "keywords & ~?",
+            FlagOp::Replace => "?",
+        };
         let sql = format!(
-            "UPDATE mailbox SET {}, {}, {}, {}, {} WHERE +user_id = ? AND +folder = ? \
+            "UPDATE mailbox SET {}, {}, {}, {}, {}, keywords = {keywords} \
+             WHERE +user_id = ? AND +folder = ? \
              AND id IN (SELECT value FROM json_each(?)) AND modseq <= ?",
             set("seen", flags.seen),
             set("answered", flags.answered),
@@ -303,6 +318,7 @@ impl Store {
         };
         modified.sort_unstable();
         db::query(sqlx::AssertSqlSafe(sql))
+            .bind(flags.keywords as i64)
             .bind(user.0)
             .bind(folder)
             .bind(&ids)
@@ -385,9 +401,9 @@ impl Store {
         for &uid in uids {
             let new: Option<i64> = db::query_scalar(
                 "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen, \
-                 during_outage, flagged, answered, deleted, draft, trashed_from) \
+                 during_outage, flagged, answered, deleted, draft, keywords, trashed_from) \
                  SELECT user_id, message_id, ?, received_at, seen, during_outage, flagged, answered, \
-                 deleted, draft, CASE WHEN ? = 'trash' THEN folder END \
+                 deleted, draft, keywords, CASE WHEN ? = 'trash' THEN folder END \
                  FROM mailbox WHERE user_id = ? AND folder = ? AND id = ? \
                  ON CONFLICT DO NOTHING RETURNING id",
             )
@@ -423,7 +439,7 @@ impl Store {
             let row = db::query(
                 "DELETE FROM mailbox WHERE user_id = ? AND folder = ? AND id = ? \
                  RETURNING message_id, received_at, seen, during_outage, flagged, answered, \
-                 deleted, draft, trashed_from",
+                 deleted, draft, trashed_from, keywords",
             )
             .bind(user.0)
             .bind(folder)
@@ -439,10 +455,11 @@ impl Store {
             let (seen, outage, flagged, answered, deleted, draft) =
                 (flag(2)?, flag(3)?, flag(4)?, flag(5)?, flag(6)?, flag(7)?);
             let from: Option<String> = r.try_get(8)?;
+            let keywords: i64 = r.try_get(9)?;
             let new: i64 = db::query_scalar(
                 "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen, \
-                 during_outage, flagged, answered, deleted, draft, trashed_from) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                 during_outage, flagged, answered, deleted, draft, trashed_from, keywords) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(user.0)
             .bind(message)
@@ -455,6 +472,7 @@ impl Store {
             .bind(deleted)
             .bind(draft)
             .bind(from)
+            .bind(keywords)
             .fetch_one(&mut tx)
             .await?;
             if let Ok(n) = u32::try_from(new) {
@@ -524,12 +542,14 @@ impl Store {
         )
         .await?;
         db::query(
-            "UPDATE mailbox SET answered = ?, flagged = ?, deleted = ?, draft = ? WHERE id = ?",
+            "UPDATE mailbox SET answered = ?, flagged = ?, deleted = ?, draft = ?, keywords = ? \
+             WHERE id = ?",
         )
         .bind(flags.answered)
         .bind(flags.flagged)
         .bind(flags.deleted)
         .bind(flags.draft)
+        .bind(flags.keywords as i64)
         .bind(uid)
         .execute(&mut tx)
         .await?;

@@ -81,9 +81,12 @@ impl FolderCache {
     }
 }
 
-const VERSION: u8 = 1;
-/// UID, flags, size, received_at, modseq, message: 4 + 1 + 4 + 8 + 8 + 8.
+const VERSION: u8 = 2;
+/// UID, flags, size, received_at, modseq, message: 4 + 1 + 4 + 8 + 8 + 8;
+/// then, when the flags byte says so, the keywords (8).
 const RECORD: usize = 33;
+/// The flags byte's bit that says keywords follow.
+const HAS_KEYWORDS: u8 = 32;
 
 /// Packed entries, in UID order.
 pub fn encode(entries: &[ImapEntry]) -> Vec<u8> {
@@ -95,45 +98,59 @@ pub fn encode(entries: &[ImapEntry]) -> Vec<u8> {
             | (f.answered as u8) << 1
             | (f.flagged as u8) << 2
             | (f.deleted as u8) << 3
-            | (f.draft as u8) << 4;
+            | (f.draft as u8) << 4
+            | if f.keywords != 0 { HAS_KEYWORDS } else { 0 };
         out.extend_from_slice(&e.uid.to_le_bytes());
         out.push(bits);
         out.extend_from_slice(&e.size.to_le_bytes());
         out.extend_from_slice(&e.received_at.to_le_bytes());
         out.extend_from_slice(&e.modseq.to_le_bytes());
         out.extend_from_slice(&e.message.0.to_le_bytes());
+        if f.keywords != 0 {
+            out.extend_from_slice(&f.keywords.to_le_bytes());
+        }
     }
     out
 }
 
 /// The entries back; None if the bytes are not a snapshot of this version.
 pub fn decode(b: &[u8]) -> Option<Vec<ImapEntry>> {
-    let (&v, rest) = b.split_first()?;
-    if v != VERSION || rest.len() % RECORD != 0 {
+    let (&v, mut rest) = b.split_first()?;
+    if v != VERSION {
         return None;
     }
+    let u32_at = |r: &[u8], i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
+    let u64_at = |r: &[u8], i: usize| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&r[i..i + 8]);
+        u64::from_le_bytes(a)
+    };
     let mut out = Vec::with_capacity(rest.len() / RECORD);
-    for r in rest.chunks_exact(RECORD) {
-        let u32_at = |i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
-        let u64_at = |i: usize| {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&r[i..i + 8]);
-            u64::from_le_bytes(a)
-        };
+    while !rest.is_empty() {
+        let r = rest.get(..RECORD)?;
         let bits = r[4];
+        let keywords = if bits & HAS_KEYWORDS != 0 {
+            let k = rest.get(RECORD..RECORD + 8)?;
+            rest = &rest[RECORD + 8..];
+            u64_at(k, 0)
+        } else {
+            rest = &rest[RECORD..];
+            0
+        };
         out.push(ImapEntry {
-            uid: u32_at(0),
+            uid: u32_at(r, 0),
             flags: Flags {
                 seen: bits & 1 != 0,
                 answered: bits & 2 != 0,
                 flagged: bits & 4 != 0,
                 deleted: bits & 8 != 0,
                 draft: bits & 16 != 0,
+                keywords,
             },
-            size: u32_at(5),
-            received_at: u64_at(9) as i64,
-            modseq: u64_at(17),
-            message: MessageId(u64_at(25) as i64),
+            size: u32_at(r, 5),
+            received_at: u64_at(r, 9) as i64,
+            modseq: u64_at(r, 17),
+            message: MessageId(u64_at(r, 25) as i64),
         });
     }
     // UIDs strictly ascending, or it is not one of ours
@@ -259,15 +276,23 @@ mod tests {
 
     #[test]
     fn snapshots_round_trip_and_refuse_what_is_not_one() {
+        let mut tagged = e(9, false, 12);
+        tagged.flags.keywords = 1 << 63 | 5;
         let v = vec![
             e(3, true, 4),
-            e(9, false, 12),
+            tagged.clone(),
             e(4_000_000_000, true, u64::MAX),
         ];
-        assert_eq!(decode(&encode(&v)), Some(v));
+        let packed = encode(&v);
+        // keywords take room only where there are some
+        assert_eq!(packed.len(), 1 + 3 * RECORD + 8);
+        assert_eq!(decode(&packed), Some(v));
         assert_eq!(decode(&encode(&[])), Some(vec![]));
         assert_eq!(decode(b""), None);
-        assert_eq!(decode(&[2]), None);
+        assert_eq!(decode(&[1]), None, "the version before keywords");
+        let mut cut = encode(&[tagged]);
+        cut.pop();
+        assert_eq!(decode(&cut), None, "keywords cut short");
         let mut bad = encode(&[e(9, true, 1), e(3, true, 1)]);
         assert_eq!(decode(&bad), None, "UIDs out of order");
         bad.pop();

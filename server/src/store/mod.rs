@@ -45,6 +45,7 @@ pub mod imap_search;
 pub mod imap_snapshot;
 pub mod indexer;
 mod ingest;
+pub mod keywords;
 pub mod login_failures;
 pub mod mailbox;
 mod queue_writes;
