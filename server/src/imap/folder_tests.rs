@@ -263,36 +263,54 @@ fn uidnext(r: &str) -> u32 {
     number_after(r, "UIDNEXT ")
 }
 
-/// UIDNEXT changes only when mail is added to that folder (RFC 3501
-/// §2.3.1.1), though UIDs are one sequence for all of them; a MOVE within
-/// a folder gives the messages new UIDs (RFC 6851).
+/// Each folder numbers its own messages from 1: UIDNEXT changes only
+/// when mail is added to that folder, and the next message gets exactly
+/// the UIDNEXT told (RFC 3501 §2.3.1.1) — by delivery, APPEND, COPY and
+/// MOVE, also into a folder just made; a MOVE within a folder gives the
+/// messages new UIDs (RFC 6851).
 #[tokio::test]
-async fn uidnext_is_the_folders_own_and_a_move_within_renumbers() {
+async fn uidnext_is_the_folders_own_and_exactly_the_next_uid() {
     let w = world("uidnext", false).await;
     deliver(&w, MSG1).await;
     let mut c = logged_in(&w).await;
     c.cmd("a", "CREATE Other").await;
+    let r = c.cmd("a2", "STATUS Other (UIDNEXT)").await;
+    assert_eq!(uidnext(&r), 1, "a new folder starts at 1: {r}");
     let before = uidnext(&c.cmd("b", "STATUS INBOX (UIDNEXT)").await);
     let msg = "From: alice@example.test\r\nSubject: elsewhere\r\n\r\nhello\r\n";
     c.send(&format!("c APPEND Other {{{}}}\r\n", msg.len()))
         .await;
     c.read_until("+").await;
     c.send(&format!("{msg}\r\n")).await;
-    c.read_until("c ").await;
+    let r = c.read_until("c ").await;
+    assert!(r.contains(" 1] APPEND completed"), "APPENDUID 1: {r}");
     let r = c.cmd("d", "STATUS INBOX (UIDNEXT)").await;
     assert_eq!(uidnext(&r), before, "mail added elsewhere: {r}");
     deliver(&w, MSG2).await;
     let r = c.cmd("e", "STATUS INBOX (UIDNEXT)").await;
-    assert!(uidnext(&r) > before, "mail added here: {r}");
+    assert_eq!(uidnext(&r), before + 1, "mail added here: {r}");
 
-    c.cmd("f", "SELECT INBOX").await;
+    let r = c.cmd("f", "SELECT INBOX").await;
+    let next = number_after(&r, "[UIDNEXT ");
     let r = c.cmd("g", "UID FETCH 1:* (UID)").await;
+    assert!(r.contains(&format!("(UID {})", next - 1)), "{r}");
     let r2 = c.cmd("h", "MOVE 1 INBOX").await;
     assert!(
-        r2.contains("* OK [COPYUID ") && r2.contains("* 1 EXPUNGE") && r2.contains(" EXISTS"),
-        "{r2}"
+        r2.contains(&format!(" {next}] Moved"))
+            && r2.contains("* 1 EXPUNGE")
+            && r2.contains(" EXISTS"),
+        "the moved message takes the UIDNEXT told: {r2}"
     );
     let r3 = c.cmd("i", "UID FETCH 1:* (UID)").await;
     assert_ne!(r, r3, "new UIDs");
     assert_eq!(r3.matches("FETCH (UID").count(), 2, "{r3}");
+
+    // into a folder just made, and into one with mail
+    c.cmd("j", "CREATE Fresh").await;
+    let r = c.cmd("k", "COPY 1 Fresh").await;
+    assert!(r.contains(" 1] COPY completed"), "{r}");
+    let r = c.cmd("l", "STATUS Other (UIDNEXT)").await;
+    assert_eq!(uidnext(&r), 2, "{r}");
+    let r = c.cmd("m", "MOVE 2 Other").await;
+    assert!(r.contains(" 2] Moved"), "{r}");
 }

@@ -238,7 +238,7 @@ impl FetchJob {
             .filter_map(|&i| sel.entries.get(i).map(|e| e.uid))
             .collect();
         let mut raws: std::collections::HashMap<u32, Vec<u8>> = if self.needs_raw {
-            match store.imap_raws(user, &uids).await {
+            match store.imap_raws(user, sel.folder, &uids).await {
                 Ok(r) => r.into_iter().collect(),
                 Err(_) => return (vec![Response::Status(unavailable(&tag))], true),
             }
@@ -429,7 +429,7 @@ pub async fn search_cmd(
     for range in ranges {
         let raws: std::collections::HashMap<u32, Vec<u8>> = if content {
             let uids: Vec<u32> = entries[range.clone()].iter().map(|e| e.uid).collect();
-            match s.ctx.store.imap_raws(user, &uids).await {
+            match s.ctx.store.imap_raws(user, folder, &uids).await {
                 Ok(r) => r.into_iter().collect(),
                 Err(_) => return Outcome::one(unavailable(tag)),
             }

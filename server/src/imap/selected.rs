@@ -192,12 +192,18 @@ impl Selected {
     }
 
     /// Take in what changed and tell the client all of it (RFC 3501
-    /// §7.4.1, §5.2): EXPUNGE for entries gone (highest first so each
-    /// number is right when it is read), EXISTS when it grew, FETCH FLAGS
-    /// for entries whose flags changed elsewhere.
-    pub fn apply(&mut self, changes: FolderChanges, resync: Resync) -> Vec<Data<'static>> {
-        let mut out = self.apply_soft(changes, resync);
-        out.extend(self.expunge_pending(resync));
+    /// §7.4.1, §5.2): EXPUNGE for entries gone first (highest first so
+    /// each number is right when it is read), then FETCH FLAGS for entries
+    /// whose flags changed elsewhere and EXISTS when it grew — each number
+    /// as the client holds it when it reads the response.
+    pub fn apply(&mut self, mut changes: FolderChanges, resync: Resync) -> Vec<Data<'static>> {
+        let gone = std::mem::take(&mut changes.vanished);
+        changes
+            .changed
+            .retain(|c| gone.binary_search(&c.uid).is_err());
+        self.pending_vanished.extend(gone);
+        let mut out = self.expunge_pending(resync);
+        out.extend(self.apply_soft(changes, resync));
         out
     }
 
@@ -297,13 +303,13 @@ mod tests {
         );
         let text: Vec<String> = out.iter().map(|d| format!("{d:?}")).collect();
         assert_eq!(text.len(), 4, "{text:?}");
+        assert!(text[0].contains("Expunge(2)"), "{text:?}");
         assert!(
-            text[0].contains("Fetch") && text[0].contains("seq: 3"),
-            "{text:?}"
+            text[1].contains("Fetch") && text[1].contains("seq: 2"),
+            "30 is the second now: {text:?}"
         );
-        assert!(text[1].contains("Exists(4)"), "{text:?}");
-        assert!(text[2].contains("Recent(0)"), "{text:?}");
-        assert!(text[3].contains("Expunge(2)"), "{text:?}");
+        assert!(text[2].contains("Exists(3)"), "{text:?}");
+        assert!(text[3].contains("Recent(0)"), "{text:?}");
         assert_eq!(s.modseq, 8);
         assert_eq!(
             s.entries.iter().map(|e| e.uid).collect::<Vec<_>>(),

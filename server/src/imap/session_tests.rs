@@ -336,7 +336,12 @@ async fn issue_9_list_status_select_and_fetch() {
         .mailbox_page(w.alice, Folder::Inbox, None, 10)
         .await
         .unwrap();
-    assert!(rows.iter().any(|r| r.id == e[0].uid as i64 && r.seen));
+    let row = w
+        .store
+        .imap_row(w.alice, Folder::Inbox, e[0].uid)
+        .await
+        .unwrap();
+    assert!(rows.iter().any(|r| Some(r.id) == row && r.seen));
     // errors
     let r = c.cmd("i", "FETCH 9 FLAGS").await;
     assert!(r.contains("i BAD"), "{r}");
@@ -462,8 +467,9 @@ async fn issue_9_append_to_sent_once_and_idle_sees_new_mail() {
     assert!(r.contains("* 1 EXISTS"), "{r}");
     // a flag set in the webmail shows in the IDLE session too
     let e = w.store.imap_entries(w.alice, Folder::Inbox).await.unwrap();
+    let row = w.store.imap_row(w.alice, Folder::Inbox, e[0].uid).await;
     w.store
-        .set_seen(w.alice, e[0].uid as i64, true)
+        .set_seen(w.alice, row.unwrap().expect("the row"), true)
         .await
         .unwrap();
     let r = c.read_until("* 1 FETCH").await;

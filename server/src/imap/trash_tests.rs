@@ -23,6 +23,12 @@ async fn a_mail_app_deletes_to_trash_restores_and_empties_it() {
     c.cmd("s", "SELECT INBOX").await;
     let r = c.cmd("b", "STORE 1 +FLAGS.SILENT (\\Flagged)").await;
     assert!(r.contains("b OK"), "{r}");
+    let row_in = w
+        .store
+        .imap_row(w.alice, Folder::Inbox, inbox[0].uid)
+        .await
+        .unwrap();
+    assert!(row_in.is_some());
     let r = c.cmd("c", "MOVE 1 Trash").await;
     assert!(
         r.contains("* OK [COPYUID ") && r.contains("* 1 EXPUNGE"),
@@ -30,14 +36,24 @@ async fn a_mail_app_deletes_to_trash_restores_and_empties_it() {
     );
     let trash = w.store.imap_entries(w.alice, Folder::Trash).await.unwrap();
     assert_eq!(trash.len(), 1);
-    assert!(trash[0].uid > inbox[1].uid, "a new, higher UID");
+    let (row_in, row_out) = (
+        w.store
+            .imap_row(w.alice, Folder::Inbox, inbox[0].uid)
+            .await
+            .unwrap(),
+        w.store
+            .imap_row(w.alice, Folder::Trash, trash[0].uid)
+            .await
+            .unwrap(),
+    );
+    assert!(row_out > row_in, "a new row: {row_in:?} {row_out:?}");
     assert!(trash[0].flags.flagged, "flags kept");
     // the webmail sees it in its trash, and would restore it to the Inbox
     let counts = w.store.folder_counts(w.alice).await.unwrap();
     assert_eq!((counts.inbox, counts.trash), (1, 1));
     assert_eq!(
         w.store
-            .trashed_from(w.alice, trash[0].uid as i64)
+            .trashed_from(w.alice, row_out.expect("the trash row"))
             .await
             .unwrap(),
         Some(Folder::Inbox)

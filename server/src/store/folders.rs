@@ -535,16 +535,27 @@ impl Store {
 }
 
 /// A UIDVALIDITY for a folder made now: the time in seconds, and above
-/// every other of the user's folders (a folder deleted and made again in
-/// the same second still gets a new one).
+/// every one the user's folders were ever given (kept in
+/// `users.folder_validity`: a folder deleted and made again in the same
+/// second still gets a new one, RFC 3501 §2.3.1.1).
 async fn next_validity(tx: &mut db::Tx<'_>, user: UserId) -> Result<i64> {
-    let high: Option<i64> =
-        db::query_scalar("SELECT MAX(uid_validity) FROM folders WHERE user_id = ?")
-            .bind(user.0)
-            .fetch_one(tx)
-            .await?;
+    let (given, high): (i64, Option<i64>) = db::query_as(
+        "SELECT u.folder_validity, (SELECT MAX(uid_validity) FROM folders WHERE user_id = u.id) \
+         FROM users u WHERE u.id = ?",
+    )
+    .bind(user.0)
+    .fetch_one(&mut *tx)
+    .await?;
     let now = (now_ms() / 1000).clamp(1, i64::from(u32::MAX));
-    Ok(now.max(high.unwrap_or(0) + 1).min(i64::from(u32::MAX)))
+    let next = now
+        .max(given.max(high.unwrap_or(0)) + 1)
+        .min(i64::from(u32::MAX));
+    db::query("UPDATE users SET folder_validity = ? WHERE id = ?")
+        .bind(next)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await?;
+    Ok(next)
 }
 
 fn like_escape(s: &str) -> String {

@@ -96,3 +96,92 @@ async fn the_folders_migration_keeps_rows_sequences_and_triggers() {
         assert!(r.is_err(), "folder keys are still checked: {bad}");
     }
 }
+
+/// A database from before per-folder UIDs: the rows keep their UIDs (the
+/// ids mail apps know), each folder goes on from its high mark, a new
+/// folder starts at 1, and a removal is remembered by its UID.
+#[tokio::test]
+async fn the_folder_uids_migration_keeps_the_uids_mail_apps_know() {
+    let mut db = sqlx::SqliteConnection::connect_with(
+        &SqliteConnectOptions::new()
+            .in_memory(true)
+            .foreign_keys(true),
+    )
+    .await
+    .expect("db");
+    let migrator = sqlx::migrate!("../migrations/sqlite");
+    let uids = 20261214000002;
+    for m in migrator.iter().filter(|m| m.version < uids) {
+        db.execute(sqlx::raw_sql(m.sql.clone()))
+            .await
+            .expect("earlier migration");
+    }
+    db.execute(sqlx::raw_sql(
+        "INSERT INTO domains (id, name, primary_host, primary_port, created_at) \
+         VALUES (1, 'example.test', '127.0.0.1', 25, 1); \
+         INSERT INTO users (id, domain_id, address, created_at) VALUES (1, 1, 'a@example.test', 1); \
+         INSERT INTO messages (id, received_at, origin, mail_from, size) VALUES \
+           (1, 1, 'smtp', 'x@remote.test', 10), (2, 1, 'smtp', 'x@remote.test', 10), \
+           (3, 1, 'smtp', 'x@remote.test', 10); \
+         INSERT INTO mailbox (user_id, message_id, folder, received_at) VALUES \
+           (1, 1, 'inbox', 1), (1, 2, 'sent', 1), (1, 2, 'inbox', 1), (1, 3, 'inbox', 1); \
+         DELETE FROM mailbox WHERE id = 4;",
+    ))
+    .await
+    .expect("rows");
+    for m in migrator.iter().filter(|m| m.version >= uids) {
+        db.execute(sqlx::raw_sql(m.sql.clone()))
+            .await
+            .expect("the migration and those after it");
+    }
+    let rows: Vec<(i64, String, i64)> =
+        sqlx::query_as("SELECT id, folder, uid FROM mailbox ORDER BY id")
+            .fetch_all(&mut db)
+            .await
+            .expect("rows");
+    assert_eq!(
+        rows,
+        [
+            (1, "inbox".to_string(), 1),
+            (2, "sent".to_string(), 2),
+            (3, "inbox".to_string(), 3)
+        ]
+    );
+    db.execute(sqlx::raw_sql(
+        "INSERT INTO folders (id, user_id, name, uid_validity, created_at) VALUES (7, 1, 'Work', 5, 1); \
+         INSERT INTO mailbox (user_id, message_id, folder, received_at) VALUES \
+           (1, 1, 'f7', 1), (1, 3, 'f7', 1), (1, 3, 'sent', 1); \
+         DELETE FROM mailbox WHERE id = 3;",
+    ))
+    .await
+    .expect("more rows");
+    let uid = |folder: &'static str, message: i64| {
+        sqlx::query_scalar::<_, i64>("SELECT uid FROM mailbox WHERE folder = ? AND message_id = ?")
+            .bind(folder)
+            .bind(message)
+    };
+    assert_eq!(uid("f7", 1).fetch_one(&mut db).await.unwrap(), 1);
+    assert_eq!(uid("f7", 3).fetch_one(&mut db).await.unwrap(), 2);
+    assert_eq!(
+        uid("sent", 3).fetch_one(&mut db).await.unwrap(),
+        3,
+        "Sent goes on from its own high mark"
+    );
+    let gone: Vec<(String, i64)> =
+        sqlx::query_as("SELECT folder, uid FROM mailbox_vanished ORDER BY modseq")
+            .fetch_all(&mut db)
+            .await
+            .expect("removals");
+    assert_eq!(
+        gone,
+        [("inbox".to_string(), 4), ("inbox".to_string(), 3)],
+        "removals remembered by UID"
+    );
+    let next: i64 = sqlx::query_scalar(
+        "SELECT uid_high + 1 FROM mailbox_counts WHERE user_id = 1 AND folder = 'inbox'",
+    )
+    .fetch_one(&mut db)
+    .await
+    .expect("counts");
+    assert_eq!(next, 5, "an expunged UID is never given again");
+}

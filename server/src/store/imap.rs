@@ -1,10 +1,10 @@
 //! The IMAP view of a user's mailbox (the same rows the webmail shows):
-//! UIDs are mailbox row ids — strictly ascending, never reused (the table
-//! is AUTOINCREMENT), one sequence for every folder. The service's folders
+//! each folder numbers its rows itself (`mailbox.uid`, its counts row's
+//! `uid_high` + 1, given by the insert trigger: strictly ascending, never
+//! reused, the next one exactly the UIDNEXT told). The service's folders
 //! share one UIDVALIDITY, made once and kept across restarts; each folder
-//! of the user's has its own (see [`super::folders`]). UIDNEXT is each
-//! folder's own high mark. Flags are columns. Expunging removes mailbox
-//! rows only; deliveries go on.
+//! of the user's has its own (see [`super::folders`]). Flags are columns.
+//! Expunging removes mailbox rows only; deliveries go on.
 
 use super::archive_io::{archive_in, Archived};
 use super::mailbox::Folder;
@@ -132,8 +132,18 @@ pub(super) fn entry(r: &db::Row) -> Result<ImapEntry> {
     })
 }
 
+/// The UID the insert trigger gave mailbox row `id` (SQLite's RETURNING
+/// shows the row as inserted, before the trigger numbered it).
+async fn uid_of(tx: &mut db::Tx<'_>, id: i64) -> Result<u32> {
+    let uid: i64 = db::query_scalar("SELECT uid FROM mailbox WHERE id = ?")
+        .bind(id)
+        .fetch_one(tx)
+        .await?;
+    Ok(u32::try_from(uid).unwrap_or(u32::MAX))
+}
+
 pub(super) const COLUMNS: &str =
-    "mb.id, mb.message_id, mb.seen, mb.answered, mb.flagged, mb.deleted, \
+    "mb.uid, mb.message_id, mb.seen, mb.answered, mb.flagged, mb.deleted, \
                        mb.draft, mb.received_at, m.size, mb.modseq, mb.keywords";
 
 impl Store {
@@ -153,14 +163,12 @@ impl Store {
         Ok(v.max(1))
     }
 
-    /// The UID the next message of `folder` will get at the least: one
-    /// more than the highest ever given in it (kept in its counts row in
-    /// the same transaction as each insert). UIDs come from one sequence
-    /// for all folders, so the next one may be higher still, but UIDNEXT
-    /// changes only when mail is added to this folder (RFC 3501
-    /// §2.3.1.1). PostgreSQL takes each UID under its folder's lock (see
-    /// the baseline migration): a UID taken but not committed yet is at or
-    /// above the UIDNEXT told, and UIDNEXT never goes down.
+    /// The UID the next message of `folder` will get: one more than the
+    /// highest given in it (kept in its counts row in the same transaction
+    /// as each insert), so UIDNEXT changes only when mail is added to
+    /// this folder (RFC 3501 §2.3.1.1). PostgreSQL takes each UID under
+    /// its folder's lock: a UID taken but not committed yet is at or above
+    /// the UIDNEXT told, and UIDNEXT never goes down.
     pub async fn imap_uid_next(&self, user: UserId, folder: Folder) -> Result<u32> {
         let last: Option<i64> = db::query_scalar(
             "SELECT uid_high FROM mailbox_counts WHERE user_id = ? AND folder = ?",
@@ -177,14 +185,14 @@ impl Store {
     /// column: decoding is most of the cost of a big folder.
     pub async fn imap_entries(&self, user: UserId, folder: Folder) -> Result<Vec<ImapEntry>> {
         let rows: Vec<(i64, i64, i64, i64, i64, i64, i64)> = db::query_as(
-            "SELECT mb.id, mb.message_id, \
+            "SELECT mb.uid, mb.message_id, \
                     CAST(CASE WHEN mb.seen THEN 1 ELSE 0 END + CASE WHEN mb.answered THEN 2 ELSE 0 END \
                     + CASE WHEN mb.flagged THEN 4 ELSE 0 END + CASE WHEN mb.deleted THEN 8 ELSE 0 END \
                     + CASE WHEN mb.draft THEN 16 ELSE 0 END AS BIGINT), \
                     mb.received_at, m.size, mb.modseq, mb.keywords \
              FROM mailbox mb INDEXED BY mailbox_uids \
              JOIN messages m ON m.id = mb.message_id \
-             WHERE mb.user_id = ? AND mb.folder = ? ORDER BY mb.id",
+             WHERE mb.user_id = ? AND mb.folder = ? ORDER BY mb.uid",
         )
         .bind(user.0)
         .bind(folder)
@@ -212,29 +220,37 @@ impl Store {
             .collect())
     }
 
-    /// The raw message of one of the user's entries.
-    pub async fn imap_raw(&self, user: UserId, uid: u32) -> Result<Option<Vec<u8>>> {
-        Ok(db::query_scalar(
-            "SELECT b.raw FROM mailbox mb JOIN message_blobs b ON b.message_id = mb.message_id \
-             WHERE mb.user_id = ? AND mb.id = ?",
+    /// The mailbox row (the webmail's id for it) of a folder's UID.
+    pub async fn imap_row(&self, user: UserId, folder: Folder, uid: u32) -> Result<Option<i64>> {
+        Ok(
+            db::query_scalar("SELECT id FROM mailbox WHERE user_id = ? AND folder = ? AND uid = ?")
+                .bind(user.0)
+                .bind(folder)
+                .bind(uid as i64)
+                .fetch_optional(&self.read)
+                .await?,
         )
-        .bind(user.0)
-        .bind(uid as i64)
-        .fetch_optional(&self.read)
-        .await?)
     }
 
-    /// The raw messages of several of the user's entries (one query):
+    /// The raw messages of several of the folder's entries (one query):
     /// (UID, raw), in UID order; entries gone are missing.
-    pub async fn imap_raws(&self, user: UserId, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>> {
+    pub async fn imap_raws(
+        &self,
+        user: UserId,
+        folder: Folder,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, Vec<u8>)>> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
         let rows = db::query(
-            "SELECT mb.id, b.raw FROM mailbox mb JOIN message_blobs b ON b.message_id = mb.message_id \
-             WHERE +mb.user_id = ? AND mb.id IN (SELECT value FROM json_each(?)) ORDER BY mb.id",
+            "SELECT mb.uid, b.raw FROM mailbox mb INDEXED BY mailbox_uids \
+             JOIN message_blobs b ON b.message_id = mb.message_id \
+             WHERE mb.user_id = ? AND mb.folder = ? AND mb.uid IN (SELECT value FROM json_each(?)) \
+             ORDER BY mb.uid",
         )
         .bind(user.0)
+        .bind(folder)
         .bind(json_ids(uids))
         .fetch_all(&self.read)
         .await?;
@@ -288,9 +304,9 @@ impl Store {
             FlagOp::Replace => "?",
         };
         let sql = format!(
-            "UPDATE mailbox SET {}, {}, {}, {}, {}, keywords = {keywords} \
-             WHERE +user_id = ? AND +folder = ? \
-             AND id IN (SELECT value FROM json_each(?)) AND modseq <= ?",
+            "UPDATE mailbox INDEXED BY mailbox_uids SET {}, {}, {}, {}, {}, keywords = {keywords} \
+             WHERE user_id = ? AND folder = ? \
+             AND uid IN (SELECT value FROM json_each(?)) AND modseq <= ?",
             set("seen", flags.seen),
             set("answered", flags.answered),
             set("flagged", flags.flagged),
@@ -302,8 +318,8 @@ impl Store {
         let mut tx = self.read.begin().await?;
         let mut modified: Vec<u32> = match unchanged_since {
             Some(_) => db::query_scalar::<i64>(
-                "SELECT id FROM mailbox WHERE +user_id = ? AND +folder = ? \
-                 AND id IN (SELECT value FROM json_each(?)) AND modseq > ?",
+                "SELECT uid FROM mailbox INDEXED BY mailbox_uids WHERE user_id = ? AND folder = ? \
+                 AND uid IN (SELECT value FROM json_each(?)) AND modseq > ?",
             )
             .bind(user.0)
             .bind(folder)
@@ -326,9 +342,10 @@ impl Store {
             .execute(&mut tx)
             .await?;
         let rows = db::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM mailbox mb JOIN messages m ON m.id = mb.message_id \
-             WHERE +mb.user_id = ? AND +mb.folder = ? AND mb.id IN (SELECT value FROM json_each(?)) \
-             ORDER BY mb.id"
+            "SELECT {COLUMNS} FROM mailbox mb INDEXED BY mailbox_uids \
+             JOIN messages m ON m.id = mb.message_id \
+             WHERE mb.user_id = ? AND mb.folder = ? AND mb.uid IN (SELECT value FROM json_each(?)) \
+             ORDER BY mb.uid"
         )))
         .bind(user.0)
         .bind(folder)
@@ -358,8 +375,8 @@ impl Store {
         let removed: Vec<i64> = match only {
             Some(uids) => {
                 db::query_scalar(
-                    "DELETE FROM mailbox WHERE +user_id = ? AND +folder = ? AND deleted = TRUE \
-                     AND id IN (SELECT value FROM json_each(?)) RETURNING id",
+                    "DELETE FROM mailbox INDEXED BY mailbox_uids \
+                     WHERE user_id = ? AND folder = ? AND deleted = TRUE AND uid IN (SELECT value FROM json_each(?)) RETURNING uid",
                 )
                 .bind(user.0)
                 .bind(folder)
@@ -368,7 +385,7 @@ impl Store {
                 .await?
             }
             None => db::query_scalar(
-                "DELETE FROM mailbox WHERE user_id = ? AND folder = ? AND deleted = TRUE RETURNING id",
+                "DELETE FROM mailbox WHERE user_id = ? AND folder = ? AND deleted = TRUE RETURNING uid",
             )
             .bind(user.0)
             .bind(folder)
@@ -404,7 +421,9 @@ impl Store {
                  during_outage, flagged, answered, deleted, draft, keywords, trashed_from) \
                  SELECT user_id, message_id, ?, received_at, seen, during_outage, flagged, answered, \
                  deleted, draft, keywords, CASE WHEN ? = 'trash' THEN folder END \
-                 FROM mailbox WHERE user_id = ? AND folder = ? AND id = ? \
+                 FROM mailbox s WHERE user_id = ? AND folder = ? AND uid = ? \
+                 AND NOT EXISTS (SELECT 1 FROM mailbox t WHERE t.user_id = s.user_id \
+                                 AND t.message_id = s.message_id AND t.folder = ?) \
                  ON CONFLICT DO NOTHING RETURNING id",
             )
             .bind(to)
@@ -412,10 +431,11 @@ impl Store {
             .bind(user.0)
             .bind(from)
             .bind(uid as i64)
+            .bind(to)
             .fetch_optional(&mut tx)
             .await?;
-            if let Some(n) = new.and_then(|n| u32::try_from(n).ok()) {
-                out.push((uid, n));
+            if let Some(id) = new {
+                out.push((uid, uid_of(&mut tx, id).await?));
             }
         }
         tx.commit().await?;
@@ -437,7 +457,7 @@ impl Store {
         let mut out = Vec::new();
         for &uid in uids {
             let row = db::query(
-                "DELETE FROM mailbox WHERE user_id = ? AND folder = ? AND id = ? \
+                "DELETE FROM mailbox WHERE user_id = ? AND folder = ? AND uid = ? \
                  RETURNING message_id, received_at, seen, during_outage, flagged, answered, \
                  deleted, draft, trashed_from, keywords",
             )
@@ -475,9 +495,7 @@ impl Store {
             .bind(keywords)
             .fetch_one(&mut tx)
             .await?;
-            if let Ok(n) = u32::try_from(new) {
-                out.push((uid, n));
-            }
+            out.push((uid, uid_of(&mut tx, new).await?));
         }
         tx.commit().await?;
         if !out.is_empty() {
@@ -507,7 +525,7 @@ impl Store {
                     // through the Message-ID's index: the few messages
                     // with that id, not the folder's rows
                     // (CROSS JOIN: else SQLite walks the user's rows)
-                    "SELECT mb.id FROM messages m INDEXED BY messages_msgid \
+                    "SELECT mb.uid FROM messages m INDEXED BY messages_msgid \
                      CROSS JOIN mailbox mb ON mb.message_id = m.id \
                      WHERE m.message_id_hdr = ? AND mb.user_id = ? AND mb.folder = ? LIMIT 1",
                 )
@@ -525,7 +543,7 @@ impl Store {
         }
         let from = summary.from_address();
         let now = now_ms();
-        let (_, uid) = archive_in(
+        let (_, id) = archive_in(
             &mut tx,
             user,
             &Archived {
@@ -550,12 +568,13 @@ impl Store {
         .bind(flags.deleted)
         .bind(flags.draft)
         .bind(flags.keywords as i64)
-        .bind(uid)
+        .bind(id)
         .execute(&mut tx)
         .await?;
+        let uid = uid_of(&mut tx, id).await?;
         tx.commit().await?;
         self.mailbox_changed(user);
-        Ok(u32::try_from(uid).unwrap_or(u32::MAX))
+        Ok(uid)
     }
 
     /// What the user appended over IMAP and the archive still holds:

@@ -72,7 +72,7 @@ impl Store {
             "SELECT {COLUMNS} FROM mailbox mb INDEXED BY mailbox_modseq \
              JOIN messages m ON m.id = mb.message_id \
              WHERE mb.user_id = ? AND mb.folder = ? AND mb.modseq > ? AND mb.modseq <= ? \
-             ORDER BY mb.id"
+             ORDER BY mb.uid"
         )))
         .bind(user.0)
         .bind(folder)

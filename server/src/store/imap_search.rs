@@ -102,14 +102,14 @@ impl Store {
                             // CROSS JOIN: the index drives (else SQLite
                             // walks the folder and asks the index per row)
                             db::Backend::Sqlite => format!(
-                                "SELECT mb.id, m.{c} FROM messages_hdr h \
+                                "SELECT mb.uid, m.{c} FROM messages_hdr h \
                                  CROSS JOIN mailbox mb ON mb.message_id = h.rowid \
                                  CROSS JOIN messages m ON m.id = h.rowid \
                                  WHERE h.{c} LIKE ? AND mb.user_id = ? AND mb.folder = ?"
                             ),
                             // the column's trigram index (LIKE is ILIKE there)
                             db::Backend::Postgres => format!(
-                                "SELECT mb.id, m.{c} FROM messages m \
+                                "SELECT mb.uid, m.{c} FROM messages m \
                                  JOIN mailbox mb ON mb.message_id = m.id \
                                  WHERE m.{c} LIKE ? AND mb.user_id = ? AND mb.folder = ?"
                             ),
@@ -123,7 +123,7 @@ impl Store {
                     }
                     None => {
                         db::query_as(sqlx::AssertSqlSafe(format!(
-                            "SELECT mb.id, m.{c} FROM mailbox mb \
+                            "SELECT mb.uid, m.{c} FROM mailbox mb \
                              JOIN messages m ON m.id = mb.message_id \
                              WHERE mb.user_id = ? AND mb.folder = ?"
                         )))
@@ -161,7 +161,7 @@ impl Store {
                 self.index_before_search().await;
                 let id = super::fts::id_column(backend, "f");
                 let mut query = db::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT mb.id FROM messages_fts f \
+                    "SELECT mb.uid FROM messages_fts f \
                      CROSS JOIN mailbox mb ON mb.message_id = {id} \
                      WHERE {} AND mb.user_id = ? AND mb.folder = ?",
                     m.condition("f")

@@ -201,7 +201,7 @@ impl Store {
     /// (STATUS RECENT).
     pub async fn imap_recent_count(&self, user: UserId, folder: Folder) -> Result<u32> {
         let n: i64 = db::query_scalar(
-            "SELECT COUNT(*) FROM mailbox WHERE user_id = ? AND folder = ? AND id > \
+            "SELECT COUNT(*) FROM mailbox WHERE user_id = ? AND folder = ? AND uid > \
              COALESCE((SELECT recent_uid FROM mailbox_counts WHERE user_id = ? AND folder = ?), 0)",
         )
         .bind(user.0)

@@ -157,6 +157,12 @@ async fn delete_restore_and_empty_the_trash() {
         .imap_append(alice, Folder::Sent, b"From: alice@example.test\r\nTo: bob@example.test\r\nSubject: Mine\r\nMessage-ID: <mine@example.test>\r\n\r\nhi\r\n", Default::default(), None)
         .await
         .expect("append");
+    let sent = s
+        .store
+        .imap_row(alice, Folder::Sent, sent)
+        .await
+        .unwrap()
+        .expect("the row");
     let r = test::call_service(&svc, post(format!("/mail/m/{sent}/trash"), &cookie, &csrf)).await;
     assert_eq!(location(&r), "/mail/sent?done=trashed");
     let t = s
