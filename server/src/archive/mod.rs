@@ -50,9 +50,9 @@ pub async fn purge(store: &Store, now: i64, batch: u32, pause: Duration) -> Resu
 }
 
 /// Runs the purge a minute after start, then every day.
-/// Read the Cc header of mail stored before it was kept, a batch at a
-/// time (leaving the writer to the mail that arrives meanwhile); ends when
-/// none is left.
+/// Read the Cc header, then the trigrams, of mail stored before they were
+/// kept, a batch at a time (leaving the writer to the mail that arrives
+/// meanwhile); ends when none is left.
 pub async fn backfill(store: Store, mut shutdown: watch::Receiver<bool>) {
     let start = std::time::Instant::now();
     let mut total = 0u64;
@@ -75,6 +75,30 @@ pub async fn backfill(store: Store, mut shutdown: watch::Receiver<bool>) {
             messages = total,
             secs = start.elapsed().as_secs(),
             "Cc headers of earlier mail read: CC searches use the index"
+        );
+    }
+    // then the trigrams of mail stored before substring search had them
+    let start = std::time::Instant::now();
+    let mut total = 0u64;
+    loop {
+        match store.backfill_grams().await {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) => {
+                tracing::warn!(error = %e, "indexing earlier mail for SEARCH failed; the next start tries again");
+                return;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+    if total > 0 {
+        tracing::info!(
+            messages = total,
+            secs = start.elapsed().as_secs(),
+            "earlier mail indexed for IMAP SEARCH BODY/TEXT"
         );
     }
 }

@@ -412,36 +412,53 @@ pub async fn search_cmd(
             Err(_) => return Outcome::one(unavailable(tag)),
         }
     }
-    let answered: Vec<bool> = hits.iter().map(Option::is_some).collect();
-    let content = search::plan_needs_content(&plan, &answered);
     let (plan, hits) = (std::sync::Arc::new(plan), std::sync::Arc::new(hits));
     let largest_uid = entries.last().map(|e| e.uid).unwrap_or(0);
     let largest_seq = entries.len() as u32;
-    let all: Vec<usize> = (0..entries.len()).collect();
-    let ranges = if content {
-        batches(&entries, &all)
-    } else {
-        // nothing to read: one pass over the flags
-        std::iter::once(0..entries.len()).collect()
+    // first what the entries and the indexes decide; the messages only of
+    // the entries they leave open (a substring's candidates, an unindexed
+    // header)
+    let (mut found_all, open) = {
+        let (plan, hits, entries) = (plan.clone(), hits.clone(), entries.clone());
+        let (recent, keywords) = (recent.clone(), keywords.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            let mut open = Vec::new();
+            for (i, e) in entries.iter().enumerate() {
+                let c = search::Candidate {
+                    seq: i as u32 + 1,
+                    entry: e,
+                    message: None,
+                    largest_seq,
+                    largest_uid,
+                    recent: recent.contains(e.uid),
+                    keywords: &keywords,
+                };
+                match search::plan_decide(&plan, &c, &hits) {
+                    Some(true) => found.push((i, e.modseq)),
+                    Some(false) => {}
+                    None => open.push(i),
+                }
+            }
+            (found, open)
+        })
+        .await
+        .unwrap_or_default()
     };
-    let entries = std::sync::Arc::new(entries);
-    let mut found_all = Vec::new();
-    for range in ranges {
-        let raws: std::collections::HashMap<u32, Vec<u8>> = if content {
-            let uids: Vec<u32> = entries[range.clone()].iter().map(|e| e.uid).collect();
+    for range in batches(&entries, &open) {
+        let positions: Vec<usize> = open[range].to_vec();
+        let uids: Vec<u32> = positions.iter().map(|&i| entries[i].uid).collect();
+        let raws: std::collections::HashMap<u32, Vec<u8>> =
             match s.ctx.store.imap_raws(user, folder, &uids).await {
                 Ok(r) => r.into_iter().collect(),
                 Err(_) => return Outcome::one(unavailable(tag)),
-            }
-        } else {
-            Default::default()
-        };
+            };
         let (plan, hits) = (plan.clone(), hits.clone());
         let entries = entries.clone();
         let (recent, keywords) = (recent.clone(), keywords.clone());
         let found = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
-            for i in range {
+            for i in positions {
                 let e = &entries[i];
                 let parsed = raws.get(&e.uid).and_then(|r| search::parse(r));
                 let c = search::Candidate {
@@ -454,7 +471,7 @@ pub async fn search_cmd(
                     keywords: &keywords,
                 };
                 if search::plan_matches(&plan, &c, &hits) {
-                    out.push((nz(if uid { e.uid } else { i as u32 + 1 }), e.modseq));
+                    out.push((i, e.modseq));
                 }
             }
             out
@@ -463,6 +480,14 @@ pub async fn search_cmd(
         .unwrap_or_default();
         found_all.extend(found);
     }
+    found_all.sort_unstable();
+    let found_all: Vec<(NonZeroU32, u64)> = found_all
+        .into_iter()
+        .map(|(i, modseq)| {
+            let n = if uid { entries[i].uid } else { i as u32 + 1 };
+            (nz(n), modseq)
+        })
+        .collect();
     let highest = found_all.iter().map(|f| f.1).max().filter(|_| by_modseq);
     let found_all = found_all.into_iter().map(|f| f.0).collect();
     Outcome {

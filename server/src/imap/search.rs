@@ -8,11 +8,12 @@
 use chrono::NaiveDate;
 use imap_next::imap_types::core::AString;
 use imap_next::imap_types::search::SearchKey;
-use mail_parser::{HeaderValue, Message, MessageParser};
+use mail_parser::{Message, MessageParser};
 
 use super::selected::contains;
+use crate::store::grams::{body_text, header_text};
 use crate::store::imap::ImapEntry;
-use crate::store::imap_search::{HeaderColumn, IndexedTerm};
+use crate::store::imap_search::{Answer, HeaderColumn, IndexedTerm};
 use crate::store::keywords::Keywords;
 
 /// A search key with the criteria an index answers taken out.
@@ -59,32 +60,49 @@ pub fn plan(key: &SearchKey<'static>, terms: &mut Vec<IndexedTerm>) -> Plan {
     }
 }
 
-/// Does the plan need the messages' bytes? `answered[i]`: the i-th
-/// indexed term was answered by its index.
-pub fn plan_needs_content(p: &Plan, answered: &[bool]) -> bool {
+/// What the entry and the indexes decide without the message: Some(the
+/// answer), or None when the message must be read (a key on its content
+/// that no index answered exactly).
+pub fn plan_decide(p: &Plan, c: &Candidate<'_>, hits: &[Option<Answer>]) -> Option<bool> {
     match p {
-        Plan::All(list) => list.iter().any(|p| plan_needs_content(p, answered)),
-        Plan::Any(a, b) => plan_needs_content(a, answered) || plan_needs_content(b, answered),
-        Plan::Not(a) => plan_needs_content(a, answered),
-        Plan::Key(k) => needs_content(k),
-        Plan::Indexed(i, k) => !answered.get(*i).copied().unwrap_or(false) && needs_content(k),
+        Plan::All(list) => {
+            let mut open = false;
+            for p in list {
+                match plan_decide(p, c, hits) {
+                    Some(false) => return Some(false),
+                    None => open = true,
+                    Some(true) => {}
+                }
+            }
+            (!open).then_some(true)
+        }
+        Plan::Any(a, b) => match (plan_decide(a, c, hits), plan_decide(b, c, hits)) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (Some(false), Some(false)) => Some(false),
+            _ => None,
+        },
+        Plan::Not(a) => plan_decide(a, c, hits).map(|v| !v),
+        Plan::Key(k) => (!needs_content(k)).then(|| matches(k, c)),
+        Plan::Indexed(i, k) => match hits.get(*i) {
+            Some(Some(a)) if a.exact => Some(a.uids.contains(&c.entry.uid)),
+            Some(Some(a)) if !a.uids.contains(&c.entry.uid) => Some(false),
+            _ => (!needs_content(k)).then(|| matches(k, c)),
+        },
     }
 }
 
-/// Does the message match the plan? `hits[i]`: the UIDs the i-th indexed
-/// term matched (None: not answered by the index, the key is evaluated).
-pub fn plan_matches(
-    p: &Plan,
-    c: &Candidate<'_>,
-    hits: &[Option<std::collections::HashSet<u32>>],
-) -> bool {
+/// Does the message match the plan (its content at hand)? `hits[i]`:
+/// what the index said of the i-th indexed term (None: it could not say;
+/// candidates: the key is checked on those).
+pub fn plan_matches(p: &Plan, c: &Candidate<'_>, hits: &[Option<Answer>]) -> bool {
     match p {
         Plan::All(list) => list.iter().all(|p| plan_matches(p, c, hits)),
         Plan::Any(a, b) => plan_matches(a, c, hits) || plan_matches(b, c, hits),
         Plan::Not(a) => !plan_matches(a, c, hits),
         Plan::Key(k) => matches(k, c),
         Plan::Indexed(i, k) => match hits.get(*i) {
-            Some(Some(h)) => h.contains(&c.entry.uid),
+            Some(Some(a)) if a.exact => a.uids.contains(&c.entry.uid),
+            Some(Some(a)) => a.uids.contains(&c.entry.uid) && matches(k, c),
             _ => matches(k, c),
         },
     }
@@ -125,38 +143,6 @@ fn has(hay: &str, needle: &str) -> bool {
     needle.is_empty() || hay.to_lowercase().contains(needle)
 }
 
-fn header_text(v: &HeaderValue<'_>) -> String {
-    match v {
-        HeaderValue::Address(a) => a
-            .iter()
-            .map(|x| {
-                format!(
-                    "{} <{}>",
-                    x.name.as_deref().unwrap_or(""),
-                    x.address.as_deref().unwrap_or("")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        HeaderValue::Text(t) => t.to_string(),
-        HeaderValue::TextList(l) => l.join(" "),
-        HeaderValue::DateTime(d) => d.to_rfc822(),
-        // "multipart/mixed; boundary=…", as the header reads
-        HeaderValue::ContentType(c) => {
-            let mut t = c.ctype().to_string();
-            if let Some(sub) = c.subtype() {
-                t.push('/');
-                t.push_str(sub);
-            }
-            for a in c.attributes().unwrap_or_default() {
-                t.push_str(&format!("; {}={}", a.name, a.value));
-            }
-            t
-        }
-        HeaderValue::Received(_) | HeaderValue::Empty => String::new(),
-    }
-}
-
 fn day(ms: i64) -> Option<NaiveDate> {
     chrono::DateTime::from_timestamp(ms.div_euclid(1000), 0).map(|d| d.date_naive())
 }
@@ -166,24 +152,6 @@ fn day(ms: i64) -> Option<NaiveDate> {
 fn sent_day(m: &Message<'_>) -> Option<NaiveDate> {
     let d = m.date()?;
     NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
-}
-
-fn body_text(m: &Message<'_>) -> String {
-    let mut out = String::new();
-    for i in 0..m.text_body.len() {
-        if let Some(t) = m.body_text(i) {
-            out.push_str(&t);
-            out.push('\n');
-        }
-    }
-    if out.is_empty() {
-        for i in 0..m.html_body.len() {
-            if let Some(t) = m.body_html(i) {
-                out.push_str(&t);
-            }
-        }
-    }
-    out
 }
 
 pub fn matches(k: &SearchKey<'_>, c: &Candidate<'_>) -> bool {

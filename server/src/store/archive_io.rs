@@ -107,15 +107,7 @@ pub(super) async fn archive_in(
     .bind(a.seen)
     .fetch_one(&mut *tx)
     .await?;
-    super::fts::index(
-        tx,
-        MessageId(id),
-        &summary.from,
-        &summary.to,
-        &summary.subject,
-        &summary.text,
-    )
-    .await?;
+    super::fts::index(tx, MessageId(id), summary, raw).await?;
     Ok((MessageId(id), entry))
 }
 

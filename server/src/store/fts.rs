@@ -86,11 +86,10 @@ fn words(text: &str, max: usize) -> String {
 pub(super) async fn index(
     tx: &mut db::Tx<'_>,
     id: MessageId,
-    sender: &str,
-    recipients: &str,
-    subject: &str,
-    body: &str,
+    s: &super::Summary,
+    raw: &[u8],
 ) -> Result<()> {
+    let (sender, recipients, subject, body) = (&s.from, &s.to, &s.subject, &s.text);
     match tx.backend() {
         Backend::Sqlite => {
             db::query(
@@ -128,7 +127,9 @@ pub(super) async fn index(
             .await?;
         }
     }
-    Ok(())
+    // and its trigrams (substring search)
+    let grams = super::grams::message_grams(raw);
+    super::grams::write_grams(tx, &[(id, &grams)]).await
 }
 
 /// The columns of a row of PostgreSQL's `messages_fts`, in the order of
@@ -162,10 +163,12 @@ fn pg_doc(parts: [&str; 4]) -> String {
 pub struct Doc {
     pub id: MessageId,
     parts: [String; 4],
+    /// Its trigrams ([`super::grams`]).
+    grams: std::collections::BTreeSet<u32>,
 }
 
 impl Doc {
-    pub fn new(backend: Backend, id: MessageId, s: &super::Summary) -> Doc {
+    pub fn new(backend: Backend, id: MessageId, s: &super::Summary, raw: &[u8]) -> Doc {
         let prepare = |t: &str| match backend {
             Backend::Sqlite => t.to_string(),
             Backend::Postgres => words(t, MAX_INDEXED),
@@ -178,6 +181,7 @@ impl Doc {
                 prepare(&s.subject),
                 prepare(&s.text),
             ],
+            grams: super::grams::message_grams(raw),
         }
     }
 
@@ -186,6 +190,7 @@ impl Doc {
         Doc {
             id,
             parts: Default::default(),
+            grams: Default::default(),
         }
     }
 }
@@ -201,6 +206,11 @@ pub(super) async fn write_pending(tx: &mut db::Tx<'_>, docs: &[Doc]) -> Result<u
     }
     let rows = vec!["(?, ?, ?, ?, ?)"; docs.len()].join(", ");
     let ids = vec!["?"; docs.len()].join(", ");
+    // the trigrams first, while the messages are still pending (a message
+    // another node has indexed meanwhile is written the same again)
+    let grams: Vec<(MessageId, &std::collections::BTreeSet<u32>)> =
+        docs.iter().map(|d| (d.id, &d.grams)).collect();
+    super::grams::write_grams(tx, &grams).await?;
     let written = match tx.backend() {
         Backend::Sqlite => {
             // one call: the writer holds SQLite's lock, nobody else writes.
@@ -260,7 +270,10 @@ pub(super) async fn write_pending(tx: &mut db::Tx<'_>, docs: &[Doc]) -> Result<u
 /// commas). On PostgreSQL they also go with their message (a foreign key).
 pub(super) fn forget_sql(backend: Backend, list: &str) -> String {
     match backend {
-        Backend::Sqlite => format!("DELETE FROM messages_fts WHERE rowid IN ({list})"),
+        Backend::Sqlite => format!(
+            "DELETE FROM messages_fts WHERE rowid IN ({list}); \
+             DELETE FROM messages_grams WHERE rowid IN ({list})"
+        ),
         Backend::Postgres => format!("DELETE FROM messages_fts WHERE message_id IN ({list})"),
     }
 }

@@ -9,15 +9,17 @@
 //!   itself is checked here. A string of fewer than three characters (no
 //!   trigram to look up) reads the folder's header columns instead — still
 //!   no message body.
-//! - BODY and TEXT go through the full-text index (`messages_fts`), as
-//!   Dovecot does with its FTS plugins: each word of the string must begin
-//!   a word of the message (TEXT: in its sender, recipients, subject, body
-//!   or attachment names; BODY: in its body).
+//! - BODY and TEXT keep RFC 3501's meaning too (the string is a substring
+//!   of the body, or of the header or body): the trigram index
+//!   ([`super::grams`]) names the messages that may hold the string, and
+//!   those are read and checked ([`Answer::exact`] false). A string
+//!   without three letters or digits in a row cannot be looked up: the
+//!   folder's messages are read.
 
 use crate::store::db;
 use std::collections::HashSet;
 
-use super::mailbox::{Folder, SearchQuery};
+use super::mailbox::Folder;
 use super::{Result, Store, UserId};
 
 /// A search criterion the indexes answer.
@@ -25,10 +27,20 @@ use super::{Result, Store, UserId};
 pub enum IndexedTerm {
     /// The header contains the string (any case).
     Header(HeaderColumn, String),
-    /// Every word begins a word of the body.
+    /// The body contains the string.
     Body(String),
-    /// Every word begins a word anywhere in the message.
+    /// A header or the body contains the string.
     Text(String),
+}
+
+/// What an index said of a criterion.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answer {
+    /// The UIDs it holds for (exact), or may hold for (candidates).
+    pub uids: HashSet<u32>,
+    /// Exact: the UIDs are the answer; else each is checked against the
+    /// message, and the others do not match.
+    pub exact: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +94,7 @@ impl Store {
         user: UserId,
         folder: Folder,
         term: &IndexedTerm,
-    ) -> Result<Option<HashSet<u32>>> {
+    ) -> Result<Option<Answer>> {
         let uid = |v: i64| u32::try_from(v).ok();
         match term {
             IndexedTerm::Header(col, needle) => {
@@ -135,46 +147,29 @@ impl Store {
                 };
                 // the index finds the trigrams; the string itself is
                 // checked here, with Unicode case folding
-                Ok(Some(
-                    rows.into_iter()
+                Ok(Some(Answer {
+                    uids: rows
+                        .into_iter()
                         .filter(|(_, text)| {
                             text.as_deref()
                                 .is_some_and(|t| t.to_lowercase().contains(&needle))
                         })
                         .filter_map(|(id, _)| uid(id))
                         .collect(),
-                ))
+                    exact: true,
+                }))
             }
-            IndexedTerm::Body(words) | IndexedTerm::Text(words) => {
-                let q = SearchQuery {
-                    text: words.clone(),
-                    ..Default::default()
-                };
-                let mut terms = q.terms();
-                if matches!(term, IndexedTerm::Body(_)) {
-                    terms = terms.only_in(super::fts::Part::Body);
-                }
-                let backend = self.backend();
-                let Some(m) = terms.query(backend) else {
+            IndexedTerm::Body(needle) | IndexedTerm::Text(needle) => {
+                let grams = super::grams::grams(needle);
+                if grams.is_empty() {
                     return Ok(None);
-                };
-                self.index_before_search().await;
-                let id = super::fts::id_column(backend, "f");
-                let mut query = db::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT mb.uid FROM messages_fts f \
-                     CROSS JOIN mailbox mb ON mb.message_id = {id} \
-                     WHERE {} AND mb.user_id = ? AND mb.folder = ?",
-                    m.condition("f")
-                )));
-                for v in m.values() {
-                    query = query.bind(v.to_string());
                 }
-                let ids: Vec<i64> = query
-                    .bind(user.0)
-                    .bind(folder)
-                    .fetch_all(&self.read)
-                    .await?;
-                Ok(Some(ids.into_iter().filter_map(uid).collect()))
+                // what is still pending is indexed first
+                self.index_before_search().await;
+                Ok(Some(Answer {
+                    uids: self.grams_candidates(user, folder, &grams).await?,
+                    exact: false,
+                }))
             }
         }
     }

@@ -189,7 +189,7 @@ async fn next_docs(read: &db::Pool) -> Result<(Vec<Doc>, bool)> {
         let mut by_id: std::collections::HashMap<i64, Vec<u8>> = blobs.into_iter().collect();
         ids.iter()
             .map(|&id| match by_id.remove(&id) {
-                Some(raw) => Doc::new(backend, MessageId(id), &Summary::parse(&raw)),
+                Some(raw) => Doc::new(backend, MessageId(id), &Summary::parse(&raw), &raw),
                 None => Doc::empty(MessageId(id)),
             })
             .collect::<Vec<_>>()

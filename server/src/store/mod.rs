@@ -39,6 +39,7 @@ pub mod folders;
 mod folders_migration_tests;
 pub mod fts;
 pub mod gauges;
+pub mod grams;
 pub mod imap;
 mod imap_changes;
 pub mod imap_search;

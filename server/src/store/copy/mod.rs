@@ -37,6 +37,9 @@ const LEFT_OUT: &[&str] = &[
     "login_failures",
     "folder_snapshots",
     "messages_fts",
+    // made again from the messages on the other side, like the documents
+    "messages_grams",
+    "grams_backfill",
     // every message's document is made again on the other side
     "index_pending",
     PROGRESS,
@@ -454,7 +457,7 @@ async fn search_documents(
         let mut tx = pool.begin().await?;
         for (id, raw) in &rows {
             let s = Summary::parse(raw);
-            super::fts::index(&mut tx, MessageId(*id), &s.from, &s.to, &s.subject, &s.text).await?;
+            super::fts::index(&mut tx, MessageId(*id), &s, raw).await?;
         }
         tx.commit().await?;
         done += rows.len() as u64;
