@@ -1,9 +1,9 @@
-//! RFC 7162 CONDSTORE and QRESYNC, with RFC 5161 ENABLE. Every mailbox
+//! RFC 7162 CONDSTORE and QRESYNC (ENABLE is the session's). Every mailbox
 //! row carries the modification sequence of its last change and every
 //! folder its highest (kept by the store's triggers), so a mail app that
 //! comes back asks for what changed since it last looked — flags by
 //! `FETCH … (CHANGEDSINCE n)`, removals by VANISHED — instead of reading
-//! the folder again. What is built here: the session's mode, ENABLE, the
+//! the folder again. What is built here: the session's mode, the
 //! QRESYNC parameter of SELECT, and the VANISHED sets (from the removals
 //! the store remembers, or, for a client older than that memory, from what
 //! the folder no longer holds).
@@ -11,15 +11,13 @@
 use std::num::{NonZeroU32, NonZeroU64};
 
 use imap_next::imap_types::command::SelectParameter;
-use imap_next::imap_types::core::{Tag, Vec1};
-use imap_next::imap_types::extensions::enable::CapabilityEnable;
+use imap_next::imap_types::core::Vec1;
 use imap_next::imap_types::fetch::MessageDataItem;
 use imap_next::imap_types::flag::FlagFetch;
 use imap_next::imap_types::response::{Data, Response};
 use imap_next::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 
 use super::selected::{contains, Selected};
-use super::session::{ok, After, Outcome, Session};
 use crate::store::imap::ImapEntry;
 use crate::store::mailbox::Folder;
 use crate::store::{Result, Store, UserId};
@@ -213,38 +211,6 @@ pub async fn select_resync(
         }
     }
     Ok(out)
-}
-
-/// ENABLE (RFC 5161): CONDSTORE, QRESYNC (which implies CONDSTORE); the
-/// ENABLED response names what this command turned on.
-pub fn enable(s: &mut Session, tag: &Tag<'static>, asked: &[CapabilityEnable<'_>]) -> Outcome {
-    let mut enabled: Vec<CapabilityEnable<'static>> = Vec::new();
-    for c in asked {
-        let want = match c {
-            CapabilityEnable::CondStore => Resync::CondStore,
-            other if other.to_string().eq_ignore_ascii_case("QRESYNC") => Resync::QResync,
-            _ => continue,
-        };
-        if s.resync < want {
-            s.resync = want;
-            enabled.push(match want {
-                Resync::QResync => CapabilityEnable::from(
-                    imap_next::imap_types::core::Atom::try_from("QRESYNC").expect("an atom"),
-                ),
-                _ => CapabilityEnable::CondStore,
-            });
-        }
-    }
-    Outcome {
-        responses: vec![
-            Response::Data(Data::Enabled {
-                capabilities: enabled,
-            }),
-            Response::Status(ok(tag, None, "ENABLE completed")),
-        ],
-        after: After::Nothing,
-        job: None,
-    }
 }
 
 #[cfg(test)]

@@ -314,3 +314,43 @@ async fn uidnext_is_the_folders_own_and_exactly_the_next_uid() {
     let r = c.cmd("m", "MOVE 2 Other").await;
     assert!(r.contains(" 2] Moved"), "{r}");
 }
+
+/// UTF8=ACCEPT (RFC 6855): once enabled, names go both ways in UTF-8; a
+/// session that did not enable it still sees modified UTF-7; SEARCH takes
+/// no CHARSET any more.
+#[tokio::test]
+async fn utf8_accept_names_folders_in_utf8() {
+    let w = world("utf8", false).await;
+    deliver(&w, MSG1).await;
+    let mut a = logged_in(&w).await;
+    let mut b = logged_in(&w).await;
+    let r = a.cmd("c", "CAPABILITY").await;
+    assert!(r.contains(" UTF8=ACCEPT"), "{r}");
+    // before: an 8-bit name is not modified UTF-7
+    let r = a.cmd("d", "CREATE \"Réunions\"").await;
+    assert!(r.contains("d NO [CANNOT]"), "{r}");
+    let r = a.cmd("e", "ENABLE UTF8=ACCEPT").await;
+    assert!(r.contains("* ENABLED UTF8=ACCEPT"), "{r}");
+    let r = a.cmd("f", "CREATE \"Réunions/Été\"").await;
+    assert!(r.contains("f OK"), "{r}");
+    let r = a.cmd("g", "LIST \"\" \"R*\"").await;
+    assert!(r.contains("Réunions/Été"), "{r}");
+    // "&" is a character like any other now
+    let r = a.cmd("h", "CREATE \"Q&A\"").await;
+    assert!(r.contains("h OK"), "{r}");
+    let r = a.cmd("i", "COPY 1 \"Réunions/Été\"").await;
+    assert!(r.contains("i BAD Select a mailbox first"), "{r}");
+    a.cmd("j", "SELECT INBOX").await;
+    let r = a.cmd("k", "COPY 1 \"Réunions/Été\"").await;
+    assert!(r.contains("k OK [COPYUID "), "{r}");
+    let r = a.cmd("l", "STATUS \"Réunions/Été\" (MESSAGES)").await;
+    assert!(r.contains("MESSAGES 1"), "{r}");
+    let r = a.cmd("m", "SEARCH CHARSET UTF-8 ALL").await;
+    assert!(r.contains("m BAD"), "{r}");
+    // the other session: the same folders in modified UTF-7
+    let r = b.cmd("n", "LIST \"\" *").await;
+    assert!(
+        r.contains("\"/\" R&AOk-unions/&AMk-t&AOk-\r\n") && r.contains("\"/\" Q&-A\r\n"),
+        "{r}"
+    );
+}

@@ -35,12 +35,17 @@ pub enum Named {
 }
 
 impl Named {
-    /// None when the name is not valid modified UTF-7.
-    pub fn of(m: &Mailbox<'_>) -> Option<Named> {
+    /// None when the name is not valid modified UTF-7 (or, with
+    /// UTF8=ACCEPT enabled, UTF-8: RFC 6855 §3).
+    pub fn of(m: &Mailbox<'_>, utf8: bool) -> Option<Named> {
         match m {
             Mailbox::Inbox => Some(Named::Inbox),
             Mailbox::Other(o) => {
-                let name = mutf7::decode(o.as_ref())?;
+                let name = if utf8 {
+                    String::from_utf8(o.as_ref().to_vec()).ok()?
+                } else {
+                    mutf7::decode(o.as_ref())?
+                };
                 Some(if name.eq_ignore_ascii_case("INBOX") {
                     Named::Inbox
                 } else if name == "Sent" {
@@ -55,7 +60,17 @@ impl Named {
     }
 }
 
-/// The wire name of a folder (modified UTF-7).
+/// A folder's name as the session writes it: UTF-8 once UTF8=ACCEPT is
+/// enabled, else modified UTF-7.
+fn wire(name: &str, utf8: bool) -> String {
+    if utf8 {
+        name.to_string()
+    } else {
+        mutf7::encode(name)
+    }
+}
+
+/// The wire name of a folder as a mailbox.
 fn mailbox_named(wire: &str) -> Mailbox<'static> {
     Mailbox::try_from(wire.to_string()).unwrap_or(Mailbox::Inbox)
 }
@@ -99,7 +114,7 @@ fn matches(pattern: &str, wire: &str) -> bool {
 
 /// One mailbox as LIST shows it.
 struct Listed {
-    /// In modified UTF-7.
+    /// As the session writes it ([`wire`]).
     wire: String,
     special: Option<&'static str>,
     children: bool,
@@ -114,7 +129,7 @@ fn special_attribute(s: SpecialUse) -> &'static str {
 }
 
 /// Every mailbox of the user: the service's three, then theirs by name.
-fn all_mailboxes(folders: &[UserFolder]) -> Vec<Listed> {
+fn all_mailboxes(folders: &[UserFolder], utf8: bool) -> Vec<Listed> {
     let mut out = vec![
         Listed {
             wire: "INBOX".into(),
@@ -134,7 +149,7 @@ fn all_mailboxes(folders: &[UserFolder]) -> Vec<Listed> {
     ];
     let parents: BTreeSet<&str> = folders.iter().filter_map(UserFolder::parent).collect();
     out.extend(folders.iter().map(|f| Listed {
-        wire: mutf7::encode(&f.name),
+        wire: wire(&f.name, utf8),
         special: f.special.map(special_attribute),
         children: parents.contains(f.name.as_str()),
     }));
@@ -212,7 +227,7 @@ impl Session {
         user: UserId,
         m: &Mailbox<'_>,
     ) -> Result<Option<Folder>, StoreError> {
-        Ok(match Named::of(m) {
+        Ok(match Named::of(m, self.utf8) {
             None => None,
             Some(Named::Inbox) => Some(Folder::Inbox),
             Some(Named::Sent) => Some(Folder::Sent),
@@ -296,7 +311,7 @@ impl Session {
                     return Outcome::one(unavailable(tag));
                 }
             };
-            let all = all_mailboxes(&folders);
+            let all = all_mailboxes(&folders, self.utf8);
             if lsub {
                 let subscribed = match self.ctx.store.subscriptions(user).await {
                     Ok(s) => s,
@@ -307,7 +322,7 @@ impl Session {
                 let wires: BTreeSet<String> = ["INBOX", "Sent", "Trash"]
                     .into_iter()
                     .map(String::from)
-                    .chain(subscribed.iter().map(|s| mutf7::encode(s)))
+                    .chain(subscribed.iter().map(|s| wire(s, self.utf8)))
                     .collect();
                 for wire in &wires {
                     if matches(&full, wire) {
@@ -424,7 +439,7 @@ impl Session {
         let Some(user) = self.user() else {
             return Outcome::one(bad(tag, "Log in first"));
         };
-        let name = match Named::of(m) {
+        let name = match Named::of(m, self.utf8) {
             None => return not_mutf7(tag),
             Some(Named::User(n)) => n,
             Some(_) => {
@@ -444,7 +459,7 @@ impl Session {
             return Outcome::one(bad(tag, "Log in first"));
         };
         let name =
-            match Named::of(m) {
+            match Named::of(m, self.utf8) {
                 None => return not_mutf7(tag),
                 Some(Named::User(n)) => n,
                 Some(_) => return Outcome::one(no(
@@ -474,7 +489,7 @@ impl Session {
         let Some(user) = self.user() else {
             return Outcome::one(bad(tag, "Log in first"));
         };
-        let (Some(from), Some(to)) = (Named::of(from), Named::of(to)) else {
+        let (Some(from), Some(to)) = (Named::of(from, self.utf8), Named::of(to, self.utf8)) else {
             return not_mutf7(tag);
         };
         let Named::User(to) = to else {
@@ -506,7 +521,7 @@ impl Session {
         let Some(user) = self.user() else {
             return Outcome::one(bad(tag, "Log in first"));
         };
-        let name = match Named::of(m) {
+        let name = match Named::of(m, self.utf8) {
             None => return not_mutf7(tag),
             // the service's own folders are always subscribed
             Some(Named::Inbox | Named::Sent | Named::Trash) => {

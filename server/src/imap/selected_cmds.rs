@@ -100,6 +100,10 @@ async fn run_one(s: &mut Session, tag: &Tag<'static>, body: CommandBody<'static>
             criteria,
             uid,
         } => {
+            if charset.is_some() && s.utf8 {
+                // RFC 6855 §3: UTF-8 is the only charset now
+                return Outcome::one(bad(tag, "No CHARSET once UTF8=ACCEPT is enabled"));
+            }
             if let Some(c) = charset {
                 let c = c.as_ref().to_ascii_uppercase();
                 if c != "UTF-8" && c != "US-ASCII" {

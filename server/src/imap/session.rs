@@ -12,11 +12,13 @@ use std::sync::Arc;
 use imap_next::imap_types::auth::AuthMechanism;
 use imap_next::imap_types::command::{Command, CommandBody};
 use imap_next::imap_types::core::{IString, NString, Tag, Text, Vec1};
+use imap_next::imap_types::extensions::enable::CapabilityEnable;
+use imap_next::imap_types::extensions::utf8::Utf8Kind;
 use imap_next::imap_types::response::{
     Capability, Code, Data, Greeting, GreetingKind, Response, Status,
 };
 
-use super::condstore::{self, Resync};
+use super::condstore::Resync;
 use super::selected::Selected;
 use super::ImapContext;
 use crate::auth::LoginError;
@@ -68,6 +70,9 @@ pub struct Session {
     /// Drafts, Junk and Archive were made (if missing) at this session's
     /// first LIST.
     pub(super) specials_made: bool,
+    /// UTF8=ACCEPT enabled (RFC 6855): mailbox names in UTF-8, not in
+    /// modified UTF-7.
+    pub(super) utf8: bool,
 }
 
 fn text(s: &str) -> Text<'static> {
@@ -141,6 +146,7 @@ impl Session {
             slot: None,
             resync: Resync::Off,
             specials_made: false,
+            utf8: false,
         }
     }
 
@@ -162,6 +168,46 @@ impl Session {
     /// Login is possible on this connection now (TLS, or allowed without).
     pub fn login_allowed(&self) -> bool {
         self.tls || self.ctx.allow_plaintext_auth
+    }
+
+    /// ENABLE (RFC 5161): CONDSTORE, QRESYNC (which implies CONDSTORE),
+    /// UTF8=ACCEPT (RFC 6855); the ENABLED response names what this command
+    /// turned on.
+    fn enable(&mut self, tag: &Tag<'static>, asked: &[CapabilityEnable<'_>]) -> Outcome {
+        let mut enabled: Vec<CapabilityEnable<'static>> = Vec::new();
+        for c in asked {
+            let want = match c {
+                CapabilityEnable::CondStore => Resync::CondStore,
+                CapabilityEnable::Utf8(Utf8Kind::Accept) => {
+                    if !self.utf8 {
+                        self.utf8 = true;
+                        enabled.push(CapabilityEnable::Utf8(Utf8Kind::Accept));
+                    }
+                    continue;
+                }
+                other if other.to_string().eq_ignore_ascii_case("QRESYNC") => Resync::QResync,
+                _ => continue,
+            };
+            if self.resync < want {
+                self.resync = want;
+                enabled.push(match want {
+                    Resync::QResync => CapabilityEnable::from(
+                        imap_next::imap_types::core::Atom::try_from("QRESYNC").expect("an atom"),
+                    ),
+                    _ => CapabilityEnable::CondStore,
+                });
+            }
+        }
+        Outcome {
+            responses: vec![
+                Response::Data(Data::Enabled {
+                    capabilities: enabled,
+                }),
+                Response::Status(ok(tag, None, "ENABLE completed")),
+            ],
+            after: After::Nothing,
+            job: None,
+        }
     }
 
     pub fn capabilities(&self) -> Vec1<Capability<'static>> {
@@ -188,6 +234,7 @@ impl Session {
             Capability::Enable,
             Capability::CondStore,
             Capability::QResync,
+            Capability::Utf8(Utf8Kind::Accept),
         ]);
         if let Ok(a) = imap_next::imap_types::core::Atom::try_from("SPECIAL-USE") {
             c.push(Capability::from(a));
@@ -337,9 +384,7 @@ impl Session {
                 mailbox,
                 parameters,
             } => self.select(&tag, &mailbox, &parameters, true).await,
-            CommandBody::Enable { capabilities } => {
-                condstore::enable(self, &tag, capabilities.as_ref())
-            }
+            CommandBody::Enable { capabilities } => self.enable(&tag, capabilities.as_ref()),
             CommandBody::List {
                 reference,
                 mailbox_wildcard,
