@@ -49,60 +49,63 @@ pub async fn purge(store: &Store, now: i64, batch: u32, pause: Duration) -> Resu
     Ok(total)
 }
 
-/// Runs the purge a minute after start, then every day.
 /// Read the Cc header, then the trigrams, of mail stored before they were
 /// kept, a batch at a time (leaving the writer to the mail that arrives
 /// meanwhile); ends when none is left.
 pub async fn backfill(store: Store, mut shutdown: watch::Receiver<bool>) {
-    let start = std::time::Instant::now();
-    let mut total = 0u64;
-    loop {
-        match store.backfill_cc().await {
-            Ok(0) => break,
-            Ok(n) => total += n,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading Cc headers failed; the next start tries again");
-                return;
-            }
-        }
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-        }
-    }
-    if total > 0 {
-        tracing::info!(
-            messages = total,
-            secs = start.elapsed().as_secs(),
-            "Cc headers of earlier mail read: CC searches use the index"
-        );
-    }
-    // then the trigrams of mail stored before substring search had them
-    let start = std::time::Instant::now();
-    let mut total = 0u64;
-    loop {
-        match store.backfill_grams().await {
-            Ok(0) => break,
-            Ok(n) => total += n,
-            Err(e) => {
-                tracing::warn!(error = %e, "indexing earlier mail for SEARCH failed; the next start tries again");
-                return;
-            }
-        }
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-        }
-    }
-    if total > 0 {
-        tracing::info!(
-            messages = total,
-            secs = start.elapsed().as_secs(),
-            "earlier mail indexed for IMAP SEARCH BODY/TEXT"
-        );
+    let cc = batches(
+        &mut shutdown,
+        || store.backfill_cc(),
+        "reading Cc headers failed; the next start tries again",
+        "Cc headers of earlier mail read: CC searches use the index",
+    )
+    .await;
+    if cc {
+        batches(
+            &mut shutdown,
+            || store.backfill_grams(),
+            "indexing earlier mail for SEARCH failed; the next start tries again",
+            "earlier mail indexed for IMAP SEARCH BODY/TEXT",
+        )
+        .await;
     }
 }
 
+/// Run `batch` until it does nothing more (0), pausing between batches;
+/// false when it failed or the service is stopping.
+async fn batches<F, Fut>(
+    shutdown: &mut watch::Receiver<bool>,
+    batch: F,
+    failed: &str,
+    done: &str,
+) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = crate::store::Result<u64>>,
+{
+    let start = std::time::Instant::now();
+    let mut total = 0u64;
+    loop {
+        match batch().await {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) => {
+                tracing::warn!(error = %e, "{failed}");
+                return false;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return false,
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+    if total > 0 {
+        tracing::info!(messages = total, secs = start.elapsed().as_secs(), "{done}");
+    }
+    true
+}
+
+/// Runs the purge a minute after start, then every day.
 pub async fn run(
     store: Store,
     leading: watch::Receiver<bool>,

@@ -2,8 +2,6 @@
 //! keeps in one of the user's folders — archived and searchable, never
 //! delivered — within the quota of mail users add themselves (RFC 9208).
 
-use std::num::NonZeroU32;
-
 use imap_next::imap_types::core::Tag;
 use imap_next::imap_types::datetime::DateTime;
 use imap_next::imap_types::extensions::binary::LiteralOrLiteral8;
@@ -11,11 +9,8 @@ use imap_next::imap_types::flag::Flag;
 use imap_next::imap_types::mailbox::Mailbox;
 use imap_next::imap_types::response::{Code, Response};
 
-use super::session::{bad, code, no, ok, unavailable, After, Outcome, Session};
-
-fn nz(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
-}
+use super::reply::{bad, code, no, nz, ok, unavailable};
+use super::session::{After, Outcome, Session};
 
 impl Session {
     pub(super) async fn append(

@@ -8,7 +8,7 @@
 //! the store remembers, or, for a client older than that memory, from what
 //! the folder no longer holds).
 
-use std::num::{NonZeroU32, NonZeroU64};
+use std::num::NonZeroU64;
 
 use imap_next::imap_types::command::SelectParameter;
 use imap_next::imap_types::core::Vec1;
@@ -17,6 +17,7 @@ use imap_next::imap_types::flag::FlagFetch;
 use imap_next::imap_types::response::{Data, Response};
 use imap_next::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 
+use super::reply::nz;
 use super::selected::{contains, Selected};
 use crate::store::imap::ImapEntry;
 use crate::store::mailbox::Folder;
@@ -37,10 +38,6 @@ pub enum Resync {
 
 pub fn modseq(n: u64) -> NonZeroU64 {
     NonZeroU64::new(n).unwrap_or(NonZeroU64::MIN)
-}
-
-fn nz(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
 /// Ascending values as ranges of consecutive ones.

@@ -14,7 +14,8 @@ use imap_next::{Interrupt, Io, State};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
-use super::session::{bad, bye, no, ok, untagged_bad, After, Outcome, Session};
+use super::reply::{bad, bye, no, ok, untagged_bad};
+use super::session::{After, Outcome, Session};
 use super::ImapContext;
 use crate::store::MailboxEvent;
 
@@ -350,7 +351,7 @@ async fn finish_plain(
     let Some((user, pass)) = plain_credentials(data) else {
         return no(
             tag,
-            super::session::code("AUTHENTICATIONFAILED"),
+            super::reply::code("AUTHENTICATIONFAILED"),
             "Invalid credentials",
         );
     };

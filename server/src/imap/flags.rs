@@ -99,7 +99,7 @@ pub fn permanent(kw: &Keywords, read_only: bool) -> Vec<FlagPerm<'static>> {
 pub fn announce(kw: &Keywords, read_only: bool) -> [Response<'static>; 2] {
     [
         Response::Data(Data::Flags(defined(kw))),
-        Response::Status(super::session::untagged_ok(
+        Response::Status(super::reply::untagged_ok(
             Some(Code::PermanentFlags(permanent(kw, read_only))),
             "Flags permitted",
         )),
@@ -112,7 +112,7 @@ pub fn refused(tag: &Tag<'static>, r: KeywordRefusal) -> Status<'static> {
         KeywordRefusal::TooMany => "Too many keywords: 64 may be named per user",
         KeywordRefusal::TooLong => "Keyword too long: 200 characters at most",
     };
-    super::session::no(tag, super::session::code("LIMIT"), text)
+    super::reply::no(tag, super::reply::code("LIMIT"), text)
 }
 
 /// The UIDs recent to this session: the ranges it claimed, each (after,

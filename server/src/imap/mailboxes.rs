@@ -6,7 +6,6 @@
 //! and SUBSCRIBE / UNSUBSCRIBE (§6.3.6–7).
 
 use std::collections::BTreeSet;
-use std::num::NonZeroU32;
 
 use imap_next::imap_types::core::{Atom, QuotedChar, Tag};
 use imap_next::imap_types::flag::FlagNameAttribute;
@@ -15,14 +14,11 @@ use imap_next::imap_types::response::{Data, Response, Status};
 use imap_next::imap_types::status::{StatusDataItem, StatusDataItemName};
 
 use super::mutf7;
-use super::session::{bad, code, no, ok, unavailable, After, Outcome, Session};
+use super::reply::{bad, code, no, nz, ok, unavailable};
+use super::session::{After, Outcome, Session};
 use crate::store::folders::{FolderError, FolderRefusal, SpecialUse, UserFolder, SEPARATOR};
 use crate::store::mailbox::Folder;
 use crate::store::{StoreError, UserId};
-
-fn nz(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
-}
 
 /// A mailbox name as the client gave it, sorted out.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,6 +35,7 @@ pub mod mutf7;
 #[cfg(test)]
 mod prelogin_tests;
 pub mod read_cmds;
+pub mod reply;
 #[cfg(test)]
 mod scale_tests;
 pub mod search;

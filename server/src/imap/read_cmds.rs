@@ -16,13 +16,10 @@ use imap_next::imap_types::sequence::SequenceSet;
 
 use super::condstore::{self, Resync};
 use super::fetch;
+use super::reply::{bad, nz, ok, unavailable};
 use super::search;
-use super::session::{bad, ok, unavailable, After, Outcome, Session, State};
+use super::session::{After, Outcome, Session, State};
 use crate::store::imap::{FlagOp, Flags, ImapEntry};
-
-fn nz(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
-}
 
 /// Messages read and built per batch (one query, one blocking task).
 const FETCH_BATCH: usize = 200;

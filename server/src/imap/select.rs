@@ -5,7 +5,6 @@
 //! `\Recent`: a read-write session claims the messages it is the first to
 //! see ([`crate::store::keywords`]); EXAMINE only looks.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use imap_next::imap_types::command::SelectParameter;
@@ -14,14 +13,11 @@ use imap_next::imap_types::mailbox::Mailbox;
 use imap_next::imap_types::response::{Code, Data, Response};
 
 use super::condstore::{self, Resync};
+use super::reply::{bad, code, no, nz, ok, unavailable, untagged_ok};
 use super::selected::Selected;
-use super::session::{bad, code, no, ok, unavailable, untagged_ok, After, Outcome, Session, State};
+use super::session::{After, Outcome, Session, State};
 use crate::store::imap::FolderChanges;
 use crate::store::{Result, Store, UserId};
-
-fn nz(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
-}
 
 /// Settle which of the entries above what `sel` has settled are recent to
 /// it: claimed when read-write, only looked at when read-only.

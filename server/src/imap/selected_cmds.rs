@@ -3,8 +3,6 @@
 //! CLOSE, UNSELECT — each with its UID form. FETCH and SEARCH, which read
 //! messages, are in [`super::read_cmds`].
 
-use std::num::NonZeroU32;
-
 use imap_next::imap_types::command::{CommandBody, StoreModifier};
 use imap_next::imap_types::core::{Tag, Vec1};
 use imap_next::imap_types::extensions::uidplus::{UidElement, UidSet};
@@ -16,12 +14,9 @@ use imap_next::imap_types::search::SearchKey;
 use imap_next::imap_types::sequence::SequenceSet;
 
 use super::condstore::{self, Resync};
-use super::session::{bad, no, ok, unavailable, After, Outcome, Session, State};
+use super::reply::{bad, no, nz, ok, unavailable};
+use super::session::{After, Outcome, Session, State};
 use crate::store::imap::{FlagOp, Flags};
-
-fn nz(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
-}
 
 /// UIDs as a UIDPLUS set (ranges of consecutive ones).
 fn uid_set(uids: &[u32]) -> Option<UidSet> {
@@ -360,7 +355,7 @@ async fn copy_cmd(
     if moving {
         // RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs
         if let Some(c) = copy_uid.clone() {
-            responses.push(Response::Status(super::session::untagged_ok(
+            responses.push(Response::Status(super::reply::untagged_ok(
                 Some(c),
                 "Moved",
             )));

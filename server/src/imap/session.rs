@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use imap_next::imap_types::auth::AuthMechanism;
 use imap_next::imap_types::command::{Command, CommandBody};
-use imap_next::imap_types::core::{IString, NString, Tag, Text, Vec1};
+use imap_next::imap_types::core::{IString, NString, Tag, Vec1};
 use imap_next::imap_types::extensions::enable::CapabilityEnable;
 use imap_next::imap_types::extensions::utf8::Utf8Kind;
 use imap_next::imap_types::response::{
@@ -19,6 +19,7 @@ use imap_next::imap_types::response::{
 };
 
 use super::condstore::Resync;
+use super::reply::{bad, bye, code, no, ok, text};
 use super::selected::Selected;
 use super::ImapContext;
 use crate::auth::LoginError;
@@ -73,51 +74,6 @@ pub struct Session {
     /// UTF8=ACCEPT enabled (RFC 6855): mailbox names in UTF-8, not in
     /// modified UTF-7.
     pub(super) utf8: bool,
-}
-
-fn text(s: &str) -> Text<'static> {
-    Text::try_from(s.to_string()).unwrap_or_else(|_| Text::try_from("OK").expect("plain text"))
-}
-
-pub fn ok(tag: &Tag<'static>, code: Option<Code<'static>>, t: &str) -> Status<'static> {
-    Status::ok(Some(tag.clone()), code, text(t)).unwrap_or_else(|_| unreachable_status())
-}
-
-pub fn no(tag: &Tag<'static>, code: Option<Code<'static>>, t: &str) -> Status<'static> {
-    Status::no(Some(tag.clone()), code, text(t)).unwrap_or_else(|_| unreachable_status())
-}
-
-/// The store could not answer: the client may try again.
-pub fn unavailable(tag: &Tag<'static>) -> Status<'static> {
-    no(tag, code("UNAVAILABLE"), "Try again later")
-}
-
-pub fn bad(tag: &Tag<'static>, t: &str) -> Status<'static> {
-    Status::bad(Some(tag.clone()), None, text(t)).unwrap_or_else(|_| unreachable_status())
-}
-
-pub fn untagged_ok(code: Option<Code<'static>>, t: &str) -> Status<'static> {
-    Status::ok(None, code, text(t)).unwrap_or_else(|_| unreachable_status())
-}
-
-pub fn untagged_bad(t: &str) -> Status<'static> {
-    Status::bad(None, None, text(t)).unwrap_or_else(|_| unreachable_status())
-}
-
-pub fn bye(t: &str) -> Status<'static> {
-    Status::bye(None, text(t)).unwrap_or_else(|_| unreachable_status())
-}
-
-/// A status built from valid parts cannot fail; this keeps the types whole.
-fn unreachable_status() -> Status<'static> {
-    Status::bye(None, Text::try_from("internal error").expect("plain text")).expect("a bye")
-}
-
-/// A response code imap-types does not name (RFC 5530), from our constants.
-pub fn code(name: &'static str) -> Option<Code<'static>> {
-    Some(Code::Other(
-        imap_next::imap_types::response::CodeOther::unvalidated(name.as_bytes()),
-    ))
 }
 
 /// What ID tells about the server (RFC 2971 §3.3).

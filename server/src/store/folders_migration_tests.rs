@@ -1,14 +1,12 @@
-//! The folders migration on a database from before it.
+//! The folders and folder UIDs migrations, each on a database from before it.
 
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, Executor};
+use sqlx::{Connection, Executor, SqliteConnection};
 
-/// A database from before user folders: the mailbox table rebuilt
-/// keeps its rows, ids, flags and modification sequences, the UID
-/// sequence (an expunged top UID is not reused), and its triggers.
-#[tokio::test]
-async fn the_folders_migration_keeps_rows_sequences_and_triggers() {
-    let mut db = sqlx::SqliteConnection::connect_with(
+/// A database in memory with every migration before `version` applied.
+async fn database_before(version: i64) -> (SqliteConnection, Migrator) {
+    let mut db = SqliteConnection::connect_with(
         &SqliteConnectOptions::new()
             .in_memory(true)
             .foreign_keys(true),
@@ -16,12 +14,21 @@ async fn the_folders_migration_keeps_rows_sequences_and_triggers() {
     .await
     .expect("db");
     let migrator = sqlx::migrate!("../migrations/sqlite");
-    let folders = 20261213000001;
-    for m in migrator.iter().filter(|m| m.version < folders) {
+    for m in migrator.iter().filter(|m| m.version < version) {
         db.execute(sqlx::raw_sql(m.sql.clone()))
             .await
             .expect("earlier migration");
     }
+    (db, migrator)
+}
+
+/// A database from before user folders: the mailbox table rebuilt
+/// keeps its rows, ids, flags and modification sequences, the UID
+/// sequence (an expunged top UID is not reused), and its triggers.
+#[tokio::test]
+async fn the_folders_migration_keeps_rows_sequences_and_triggers() {
+    let folders = 20261213000001;
+    let (mut db, migrator) = database_before(folders).await;
     db.execute(sqlx::raw_sql(
         "INSERT INTO domains (id, name, primary_host, primary_port, created_at) \
          VALUES (1, 'example.test', '127.0.0.1', 25, 1); \
@@ -102,20 +109,8 @@ async fn the_folders_migration_keeps_rows_sequences_and_triggers() {
 /// folder starts at 1, and a removal is remembered by its UID.
 #[tokio::test]
 async fn the_folder_uids_migration_keeps_the_uids_mail_apps_know() {
-    let mut db = sqlx::SqliteConnection::connect_with(
-        &SqliteConnectOptions::new()
-            .in_memory(true)
-            .foreign_keys(true),
-    )
-    .await
-    .expect("db");
-    let migrator = sqlx::migrate!("../migrations/sqlite");
     let uids = 20261214000002;
-    for m in migrator.iter().filter(|m| m.version < uids) {
-        db.execute(sqlx::raw_sql(m.sql.clone()))
-            .await
-            .expect("earlier migration");
-    }
+    let (mut db, migrator) = database_before(uids).await;
     db.execute(sqlx::raw_sql(
         "INSERT INTO domains (id, name, primary_host, primary_port, created_at) \
          VALUES (1, 'example.test', '127.0.0.1', 25, 1); \
