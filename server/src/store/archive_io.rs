@@ -5,6 +5,8 @@
 //! already has (same Message-ID, or same content) is skipped, so an import
 //! can be run again safely.
 
+use std::collections::BTreeSet;
+
 use super::mailbox::Folder;
 use super::{now_ms, MessageId, Result, Store, Summary, UserId};
 use crate::store::db;
@@ -50,6 +52,9 @@ pub(super) struct Archived<'a> {
     /// The user appended it themselves (IMAP APPEND): it counts against
     /// their quota for appended mail.
     pub appended_by: Option<UserId>,
+    /// Its trigrams, when made beforehand ([`super::grams`]); else made
+    /// here.
+    pub grams: Option<&'a BTreeSet<u32>>,
 }
 
 /// Insert the message, its body, its tracking event, the user's mailbox
@@ -107,7 +112,7 @@ pub(super) async fn archive_in(
     .bind(a.seen)
     .fetch_one(&mut *tx)
     .await?;
-    super::fts::index(tx, MessageId(id), summary, raw).await?;
+    super::fts::index(tx, MessageId(id), summary, raw, a.grams).await?;
     Ok((MessageId(id), entry))
 }
 
@@ -148,6 +153,43 @@ async fn has_already(
     Ok(by_id.is_some())
 }
 
+/// A message to import made ready outside any transaction: its hash, its
+/// summary and its trigrams.
+type Prepared = (Vec<u8>, Summary, BTreeSet<u32>);
+
+/// Prepare a batch on every core (parsing is most of an import's work).
+fn prepare(batch: &[Import<'_>]) -> Vec<Prepared> {
+    let one = |m: &Import<'_>| {
+        (
+            crate::auth::token::sha256(normalized(m.raw)),
+            Summary::parse(m.raw),
+            super::grams::message_grams(m.raw),
+        )
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if cores < 2 || batch.len() < 8 {
+        return batch.iter().map(one).collect();
+    }
+    let per = batch.len().div_ceil(cores);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = batch
+            .chunks(per)
+            .map(|part| {
+                (
+                    part,
+                    s.spawn(move || part.iter().map(one).collect::<Vec<_>>()),
+                )
+            })
+            .collect();
+        parts
+            .into_iter()
+            // a panic in a parser thread: that part again, here (one
+            // answer per message, in order, whatever happens)
+            .flat_map(|(part, h)| h.join().unwrap_or_else(|_| part.iter().map(one).collect()))
+            .collect()
+    })
+}
+
 impl Store {
     /// Import one message into `user`'s archive (Inbox, or Sent when it is
     /// from one of the user's addresses).
@@ -160,16 +202,8 @@ impl Store {
     /// batch); the answer for each, in order. A message repeated within
     /// the batch is a duplicate the second time.
     pub async fn import_batch(&self, user: UserId, batch: &[Import<'_>]) -> Result<Vec<Imported>> {
-        // the work that needs no lock first: hashes and summaries
-        let prepared: Vec<(Vec<u8>, Summary)> = batch
-            .iter()
-            .map(|m| {
-                (
-                    crate::auth::token::sha256(normalized(m.raw)),
-                    Summary::parse(m.raw),
-                )
-            })
-            .collect();
+        // the work that needs no lock first: hashes, summaries, trigrams
+        let prepared = prepare(batch);
         let mut tx = self.read.begin().await?;
         let address: String = db::query_scalar("SELECT address FROM users WHERE id = ?")
             .bind(user.0)
@@ -182,7 +216,7 @@ impl Store {
                 .await?;
         let now = now_ms();
         let mut out = Vec::with_capacity(batch.len());
-        for (m, (sha, summary)) in batch.iter().zip(&prepared) {
+        for (m, (sha, summary, grams)) in batch.iter().zip(&prepared) {
             if has_already(&mut tx, user, sha, summary.message_id.as_deref()).await? {
                 out.push(Imported::Duplicate);
                 continue;
@@ -213,6 +247,7 @@ impl Store {
                     seen: true,
                     source: m.source,
                     appended_by: None,
+                    grams: Some(grams),
                 },
             )
             .await?;
@@ -247,5 +282,32 @@ impl Store {
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_prepared_in_order_on_several_threads() {
+        let raws: Vec<Vec<u8>> = (0..37)
+            .map(|i| format!("Subject: message {i}\r\n\r\nbody {i}\r\n").into_bytes())
+            .collect();
+        let batch: Vec<Import<'_>> = raws
+            .iter()
+            .map(|r| Import {
+                raw: r,
+                received_at: None,
+                source: "test",
+            })
+            .collect();
+        let prepared = prepare(&batch);
+        assert_eq!(prepared.len(), batch.len());
+        for (i, (sha, summary, grams)) in prepared.iter().enumerate() {
+            assert_eq!(summary.subject, format!("message {i}"));
+            assert_eq!(*sha, crate::auth::token::sha256(normalized(&raws[i])));
+            assert_eq!(*grams, super::super::grams::message_grams(&raws[i]));
+        }
     }
 }

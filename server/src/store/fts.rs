@@ -88,6 +88,7 @@ pub(super) async fn index(
     id: MessageId,
     s: &super::Summary,
     raw: &[u8],
+    grams: Option<&std::collections::BTreeSet<u32>>,
 ) -> Result<()> {
     let (sender, recipients, subject, body) = (&s.from, &s.to, &s.subject, &s.text);
     match tx.backend() {
@@ -128,8 +129,15 @@ pub(super) async fn index(
         }
     }
     // and its trigrams (substring search)
-    let grams = super::grams::message_grams(raw);
-    super::grams::write_grams(tx, &[(id, &grams)]).await
+    let made;
+    let grams = match grams {
+        Some(g) => g,
+        None => {
+            made = super::grams::message_grams(raw);
+            &made
+        }
+    };
+    super::grams::write_grams(tx, &[(id, grams)]).await
 }
 
 /// The columns of a row of PostgreSQL's `messages_fts`, in the order of

@@ -556,6 +556,7 @@ impl Store {
                 seen: flags.seen,
                 source: "imap append",
                 appended_by: Some(user),
+                grams: None,
             },
         )
         .await?;

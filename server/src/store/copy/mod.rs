@@ -457,7 +457,7 @@ async fn search_documents(
         let mut tx = pool.begin().await?;
         for (id, raw) in &rows {
             let s = Summary::parse(raw);
-            super::fts::index(&mut tx, MessageId(*id), &s, raw).await?;
+            super::fts::index(&mut tx, MessageId(*id), &s, raw, None).await?;
         }
         tx.commit().await?;
         done += rows.len() as u64;
