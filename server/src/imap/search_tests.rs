@@ -88,6 +88,15 @@ async fn mail_stored_before_the_substring_index_is_found_then_read_into_it() {
     let mut c = logged_in(&w).await;
     c.cmd("s", "SELECT INBOX").await;
     c.cmd("a", "SEARCH TEXT meet").await;
+    // read again over what the indexer wrote: replaced, not doubled
+    crate::store::db::raw(
+        "UPDATE grams_backfill SET next_id = 1, last_id = (SELECT MAX(id) FROM messages)",
+        &w.store.read,
+    )
+    .await
+    .unwrap();
+    assert!(w.store.backfill_grams().await.unwrap() > 0);
+    assert_eq!(w.store.backfill_grams().await.unwrap(), 0);
     // as an older version left it: no trigrams, everything still to read
     crate::store::db::raw(
         "DELETE FROM messages_grams; UPDATE grams_backfill SET next_id = 1, \
