@@ -6,7 +6,7 @@
 //! the store forgot removals that old; expunges reach a QRESYNC session as
 //! VANISHED.
 
-use super::session_tests::{deliver, logged_in, world, Client, MSG1, MSG2};
+use super::test_world::{deliver, logged_in, world, Client, MSG1, MSG2};
 use crate::store::imap::{FlagOp, Flags};
 use crate::store::mailbox::Folder;
 

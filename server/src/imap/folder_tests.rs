@@ -4,7 +4,7 @@
 //! UIDVALIDITY and taking children along, RENAME INBOX, DELETE, SUBSCRIBE
 //! and LSUB, names in modified UTF-7 — and every refusal with its code.
 
-use super::session_tests::{deliver, logged_in, world, MSG1, MSG2};
+use super::test_world::{deliver, logged_in, world, MSG1, MSG2};
 use crate::store::mailbox::Folder;
 
 /// The number after `key` (a status item or a response code) in `r`.

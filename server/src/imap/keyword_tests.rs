@@ -4,7 +4,7 @@
 //! carried by COPY; searched; refused past the limit. `\Recent` to the
 //! first read-write session only, looked at by EXAMINE and STATUS.
 
-use super::session_tests::{deliver, logged_in, world, MSG1, MSG2};
+use super::test_world::{deliver, logged_in, world, MSG1, MSG2};
 use crate::store::keywords::MAX_KEYWORDS;
 use crate::store::mailbox::Folder;
 

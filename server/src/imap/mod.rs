@@ -48,6 +48,8 @@ pub mod session;
 #[cfg(test)]
 mod session_tests;
 #[cfg(test)]
+mod test_world;
+#[cfg(test)]
 mod trash_tests;
 
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 //! password), a few commands, one deadline for the whole login; after
 //! login, APPEND within the user's quota.
 
-use super::session_tests::{connect, logged_in, world_with};
+use super::test_world::{connect, logged_in, world_with};
 
 #[tokio::test]
 async fn a_large_literal_before_login_ends_the_session_at_once() {

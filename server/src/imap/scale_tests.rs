@@ -5,7 +5,7 @@
 //! request that walked the folder would cost hundreds of ticks more on the
 //! big one.
 
-use super::session_tests::{logged_in, world, World};
+use super::test_world::{logged_in, world, World};
 use crate::store::archive_io::Import;
 use crate::store::mailbox::{Folder, SearchQuery};
 use crate::store::work;

@@ -2,7 +2,7 @@
 //! TEXT through the trigram index of the messages' text (candidates,
 //! checked), the rest from the messages — with the meaning each key keeps.
 
-use super::session_tests::{deliver, logged_in, world, MSG1, MSG2};
+use super::test_world::{deliver, logged_in, world, MSG1, MSG2};
 use crate::store::mailbox::Folder;
 
 #[tokio::test]

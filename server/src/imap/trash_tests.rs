@@ -3,7 +3,7 @@
 //! expunged — then restored by moving it back, and emptied by expunging;
 //! the webmail sees the same folder.
 
-use super::session_tests::{deliver, logged_in, world, MSG1, MSG2};
+use super::test_world::{deliver, logged_in, world, MSG1, MSG2};
 use crate::store::mailbox::Folder;
 
 #[tokio::test]

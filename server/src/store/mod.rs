@@ -41,6 +41,7 @@ pub mod fts;
 pub mod gauges;
 pub mod grams;
 pub mod imap;
+mod imap_add;
 mod imap_changes;
 pub mod imap_search;
 pub mod imap_snapshot;
