@@ -1,6 +1,7 @@
 import { test, expect, Page } from "@playwright/test";
 
-// The webmail's Brouillons: a draft saved from the compose page is listed,
+// The webmail's Brouillons (the IMAP Drafts folder's drafts, see
+// server/tests/it/drafts_mirror.rs): a draft saved from the compose page is listed,
 // opens again where it was left, and is discarded from the compose page or
 // from the list. Bob's account (the other specs read alice's and carol's
 // mail; none of them keeps drafts).
@@ -33,6 +34,9 @@ test("Brouillons : enregistrer, reprendre, abandonner", async ({ page }) => {
 
   await page.locator("#nav-drafts").click();
   await expect(page.locator("#mail-list > li")).toHaveCount(2);
+  // the drafts are the mail apps' Drafts folder too: one place in the
+  // folder list, not two
+  await expect(page.locator("nav.folders a[data-folder=\"Drafts\"]")).toHaveCount(0);
   await expect(page.locator("#mail-list > li").first()).toContainText("Idées en vrac");
   await page.getByRole("link", { name: /Compte rendu/ }).click();
   await expect(page).toHaveURL(/\/mail\/compose\?draft=\d+/);

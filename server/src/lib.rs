@@ -25,6 +25,8 @@ pub mod auth;
 pub mod backup;
 pub mod cluster;
 pub mod compose;
+#[cfg(test)]
+mod compose_tests;
 pub mod config;
 pub mod demo;
 pub mod directory;

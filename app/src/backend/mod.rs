@@ -121,11 +121,11 @@ pub struct FolderCounts {
     pub folders: Vec<FolderInfo>,
 }
 
-/// What a folder of the user's is for (RFC 6154), when mail apps use it.
+/// What a folder of the user's is for (RFC 6154), when mail apps use it
+/// (their Drafts folder is not among the user's folders in the webmail:
+/// its messages are the Drafts page's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FolderUse {
-    /// Where mail apps keep their drafts (the webmail's own are apart).
-    Drafts,
     Junk,
     Archive,
 }

@@ -248,13 +248,12 @@ fn Nav(v: Viewer) -> impl IntoView {
 }
 
 /// How the webmail names one of the user's folders: its last level, or
-/// in the viewer's language for the folders mail apps use (Junk, Archive,
-/// their Drafts) while they keep their usual name.
+/// in the viewer's language for the folders mail apps use (Junk, Archive)
+/// while they keep their usual name.
 pub fn folder_label(f: &FolderInfo, t: &crate::i18n::Strings) -> String {
     match (f.special, f.name.as_str()) {
         (Some(FolderUse::Junk), "Junk") => t.junk.to_string(),
         (Some(FolderUse::Archive), "Archive") => t.archive.to_string(),
-        (Some(FolderUse::Drafts), "Drafts") => t.app_drafts.to_string(),
         _ => f.leaf().to_string(),
     }
 }

@@ -354,3 +354,70 @@ async fn utf8_accept_names_folders_in_utf8() {
         "{r}"
     );
 }
+
+/// The webmail's drafts are the Drafts folder's: a session on Drafts sees
+/// a webmail draft arrive as a `\Draft` message; a mail app replacing it
+/// (APPEND the new version, expunge the old, as Thunderbird does) leaves
+/// the webmail with the new version only.
+#[tokio::test]
+async fn webmail_drafts_are_seen_and_replaced_over_imap() {
+    use crate::store::drafts::DraftRow;
+    let w = world("folder-drafts", false).await;
+    let mut c = logged_in(&w).await;
+    c.cmd("a", "LIST \"\" *").await;
+    let r = c.cmd("b", "SELECT Drafts").await;
+    assert!(r.contains("* 0 EXISTS"), "{r}");
+    let row = DraftRow {
+        from: "alice@example.test".into(),
+        to: "bob@example.test".into(),
+        subject: "Plan".into(),
+        body: "to finish".into(),
+        mode: "new".into(),
+        ..DraftRow::default()
+    };
+    let id = w.store.save_draft(w.alice, &row).await.unwrap();
+    let d = crate::compose::Draft {
+        from: row.from.clone(),
+        to: row.to.clone(),
+        subject: row.subject.clone(),
+        body: row.body.clone(),
+        ..Default::default()
+    };
+    let raw = crate::compose::build_draft(&d, "Alice", "mx.example.test");
+    let key = crate::store::draft_mirror::mirror_key(&row, &[]);
+    assert!(w.store.mirror_draft(w.alice, id, &raw, &key).await.unwrap());
+    let r = c.cmd("c", "NOOP").await;
+    assert!(r.contains("* 1 EXISTS"), "{r}");
+    let r = c
+        .cmd(
+            "d",
+            "UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])",
+        )
+        .await;
+    assert!(r.contains("\\Draft") && r.contains("Subject: Plan"), "{r}");
+
+    // the mail app saves its version and expunges the one it opened
+    let msg =
+        "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: Plan v2\r\n\r\nfinished\r\n";
+    c.send(&format!(
+        "e APPEND Drafts (\\Draft \\Seen) {{{}}}\r\n",
+        msg.len()
+    ))
+    .await;
+    c.read_until("+").await;
+    c.send(&format!("{msg}\r\n")).await;
+    let r = c.read_until("e ").await;
+    assert!(r.contains("e OK"), "{r}");
+    let r = c.cmd("f", "STORE 1 +FLAGS.SILENT (\\Deleted)").await;
+    assert!(r.contains("f OK"), "{r}");
+    let r = c.cmd("g", "EXPUNGE").await;
+    assert!(r.contains("* 1 EXPUNGE"), "{r}");
+    let list = w.store.drafts(w.alice, 10).await.unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].subject, "Plan v2");
+    let d = w.store.draft(w.alice, list[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        (d.subject.as_str(), d.body.as_str()),
+        ("Plan v2", "finished")
+    );
+}

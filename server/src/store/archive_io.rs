@@ -47,8 +47,9 @@ pub(super) struct Archived<'a> {
     pub folder: Folder,
     pub at: i64,
     pub seen: bool,
-    /// For the tracking event ("mbox", "imap append", …).
-    pub source: &'a str,
+    /// For the tracking event ("mbox", "imap append", …); none for a
+    /// draft (no mail was received).
+    pub source: Option<&'a str>,
     /// The user appended it themselves (IMAP APPEND): it counts against
     /// their quota for appended mail.
     pub appended_by: Option<UserId>,
@@ -57,7 +58,7 @@ pub(super) struct Archived<'a> {
     pub grams: Option<&'a BTreeSet<u32>>,
 }
 
-/// Insert the message, its body, its tracking event, the user's mailbox
+/// Insert the message, its body, its tracking event (if any), the user's mailbox
 /// row and the search row. Returns the message and the mailbox row (the
 /// IMAP UID).
 pub(super) async fn archive_in(
@@ -91,16 +92,18 @@ pub(super) async fn archive_in(
         .bind(raw)
         .execute(&mut *tx)
         .await?;
-    db::query(
-        "INSERT INTO events (at, message_id, kind, detail) \
+    if let Some(source) = a.source {
+        db::query(
+            "INSERT INTO events (at, message_id, kind, detail) \
              VALUES (?, ?, 'received', json_object('origin', 'import', 'source', ?, 'size', ?))",
-    )
-    .bind(now_ms())
-    .bind(id)
-    .bind(a.source)
-    .bind(raw.len() as i64)
-    .execute(&mut *tx)
-    .await?;
+        )
+        .bind(now_ms())
+        .bind(id)
+        .bind(source)
+        .bind(raw.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+    }
     let entry: i64 = db::query_scalar(
         "INSERT INTO mailbox (user_id, message_id, folder, received_at, seen) \
              VALUES (?, ?, ?, ?, ?) RETURNING id",
@@ -245,7 +248,7 @@ impl Store {
                     folder,
                     at,
                     seen: true,
-                    source: m.source,
+                    source: Some(m.source),
                     appended_by: None,
                     grams: Some(grams),
                 },

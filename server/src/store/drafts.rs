@@ -43,6 +43,16 @@ pub struct DraftFile {
 const FIELD_MAX: usize = 10_000;
 const BODY_MAX: usize = 1 << 20;
 
+/// A draft field as kept (at most [`FIELD_MAX`] bytes).
+pub(super) fn cap_field(s: &str) -> String {
+    cap(s, FIELD_MAX)
+}
+
+/// A draft's text as kept (at most [`BODY_MAX`] bytes).
+pub(super) fn cap_body(s: &str) -> String {
+    cap(s, BODY_MAX)
+}
+
 fn cap(s: &str, max: usize) -> String {
     let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
@@ -136,8 +146,14 @@ impl Store {
         .transpose()
     }
 
-    /// The user's drafts, the last changed first (at most `limit`).
+    /// The user's drafts, the last changed first (at most `limit`): the
+    /// mail apps' drafts among them (adopted first, see
+    /// [`super::draft_mirror`]).
     pub async fn drafts(&self, user: UserId, limit: u32) -> Result<Vec<DraftSummary>> {
+        if let Err(e) = self.adopt_app_drafts(user).await {
+            // listed again next time; what the webmail has is still shown
+            tracing::warn!(error = %e, user = %user, "cannot adopt the mail apps' drafts");
+        }
         let rows = db::query(
             "SELECT d.id, d.to_addrs, d.subject, substr(d.body, 1, 200), d.updated_at, \
              (SELECT COUNT(*) FROM draft_attachments a WHERE a.draft_id = d.id) \
@@ -162,14 +178,14 @@ impl Store {
             .collect()
     }
 
-    /// How many drafts the user has.
+    /// How many drafts the user has (the mail apps' not yet adopted
+    /// among them).
     pub async fn draft_count(&self, user: UserId) -> Result<i64> {
-        Ok(
-            db::query_scalar("SELECT COUNT(*) FROM drafts WHERE user_id = ?")
-                .bind(user.0)
-                .fetch_one(&self.read)
-                .await?,
-        )
+        let own: i64 = db::query_scalar("SELECT COUNT(*) FROM drafts WHERE user_id = ?")
+            .bind(user.0)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(own + self.unadopted_drafts(user).await?)
     }
 
     /// What the user's drafts hold: (drafts, bytes of their files) — the
@@ -185,25 +201,10 @@ impl Store {
         .await?)
     }
 
-    /// Delete one of the user's drafts (with its files). False when it is
-    /// not theirs.
+    /// Delete one of the user's drafts (with its files and its message
+    /// in the Drafts folder). False when it is not theirs.
     pub async fn discard_draft(&self, user: UserId, id: i64) -> Result<bool> {
-        let n = db::query("DELETE FROM drafts WHERE id = ? AND user_id = ?")
-            .bind(id)
-            .bind(user.0)
-            .execute(&self.read)
-            .await?
-            .rows_affected();
-        Ok(n > 0)
-    }
-
-    pub async fn delete_draft(&self, user: UserId, id: i64) -> Result<()> {
-        db::query("DELETE FROM drafts WHERE id = ? AND user_id = ?")
-            .bind(id)
-            .bind(user.0)
-            .execute(&self.read)
-            .await?;
-        Ok(())
+        self.drop_draft(user, id).await
     }
 
     /// Attach a file to one of the user's drafts. Returns its id, or `None`

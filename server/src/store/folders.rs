@@ -465,72 +465,53 @@ impl Store {
     }
 
     /// Make the folders mail apps look for (Drafts, Junk, Archive) that
-    /// the user has none for: a folder of the default name without a use
-    /// takes it, else one is made. Returns whether anything changed.
+    /// the user has none for. Returns whether anything changed.
     pub async fn ensure_special_folders(&self, user: UserId) -> Result<bool> {
         let have = self.user_folders(user).await?;
         let mut changed = false;
         for special in SpecialUse::ALL {
-            if have.iter().any(|f| f.special == Some(special)) {
-                continue;
-            }
-            let name = special.default_name();
-            if have.iter().any(|f| f.name == name) {
-                db::query(
-                    "UPDATE folders SET special_use = ? WHERE user_id = ? AND name = ? \
-                     AND special_use IS NULL",
-                )
-                .bind(special.key())
-                .bind(user.0)
-                .bind(name)
-                .execute(&self.read)
-                .await?;
-                changed = true;
-                continue;
-            }
-            match self.create_folder(user, name, Some(special)).await {
-                Ok(_) => {
-                    self.set_subscribed(user, name, true).await?;
-                    changed = true;
-                }
-                // made meanwhile by another session, or at the limit
-                Err(FolderError::Refused(_)) => {}
-                Err(FolderError::Store(e)) => return Err(e),
+            if !have.iter().any(|f| f.special == Some(special)) {
+                changed |= self.ensure_special(user, special, &have).await?;
             }
         }
         Ok(changed)
     }
 
-    /// The names the user subscribed to (IMAP LSUB), by name.
-    pub async fn subscriptions(&self, user: UserId) -> Result<Vec<String>> {
-        Ok(db::query_scalar(
-            "SELECT name FROM folder_subscriptions WHERE user_id = ? ORDER BY name",
-        )
-        .bind(user.0)
-        .fetch_all(&self.read)
-        .await?)
-    }
-
-    /// Subscribe to a name, or not (RFC 3501 §6.3.6: the name need not
-    /// exist).
-    pub async fn set_subscribed(&self, user: UserId, name: &str, on: bool) -> Result<()> {
-        if on {
-            db::query(
-                "INSERT INTO folder_subscriptions (user_id, name) VALUES (?, ?) \
-                 ON CONFLICT DO NOTHING",
+    /// Give `special` a folder (the user's folders are `have`): a folder
+    /// of the default name without a use takes it, else one is made.
+    /// Returns whether anything changed (not at the folder limit, nor
+    /// when another session did it meanwhile).
+    pub(super) async fn ensure_special(
+        &self,
+        user: UserId,
+        special: SpecialUse,
+        have: &[UserFolder],
+    ) -> Result<bool> {
+        let name = special.default_name();
+        if have.iter().any(|f| f.name == name) {
+            let n = db::query(
+                "UPDATE folders SET special_use = ? WHERE user_id = ? AND name = ? \
+                 AND special_use IS NULL AND NOT EXISTS (SELECT 1 FROM folders o \
+                     WHERE o.user_id = folders.user_id AND o.special_use = ?)",
             )
+            .bind(special.key())
             .bind(user.0)
             .bind(name)
+            .bind(special.key())
             .execute(&self.read)
-            .await?;
-        } else {
-            db::query("DELETE FROM folder_subscriptions WHERE user_id = ? AND name = ?")
-                .bind(user.0)
-                .bind(name)
-                .execute(&self.read)
-                .await?;
+            .await?
+            .rows_affected();
+            return Ok(n > 0);
         }
-        Ok(())
+        match self.create_folder(user, name, Some(special)).await {
+            Ok(_) => {
+                self.set_subscribed(user, name, true).await?;
+                Ok(true)
+            }
+            // made meanwhile by another session, or at the limit
+            Err(FolderError::Refused(_)) => Ok(false),
+            Err(FolderError::Store(e)) => Err(e),
+        }
     }
 }
 

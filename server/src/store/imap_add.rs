@@ -171,7 +171,7 @@ impl Store {
                 folder,
                 at: internal_date.unwrap_or(now).min(now),
                 seen: flags.seen,
-                source: "imap append",
+                source: Some("imap append"),
                 appended_by: Some(user),
                 grams: None,
             },

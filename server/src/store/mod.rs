@@ -32,6 +32,7 @@ pub mod copy;
 pub mod db;
 pub mod dialect;
 pub mod directories;
+pub mod draft_mirror;
 pub mod drafts;
 pub mod events;
 pub mod folders;
@@ -57,6 +58,7 @@ pub mod relay;
 pub mod report;
 pub mod retention;
 pub mod snapshot;
+pub mod subscriptions;
 pub mod summary;
 #[doc(hidden)]
 pub mod testing;

@@ -27,7 +27,8 @@ pub struct Purged {
 }
 
 /// Messages past their retention (the longest of their domains') and
-/// with nothing left to deliver, oldest first.
+/// with nothing left to deliver, oldest first. A draft's message in the
+/// Drafts folder stays as long as the draft.
 const EXPIRED: &str = "SELECT m.id FROM messages m \
      WHERE m.received_at < ?1 - ?2 * 86400000 \
        AND m.received_at < ?1 - 86400000 * COALESCE( \
@@ -35,6 +36,8 @@ const EXPIRED: &str = "SELECT m.id FROM messages m \
               WHERE d.message_id = m.id), ?3) \
        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id \
                        AND d.status IN ('queued', 'delayed', 'delivering')) \
+       AND NOT EXISTS (SELECT 1 FROM mailbox mb JOIN drafts dr ON dr.mirror = mb.id \
+                       WHERE mb.message_id = m.id) \
      ORDER BY m.received_at LIMIT ?4";
 
 /// Bodies no one needs: every delivery final, a day old, and no domain of

@@ -204,16 +204,21 @@ impl Backend for StoreBackend {
             .await
             .map_err(unavailable)?
             .into_iter()
-            .map(|(f, total, unseen)| FolderInfo {
-                id: f.id.0,
-                name: f.name,
-                special: f.special.map(|s| match s {
-                    SpecialUse::Drafts => FolderUse::Drafts,
-                    SpecialUse::Junk => FolderUse::Junk,
-                    SpecialUse::Archive => FolderUse::Archive,
-                }),
-                total,
-                unseen,
+            .filter_map(|(f, total, unseen)| {
+                let special = match f.special {
+                    // the Drafts folder's messages are the Drafts page's
+                    Some(SpecialUse::Drafts) => return None,
+                    Some(SpecialUse::Junk) => Some(FolderUse::Junk),
+                    Some(SpecialUse::Archive) => Some(FolderUse::Archive),
+                    None => None,
+                };
+                Some(FolderInfo {
+                    id: f.id.0,
+                    name: f.name,
+                    special,
+                    total,
+                    unseen,
+                })
             })
             .collect();
         Ok(Viewer {
@@ -243,6 +248,20 @@ impl Backend for StoreBackend {
 
     async fn draft_list(&self, session: &SessionUser) -> Result<Vec<DraftSummary>, BackendError> {
         let user = UserId(session.user);
+        // drafts saved before they were shown to mail apps: shown now
+        for draft in self
+            .store
+            .unmirrored_drafts(user)
+            .await
+            .map_err(unavailable)?
+        {
+            if let Err(e) =
+                super::compose_web::mirror(&self.store, &self.hostname, user, draft).await
+            {
+                tracing::warn!(error = %e, user = %user, draft, "cannot show a draft in the Drafts folder");
+                break;
+            }
+        }
         Ok(self
             .store
             .drafts(user, 500)

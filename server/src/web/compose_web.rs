@@ -16,8 +16,9 @@ use super::forms::{client_ip, csrf_ok, enc, forbidden_form, require_session, see
 use super::WebState;
 use crate::compose::{self, ComposeError, Draft};
 use crate::relay::{self, Outgoing, RelayError, Sender};
+use crate::store::draft_mirror::mirror_key;
 use crate::store::drafts::DraftRow;
-use crate::store::{Origin, Store, UserId};
+use crate::store::{Origin, Store, StoreError, UserId};
 use actix_web::{web, HttpRequest, HttpResponse};
 use app::backend::{BackendError, ComposeFile, ComposeView};
 
@@ -239,13 +240,18 @@ fn wants_json(req: &HttpRequest) -> bool {
 /// it (with a notice or an error), or, for the enhanced page, the draft as
 /// JSON.
 async fn back_to_draft(
-    store: &Store,
+    state: &WebState,
     user: UserId,
     json: bool,
     draft: i64,
     notice: &str,
     error: Option<(&'static str, String)>,
 ) -> HttpResponse {
+    let store = &state.store;
+    if let Err(e) = mirror(store, &state.hostname, user, draft).await {
+        // the draft is saved; mail apps see it at its next save
+        tracing::warn!(error = %e, user = %user, draft, "cannot show a draft in the Drafts folder");
+    }
     if json {
         let files = files_of(store, user, draft).await.unwrap_or_default();
         return HttpResponse::Ok().json(serde_json::json!({
@@ -264,6 +270,56 @@ async fn back_to_draft(
         loc.push_str(&format!("&e={code}&why={}", enc(&detail)));
     }
     see_other(&loc)
+}
+
+/// Show a draft to mail apps: its message in the Drafts folder, written
+/// again only when what the draft holds changed since.
+pub(super) async fn mirror(
+    store: &Store,
+    hostname: &str,
+    user: UserId,
+    draft: i64,
+) -> Result<(), StoreError> {
+    let Some(row) = store.draft(user, draft).await? else {
+        return Ok(());
+    };
+    if store.drafts_folder(user).await?.is_none() {
+        // at the folder limit without one: the webmail's alone
+        return Ok(());
+    }
+    let files = store.draft_files(user, draft).await?;
+    let key = mirror_key(&row, &files.iter().map(|f| f.id).collect::<Vec<_>>());
+    if store.mirror_stale(user, draft, &key).await? != Some(true) {
+        return Ok(());
+    }
+    let attachments = store
+        .draft_file_data(user, draft)
+        .await?
+        .into_iter()
+        .map(|(f, data)| compose::Attachment {
+            content_type: f.content_type,
+            name: f.name,
+            data,
+        })
+        .collect();
+    let name = store
+        .account(user)
+        .await?
+        .map(|a| a.display_name)
+        .unwrap_or_default();
+    let d = Draft {
+        from: row.from,
+        to: row.to,
+        cc: row.cc,
+        bcc: row.bcc,
+        subject: row.subject,
+        body: row.body,
+        attachments,
+        ..Draft::default()
+    };
+    let raw = compose::build_draft(&d, &name, hostname);
+    store.mirror_draft(user, draft, &raw, &key).await?;
+    Ok(())
 }
 
 /// POST /mail/send — every button of the compose form, one handler. The
@@ -395,15 +451,15 @@ pub async fn send(
         .and_then(|id| id.parse::<i64>().ok())
     {
         let _ = store.remove_draft_file(user, draft, file).await;
-        return back_to_draft(store, user, json, draft, "", error).await;
+        return back_to_draft(&state, user, json, draft, "", error).await;
     }
     if error.is_some() || action != "send" {
         let notice = if action == "save" { "saved" } else { "" };
-        return back_to_draft(store, user, json, draft, notice, error).await;
+        return back_to_draft(&state, user, json, draft, notice, error).await;
     }
     // 3. send
     let fail = |code: &'static str, detail: String| {
-        back_to_draft(store, user, json, draft, "", Some((code, detail)))
+        back_to_draft(&state, user, json, draft, "", Some((code, detail)))
     };
     let max_per_hour = state.relay.max_per_hour;
     let Ok(Some((account, sent))) = store.sender(user, 3_600_000, max_per_hour).await else {
@@ -502,7 +558,7 @@ pub async fn send(
             return fail("unavailable", String::new()).await;
         }
     };
-    let _ = store.delete_draft(user, draft).await;
+    let _ = store.discard_draft(user, draft).await;
     tracing::info!(user = %user, message = %id, rcpts = built.rcpts.len(), "sent from the webmail");
     if json {
         return HttpResponse::Ok().json(serde_json::json!({"sent": id.0}));

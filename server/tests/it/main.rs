@@ -10,6 +10,7 @@ mod continuity_scope;
 mod control_panel;
 mod delivery_client;
 mod directory_web;
+mod drafts_mirror;
 mod drafts_web;
 mod folders_web;
 mod french_walk;

@@ -135,6 +135,18 @@ async fn the_archive_keeps_exactly_its_days_and_never_mail_still_waiting() {
     assert_eq!(preview.messages, 0);
     assert_eq!(purge_at(&store, now + 89 * DAY_MS).await.messages, 0);
     let alice = user(&store, "alice@example.test").await;
+    // a draft not touched since: its message in Drafts stays with it
+    let row = server::store::drafts::DraftRow {
+        subject: "slow thoughts".into(),
+        mode: "new".into(),
+        ..Default::default()
+    };
+    let draft = store.save_draft(alice, &row).await.expect("draft");
+    let raw = b"Subject: slow thoughts\r\n\r\nlater\r\n";
+    assert!(store
+        .mirror_draft(alice, draft, raw, b"k")
+        .await
+        .expect("mirror"));
     let found = |store: Store| async move {
         store
             .search(
@@ -176,6 +188,9 @@ async fn the_archive_keeps_exactly_its_days_and_never_mail_still_waiting() {
         "mail still waiting for delivery is never purged"
     );
     assert!(store.raw_message(waiting).await.expect("q").is_some());
+    assert!(store.draft(alice, draft).await.expect("q").is_some());
+    let drafts = Folder::User(store.drafts_folder(alice).await.expect("q").expect("f"));
+    assert_eq!(store.imap_entries(alice, drafts).await.expect("q").len(), 1);
     // every purge is logged with its counts
     let history = store.purge_history(10).await.expect("history");
     assert_eq!(history.len(), 4);
