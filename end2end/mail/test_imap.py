@@ -525,3 +525,54 @@ def test_mbsync_syncs_a_tree_of_folders_both_ways(postfix):
         m.logout()
     finally:
         c.stop()
+
+
+def test_a_mail_app_and_the_webmail_share_their_drafts(postfix):
+    """Issue 22: the webmail's Brouillons are the IMAP Drafts folder. A
+    draft saved in the webmail is a \\Draft message there for a mail app
+    (imaplib over TLS); a draft the mail app appends is listed in the
+    webmail and opens in its compose page; the webmail's draft, deleted by
+    the mail app, leaves the webmail."""
+    c = start()
+    run = str(int(time.time()))
+    try:
+        w = Webmail(WEB)
+        w.login("alice@example.test", PASSWORD)
+        r, _ = w.request("POST", "/mail/send", {
+            "csrf": w.csrf, "action": "save", "from": "alice@example.test",
+            "to": "bob@example.test", "bcc": "carol@example.test",
+            "subject": f"Webmail draft {run}", "body": "begun in the browser"})
+        assert r.status == 303, r.status
+        m = imaplib.IMAP4_SSL("127.0.0.1", IMAPS, ssl_context=unverified())
+        m.login("alice@example.test", PASSWORD)
+        m.list()
+        typ, data = m.select("Drafts")
+        assert typ == "OK" and data[0] == b"1", data
+        typ, data = m.fetch("1", "(FLAGS BODY.PEEK[])")
+        flags, raw = data[0][0], data[0][1].decode()
+        assert b"\\Draft" in flags, flags
+        assert f"Subject: Webmail draft {run}" in raw and "Bcc: <carol@example.test>" in raw, raw
+        assert "begun in the browser" in raw, raw
+
+        # the mail app's own draft, as Thunderbird appends it
+        theirs = (f"From: alice@example.test\r\nTo: dave@remote.test\r\n"
+                  f"Subject: App draft {run}\r\nMessage-ID: <app-{run}@example.test>\r\n\r\n"
+                  "begun in the mail app\r\n")
+        typ, _ = m.append("Drafts", "(\\Draft \\Seen)", None, theirs.encode())
+        assert typ == "OK"
+        _, page = w.request("GET", "/mail/drafts")
+        assert f"Webmail draft {run}" in page and f"App draft {run}" in page, page
+        ids = re.findall(r'/mail/compose\?draft=(\d+)', page)
+        assert len(ids) == 2, ids
+        opened = [w.request("GET", f"/mail/compose?draft={i}")[1] for i in ids]
+        assert any("begun in the mail app" in p and "dave@remote.test" in p for p in opened)
+
+        # the mail app deletes the webmail's draft: gone from Brouillons
+        typ, _ = m.store("1", "+FLAGS", "(\\Deleted)")
+        assert typ == "OK"
+        m.expunge()
+        _, page = w.request("GET", "/mail/drafts")
+        assert f"Webmail draft {run}" not in page and f"App draft {run}" in page, page
+        m.logout()
+    finally:
+        c.stop()
