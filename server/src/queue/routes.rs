@@ -3,6 +3,7 @@
 //! until one answers (RFC 5321 §5.1) — and which of a message's deliveries
 //! go together in one transaction: those to the same destination.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -143,12 +144,15 @@ impl Queue {
 
     pub(super) async fn routes_for(&self, claim: &Claim) -> Routes {
         if let Some(d) = claim.domain {
+            if let Some(route) = self.primaries.get(d) {
+                return Routes::Try(vec![route]);
+            }
             return match self.store.domain(d).await {
-                Ok(Some(dom)) => Routes::Try(vec![Route::new(
-                    dom.primary_host,
-                    dom.primary_port,
-                    dom.primary_tls,
-                )]),
+                Ok(Some(dom)) => {
+                    let route = Route::new(dom.primary_host, dom.primary_port, dom.primary_tls);
+                    self.primaries.put(d, route.clone());
+                    Routes::Try(vec![route])
+                }
                 Ok(None) => Routes::Later(format!("domain {d} no longer exists")),
                 Err(e) => Routes::Later(e.to_string()),
             };
@@ -176,5 +180,27 @@ impl Queue {
             Err(mx::NoHop::Permanent(why)) => Routes::Refused(why),
             Err(mx::NoHop::Temporary(why)) => Routes::Later(why),
         }
+    }
+}
+
+/// Each domain's primary as last read, for [`PRIMARY_TTL`]: a flush of
+/// thousands of messages reads it once a second, not once a message; a
+/// primary changed in the Control Panel is used within that second.
+#[derive(Default)]
+pub(super) struct Primaries(std::sync::Mutex<HashMap<DomainId, (std::time::Instant, Route)>>);
+
+/// How long a primary read is used.
+const PRIMARY_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Primaries {
+    fn get(&self, d: DomainId) -> Option<Route> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&d)
+            .filter(|(at, _)| at.elapsed() < PRIMARY_TTL)
+            .map(|(_, r)| r.clone())
+    }
+    fn put(&self, d: DomainId, route: Route) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(d, (std::time::Instant::now(), route));
     }
 }

@@ -22,6 +22,7 @@ mod mailbox_search;
 mod monitor;
 mod outbound;
 mod outbound_web;
+mod queue_slots;
 mod recovery;
 mod report_web;
 mod retention;
