@@ -346,3 +346,45 @@ Content-Type: text/plain; name=\"agenda.txt\"\r\nContent-Disposition: attachment
     // and its message, still shown in Trash, is kept
     assert_eq!(s.store.message_count().await.expect("n"), archived + 1);
 }
+
+/// A compose page left open on a draft that went (sent, discarded, deleted
+/// by a mail app) must not save over a newer draft: ids are never reused.
+#[actix_web::test]
+async fn a_drafts_id_is_never_given_again() {
+    let s = setup("drafts-ids").await;
+    let alice = s
+        .store
+        .account_by_address("alice@example.test")
+        .await
+        .expect("q")
+        .expect("alice")
+        .user;
+    let row = |subject: &str| server::store::drafts::DraftRow {
+        subject: subject.into(),
+        mode: "new".into(),
+        ..Default::default()
+    };
+    s.store
+        .save_draft(alice, &row("first"))
+        .await
+        .expect("save");
+    let last = s
+        .store
+        .save_draft(alice, &row("second"))
+        .await
+        .expect("save");
+    assert!(s.store.discard_draft(alice, last).await.expect("discard"));
+    let next = s
+        .store
+        .save_draft(alice, &row("third"))
+        .await
+        .expect("save");
+    assert!(next > last, "{next} after {last}");
+    // the page still open on the discarded draft saves a new one
+    let mut stale = row("typed in the old page");
+    stale.id = last;
+    let saved = s.store.save_draft(alice, &stale).await.expect("save");
+    assert!(saved != next && saved != last);
+    let third = s.store.draft(alice, next).await.expect("q").expect("third");
+    assert_eq!(third.subject, "third");
+}
