@@ -14,6 +14,15 @@ use server::store::imap::{FlagOp, Flags};
 use server::store::mailbox::Folder;
 use server::store::{Store, UserId};
 
+async fn alice(store: &Store) -> UserId {
+    store
+        .account_by_address("alice@example.test")
+        .await
+        .expect("q")
+        .expect("alice")
+        .user
+}
+
 /// The Drafts folder's messages: (uid, flags, raw).
 async fn drafts_folder(store: &Store, user: UserId) -> Vec<(u32, Flags, String)> {
     let folder = Folder::User(
@@ -38,13 +47,7 @@ async fn webmail_drafts_are_the_drafts_folder() {
     let s = setup("drafts-mirror").await;
     let svc = app(&s).await;
     let (cookie, csrf) = session_of(&s, &svc, "alice@example.test").await;
-    let alice = s
-        .store
-        .account_by_address("alice@example.test")
-        .await
-        .expect("q")
-        .expect("alice")
-        .user;
+    let alice = alice(&s.store).await;
     let post = |fields: Vec<(&str, String)>| {
         let mut form = vec![("csrf", csrf.clone())];
         form.extend(fields);
@@ -202,13 +205,7 @@ async fn a_mail_apps_draft_opens_in_the_webmail() {
     let s = setup("drafts-adopt").await;
     let svc = app(&s).await;
     let (cookie, csrf) = session_of(&s, &svc, "alice@example.test").await;
-    let alice = s
-        .store
-        .account_by_address("alice@example.test")
-        .await
-        .expect("q")
-        .expect("alice")
-        .user;
+    let alice = alice(&s.store).await;
     let folder = Folder::User(s.store.drafts_folder(alice).await.expect("q").expect("f"));
     // as Thunderbird keeps a draft: \Draft \Seen, with a file
     let raw = b"From: Alice <alice@example.test>\r\nTo: \"Bob B.\" <bob@example.test>\r\n\
@@ -352,13 +349,7 @@ Content-Type: text/plain; name=\"agenda.txt\"\r\nContent-Disposition: attachment
 #[actix_web::test]
 async fn a_drafts_id_is_never_given_again() {
     let s = setup("drafts-ids").await;
-    let alice = s
-        .store
-        .account_by_address("alice@example.test")
-        .await
-        .expect("q")
-        .expect("alice")
-        .user;
+    let alice = alice(&s.store).await;
     let row = |subject: &str| server::store::drafts::DraftRow {
         subject: subject.into(),
         mode: "new".into(),
