@@ -74,3 +74,17 @@ pub async fn get_outbound(domain: String, reveal: String) -> Result<OutboundView
     let session = crate::backend::admin_session()?;
     backend.outbound_view(&session, &domain, &reveal).await
 }
+
+/// The administrator's own second factor (`reveal`: recovery codes just
+/// made, shown once).
+#[server]
+pub async fn get_admin_security(
+    reveal: String,
+) -> Result<crate::backend::SecurityView, BackendError> {
+    let backend =
+        use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
+    let session = crate::backend::admin_session()?;
+    backend
+        .security(&crate::backend::SecurityOf::Admin(session), &reveal)
+        .await
+}

@@ -119,6 +119,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("") view=pages::login::Home ssr=SsrMode::Async/>
                 <Route path=path!("login") view=pages::login::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("login/code") view=pages::security::CodePage ssr=SsrMode::Async/>
                 <Route path=path!("set-password") view={Lazy::<SetPasswordRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("mail/inbox") view=pages::mailbox::InboxPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/sent") view=pages::mailbox::SentPage ssr=SsrMode::Async/>

@@ -91,3 +91,13 @@ pub async fn get_compose(
         .compose_view(&session, &mode, reference, draft, lang)
         .await
 }
+
+/// The user's second factor and app passwords (`reveal`: secrets just
+/// made, shown once).
+#[server]
+pub async fn get_security(reveal: String) -> Result<crate::backend::SecurityView, BackendError> {
+    let (backend, session) = crate::backend::backend_for_user()?;
+    backend
+        .security(&crate::backend::SecurityOf::User(session), &reveal)
+        .await
+}

@@ -38,7 +38,7 @@ for (const [lang, scheme] of [["fr", "light"], ["en", "light"], ["fr", "dark"]] 
     for (const path of [
       "/mail/inbox", first!, "/mail/search?q=demo", "/mail/search?q=zzzznothing", "/mail/compose",
       "/mail/drafts", "/mail/sent", "/mail/trash", "/mail/tracking", "/settings", "/status",
-      "/no/such/page",
+      "/login/code?error=wrong", "/no/such/page",
     ]) {
       await page.goto(path);
       found.push(...(await violations(page)).map((v) => `${path}: ${v}`));

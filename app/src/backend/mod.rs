@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 
 mod admin;
 mod codes;
+mod security;
 pub use admin::*;
 pub use codes::{Reason, Refusal};
+pub use security::*;
 
 /// Deliveries of one route counted by status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -446,6 +448,13 @@ mod port {
             session: &SessionUser,
             q: &TrackingQuery,
         ) -> Result<TrackingPage, BackendError>;
+        /// An account's second factor and app passwords; `reveal` names
+        /// secrets this session just made (shown once).
+        async fn security(
+            &self,
+            of: &SecurityOf,
+            reveal: &str,
+        ) -> Result<SecurityView, BackendError>;
         /// Users and aliases of the domain containing `fragment` (3+ chars).
         async fn suggest_users(
             &self,

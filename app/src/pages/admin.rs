@@ -111,6 +111,7 @@ fn AdminHomeBody() -> impl IntoView {
                 </ul>
             }.into_any()
         }}
+        <crate::pages::security::SecuritySection side=crate::pages::security::SecuritySide::Admin/>
     }
     .into_any()
 }

@@ -35,6 +35,7 @@ pub fn LoginPage() -> impl IntoView {
         "throttled" => Some(t.login_throttled),
         "notcovered" => Some(t.login_notcovered),
         "unavailable" => Some(t.unavailable),
+        "expired" => Some(use_lang().sec().login_expired),
         _ => None,
     };
     let notice = if get("set") == "1" {

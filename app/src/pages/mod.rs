@@ -10,6 +10,7 @@ pub mod mailbox;
 pub mod message;
 pub mod not_found;
 pub mod outbound;
+pub mod security;
 pub mod set_password;
 pub mod settings;
 pub mod status;

@@ -8,6 +8,7 @@ use crate::backend::{OutageReport, Viewer};
 use crate::components::shell::{use_lang, MailShell};
 use crate::i18n::{long_date, TzOffset};
 use crate::mail::my_report;
+use crate::pages::security::{SecuritySection, SecuritySide};
 use crate::pages::set_password::{problems_from_query, PolicyList};
 
 #[component]
@@ -57,6 +58,7 @@ fn SettingsBody() -> impl IntoView {
                     <button type="submit" class="primary">{t.save_password}</button>
                 </form>
             </section>
+            <SecuritySection side=SecuritySide::User/>
             <MyReport/>
         }
     })

@@ -12,7 +12,9 @@
 //! - [`reveal`]: credentials made for an administrator, shown once;
 //! - `set_password`: how a password gets set — a signed link redeemed, a
 //!   change with the current one, an operator's;
-//! - `across_nodes`: login failures shared by the nodes of one database.
+//! - `across_nodes`: login failures shared by the nodes of one database;
+//! - [`second_factor`]: TOTP and recovery codes, the login's second step,
+//!   app passwords for mail apps.
 //!
 //! Nothing here logs a password, a token or a session id.
 
@@ -20,6 +22,7 @@ mod across_nodes;
 pub mod invite;
 pub mod password;
 pub mod reveal;
+pub mod second_factor;
 mod set_password;
 pub mod throttle;
 pub mod token;
@@ -82,6 +85,28 @@ pub struct NewSession {
     pub admin: bool,
 }
 
+/// What a right password leads to.
+#[derive(Debug, Clone)]
+pub enum LoginStep {
+    Session(NewSession),
+    /// The account has a second factor: `challenge` is the cookie that
+    /// carries the login to its second step.
+    Code {
+        challenge: String,
+        admin: bool,
+    },
+}
+
+impl LoginStep {
+    /// The session, when no second step was asked for.
+    pub fn session(self) -> Option<NewSession> {
+        match self {
+            LoginStep::Session(s) => Some(s),
+            LoginStep::Code { .. } => None,
+        }
+    }
+}
+
 /// Where a password was typed: named in the logs and counted in
 /// `/metrics` (`service` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,15 +119,18 @@ pub enum Channel {
     Relay,
     /// The current password, to change it.
     PasswordChange,
+    /// A login's second step (a TOTP or recovery code).
+    SecondFactor,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 5] = [
+    pub const ALL: [Channel; 6] = [
         Channel::Web,
         Channel::Imap,
         Channel::Submission,
         Channel::Relay,
         Channel::PasswordChange,
+        Channel::SecondFactor,
     ];
 
     pub fn name(self) -> &'static str {
@@ -112,6 +140,7 @@ impl Channel {
             Channel::Submission => "submission",
             Channel::Relay => "relay",
             Channel::PasswordChange => "password_change",
+            Channel::SecondFactor => "second_factor",
         }
     }
 }
@@ -129,6 +158,10 @@ pub enum LoginError {
     /// Said only after a correct password: nothing to enumerate.
     #[error("the Continuity Service is not enabled for this account")]
     NotCovered,
+    /// IMAP or submission: the account's own password was right, but the
+    /// account has a second factor, so only an app password opens them.
+    #[error("this account has a second factor: use an app password")]
+    AppPasswordNeeded,
     #[error("the service is temporarily unavailable")]
     Unavailable,
 }
@@ -333,10 +366,30 @@ impl Auth {
                 proto,
             )
             .await?;
-        let hash = account
-            .as_ref()
-            .filter(|a| !a.disabled)
-            .and_then(|a| a.password_hash.clone());
+        let lookup = |e: StoreError| {
+            tracing::error!(error = %e, "login lookup failed");
+            LoginError::Unavailable
+        };
+        let live = account.as_ref().filter(|a| !a.disabled);
+        let mut factor = false;
+        if let Some(a) = live {
+            // an app password: a hash lookup, no argon2id
+            if self
+                .app_password(a.user, password, ip, proto)
+                .await
+                .map_err(lookup)?
+                .is_some()
+            {
+                attempt.succeeded();
+                return Self::covered(a.clone(), ip, proto, "app password");
+            }
+            factor = self
+                .store
+                .second_factor_on(second_factor::Owner::User(a.user))
+                .await
+                .map_err(lookup)?;
+        }
+        let hash = live.and_then(|a| a.password_hash.clone());
         let pw = password.to_string();
         let done = self.hash_checks.clone();
         let ok = hashing(move || check_hash(hash, &pw, &done))
@@ -347,11 +400,26 @@ impl Auth {
             return Err(LoginError::Invalid);
         };
         attempt.succeeded();
+        if factor {
+            tracing::info!(user = %account.user, %ip, proto = proto.name(), "login refused: the account has a second factor, an app password is needed");
+            return Err(LoginError::AppPasswordNeeded);
+        }
+        Self::covered(account, ip, proto, "password")
+    }
+
+    /// A user whose credentials were right gets in if the Continuity
+    /// Service covers them.
+    fn covered(
+        account: Account,
+        ip: &str,
+        proto: Channel,
+        with: &'static str,
+    ) -> Result<Account, LoginError> {
         if !account.covered {
             tracing::info!(user = %account.user, %ip, proto = proto.name(), "login refused: not covered by the Continuity Service");
             return Err(LoginError::NotCovered);
         }
-        tracing::info!(user = %account.user, %ip, proto = proto.name(), "login");
+        tracing::info!(user = %account.user, %ip, proto = proto.name(), with, "login");
         Ok(account)
     }
 
@@ -407,7 +475,7 @@ impl Auth {
         address: &str,
         password: &str,
         ip: &str,
-    ) -> Result<NewSession, LoginError> {
+    ) -> Result<LoginStep, LoginError> {
         let address = address.trim();
         let lookup = |e: StoreError| {
             tracing::error!(error = %e, "login lookup failed");
@@ -442,22 +510,12 @@ impl Auth {
         })
         .await
         .unwrap_or((false, false));
-        let session_failed = |e: StoreError| {
-            tracing::error!(error = %e, "session insert failed");
-            LoginError::Unavailable
-        };
         if let (true, Some(admin)) = (admin_ok, admin) {
             attempt.succeeded();
-            let cookie = self
-                .create(SessionKind::Admin, admin.id, ip)
-                .await
-                .map_err(session_failed)?;
             tracing::info!(admin = admin.id, %ip, "administrator login");
-            return Ok(NewSession {
-                cookie,
-                user: UserId(admin.id),
-                admin: true,
-            });
+            return self
+                .session_or_challenge(second_factor::Owner::Admin(admin.id), ip)
+                .await;
         }
         let Some(account) = account.filter(|_| user_ok) else {
             tracing::info!(%ip, "login failed");
@@ -468,16 +526,9 @@ impl Auth {
             tracing::info!(user = %account.user, %ip, "login refused: not covered by the Continuity Service");
             return Err(LoginError::NotCovered);
         }
-        let cookie = self
-            .create(SessionKind::User, account.user.0, ip)
-            .await
-            .map_err(session_failed)?;
         tracing::info!(user = %account.user, %ip, "login");
-        Ok(NewSession {
-            cookie,
-            user: account.user,
-            admin: false,
-        })
+        self.session_or_challenge(second_factor::Owner::User(account.user), ip)
+            .await
     }
 
     /// A new session (random id and CSRF token; only the id's hash is
@@ -541,6 +592,9 @@ impl Auth {
 
     /// Drop expired sessions (run periodically).
     pub async fn purge_sessions(&self) {
+        if let Err(e) = self.store.purge_challenges(self.clock.now()).await {
+            tracing::warn!(error = %e, "login challenge purge failed");
+        }
         match self
             .store
             .purge_sessions(self.clock.now(), ms(self.session_idle))

@@ -33,6 +33,9 @@ pub enum AdminCmd {
         address: String,
         recovery_address: Option<String>,
     },
+    /// Turn off an administrator's two-step login (a lost phone and no
+    /// recovery code left): their password alone logs in again.
+    ResetSecondFactor { address: String },
     /// Tokens of the JSON admin API (/api/admin).
     #[command(subcommand)]
     Token(TokenCmd),
@@ -247,6 +250,18 @@ pub async fn admin_cmd(store: &Store, cmd: AdminCmd) -> Result<()> {
             match recovery_address {
                 Some(r) => println!("outage alerts for {} go to {r}", admin.address),
                 None => println!("no outage alerts for {}", admin.address),
+            }
+        }
+        AdminCmd::ResetSecondFactor { address } => {
+            let Some(admin) = store.admin_by_address(&address).await? else {
+                bail!("no such administrator: {address}");
+            };
+            let owner = server::store::second_factor::Owner::Admin(admin.id);
+            if store.remove_second_factor(owner).await? {
+                tracing::warn!(admin = admin.id, "two-step login reset by the operator");
+                println!("two-step login turned off for {}", admin.address);
+            } else {
+                println!("{} had no two-step login", admin.address);
             }
         }
         AdminCmd::List => {

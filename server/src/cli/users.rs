@@ -33,6 +33,9 @@ pub enum UserCmd {
     /// Set a user's password (read from standard input, not echoed on a
     /// terminal). The password policy applies.
     SetPassword { address: String },
+    /// Turn off a user's two-step login (a lost phone and no recovery code
+    /// left): their password alone logs in again. App passwords are kept.
+    ResetSecondFactor { address: String },
 }
 
 /// Read a password from standard input; on a terminal, without echo.
@@ -118,6 +121,18 @@ pub async fn user_cmd(cfg: &Config, store: &Store, cmd: UserCmd) -> Result<()> {
                 u.address,
                 u.aliases.join(", ")
             );
+        }
+        UserCmd::ResetSecondFactor { address } => {
+            let Some(account) = store.account_by_address(&address).await? else {
+                bail!("no such user: {address}");
+            };
+            let owner = server::store::second_factor::Owner::User(account.user);
+            if store.remove_second_factor(owner).await? {
+                tracing::warn!(user = %account.user, "two-step login reset by the operator");
+                println!("two-step login turned off for {}", account.address);
+            } else {
+                println!("{} had no two-step login", account.address);
+            }
         }
         UserCmd::List { domain } => {
             let Some(d) = store.domain_by_name(&domain).await? else {

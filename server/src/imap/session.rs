@@ -224,6 +224,13 @@ impl Session {
             Err(LoginError::Invalid) => {
                 return Outcome::one(no(tag, code("AUTHENTICATIONFAILED"), "Invalid credentials"))
             }
+            Err(LoginError::AppPasswordNeeded) => {
+                return Outcome::one(no(
+                    tag,
+                    code("AUTHENTICATIONFAILED"),
+                    "This account has a second factor: log in with an app password (made in the webmail's Settings)",
+                ))
+            }
             Err(LoginError::Throttled) => {
                 return Outcome::one(no(
                     tag,

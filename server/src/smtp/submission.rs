@@ -265,6 +265,12 @@ fn login_reply(e: LoginError) -> Reply {
             [5, 7, 8],
             "The Continuity Service is not enabled for this account",
         ),
+        // as the big providers answer it, so mail apps say the right thing
+        LoginError::AppPasswordNeeded => Reply::new(
+            534,
+            [5, 7, 9],
+            "Application-specific password required: this account has a second factor",
+        ),
         LoginError::Unavailable => Reply::new(454, [4, 7, 0], "Temporary authentication failure"),
     }
 }

@@ -57,6 +57,7 @@ pub mod reads;
 pub mod relay;
 pub mod report;
 pub mod retention;
+pub mod second_factor;
 pub mod snapshot;
 pub mod subscriptions;
 pub mod summary;

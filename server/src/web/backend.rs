@@ -507,6 +507,14 @@ impl Backend for StoreBackend {
         Ok(page)
     }
 
+    async fn security(
+        &self,
+        of: &app::backend::SecurityOf,
+        reveal: &str,
+    ) -> Result<app::backend::SecurityView, BackendError> {
+        super::security_forms::view(&self.store, &self.auth, of, reveal).await
+    }
+
     async fn suggest_users(
         &self,
         session: &AdminSession,

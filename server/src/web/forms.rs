@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::gate::{session_cookie, LANG_COOKIE};
 use super::render;
 use super::WebState;
-use crate::auth::{token, LoginError, PasswordError};
+use crate::auth::{token, LoginError, LoginStep, NewSession, PasswordError};
 use crate::store::UserId;
 
 /// A local path to go back to after a form ("/mail/inbox"), never another
@@ -151,32 +151,16 @@ pub async fn login(
     let next = safe_next(form.next.as_deref(), "/mail/inbox");
     let ip = client_ip(&req);
     match state.auth.login(&form.address, &form.password, &ip).await {
-        Ok(session) if session.admin => {
-            if let Some(old) = req.cookie(state.auth.admin_cookie_name()) {
-                state.auth.admin_logout(old.value()).await;
-            }
-            let next = if next.starts_with("/admin") || next == "/status" {
-                next
+        Ok(LoginStep::Session(session)) => signed_in(&req, &state, session, next).await,
+        Ok(LoginStep::Code { challenge, admin }) => {
+            let next = if admin && !(next.starts_with("/admin") || next == "/status") {
+                "/admin".to_string()
             } else {
-                "/admin".into()
+                next
             };
             HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, next))
-                .cookie(named_cookie(
-                    &state,
-                    state.auth.admin_cookie_name(),
-                    session.cookie,
-                ))
-                .finish()
-        }
-        Ok(session) => {
-            // The old session (if any) ends: its id is never carried over.
-            if let Some(old) = session_cookie(&req, &state) {
-                state.auth.logout(&old).await;
-            }
-            HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, next))
-                .cookie(session_cookie_for(&state, session.cookie))
+                .insert_header((header::LOCATION, format!("/login/code?next={}", enc(&next))))
+                .cookie(super::security_forms::challenge_cookie(&state, challenge))
                 .finish()
         }
         Err(e) => {
@@ -184,7 +168,7 @@ pub async fn login(
                 LoginError::Invalid => "invalid",
                 LoginError::Throttled => "throttled",
                 LoginError::NotCovered => "notcovered",
-                LoginError::Unavailable => "unavailable",
+                LoginError::AppPasswordNeeded | LoginError::Unavailable => "unavailable",
             };
             see_other(&format!(
                 "/login?error={code}&address={}&next={}",
@@ -193,6 +177,43 @@ pub async fn login(
             ))
         }
     }
+}
+
+/// A login done (with or without a second step): the session's cookie,
+/// and on to `next` (an administrator's to the Control Panel). The
+/// browser's older session of the same kind ends: its id is never carried
+/// over.
+pub(crate) async fn signed_in(
+    req: &HttpRequest,
+    state: &WebState,
+    session: NewSession,
+    next: String,
+) -> HttpResponse {
+    if session.admin {
+        if let Some(old) = req.cookie(state.auth.admin_cookie_name()) {
+            state.auth.admin_logout(old.value()).await;
+        }
+        let next = if next.starts_with("/admin") || next == "/status" {
+            next
+        } else {
+            "/admin".into()
+        };
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, next))
+            .cookie(named_cookie(
+                state,
+                state.auth.admin_cookie_name(),
+                session.cookie,
+            ))
+            .finish();
+    }
+    if let Some(old) = session_cookie(req, state) {
+        state.auth.logout(&old).await;
+    }
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, next))
+        .cookie(session_cookie_for(state, session.cookie))
+        .finish()
 }
 
 #[derive(Deserialize)]

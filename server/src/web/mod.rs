@@ -25,6 +25,8 @@
 //!   move a message into one).
 //! - [`trash_forms`]: the webmail's trash (delete, restore, delete for
 //!   good, empty) and discarding a draft;
+//! - [`security_forms`]: the login's second step, and each account's
+//!   second factor (TOTP, recovery codes) and a user's app passwords;
 //! - [`render`] and [`sanitize`]: reading a stored message (pure).
 
 pub mod admin_forms;
@@ -45,6 +47,7 @@ pub mod monitoring_forms;
 pub mod outbound_admin;
 pub mod render;
 pub mod sanitize;
+pub mod security_forms;
 pub mod tracking;
 pub mod trash_forms;
 pub mod webhook_forms;
@@ -207,6 +210,27 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/readyz", web::get().to(health::readyz))
             .route("/auth/login", web::post().to(forms::login))
             .route("/auth/logout", web::post().to(forms::logout))
+            .route("/auth/code", web::post().to(security_forms::code))
+            .route(
+                "/settings/security/qr.svg",
+                web::get().to(security_forms::user_qr),
+            )
+            .route(
+                "/settings/security/app-passwords/{id}/revoke",
+                web::post().to(security_forms::revoke_app_password),
+            )
+            .route(
+                "/settings/security/{action:.+}",
+                web::post().to(security_forms::user_action),
+            )
+            .route(
+                "/admin/security/qr.svg",
+                web::get().to(security_forms::admin_qr),
+            )
+            .route(
+                "/admin/security/{action:.+}",
+                web::post().to(security_forms::admin_action),
+            )
             .route("/auth/set-password", web::post().to(forms::set_password))
             .route("/settings/password", web::post().to(forms::change_password))
             .route("/lang/{code}", web::get().to(forms::set_lang))

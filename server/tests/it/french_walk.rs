@@ -13,7 +13,7 @@ use actix_web::test::{self, TestRequest};
 use common::control::{app, location, login, setup, PW};
 
 /// Every fixed text of one language, from all its files.
-fn language(files: [serde_json::Value; 4]) -> std::collections::HashSet<String> {
+fn language(files: [serde_json::Value; 5]) -> std::collections::HashSet<String> {
     files
         .into_iter()
         .flat_map(|v| match v {
@@ -122,12 +122,14 @@ async fn every_french_page_reads_in_french() {
         serde_json::to_value(&ADMIN_EN).expect("en"),
         serde_json::to_value(&OUTBOUND_EN).expect("en"),
         serde_json::to_value(&TRACKING_EN).expect("en"),
+        serde_json::to_value(&SECURITY_EN).expect("en"),
     ]);
     let fr = language([
         serde_json::to_value(&FR).expect("fr"),
         serde_json::to_value(&ADMIN_FR).expect("fr"),
         serde_json::to_value(&OUTBOUND_FR).expect("fr"),
         serde_json::to_value(&TRACKING_FR).expect("fr"),
+        serde_json::to_value(&SECURITY_FR).expect("fr"),
     ]);
     let english_only: Vec<&String> = en.iter().filter(|s| !fr.contains(*s)).collect();
     assert!(
@@ -363,6 +365,9 @@ async fn every_french_page_reads_in_french() {
         "/login?error=invalid",
         "/login?error=throttled",
         "/login?expired=1",
+        "/login?error=expired",
+        "/login/code?error=wrong",
+        "/login/code?error=throttled",
         "/set-password?token=nope",
         "/no/such/page",
     ]
@@ -385,6 +390,8 @@ async fn every_french_page_reads_in_french() {
         "/mail/tracking",
         "/settings",
         "/settings?e=short,mismatch",
+        "/settings?e=wrong&setup=1",
+        "/settings?done=revoked",
         "/status",
     ] {
         pages.push((true, p.to_string()));

@@ -26,6 +26,7 @@ mod queue_slots;
 mod recovery;
 mod report_web;
 mod retention;
+mod second_factor;
 mod shared_store;
 mod store_copy;
 mod submission;

@@ -365,7 +365,9 @@ async fn sessions_end_after_the_idle_timeout() {
     let sess = auth
         .login("alice@example.test", PW, "127.0.0.1")
         .await
-        .expect("login");
+        .expect("login")
+        .session()
+        .expect("no second step");
     // used every 59 minutes: alive (1 h idle timeout by default)
     for _ in 0..3 {
         clock.advance(Duration::from_secs(59 * 60));
@@ -389,7 +391,9 @@ async fn sessions_end_at_the_absolute_limit_even_when_active() {
     let sess = auth
         .login("alice@example.test", PW, "127.0.0.1")
         .await
-        .expect("login");
+        .expect("login")
+        .session()
+        .expect("no second step");
     // active every 50 minutes for almost 12 hours (the default lifetime)
     for _ in 0..14 {
         clock.advance(Duration::from_secs(50 * 60));
