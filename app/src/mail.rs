@@ -101,3 +101,10 @@ pub async fn get_security(reveal: String) -> Result<crate::backend::SecurityView
         .security(&crate::backend::SecurityOf::User(session), &reveal)
         .await
 }
+
+/// Where the user is told when mail is down.
+#[server]
+pub async fn get_contacts() -> Result<crate::backend::ContactsView, BackendError> {
+    let (backend, session) = crate::backend::backend_for_user()?;
+    backend.contacts(&session).await
+}

@@ -179,6 +179,7 @@ async fn run(dir: std::path::PathBuf, n: usize) -> anyhow::Result<()> {
         auth,
         hostname: "bench".into(),
         outbound: Default::default(),
+        sms: false,
     };
     let session = SessionUser {
         user: alice.expect("alice").0,

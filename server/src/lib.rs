@@ -15,6 +15,8 @@
 //! - [`tls`]: certificates for the listeners; [`per_ip`]: connections per
 //!   client address, for every listener.
 //! - [`archive`]: the daily retention purge.
+//! - [`notify`]: users told when their domain's continuity starts and
+//!   ends (an alternate address, SMS); [`http_post`]: one HTTP POST.
 //! - [`service`]: starting and stopping it all together; [`demo`]: demo data.
 
 // Leptos view types nest deeply when components are not type-erased.
@@ -32,10 +34,12 @@ pub mod demo;
 pub mod directory;
 pub mod dirsync;
 pub mod health;
+pub mod http_post;
 pub mod imap;
 pub mod memory;
 pub mod metrics;
 pub mod monitor;
+pub mod notify;
 pub mod per_ip;
 pub mod queue;
 pub mod quickack;

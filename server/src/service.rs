@@ -27,6 +27,8 @@ pub enum StartError {
     Tls(#[from] crate::tls::TlsError),
     #[error("outbound delivery: {0}")]
     Outbound(String),
+    #[error("user notifications: {0}")]
+    Notify(String),
     #[error("the IMAP listener needs a certificate ([smtp] tls_cert and tls_key, or self_signed): LOGIN is only allowed over TLS")]
     ImapWithoutTls,
     #[error("the submission listener needs a certificate ([smtp] tls_cert and tls_key, or self_signed): AUTH is only offered over TLS")]
@@ -224,6 +226,20 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         store.clone(),
         shutdown_rx.clone(),
     )));
+    // users told of starts and ends (the SMS gateway's files read now)
+    let sms = match cfg.notify.sms.clone() {
+        Some(g) => Some(Arc::new(
+            crate::notify::sms::Gateway::new(g).map_err(StartError::Notify)?,
+        )),
+        None => None,
+    };
+    let notifier = Arc::new(crate::notify::Notifier::new(
+        store.clone(),
+        &cfg.hostname,
+        &cfg.web.public_url,
+        cfg.notify.quiet_period,
+        sms,
+    ));
     if !opts.no_queue {
         let deliverer = match opts.deliverer {
             Some(d) => d,
@@ -275,6 +291,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         )));
         let hooks = crate::monitor::webhook::Sender::new(store.clone()).led_by(webhooks_lead);
         tasks.push(tokio::spawn(hooks.run(shutdown_rx.clone())));
+        tasks.push(tokio::spawn(notifier.clone().run(shutdown_rx.clone())));
     }
 
     let web_listener =
@@ -316,6 +333,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
         auth: auth.clone(),
         hostname: cfg.hostname.clone(),
         outbound: outbound.clone(),
+        sms: cfg.notify.sms.is_some(),
     });
     let mut web_tls_listeners = Vec::new();
     let mut web_tls_addrs = Vec::new();
@@ -367,6 +385,7 @@ pub async fn start(cfg: &Config, opts: StartOptions) -> Result<Running, StartErr
             },
             health: health.clone(),
             assets,
+            notifier,
         },
     )
     .map_err(|source| StartError::Bind {

@@ -62,6 +62,8 @@ pub struct ContinuityView {
     pub webhook_secret: Option<String>,
     /// The latest webhook notifications, newest first.
     pub webhook_log: Vec<WebhookEntry>,
+    /// Users told of starts and ends.
+    pub notices: super::NoticesView,
 }
 
 /// One webhook notification and how its delivery went.

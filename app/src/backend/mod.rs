@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 
 mod admin;
 mod codes;
+mod notify;
 mod security;
 pub use admin::*;
 pub use codes::{Reason, Refusal};
+pub use notify::*;
 pub use security::*;
 
 /// Deliveries of one route counted by status.
@@ -455,6 +457,8 @@ mod port {
             of: &SecurityOf,
             reveal: &str,
         ) -> Result<SecurityView, BackendError>;
+        /// Where the user is told when mail is down.
+        async fn contacts(&self, session: &SessionUser) -> Result<ContactsView, BackendError>;
         /// Users and aliases of the domain containing `fragment` (3+ chars).
         async fn suggest_users(
             &self,

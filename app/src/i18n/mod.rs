@@ -5,7 +5,7 @@
 //!
 //! Here: the language choice; [`webmail`] the webmail's texts, [`admin`]
 //! the Control Panel's (the seed's words), [`outbound`] its outbound page's,
-//! [`security`] two-step login's,
+//! [`security`] two-step login's, [`notify`] users told of outages,
 //! [`tracking`] Email Live Tracking's, [`format`] dates and sizes.
 
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,7 @@ impl Lang {
 
 mod admin;
 mod format;
+mod notify;
 mod outbound;
 mod security;
 mod tracking;
@@ -80,6 +81,7 @@ mod words;
 
 pub use admin::{AdminStrings, ADMIN_EN, ADMIN_FR};
 pub use format::{long_date, short_date, size};
+pub use notify::{NotifyStrings, NOTIFY_EN, NOTIFY_FR};
 pub use outbound::{OutboundStrings, OUTBOUND_EN, OUTBOUND_FR};
 pub use security::{SecurityStrings, SECURITY_EN, SECURITY_FR};
 pub use tracking::{TrackingStrings, TRACKING_EN, TRACKING_FR};

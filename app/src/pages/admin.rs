@@ -206,6 +206,7 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
             Some(format!("{} {}", at.done_state, mode_name(lang, &d[6..])))
         }
         "webhook" => Some(at.done_webhook.to_string()),
+        "notify" => Some(lang.nt().done_notify.to_string()),
         "webhook-removed" => Some(at.done_webhook_removed.to_string()),
         "activated" => Some(at.done_activated.to_string()),
         "deactivated" => Some(at.done_deactivated.to_string()),
@@ -500,6 +501,7 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
                 secret=v.webhook_secret.clone()
                 log=v.webhook_log.clone()
             />
+            <crate::pages::notify::NoticesPanel base=base.clone() csrf=csrf.clone() v=v.notices.clone()/>
             {(!v.timeline.is_empty()).then(|| view! {
                 <h3>{at.timeline}</h3>
                 <ul class="audit" id="timeline">

@@ -9,6 +9,7 @@ pub mod login;
 pub mod mailbox;
 pub mod message;
 pub mod not_found;
+pub mod notify;
 pub mod outbound;
 pub mod security;
 pub mod set_password;

@@ -58,6 +58,7 @@ fn SettingsBody() -> impl IntoView {
                     <button type="submit" class="primary">{t.save_password}</button>
                 </form>
             </section>
+            <crate::pages::notify::ContactsSection/>
             <SecuritySection side=SecuritySide::User/>
             <MyReport/>
         }

@@ -76,6 +76,18 @@ pub enum DomainCmd {
         #[arg(long, conflicts_with = "url")]
         off: bool,
     },
+    /// Whether the domain's users are told when its continuity starts and
+    /// ends (and during drills); without options, show it and who was
+    /// told of the last event.
+    Notify {
+        name: String,
+        /// on or off
+        #[arg(long)]
+        users: Option<String>,
+        /// on or off
+        #[arg(long)]
+        drills: Option<String>,
+    },
     /// How many days the domain's archive and tracking are kept (90 by
     /// default); without DAYS, show it.
     Retention { name: String, days: Option<i64> },
@@ -250,6 +262,60 @@ pub async fn domain_cmd(store: &Store, hostname: &str, cmd: DomainCmd) -> Result
             );
             for t in store.timeline(d.id, 20).await? {
                 println!("  {}  {} -> {}  {}", rfc3339(t.at), t.from, t.to, t.reason);
+            }
+        }
+        DomainCmd::Notify {
+            name,
+            users,
+            drills,
+        } => {
+            let d = find_domain(store, &name).await?;
+            let on = |v: Option<String>, was: bool| -> Result<bool> {
+                match v.as_deref() {
+                    None => Ok(was),
+                    Some("on") => Ok(true),
+                    Some("off") => Ok(false),
+                    Some(other) => bail!("{other:?}: on or off"),
+                }
+            };
+            let (was_users, was_drills) = store.notify_settings(d.id).await?;
+            let (u, dr) = (on(users, was_users)?, on(drills, was_drills)?);
+            if (u, dr) != (was_users, was_drills) {
+                store.set_notify_settings(d.id, u, dr).await?;
+                store
+                    .audit_change(
+                        d.id,
+                        "cli",
+                        "notify_users",
+                        Some(&format!("users={was_users}, drills={was_drills}")),
+                        Some(&format!("users={u}, drills={dr}")),
+                    )
+                    .await?;
+            }
+            let word = |b: bool| if b { "on" } else { "off" };
+            println!(
+                "{}: users told {}, during drills {}",
+                d.name,
+                word(u),
+                word(dr)
+            );
+            for n in store.last_event_notices(d.id).await? {
+                println!(
+                    "  {} {} {} {} {}{}{}",
+                    n.kind.as_str(),
+                    n.user_address,
+                    n.channel.as_str(),
+                    n.address,
+                    n.status.as_str(),
+                    if n.detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", n.detail)
+                    },
+                    n.delivery
+                        .map(|d| format!(" delivery {d}"))
+                        .unwrap_or_default()
+                );
             }
         }
         DomainCmd::Webhook { name, url, off } => {

@@ -33,6 +33,22 @@ pub enum UserCmd {
     /// Set a user's password (read from standard input, not echoed on a
     /// terminal). The password policy applies.
     SetPassword { address: String },
+    /// Where a user is told when their domain's continuity starts and
+    /// ends: set by an administrator, these count at once (a user's own,
+    /// from Settings, once proved). Without options: show them.
+    Contacts {
+        address: String,
+        /// A backup e-mail address outside the domain
+        #[arg(long, conflicts_with = "no_alt_email")]
+        alt_email: Option<String>,
+        #[arg(long)]
+        no_alt_email: bool,
+        /// A mobile number with its country code (+33…)
+        #[arg(long, conflicts_with = "no_mobile")]
+        mobile: Option<String>,
+        #[arg(long)]
+        no_mobile: bool,
+    },
     /// Turn off a user's two-step login (a lost phone and no recovery code
     /// left): their password alone logs in again. App passwords are kept.
     ResetSecondFactor { address: String },
@@ -121,6 +137,60 @@ pub async fn user_cmd(cfg: &Config, store: &Store, cmd: UserCmd) -> Result<()> {
                 u.address,
                 u.aliases.join(", ")
             );
+        }
+        UserCmd::Contacts {
+            address,
+            alt_email,
+            no_alt_email,
+            mobile,
+            no_mobile,
+        } => {
+            use server::store::notices::{Channel, ContactSource};
+            let Some(account) = store.account_by_address(&address).await? else {
+                bail!("no such user: {address}");
+            };
+            if let Some(a) = alt_email {
+                let a = server::store::admin::normalize_address(&a)
+                    .map_err(|_| anyhow::anyhow!("not an e-mail address: {a}"))?;
+                if a.eq_ignore_ascii_case(&account.address) {
+                    bail!("the backup address must not be the user's own");
+                }
+                store
+                    .set_contact(account.user, Channel::Email, Some(&a), ContactSource::Admin)
+                    .await?;
+            } else if no_alt_email {
+                store
+                    .set_contact(account.user, Channel::Email, None, ContactSource::Admin)
+                    .await?;
+            }
+            if let Some(m) = mobile {
+                let m = server::notify::sms::normalize_mobile(&m)
+                    .map_err(|e| anyhow::anyhow!("{m}: {e}"))?;
+                store
+                    .set_contact(account.user, Channel::Sms, Some(&m), ContactSource::Admin)
+                    .await?;
+            } else if no_mobile {
+                store
+                    .set_contact(account.user, Channel::Sms, None, ContactSource::Admin)
+                    .await?;
+            }
+            let c = store.contact_points(account.user).await?;
+            let show = |p: Option<&server::store::notices::ContactPoint>| match p {
+                Some(p) => format!(
+                    "{} ({}, {})",
+                    p.value,
+                    p.source,
+                    if p.verified {
+                        "confirmed"
+                    } else {
+                        "not confirmed"
+                    }
+                ),
+                None => "-".into(),
+            };
+            println!("{}", account.address);
+            println!("  backup address: {}", show(c.alt_email.as_ref()));
+            println!("  mobile:         {}", show(c.mobile.as_ref()));
         }
         UserCmd::ResetSecondFactor { address } => {
             let Some(account) = store.account_by_address(&address).await? else {

@@ -16,6 +16,7 @@ use serde::Deserialize;
 mod imap;
 mod log;
 mod metrics;
+mod notify;
 mod outbound;
 mod queue;
 mod shared;
@@ -25,6 +26,7 @@ mod values;
 pub use imap::{ImapConfig, RawImap};
 pub use log::{LogConfig, LogFormat, RawLog};
 pub use metrics::{MetricsConfig, RawMetrics};
+pub use notify::{NotifyConfig, RawNotify, SmsBody, SmsGateway};
 pub use outbound::{OutboundConfig, RawOutbound, SmarthostAuth};
 pub use queue::{QueueConfig, RawQueue};
 pub use store::{RawStore, StoreConfig, StoreUrl};
@@ -94,6 +96,8 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub metrics: RawMetrics,
+    #[serde(default)]
+    pub notify: RawNotify,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -254,6 +258,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    pub notify: NotifyConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -341,7 +346,7 @@ impl Config {
     }
 }
 
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server",
     "web",
     "smtp",
@@ -352,6 +357,7 @@ const SECTIONS: [&str; 10] = [
     "store",
     "log",
     "metrics",
+    "notify",
 ];
 
 /// `CONTINUITY_SMTP_MAX_RECIPIENTS=50` sets `[smtp] max_recipients = 50`. The
@@ -571,6 +577,7 @@ impl RawConfig {
         let store = self.store.validate(&data_dir)?;
         let log = self.log.validate()?;
         let metrics = self.metrics.validate(web.listen)?;
+        let notify = self.notify.validate()?;
 
         Ok(Config {
             hostname,
@@ -585,6 +592,7 @@ impl RawConfig {
             store,
             log,
             metrics,
+            notify,
         })
     }
 }

@@ -46,6 +46,15 @@ impl Config {
         );
         let _ = writeln!(s, "outbound.smarthost = {:?}", o.smarthost);
         let _ = writeln!(s, "outbound.direct = {}", o.direct);
+        let n = &self.notify;
+        let _ = writeln!(s, "notify.quiet_period = {:?}", n.quiet_period);
+        let _ = writeln!(
+            s,
+            "notify.sms = {:?}",
+            n.sms
+                .as_ref()
+                .map(|g| (&g.url, g.content_type, &g.body, g.cap_per_domain))
+        );
         s
     }
 

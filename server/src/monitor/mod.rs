@@ -73,6 +73,9 @@ async fn record(
         if let Err(e) = webhook::queue(store, d, t).await {
             tracing::error!(error = %e, domain = %d.name, "cannot queue the outage webhook");
         }
+        if let Err(e) = crate::notify::event(store, d, t).await {
+            tracing::error!(error = %e, domain = %d.name, "cannot record the users' notice event");
+        }
     }
     Ok(ok)
 }

@@ -14,13 +14,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use hyper::Uri;
-use hyper_util::rt::TokioIo;
 use ring::hmac;
-use rustls_pki_types::ServerName;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::state::{Mode, Transition};
@@ -120,22 +115,10 @@ pub struct Sender {
 
 impl Sender {
     pub fn new(store: Store) -> Sender {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-            .unwrap_or_else(|_| {
-                rustls::ClientConfig::builder()
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth()
-            });
         Sender {
             store,
             leading: crate::cluster::always(),
-            tls: Arc::new(tls),
+            tls: crate::http_post::client_tls(),
             backoff: BACKOFF.to_vec(),
         }
     }
@@ -227,7 +210,7 @@ impl Sender {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        let tcp = if d.checked {
+        let addrs = if d.checked {
             // set by a domain admin: only where their primary could be,
             // checked now (the name may resolve elsewhere than when saved)
             let allow = self
@@ -235,68 +218,40 @@ impl Sender {
                 .primary_allowance(d.domain)
                 .await
                 .map_err(|e| format!("cannot read the domain's allowed networks: {e}"))?;
-            let addrs = super::reach::resolve_addresses(&bare, port, &allow)
-                .await
-                .map_err(|r| format!("not posted to {host}: {r}"))?;
-            TcpStream::connect(&addrs[..]).await
+            Some(
+                super::reach::resolve_addresses(&bare, port, &allow)
+                    .await
+                    .map_err(|r| format!("not posted to {host}: {r}"))?,
+            )
         } else {
-            TcpStream::connect((bare.as_str(), port)).await
-        }
-        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
-        let _ = tcp.set_nodelay(true);
-        let unix = now_ms() / 1000;
-        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
-        let req = hyper::Request::post(path)
-            .header(hyper::header::HOST, authority)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(hyper::header::USER_AGENT, "Continuity-Webhook/1")
-            .header("Continuity-Webhook-Id", d.id.to_string())
-            .header("Continuity-Signature", signature(&d.secret, unix, &d.body))
-            .body(Full::new(Bytes::from(d.body.clone())))
-            .map_err(|e| e.to_string())?;
-        let status = if https {
-            let name = ServerName::try_from(bare.clone())
-                .map_err(|_| format!("not a valid TLS name: {bare}"))?;
-            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
-                .connect(name, tcp)
-                .await
-                .map_err(|e| format!("TLS with {host}: {e}"))?;
-            send(TokioIo::new(tls), req).await?
-        } else {
-            send(TokioIo::new(tcp), req).await?
+            None
         };
+        let unix = now_ms() / 1000;
+        let headers = vec![
+            ("Content-Type".to_string(), "application/json".to_string()),
+            ("User-Agent".to_string(), "Continuity-Webhook/1".to_string()),
+            ("Continuity-Webhook-Id".to_string(), d.id.to_string()),
+            (
+                "Continuity-Signature".to_string(),
+                signature(&d.secret, unix, &d.body),
+            ),
+        ];
+        let status = crate::http_post::post(
+            &self.tls,
+            crate::http_post::Post {
+                uri: &uri,
+                addrs,
+                headers,
+                body: d.body.clone(),
+            },
+        )
+        .await?;
         if status.is_success() {
             Ok(())
         } else {
             Err(format!("answered {status}"))
         }
     }
-}
-
-async fn send<T>(
-    io: T,
-    req: hyper::Request<Full<Bytes>>,
-) -> std::result::Result<hyper::StatusCode, String>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| e.to_string())?;
-    let driver = tokio::spawn(conn);
-    let res = sender.send_request(req).await.map_err(|e| e.to_string());
-    let out = match res {
-        Ok(r) => {
-            let status = r.status();
-            // read (and drop) a bounded answer so the connection ends cleanly
-            let _ = tokio::time::timeout(Duration::from_secs(2), r.into_body().collect()).await;
-            Ok(status)
-        }
-        Err(e) => Err(e),
-    };
-    driver.abort();
-    out
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ mod ingest;
 pub mod keywords;
 pub mod login_failures;
 pub mod mailbox;
+pub mod notices;
 mod queue_writes;
 pub mod readiness;
 pub mod reads;

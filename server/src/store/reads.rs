@@ -154,4 +154,17 @@ impl Store {
                 .await?;
         Ok(ids.into_iter().map(MessageId).collect())
     }
+
+    /// Message ids with a delivery to `rcpt`, oldest first (tests and the
+    /// CLI).
+    pub async fn messages_to(&self, rcpt: &str) -> Result<Vec<MessageId>> {
+        let ids: Vec<i64> = db::query_scalar(
+            "SELECT DISTINCT message_id FROM deliveries WHERE lower(rcpt) = lower(?) \
+             ORDER BY message_id",
+        )
+        .bind(rcpt)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(ids.into_iter().map(MessageId).collect())
+    }
 }

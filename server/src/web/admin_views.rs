@@ -14,6 +14,7 @@ use crate::store::Store;
 pub async fn continuity_view(
     store: &Store,
     auth: &Auth,
+    sms: bool,
     session: &AdminSession,
     domain: &str,
     reveal: &str,
@@ -55,7 +56,9 @@ pub async fn continuity_view(
             last_error: err.unwrap_or_default(),
         })
         .collect();
+    let notices = super::notify_forms::notices_view(store, sms, id).await?;
     Ok(ContinuityView {
+        notices,
         webhook,
         webhook_secret,
         webhook_log,

@@ -24,6 +24,8 @@ pub struct StoreBackend {
     pub auth: Arc<Auth>,
     pub hostname: String,
     pub outbound: super::OutboundFacts,
+    /// An SMS gateway is configured (users can give a mobile).
+    pub sms: bool,
 }
 
 /// Messages per page of a list.
@@ -437,7 +439,15 @@ impl Backend for StoreBackend {
         domain: &str,
         reveal: &str,
     ) -> Result<ContinuityView, BackendError> {
-        super::admin_views::continuity_view(&self.store, &self.auth, session, domain, reveal).await
+        super::admin_views::continuity_view(
+            &self.store,
+            &self.auth,
+            self.sms,
+            session,
+            domain,
+            reveal,
+        )
+        .await
     }
 
     async fn directory_view(
@@ -513,6 +523,13 @@ impl Backend for StoreBackend {
         reveal: &str,
     ) -> Result<app::backend::SecurityView, BackendError> {
         super::security_forms::view(&self.store, &self.auth, of, reveal).await
+    }
+
+    async fn contacts(
+        &self,
+        session: &SessionUser,
+    ) -> Result<app::backend::ContactsView, BackendError> {
+        super::notify_forms::contacts_view(&self.store, self.sms, session).await
     }
 
     async fn suggest_users(

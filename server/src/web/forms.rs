@@ -210,6 +210,14 @@ pub(crate) async fn signed_in(
     if let Some(old) = session_cookie(req, state) {
         state.auth.logout(&old).await;
     }
+    // what the user is told of outages is in the language they use here
+    let lang = {
+        use actix_web::HttpMessage;
+        req.extensions().get::<Lang>().copied().unwrap_or_default()
+    };
+    if let Err(e) = state.store.set_user_lang(session.user, lang.code()).await {
+        tracing::warn!(error = %e, "the user's language not recorded");
+    }
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, next))
         .cookie(session_cookie_for(state, session.cookie))
@@ -374,11 +382,21 @@ pub struct LangQuery {
 }
 
 /// GET /lang/{code}: remember the language and go back.
-pub async fn set_lang(path: web::Path<String>, q: web::Query<LangQuery>) -> HttpResponse {
+pub async fn set_lang(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<String>,
+    q: web::Query<LangQuery>,
+) -> HttpResponse {
     let next = safe_next(q.next.as_deref(), "/");
     let Some(lang) = Lang::from_code(&path) else {
         return not_found();
     };
+    if let Ok(s) = require_session(&req) {
+        if let Err(e) = state.store.set_user_lang(UserId(s.user), lang.code()).await {
+            tracing::warn!(error = %e, "the user's language not recorded");
+        }
+    }
     let mut c = Cookie::new(LANG_COOKIE, lang.code());
     c.set_path("/");
     c.set_same_site(SameSite::Lax);

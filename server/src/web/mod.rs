@@ -27,6 +27,8 @@
 //!   good, empty) and discarding a draft;
 //! - [`security_forms`]: the login's second step, and each account's
 //!   second factor (TOTP, recovery codes) and a user's app passwords;
+//! - [`notify_forms`]: a user's contact points (Settings, the link that
+//!   proves a backup address) and the Control Panel's notices panel;
 //! - [`render`] and [`sanitize`]: reading a stored message (pure).
 
 pub mod admin_forms;
@@ -44,6 +46,7 @@ pub mod forms;
 pub mod gate;
 mod health;
 pub mod monitoring_forms;
+pub mod notify_forms;
 pub mod outbound_admin;
 pub mod render;
 pub mod sanitize;
@@ -91,6 +94,9 @@ pub struct WebState {
     pub health: Arc<crate::health::Health>,
     /// The front's files by version (`assets.rs`).
     pub assets: Arc<assets::Assets>,
+    /// Users told of starts and ends: the Control Panel's resend, the SMS
+    /// gateway that proves a mobile.
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 /// What a user may keep in the webmail (`web.max_drafts`,
@@ -222,6 +228,27 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route(
                 "/settings/security/{action:.+}",
                 web::post().to(security_forms::user_action),
+            )
+            .route(
+                "/settings/contacts/email",
+                web::post().to(notify_forms::set_email),
+            )
+            .route(
+                "/settings/contacts/mobile",
+                web::post().to(notify_forms::set_mobile),
+            )
+            .route(
+                "/settings/contacts/mobile/confirm",
+                web::post().to(notify_forms::confirm_mobile),
+            )
+            .route("/contacts/verify", web::get().to(notify_forms::verify))
+            .route(
+                "/admin/d/{domain}/continuity/notify",
+                web::post().to(notify_forms::settings),
+            )
+            .route(
+                "/admin/d/{domain}/continuity/notify/resend",
+                web::post().to(notify_forms::resend),
             )
             .route(
                 "/admin/security/qr.svg",

@@ -13,7 +13,7 @@ use actix_web::test::{self, TestRequest};
 use common::control::{app, location, login, setup, PW};
 
 /// Every fixed text of one language, from all its files.
-fn language(files: [serde_json::Value; 5]) -> std::collections::HashSet<String> {
+fn language(files: [serde_json::Value; 6]) -> std::collections::HashSet<String> {
     files
         .into_iter()
         .flat_map(|v| match v {
@@ -123,6 +123,7 @@ async fn every_french_page_reads_in_french() {
         serde_json::to_value(&OUTBOUND_EN).expect("en"),
         serde_json::to_value(&TRACKING_EN).expect("en"),
         serde_json::to_value(&SECURITY_EN).expect("en"),
+        serde_json::to_value(&NOTIFY_EN).expect("en"),
     ]);
     let fr = language([
         serde_json::to_value(&FR).expect("fr"),
@@ -130,6 +131,7 @@ async fn every_french_page_reads_in_french() {
         serde_json::to_value(&OUTBOUND_FR).expect("fr"),
         serde_json::to_value(&TRACKING_FR).expect("fr"),
         serde_json::to_value(&SECURITY_FR).expect("fr"),
+        serde_json::to_value(&NOTIFY_FR).expect("fr"),
     ]);
     let english_only: Vec<&String> = en.iter().filter(|s| !fr.contains(*s)).collect();
     assert!(

@@ -20,6 +20,7 @@ mod login_throttle;
 mod mail_spine;
 mod mailbox_search;
 mod monitor;
+mod notify;
 mod outbound;
 mod outbound_web;
 mod queue_slots;

@@ -86,6 +86,7 @@ async fn nobody_reads_another_users_mail() {
         auth: s.auth.clone(),
         hostname: "h".into(),
         outbound: Default::default(),
+        sms: false,
     };
     let bob_user = s
         .store

@@ -329,6 +329,7 @@ pub async fn web_app_quotas(
         auth: auth.clone(),
         hostname: "mx.continuity.test".into(),
         outbound: outbound.clone(),
+        sms: false,
     });
     let state = WebState {
         store: store.clone(),
@@ -346,6 +347,13 @@ pub async fn web_app_quotas(
         quotas,
         health: Arc::new(server::health::Health::new("test")),
         assets: Default::default(),
+        notifier: Arc::new(server::notify::Notifier::new(
+            store.clone(),
+            "mx.continuity.test",
+            &auth.public_url,
+            std::time::Duration::from_secs(1800),
+            None,
+        )),
     };
     actix_web::test::init_service(
         actix_web::App::new()
