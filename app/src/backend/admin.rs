@@ -247,6 +247,9 @@ pub struct DirectoryView {
     pub group_dn: String,
     /// "openldap" or "ad".
     pub flavor: String,
+    /// The attributes read for users' mobile and backup address.
+    pub mobile_attr: String,
+    pub alt_email_attr: String,
     pub interval_min: i64,
     pub max_disable_pct: u32,
     pub last_at: Option<i64>,

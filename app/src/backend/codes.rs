@@ -28,6 +28,8 @@ pub enum Refusal {
     DirectoryFilter,
     /// The kind is not openldap or ad.
     DirectoryKind,
+    /// A contact attribute's name is not an LDAP attribute name.
+    DirectoryAttribute,
     /// Not an IP address or network.
     NotANetwork(String),
     /// Broader than the most a domain's server may relay from.
@@ -79,6 +81,7 @@ impl Refusal {
             Refusal::DirectoryBaseDn => "base-dn".into(),
             Refusal::DirectoryFilter => "filter".into(),
             Refusal::DirectoryKind => "kind".into(),
+            Refusal::DirectoryAttribute => "attribute".into(),
             Refusal::NotANetwork(n) => with("not-network", n),
             Refusal::NetworkTooBroad(n) => with("too-broad", n),
             Refusal::NetworkReserved(n) => with("reserved", n),
@@ -116,6 +119,7 @@ impl Refusal {
             ("plaintext", None) => Refusal::DirectoryPlaintext,
             ("base-dn", None) => Refusal::DirectoryBaseDn,
             ("filter", None) => Refusal::DirectoryFilter,
+            ("attribute", None) => Refusal::DirectoryAttribute,
             ("kind", None) => Refusal::DirectoryKind,
             ("not-network", Some(n)) => Refusal::NotANetwork(n),
             ("too-broad", Some(n)) => Refusal::NetworkTooBroad(n),
@@ -165,6 +169,9 @@ impl std::fmt::Display for Refusal {
                 f.write_str("the user filter is an LDAP filter in parentheses, e.g. (mail=*)")
             }
             Refusal::DirectoryKind => f.write_str("the kind is openldap or ad"),
+            Refusal::DirectoryAttribute => f.write_str(
+                "an attribute is named with letters, digits and dashes, e.g. mobile (or left empty)",
+            ),
             Refusal::NotANetwork(n) => write!(
                 f,
                 "{n:?} is not an IP address or network (e.g. 192.0.2.10 or 192.0.2.0/24)"

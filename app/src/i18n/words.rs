@@ -103,6 +103,9 @@ pub fn refusal_text(lang: Lang, refusal: &crate::backend::Refusal) -> String {
             "le filtre est un filtre LDAP entre parenthèses, par exemple (mail=*)".into()
         }
         R::DirectoryKind => "le type est OpenLDAP ou Active Directory".into(),
+        R::DirectoryAttribute => {
+            "un attribut se nomme par des lettres, chiffres et tirets, par exemple mobile (ou reste vide)".into()
+        }
         R::NotANetwork(n) => format!(
             "« {n} » n'est ni une adresse IP ni un réseau (par exemple 192.0.2.10 ou 192.0.2.0/24)"
         ),

@@ -113,6 +113,8 @@ fn Directory(v: DirectoryView, hydrated: RwSignal<bool>) -> impl IntoView {
                 <label class="wide">{at.dir_base}<input type="text" name="base_dn" value=v.base_dn.clone() required/></label>
                 <label class="wide">{at.dir_filter}<input type="text" name="user_filter" value=v.user_filter.clone() required/></label>
                 <label class="wide">{at.dir_group}<input type="text" name="group_dn" value=v.group_dn.clone()/></label>
+                <label>{at.dir_mobile_attr}<input type="text" name="mobile_attr" id="mobile-attr" value=v.mobile_attr.clone()/></label>
+                <label>{at.dir_alt_attr}<input type="text" name="alt_email_attr" id="alt-email-attr" value=v.alt_email_attr.clone()/></label>
                 <label>{at.dir_kind}
                     <select name="flavor">
                         <option value="openldap" selected=v.flavor == "openldap">"OpenLDAP"</option>

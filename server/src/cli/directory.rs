@@ -14,6 +14,8 @@ use server::store::Store;
 use crate::domains::find_domain;
 
 #[derive(Subcommand)]
+// parsed once per run: the size of its largest variant costs nothing
+#[allow(clippy::large_enum_variant)]
 pub enum DirectoryCmd {
     /// Set (or replace) the domain's directory settings.
     Set {
@@ -55,6 +57,12 @@ pub enum DirectoryCmd {
         /// Refuse a run that would disable more than this share of users (%)
         #[arg(long, default_value_t = 20)]
         max_disable: u32,
+        /// The attribute holding users' mobile numbers ("" for none)
+        #[arg(long, default_value = "mobile")]
+        mobile_attr: String,
+        /// The attribute holding users' backup addresses ("" for none)
+        #[arg(long, default_value = "otherMailbox")]
+        alt_email_attr: String,
     },
     /// Show the settings and the last run.
     Show { domain: String },
@@ -70,7 +78,9 @@ pub enum DirectoryCmd {
         #[arg(long)]
         force: bool,
     },
-    /// Add or update local users from a CSV file: address,name,aliases.
+    /// Add or update local users from a CSV file:
+    /// address,name,aliases[,mobile[,backup_address]] (where each user is
+    /// told of outages).
     ImportCsv {
         domain: String,
         file: std::path::PathBuf,
@@ -131,6 +141,8 @@ pub async fn directory_cmd(store: &Store, cmd: DirectoryCmd) -> Result<()> {
             kind,
             every,
             max_disable,
+            mobile_attr,
+            alt_email_attr,
         } => {
             let d = find_domain(store, &domain).await?;
             if let Some(f) = &bind_password_file {
@@ -154,6 +166,8 @@ pub async fn directory_cmd(store: &Store, cmd: DirectoryCmd) -> Result<()> {
                     interval_s: every.as_secs() as i64,
                     max_disable_pct: max_disable,
                     allow_plaintext,
+                    mobile_attr,
+                    alt_email_attr,
                 })
                 .await?;
             println!("{}: directory settings saved", d.name);
@@ -271,6 +285,18 @@ pub async fn directory_cmd(store: &Store, cmd: DirectoryCmd) -> Result<()> {
             if !dry_run && !p.is_empty() {
                 store.apply_plan(d.id, "local", &p).await?;
                 println!("applied");
+            }
+            if !dry_run && !p.contacts.is_empty() {
+                let (changed, warnings) = dirsync::contacts::apply(
+                    store,
+                    &p.contacts,
+                    server::store::notices::ContactSource::Admin,
+                )
+                .await?;
+                for w in warnings {
+                    eprintln!("{w}");
+                }
+                println!("{changed} contact point(s) set");
             }
         }
     }

@@ -1,13 +1,14 @@
 //! Users from a CSV file, for domains without a directory: one line per
-//! user, `address,name,aliases` (aliases separated by spaces or `;`; a
-//! header line is recognised). New addresses are added as local users,
+//! user, `address,name,aliases,mobile,backup_address` (aliases separated
+//! by spaces or `;`; the last two optional: where the user is told of
+//! outages; a header line is recognised). New addresses are added as local users,
 //! existing local users get the file's name and aliases; nobody is disabled
 //! (a file may list only some users). Every line is checked; if any is
 //! wrong, nothing is applied and each problem is reported with its line.
 
 use std::collections::HashMap;
 
-use super::plan::{Add, Current, Plan, Update};
+use super::plan::{Add, ContactEntry, Current, Plan, Update};
 
 fn valid_address(a: &str) -> bool {
     let Some((local, domain)) = a.rsplit_once('@') else {
@@ -74,9 +75,9 @@ pub fn plan(domain: &str, data: &[u8], current: &[Current]) -> (Plan, Vec<String
         if address.is_empty() && rec.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        if rec.len() > 3 {
+        if rec.len() > 5 {
             errors.push(format!(
-                "line {line}: {} columns (address,name,aliases expected)",
+                "line {line}: {} columns (address,name,aliases,mobile,backup_address expected)",
                 rec.len()
             ));
             continue;
@@ -90,6 +91,30 @@ pub fn plan(domain: &str, data: &[u8], current: &[Current]) -> (Plan, Vec<String
             continue;
         }
         let name = field(1);
+        let mobile = match field(3) {
+            m if m.is_empty() => None,
+            m => match crate::notify::sms::normalize_mobile(&m) {
+                Ok(m) => Some(m),
+                Err(why) => {
+                    errors.push(format!("line {line}: mobile {m:?}: {why}"));
+                    continue;
+                }
+            },
+        };
+        let alt_email = match field(4).to_ascii_lowercase() {
+            a if a.is_empty() => None,
+            a if !valid_address(&a) => {
+                errors.push(format!(
+                    "line {line}: backup address {a:?} is not an email address"
+                ));
+                continue;
+            }
+            a if a == address => {
+                errors.push(format!("line {line}: the backup address is the user's own"));
+                continue;
+            }
+            a => Some(a),
+        };
         let mut aliases = Vec::new();
         let mut bad = false;
         for a in field(2)
@@ -132,6 +157,13 @@ pub fn plan(domain: &str, data: &[u8], current: &[Current]) -> (Plan, Vec<String
         }
         if bad {
             continue;
+        }
+        if mobile.is_some() || alt_email.is_some() {
+            p.contacts.push(ContactEntry {
+                address: address.clone(),
+                mobile,
+                alt_email,
+            });
         }
         match by_address.get(&address) {
             Some(c) if c.source != "local" => errors.push(format!(
@@ -226,5 +258,34 @@ mod tests {
                 "{needle} on line {line}: {errors:#?}"
             );
         }
+    }
+
+    #[test]
+    fn contact_columns_are_checked_and_kept() {
+        let data = "address,name,aliases,mobile,backup_address\n\
+            erin@example.test,Erin,,+33 6 12 34 56 78,erin@home.test\n\
+            fay@example.test,Fay,,06 12 34 56 78,\n\
+            gus@example.test,Gus,,,gus@example.test\n\
+            hal@example.test,Hal,,,hal@home\n\
+            ida@example.test,Ida\n";
+        let (p, errors) = plan("example.test", data.as_bytes(), &[]);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("line 3: mobile"), "{errors:?}");
+        assert!(
+            errors[1].starts_with("line 4: the backup address"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[2].starts_with("line 5: backup address"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            p.contacts,
+            [ContactEntry {
+                address: "erin@example.test".into(),
+                mobile: Some("+33612345678".into()),
+                alt_email: Some("erin@home.test".into()),
+            }]
+        );
     }
 }

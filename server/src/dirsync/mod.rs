@@ -11,6 +11,7 @@
 //! filter that suddenly matches nothing and would disable too many users)
 //! changes nothing and says why, in the logs and on the Control Panel.
 
+pub mod contacts;
 pub mod csv;
 pub mod plan;
 
@@ -24,6 +25,7 @@ use rustls::pki_types::CertificateDer;
 use tokio::sync::watch;
 
 use crate::store::directories::DirectoryConfig;
+use crate::store::notices::ContactSource;
 use crate::store::{now_ms, Store};
 use plan::{Entry, Plan};
 
@@ -167,13 +169,18 @@ pub async fn read(
         Box::new(EntriesOnly::new()),
         Box::new(PagedResults::new(PAGE)),
     ];
-    let attrs = vec![
+    let mut attrs = vec![
         "mail",
         "cn",
         "displayName",
         "proxyAddresses",
         "userAccountControl",
     ];
+    for a in [c.mobile_attr.trim(), c.alt_email_attr.trim()] {
+        if !a.is_empty() {
+            attrs.push(a);
+        }
+    }
     let mut search = ldap
         .streaming_search_with(adapters, &c.base_dn, Scope::Subtree, &filter(c), attrs)
         .await
@@ -197,6 +204,12 @@ pub async fn read(
                 .unwrap_or_default(),
             // ACCOUNTDISABLE
             disabled: c.flavor == "ad" && uac & 2 != 0,
+            mobile: Some(c.mobile_attr.trim())
+                .filter(|a| !a.is_empty())
+                .and_then(first),
+            alt_email: Some(c.alt_email_attr.trim())
+                .filter(|a| !a.is_empty())
+                .and_then(first),
             dn: e.dn,
         });
         progress(entries.len());
@@ -302,6 +315,16 @@ async fn run(
     }
     if !dry_run && !p.is_empty() {
         store.apply_plan(c.domain, "ldap", &p).await?;
+    }
+    if !dry_run {
+        let (changed, warnings) =
+            contacts::apply(store, &p.contacts, ContactSource::Directory).await?;
+        for w in warnings {
+            tracing::warn!(domain = %c.domain, "{w}");
+        }
+        if changed > 0 {
+            tracing::info!(domain = %c.domain, changed, "users' contact points from the directory");
+        }
     }
     Ok(Outcome {
         applied: !dry_run && !p.is_empty(),

@@ -21,6 +21,18 @@ pub struct Entry {
     pub name: String,
     /// Disabled in the directory (AD `userAccountControl` bit 2).
     pub disabled: bool,
+    /// The mapped attributes' values: a mobile, a backup address.
+    pub mobile: Option<String>,
+    pub alt_email: Option<String>,
+}
+
+/// Where a user can be told of outages, as the source has it (`None`: the
+/// source has nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactEntry {
+    pub address: String,
+    pub mobile: Option<String>,
+    pub alt_email: Option<String>,
 }
 
 /// A user as the store has it.
@@ -60,6 +72,8 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Directory users seen (enabled, with an address in the domain).
     pub seen: usize,
+    /// Each user's contact points as the source has them.
+    pub contacts: Vec<ContactEntry>,
 }
 
 impl Plan {
@@ -165,6 +179,13 @@ pub fn plan(domain: &str, entries: &[Entry], current: &[Current]) -> Plan {
             }
         }
         claimed.insert(primary.clone(), primary.clone());
+        if !e.disabled {
+            p.contacts.push(ContactEntry {
+                address: primary.clone(),
+                mobile: e.mobile.clone(),
+                alt_email: e.alt_email.clone(),
+            });
+        }
         wanted.insert(primary, (e.name.trim().to_string(), keep, e.disabled));
     }
     let mut present: BTreeSet<String> = BTreeSet::new();
@@ -337,10 +358,20 @@ mod tests {
             ],
             name: "Eve".into(),
             disabled: false,
+            mobile: Some("+33 6 00 00 00 01".into()),
+            alt_email: None,
         };
         let p = plan("example.test", std::slice::from_ref(&e), &[]);
         assert_eq!(p.adds[0].address, "eve.primary@example.test");
         assert_eq!(p.adds[0].aliases, ["eve@example.test"]);
+        assert_eq!(
+            p.contacts,
+            [ContactEntry {
+                address: "eve.primary@example.test".into(),
+                mobile: Some("+33 6 00 00 00 01".into()),
+                alt_email: None,
+            }]
+        );
         // disabled in AD: not added; disabled if it existed
         let off = Entry {
             disabled: true,

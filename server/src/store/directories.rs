@@ -29,6 +29,18 @@ pub struct DirectoryConfig {
     /// A plain `ldap://` URL without StartTLS (the bind password in clear)
     /// is allowed: an operator's choice, never a domain admin's.
     pub allow_plaintext: bool,
+    /// The attribute holding a user's mobile number ("" = not read).
+    pub mobile_attr: String,
+    /// The attribute holding a user's backup address ("" = not read).
+    pub alt_email_attr: String,
+}
+
+/// An LDAP attribute name (or "": none).
+fn attr_ok(a: &str) -> bool {
+    a.is_empty()
+        || (a.len() <= 64
+            && a.starts_with(|c: char| c.is_ascii_alphabetic())
+            && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
 impl DirectoryConfig {
@@ -71,12 +83,14 @@ fn config(r: &db::Row) -> Result<DirectoryConfig> {
         interval_s: r.try_get(10)?,
         max_disable_pct: r.try_get::<i64, _>(11)?.clamp(0, 100) as u32,
         allow_plaintext: r.try_get(12)?,
+        mobile_attr: r.try_get(13)?,
+        alt_email_attr: r.try_get(14)?,
     })
 }
 
 const SELECT: &str = "SELECT domain_id, url, starttls, ca_file, bind_dn, bind_password_file, \
-     base_dn, user_filter, group_dn, flavor, interval_s, max_disable_pct, allow_plaintext \
-     FROM directories";
+     base_dn, user_filter, group_dn, flavor, interval_s, max_disable_pct, allow_plaintext, \
+     mobile_attr, alt_email_attr FROM directories";
 
 impl Store {
     pub async fn set_directory(&self, c: &DirectoryConfig) -> Result<()> {
@@ -107,17 +121,22 @@ impl Store {
         if c.max_disable_pct > 100 {
             return refuse(Refusal::DirectoryGuard);
         }
+        if !attr_ok(c.mobile_attr.trim()) || !attr_ok(c.alt_email_attr.trim()) {
+            return refuse(Refusal::DirectoryAttribute);
+        }
         db::query(
             "INSERT INTO directories (domain_id, url, starttls, ca_file, bind_dn, \
              bind_password_file, base_dn, user_filter, group_dn, flavor, interval_s, \
-             max_disable_pct, allow_plaintext) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             max_disable_pct, allow_plaintext, mobile_attr, alt_email_attr) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (domain_id) DO UPDATE SET url = excluded.url, \
              starttls = excluded.starttls, ca_file = excluded.ca_file, \
              bind_dn = excluded.bind_dn, bind_password_file = excluded.bind_password_file, \
              base_dn = excluded.base_dn, user_filter = excluded.user_filter, \
              group_dn = excluded.group_dn, flavor = excluded.flavor, \
              interval_s = excluded.interval_s, max_disable_pct = excluded.max_disable_pct, \
-             allow_plaintext = excluded.allow_plaintext",
+             allow_plaintext = excluded.allow_plaintext, mobile_attr = excluded.mobile_attr, \
+             alt_email_attr = excluded.alt_email_attr",
         )
         .bind(c.domain.0)
         .bind(url)
@@ -132,6 +151,8 @@ impl Store {
         .bind(c.interval_s)
         .bind(c.max_disable_pct as i64)
         .bind(c.allow_plaintext)
+        .bind(c.mobile_attr.trim())
+        .bind(c.alt_email_attr.trim())
         .execute(&self.read)
         .await?;
         Ok(())

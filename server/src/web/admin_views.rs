@@ -136,6 +136,8 @@ pub async fn directory_view(
         max_disable_pct: 20,
         user_filter: "(mail=*)".into(),
         flavor: "openldap".into(),
+        mobile_attr: "mobile".into(),
+        alt_email_attr: "otherMailbox".into(),
         ..Default::default()
     };
     if let Some(c) = store.directory(id).await.map_err(unavailable)? {
@@ -150,6 +152,8 @@ pub async fn directory_view(
         v.user_filter = c.user_filter;
         v.group_dn = c.group_dn.unwrap_or_default();
         v.flavor = c.flavor;
+        v.mobile_attr = c.mobile_attr;
+        v.alt_email_attr = c.alt_email_attr;
         v.interval_min = c.interval_s / 60;
         v.max_disable_pct = c.max_disable_pct;
     }

@@ -36,6 +36,10 @@ pub struct SettingsForm {
     /// operators only: plain ldap:// without StartTLS
     allow_plaintext: Option<String>,
     flavor: String,
+    #[serde(default)]
+    mobile_attr: String,
+    #[serde(default)]
+    alt_email_attr: String,
     interval_min: String,
     max_disable_pct: String,
 }
@@ -82,6 +86,8 @@ pub async fn settings(
         interval_s: interval.saturating_mul(60),
         max_disable_pct: guard_pct,
         allow_plaintext: form.allow_plaintext.is_some(),
+        mobile_attr: form.mobile_attr.trim().to_string(),
+        alt_email_attr: form.alt_email_attr.trim().to_string(),
     };
     let cleared = if operator {
         false

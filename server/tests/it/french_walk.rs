@@ -226,6 +226,8 @@ async fn every_french_page_reads_in_french() {
         interval_s: 3600,
         max_disable_pct: 20,
         allow_plaintext: false,
+        mobile_attr: "mobile".into(),
+        alt_email_attr: "otherMailbox".into(),
     };
     s.store.set_directory(&dir).await.expect("directory");
     s.store

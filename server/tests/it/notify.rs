@@ -690,3 +690,125 @@ async fn the_control_panel_shows_who_was_told_and_its_switches() {
         "{audit:?}"
     );
 }
+
+#[actix_web::test]
+async fn the_directory_fills_contact_points_but_never_a_users_own() {
+    use server::dirsync::{contacts::apply, plan::ContactEntry};
+    let s = setup("notify-dir").await;
+    let (alice, bob, carol) = (
+        user(&s.store, "alice@example.test").await,
+        user(&s.store, "bob@example.test").await,
+        user(&s.store, "carol@example.test").await,
+    );
+    s.store
+        .set_contact(
+            alice,
+            Channel::Email,
+            Some("alice@mine.test"),
+            ContactSource::User,
+        )
+        .await
+        .expect("set");
+    s.store
+        .set_contact(
+            bob,
+            Channel::Sms,
+            Some("+33600000002"),
+            ContactSource::Admin,
+        )
+        .await
+        .expect("set");
+    let entry = |a: &str, m: Option<&str>, e: Option<&str>| ContactEntry {
+        address: a.into(),
+        mobile: m.map(str::to_string),
+        alt_email: e.map(str::to_string),
+    };
+    let dir = [
+        entry(
+            "alice@example.test",
+            Some("+33 6 00 00 00 01"),
+            Some("alice@corp-home.test"),
+        ),
+        entry(
+            "bob@example.test",
+            Some("+33600000099"),
+            Some("not an address"),
+        ),
+        entry("carol@example.test", Some("+33600000003"), None),
+    ];
+    let (changed, warnings) = apply(&s.store, &dir, ContactSource::Directory)
+        .await
+        .expect("apply");
+    assert_eq!(changed, 2, "alice's mobile, carol's mobile");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let a = s.store.contact_points(alice).await.expect("q");
+    assert_eq!(
+        a.alt_email.expect("kept").value,
+        "alice@mine.test",
+        "her own stays"
+    );
+    let m = a.mobile.expect("from the directory");
+    assert_eq!(
+        (m.value.as_str(), m.source.as_str(), m.verified),
+        ("+33600000001", "directory", true)
+    );
+    let b = s.store.contact_points(bob).await.expect("q");
+    assert_eq!(
+        b.mobile.expect("kept").value,
+        "+33600000002",
+        "the admin's stays"
+    );
+    // a second run with the same data changes nothing
+    let (changed, _) = apply(&s.store, &dir, ContactSource::Directory)
+        .await
+        .expect("apply");
+    assert_eq!(changed, 0);
+    // gone from the directory: the directory's own point goes
+    let (changed, _) = apply(
+        &s.store,
+        &[entry("carol@example.test", None, None)],
+        ContactSource::Directory,
+    )
+    .await
+    .expect("apply");
+    assert_eq!(changed, 1);
+    assert!(s
+        .store
+        .contact_points(carol)
+        .await
+        .expect("q")
+        .mobile
+        .is_none());
+    // an administrator's file replaces an administrator's point, not the user's
+    let (changed, _) = apply(
+        &s.store,
+        &[
+            entry("bob@example.test", Some("+33600000022"), None),
+            entry("alice@example.test", None, Some("alice@csv.test")),
+        ],
+        ContactSource::Admin,
+    )
+    .await
+    .expect("apply");
+    assert_eq!(changed, 1);
+    assert_eq!(
+        s.store
+            .contact_points(bob)
+            .await
+            .expect("q")
+            .mobile
+            .expect("set")
+            .value,
+        "+33600000022"
+    );
+    assert_eq!(
+        s.store
+            .contact_points(alice)
+            .await
+            .expect("q")
+            .alt_email
+            .expect("set")
+            .value,
+        "alice@mine.test"
+    );
+}
