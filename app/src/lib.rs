@@ -120,6 +120,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("") view=pages::login::Home ssr=SsrMode::Async/>
                 <Route path=path!("login") view=pages::login::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("login/code") view=pages::security::CodePage ssr=SsrMode::Async/>
+                <Route path=path!("login/enrol") view=pages::security::EnrolPage ssr=SsrMode::Async/>
                 <Route path=path!("set-password") view={Lazy::<SetPasswordRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("mail/inbox") view=pages::mailbox::InboxPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/sent") view=pages::mailbox::SentPage ssr=SsrMode::Async/>

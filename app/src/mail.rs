@@ -108,3 +108,20 @@ pub async fn get_contacts() -> Result<crate::backend::ContactsView, BackendError
     let (backend, session) = crate::backend::backend_for_user()?;
     backend.contacts(&session).await
 }
+
+/// The second-factor set-up a login must do (its challenge cookie read
+/// from the request).
+#[server]
+pub async fn get_enrolment() -> Result<Option<crate::backend::TotpSetupView>, BackendError> {
+    let backend =
+        use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
+    let Some(req) = use_context::<leptos_actix::Request>() else {
+        return Ok(None);
+    };
+    let challenge = ["__Host-continuity-2fa", "continuity-2fa"]
+        .iter()
+        .find_map(|n| req.cookie(n))
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    backend.enrolment(&challenge).await
+}

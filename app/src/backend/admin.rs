@@ -64,6 +64,8 @@ pub struct ContinuityView {
     pub webhook_log: Vec<WebhookEntry>,
     /// Users told of starts and ends.
     pub notices: super::NoticesView,
+    /// The domain's users must log in with a second factor.
+    pub users_second_factor: bool,
 }
 
 /// One webhook notification and how its delivery went.

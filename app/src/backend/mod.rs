@@ -457,6 +457,9 @@ mod port {
             of: &SecurityOf,
             reveal: &str,
         ) -> Result<SecurityView, BackendError>;
+        /// The set-up a login must do (a second factor is required), from
+        /// its challenge cookie.
+        async fn enrolment(&self, challenge: &str) -> Result<Option<TotpSetupView>, BackendError>;
         /// Where the user is told when mail is down.
         async fn contacts(&self, session: &SessionUser) -> Result<ContactsView, BackendError>;
         /// Users and aliases of the domain containing `fragment` (3+ chars).

@@ -5,6 +5,12 @@ use super::Lang;
 
 #[derive(serde::Serialize)]
 pub struct SecurityStrings {
+    pub e_required: &'static str,
+    pub enrol_intro: &'static str,
+    pub cp_users_title: &'static str,
+    pub cp_users_required: &'static str,
+    pub cp_users_save: &'static str,
+    pub done_required: &'static str,
     pub title: &'static str,
     pub intro_off: &'static str,
     pub status_on: &'static str,
@@ -55,6 +61,12 @@ pub struct SecurityStrings {
 }
 
 pub static SECURITY_EN: SecurityStrings = SecurityStrings {
+    e_required: "Your administrator requires two-step login for this account: it stays on.",
+    enrol_intro: "This account must log in with two steps: set it up now with an authenticator app on your phone to go on.",
+    cp_users_title: "Two-step login of users",
+    cp_users_required: "Required of every user of the domain (mail apps then connect with app passwords)",
+    cp_users_save: "Save",
+    done_required: "Two-step login setting saved.",
     title: "Two-step login",
     intro_off: "Protect this account with a second factor: after the password, a six-digit code from an authenticator app on your phone (Aegis, FreeOTP, Google Authenticator, Microsoft Authenticator…).",
     status_on: "On: each login asks for a code after the password.",
@@ -105,6 +117,12 @@ pub static SECURITY_EN: SecurityStrings = SecurityStrings {
 };
 
 pub static SECURITY_FR: SecurityStrings = SecurityStrings {
+    e_required: "Votre administrateur exige la connexion en deux étapes pour ce compte : elle reste activée.",
+    enrol_intro: "Ce compte doit se connecter en deux étapes : activez-les maintenant avec une application d'authentification sur votre téléphone pour continuer.",
+    cp_users_title: "Connexion en deux étapes des utilisateurs",
+    cp_users_required: "Exigée de chaque utilisateur du domaine (les applications de messagerie utilisent alors des mots de passe d'application)",
+    cp_users_save: "Enregistrer",
+    done_required: "Réglage de la connexion en deux étapes enregistré.",
     title: "Connexion en deux étapes",
     intro_off: "Protégez ce compte par un second facteur : après le mot de passe, un code à six chiffres donné par une application d'authentification sur votre téléphone (Aegis, FreeOTP, Google Authenticator, Microsoft Authenticator…).",
     status_on: "Activée : chaque connexion demande un code après le mot de passe.",

@@ -207,6 +207,7 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
         }
         "webhook" => Some(at.done_webhook.to_string()),
         "notify" => Some(lang.nt().done_notify.to_string()),
+        "second-factor" => Some(lang.sec().done_required.to_string()),
         "webhook-removed" => Some(at.done_webhook_removed.to_string()),
         "activated" => Some(at.done_activated.to_string()),
         "deactivated" => Some(at.done_deactivated.to_string()),
@@ -502,6 +503,7 @@ fn Continuity(v: ContinuityView, hydrated: RwSignal<bool>) -> impl IntoView {
                 log=v.webhook_log.clone()
             />
             <crate::pages::notify::NoticesPanel base=base.clone() csrf=csrf.clone() v=v.notices.clone()/>
+            <crate::pages::security::UsersSecondFactor base=base.clone() csrf=csrf.clone() required=v.users_second_factor/>
             {(!v.timeline.is_empty()).then(|| view! {
                 <h3>{at.timeline}</h3>
                 <ul class="audit" id="timeline">

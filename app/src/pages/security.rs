@@ -71,6 +71,7 @@ fn outcome(lang: Lang, done: &str, e: &str) -> (Option<&'static str>, Option<Str
         "throttled" => Some(s.e_throttled),
         "name" => Some(s.e_name),
         "gone" => Some(s.e_gone),
+        "required" => Some(s.e_required),
         "unavailable" => Some(s.e_unavailable),
         _ => None,
     };
@@ -273,5 +274,79 @@ pub fn CodePage() -> impl IntoView {
             </form>
             <p><a href="/login">{s.start_again}</a></p>
         </main>
+    }
+}
+
+/// `/login/enrol`: the second step of a login that must set a factor up
+/// (its administrator requires one): the QR code, the key, the first code.
+#[component]
+pub fn EnrolPage() -> impl IntoView {
+    let lang = use_lang();
+    let s = lang.sec();
+    let q = use_query_map();
+    let get = move |k: &str| q.with_untracked(|q| q.get(k)).unwrap_or_default();
+    let error = match get("error").as_str() {
+        "wrong" => Some(s.e_wrong),
+        "throttled" => Some(s.code_throttled),
+        "unavailable" => Some(lang.t().unavailable),
+        _ => None,
+    };
+    let next = get("next");
+    let setup = Resource::new(|| (), |_| crate::mail::get_enrolment());
+    view! {
+        <header class="topbar">
+            <span class="brand">"Continuity"</span>
+            <LangSwitch/>
+        </header>
+        <main id="content" class="narrow">
+            <h1>{s.title}</h1>
+            <p class="lede">{s.enrol_intro}</p>
+            {error.map(|e| view! { <p class="alert error" role="alert" id="code-error">{e}</p> })}
+            <Suspense>
+                {move || {
+                    let next = next.clone();
+                    Suspend::new(async move {
+                        match setup.await.ok().flatten() {
+                            None => view! {
+                                <p class="alert error" role="alert" id="enrol-expired">{s.login_expired}</p>
+                                <p><a href="/login">{s.start_again}</a></p>
+                            }.into_any(),
+                            Some(setup) => view! {
+                                <p>{s.scan}</p>
+                                <img src="/auth/enrol/qr.svg" alt=s.qr_alt width="200" height="200" class="qr"/>
+                                <p><code id="totp-secret" data-uri=setup.uri>{setup.secret}</code></p>
+                                <form method="post" action="/auth/enrol" class="stack">
+                                    <input type="hidden" name="next" value=next/>
+                                    <label>
+                                        {s.app_code}
+                                        <input type="text" name="code" id="totp-code" required autocomplete="one-time-code"
+                                            inputmode="numeric" maxlength="7"/>
+                                    </label>
+                                    <button type="submit" class="primary" id="totp-confirm">{s.confirm}</button>
+                                </form>
+                            }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+        </main>
+    }
+}
+
+/// The Continuity Service page's setting: the domain's users must log in
+/// with a second factor.
+#[component]
+pub fn UsersSecondFactor(base: String, csrf: String, required: bool) -> impl IntoView {
+    let s = use_lang().sec();
+    view! {
+        <h3 id="users-second-factor">{s.cp_users_title}</h3>
+        <form method="post" action=format!("{base}/second-factor") class="stack">
+            <input type="hidden" name="csrf" value=csrf/>
+            <label class="check">
+                <input type="checkbox" name="required" value="on" id="users-second-factor-required" checked=required/>
+                " "{s.cp_users_required}
+            </label>
+            <div class="buttons"><button type="submit" id="users-second-factor-save">{s.cp_users_save}</button></div>
+        </form>
     }
 }

@@ -95,6 +95,12 @@ pub enum LoginStep {
         challenge: String,
         admin: bool,
     },
+    /// A second factor is required and the account has none: `challenge`
+    /// carries the login to setting one up.
+    Enrol {
+        challenge: String,
+        admin: bool,
+    },
 }
 
 impl LoginStep {
@@ -102,7 +108,7 @@ impl LoginStep {
     pub fn session(self) -> Option<NewSession> {
         match self {
             LoginStep::Session(s) => Some(s),
-            LoginStep::Code { .. } => None,
+            LoginStep::Code { .. } | LoginStep::Enrol { .. } => None,
         }
     }
 }
@@ -204,6 +210,8 @@ pub struct Auth {
     /// On a shared database: this process's mark on the login failures it
     /// records for the other nodes (see `throttle.rs`).
     shared: Option<String>,
+    /// Every administrator must have a second factor.
+    admins_second_factor: bool,
 }
 
 /// Password hashing at once, process-wide: each argon2id computation takes
@@ -279,6 +287,7 @@ impl Auth {
             reveals: reveal::Reveals::default(),
             hash_checks: Arc::default(),
             clock: Clock::default(),
+            admins_second_factor: web.admins_second_factor,
         })
     }
 
@@ -383,11 +392,11 @@ impl Auth {
                 attempt.succeeded();
                 return Self::covered(a.clone(), ip, proto, "app password");
             }
-            factor = self
-                .store
-                .second_factor_on(second_factor::Owner::User(a.user))
-                .await
-                .map_err(lookup)?;
+            // a second factor on, or required of the user: only app
+            // passwords open mail apps
+            let owner = second_factor::Owner::User(a.user);
+            factor = self.store.second_factor_on(owner).await.map_err(lookup)?
+                || self.second_factor_required(owner).await.map_err(lookup)?;
         }
         let hash = live.and_then(|a| a.password_hash.clone());
         let pw = password.to_string();

@@ -155,7 +155,10 @@ impl Auth {
             tracing::error!(error = %e, "login failed in the store");
             LoginError::Unavailable
         };
-        if self.store.second_factor_on(owner).await.map_err(failed)? {
+        let on = self.store.second_factor_on(owner).await.map_err(failed)?;
+        if !on && self.second_factor_required(owner).await.map_err(failed)? {
+            // required, and none yet: the second step sets one up
+            self.begin_totp(owner).await.map_err(failed)?;
             let cookie = token::random_token();
             self.store
                 .insert_challenge(
@@ -163,6 +166,25 @@ impl Auth {
                     owner,
                     ip,
                     self.clock.now() + ms(CHALLENGE_TTL),
+                    true,
+                )
+                .await
+                .map_err(failed)?;
+            tracing::info!(owner = ?owner, %ip, "password right; a second factor is required: set up asked");
+            return Ok(super::LoginStep::Enrol {
+                challenge: cookie,
+                admin: matches!(owner, Owner::Admin(_)),
+            });
+        }
+        if on {
+            let cookie = token::random_token();
+            self.store
+                .insert_challenge(
+                    &token::sha256(cookie.as_bytes()),
+                    owner,
+                    ip,
+                    self.clock.now() + ms(CHALLENGE_TTL),
+                    false,
                 )
                 .await
                 .map_err(failed)?;
@@ -206,7 +228,7 @@ impl Auth {
         }
         let id = token::sha256(challenge.as_bytes());
         let row = self.store.challenge(&id).await.map_err(store_down)?;
-        let Some(row) = row.filter(|c| c.expires_at > self.clock.now()) else {
+        let Some(row) = row.filter(|c| c.expires_at > self.clock.now() && !c.enrol) else {
             return Err(CodeError::Expired);
         };
         let owner = row.owner;
@@ -231,6 +253,92 @@ impl Auth {
             return Err(CodeError::Expired);
         }
         Err(CodeError::Wrong)
+    }
+
+    /// Whether `owner` must have a second factor: every administrator when
+    /// the operator says so (`web.admins_second_factor`), a user when their
+    /// domain's admins do.
+    pub async fn second_factor_required(&self, owner: Owner) -> Result<bool, StoreError> {
+        match owner {
+            Owner::Admin(_) => Ok(self.admins_second_factor),
+            Owner::User(u) => self.store.second_factor_required(u).await,
+        }
+    }
+
+    /// The login whose second step sets a factor up: its owner and what
+    /// the page shows (the QR code is served apart).
+    pub async fn enrolment(
+        &self,
+        challenge: &str,
+    ) -> Result<Option<(Owner, TotpSetup)>, StoreError> {
+        if challenge.is_empty() || challenge.len() > 100 {
+            return Ok(None);
+        }
+        let Some(row) = self
+            .store
+            .challenge(&token::sha256(challenge.as_bytes()))
+            .await?
+            .filter(|c| c.enrol && c.expires_at > self.clock.now())
+        else {
+            return Ok(None);
+        };
+        let account = match row.owner {
+            Owner::User(u) => self.store.account(u).await?.map(|a| a.address),
+            Owner::Admin(a) => self.store.admin(a).await?.map(|a| a.address),
+        };
+        let Some(account) = account else {
+            return Ok(None);
+        };
+        Ok(self
+            .totp_setup(row.owner, &account)
+            .await?
+            .map(|s| (row.owner, s)))
+    }
+
+    /// The second step of a login that must set a factor up: the first
+    /// code from the app confirms it; a session, and the recovery codes
+    /// to show once.
+    pub async fn enrol_step(
+        &self,
+        challenge: &str,
+        code: &str,
+        ip: &str,
+    ) -> Result<(NewSession, Vec<String>), CodeError> {
+        if challenge.is_empty() || challenge.len() > 100 {
+            return Err(CodeError::Expired);
+        }
+        let id = token::sha256(challenge.as_bytes());
+        let row = self.store.challenge(&id).await.map_err(store_down)?;
+        let Some(row) = row.filter(|c| c.expires_at > self.clock.now() && c.enrol) else {
+            return Err(CodeError::Expired);
+        };
+        let owner = row.owner;
+        let attempt = match self
+            .begin(&format!("code:{owner:?}"), ip, Channel::SecondFactor)
+            .await
+        {
+            Ok(a) => a,
+            Err(LoginError::Throttled) => return Err(CodeError::Throttled),
+            Err(_) => return Err(CodeError::Unavailable),
+        };
+        match self.confirm_totp(owner, code).await {
+            Ok(codes) => {
+                attempt.succeeded();
+                if !self.store.delete_challenge(&id).await.map_err(store_down)? {
+                    return Err(CodeError::Expired);
+                }
+                Ok((self.finish(owner, ip).await?, codes))
+            }
+            Err(CodeError::Wrong) => {
+                let failures = self.store.challenge_failed(&id).await.map_err(store_down)?;
+                if failures >= CHALLENGE_TRIES {
+                    let _ = self.store.delete_challenge(&id).await;
+                    return Err(CodeError::Expired);
+                }
+                Err(CodeError::Wrong)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// A TOTP code not used before, or an unused recovery code (spent).

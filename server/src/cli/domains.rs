@@ -88,6 +88,15 @@ pub enum DomainCmd {
         #[arg(long)]
         drills: Option<String>,
     },
+    /// Whether the domain's users must log in with a second factor (those
+    /// without one set it up at their next login; mail apps then need app
+    /// passwords); without --users, show it.
+    SecondFactor {
+        name: String,
+        /// required or optional
+        #[arg(long)]
+        users: Option<String>,
+    },
     /// How many days the domain's archive and tracking are kept (90 by
     /// default); without DAYS, show it.
     Retention { name: String, days: Option<i64> },
@@ -263,6 +272,34 @@ pub async fn domain_cmd(store: &Store, hostname: &str, cmd: DomainCmd) -> Result
             for t in store.timeline(d.id, 20).await? {
                 println!("  {}  {} -> {}  {}", rfc3339(t.at), t.from, t.to, t.reason);
             }
+        }
+        DomainCmd::SecondFactor { name, users } => {
+            let d = find_domain(store, &name).await?;
+            let was = store.users_second_factor(d.id).await?;
+            let now = match users.as_deref() {
+                None => was,
+                Some("required") => true,
+                Some("optional") => false,
+                Some(other) => bail!("{other:?}: required or optional"),
+            };
+            if now != was {
+                store.set_users_second_factor(d.id, now).await?;
+                let word = |b: bool| if b { "required" } else { "optional" };
+                store
+                    .audit_change(
+                        d.id,
+                        "cli",
+                        "users_second_factor",
+                        Some(word(was)),
+                        Some(word(now)),
+                    )
+                    .await?;
+            }
+            println!(
+                "{}: two-step login {} for its users",
+                d.name,
+                if now { "required" } else { "optional" }
+            );
         }
         DomainCmd::Notify {
             name,

@@ -153,6 +153,9 @@ pub struct RawWeb {
     /// Messages a user may send in an hour, from the webmail and their mail
     /// apps (submission) together.
     pub max_sends_per_hour: Option<u32>,
+    /// Every Control Panel administrator must log in with a second factor
+    /// (one without is asked to set it up at their next login).
+    pub admins_second_factor: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -280,6 +283,7 @@ pub struct WebConfig {
     pub max_drafts: u32,
     pub draft_files_quota: usize,
     pub max_sends_per_hour: u32,
+    pub admins_second_factor: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -493,6 +497,7 @@ impl RawConfig {
                 w.draft_files_quota.as_deref().unwrap_or("200MiB"),
             )?,
             max_sends_per_hour: w.max_sends_per_hour.unwrap_or(200).max(1),
+            admins_second_factor: w.admins_second_factor.unwrap_or(false),
         };
 
         let m = self.smtp;

@@ -36,6 +36,7 @@ impl Config {
         let _ = writeln!(s, "web.max_drafts = {}", w.max_drafts);
         let _ = writeln!(s, "web.draft_files_quota = {}", w.draft_files_quota);
         let _ = writeln!(s, "web.max_sends_per_hour = {}", w.max_sends_per_hour);
+        let _ = writeln!(s, "web.admins_second_factor = {}", w.admins_second_factor);
         let _ = writeln!(s, "smtp.max_message_size = {}", m.max_message_size);
         let _ = writeln!(s, "smtp.max_recipients = {}", m.max_recipients);
         let _ = writeln!(s, "smtp.bare_newlines = {:?}", m.bare_newlines);

@@ -63,6 +63,8 @@ pub struct ChallengeRow {
     pub owner: Owner,
     pub expires_at: i64,
     pub failures: i64,
+    /// The second step sets a factor up (one is required, none is there).
+    pub enrol: bool,
 }
 
 /// An app password as its owner sees it (never its secret).
@@ -233,15 +235,18 @@ impl Store {
         owner: Owner,
         ip: &str,
         expires_at: i64,
+        enrol: bool,
     ) -> Result<()> {
         db::query(q(format!(
-            "INSERT INTO login_challenges (id_hash, {}, client_ip, expires_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO login_challenges (id_hash, {}, client_ip, expires_at, enrol) \
+             VALUES (?, ?, ?, ?, ?)",
             owner.column()
         )))
         .bind(id_hash)
         .bind(owner.id())
         .bind(ip)
         .bind(expires_at)
+        .bind(enrol)
         .execute(&self.read)
         .await?;
         Ok(())
@@ -249,7 +254,7 @@ impl Store {
 
     pub async fn challenge(&self, id_hash: &[u8]) -> Result<Option<ChallengeRow>> {
         let row = db::query(
-            "SELECT user_id, admin_id, expires_at, failures FROM login_challenges \
+            "SELECT user_id, admin_id, expires_at, failures, enrol FROM login_challenges \
              WHERE id_hash = ?",
         )
         .bind(id_hash)
@@ -263,6 +268,7 @@ impl Store {
             owner,
             expires_at: r.try_get(2)?,
             failures: r.try_get(3)?,
+            enrol: r.try_get(4)?,
         }))
     }
 
@@ -300,6 +306,39 @@ impl Store {
                 .await?
                 .rows_affected(),
         )
+    }
+
+    /// Whether a domain's admins require a second factor of its users.
+    pub async fn users_second_factor(&self, domain: super::DomainId) -> Result<bool> {
+        let r = db::query("SELECT users_second_factor FROM domains WHERE id = ?")
+            .bind(domain.0)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(r.try_get(0)?)
+    }
+
+    pub async fn set_users_second_factor(&self, domain: super::DomainId, on: bool) -> Result<()> {
+        db::query("UPDATE domains SET users_second_factor = ? WHERE id = ?")
+            .bind(on)
+            .bind(domain.0)
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the user's domain requires a second factor of them.
+    pub async fn second_factor_required(&self, user: UserId) -> Result<bool> {
+        let r = db::query(
+            "SELECT d.users_second_factor FROM users u JOIN domains d ON d.id = u.domain_id \
+             WHERE u.id = ?",
+        )
+        .bind(user.0)
+        .fetch_optional(&self.read)
+        .await?;
+        match r {
+            Some(r) => Ok(r.try_get(0)?),
+            None => Ok(false),
+        }
     }
 
     pub async fn insert_app_password(&self, user: UserId, name: &str, hash: &[u8]) -> Result<i64> {

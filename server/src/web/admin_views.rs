@@ -57,8 +57,10 @@ pub async fn continuity_view(
         })
         .collect();
     let notices = super::notify_forms::notices_view(store, sms, id).await?;
+    let users_second_factor = store.users_second_factor(id).await.map_err(unavailable)?;
     Ok(ContinuityView {
         notices,
+        users_second_factor,
         webhook,
         webhook_secret,
         webhook_log,

@@ -525,6 +525,21 @@ impl Backend for StoreBackend {
         super::security_forms::view(&self.store, &self.auth, of, reveal).await
     }
 
+    async fn enrolment(
+        &self,
+        challenge: &str,
+    ) -> Result<Option<app::backend::TotpSetupView>, BackendError> {
+        Ok(self
+            .auth
+            .enrolment(challenge)
+            .await
+            .map_err(unavailable)?
+            .map(|(_, s)| app::backend::TotpSetupView {
+                secret: super::security_forms::grouped_key(&s.secret),
+                uri: s.uri,
+            }))
+    }
+
     async fn contacts(
         &self,
         session: &SessionUser,

@@ -153,15 +153,10 @@ pub async fn login(
     match state.auth.login(&form.address, &form.password, &ip).await {
         Ok(LoginStep::Session(session)) => signed_in(&req, &state, session, next).await,
         Ok(LoginStep::Code { challenge, admin }) => {
-            let next = if admin && !(next.starts_with("/admin") || next == "/status") {
-                "/admin".to_string()
-            } else {
-                next
-            };
-            HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, format!("/login/code?next={}", enc(&next))))
-                .cookie(super::security_forms::challenge_cookie(&state, challenge))
-                .finish()
+            second_step(&state, challenge, admin, "/login/code", next)
+        }
+        Ok(LoginStep::Enrol { challenge, admin }) => {
+            second_step(&state, challenge, admin, "/login/enrol", next)
         }
         Err(e) => {
             let code = match e {
@@ -177,6 +172,25 @@ pub async fn login(
             ))
         }
     }
+}
+
+/// A right password, and a second step to go (`page`): its cookie.
+fn second_step(
+    state: &WebState,
+    challenge: String,
+    admin: bool,
+    page: &str,
+    next: String,
+) -> HttpResponse {
+    let next = if admin && !(next.starts_with("/admin") || next == "/status") {
+        "/admin".to_string()
+    } else {
+        next
+    };
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("{page}?next={}", enc(&next))))
+        .cookie(super::security_forms::challenge_cookie(state, challenge))
+        .finish()
 }
 
 /// A login done (with or without a second step): the session's cookie,

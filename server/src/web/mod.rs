@@ -217,6 +217,15 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/auth/login", web::post().to(forms::login))
             .route("/auth/logout", web::post().to(forms::logout))
             .route("/auth/code", web::post().to(security_forms::code))
+            .route("/auth/enrol", web::post().to(security_forms::enrol))
+            .route(
+                "/auth/enrol/qr.svg",
+                web::get().to(security_forms::enrol_qr),
+            )
+            .route(
+                "/admin/d/{domain}/continuity/second-factor",
+                web::post().to(security_forms::require_for_users),
+            )
             .route(
                 "/settings/security/qr.svg",
                 web::get().to(security_forms::user_qr),

@@ -131,6 +131,127 @@ pub async fn code(
     }
 }
 
+/// POST /auth/enrol: the second step of a login that must set a factor
+/// up. Done, the session starts on the security section, where the
+/// recovery codes are shown once.
+pub async fn enrol(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    form: web::Form<CodeForm>,
+) -> HttpResponse {
+    let next = safe_next(form.next.as_deref(), "/mail/inbox");
+    let challenge = req
+        .cookie(challenge_cookie_name(&state))
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    let ip = client_ip(&req);
+    match state.auth.enrol_step(&challenge, &form.code, &ip).await {
+        Ok((session, codes)) => {
+            let side = if session.admin {
+                Side::Admin
+            } else {
+                Side::User
+            };
+            let owner = if session.admin {
+                Owner::Admin(session.user.0)
+            } else {
+                Owner::User(session.user)
+            };
+            let csrf = if session.admin {
+                state.auth.admin_session(&session.cookie).await
+            } else {
+                state.auth.session(&session.cookie).await
+            }
+            .map(|a| a.csrf)
+            .unwrap_or_default();
+            let id = state
+                .auth
+                .reveals
+                .stash(&csrf, &reveal_key(owner, "codes"), codes.join("\n"));
+            let mut gone = challenge_cookie(&state, String::new());
+            gone.make_removal();
+            let to = format!("{}?done=on&reveal={}#security", side.page(), enc(&id));
+            let mut done = super::forms::signed_in(&req, &state, session, to).await;
+            let _ = done.add_cookie(&gone);
+            done
+        }
+        Err(CodeError::Expired) => see_other(&format!("/login?error=expired&next={}", enc(&next))),
+        Err(e) => {
+            let code = match e {
+                CodeError::Wrong => "wrong",
+                CodeError::Throttled => "throttled",
+                _ => "unavailable",
+            };
+            see_other(&format!("/login/enrol?error={code}&next={}", enc(&next)))
+        }
+    }
+}
+
+/// GET /auth/enrol/qr.svg: the QR code of a login's set-up (no-store).
+pub async fn enrol_qr(req: HttpRequest, state: web::Data<WebState>) -> HttpResponse {
+    let challenge = req
+        .cookie(challenge_cookie_name(&state))
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    match state.auth.enrolment(&challenge).await {
+        Ok(Some((_, setup))) => HttpResponse::Ok()
+            .content_type("image/svg+xml")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(setup.qr_svg),
+        Ok(None) => super::forms::not_found(),
+        Err(e) => {
+            tracing::error!(error = %e, "second factor setup lookup failed");
+            HttpResponse::ServiceUnavailable().finish()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RequireForm {
+    csrf: String,
+    required: Option<String>,
+}
+
+/// POST /admin/d/{domain}/continuity/second-factor: whether the domain's
+/// users must log in with a second factor (audited).
+pub async fn require_for_users(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    path: web::Path<String>,
+    form: web::Form<RequireForm>,
+) -> HttpResponse {
+    let domain = path.into_inner();
+    let (id, actor) = match super::admin_forms::guard(&req, &state, &domain, &form.csrf).await {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    let on = form.required.is_some();
+    let saved = async {
+        let before = state.store.users_second_factor(id).await?;
+        state.store.set_users_second_factor(id, on).await?;
+        state
+            .store
+            .audit_change(
+                id,
+                &actor,
+                "users_second_factor",
+                Some(if before { "required" } else { "optional" }),
+                Some(if on { "required" } else { "optional" }),
+            )
+            .await
+    };
+    match saved.await {
+        Ok(()) => see_other(&format!(
+            "{}?done=second-factor#users-second-factor",
+            super::admin_forms::page(&domain)
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "second factor requirement not saved");
+            HttpResponse::ServiceUnavailable().finish()
+        }
+    }
+}
+
 #[derive(Deserialize)]
 pub struct SecurityForm {
     csrf: String,
@@ -192,6 +313,11 @@ pub async fn action(
             Err(e) => failed(e),
         },
         "totp/off" => {
+            match auth.second_factor_required(owner).await {
+                Ok(true) => return back(side, "e=required"),
+                Ok(false) => {}
+                Err(e) => return failed(e),
+            }
             let password = form.password.as_deref().unwrap_or_default();
             match auth
                 .turn_off_second_factor(owner, password, &client_ip(&req))
@@ -349,6 +475,15 @@ pub async fn admin_qr(req: HttpRequest, state: web::Data<WebState>) -> HttpRespo
     qr(req, state, Side::Admin).await
 }
 
+/// A base32 key in groups of four, as apps show and people type it.
+pub fn grouped_key(key: &str) -> String {
+    key.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The section as its page shows it (the backend port's `security`).
 pub async fn view(
     store: &Store,
@@ -383,13 +518,7 @@ pub async fn view(
             .await
             .map_err(unavailable)?
             .map(|s| TotpSetupView {
-                secret: s
-                    .secret
-                    .as_bytes()
-                    .chunks(4)
-                    .map(|c| String::from_utf8_lossy(c).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                secret: grouped_key(&s.secret),
                 uri: s.uri,
             }),
         _ => None,

@@ -372,6 +372,7 @@ async fn every_french_page_reads_in_french() {
         "/login?error=expired",
         "/login/code?error=wrong",
         "/login/code?error=throttled",
+        "/login/enrol?error=wrong",
         "/set-password?token=nope",
         "/no/such/page",
     ]
