@@ -155,44 +155,19 @@ impl Auth {
             tracing::error!(error = %e, "login failed in the store");
             LoginError::Unavailable
         };
+        let admin = matches!(owner, Owner::Admin(_));
         let on = self.store.second_factor_on(owner).await.map_err(failed)?;
         if !on && self.second_factor_required(owner).await.map_err(failed)? {
             // required, and none yet: the second step sets one up
             self.begin_totp(owner).await.map_err(failed)?;
-            let cookie = token::random_token();
-            self.store
-                .insert_challenge(
-                    &token::sha256(cookie.as_bytes()),
-                    owner,
-                    ip,
-                    self.clock.now() + ms(CHALLENGE_TTL),
-                    true,
-                )
-                .await
-                .map_err(failed)?;
+            let challenge = self.challenge(owner, ip, true).await.map_err(failed)?;
             tracing::info!(owner = ?owner, %ip, "password right; a second factor is required: set up asked");
-            return Ok(super::LoginStep::Enrol {
-                challenge: cookie,
-                admin: matches!(owner, Owner::Admin(_)),
-            });
+            return Ok(super::LoginStep::Enrol { challenge, admin });
         }
         if on {
-            let cookie = token::random_token();
-            self.store
-                .insert_challenge(
-                    &token::sha256(cookie.as_bytes()),
-                    owner,
-                    ip,
-                    self.clock.now() + ms(CHALLENGE_TTL),
-                    false,
-                )
-                .await
-                .map_err(failed)?;
+            let challenge = self.challenge(owner, ip, false).await.map_err(failed)?;
             tracing::info!(owner = ?owner, %ip, "password right; second factor asked");
-            return Ok(super::LoginStep::Code {
-                challenge: cookie,
-                admin: matches!(owner, Owner::Admin(_)),
-            });
+            return Ok(super::LoginStep::Code { challenge, admin });
         }
         let cookie = self
             .create(owner.kind(), owner.id(), ip)
@@ -201,19 +176,24 @@ impl Auth {
         Ok(super::LoginStep::Session(NewSession {
             cookie,
             user: UserId(owner.id()),
-            admin: matches!(owner, Owner::Admin(_)),
+            admin,
         }))
     }
 
-    /// Whether a challenge cookie names a login still waiting for its code.
-    pub async fn challenge_open(&self, challenge: &str) -> bool {
-        if challenge.is_empty() || challenge.len() > 100 {
-            return false;
-        }
-        matches!(
-            self.store.challenge(&token::sha256(challenge.as_bytes())).await,
-            Ok(Some(c)) if c.expires_at > self.clock.now()
-        )
+    /// A new challenge (`enrol`: its second step sets a factor up); the
+    /// cookie that carries it.
+    async fn challenge(&self, owner: Owner, ip: &str, enrol: bool) -> Result<String, StoreError> {
+        let cookie = token::random_token();
+        self.store
+            .insert_challenge(
+                &token::sha256(cookie.as_bytes()),
+                owner,
+                ip,
+                self.clock.now() + ms(CHALLENGE_TTL),
+                enrol,
+            )
+            .await?;
+        Ok(cookie)
     }
 
     /// The login's second step: a TOTP code or an unused recovery code.

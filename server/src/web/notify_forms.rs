@@ -54,6 +54,22 @@ pub struct ContactForm {
     action: String,
 }
 
+impl ContactForm {
+    /// The value to set; `None` removes the point.
+    fn value(&self) -> Option<&str> {
+        Some(self.value.as_str()).filter(|v| self.action != "remove" && !v.trim().is_empty())
+    }
+}
+
+/// Back to the card: `done` when set, "removed" when removed, or why not.
+fn answer(r: Result<(), ContactError>, set: bool, done: &str) -> HttpResponse {
+    match r {
+        Ok(()) if set => back(&format!("contact={done}")),
+        Ok(()) => back("contact=removed"),
+        Err(e) => refused(e),
+    }
+}
+
 /// POST /settings/contacts/email
 pub async fn set_email(
     req: HttpRequest,
@@ -64,9 +80,8 @@ pub async fn set_email(
         Ok(u) => u,
         Err(r) => return r,
     };
-    let value = (form.action != "remove").then_some(form.value.as_str());
-    let removing = value.is_none_or(|v| v.trim().is_empty());
-    match contacts::set_alt_email(
+    let value = form.value();
+    let r = contacts::set_alt_email(
         &state.store,
         &state.hostname,
         &state.auth.public_url,
@@ -74,12 +89,8 @@ pub async fn set_email(
         value,
         lang_of(&req),
     )
-    .await
-    {
-        Ok(()) if removing => back("contact=removed"),
-        Ok(()) => back("contact=email"),
-        Err(e) => refused(e),
-    }
+    .await;
+    answer(r, value.is_some(), "email")
 }
 
 /// POST /settings/contacts/mobile
@@ -92,21 +103,16 @@ pub async fn set_mobile(
         Ok(u) => u,
         Err(r) => return r,
     };
-    let value = (form.action != "remove").then_some(form.value.as_str());
-    let removing = value.is_none_or(|v| v.trim().is_empty());
-    match contacts::set_mobile(
+    let value = form.value();
+    let r = contacts::set_mobile(
         &state.store,
         state.notifier.gateway(),
         user,
         value,
         lang_of(&req),
     )
-    .await
-    {
-        Ok(()) if removing => back("contact=removed"),
-        Ok(()) => back("contact=mobile"),
-        Err(e) => refused(e),
-    }
+    .await;
+    answer(r, value.is_some(), "mobile")
 }
 
 #[derive(Deserialize)]

@@ -99,6 +99,41 @@ pub struct CodeForm {
     next: Option<String>,
 }
 
+/// The request's challenge cookie ("" without one).
+fn challenge_of(req: &HttpRequest, state: &WebState) -> String {
+    req.cookie(challenge_cookie_name(state))
+        .map(|c| c.value().to_string())
+        .unwrap_or_default()
+}
+
+/// A second step that did not end the login: back to `page` with why, or
+/// to the password when the login is gone.
+fn not_taken(e: CodeError, page: &str, next: &str) -> HttpResponse {
+    let code = match e {
+        CodeError::Expired => {
+            return see_other(&format!("/login?error=expired&next={}", enc(next)))
+        }
+        CodeError::Wrong => "wrong",
+        CodeError::Throttled => "throttled",
+        CodeError::Unavailable => "unavailable",
+    };
+    see_other(&format!("{page}?error={code}&next={}", enc(next)))
+}
+
+/// The login done: its session, the challenge cookie removed.
+async fn logged_in(
+    req: &HttpRequest,
+    state: &WebState,
+    session: crate::auth::NewSession,
+    to: String,
+) -> HttpResponse {
+    let mut gone = challenge_cookie(state, String::new());
+    gone.make_removal();
+    let mut done = super::forms::signed_in(req, state, session, to).await;
+    let _ = done.add_cookie(&gone);
+    done
+}
+
 /// POST /auth/code: the login's second step.
 pub async fn code(
     req: HttpRequest,
@@ -106,28 +141,11 @@ pub async fn code(
     form: web::Form<CodeForm>,
 ) -> HttpResponse {
     let next = safe_next(form.next.as_deref(), "/mail/inbox");
-    let challenge = req
-        .cookie(challenge_cookie_name(&state))
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
+    let challenge = challenge_of(&req, &state);
     let ip = client_ip(&req);
     match state.auth.second_step(&challenge, &form.code, &ip).await {
-        Ok(session) => {
-            let mut gone = challenge_cookie(&state, String::new());
-            gone.make_removal();
-            let mut done = super::forms::signed_in(&req, &state, session, next).await;
-            let _ = done.add_cookie(&gone);
-            done
-        }
-        Err(CodeError::Expired) => see_other(&format!("/login?error=expired&next={}", enc(&next))),
-        Err(e) => {
-            let code = match e {
-                CodeError::Wrong => "wrong",
-                CodeError::Throttled => "throttled",
-                _ => "unavailable",
-            };
-            see_other(&format!("/login/code?error={code}&next={}", enc(&next)))
-        }
+        Ok(session) => logged_in(&req, &state, session, next).await,
+        Err(e) => not_taken(e, "/login/code", &next),
     }
 }
 
@@ -140,10 +158,7 @@ pub async fn enrol(
     form: web::Form<CodeForm>,
 ) -> HttpResponse {
     let next = safe_next(form.next.as_deref(), "/mail/inbox");
-    let challenge = req
-        .cookie(challenge_cookie_name(&state))
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
+    let challenge = challenge_of(&req, &state);
     let ip = client_ip(&req);
     match state.auth.enrol_step(&challenge, &form.code, &ip).await {
         Ok((session, codes)) => {
@@ -168,31 +183,16 @@ pub async fn enrol(
                 .auth
                 .reveals
                 .stash(&csrf, &reveal_key(owner, "codes"), codes.join("\n"));
-            let mut gone = challenge_cookie(&state, String::new());
-            gone.make_removal();
             let to = format!("{}?done=on&reveal={}#security", side.page(), enc(&id));
-            let mut done = super::forms::signed_in(&req, &state, session, to).await;
-            let _ = done.add_cookie(&gone);
-            done
+            logged_in(&req, &state, session, to).await
         }
-        Err(CodeError::Expired) => see_other(&format!("/login?error=expired&next={}", enc(&next))),
-        Err(e) => {
-            let code = match e {
-                CodeError::Wrong => "wrong",
-                CodeError::Throttled => "throttled",
-                _ => "unavailable",
-            };
-            see_other(&format!("/login/enrol?error={code}&next={}", enc(&next)))
-        }
+        Err(e) => not_taken(e, "/login/enrol", &next),
     }
 }
 
 /// GET /auth/enrol/qr.svg: the QR code of a login's set-up (no-store).
 pub async fn enrol_qr(req: HttpRequest, state: web::Data<WebState>) -> HttpResponse {
-    let challenge = req
-        .cookie(challenge_cookie_name(&state))
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
+    let challenge = challenge_of(&req, &state);
     match state.auth.enrolment(&challenge).await {
         Ok(Some((_, setup))) => HttpResponse::Ok()
             .content_type("image/svg+xml")
