@@ -618,6 +618,18 @@ impl Store {
     /// within `lease_ms`).
     pub async fn take_notice_event(&self, lease_ms: i64) -> Result<Option<NoticeEvent>> {
         let now = now_ms();
+        // looked for with a read first: an idle tick writes nothing (a
+        // write would wait on another's write lock, holding a connection)
+        let open: i64 = db::query_scalar(
+            "SELECT count(*) FROM notice_events WHERE done_at IS NULL \
+             AND (taken_at IS NULL OR taken_at < ?)",
+        )
+        .bind(now - lease_ms)
+        .fetch_one(&self.read)
+        .await?;
+        if open == 0 {
+            return Ok(None);
+        }
         let row = db::query(
             "UPDATE notice_events SET taken_at = ? WHERE id = (SELECT id FROM notice_events \
              WHERE done_at IS NULL AND (taken_at IS NULL OR taken_at < ?) ORDER BY id LIMIT 1) \
