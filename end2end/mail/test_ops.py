@@ -86,7 +86,8 @@ def test_backup_while_mail_flows_restores_every_acknowledged_message_and_serves_
                 with lock:
                     acked[subject] = (time.time(), raw)
 
-    out = os.path.join(c.dir, "..", f"backup-{run}.tar.zst")
+    # outside the data directory, removed with the run's other scratch
+    out = os.path.join(scratch("continuity-backup-"), f"backup-{run}.tar.zst")
     threads = [threading.Thread(target=sender, args=(k,)) for k in range(4)]
     try:
         for t in threads:
