@@ -14,6 +14,8 @@ pub mod components;
 pub mod i18n;
 pub mod mail;
 pub mod pages;
+#[cfg(feature = "hydrate")]
+pub mod passkey;
 
 use i18n::{Lang, TzOffset};
 use leptos::prelude::*;

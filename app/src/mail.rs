@@ -111,6 +111,28 @@ pub async fn get_contacts() -> Result<crate::backend::ContactsView, BackendError
 
 /// The second-factor set-up a login must do (its challenge cookie read
 /// from the request).
+/// What the login's second step may use (its challenge cookie read from
+/// the request).
+#[server]
+pub async fn get_second_step() -> Result<crate::backend::SecondStepView, BackendError> {
+    let backend =
+        use_context::<crate::backend::SharedBackend>().ok_or(BackendError::Unavailable)?;
+    let Some(req) = use_context::<leptos_actix::Request>() else {
+        return Ok(Default::default());
+    };
+    backend.second_step(&challenge_cookie(&req)).await
+}
+
+/// The login's challenge cookie ("" without one).
+#[cfg(feature = "ssr")]
+fn challenge_cookie(req: &leptos_actix::Request) -> String {
+    ["__Host-continuity-2fa", "continuity-2fa"]
+        .iter()
+        .find_map(|n| req.cookie(n))
+        .map(|c| c.value().to_string())
+        .unwrap_or_default()
+}
+
 #[server]
 pub async fn get_enrolment() -> Result<Option<crate::backend::TotpSetupView>, BackendError> {
     let backend =
@@ -118,10 +140,5 @@ pub async fn get_enrolment() -> Result<Option<crate::backend::TotpSetupView>, Ba
     let Some(req) = use_context::<leptos_actix::Request>() else {
         return Ok(None);
     };
-    let challenge = ["__Host-continuity-2fa", "continuity-2fa"]
-        .iter()
-        .find_map(|n| req.cookie(n))
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    backend.enrolment(&challenge).await
+    backend.enrolment(&challenge_cookie(&req)).await
 }

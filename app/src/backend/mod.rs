@@ -460,6 +460,8 @@ mod port {
         /// The set-up a login must do (a second factor is required), from
         /// its challenge cookie.
         async fn enrolment(&self, challenge: &str) -> Result<Option<TotpSetupView>, BackendError>;
+        /// What the second step of the login of `challenge` may use.
+        async fn second_step(&self, challenge: &str) -> Result<SecondStepView, BackendError>;
         /// Where the user is told when mail is down.
         async fn contacts(&self, session: &SessionUser) -> Result<ContactsView, BackendError>;
         /// Users and aliases of the domain containing `fragment` (3+ chars).

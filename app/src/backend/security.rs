@@ -18,8 +18,11 @@ pub enum SecurityOf {
 pub struct SecurityView {
     /// The session's CSRF token (masked), for the section's forms.
     pub csrf: String,
-    /// Logins ask for a code after the password.
+    /// Logins ask for a second step after the password (a code or a
+    /// passkey).
     pub on: bool,
+    /// An authenticator app (TOTP) is one of the factors.
+    pub totp_on: bool,
     /// An enrolment under way: the key to type into an app (its QR code
     /// is served apart, as an image).
     pub setup: Option<TotpSetupView>,
@@ -32,6 +35,26 @@ pub struct SecurityView {
     pub app_passwords: Option<Vec<AppPasswordView>>,
     /// An app password just made, shown this once.
     pub new_app_password: Option<NewAppPassword>,
+    /// The account's passkeys and security keys, oldest first.
+    pub passkeys: Vec<PasskeyView>,
+    /// Passkeys can be used at this service's address (it is a name, not
+    /// an IP address).
+    pub passkeys_here: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyView {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// What a login's second step may use.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondStepView {
+    /// The account has a passkey, usable here.
+    pub passkey: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::backend::{AppPasswordView, SecurityView};
+use crate::backend::{AppPasswordView, PasskeyView, SecurityView};
 use crate::components::shell::{use_lang, LangSwitch};
 use crate::i18n::{long_date, Lang, TzOffset};
 
@@ -61,6 +61,8 @@ fn outcome(lang: Lang, done: &str, e: &str) -> (Option<&'static str>, Option<Str
         "cancelled" => Some(s.done_cancelled),
         "app" => Some(s.done_app),
         "revoked" => Some(s.done_revoked),
+        "passkey" => Some(s.done_passkey),
+        "passkey-removed" => Some(s.done_passkey_removed),
         _ => None,
     };
     let error = match e {
@@ -73,6 +75,10 @@ fn outcome(lang: Lang, done: &str, e: &str) -> (Option<&'static str>, Option<Str
         "gone" => Some(s.e_gone),
         "required" => Some(s.e_required),
         "unavailable" => Some(s.e_unavailable),
+        "passkey" => Some(s.e_passkey),
+        "passkey-already" => Some(s.e_passkey_already),
+        "passkey-last" => Some(s.e_passkey_last),
+        "passkey-here" => Some(s.pk_not_here),
         _ => None,
     };
     (done, error.map(str::to_string))
@@ -89,11 +95,16 @@ fn Security(side: SecuritySide, v: SecurityView) -> impl IntoView {
     let base = side.base();
     let csrf = v.csrf.clone();
     let hidden = move || view! { <input type="hidden" name="csrf" value=csrf.clone()/> };
-    let state = if v.on {
-        let hidden = hidden.clone();
+    // on: the status first, then each factor, then what ends them all
+    let status = v.on.then(|| {
         view! {
             <p id="two-step-state" data-on="true">{s.status_on}</p>
             <p>{s.codes_left}" "<span id="codes-left">{v.codes_left}</span></p>
+        }
+    });
+    let manage = v.on.then(|| {
+        let hidden = hidden.clone();
+        view! {
             <form method="post" action=format!("{base}/recovery")>
                 {hidden()}
                 <button type="submit" id="new-codes">{s.new_codes}</button>
@@ -108,7 +119,9 @@ fn Security(side: SecuritySide, v: SecurityView) -> impl IntoView {
                 <div class="buttons"><button type="submit" id="two-step-off">{s.turn_off}</button></div>
             </form>
         }
-        .into_any()
+    });
+    let totp = if v.totp_on {
+        view! { <p id="totp-state">{s.totp_on}</p> }.into_any()
     } else if let Some(setup) = v.setup.clone() {
         let hidden = hidden.clone();
         view! {
@@ -130,6 +143,15 @@ fn Security(side: SecuritySide, v: SecurityView) -> impl IntoView {
             </form>
         }
         .into_any()
+    } else if v.on {
+        let hidden = hidden.clone();
+        view! {
+            <form method="post" action=format!("{base}/totp/begin")>
+                {hidden()}
+                <button type="submit" id="totp-add">{s.totp_add}</button>
+            </form>
+        }
+        .into_any()
     } else {
         let hidden = hidden.clone();
         view! {
@@ -140,6 +162,9 @@ fn Security(side: SecuritySide, v: SecurityView) -> impl IntoView {
             </form>
         }
         .into_any()
+    };
+    let passkeys = view! {
+        <Passkeys base list=v.passkeys.clone() here=v.passkeys_here csrf=v.csrf.clone()/>
     };
     let codes = (!v.new_codes.is_empty()).then(|| {
         view! {
@@ -161,10 +186,124 @@ fn Security(side: SecuritySide, v: SecurityView) -> impl IntoView {
             {done.map(|d| view! { <p class="alert notice" role="status" id="security-done">{d}</p> })}
             {error.map(|e| view! { <p class="alert error" role="alert" id="security-error">{e}</p> })}
             {codes}
-            {state}
+            {status}
+            {totp}
+            {passkeys}
+            {manage}
         </section>
         {apps}
     }
+}
+
+/// The account's passkeys: listed with their last use, removed one by
+/// one, and a new one added by the browser's own dialogue.
+#[component]
+fn Passkeys(base: &'static str, list: Vec<PasskeyView>, here: bool, csrf: String) -> impl IntoView {
+    let lang = use_lang();
+    let s = lang.sec();
+    let tz = use_context::<TzOffset>().unwrap_or_default();
+    if !here {
+        return view! {
+            <div id="passkeys">
+                <h3>{s.pk_title}</h3>
+                <p class="muted" id="passkeys-not-here">{s.pk_not_here}</p>
+            </div>
+        }
+        .into_any();
+    }
+    let rows = list
+        .iter()
+        .map(|p| {
+            let used = match p.last_used_at {
+                Some(at) => long_date(at, tz, lang),
+                None => s.app_never.to_string(),
+            };
+            view! {
+                <tr data-passkey=p.name.clone()>
+                    <td>{p.name.clone()}</td>
+                    <td>{long_date(p.created_at, tz, lang)}</td>
+                    <td class="used">{used}</td>
+                    <td>
+                        <form method="post" action=format!("{base}/passkeys/{}/remove", p.id)>
+                            <input type="hidden" name="csrf" value=csrf.clone()/>
+                            <button type="submit">{s.pk_remove}</button>
+                        </form>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let table = (!list.is_empty()).then(|| {
+        view! {
+            <table class="list">
+                <thead><tr>
+                    <th>{s.pk_name}</th><th>{s.app_created}</th><th>{s.app_last_used}</th><th></th>
+                </tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+    });
+    // the ceremony runs in the browser: the button waits for the page's
+    // script, and says so when the browser has no passkeys
+    let ready = RwSignal::new(false);
+    let unsupported = RwSignal::new(false);
+    let working = RwSignal::new(false);
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let ok = crate::passkey::supported();
+            ready.set(ok);
+            unsupported.set(!ok);
+        }
+    });
+    let name = NodeRef::<leptos::html::Input>::new();
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        working.set(true);
+        #[cfg(feature = "hydrate")]
+        {
+            let typed = name.get().map(|i| i.value()).unwrap_or_default();
+            let csrf = csrf.clone();
+            leptos::task::spawn_local(crate::passkey::register(base.to_string(), csrf, typed));
+        }
+    };
+    // right after an emailed link set the password: the offer
+    let offered = use_query_map()
+        .with_untracked(|q| q.get("offer"))
+        .as_deref()
+        == Some("passkey")
+        && list.is_empty()
+        && base == SecuritySide::User.base();
+    let offer = offered.then(|| {
+        view! {
+            <p class="alert notice" role="status" id="passkey-offer">
+                {s.link_passkey}" "<a href="/mail/inbox">{s.link_later}</a>
+            </p>
+        }
+    });
+    view! {
+        <div id="passkeys">
+            <h3>{s.pk_title}</h3>
+            {offer}
+            <p class="muted">{s.pk_intro}</p>
+            {table}
+            {list.is_empty().then(|| view! { <p id="passkeys-none">{s.pk_none}</p> })}
+            <form class="stack" on:submit=add>
+                <label>
+                    {s.pk_name}
+                    <input type="text" name="name" id="passkey-name" required maxlength="60" node_ref=name
+                        autofocus=offered/>
+                </label>
+                <div class="buttons">
+                    <button type="submit" id="passkey-add" disabled=move || !ready.get() || working.get()>{s.pk_add}</button>
+                </div>
+                <p class="muted" id="passkey-status" role="status">
+                    {move || if working.get() { s.pk_working } else if unsupported.get() { s.pk_no_browser } else { "" }}
+                </p>
+            </form>
+        </div>
+    }
+    .into_any()
 }
 
 #[component]
@@ -249,11 +388,39 @@ pub fn CodePage() -> impl IntoView {
         "wrong" => Some(s.code_wrong),
         "throttled" => Some(s.code_throttled),
         "unavailable" => Some(lang.t().unavailable),
+        "passkey" => Some(s.code_passkey_wrong),
+        "nopasskey" => Some(s.code_no_passkey),
         _ => None,
     };
     let next = get("next");
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    let step = Resource::new(|| (), |_| crate::mail::get_second_step());
+    let working = RwSignal::new(false);
+    let passkey_next = next.clone();
+    let use_passkey = move |_| {
+        working.set(true);
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(crate::passkey::login(passkey_next.clone()));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &passkey_next;
+    };
+    let passkey = move || {
+        let use_passkey = use_passkey.clone();
+        Suspend::new(async move {
+            step.await.ok().filter(|s| s.passkey).map(|_| {
+                view! {
+                    <div id="passkey-step" class="stack">
+                        <div class="buttons">
+                            <button type="button" class="primary" id="use-passkey" on:click=use_passkey
+                                disabled=move || !hydrated.get() || working.get()>{s.use_passkey}</button>
+                        </div>
+                        <p class="muted" role="status">{move || if working.get() { s.pk_working } else { s.code_or }}</p>
+                    </div>
+                }
+            })
+        })
+    };
     view! {
         <header class="topbar">
             <span class="brand">"Continuity"</span>
@@ -263,6 +430,7 @@ pub fn CodePage() -> impl IntoView {
             <h1 data-hydrated=move || hydrated.get().then_some("true")>{s.title}</h1>
             <p class="lede">{s.code_intro}</p>
             {error.map(|e| view! { <p class="alert error" role="alert" id="code-error">{e}</p> })}
+            <Suspense>{passkey}</Suspense>
             <form method="post" action="/auth/code" class="stack">
                 <input type="hidden" name="next" value=next/>
                 <label>

@@ -20,6 +20,7 @@
 
 mod across_nodes;
 pub mod invite;
+pub mod passkeys;
 pub mod password;
 pub mod reveal;
 pub mod second_factor;
@@ -212,6 +213,9 @@ pub struct Auth {
     shared: Option<String>,
     /// Every administrator must have a second factor.
     admins_second_factor: bool,
+    /// The passkeys' relying party (none when the service is reached by
+    /// an IP address: see [`passkeys::relying_party`]).
+    webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 /// Password hashing at once, process-wide: each argon2id computation takes
@@ -288,6 +292,7 @@ impl Auth {
             hash_checks: Arc::default(),
             clock: Clock::default(),
             admins_second_factor: web.admins_second_factor,
+            webauthn: passkeys::relying_party(&web.public_url),
         })
     }
 

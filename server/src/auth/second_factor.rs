@@ -27,7 +27,7 @@ pub const ISSUER: &str = "Continuity";
 /// How long a login waits for its second step.
 const CHALLENGE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 /// Wrong codes one challenge takes before the password is asked again.
-const CHALLENGE_TRIES: i64 = 5;
+pub(super) const CHALLENGE_TRIES: i64 = 5;
 /// Recovery codes given at a time.
 pub const RECOVERY_CODES: usize = 10;
 /// A used app password's last use is written at most this often from one
@@ -57,6 +57,9 @@ pub enum CodeError {
     Expired,
     #[error("too many failed attempts; wait a few minutes")]
     Throttled,
+    /// A passkey was asked for where there is none (or none can work).
+    #[error("no passkey can finish this login")]
+    NoPasskey,
     #[error("the service is temporarily unavailable")]
     Unavailable,
 }
@@ -107,7 +110,7 @@ fn totp(secret: &[u8], account: &str) -> Option<Totp> {
 }
 
 /// New recovery codes: as shown, and their hashes as kept.
-fn new_codes() -> (Vec<String>, Vec<Vec<u8>>) {
+pub(super) fn new_codes() -> (Vec<String>, Vec<Vec<u8>>) {
     (0..RECOVERY_CODES)
         .map(|_| {
             let raw = random_chars(12);
@@ -130,7 +133,7 @@ fn qr_svg(uri: &str) -> Option<String> {
 
 impl Auth {
     /// The second step is done: a session for the challenge's owner.
-    async fn finish(&self, owner: Owner, ip: &str) -> Result<NewSession, CodeError> {
+    pub(super) async fn finish(&self, owner: Owner, ip: &str) -> Result<NewSession, CodeError> {
         let cookie = self
             .create(owner.kind(), owner.id(), ip)
             .await

@@ -52,6 +52,7 @@ pub mod keywords;
 pub mod login_failures;
 pub mod mailbox;
 pub mod notices;
+pub mod passkeys;
 mod queue_writes;
 pub mod readiness;
 pub mod reads;

@@ -17,7 +17,7 @@ pub enum Owner {
 
 impl Owner {
     /// The column that names this owner in every second-factor table.
-    fn column(self) -> &'static str {
+    pub(super) fn column(self) -> &'static str {
         match self {
             Owner::User(_) => "user_id",
             Owner::Admin(_) => "admin_id",
@@ -39,7 +39,7 @@ impl Owner {
         }
     }
 
-    fn from_columns(user: Option<i64>, admin: Option<i64>) -> Option<Owner> {
+    pub(super) fn from_columns(user: Option<i64>, admin: Option<i64>) -> Option<Owner> {
         match (user, admin) {
             (Some(u), None) => Some(Owner::User(UserId(u))),
             (None, Some(a)) => Some(Owner::Admin(a)),
@@ -65,6 +65,8 @@ pub struct ChallengeRow {
     pub failures: i64,
     /// The second step sets a factor up (one is required, none is there).
     pub enrol: bool,
+    /// A passkey assertion asked for: its state (webauthn-rs, JSON).
+    pub passkey_state: Option<String>,
 }
 
 /// An app password as its owner sees it (never its secret).
@@ -78,7 +80,7 @@ pub struct AppPasswordRow {
     pub last_used_with: Option<String>,
 }
 
-fn q(sql: String) -> sqlx::AssertSqlSafe<String> {
+pub(super) fn q(sql: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql)
 }
 
@@ -103,9 +105,19 @@ impl Store {
         .transpose()
     }
 
-    /// Whether logins of `owner` ask for a second factor.
+    /// Whether logins of `owner` ask for a second factor: a confirmed
+    /// TOTP secret or a passkey.
     pub async fn second_factor_on(&self, owner: Owner) -> Result<bool> {
-        Ok(self.totp(owner).await?.is_some_and(|t| t.confirmed))
+        let c = owner.column();
+        let r = db::query(q(format!(
+            "SELECT EXISTS (SELECT 1 FROM second_factors WHERE {c} = ? AND confirmed_at IS NOT NULL) \
+             OR EXISTS (SELECT 1 FROM passkeys WHERE {c} = ?)"
+        )))
+        .bind(owner.id())
+        .bind(owner.id())
+        .fetch_one(&self.read)
+        .await?;
+        Ok(r.try_get(0)?)
     }
 
     /// Start an enrolment with `secret`, replacing one not confirmed.
@@ -176,20 +188,37 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Turn the second factor off: the secret and the recovery codes go.
-    /// App passwords stay (their owner revokes them). True if there was one.
+    /// Turn the second factor off: the TOTP secret, the passkeys and the
+    /// recovery codes go. App passwords stay (their owner revokes them).
+    /// True if there was one.
     pub async fn remove_second_factor(&self, owner: Owner) -> Result<bool> {
         let mut tx = self.read.begin().await?;
+        let mut n = 0;
+        for table in ["second_factors", "passkeys", "passkey_registrations"] {
+            n += db::query(q(format!(
+                "DELETE FROM {table} WHERE {} = ?",
+                owner.column()
+            )))
+            .bind(owner.id())
+            .execute(&mut tx)
+            .await?
+            .rows_affected();
+        }
+        replace_codes(&mut tx, owner, &[]).await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    /// Drop a TOTP enrolment not confirmed yet (the other factors stay).
+    pub async fn cancel_totp(&self, owner: Owner) -> Result<bool> {
         let n = db::query(q(format!(
-            "DELETE FROM second_factors WHERE {} = ?",
+            "DELETE FROM second_factors WHERE {} = ? AND confirmed_at IS NULL",
             owner.column()
         )))
         .bind(owner.id())
-        .execute(&mut tx)
+        .execute(&self.read)
         .await?
         .rows_affected();
-        replace_codes(&mut tx, owner, &[]).await?;
-        tx.commit().await?;
         Ok(n > 0)
     }
 
@@ -254,8 +283,8 @@ impl Store {
 
     pub async fn challenge(&self, id_hash: &[u8]) -> Result<Option<ChallengeRow>> {
         let row = db::query(
-            "SELECT user_id, admin_id, expires_at, failures, enrol FROM login_challenges \
-             WHERE id_hash = ?",
+            "SELECT user_id, admin_id, expires_at, failures, enrol, passkey_state \
+             FROM login_challenges WHERE id_hash = ?",
         )
         .bind(id_hash)
         .fetch_optional(&self.read)
@@ -269,6 +298,7 @@ impl Store {
             expires_at: r.try_get(2)?,
             failures: r.try_get(3)?,
             enrol: r.try_get(4)?,
+            passkey_state: r.try_get(5)?,
         }))
     }
 
@@ -298,14 +328,17 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Logins and passkey registrations left half done, gone at `now`.
     pub async fn purge_challenges(&self, now: i64) -> Result<u64> {
-        Ok(
-            db::query("DELETE FROM login_challenges WHERE expires_at <= ?")
+        let mut n = 0;
+        for table in ["login_challenges", "passkey_registrations"] {
+            n += db::query(q(format!("DELETE FROM {table} WHERE expires_at <= ?")))
                 .bind(now)
                 .execute(&self.read)
                 .await?
-                .rows_affected(),
-        )
+                .rows_affected();
+        }
+        Ok(n)
     }
 
     /// Whether a domain's admins require a second factor of its users.
@@ -432,7 +465,11 @@ impl Store {
     }
 }
 
-async fn replace_codes(tx: &mut db::Tx<'_>, owner: Owner, codes: &[Vec<u8>]) -> Result<()> {
+pub(super) async fn replace_codes(
+    tx: &mut db::Tx<'_>,
+    owner: Owner,
+    codes: &[Vec<u8>],
+) -> Result<()> {
     db::query(q(format!(
         "DELETE FROM recovery_codes WHERE {} = ?",
         owner.column()

@@ -540,6 +540,19 @@ impl Backend for StoreBackend {
             }))
     }
 
+    async fn second_step(
+        &self,
+        challenge: &str,
+    ) -> Result<app::backend::SecondStepView, BackendError> {
+        Ok(app::backend::SecondStepView {
+            passkey: self
+                .auth
+                .passkey_login_possible(challenge)
+                .await
+                .map_err(unavailable)?,
+        })
+    }
+
     async fn contacts(
         &self,
         session: &SessionUser,

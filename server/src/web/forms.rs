@@ -290,6 +290,13 @@ pub async fn set_password(
         .redeem_link(&form.t, &form.password, &form.confirm)
         .await
     {
+        // where passkeys work, the login goes on to offer one (its
+        // second step, right after the password is set)
+        Ok(account) if state.auth.passkeys_here() => see_other(&format!(
+            "/login?set=1&address={}&next={}",
+            enc(&account.address),
+            enc("/settings?offer=passkey#passkeys")
+        )),
         Ok(account) => see_other(&format!("/login?set=1&address={}", enc(&account.address))),
         Err(PasswordError::Policy(p)) => see_other(&format!(
             "/set-password?t={}&e={}",

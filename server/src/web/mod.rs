@@ -48,6 +48,7 @@ mod health;
 pub mod monitoring_forms;
 pub mod notify_forms;
 pub mod outbound_admin;
+pub mod passkey_forms;
 pub mod render;
 pub mod sanitize;
 pub mod security_forms;
@@ -218,6 +219,35 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/auth/logout", web::post().to(forms::logout))
             .route("/auth/code", web::post().to(security_forms::code))
             .route("/auth/enrol", web::post().to(security_forms::enrol))
+            .route(
+                "/auth/passkey/options",
+                web::post().to(passkey_forms::login_options),
+            )
+            .route("/auth/passkey", web::post().to(passkey_forms::login))
+            .route(
+                "/settings/security/passkeys/options",
+                web::post().to(passkey_forms::user_options),
+            )
+            .route(
+                "/settings/security/passkeys/register",
+                web::post().to(passkey_forms::user_register),
+            )
+            .route(
+                "/settings/security/passkeys/{id}/remove",
+                web::post().to(passkey_forms::user_remove),
+            )
+            .route(
+                "/admin/security/passkeys/options",
+                web::post().to(passkey_forms::admin_options),
+            )
+            .route(
+                "/admin/security/passkeys/register",
+                web::post().to(passkey_forms::admin_register),
+            )
+            .route(
+                "/admin/security/passkeys/{id}/remove",
+                web::post().to(passkey_forms::admin_remove),
+            )
             .route(
                 "/auth/enrol/qr.svg",
                 web::get().to(security_forms::enrol_qr),

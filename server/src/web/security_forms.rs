@@ -12,8 +12,8 @@ use actix_web::cookie::{time::Duration as CookieDuration, Cookie};
 use actix_web::http::header;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use app::backend::{
-    AdminSession, AppPasswordView, BackendError, NewAppPassword, SecurityOf, SecurityView,
-    SessionUser, TotpSetupView,
+    AdminSession, AppPasswordView, BackendError, NewAppPassword, PasskeyView, SecurityOf,
+    SecurityView, SessionUser, TotpSetupView,
 };
 use serde::Deserialize;
 
@@ -42,13 +42,13 @@ impl Side {
 
 /// What a reveal of this section is filed under: new recovery codes
 /// (`codes`) or a new app password (`app`).
-fn reveal_key(owner: Owner, what: &str) -> String {
+pub(super) fn reveal_key(owner: Owner, what: &str) -> String {
     format!("security:{what}:{owner:?}")
 }
 
 /// The request's owner of `side` with the session's CSRF token, or the
 /// response to give (to the login page, or refused).
-fn owner(
+pub(super) fn owner(
     req: &HttpRequest,
     side: Side,
     csrf: Option<&str>,
@@ -100,7 +100,7 @@ pub struct CodeForm {
 }
 
 /// The request's challenge cookie ("" without one).
-fn challenge_of(req: &HttpRequest, state: &WebState) -> String {
+pub(super) fn challenge_of(req: &HttpRequest, state: &WebState) -> String {
     req.cookie(challenge_cookie_name(state))
         .map(|c| c.value().to_string())
         .unwrap_or_default()
@@ -115,13 +115,14 @@ fn not_taken(e: CodeError, page: &str, next: &str) -> HttpResponse {
         }
         CodeError::Wrong => "wrong",
         CodeError::Throttled => "throttled",
+        CodeError::NoPasskey => "nopasskey",
         CodeError::Unavailable => "unavailable",
     };
     see_other(&format!("{page}?error={code}&next={}", enc(next)))
 }
 
 /// The login done: its session, the challenge cookie removed.
-async fn logged_in(
+pub(super) async fn logged_in(
     req: &HttpRequest,
     state: &WebState,
     session: crate::auth::NewSession,
@@ -260,9 +261,14 @@ pub struct SecurityForm {
     name: Option<String>,
 }
 
-/// Back to the section with `query` (`done=…`, `e=…`, `reveal=…`).
+/// The section with `query` (`done=…`, `e=…`, `reveal=…`).
+pub(super) fn back_to(side: Side, query: &str) -> String {
+    format!("{}?{query}#security", side.page())
+}
+
+/// Back to the section with `query`.
 fn back(side: Side, query: &str) -> HttpResponse {
-    see_other(&format!("{}?{query}#security", side.page()))
+    see_other(&back_to(side, query))
 }
 
 /// POST /settings/security/{action} and /admin/security/{action}.
@@ -305,7 +311,7 @@ pub async fn action(
             }
         }
         "totp/cancel" => match state.store.totp(owner).await {
-            Ok(Some(t)) if !t.confirmed => match state.store.remove_second_factor(owner).await {
+            Ok(Some(t)) if !t.confirmed => match state.store.cancel_totp(owner).await {
                 Ok(_) => back(side, "done=cancelled"),
                 Err(e) => failed(e),
             },
@@ -511,7 +517,20 @@ pub async fn view(
         }
     };
     let totp = store.totp(owner).await.map_err(unavailable)?;
-    let on = totp.as_ref().is_some_and(|t| t.confirmed);
+    let totp_on = totp.as_ref().is_some_and(|t| t.confirmed);
+    let passkeys: Vec<PasskeyView> = store
+        .passkeys(owner)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|p| PasskeyView {
+            id: p.id,
+            name: p.name,
+            created_at: p.created_at,
+            last_used_at: p.last_used_at,
+        })
+        .collect();
+    let on = totp_on || !passkeys.is_empty();
     let setup = match totp {
         Some(t) if !t.confirmed => auth
             .totp_setup(owner, &account)
@@ -560,6 +579,9 @@ pub async fn view(
     Ok(SecurityView {
         csrf: token::mask_csrf(csrf),
         on,
+        totp_on,
+        passkeys,
+        passkeys_here: auth.passkeys_here(),
         setup,
         codes_left: if on {
             store

@@ -23,6 +23,7 @@ mod monitor;
 mod notify;
 mod outbound;
 mod outbound_web;
+mod passkeys;
 mod queue_slots;
 mod recovery;
 mod report_web;

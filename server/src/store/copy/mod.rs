@@ -45,7 +45,12 @@ const LEFT_OUT: &[&str] = &[
     PROGRESS,
 ];
 /// Sessions: copied unless asked not to (users then log in again).
-const SESSIONS: &[&str] = &["sessions", "admin_sessions", "login_challenges"];
+const SESSIONS: &[&str] = &[
+    "sessions",
+    "admin_sessions",
+    "login_challenges",
+    "passkey_registrations",
+];
 /// Where a copy records how far it got.
 const PROGRESS: &str = "store_copy_progress";
 /// Tables whose triggers are off while rows are copied.

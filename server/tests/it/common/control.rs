@@ -23,6 +23,11 @@ pub struct Setup {
 }
 
 pub async fn setup(tag: &str) -> Setup {
+    setup_with(tag, &[]).await
+}
+
+/// [`setup`] with more settings (`CONTINUITY_…` variables).
+pub async fn setup_with(tag: &str, settings: &[(&str, &str)]) -> Setup {
     let dir = super::temp_dir(tag);
     let store = server::store::testing::open(&dir).await.expect("store");
     let example = store
@@ -46,10 +51,11 @@ pub async fn setup(tag: &str) -> Setup {
     ] {
         store.add_user(a, "", &aliases, "ldap").await.expect("user");
     }
-    let env = vec![(
+    let mut env = vec![(
         "CONTINUITY_SERVER_DATA_DIR".to_string(),
         dir.display().to_string(),
     )];
+    env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let wc = server::config::Config::load(None, env).expect("config").web;
     let clock = server::auth::Clock::manual(server::store::now_ms());
     let auth = Arc::new(
