@@ -290,7 +290,7 @@ pub async fn directory_cmd(store: &Store, cmd: DirectoryCmd) -> Result<()> {
                 let (changed, warnings) = dirsync::contacts::apply(
                     store,
                     &p.contacts,
-                    server::store::notices::ContactSource::Admin,
+                    server::store::contacts::ContactSource::Admin,
                 )
                 .await?;
                 for w in warnings {

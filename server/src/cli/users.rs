@@ -145,7 +145,7 @@ pub async fn user_cmd(cfg: &Config, store: &Store, cmd: UserCmd) -> Result<()> {
             mobile,
             no_mobile,
         } => {
-            use server::store::notices::{Channel, ContactSource};
+            use server::store::contacts::{Channel, ContactSource};
             let Some(account) = store.account_by_address(&address).await? else {
                 bail!("no such user: {address}");
             };
@@ -175,7 +175,7 @@ pub async fn user_cmd(cfg: &Config, store: &Store, cmd: UserCmd) -> Result<()> {
                     .await?;
             }
             let c = store.contact_points(account.user).await?;
-            let show = |p: Option<&server::store::notices::ContactPoint>| match p {
+            let show = |p: Option<&server::store::contacts::ContactPoint>| match p {
                 Some(p) => format!(
                     "{} ({}, {})",
                     p.value,

@@ -7,7 +7,7 @@
 use super::plan::ContactEntry;
 use crate::notify::sms::normalize_mobile;
 use crate::store::admin::normalize_address;
-use crate::store::notices::{Channel, ContactPoint, ContactSource};
+use crate::store::contacts::{Channel, ContactPoint, ContactSource};
 use crate::store::{Store, StoreError};
 
 /// Whether `source` may change a point that `current` holds.

@@ -24,8 +24,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tokio::sync::watch;
 
+use crate::store::contacts::ContactSource;
 use crate::store::directories::DirectoryConfig;
-use crate::store::notices::ContactSource;
 use crate::store::{now_ms, Store};
 use plan::{Entry, Plan};
 

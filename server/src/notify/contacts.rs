@@ -10,7 +10,7 @@ use super::sms::{normalize_mobile, Gateway};
 use super::texts;
 use crate::auth::token;
 use crate::store::admin::normalize_address;
-use crate::store::notices::{Channel, ContactSource};
+use crate::store::contacts::{Channel, ContactSource};
 use crate::store::{now_ms, Store, StoreError, UserId};
 
 const LINK_TTL_MS: i64 = 7 * 24 * 3_600_000;

@@ -32,8 +32,9 @@ use tokio::sync::watch;
 
 use crate::directory::{RcptVerdict, RecipientPolicy};
 use crate::monitor::state::{Mode, Transition};
+use crate::store::contacts::Channel;
 use crate::store::continuity::Monitored;
-use crate::store::notices::{Channel, NewNotice, NoticeEvent, NoticeKind, NoticeRow, NoticeStatus};
+use crate::store::notices::{NewNotice, NoticeEvent, NoticeKind, NoticeRow, NoticeStatus};
 use crate::store::{
     now_ms, DomainId, NewMessage, NewRecipient, Origin, Store, StoreError, Summary,
 };

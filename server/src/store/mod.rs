@@ -26,6 +26,7 @@ pub mod archive_io;
 pub mod bus;
 mod checkpoint;
 pub mod cluster;
+pub mod contacts;
 pub mod continuity;
 pub mod control;
 pub mod copy;

@@ -40,11 +40,13 @@ pub mod client_ip;
 pub mod compose_form;
 pub mod compose_web;
 pub mod directory_forms;
+pub mod downloads;
 pub mod encoding;
 pub mod folder_forms;
 pub mod forms;
 pub mod gate;
 mod health;
+pub mod mail_views;
 pub mod monitoring_forms;
 pub mod notify_forms;
 pub mod outbound_admin;
@@ -328,10 +330,10 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .app_data(web::FormConfig::default().limit(2 * 1024 * 1024))
                     .route(web::post().to(compose_web::send)),
             )
-            .route("/mail/m/{id}/raw", web::get().to(forms::raw))
-            .route("/mail/m/{id}/body", web::get().to(forms::body))
-            .route("/mail/m/{id}/part/{n}", web::get().to(forms::part))
-            .route("/mail/m/{id}/cid/{cid}", web::get().to(forms::cid))
+            .route("/mail/m/{id}/raw", web::get().to(downloads::raw))
+            .route("/mail/m/{id}/body", web::get().to(downloads::body))
+            .route("/mail/m/{id}/part/{n}", web::get().to(downloads::part))
+            .route("/mail/m/{id}/cid/{cid}", web::get().to(downloads::cid))
             .route("/admin/logout", web::post().to(admin_forms::logout))
             .route(
                 "/admin/d/{domain}/outbound/dkim/new",

@@ -19,7 +19,7 @@ use super::forms::{form_user, see_other};
 use super::WebState;
 use crate::auth::token;
 use crate::notify::contacts::{self, ContactError};
-use crate::store::notices::{Channel, ContactPoint};
+use crate::store::contacts::{Channel, ContactPoint};
 use crate::store::{DomainId, Store, UserId};
 
 fn back(query: &str) -> HttpResponse {

@@ -10,7 +10,8 @@ use app::backend::{
     AdminSession, BackendError, MessageTrack, TrackEvent, TrackingLine, TrackingPage, TrackingQuery,
 };
 
-use super::backend::{parse_day, unavailable};
+use super::backend::unavailable;
+use super::mail_views::parse_day;
 use super::WebState;
 use crate::store::tracking::{Cursor, Direction, Filter, Scope, Status, TrackRow};
 use crate::store::{DeliveryId, MessageId, Store};

@@ -15,7 +15,8 @@ use actix_web::test::{self, TestRequest};
 use server::config::{SmsBody, SmsGateway};
 use server::monitor::state::{Mode, Transition};
 use server::notify::{sms::Gateway, Notifier};
-use server::store::notices::{Channel, ContactSource, NoticeStatus};
+use server::store::contacts::{Channel, ContactSource};
+use server::store::notices::NoticeStatus;
 use server::store::{DomainId, Store, UserId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
