@@ -131,6 +131,27 @@ pub async fn register(base: String, csrf: String, name: String) {
     }
 }
 
+/// Set up the first factor of a login that must have one with a passkey
+/// named `name`; then go to the security section (its recovery codes).
+pub async fn enrol(name: String, next: String) {
+    let wrap = Object::new();
+    let _ = Reflect::set(&wrap, &"name".into(), &JsValue::from_str(&name));
+    let _ = Reflect::set(&wrap, &"next".into(), &JsValue::from_str(&next));
+    let enc: String = js_sys::encode_uri_component(&next).into();
+    match ceremony(
+        &format!("/auth/enrol/passkey/options?next={enc}"),
+        "/auth/enrol/passkey",
+        "",
+        true,
+        wrap,
+    )
+    .await
+    {
+        Ok(to) => go(&to),
+        Err(_) => go(&format!("/login/enrol?error=passkey&next={enc}")),
+    }
+}
+
 /// Finish a login's second step with a passkey; then go on (`next`: the
 /// page asked for after login).
 pub async fn login(next: String) {

@@ -1,4 +1,5 @@
 import { test, expect, Page, CDPSession } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -122,6 +123,12 @@ test("Clé d'accès : proposée après le lien, ajoutée, puis utilisée pour se
   await expect(page.locator("#recovery-codes li")).toHaveCount(10);
   await expect(page.locator('tr[data-passkey="Ordinateur portable"]')).toBeVisible();
   expect(await credentials(cdp, id)).toHaveLength(1);
+  // the section with its passkeys passes axe-core, like every page
+  const axe = await new AxeBuilder({ page })
+    .include("#security")
+    .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"])
+    .analyze();
+  expect(axe.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id)).toEqual([]);
 
   // its only factor cannot be removed without the password
   await page
@@ -155,4 +162,30 @@ test("Clé d'accès : proposée après le lien, ajoutée, puis utilisée pour se
     "La clé d'accès n'a pas été acceptée : réessayez, ou saisissez un code.",
   );
   await expect(page.getByLabel("Code")).toBeVisible();
+});
+
+test("Clé d'accès exigée : la connexion la fait ajouter au lieu d'une application", async ({ page }) => {
+  test.setTimeout(60_000);
+  execFileSync(BIN, ["domain", "second-factor", "example.test", "--users", "required"], { cwd: ROOT, env });
+  try {
+    const [cdp, id] = await authenticator(page);
+    await page.goto(`${SITE}/lang/fr?next=/login`);
+    await page.getByLabel("Adresse e-mail").fill("bob@example.test");
+    await page.getByLabel(/^Mot de passe$/).fill("lantern-orchid-2026");
+    await page.getByRole("button", { name: "Se connecter" }).click();
+    await expect(page).toHaveURL(/\/login\/enrol/);
+    await expect(page.getByRole("heading", { name: "Ou utilisez une clé d'accès" })).toBeVisible();
+    await page.getByLabel("Nom de la clé").fill("Téléphone");
+    const add = page.getByRole("button", { name: "Ajouter une clé d'accès" });
+    await expect(add).toBeEnabled();
+    await add.click();
+    await expect(page).toHaveURL(/\/settings\?done=passkey/);
+    await expect(page.locator("#recovery-codes li")).toHaveCount(10);
+    await expect(page.locator('tr[data-passkey="Téléphone"]')).toBeVisible();
+    // no authenticator app was left half set up
+    await expect(page.locator("#totp-secret")).toHaveCount(0);
+    expect(await credentials(cdp, id)).toHaveLength(1);
+  } finally {
+    execFileSync(BIN, ["domain", "second-factor", "example.test", "--users", "optional"], { cwd: ROOT, env });
+  }
 });

@@ -55,6 +55,9 @@ pub struct PasskeyView {
 pub struct SecondStepView {
     /// The account has a passkey, usable here.
     pub passkey: bool,
+    /// Passkeys can be used at this service's address (a set-up may make
+    /// one).
+    pub passkeys_here: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

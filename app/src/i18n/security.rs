@@ -80,6 +80,7 @@ pub struct SecurityStrings {
     pub totp_add: &'static str,
     pub link_passkey: &'static str,
     pub link_later: &'static str,
+    pub enrol_passkey: &'static str,
 }
 
 pub static SECURITY_EN: SecurityStrings = SecurityStrings {
@@ -158,6 +159,7 @@ pub static SECURITY_EN: SecurityStrings = SecurityStrings {
     totp_add: "Add an authenticator app",
     link_passkey: "To log in faster and more safely next time, add a passkey (this device, your phone or a security key) as your second step.",
     link_later: "Later: go to my mail",
+    enrol_passkey: "Or use a passkey",
 };
 
 pub static SECURITY_FR: SecurityStrings = SecurityStrings {
@@ -236,6 +238,7 @@ pub static SECURITY_FR: SecurityStrings = SecurityStrings {
     totp_add: "Ajouter une application d'authentification",
     link_passkey: "Pour vous connecter plus vite et plus sûrement la prochaine fois, ajoutez une clé d'accès (cet appareil, votre téléphone ou une clé de sécurité) comme seconde étape.",
     link_later: "Plus tard : aller à ma messagerie",
+    enrol_passkey: "Ou utilisez une clé d'accès",
 };
 
 impl Lang {

@@ -457,10 +457,25 @@ pub fn EnrolPage() -> impl IntoView {
         "wrong" => Some(s.e_wrong),
         "throttled" => Some(s.code_throttled),
         "unavailable" => Some(lang.t().unavailable),
+        "passkey" => Some(s.e_passkey),
+        "passkey-already" => Some(s.e_passkey_already),
+        "name" => Some(s.e_name),
         _ => None,
     };
     let next = get("next");
     let setup = Resource::new(|| (), |_| crate::mail::get_enrolment());
+    let step = Resource::new(|| (), |_| crate::mail::get_second_step());
+    let passkey_next = next.clone();
+    let passkey = move || {
+        let next = passkey_next.clone();
+        Suspend::new(async move {
+            let waiting = setup.await.ok().flatten().is_some();
+            step.await
+                .ok()
+                .filter(|s| waiting && s.passkeys_here)
+                .map(|_| view! { <EnrolPasskey next/> })
+        })
+    };
     view! {
         <header class="topbar">
             <span class="brand">"Continuity"</span>
@@ -497,7 +512,46 @@ pub fn EnrolPage() -> impl IntoView {
                     })
                 }}
             </Suspense>
+            <Suspense>{passkey}</Suspense>
         </main>
+    }
+}
+
+/// The set-up's other way: a passkey instead of an authenticator app.
+#[component]
+fn EnrolPasskey(next: String) -> impl IntoView {
+    let s = use_lang().sec();
+    let ready = RwSignal::new(false);
+    let working = RwSignal::new(false);
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        ready.set(crate::passkey::supported());
+    });
+    let name = NodeRef::<leptos::html::Input>::new();
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        working.set(true);
+        #[cfg(feature = "hydrate")]
+        {
+            let typed = name.get().map(|i| i.value()).unwrap_or_default();
+            leptos::task::spawn_local(crate::passkey::enrol(typed, next.clone()));
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &next;
+    };
+    view! {
+        <h2 id="enrol-passkey">{s.enrol_passkey}</h2>
+        <p class="muted">{s.pk_intro}</p>
+        <form class="stack" on:submit=add>
+            <label>
+                {s.pk_name}
+                <input type="text" name="name" id="passkey-name" required maxlength="60" node_ref=name/>
+            </label>
+            <div class="buttons">
+                <button type="submit" id="passkey-add" disabled=move || !ready.get() || working.get()>{s.pk_add}</button>
+            </div>
+            <p class="muted" role="status">{move || if working.get() { s.pk_working } else { "" }}</p>
+        </form>
     }
 }
 

@@ -183,6 +183,67 @@ impl Auth {
         Ok(first.then_some(shown))
     }
 
+    /// The owner of a login that must set a factor up (`challenge`: its
+    /// cookie), while it waits.
+    async fn enrolling(&self, challenge: &str) -> Result<Option<Owner>, StoreError> {
+        if challenge.is_empty() || challenge.len() > 100 {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .challenge(&token::sha256(challenge.as_bytes()))
+            .await?
+            .filter(|c| c.enrol && c.expires_at > self.clock.now())
+            .map(|c| c.owner))
+    }
+
+    /// Begin registering the first factor of a login that must set one up
+    /// (see [`Auth::passkey_registration_start`]).
+    pub async fn enrol_passkey_start(&self, challenge: &str) -> Result<String, PasskeyError> {
+        let owner = self
+            .enrolling(challenge)
+            .await?
+            .ok_or(PasskeyError::Expired)?;
+        let account = match owner {
+            Owner::User(u) => self.store.account(u).await?.map(|a| a.address),
+            Owner::Admin(a) => self.store.admin(a).await?.map(|a| a.address),
+        }
+        .ok_or(PasskeyError::Expired)?;
+        self.passkey_registration_start(owner, &account).await
+    }
+
+    /// Finish it: the passkey kept, the login done (its challenge spent)
+    /// — the session, and the recovery codes to show once.
+    pub async fn enrol_passkey_finish(
+        &self,
+        challenge: &str,
+        name: &str,
+        credential: &str,
+        ip: &str,
+    ) -> Result<(NewSession, Vec<String>), PasskeyError> {
+        let owner = self
+            .enrolling(challenge)
+            .await?
+            .ok_or(PasskeyError::Expired)?;
+        let codes = self
+            .passkey_registration_finish(owner, name, credential)
+            .await?
+            .unwrap_or_default();
+        if !self
+            .store
+            .delete_challenge(&token::sha256(challenge.as_bytes()))
+            .await?
+        {
+            return Err(PasskeyError::Expired);
+        }
+        // the authenticator app's set-up the page also offered: not needed
+        self.store.cancel_totp(owner).await?;
+        self.finish(owner, ip)
+            .await
+            .map(|s| (s, codes))
+            .map_err(|_| PasskeyError::Unavailable)
+    }
+
     /// Whether the login of `challenge` may be finished with a passkey.
     pub async fn passkey_login_possible(&self, challenge: &str) -> Result<bool, StoreError> {
         if self.webauthn.is_none() || challenge.is_empty() || challenge.len() > 100 {

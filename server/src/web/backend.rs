@@ -333,6 +333,7 @@ impl Backend for StoreBackend {
                 .passkey_login_possible(challenge)
                 .await
                 .map_err(unavailable)?,
+            passkeys_here: self.auth.passkeys_here(),
         })
     }
 

@@ -227,6 +227,11 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             )
             .route("/auth/passkey", web::post().to(passkey_forms::login))
             .route(
+                "/auth/enrol/passkey/options",
+                web::post().to(passkey_forms::enrol_options),
+            )
+            .route("/auth/enrol/passkey", web::post().to(passkey_forms::enrol))
+            .route(
                 "/settings/security/passkeys/options",
                 web::post().to(passkey_forms::user_options),
             )

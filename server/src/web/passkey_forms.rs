@@ -7,6 +7,8 @@
 //!   `X-CSRF-Token` header.
 //! - `POST /auth/passkey/options`, `/auth/passkey`: finish a login's second
 //!   step with a passkey (the login's challenge cookie says whose).
+//! - `POST /auth/enrol/passkey/options`, `/auth/enrol/passkey`: set up
+//!   the first factor of a login that must have one, with a passkey.
 //! - `POST {base}/passkeys/{id}/remove`: a plain form.
 //!
 //! Every answer of a JSON end is `{"options": …}` or `{"next": URL}`: the
@@ -20,7 +22,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::forms::{client_ip, enc, safe_next};
-use super::security_forms::{back_to, challenge_of, logged_in, owner, reveal_key, Side};
+use super::security_forms::{back_to, challenge_of, enrolled, logged_in, owner, reveal_key, Side};
 use super::WebState;
 use crate::auth::passkeys::PasskeyError;
 use crate::auth::second_factor::{CodeError, Owner};
@@ -277,21 +279,79 @@ pub async fn login(
         .passkey_second_step(&challenge_of(&req, &state), &credential, &ip)
         .await
     {
-        Ok(session) => {
-            // the forms' redirect, as JSON: its place and its cookies
-            let done = logged_in(&req, &state, session, to).await;
-            let place = done
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("/mail/inbox")
-                .to_string();
-            let mut out = next(&place);
-            for c in done.headers().get_all(header::SET_COOKIE) {
-                out.headers_mut().append(header::SET_COOKIE, c.clone());
-            }
-            out
-        }
+        Ok(session) => as_json(logged_in(&req, &state, session, to).await),
         Err(e) => next(&code_page(e, &to)),
+    }
+}
+
+/// A form's redirect with its session, as JSON: its place and its cookies.
+fn as_json(done: HttpResponse) -> HttpResponse {
+    let place = done
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("/mail/inbox")
+        .to_string();
+    let mut out = next(&place);
+    for c in done.headers().get_all(header::SET_COOKIE) {
+        out.headers_mut().append(header::SET_COOKIE, c.clone());
+    }
+    out
+}
+
+/// Where a set-up that did not end the login sends the page.
+fn enrol_page(e: &PasskeyError, to: &str) -> String {
+    match e {
+        PasskeyError::Expired => format!("/login?error=expired&next={}", enc(to)),
+        e => format!("/login/enrol?error={}&next={}", failure(e), enc(to)),
+    }
+}
+
+/// POST /auth/enrol/passkey/options?next=…: a login that must set a
+/// factor up registers a passkey (the options).
+pub async fn enrol_options(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    q: web::Query<LoginQuery>,
+) -> HttpResponse {
+    let to = safe_next(q.next.as_deref(), "/mail/inbox");
+    match state
+        .auth
+        .enrol_passkey_start(&challenge_of(&req, &state))
+        .await
+    {
+        Ok(json) => options(json),
+        Err(e) => next(&enrol_page(&e, &to)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Enrolled {
+    name: String,
+    credential: serde_json::Value,
+    next: Option<String>,
+}
+
+/// POST /auth/enrol/passkey: the passkey kept, the login done, on the
+/// security section with the recovery codes.
+pub async fn enrol(
+    req: HttpRequest,
+    state: web::Data<WebState>,
+    body: web::Json<Enrolled>,
+) -> HttpResponse {
+    let to = safe_next(body.next.as_deref(), "/mail/inbox");
+    let credential = body.credential.to_string();
+    match state
+        .auth
+        .enrol_passkey_finish(
+            &challenge_of(&req, &state),
+            &body.name,
+            &credential,
+            &client_ip(&req),
+        )
+        .await
+    {
+        Ok((session, codes)) => as_json(enrolled(&req, &state, session, codes, "passkey").await),
+        Err(e) => next(&enrol_page(&e, &to)),
     }
 }

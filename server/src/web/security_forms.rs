@@ -162,33 +162,39 @@ pub async fn enrol(
     let challenge = challenge_of(&req, &state);
     let ip = client_ip(&req);
     match state.auth.enrol_step(&challenge, &form.code, &ip).await {
-        Ok((session, codes)) => {
-            let side = if session.admin {
-                Side::Admin
-            } else {
-                Side::User
-            };
-            let owner = if session.admin {
-                Owner::Admin(session.user.0)
-            } else {
-                Owner::User(session.user)
-            };
-            let csrf = if session.admin {
-                state.auth.admin_session(&session.cookie).await
-            } else {
-                state.auth.session(&session.cookie).await
-            }
-            .map(|a| a.csrf)
-            .unwrap_or_default();
-            let id = state
-                .auth
-                .reveals
-                .stash(&csrf, &reveal_key(owner, "codes"), codes.join("\n"));
-            let to = format!("{}?done=on&reveal={}#security", side.page(), enc(&id));
-            logged_in(&req, &state, session, to).await
-        }
+        Ok((session, codes)) => enrolled(&req, &state, session, codes, "on").await,
         Err(e) => not_taken(e, "/login/enrol", &next),
     }
+}
+
+/// A login that set its first factor up: its session, on the security
+/// section where the recovery codes are shown once (`done`: what the
+/// section says was done).
+pub(super) async fn enrolled(
+    req: &HttpRequest,
+    state: &WebState,
+    session: crate::auth::NewSession,
+    codes: Vec<String>,
+    done: &str,
+) -> HttpResponse {
+    let (side, owner) = if session.admin {
+        (Side::Admin, Owner::Admin(session.user.0))
+    } else {
+        (Side::User, Owner::User(session.user))
+    };
+    let csrf = if session.admin {
+        state.auth.admin_session(&session.cookie).await
+    } else {
+        state.auth.session(&session.cookie).await
+    }
+    .map(|a| a.csrf)
+    .unwrap_or_default();
+    let id = state
+        .auth
+        .reveals
+        .stash(&csrf, &reveal_key(owner, "codes"), codes.join("\n"));
+    let to = format!("{}?done={done}&reveal={}#security", side.page(), enc(&id));
+    logged_in(req, state, session, to).await
 }
 
 /// GET /auth/enrol/qr.svg: the QR code of a login's set-up (no-store).

@@ -795,3 +795,107 @@ async fn a_service_reached_by_address_offers_no_passkeys() {
     .await;
     assert_eq!(v["next"], "/settings?e=passkey-here#security");
 }
+
+#[actix_web::test]
+async fn a_login_that_must_set_a_factor_up_may_take_a_passkey() {
+    let s = setup_with("passkeys-enrol", &[("CONTINUITY_WEB_PUBLIC_URL", SITE)]).await;
+    let svc = app(&s).await;
+    s.store
+        .set_users_second_factor(s.example, true)
+        .await
+        .expect("required");
+    let alice = Owner::User(
+        s.store
+            .account_by_address("alice@example.test")
+            .await
+            .expect("q")
+            .expect("alice")
+            .user,
+    );
+    let r = post_form(
+        &svc,
+        "/auth/login",
+        &[],
+        &[("address", "alice@example.test"), ("password", PW)],
+    )
+    .await;
+    assert!(location(&r).starts_with("/login/enrol"), "{}", location(&r));
+    let challenge = r
+        .response()
+        .cookies()
+        .find(|c| c.name() == "continuity-2fa")
+        .expect("challenge")
+        .into_owned();
+    // without the login's challenge: nothing to set up
+    let (_, v, _) = post_json(&svc, "/auth/enrol/passkey/options", &[], None, &json!({})).await;
+    assert!(v["next"]
+        .as_str()
+        .expect("n")
+        .starts_with("/login?error=expired"));
+    let (_, v, _) = post_json(
+        &svc,
+        "/auth/enrol/passkey/options?next=%2Fmail%2Finbox",
+        &[&challenge],
+        None,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        v["options"]["publicKey"]["user"]["name"],
+        "alice@example.test"
+    );
+    let mut key = SoftKey::new();
+    let credential = key.create(&v["options"]);
+    let (status, v, set) = post_json(
+        &svc,
+        "/auth/enrol/passkey",
+        &[&challenge],
+        None,
+        &json!({ "name": "Phone", "credential": credential, "next": "/mail/inbox" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let next = v["next"].as_str().expect("next");
+    assert!(next.starts_with("/settings?done=passkey&reveal="), "{next}");
+    let session = set
+        .iter()
+        .find(|c| c.name() == "continuity")
+        .expect("session")
+        .clone();
+    assert!(s.store.second_factor_on(alice).await.expect("q"));
+    assert!(
+        s.store.totp(alice).await.expect("q").is_none(),
+        "the app's set-up, not used, is gone"
+    );
+    let (_, page_) = page(&svc, next.trim_end_matches("#security"), &session).await;
+    assert!(page_.contains("id=\"recovery-codes\""), "codes shown once");
+    // the challenge is spent: no second registration through it
+    let (_, v, _) = post_json(
+        &svc,
+        "/auth/enrol/passkey/options",
+        &[&challenge],
+        None,
+        &json!({}),
+    )
+    .await;
+    assert!(v["next"]
+        .as_str()
+        .expect("n")
+        .starts_with("/login?error=expired"));
+    // the next login asks for the passkey; its challenge registers nothing
+    let challenge = password_step(&svc, "alice@example.test").await;
+    let (_, v, _) = post_json(
+        &svc,
+        "/auth/enrol/passkey/options",
+        &[&challenge],
+        None,
+        &json!({}),
+    )
+    .await;
+    assert!(v["next"]
+        .as_str()
+        .expect("n")
+        .starts_with("/login?error=expired"));
+    let (next, _) = passkey_step(&svc, &challenge, &mut key).await;
+    assert_eq!(next, "/settings");
+}
