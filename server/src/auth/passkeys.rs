@@ -23,7 +23,7 @@ use webauthn_rs::prelude::{
 };
 
 use super::second_factor::{new_codes, CodeError, Owner, ISSUER};
-use super::{ms, token, Auth, Channel, LoginError, NewSession};
+use super::{ms, token, Auth, NewSession};
 use crate::store::StoreError;
 
 /// How long a ceremony waits for the browser's answer.
@@ -186,15 +186,10 @@ impl Auth {
     /// The owner of a login that must set a factor up (`challenge`: its
     /// cookie), while it waits.
     async fn enrolling(&self, challenge: &str) -> Result<Option<Owner>, StoreError> {
-        if challenge.is_empty() || challenge.len() > 100 {
-            return Ok(None);
-        }
         Ok(self
-            .store
-            .challenge(&token::sha256(challenge.as_bytes()))
+            .waiting_login(challenge, true)
             .await?
-            .filter(|c| c.enrol && c.expires_at > self.clock.now())
-            .map(|c| c.owner))
+            .map(|(_, row)| row.owner))
     }
 
     /// Begin registering the first factor of a login that must set one up
@@ -229,33 +224,24 @@ impl Auth {
             .passkey_registration_finish(owner, name, credential)
             .await?
             .unwrap_or_default();
-        if !self
-            .store
-            .delete_challenge(&token::sha256(challenge.as_bytes()))
-            .await?
-        {
-            return Err(PasskeyError::Expired);
-        }
         // the authenticator app's set-up the page also offered: not needed
         self.store.cancel_totp(owner).await?;
-        self.finish(owner, ip)
+        match self
+            .spend(&token::sha256(challenge.as_bytes()), owner, ip)
             .await
-            .map(|s| (s, codes))
-            .map_err(|_| PasskeyError::Unavailable)
+        {
+            Ok(session) => Ok((session, codes)),
+            Err(CodeError::Expired) => Err(PasskeyError::Expired),
+            Err(_) => Err(PasskeyError::Unavailable),
+        }
     }
 
     /// Whether the login of `challenge` may be finished with a passkey.
     pub async fn passkey_login_possible(&self, challenge: &str) -> Result<bool, StoreError> {
-        if self.webauthn.is_none() || challenge.is_empty() || challenge.len() > 100 {
+        if self.webauthn.is_none() {
             return Ok(false);
         }
-        let id = token::sha256(challenge.as_bytes());
-        let Some(row) = self
-            .store
-            .challenge(&id)
-            .await?
-            .filter(|c| c.expires_at > self.clock.now() && !c.enrol)
-        else {
+        let Some((_, row)) = self.waiting_login(challenge, false).await? else {
             return Ok(false);
         };
         Ok(!self.store.passkeys(row.owner).await?.is_empty())
@@ -268,16 +254,10 @@ impl Auth {
             tracing::error!(error = %e, "passkey login lookup failed");
             CodeError::Unavailable
         };
-        if challenge.is_empty() || challenge.len() > 100 {
-            return Err(CodeError::Expired);
-        }
-        let id = token::sha256(challenge.as_bytes());
-        let Some(row) = self
-            .store
-            .challenge(&id)
+        let Some((id, row)) = self
+            .waiting_login(challenge, false)
             .await
             .map_err(store_down)?
-            .filter(|c| c.expires_at > self.clock.now() && !c.enrol)
         else {
             return Err(CodeError::Expired);
         };
@@ -315,29 +295,16 @@ impl Auth {
             tracing::error!(error = %e, "passkey login failed in the store");
             CodeError::Unavailable
         };
-        if challenge.is_empty() || challenge.len() > 100 {
-            return Err(CodeError::Expired);
-        }
-        let id = token::sha256(challenge.as_bytes());
-        let Some(row) = self
-            .store
-            .challenge(&id)
+        let Some((id, row)) = self
+            .waiting_login(challenge, false)
             .await
             .map_err(store_down)?
-            .filter(|c| c.expires_at > self.clock.now() && !c.enrol)
         else {
             return Err(CodeError::Expired);
         };
         let owner = row.owner;
         let rp = self.webauthn.as_ref().ok_or(CodeError::NoPasskey)?;
-        let attempt = match self
-            .begin(&format!("code:{owner:?}"), ip, Channel::SecondFactor)
-            .await
-        {
-            Ok(a) => a,
-            Err(LoginError::Throttled) => return Err(CodeError::Throttled),
-            Err(_) => return Err(CodeError::Unavailable),
-        };
+        let attempt = self.code_attempt(owner, ip).await?;
         let state: Option<PasskeyAuthentication> = row
             .passkey_state
             .as_deref()
@@ -366,20 +333,11 @@ impl Auth {
                             .map_err(store_down)?;
                     }
                 }
-                // one login per challenge, even if two answers raced here
-                if !self.store.delete_challenge(&id).await.map_err(store_down)? {
-                    return Err(CodeError::Expired);
-                }
-                return self.finish(owner, ip).await;
+                return self.spend(&id, owner, ip).await;
             }
         }
         tracing::info!(owner = ?owner, %ip, "second factor: passkey not accepted");
-        let failures = self.store.challenge_failed(&id).await.map_err(store_down)?;
-        if failures >= super::second_factor::CHALLENGE_TRIES {
-            let _ = self.store.delete_challenge(&id).await;
-            return Err(CodeError::Expired);
-        }
-        Err(CodeError::Wrong)
+        Err(self.failed_try(&id).await)
     }
 }
 

@@ -18,8 +18,8 @@
 use totp_rs::{Builder, Secret, Totp};
 
 use super::{ms, token, unavailable, Auth, Channel, LoginError, NewSession, PasswordError};
-use crate::store::second_factor::AppPasswordRow;
 pub use crate::store::second_factor::Owner;
+use crate::store::second_factor::{AppPasswordRow, ChallengeRow};
 use crate::store::{StoreError, UserId};
 
 /// The name mail and authenticator apps show beside the account.
@@ -27,7 +27,7 @@ pub const ISSUER: &str = "Continuity";
 /// How long a login waits for its second step.
 const CHALLENGE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 /// Wrong codes one challenge takes before the password is asked again.
-pub(super) const CHALLENGE_TRIES: i64 = 5;
+const CHALLENGE_TRIES: i64 = 5;
 /// Recovery codes given at a time.
 pub const RECOVERY_CODES: usize = 10;
 /// A used app password's last use is written at most this often from one
@@ -133,7 +133,7 @@ fn qr_svg(uri: &str) -> Option<String> {
 
 impl Auth {
     /// The second step is done: a session for the challenge's owner.
-    pub(super) async fn finish(&self, owner: Owner, ip: &str) -> Result<NewSession, CodeError> {
+    async fn finish(&self, owner: Owner, ip: &str) -> Result<NewSession, CodeError> {
         let cookie = self
             .create(owner.kind(), owner.id(), ip)
             .await
@@ -199,6 +199,69 @@ impl Auth {
         Ok(cookie)
     }
 
+    /// The login waiting under `challenge` (its cookie) for its second
+    /// step (`enrol`: a set-up): its id and row, unless gone or expired.
+    pub(super) async fn waiting_login(
+        &self,
+        challenge: &str,
+        enrol: bool,
+    ) -> Result<Option<(Vec<u8>, ChallengeRow)>, StoreError> {
+        if challenge.is_empty() || challenge.len() > 100 {
+            return Ok(None);
+        }
+        let id = token::sha256(challenge.as_bytes());
+        Ok(self
+            .store
+            .challenge(&id)
+            .await?
+            .filter(|c| c.expires_at > self.clock.now() && c.enrol == enrol)
+            .map(|row| (id, row)))
+    }
+
+    /// A second step's try, throttled per account and source like
+    /// passwords.
+    pub(super) async fn code_attempt(
+        &self,
+        owner: Owner,
+        ip: &str,
+    ) -> Result<super::throttle::Attempt<'_>, CodeError> {
+        match self
+            .begin(&format!("code:{owner:?}"), ip, Channel::SecondFactor)
+            .await
+        {
+            Ok(a) => Ok(a),
+            Err(LoginError::Throttled) => Err(CodeError::Throttled),
+            Err(_) => Err(CodeError::Unavailable),
+        }
+    }
+
+    /// A second step that failed, counted on its login: `Wrong`, or
+    /// `Expired` once there were too many (the login is gone).
+    pub(super) async fn failed_try(&self, id: &[u8]) -> CodeError {
+        match self.store.challenge_failed(id).await {
+            Ok(n) if n >= CHALLENGE_TRIES => {
+                let _ = self.store.delete_challenge(id).await;
+                CodeError::Expired
+            }
+            Ok(_) => CodeError::Wrong,
+            Err(e) => store_down(e),
+        }
+    }
+
+    /// The login done: its challenge spent (one login per challenge, even
+    /// if two answers raced here), its session.
+    pub(super) async fn spend(
+        &self,
+        id: &[u8],
+        owner: Owner,
+        ip: &str,
+    ) -> Result<NewSession, CodeError> {
+        if !self.store.delete_challenge(id).await.map_err(store_down)? {
+            return Err(CodeError::Expired);
+        }
+        self.finish(owner, ip).await
+    }
+
     /// The login's second step: a TOTP code or an unused recovery code.
     pub async fn second_step(
         &self,
@@ -206,36 +269,21 @@ impl Auth {
         code: &str,
         ip: &str,
     ) -> Result<NewSession, CodeError> {
-        if challenge.is_empty() || challenge.len() > 100 {
-            return Err(CodeError::Expired);
-        }
-        let id = token::sha256(challenge.as_bytes());
-        let row = self.store.challenge(&id).await.map_err(store_down)?;
-        let Some(row) = row.filter(|c| c.expires_at > self.clock.now() && !c.enrol) else {
+        let Some((id, row)) = self
+            .waiting_login(challenge, false)
+            .await
+            .map_err(store_down)?
+        else {
             return Err(CodeError::Expired);
         };
         let owner = row.owner;
-        let key = format!("code:{owner:?}");
-        let attempt = match self.begin(&key, ip, Channel::SecondFactor).await {
-            Ok(a) => a,
-            Err(LoginError::Throttled) => return Err(CodeError::Throttled),
-            Err(_) => return Err(CodeError::Unavailable),
-        };
+        let attempt = self.code_attempt(owner, ip).await?;
         if self.code_ok(owner, code).await? {
             attempt.succeeded();
-            // one login per challenge, even if two requests raced here
-            if !self.store.delete_challenge(&id).await.map_err(store_down)? {
-                return Err(CodeError::Expired);
-            }
-            return self.finish(owner, ip).await;
+            return self.spend(&id, owner, ip).await;
         }
         tracing::info!(owner = ?owner, %ip, "second factor: wrong code");
-        let failures = self.store.challenge_failed(&id).await.map_err(store_down)?;
-        if failures >= CHALLENGE_TRIES {
-            let _ = self.store.delete_challenge(&id).await;
-            return Err(CodeError::Expired);
-        }
-        Err(CodeError::Wrong)
+        Err(self.failed_try(&id).await)
     }
 
     /// Whether `owner` must have a second factor: every administrator when
@@ -254,15 +302,7 @@ impl Auth {
         &self,
         challenge: &str,
     ) -> Result<Option<(Owner, TotpSetup)>, StoreError> {
-        if challenge.is_empty() || challenge.len() > 100 {
-            return Ok(None);
-        }
-        let Some(row) = self
-            .store
-            .challenge(&token::sha256(challenge.as_bytes()))
-            .await?
-            .filter(|c| c.enrol && c.expires_at > self.clock.now())
-        else {
+        let Some((_, row)) = self.waiting_login(challenge, true).await? else {
             return Ok(None);
         };
         let account = match row.owner {
@@ -287,39 +327,21 @@ impl Auth {
         code: &str,
         ip: &str,
     ) -> Result<(NewSession, Vec<String>), CodeError> {
-        if challenge.is_empty() || challenge.len() > 100 {
-            return Err(CodeError::Expired);
-        }
-        let id = token::sha256(challenge.as_bytes());
-        let row = self.store.challenge(&id).await.map_err(store_down)?;
-        let Some(row) = row.filter(|c| c.expires_at > self.clock.now() && c.enrol) else {
+        let Some((id, row)) = self
+            .waiting_login(challenge, true)
+            .await
+            .map_err(store_down)?
+        else {
             return Err(CodeError::Expired);
         };
         let owner = row.owner;
-        let attempt = match self
-            .begin(&format!("code:{owner:?}"), ip, Channel::SecondFactor)
-            .await
-        {
-            Ok(a) => a,
-            Err(LoginError::Throttled) => return Err(CodeError::Throttled),
-            Err(_) => return Err(CodeError::Unavailable),
-        };
+        let attempt = self.code_attempt(owner, ip).await?;
         match self.confirm_totp(owner, code).await {
             Ok(codes) => {
                 attempt.succeeded();
-                if !self.store.delete_challenge(&id).await.map_err(store_down)? {
-                    return Err(CodeError::Expired);
-                }
-                Ok((self.finish(owner, ip).await?, codes))
+                Ok((self.spend(&id, owner, ip).await?, codes))
             }
-            Err(CodeError::Wrong) => {
-                let failures = self.store.challenge_failed(&id).await.map_err(store_down)?;
-                if failures >= CHALLENGE_TRIES {
-                    let _ = self.store.delete_challenge(&id).await;
-                    return Err(CodeError::Expired);
-                }
-                Err(CodeError::Wrong)
-            }
+            Err(CodeError::Wrong) => Err(self.failed_try(&id).await),
             Err(e) => Err(e),
         }
     }

@@ -22,7 +22,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::forms::{client_ip, enc, safe_next};
-use super::security_forms::{back_to, challenge_of, enrolled, logged_in, owner, reveal_key, Side};
+use super::security_forms::{
+    account_of, back_to, challenge_of, enrolled, logged_in, owner, reveal_key, Side,
+};
 use super::WebState;
 use crate::auth::passkeys::PasskeyError;
 use crate::auth::second_factor::{CodeError, Owner};
@@ -69,19 +71,6 @@ fn failure(e: &PasskeyError) -> &'static str {
         PasskeyError::Refused => "passkey",
         PasskeyError::Already => "passkey-already",
         PasskeyError::Unavailable => "unavailable",
-    }
-}
-
-async fn account_of(state: &WebState, owner: Owner) -> Option<String> {
-    match owner {
-        Owner::User(u) => state
-            .store
-            .account(u)
-            .await
-            .ok()
-            .flatten()
-            .map(|a| a.address),
-        Owner::Admin(a) => state.store.admin(a).await.ok().flatten().map(|a| a.address),
     }
 }
 

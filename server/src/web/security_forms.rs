@@ -446,12 +446,9 @@ pub async fn revoke_app_password(
     }
 }
 
-async fn qr(req: HttpRequest, state: web::Data<WebState>, side: Side) -> HttpResponse {
-    let (owner, _) = match owner(&req, side, None) {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
-    let account = match owner {
+/// The address of the account `owner` (what authenticators show).
+pub(super) async fn account_of(state: &WebState, owner: Owner) -> Option<String> {
+    match owner {
         Owner::User(u) => state
             .store
             .account(u)
@@ -460,8 +457,15 @@ async fn qr(req: HttpRequest, state: web::Data<WebState>, side: Side) -> HttpRes
             .flatten()
             .map(|a| a.address),
         Owner::Admin(a) => state.store.admin(a).await.ok().flatten().map(|a| a.address),
+    }
+}
+
+async fn qr(req: HttpRequest, state: web::Data<WebState>, side: Side) -> HttpResponse {
+    let (owner, _) = match owner(&req, side, None) {
+        Ok(o) => o,
+        Err(r) => return r,
     };
-    let Some(account) = account else {
+    let Some(account) = account_of(&state, owner).await else {
         return super::forms::not_found();
     };
     match state.auth.totp_setup(owner, &account).await {

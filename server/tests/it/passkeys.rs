@@ -106,6 +106,14 @@ impl SoftKey {
         }
     }
 
+    /// Another key that gives `id` for its credential.
+    fn with_id(id: Vec<u8>) -> SoftKey {
+        SoftKey {
+            id,
+            ..SoftKey::new()
+        }
+    }
+
     fn flags(&self, attested: bool) -> u8 {
         let mut f = 0x01; // user present
         if self.verified {
@@ -276,16 +284,9 @@ where
         .into_owned()
 }
 
-/// Register `key` as `name` for the session `c` (CSRF `csrf`) at `base`:
-/// where the page goes next.
-async fn register<S, B>(
-    svc: &S,
-    base: &str,
-    c: &Cookie<'static>,
-    csrf: &str,
-    key: &mut SoftKey,
-    name: &str,
-) -> String
+/// The options of a registration for the session `c` (CSRF `csrf`) at
+/// `base`.
+async fn options<S, B>(svc: &S, base: &str, c: &Cookie<'static>, csrf: &str) -> Value
 where
     S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
@@ -299,7 +300,22 @@ where
     )
     .await;
     assert_eq!(status, 200, "{v}");
-    let credential = key.create(&v["options"]);
+    v
+}
+
+/// The browser's answer `credential` named `name`: where the page goes.
+async fn answer<S, B>(
+    svc: &S,
+    base: &str,
+    c: &Cookie<'static>,
+    csrf: &str,
+    name: &str,
+    credential: &Value,
+) -> String
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
     let (status, v, _) = post_json(
         svc,
         &format!("{base}/passkeys/register"),
@@ -310,6 +326,24 @@ where
     .await;
     assert_eq!(status, 200, "{v}");
     v["next"].as_str().expect("next").to_string()
+}
+
+/// Register `key` as `name`: where the page goes next.
+async fn register<S, B>(
+    svc: &S,
+    base: &str,
+    c: &Cookie<'static>,
+    csrf: &str,
+    key: &mut SoftKey,
+    name: &str,
+) -> String
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let v = options(svc, base, c, csrf).await;
+    let credential = key.create(&v["options"]);
+    answer(svc, base, c, csrf, name, &credential).await
 }
 
 /// The second step by passkey for the login of `challenge`: where it
@@ -366,14 +400,8 @@ async fn a_passkey_is_registered_and_finishes_logins_and_nothing_else_does() {
     assert!(settings.contains("id=\"passkey-add\""), "offered");
 
     // options name the site and the account; the answer is checked
-    let (_, v, _) = post_json(
-        &svc,
-        "/settings/security/passkeys/options",
-        &[&c],
-        Some(&csrf),
-        &json!({}),
-    )
-    .await;
+    let base = "/settings/security";
+    let v = options(&svc, base, &c, &csrf).await;
     assert_eq!(v["options"]["publicKey"]["rp"]["id"], "mail.example.test");
     assert_eq!(
         v["options"]["publicKey"]["user"]["name"],
@@ -387,25 +415,11 @@ async fn a_passkey_is_registered_and_finishes_logins_and_nothing_else_does() {
     let mut phished = SoftKey::new();
     phished.origin = "http://mail.example.test.evil.example".into();
     let credential = phished.create(&v["options"]);
-    let (_, v, _) = post_json(
-        &svc,
-        "/settings/security/passkeys/register",
-        &[&c],
-        Some(&csrf),
-        &json!({ "name": "Phished", "credential": credential }),
-    )
-    .await;
-    assert_eq!(v["next"], "/settings?e=passkey#security");
-    let (_, v, _) = post_json(
-        &svc,
-        "/settings/security/passkeys/register",
-        &[&c],
-        Some(&csrf),
-        &json!({ "name": "Again", "credential": credential }),
-    )
-    .await;
+    let next = answer(&svc, base, &c, &csrf, "Phished", &credential).await;
+    assert_eq!(next, "/settings?e=passkey#security");
+    let next = answer(&svc, base, &c, &csrf, "Again", &credential).await;
     assert_eq!(
-        v["next"], "/settings?e=expired#security",
+        next, "/settings?e=expired#security",
         "one answer per ceremony"
     );
     assert!(!s.store.second_factor_on(alice).await.expect("q"));
@@ -413,24 +427,8 @@ async fn a_passkey_is_registered_and_finishes_logins_and_nothing_else_does() {
     // a key without user verification (no PIN, no fingerprint) is refused
     let mut lax = SoftKey::new();
     lax.verified = false;
-    let (_, v, _) = post_json(
-        &svc,
-        "/settings/security/passkeys/options",
-        &[&c],
-        Some(&csrf),
-        &json!({}),
-    )
-    .await;
-    let credential = lax.create(&v["options"]);
-    let (_, v, _) = post_json(
-        &svc,
-        "/settings/security/passkeys/register",
-        &[&c],
-        Some(&csrf),
-        &json!({ "name": "Lax", "credential": credential }),
-    )
-    .await;
-    assert_eq!(v["next"], "/settings?e=passkey#security");
+    let next = register(&svc, base, &c, &csrf, &mut lax, "Lax").await;
+    assert_eq!(next, "/settings?e=passkey#security");
 
     // the first passkey turns two-step login on, with recovery codes once
     let mut key = SoftKey::new();
@@ -456,43 +454,16 @@ async fn a_passkey_is_registered_and_finishes_logins_and_nothing_else_does() {
     let (_, again) = page(&svc, &next, &c).await;
     assert!(!again.contains("id=\"recovery-codes\""), "only once");
     // the same key again: already registered
-    let mut same = SoftKey {
-        pair: EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P256_SHA256_ASN1_SIGNING,
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
-                .expect("k")
-                .as_ref(),
-            &SystemRandom::new(),
-        )
-        .expect("pair"),
-        id: key.id.clone(),
-        counter: 0,
-        origin: SITE.into(),
-        verified: true,
-    };
-    let (_, v, _) = post_json(
-        &svc,
-        "/settings/security/passkeys/options",
-        &[&c],
-        Some(&csrf),
-        &json!({}),
-    )
-    .await;
+    let mut same = SoftKey::with_id(key.id.clone());
+    let v = options(&svc, base, &c, &csrf).await;
     let excluded = v["options"]["publicKey"]["excludeCredentials"]
         .as_array()
         .expect("excluded")
         .len();
     assert_eq!(excluded, 1, "the browser is told not to register it twice");
     let credential = same.create(&v["options"]);
-    let (_, v, _) = post_json(
-        &svc,
-        "/settings/security/passkeys/register",
-        &[&c],
-        Some(&csrf),
-        &json!({ "name": "Twice", "credential": credential }),
-    )
-    .await;
-    assert_eq!(v["next"], "/settings?e=passkey-already#security");
+    let next = answer(&svc, base, &c, &csrf, "Twice", &credential).await;
+    assert_eq!(next, "/settings?e=passkey-already#security");
 
     // a login: the password, then the passkey
     let challenge = password_step(&svc, "alice@example.test").await;
@@ -517,22 +488,8 @@ async fn a_passkey_is_registered_and_finishes_logins_and_nothing_else_does() {
     assert!(rows[0].last_used_at.is_some(), "its last use is shown");
 
     // a cloned key (its counter behind the one seen) is refused
-    let mut clone = SoftKey {
-        pair: EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P256_SHA256_ASN1_SIGNING,
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
-                .expect("k")
-                .as_ref(),
-            &SystemRandom::new(),
-        )
-        .expect("pair"),
-        id: vec![],
-        counter: 0,
-        origin: SITE.into(),
-        verified: true,
-    };
+    let mut clone = SoftKey::with_id(key.id.clone());
     std::mem::swap(&mut clone.pair, &mut key.pair);
-    clone.id = key.id.clone();
     let challenge = password_step(&svc, "alice@example.test").await;
     let (next, set) = passkey_step(&svc, &challenge, &mut clone).await;
     assert_eq!(
@@ -672,25 +629,17 @@ async fn passkeys_belong_to_their_owner_and_the_last_goes_only_with_the_password
         .expect("n")
         .starts_with("/login?expired=1"));
     // an unnamed passkey is refused before anything is kept
-    let mut key = SoftKey::new();
-    let (_, v, _) = post_json(
+    let next = register(
         &svc,
-        "/settings/security/passkeys/options",
-        &[&c],
-        Some(&csrf),
-        &json!({}),
+        "/settings/security",
+        &c,
+        &csrf,
+        &mut SoftKey::new(),
+        "  ",
     )
     .await;
-    let credential = key.create(&v["options"]);
-    let (_, v, _) = post_json(
-        &svc,
-        "/settings/security/passkeys/register",
-        &[&c],
-        Some(&csrf),
-        &json!({ "name": "  ", "credential": credential }),
-    )
-    .await;
-    assert_eq!(v["next"], "/settings?e=name#security");
+    assert_eq!(next, "/settings?e=name#security");
+    assert!(s.store.passkeys(alice).await.expect("q").is_empty());
 
     let mut key = SoftKey::new();
     register(&svc, "/settings/security", &c, &csrf, &mut key, "Phone").await;
@@ -796,6 +745,29 @@ async fn a_service_reached_by_address_offers_no_passkeys() {
     assert_eq!(v["next"], "/settings?e=passkey-here#security");
 }
 
+/// The options of a set-up by passkey for the login of `cookies`.
+async fn enrol_options<S, B>(svc: &S, cookies: &[&Cookie<'static>]) -> Value
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    post_json(
+        svc,
+        "/auth/enrol/passkey/options",
+        cookies,
+        None,
+        &json!({}),
+    )
+    .await
+    .1
+}
+
+/// The page is sent back to the password: the login is gone.
+fn assert_expired(v: &Value) {
+    let next = v["next"].as_str().unwrap_or_default();
+    assert!(next.starts_with("/login?error=expired"), "{v}");
+}
+
 #[actix_web::test]
 async fn a_login_that_must_set_a_factor_up_may_take_a_passkey() {
     let s = setup_with("passkeys-enrol", &[("CONTINUITY_WEB_PUBLIC_URL", SITE)]).await;
@@ -827,11 +799,7 @@ async fn a_login_that_must_set_a_factor_up_may_take_a_passkey() {
         .expect("challenge")
         .into_owned();
     // without the login's challenge: nothing to set up
-    let (_, v, _) = post_json(&svc, "/auth/enrol/passkey/options", &[], None, &json!({})).await;
-    assert!(v["next"]
-        .as_str()
-        .expect("n")
-        .starts_with("/login?error=expired"));
+    assert_expired(&enrol_options(&svc, &[]).await);
     let (_, v, _) = post_json(
         &svc,
         "/auth/enrol/passkey/options?next=%2Fmail%2Finbox",
@@ -870,32 +838,10 @@ async fn a_login_that_must_set_a_factor_up_may_take_a_passkey() {
     let (_, page_) = page(&svc, next.trim_end_matches("#security"), &session).await;
     assert!(page_.contains("id=\"recovery-codes\""), "codes shown once");
     // the challenge is spent: no second registration through it
-    let (_, v, _) = post_json(
-        &svc,
-        "/auth/enrol/passkey/options",
-        &[&challenge],
-        None,
-        &json!({}),
-    )
-    .await;
-    assert!(v["next"]
-        .as_str()
-        .expect("n")
-        .starts_with("/login?error=expired"));
+    assert_expired(&enrol_options(&svc, &[&challenge]).await);
     // the next login asks for the passkey; its challenge registers nothing
     let challenge = password_step(&svc, "alice@example.test").await;
-    let (_, v, _) = post_json(
-        &svc,
-        "/auth/enrol/passkey/options",
-        &[&challenge],
-        None,
-        &json!({}),
-    )
-    .await;
-    assert!(v["next"]
-        .as_str()
-        .expect("n")
-        .starts_with("/login?error=expired"));
+    assert_expired(&enrol_options(&svc, &[&challenge]).await);
     let (next, _) = passkey_step(&svc, &challenge, &mut key).await;
     assert_eq!(next, "/settings");
 }
