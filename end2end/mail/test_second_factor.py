@@ -7,7 +7,9 @@ turns on two-step login in the webmail, mail apps need an app password.
   own password is refused, with words that say to make an app password
   (IMAP: AUTHENTICATIONFAILED; submission: 534 5.7.9, as the big providers
   answer); the app password made in Settings opens both; revoked, it opens
-  nothing; its last use is shown in Settings.
+  nothing; its last use is shown in Settings;
+- the operator's `user reset-second-factor` (a lost phone): the password
+  alone opens the webmail and IMAP again.
 """
 import base64
 import hmac
@@ -131,5 +133,16 @@ def test_mail_apps_need_an_app_password_with_two_step_login(postfix):
         assert r.getheader("Location") == "/settings?done=revoked#security"
         assert "Invalid credentials" in imap_login(app_password)
         assert submission_login(app_password)[0] == 535
+
+        # a lost phone, no recovery code left: the operator turns it off
+        r = subprocess.run([BIN, "user", "reset-second-factor", "alice@example.test"],
+                           env=c.env, capture_output=True, text=True)
+        assert r.returncode == 0 and "two-step login turned off" in r.stdout, r.stdout + r.stderr
+        assert imap_login(PASSWORD) == "OK"
+        r, _ = other.request("POST", "/auth/login", {"address": "alice@example.test", "password": PASSWORD})
+        assert r.getheader("Location") == "/mail/inbox", r.getheader("Location")
+        r = subprocess.run([BIN, "user", "reset-second-factor", "alice@example.test"],
+                           env=c.env, capture_output=True, text=True)
+        assert r.returncode == 0 and "had no two-step login" in r.stdout, r.stdout
     finally:
         c.stop()

@@ -33,8 +33,9 @@ pub enum AdminCmd {
         address: String,
         recovery_address: Option<String>,
     },
-    /// Turn off an administrator's two-step login (a lost phone and no
-    /// recovery code left): their password alone logs in again.
+    /// Turn off an administrator's two-step login (a lost phone or security
+    /// key and no recovery code left): its app, passkeys and recovery codes
+    /// go, and their password alone logs in again.
     ResetSecondFactor { address: String },
     /// Tokens of the JSON admin API (/api/admin).
     #[command(subcommand)]

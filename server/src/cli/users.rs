@@ -49,8 +49,9 @@ pub enum UserCmd {
         #[arg(long)]
         no_mobile: bool,
     },
-    /// Turn off a user's two-step login (a lost phone and no recovery code
-    /// left): their password alone logs in again. App passwords are kept.
+    /// Turn off a user's two-step login (a lost phone or security key and
+    /// no recovery code left): its app, passkeys and recovery codes go, and
+    /// their password alone logs in again. App passwords are kept.
     ResetSecondFactor { address: String },
 }
 
