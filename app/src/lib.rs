@@ -108,6 +108,10 @@ lazy_page!(DraftsRoute, pages::drafts::DraftsPage);
 lazy_page!(FoldersRoute, pages::folders::FoldersPage);
 lazy_page!(StatusRoute, pages::status::StatusPage);
 lazy_page!(SetPasswordRoute, pages::set_password::SetPasswordPage);
+// the login's second step (and its passkey ceremony): only for accounts
+// with two-step login, so not part of a first visit
+lazy_page!(CodeRoute, pages::security::CodePage);
+lazy_page!(EnrolRoute, pages::security::EnrolPage);
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -121,8 +125,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("") view=pages::login::Home ssr=SsrMode::Async/>
                 <Route path=path!("login") view=pages::login::LoginPage ssr=SsrMode::Async/>
-                <Route path=path!("login/code") view=pages::security::CodePage ssr=SsrMode::Async/>
-                <Route path=path!("login/enrol") view=pages::security::EnrolPage ssr=SsrMode::Async/>
+                <Route path=path!("login/code") view={Lazy::<CodeRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("login/enrol") view={Lazy::<EnrolRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("set-password") view={Lazy::<SetPasswordRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("mail/inbox") view=pages::mailbox::InboxPage ssr=SsrMode::Async/>
                 <Route path=path!("mail/sent") view=pages::mailbox::SentPage ssr=SsrMode::Async/>
