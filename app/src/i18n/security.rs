@@ -81,6 +81,8 @@ pub struct SecurityStrings {
     pub link_passkey: &'static str,
     pub link_later: &'static str,
     pub enrol_passkey: &'static str,
+    pub totp_remove: &'static str,
+    pub done_totp_removed: &'static str,
 }
 
 pub static SECURITY_EN: SecurityStrings = SecurityStrings {
@@ -160,6 +162,8 @@ pub static SECURITY_EN: SecurityStrings = SecurityStrings {
     link_passkey: "To log in faster and more safely next time, add a passkey (this device, your phone or a security key) as your second step.",
     link_later: "Later: go to my mail",
     enrol_passkey: "Or use a passkey",
+    totp_remove: "Remove the authenticator app (keep the passkeys)",
+    done_totp_removed: "Authenticator app removed: your passkeys remain your second step.",
 };
 
 pub static SECURITY_FR: SecurityStrings = SecurityStrings {
@@ -239,6 +243,8 @@ pub static SECURITY_FR: SecurityStrings = SecurityStrings {
     link_passkey: "Pour vous connecter plus vite et plus sûrement la prochaine fois, ajoutez une clé d'accès (cet appareil, votre téléphone ou une clé de sécurité) comme seconde étape.",
     link_later: "Plus tard : aller à ma messagerie",
     enrol_passkey: "Ou utilisez une clé d'accès",
+    totp_remove: "Retirer l'application d'authentification (garder les clés d'accès)",
+    done_totp_removed: "Application d'authentification retirée : vos clés d'accès restent votre seconde étape.",
 };
 
 impl Lang {

@@ -63,6 +63,7 @@ fn outcome(lang: Lang, done: &str, e: &str) -> (Option<&'static str>, Option<Str
         "revoked" => Some(s.done_revoked),
         "passkey" => Some(s.done_passkey),
         "passkey-removed" => Some(s.done_passkey_removed),
+        "totp-removed" => Some(s.done_totp_removed),
         _ => None,
     };
     let error = match e {
@@ -120,7 +121,17 @@ fn Security(side: SecuritySide, v: SecurityView) -> impl IntoView {
             </form>
         }
     });
-    let totp = if v.totp_on {
+    let totp = if v.totp_on && !v.passkeys.is_empty() {
+        let hidden = hidden.clone();
+        view! {
+            <p id="totp-state">{s.totp_on}</p>
+            <form method="post" action=format!("{base}/totp/remove")>
+                {hidden()}
+                <button type="submit" id="totp-remove">{s.totp_remove}</button>
+            </form>
+        }
+        .into_any()
+    } else if v.totp_on {
         view! { <p id="totp-state">{s.totp_on}</p> }.into_any()
     } else if let Some(setup) = v.setup.clone() {
         let hidden = hidden.clone();

@@ -173,6 +173,35 @@ impl Store {
         Ok(Some(true))
     }
 
+    /// Remove the owner's authenticator app while a passkey remains (the
+    /// last factor goes only with the password). `Some(false)`: no passkey
+    /// would remain; `None`: no app to remove.
+    pub async fn remove_totp_keeping_passkeys(&self, owner: Owner) -> Result<Option<bool>> {
+        let c = owner.column();
+        let mut tx = self.read.begin().await?;
+        let r = db::query(q(format!(
+            "SELECT EXISTS (SELECT 1 FROM second_factors WHERE {c} = ? AND confirmed_at IS NOT NULL), \
+             EXISTS (SELECT 1 FROM passkeys WHERE {c} = ?)"
+        )))
+        .bind(owner.id())
+        .bind(owner.id())
+        .fetch_one(&mut tx)
+        .await?;
+        let (app, passkeys): (bool, bool) = (r.try_get(0)?, r.try_get(1)?);
+        if !app {
+            return Ok(None);
+        }
+        if !passkeys {
+            return Ok(Some(false));
+        }
+        db::query(q(format!("DELETE FROM second_factors WHERE {c} = ?")))
+            .bind(owner.id())
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(true))
+    }
+
     /// Keep a passkey assertion's state on a login's challenge.
     pub async fn set_challenge_passkey(&self, id_hash: &[u8], state: &str) -> Result<bool> {
         let n = db::query("UPDATE login_challenges SET passkey_state = ? WHERE id_hash = ?")

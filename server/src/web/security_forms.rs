@@ -324,6 +324,16 @@ pub async fn action(
             Ok(_) => back(side, ""),
             Err(e) => failed(e),
         },
+        // the app alone, while a passkey remains
+        "totp/remove" => match state.store.remove_totp_keeping_passkeys(owner).await {
+            Ok(Some(true)) => {
+                tracing::info!(owner = ?owner, "authenticator app removed; passkeys kept");
+                back(side, "done=totp-removed")
+            }
+            Ok(Some(false)) => back(side, "e=passkey-last"),
+            Ok(None) => back(side, "e=gone"),
+            Err(e) => failed(e),
+        },
         "totp/off" => {
             match auth.second_factor_required(owner).await {
                 Ok(true) => return back(side, "e=required"),

@@ -684,6 +684,64 @@ async fn passkeys_belong_to_their_owner_and_the_last_goes_only_with_the_password
     .await;
     assert_eq!(location(&r), "/settings?done=passkey-removed#security");
     assert_eq!(s.store.passkeys(alice).await.expect("q").len(), 1);
+    // an authenticator app beside the passkey, then removed on its own
+    let r = post_form(
+        &svc,
+        "/settings/security/totp/begin",
+        &[&c],
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(location(&r), "/settings?setup=1#security");
+    let secret = s
+        .store
+        .totp(alice)
+        .await
+        .expect("q")
+        .expect("secret")
+        .secret;
+    let code = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::from(secret))
+        .build()
+        .expect("totp")
+        .generate((s.clock.now() / 1000) as u64)
+        .to_string();
+    let r = post_form(
+        &svc,
+        "/settings/security/totp/confirm",
+        &[&c],
+        &[("csrf", &csrf), ("code", &code)],
+    )
+    .await;
+    assert!(
+        location(&r).starts_with("/settings?done=on"),
+        "{}",
+        location(&r)
+    );
+    let (_, settings) = page(&svc, "/settings", &c).await;
+    assert!(settings.contains("id=\"totp-remove\""));
+    let r = post_form(
+        &svc,
+        "/settings/security/totp/remove",
+        &[&c],
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(location(&r), "/settings?done=totp-removed#security");
+    assert!(s.store.totp(alice).await.expect("q").is_none());
+    assert!(
+        s.store.second_factor_on(alice).await.expect("q"),
+        "the passkey stays"
+    );
+    let r = post_form(
+        &svc,
+        "/settings/security/totp/remove",
+        &[&c],
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(location(&r), "/settings?e=gone#security");
+
     // turning two-step login off with the password takes the passkeys
     let r = post_form(
         &svc,
