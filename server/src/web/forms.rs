@@ -188,7 +188,7 @@ fn second_step(
     };
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, format!("{page}?next={}", enc(&next))))
-        .cookie(super::security_forms::challenge_cookie(state, challenge))
+        .cookie(super::second_step::challenge_cookie(state, challenge))
         .finish()
 }
 

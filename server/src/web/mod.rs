@@ -53,6 +53,7 @@ pub mod outbound_admin;
 pub mod passkey_forms;
 pub mod render;
 pub mod sanitize;
+pub mod second_step;
 pub mod security_forms;
 pub mod tracking;
 pub mod trash_forms;
@@ -219,8 +220,8 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/readyz", web::get().to(health::readyz))
             .route("/auth/login", web::post().to(forms::login))
             .route("/auth/logout", web::post().to(forms::logout))
-            .route("/auth/code", web::post().to(security_forms::code))
-            .route("/auth/enrol", web::post().to(security_forms::enrol))
+            .route("/auth/code", web::post().to(second_step::code))
+            .route("/auth/enrol", web::post().to(second_step::enrol))
             .route(
                 "/auth/passkey/options",
                 web::post().to(passkey_forms::login_options),
@@ -255,10 +256,7 @@ pub fn configure(state: WebState) -> impl FnOnce(&mut web::ServiceConfig) {
                 "/admin/security/passkeys/{id}/remove",
                 web::post().to(passkey_forms::admin_remove),
             )
-            .route(
-                "/auth/enrol/qr.svg",
-                web::get().to(security_forms::enrol_qr),
-            )
+            .route("/auth/enrol/qr.svg", web::get().to(second_step::enrol_qr))
             .route(
                 "/admin/d/{domain}/continuity/second-factor",
                 web::post().to(security_forms::require_for_users),

@@ -22,9 +22,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::forms::{client_ip, enc, safe_next};
-use super::security_forms::{
-    account_of, back_to, challenge_of, enrolled, logged_in, owner, reveal_key, Side,
-};
+use super::second_step::{challenge_of, enrolled, logged_in};
+use super::security_forms::{account_of, back_to, owner, reveal_key, Side};
 use super::WebState;
 use crate::auth::passkeys::PasskeyError;
 use crate::auth::second_factor::{CodeError, Owner};

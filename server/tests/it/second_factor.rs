@@ -4,7 +4,8 @@
 //! administrators, codes never taken twice, recovery codes once, wrong
 //! codes throttled and ending the login, turning it off with the password;
 //! and app passwords — the only way into IMAP and submission once an
-//! account has a second factor. Each tried by breaking it.
+//! account has a second factor. Each tried by breaking it. When it is
+//! required: `second_factor_required.rs`.
 
 use std::time::Duration;
 
@@ -13,71 +14,10 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::{self, TestRequest};
 use server::auth::second_factor::Owner;
 use server::auth::{Channel, LoginError};
-use server::store::UserId;
 
 use crate::common::control::*;
-
-fn peer() -> std::net::SocketAddr {
-    "203.0.113.9:5000".parse().expect("addr")
-}
-
-/// The code an authenticator app shows for `owner`'s secret at `at_ms`.
-async fn code_at(s: &Setup, owner: Owner, at_ms: i64) -> String {
-    let row = s.store.totp(owner).await.expect("q").expect("a secret");
-    let t = totp_rs::Builder::new()
-        .with_secret(totp_rs::Secret::from(row.secret))
-        .build()
-        .expect("totp");
-    t.generate((at_ms / 1000) as u64).to_string()
-}
-
-/// Move the clock to the start of a 30 s step (plus a second), so that a
-/// test's few seconds never cross into the next one by chance.
-fn align(s: &Setup) {
-    let into = s.clock.now().rem_euclid(30_000);
-    s.clock
-        .advance(Duration::from_millis((30_000 - into + 1_000) as u64));
-}
-
-fn cookie<B>(r: &ServiceResponse<B>, name: &str) -> Option<actix_web::cookie::Cookie<'static>> {
-    r.response()
-        .cookies()
-        .find(|c| c.name() == name && !c.value().is_empty())
-        .map(|c| c.into_owned())
-}
-
-async fn post<S, B>(
-    svc: &S,
-    uri: &str,
-    cookies: &[&actix_web::cookie::Cookie<'static>],
-    form: &[(&str, &str)],
-) -> ServiceResponse<B>
-where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let mut req = TestRequest::post().uri(uri).peer_addr(peer());
-    for c in cookies {
-        req = req.cookie((*c).clone());
-    }
-    test::call_service(svc, req.set_form(form).to_request()).await
-}
-
-async fn get_body<S, B>(svc: &S, uri: &str, c: &actix_web::cookie::Cookie<'static>) -> (u16, String)
-where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let req = TestRequest::get()
-        .uri(uri)
-        .peer_addr(peer())
-        .cookie(c.clone())
-        .to_request();
-    let r = test::call_service(svc, req).await;
-    let status = r.status().as_u16();
-    let body = test::read_body(r).await;
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
+use crate::common::two_step::{alice_id, align, code_at, password_step};
+use crate::common::web_client::{cookie, get_body, post_form as post};
 
 /// Alice turns two-step login on from Settings; returns her recovery codes.
 async fn enrol_alice<S, B>(s: &Setup, svc: &S) -> Vec<String>
@@ -152,40 +92,6 @@ where
     let (_, again) = get_body(svc, to.trim_end_matches("#security"), &c).await;
     assert!(!again.contains(&codes[0]), "shown once");
     codes
-}
-
-async fn alice_id(s: &Setup) -> UserId {
-    s.store
-        .account_by_address("alice@example.test")
-        .await
-        .expect("q")
-        .expect("alice")
-        .user
-}
-
-/// The password step: the challenge cookie, and where it leads.
-async fn password_step<S, B>(svc: &S, address: &str) -> (actix_web::cookie::Cookie<'static>, String)
-where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let r = post(
-        svc,
-        "/auth/login",
-        &[],
-        &[
-            ("address", address),
-            ("password", PW),
-            ("next", "/mail/inbox"),
-        ],
-    )
-    .await;
-    assert!(cookie(&r, "continuity").is_none(), "no session yet");
-    assert!(cookie(&r, "continuity-admin").is_none(), "no session yet");
-    let ch = cookie(&r, "continuity-2fa").expect("challenge cookie");
-    assert_eq!(ch.http_only(), Some(true));
-    assert_eq!(ch.same_site(), Some(actix_web::cookie::SameSite::Strict));
-    (ch, location(&r))
 }
 
 #[actix_web::test]
@@ -585,176 +491,4 @@ async fn mail_apps_need_an_app_password_once_a_second_factor_is_on() {
         Err(LoginError::Invalid)
     );
     assert!(s.store.app_passwords(alice).await.expect("q").is_empty());
-}
-
-#[actix_web::test]
-async fn a_domain_that_requires_it_has_its_users_set_it_up_at_login() {
-    let s = setup("2fa-required").await;
-    let svc = app(&s).await;
-    let alice = Owner::User(alice_id(&s).await);
-    let ip = "192.0.2.45";
-    // the domain admin requires it (another domain's admin cannot)
-    let c = login(&svc, "admin@example.test", "continuity-admin").await;
-    let csrf = s.auth.admin_session(c.value()).await.expect("s").csrf;
-    let r = post(
-        &svc,
-        "/admin/d/other.test/continuity/second-factor",
-        &[&c],
-        &[("csrf", &csrf), ("required", "on")],
-    )
-    .await;
-    assert_eq!(r.status(), 404);
-    let r = post(
-        &svc,
-        "/admin/d/example.test/continuity/second-factor",
-        &[&c],
-        &[("csrf", &csrf), ("required", "on")],
-    )
-    .await;
-    assert_eq!(
-        location(&r),
-        "/admin/d/example.test/continuity?done=second-factor#users-second-factor"
-    );
-    assert!(s.store.users_second_factor(s.example).await.expect("q"));
-    // mail apps: the password no longer opens them, until an app password
-    assert_eq!(
-        s.auth
-            .verify_user("alice@example.test", PW, ip, Channel::Imap)
-            .await
-            .map(|a| a.address),
-        Err(LoginError::AppPasswordNeeded)
-    );
-    // the password leads to setting it up, not to the mailbox
-    align(&s);
-    let r = post(
-        &svc,
-        "/auth/login",
-        &[],
-        &[
-            ("address", "alice@example.test"),
-            ("password", PW),
-            ("next", "/mail/inbox"),
-        ],
-    )
-    .await;
-    assert_eq!(location(&r), "/login/enrol?next=%2Fmail%2Finbox");
-    assert!(cookie(&r, "continuity").is_none());
-    let ch = cookie(&r, "continuity-2fa").expect("challenge");
-    // the code step does not take a set-up's challenge
-    let r = post(&svc, "/auth/code", &[&ch], &[("code", "123456")]).await;
-    assert!(location(&r).starts_with("/login?error=expired"));
-    let (status, svg) = get_body(&svc, "/auth/enrol/qr.svg", &ch).await;
-    assert_eq!((status, svg.contains("<svg")), (200, true));
-    let (_, page) = get_body(&svc, "/login/enrol?next=%2Fmail%2Finbox", &ch).await;
-    assert!(
-        page.contains("otpauth://totp/Continuity:alice%40example.test?"),
-        "{page}"
-    );
-    let r = post(&svc, "/auth/enrol", &[&ch], &[("code", "000000")]).await;
-    assert!(
-        location(&r).starts_with("/login/enrol?error=wrong"),
-        "{}",
-        location(&r)
-    );
-    let code = code_at(&s, alice, s.clock.now()).await;
-    let r = post(&svc, "/auth/enrol", &[&ch], &[("code", &code)]).await;
-    let to = location(&r);
-    assert!(to.starts_with("/settings?done=on&reveal="), "{to}");
-    let session = cookie(&r, "continuity").expect("a session");
-    assert!(s.store.second_factor_on(alice).await.expect("q"));
-    // the recovery codes, once, on the page it leads to
-    let (_, page) = get_body(&svc, to.trim_end_matches("#security"), &session).await;
-    assert_eq!(page.matches("<li><code>").count(), 10, "{page}");
-    // required: it cannot be turned off
-    let user_csrf = s.auth.session(session.value()).await.expect("s").csrf;
-    let r = post(
-        &svc,
-        "/settings/security/totp/off",
-        &[&session],
-        &[("csrf", &user_csrf), ("password", PW)],
-    )
-    .await;
-    assert_eq!(location(&r), "/settings?e=required#security");
-    assert!(s.store.second_factor_on(alice).await.expect("q"));
-    // from now on: password and code
-    let (_, to) = password_step(&svc, "alice@example.test").await;
-    assert!(to.starts_with("/login/code"), "{to}");
-    // a user of a domain that does not require it logs in as before
-    s.auth
-        .set_password("dave@other.test", PW)
-        .await
-        .expect("pw");
-    let r = post(
-        &svc,
-        "/auth/login",
-        &[],
-        &[("address", "dave@other.test"), ("password", PW)],
-    )
-    .await;
-    assert!(cookie(&r, "continuity").is_some());
-}
-
-#[actix_web::test]
-async fn the_operator_can_require_it_of_every_administrator() {
-    let s = setup("2fa-admins").await;
-    let dir = crate::common::temp_dir("2fa-admins-cfg");
-    let env = vec![
-        (
-            "CONTINUITY_SERVER_DATA_DIR".to_string(),
-            dir.display().to_string(),
-        ),
-        (
-            "CONTINUITY_WEB_ADMINS_SECOND_FACTOR".to_string(),
-            "true".to_string(),
-        ),
-    ];
-    let wc = server::config::Config::load(None, env).expect("config").web;
-    assert!(wc.admins_second_factor);
-    let auth = std::sync::Arc::new(
-        server::auth::Auth::new(s.store.clone(), &wc)
-            .await
-            .expect("auth")
-            .with_clock(s.clock.clone()),
-    );
-    let svc = crate::common::web_app(&s.store, &auth).await;
-    let r = post(
-        &svc,
-        "/auth/login",
-        &[],
-        &[
-            ("address", "ops@provider.test"),
-            ("password", PW),
-            ("next", "/admin"),
-        ],
-    )
-    .await;
-    assert_eq!(location(&r), "/login/enrol?next=%2Fadmin");
-    assert!(
-        cookie(&r, "continuity-admin").is_none(),
-        "no Control Panel without it"
-    );
-    let ch = cookie(&r, "continuity-2fa").expect("challenge");
-    let ops = s
-        .store
-        .admin_by_address("ops@provider.test")
-        .await
-        .expect("q")
-        .expect("ops");
-    let code = code_at(&s, Owner::Admin(ops.id), s.clock.now()).await;
-    let r = post(&svc, "/auth/enrol", &[&ch], &[("code", &code)]).await;
-    assert!(
-        location(&r).starts_with("/admin?done=on&reveal="),
-        "{}",
-        location(&r)
-    );
-    assert!(cookie(&r, "continuity-admin").is_some());
-    // webmail users are not concerned by the operator's rule
-    let r = post(
-        &svc,
-        "/auth/login",
-        &[],
-        &[("address", "alice@example.test"), ("password", PW)],
-    )
-    .await;
-    assert!(cookie(&r, "continuity").is_some());
 }

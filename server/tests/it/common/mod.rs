@@ -5,6 +5,10 @@
 pub mod control;
 pub mod dns;
 pub mod mailuser;
+pub mod notify;
+pub mod two_step;
+pub mod web_client;
+pub mod webauthn;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
